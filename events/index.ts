@@ -1,0 +1,16 @@
+/**
+ * The contract between agents, the control plane and people writing their own producers
+ * (DESIGN.md §3, §4, §6): zod schemas, their types, the parsers every consumer uses at its edge,
+ * and plan signing. Pure: no I/O.
+ */
+export { ApiError } from './api-error.ts';
+export { canonicalJson } from './canonical-json.ts';
+export * from './event-types.ts';
+export { jsonSchemas } from './json-schema.ts';
+export * from './names.ts';
+export * from './parse.ts';
+export * from './parse-output.ts';
+export * from './plan.ts';
+export * from './signing.ts';
+export * from './snapshot.ts';
+export * from './storage.ts';

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { FaultlineEvent } from './event-types.ts';
+import { Plan } from './plan.ts';
+
+/** Limits of §3: what one event, one request and one batch may weigh. */
+export const LIMITS = {
+  maxEventBytes: 64 * 1024,
+  maxBatchBytes: 1024 * 1024,
+  maxBatchEvents: 500,
+} as const;
+
+/** One reason an input was rejected: where (`path`) and why (`message`). */
+export const Issue = z.object({
+  path: z.array(z.union([z.string(), z.number()])),
+  message: z.string(),
+  code: z.string().optional(),
+});
+export type Issue = z.infer<typeof Issue>;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+/** A batch in which at least one event parsed; the rest are rejected by index, never dropped silently. */
+export type BatchParseResult =
+  | { ok: true; value: FaultlineEvent[]; rejected: { index: number; issues: Issue[] }[] }
+  | { ok: false; issues: Issue[] };
+
+const toIssues = (error: z.ZodError, prefix: (string | number)[] = []): Issue[] =>
+  error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map((key) => (typeof key === 'number' ? key : String(key)))],
+    message: issue.message,
+    code: issue.code,
+  }));
+
+const fail = (
+  message: string,
+  code: string,
+  path: (string | number)[] = [],
+): { ok: false; issues: Issue[] } => ({
+  ok: false,
+  issues: [{ path, message, code }],
+});
+
+/** The UTF-8 size of an input as it travels: the string itself, or its JSON serialisation. */
+const measure = (input: unknown): ParseResult<{ value: unknown; bytes: number }> => {
+  if (typeof input === 'string') {
+    const bytes = Buffer.byteLength(input, 'utf8');
+    try {
+      return { ok: true, value: { value: JSON.parse(input), bytes } };
+    } catch (error) {
+      return fail(`not JSON: ${(error as Error).message}`, 'invalid_json');
+    }
+  }
+  try {
+    const text = JSON.stringify(input);
+    return {
+      ok: true,
+      value: { value: input, bytes: text === undefined ? 0 : Buffer.byteLength(text, 'utf8') },
+    };
+  } catch (error) {
+    return fail(`not serialisable as JSON: ${(error as Error).message}`, 'invalid_json');
+  }
+};
+
+const parseMeasuredEvent = (
+  value: unknown,
+  bytes: number,
+  prefix: (string | number)[],
+): ParseResult<FaultlineEvent> => {
+  if (bytes > LIMITS.maxEventBytes) {
+    return fail(
+      `an event may not exceed ${LIMITS.maxEventBytes} bytes (this one is ${bytes})`,
+      'too_big',
+      prefix,
+    );
+  }
+  const result = FaultlineEvent.safeParse(value);
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, issues: toIssues(result.error, prefix) };
+};
+
+/** Parses one CloudEvent, given as JSON text or as a parsed value. */
+export const parseEvent = (input: unknown): ParseResult<FaultlineEvent> => {
+  const measured = measure(input);
+  if (!measured.ok) return measured;
+  return parseMeasuredEvent(measured.value.value, measured.value.bytes, []);
+};
+
+/**
+ * Parses a batch (a JSON array of CloudEvents). A batch over the limits, empty, or with no valid
+ * event fails whole with every issue (paths start with the event's index); otherwise the valid
+ * events are returned and each invalid one is listed in `rejected` with its issues.
+ */
+export const parseEventBatch = (input: unknown): BatchParseResult => {
+  const measured = measure(input);
+  if (!measured.ok) return measured;
+  const { value, bytes } = measured.value;
+  if (!Array.isArray(value)) return fail('a batch is a JSON array of CloudEvents', 'invalid_type');
+  if (value.length === 0) return fail('a batch holds at least one event', 'too_small');
+  if (value.length > LIMITS.maxBatchEvents) {
+    return fail(
+      `a batch may hold at most ${LIMITS.maxBatchEvents} events (this one holds ${value.length})`,
+      'too_big',
+    );
+  }
+  if (bytes > LIMITS.maxBatchBytes) {
+    return fail(`a batch may not exceed ${LIMITS.maxBatchBytes} bytes (this one is ${bytes})`, 'too_big');
+  }
+  const events: FaultlineEvent[] = [];
+  const rejected: { index: number; issues: Issue[] }[] = [];
+  value.forEach((element: unknown, index) => {
+    const size = measure(element);
+    const parsed = size.ok ? parseMeasuredEvent(element, size.value.bytes, [index]) : size;
+    if (parsed.ok) events.push(parsed.value);
+    else rejected.push({ index, issues: parsed.issues });
+  });
+  if (events.length === 0) return { ok: false, issues: rejected.flatMap((entry) => entry.issues) };
+  return { ok: true, value: events, rejected };
+};
+
+/** Parses a signed plan; the signature itself is checked by `verifyPlan`. */
+export const parsePlan = (input: unknown): ParseResult<Plan> => {
+  const measured = measure(input);
+  if (!measured.ok) return measured;
+  return parseWith(Plan, measured.value.value);
+};
+
+/** Parses any input against a schema, with issues in the same shape as the event parsers. */
+export const parseWith = <Schema extends z.ZodType>(
+  schema: Schema,
+  input: unknown,
+): ParseResult<z.infer<Schema>> => {
+  const result = schema.safeParse(input);
+  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toIssues(result.error) };
+};

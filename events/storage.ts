@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import {
+  ArrayName,
+  ConsoleName,
+  DeviceName,
+  DiskName,
+  FailureDomain,
+  Hctl,
+  MapName,
+  MdUuid,
+  MetadeviceName,
+  ScsiHost,
+  Wwid,
+} from './names.ts';
+
+/** The pieces of storage that events, heartbeats and snapshots describe (DESIGN.md §3). */
+
+export const MirrorKind = z.enum(['md', 'svm']);
+export type MirrorKind = z.infer<typeof MirrorKind>;
+
+/** A RAID level as the tool prints it: `raid1`, `raid10`, `linear`; SVM mirrors are `raid1`. */
+export const RaidLevel = z
+  .string()
+  .regex(/^(?:raid\d{1,2}|linear|multipath|faulty|container)$/, 'not a RAID level');
+export type RaidLevel = z.infer<typeof RaidLevel>;
+
+export const MemberState = z.enum(['in-sync', 'faulty', 'spare', 'rebuilding', 'last-erred', 'maintenance']);
+export type MemberState = z.infer<typeof MemberState>;
+
+/** One member the tool still shows; a removed member is absent from `members`. */
+export const Member = z.object({
+  device: DeviceName,
+  disk: DiskName,
+  state: MemberState,
+  failureDomain: FailureDomain,
+  submirror: MetadeviceName.optional(),
+});
+export type Member = z.infer<typeof Member>;
+
+/** The array states of the mdstat parse output (§6), shared by heartbeats and snapshots. */
+export const ArrayState = z.enum(['clean', 'degraded', 'recovering', 'resyncing', 'checking', 'inactive']);
+export type ArrayState = z.infer<typeof ArrayState>;
+
+export const PathState = z.enum(['active', 'ghost', 'failed', 'offline', 'pending']);
+export type PathState = z.infer<typeof PathState>;
+
+export const DeviceState = z.enum(['running', 'offline', 'blocked', 'gone']);
+export type DeviceState = z.infer<typeof DeviceState>;
+
+export const DomainRole = z.enum(['primary', 'alternate', 'io', 'service']);
+export type DomainRole = z.infer<typeof DomainRole>;
+
+export const HostRole = z.enum(['client', 'hosting', 'control']);
+export type HostRole = z.infer<typeof HostRole>;
+
+export const Platform = z.enum(['linux', 'solaris', 'aix', 'ibmi']);
+export type Platform = z.infer<typeof Platform>;
+
+/** A member's role in its md superblock, as `mdadm --examine` prints `Device Role`. */
+export const SuperblockRole = z.enum(['active', 'spare', 'faulty', 'replacement']);
+export type SuperblockRole = z.infer<typeof SuperblockRole>;
+
+const ByteCount = z.int().min(0);
+const EventCount = z.int().min(0);
+
+/** A partition of a probed disk with what its md superblock says (`mdadm --examine`). */
+export const ProbedPartition = z.object({
+  device: DeviceName,
+  array: ArrayName.optional(),
+  uuid: MdUuid.optional(),
+  role: SuperblockRole.optional(),
+  events: EventCount.optional(),
+});
+export type ProbedPartition = z.infer<typeof ProbedPartition>;
+
+/** An array as a heartbeat or snapshot reports it. */
+export const ArrayReport = z.object({
+  array: ArrayName,
+  kind: MirrorKind,
+  level: RaidLevel,
+  state: ArrayState,
+  members: z.array(Member).max(64),
+  bitmap: z.boolean().optional(),
+  uuid: MdUuid.optional(),
+});
+export type ArrayReport = z.infer<typeof ArrayReport>;
+
+/** A multipath path as a heartbeat reports it. */
+export const PathReport = z.object({
+  map: MapName,
+  wwid: Wwid,
+  path: DiskName,
+  hctl: Hctl,
+  failureDomain: FailureDomain,
+  state: PathState,
+});
+export type PathReport = z.infer<typeof PathReport>;
+
+/** A disk with its SCSI address (absent for an LDoms virtual disk) and what serves it. */
+export const DiskReport = z.object({
+  disk: DiskName,
+  hctl: Hctl.optional(),
+  scsiHost: ScsiHost.optional(),
+  driver: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'not a driver name such as ibmvscsi'),
+  sizeBytes: ByteCount.optional(),
+  wwid: Wwid.optional(),
+  failureDomain: FailureDomain,
+});
+export type DiskReport = z.infer<typeof DiskReport>;
+
+/** An LDoms domain as `ldm list` shows it from a control domain. */
+export const LdomsDomain = z.object({
+  name: ConsoleName,
+  state: z.enum(['active', 'bound', 'inactive']),
+  flags: z.string().regex(/^[-a-z]{0,16}$/, 'not ldm flags such as -n-cv-'),
+});
+export type LdomsDomain = z.infer<typeof LdomsDomain>;

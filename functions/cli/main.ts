@@ -1,0 +1,29 @@
+/** `faultline`: the control plane on one machine, replay, and the operator commands (DESIGN.md §6). */
+
+export const USAGE = `usage: faultline <command> [options]
+
+commands:
+  up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F]
+  demo [--clients 40]
+  incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--json]
+  incident <id> [--json]
+  stats [--json]
+  approve <id>
+  pause | resume
+  maintenance <host|domain> on|off
+  tokens create --host <hostId>
+  backup <file>
+  replay <events.ndjson> [--json] [--until <time>]
+`;
+
+const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export const main = async (argv: readonly string[]): Promise<number> => {
+  const [command] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  process.stderr.write(`faultline: unknown command '${command}'\n\n${USAGE}`);
+  return EXIT.usage;
+};
