@@ -1,4 +1,7 @@
-/** `faultline-agent`: the host agent (DESIGN.md §6). */
+/**
+ * `faultline-agent` (DESIGN.md §6). Each command lives in `agent/commands/<name>.ts` and exports
+ * `run(args): Promise<number>`; it is loaded only when called, so `hook` starts fast.
+ */
 
 export const USAGE = `usage: faultline-agent <command> [options]
 
@@ -9,14 +12,27 @@ commands:
   hook <event> <md-device> [component]
 `;
 
-const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+type Command = { run: (args: readonly string[]) => Promise<number> };
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: () => import('./commands/run.ts'),
+  scan: () => import('./commands/scan.ts'),
+  parse: () => import('./commands/parse.ts'),
+  hook: () => import('./commands/hook.ts'),
+};
 
 export const main = async (argv: readonly string[]): Promise<number> => {
-  const [command] = argv;
+  const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
-  process.stderr.write(`faultline-agent: unknown command '${command}'\n\n${USAGE}`);
-  return EXIT.usage;
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) {
+    process.stderr.write(`faultline-agent: unknown command '${command}'\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  return (await load()).run(args);
 };

@@ -8,6 +8,7 @@ export { canonicalJson } from './canonical-json.ts';
 export * from './event-types.ts';
 export { jsonSchemas } from './json-schema.ts';
 export * from './names.ts';
+export * from './notification.ts';
 export * from './parse.ts';
 export * from './parse-output.ts';
 export * from './plan.ts';

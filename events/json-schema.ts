@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EVENT_SCHEMAS, FaultlineEvent } from './event-types.ts';
+import { Notification } from './notification.ts';
 import { PARSE_OUTPUTS } from './parse-output.ts';
 import { Plan } from './plan.ts';
 import { HostSnapshot } from './snapshot.ts';
@@ -36,6 +37,7 @@ export const jsonSchemas = (): Record<string, unknown> => {
     Plan,
     'A signed remediation plan: ECDSA P-256 over the canonical JSON of the plan without signature.',
   );
+  add('notification', Notification, 'A notification as correlate enqueues it for notify.');
   add('snapshot', HostSnapshot, 'One snapshot of a host, as faultline-agent scan --json prints it.');
   for (const [tool, schema] of Object.entries(PARSE_OUTPUTS)) {
     add(`parse-${tool}`, schema, `What faultline-agent parse ${tool} prints.`);
