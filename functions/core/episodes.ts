@@ -1,0 +1,414 @@
+import type { Notification, Severity } from '../../events/index.ts';
+import type { Runbook, RunbookMode } from './config.ts';
+import { isHealthyOn, isPathHealthy } from './host.ts';
+import { deriveId } from './ids.ts';
+import type { DomainSlice, Episode, HostEpisode, HostSlice, Incident } from './model.ts';
+import { addSeconds, toMs, toTime } from './time.ts';
+import type { Transaction } from './transaction.ts';
+
+/**
+ * Episodes, incidents and their pages (DESIGN.md §5.1–5.3, 5.6, 5.9, 5.10): the rules that move a
+ * failure domain down and up, join hosts to its incident, escalate once and resolve.
+ */
+
+export const runbookOf = (failureDomain: string): Runbook => {
+  if (failureDomain.startsWith('vdisk:')) return 'svm-ldoms';
+  if (failureDomain.startsWith('fc:')) return 'multipath';
+  return 'md-vscsi';
+};
+
+export const modeOf = (txn: Transaction, failureDomain: string): RunbookMode =>
+  txn.config.runbooks[runbookOf(failureDomain)];
+
+export const timeline = (txn: Transaction, incidentId: string, text: string, hostId?: string): void => {
+  txn.emit({
+    type: 'timeline',
+    entry: {
+      id: deriveId('tln', incidentId, txn.now, hostId ?? '', text),
+      incidentId,
+      at: txn.now,
+      text,
+      ...(hostId === undefined ? {} : { hostId }),
+    },
+  });
+};
+
+const notify = (
+  txn: Transaction,
+  incident: Incident,
+  action: Notification['action'],
+  reason: string,
+  severity: Severity,
+  summary: string,
+  details: Notification['details'] = {},
+): void => {
+  txn.emit({
+    type: 'notify',
+    notification: {
+      id: deriveId('ntf', incident.id, action, reason),
+      incidentId: incident.id,
+      time: txn.now,
+      action,
+      dedupKey: incident.id,
+      severity,
+      summary: summary.slice(0, 1024),
+      details: { kind: incident.kind, failureDomain: incident.failureDomain, ...details },
+    },
+  });
+};
+
+/** Sends an incident's first page (a trigger), unless a brake keeps people out of it. */
+export const page = (
+  txn: Transaction,
+  incident: Incident,
+  severity: Severity,
+  summary: string,
+  details?: Notification['details'],
+): void => {
+  if (incident.paged) return;
+  incident.paged = true;
+  txn.touch(incident);
+  notify(txn, incident, 'trigger', 'opened', severity, summary, details);
+};
+
+/** Escalation pages once per incident (§5.9): a critical trigger on the same dedup key. */
+export const escalate = (
+  txn: Transaction,
+  incident: Incident,
+  summary: string,
+  details?: Notification['details'],
+): void => {
+  if (incident.escalated || incident.status === 'resolved') return;
+  incident.escalated = true;
+  incident.paged = true;
+  txn.touch(incident);
+  notify(txn, incident, 'trigger', 'escalated', 'critical', summary, details);
+  timeline(txn, incident.id, `escalated: ${summary}`);
+};
+
+export const resolveIncident = (txn: Transaction, incident: Incident, why: string): void => {
+  if (incident.status === 'resolved') return;
+  incident.status = 'resolved';
+  incident.resolvedAt = txn.now;
+  txn.touch(incident);
+  timeline(txn, incident.id, `resolved: ${why}`);
+  if (incident.paged)
+    notify(txn, incident, 'resolve', 'resolved', 'info', `Resolved: ${incident.summary} (${why})`);
+};
+
+const newIncident = (
+  kind: Incident['kind'],
+  id: string,
+  failureDomain: string,
+  at: string,
+  summary: string,
+  extra: Partial<Incident> = {},
+): Incident => ({
+  id,
+  kind,
+  failureDomain,
+  status: kind === 'outage' ? 'awaiting-recovery' : 'open',
+  escalated: false,
+  affectedHosts: 0,
+  openedAt: at,
+  resolvedAt: null,
+  summary,
+  paged: false,
+  ...extra,
+});
+
+export const openLocalIncident = (
+  txn: Transaction,
+  host: HostSlice,
+  resource: string,
+  failureDomain: string,
+  since: string,
+) => {
+  const incident = newIncident(
+    'local',
+    deriveId('inc', 'local', host.hostId, resource, since),
+    failureDomain,
+    txn.now,
+    `${resource} on ${host.hostId} lost its half on ${failureDomain}; its other clients are fine`,
+    { hostId: host.hostId, resource, affectedHosts: 1 },
+  );
+  txn.touch(incident);
+  timeline(txn, incident.id, `local fault: ${resource} since ${since}`, host.hostId);
+  if (!host.maintenance && !txn.readDomain(failureDomain).maintenance) {
+    page(txn, incident, 'error', incident.summary, { host: host.hostId, resource });
+  }
+  return incident;
+};
+
+export const openDoubleFault = (
+  txn: Transaction,
+  host: HostSlice,
+  resource: string,
+  failureDomain: string,
+  reason: string,
+): Incident => {
+  const incident = newIncident(
+    'double-fault',
+    deriveId('inc', 'double-fault', host.hostId, resource, txn.now),
+    failureDomain,
+    txn.now,
+    `Critical: ${reason} on ${host.hostId}; no automatic step will touch it`,
+    { hostId: host.hostId, resource, affectedHosts: 1 },
+  );
+  txn.touch(incident);
+  timeline(txn, incident.id, `double fault: ${reason}`, host.hostId);
+  if (!host.maintenance) page(txn, incident, 'critical', incident.summary, { host: host.hostId, resource });
+  return incident;
+};
+
+const isOpen = (episode: Episode | undefined): episode is Episode =>
+  episode !== undefined && episode.incident.status !== 'resolved';
+
+export const openEpisode = (domain: DomainSlice): Episode | undefined =>
+  isOpen(domain.episode) ? domain.episode : undefined;
+
+/** Takes a domain down: opens its episode and incident, or, during an episode that was up, counts a flap. */
+export const goDown = (txn: Transaction, domain: DomainSlice, at: string, reason: string): void => {
+  if (domain.state === 'down') return;
+  domain.state = 'down';
+  domain.recentSymptoms = [];
+  const episode = openEpisode(domain);
+  if (episode !== undefined) {
+    episode.lastDownAt = at;
+    delete episode.upAt;
+    delete episode.dispatchAt;
+    if (episode.halted === undefined) episode.incident.status = 'awaiting-recovery';
+    txn.touch(episode.incident);
+    timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`);
+    countFlap(txn, domain, episode, at);
+    return;
+  }
+  const incident = newIncident(
+    'outage',
+    deriveId('inc', 'outage', domain.failureDomain, at),
+    domain.failureDomain,
+    at,
+    `${domain.failureDomain} is down (${reason})`,
+    { downAt: at, upAt: null },
+  );
+  domain.episode = {
+    incident,
+    downAt: at,
+    lastDownAt: at,
+    downReason: reason,
+    unhealthy: 0,
+    waiting: 0,
+    wave: 0,
+    dispatched: 0,
+    canaryDone: false,
+    approvedWave: -1,
+    slots: {},
+    flaps: [],
+    hasPaths: false,
+  };
+  txn.touch(incident);
+  timeline(txn, incident.id, `${domain.failureDomain} down: ${reason}`);
+  for (const hostId of domain.localHosts) {
+    txn.followUp({
+      type: 'internal.join',
+      hostId,
+      failureDomain: domain.failureDomain,
+      incidentId: incident.id,
+      at,
+    });
+  }
+  domain.localHosts = [];
+};
+
+/** A flap (§5.6): revoke what was not delivered and, after K flaps in the window, halt until resumed. */
+const countFlap = (txn: Transaction, domain: DomainSlice, episode: Episode, at: string): void => {
+  const horizon = toMs(at) - txn.config.flapWindowSeconds * 1000;
+  episode.flaps = [...episode.flaps.filter((flap) => toMs(flap) > horizon), at];
+  for (const slot of Object.values(episode.slots).sort((a, b) => (a.hostId < b.hostId ? -1 : 1))) {
+    if (slot.started) continue;
+    txn.emit({ type: 'plan.revoke', planId: slot.planId, hostId: slot.hostId });
+    txn.followUp({ type: 'internal.revoke', hostId: slot.hostId, planId: slot.planId, at, requeue: true });
+    timeline(txn, episode.incident.id, `revoked undelivered plan ${slot.planId}`, slot.hostId);
+    delete episode.slots[slot.hostId];
+  }
+  if (episode.flaps.length >= txn.config.flapLimit) {
+    halt(
+      txn,
+      domain,
+      episode,
+      `${domain.failureDomain} flapped ${episode.flaps.length} times within the hour`,
+      true,
+    );
+  }
+};
+
+export const halt = (
+  txn: Transaction,
+  domain: DomainSlice,
+  episode: Episode,
+  reason: string,
+  untilResumed: boolean,
+  details?: Notification['details'],
+): void => {
+  episode.halted = { at: txn.now, reason, untilResumed };
+  episode.incident.status = 'halted';
+  txn.touch(episode.incident);
+  timeline(txn, episode.incident.id, `halted: ${reason}`);
+  if (!domain.maintenance)
+    escalate(txn, episode.incident, `Faultline halted ${domain.failureDomain}: ${reason}`, details);
+};
+
+/** Brings a domain up (§5.2): plans may start after the stability period. */
+export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: string): void => {
+  if (domain.state === 'up') return;
+  domain.state = 'up';
+  const episode = openEpisode(domain);
+  if (episode === undefined) return;
+  episode.upAt = at;
+  const delay = Math.max(
+    txn.config.stabilitySeconds,
+    episode.hasPaths ? txn.config.pathReinstateDelaySeconds : 0,
+  );
+  episode.dispatchAt = addSeconds(at, delay);
+  episode.incident.upAt = at;
+  if (episode.halted === undefined) episode.incident.status = 'remediating';
+  txn.touch(episode.incident);
+  timeline(txn, episode.incident.id, `${domain.failureDomain} up: ${reason}`);
+};
+
+/** Whether a symptom that happened at `at` belongs to the domain's open episode. */
+export const belongsToEpisode = (episode: Episode, at: string): boolean =>
+  episode.upAt === undefined || toMs(at) <= toMs(episode.upAt);
+
+/** Adds a host to the domain's open incident: an affected-host row with its own status. */
+export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at: string): void => {
+  const episode = openEpisode(domain);
+  if (episode === undefined) return;
+  const incident = episode.incident;
+  if (host.episodes[incident.id] !== undefined) return;
+  const healthy = isHealthyOn(host, domain.failureDomain);
+  const record: HostEpisode = {
+    incidentId: incident.id,
+    failureDomain: domain.failureDomain,
+    status: healthy ? 'healthy' : 'waiting',
+    joinedAt: at,
+    attempt: 0,
+  };
+  host.episodes[incident.id] = record;
+  incident.affectedHosts += 1;
+  if (!healthy) {
+    episode.unhealthy += 1;
+    episode.waiting += 1;
+  }
+  if (
+    Object.values(host.paths).some(
+      (path) => path.failureDomain === domain.failureDomain && !isPathHealthy(path.state),
+    )
+  ) {
+    episode.hasPaths = true;
+  }
+  txn.touch(incident);
+  timeline(txn, incident.id, `${host.hostId} affected`, host.hostId);
+  for (const [resource, fault] of Object.entries(host.localFaults)) {
+    if (fault.failureDomain !== domain.failureDomain) continue;
+    if (fault.incident !== undefined)
+      resolveIncident(txn, fault.incident, `merged into outage ${incident.id}`);
+    delete host.localFaults[resource];
+  }
+  domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
+  if (!incident.paged && !domain.maintenance && !host.maintenance && !healthy) {
+    page(
+      txn,
+      incident,
+      'error',
+      `${domain.failureDomain} is down; its clients' mirrors and paths are degraded`,
+      {
+        downAt: episode.downAt,
+      },
+    );
+  }
+  if (episode.dispatchAt !== undefined && !healthy) txn.requestWake(domain.failureDomain);
+};
+
+const COUNTED_UNHEALTHY = new Set<HostEpisode['status']>(['waiting', 'planned', 'failed', 'proposed']);
+
+/** A host's storage on a domain is healthy again: free its slot, count it, and resolve when all are. */
+export const markHealthy = (txn: Transaction, host: HostSlice, record: HostEpisode, why: string): void => {
+  const domain = txn.domain(record.failureDomain);
+  const episode = openEpisode(domain);
+  const wasCounted = COUNTED_UNHEALTHY.has(record.status);
+  const wasWaiting = record.status === 'waiting';
+  record.status = 'healthy';
+  if (episode === undefined || episode.incident.id !== record.incidentId) return;
+  if (wasCounted) episode.unhealthy = Math.max(0, episode.unhealthy - 1);
+  if (wasWaiting) episode.waiting = Math.max(0, episode.waiting - 1);
+  if (episode.slots[host.hostId] !== undefined) {
+    delete episode.slots[host.hostId];
+    txn.requestWake(domain.failureDomain);
+  }
+  if (episode.canaryHost === host.hostId && !episode.canaryDone) {
+    episode.canaryDone = true;
+    episode.wave = Math.max(episode.wave, 1);
+    txn.requestWake(domain.failureDomain);
+  }
+  timeline(txn, episode.incident.id, `${host.hostId} healthy (${why})`, host.hostId);
+  maybeResolve(txn, domain);
+};
+
+/** Resolution (§5.10): every affected host healthy, the domain up and past its stability period. */
+export const maybeResolve = (txn: Transaction, domain: DomainSlice): void => {
+  const episode = openEpisode(domain);
+  if (episode === undefined || domain.state !== 'up' || episode.unhealthy > 0) return;
+  if (episode.dispatchAt === undefined || toMs(txn.now) < toMs(episode.dispatchAt)) return;
+  resolveDomainEpisode(txn, domain, 'every affected array and path is healthy');
+};
+
+export const resolveDomainEpisode = (txn: Transaction, domain: DomainSlice, why: string): void => {
+  const episode = domain.episode;
+  if (episode === undefined) return;
+  resolveIncident(txn, episode.incident, why);
+  domain.lastResolved = { incidentId: episode.incident.id, resolvedAt: txn.now };
+  delete domain.episode;
+};
+
+/** When the domain slice next needs a tick: dispatch, escalation, or a slot's expiry. */
+export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
+  const times: number[] = [];
+  const episode = openEpisode(domain);
+  if (txn.wantsWake(domain.failureDomain)) times.push(toMs(txn.now));
+  if (episode !== undefined) {
+    if (domain.state === 'down' && !episode.incident.escalated) {
+      times.push(toMs(episode.lastDownAt) + txn.config.escalateDownSeconds * 1000);
+    }
+    if (
+      domain.state === 'up' &&
+      episode.dispatchAt !== undefined &&
+      toMs(episode.dispatchAt) > toMs(txn.now)
+    ) {
+      times.push(toMs(episode.dispatchAt));
+    }
+    for (const slot of Object.values(episode.slots)) times.push(toMs(slot.expiresAt));
+  }
+  const next = times.length === 0 ? undefined : toTime(Math.max(Math.min(...times), toMs(txn.now)));
+  if (next === undefined) delete domain.wakeAt;
+  else domain.wakeAt = next;
+};
+
+/** When the host slice next needs a tick: a local fault's hold-down, or its silence as a server. */
+export const scheduleHost = (txn: Transaction, host: HostSlice): void => {
+  const times: number[] = [];
+  for (const fault of Object.values(host.localFaults)) {
+    if (fault.incident === undefined) times.push(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
+  }
+  if (
+    host.serves !== undefined &&
+    host.lastSeenAt !== undefined &&
+    txn.readDomain(host.serves).state === 'up'
+  ) {
+    const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
+    times.push(toMs(host.lastSeenAt) + txn.config.silentHeartbeats * interval * 1000);
+  }
+  const next = times.length === 0 ? undefined : toTime(Math.max(Math.min(...times), toMs(txn.now)));
+  if (next === undefined) delete host.wakeAt;
+  else host.wakeAt = next;
+};

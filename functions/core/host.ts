@@ -1,0 +1,245 @@
+import type {
+  ArrayReport,
+  ArrayState,
+  HostHeartbeat,
+  Member,
+  MirrorDegraded,
+  MirrorHealthy,
+  MirrorRecovering,
+  PathLost,
+  PathReport,
+  PathRestored,
+} from '../../events/index.ts';
+import type { ArrayHealth, ArrayRecord, DomainSlice, HostSlice, PathRecord, Watermark } from './model.ts';
+
+/** A host's resources: per-resource last-writer-wins by `(bootid, seq)`, and what they say about health. */
+
+export const freshHost = (hostId: string): HostSlice => ({
+  hostId,
+  maintenance: false,
+  arrays: {},
+  paths: {},
+  disks: {},
+  episodes: {},
+  plans: {},
+  localFaults: {},
+  doubleFaults: {},
+});
+
+export const freshDomain = (failureDomain: string): DomainSlice => ({
+  failureDomain,
+  state: 'up',
+  maintenance: false,
+  recentSymptoms: [],
+  localHosts: [],
+});
+
+/** `seq` is strictly increasing per agent across restarts, so it alone orders one agent's events. */
+export const isNewer = (watermark: Watermark | undefined, seq: number): boolean =>
+  watermark === undefined || seq > watermark.seq;
+
+export const pathKey = (map: string, path: string): string => `${map}/${path}`;
+
+const IN_SYNC: Member['state'] = 'in-sync';
+const HEALTHY_PATH_STATES = new Set(['active', 'ghost']);
+
+export const isPathHealthy = (state: string): boolean => HEALTHY_PATH_STATES.has(state);
+
+const healthOfState = (state: ArrayState, members: readonly Member[]): ArrayHealth => {
+  if (state === 'recovering' || state === 'resyncing') return 'recovering';
+  if (state === 'degraded' || state === 'inactive') return 'degraded';
+  return members.every((member) => member.state === IN_SYNC || member.state === 'spare')
+    ? 'healthy'
+    : 'degraded';
+};
+
+const mergeKnown = (known: readonly Member[], members: readonly Member[]): Member[] => {
+  const byDevice = new Map(known.map((member) => [member.device, member]));
+  for (const member of members) byDevice.set(member.device, member);
+  return [...byDevice.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+};
+
+const arrayRecord = (
+  previous: ArrayRecord | undefined,
+  report: Pick<ArrayReport, 'array' | 'kind' | 'level' | 'members'> & {
+    bitmap?: boolean | undefined;
+    uuid?: string | undefined;
+  },
+  health: ArrayHealth,
+  watermark: Watermark,
+  at: string,
+): ArrayRecord => {
+  const record: ArrayRecord = {
+    array: report.array,
+    kind: report.kind,
+    level: report.level,
+    members: report.members,
+    known: health === 'healthy' ? [...report.members] : mergeKnown(previous?.known ?? [], report.members),
+    health,
+    watermark,
+    changedAt: at,
+  };
+  const uuid = report.uuid ?? previous?.uuid;
+  const bitmap = report.bitmap ?? previous?.bitmap;
+  if (uuid !== undefined) record.uuid = uuid;
+  if (bitmap !== undefined) record.bitmap = bitmap;
+  return record;
+};
+
+const EVENT_HEALTH = {
+  'mirror.degraded': 'degraded',
+  'mirror.recovering': 'recovering',
+  'mirror.healthy': 'healthy',
+} as const satisfies Record<string, ArrayHealth>;
+
+/** Applies a mirror event to its array if it is newer than what the host slice holds. */
+export const applyMirrorEvent = (
+  host: HostSlice,
+  event: MirrorDegraded | MirrorRecovering | MirrorHealthy,
+  at: string,
+): boolean => {
+  const previous = host.arrays[event.data.array];
+  if (!isNewer(previous?.watermark, event.seq)) return false;
+  host.arrays[event.data.array] = arrayRecord(
+    previous,
+    event.data,
+    EVENT_HEALTH[event.type],
+    { bootid: event.bootid, seq: event.seq },
+    at,
+  );
+  return true;
+};
+
+/** Applies a path event to its path if it is newer than what the host slice holds. */
+export const applyPathEvent = (host: HostSlice, event: PathLost | PathRestored, at: string): boolean => {
+  const key = pathKey(event.data.map, event.data.path);
+  if (!isNewer(host.paths[key]?.watermark, event.seq)) return false;
+  host.paths[key] = {
+    map: event.data.map,
+    wwid: event.data.wwid,
+    path: event.data.path,
+    hctl: event.data.hctl,
+    failureDomain: event.data.failureDomain,
+    state: event.data.state,
+    activePaths: event.data.activePaths,
+    watermark: { bootid: event.bootid, seq: event.seq },
+    changedAt: at,
+  };
+  return true;
+};
+
+const pathRecord = (report: PathReport, watermark: Watermark, at: string): PathRecord => ({
+  ...report,
+  watermark,
+  changedAt: at,
+});
+
+/**
+ * Applies a heartbeat's full picture: each array and path newer than its watermark is replaced,
+ * and those the heartbeat no longer lists are dropped. Returns whether anything changed.
+ */
+export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string): boolean => {
+  const watermark = { bootid: event.bootid, seq: event.seq };
+  let changed = false;
+  const arrays = new Set<string>();
+  for (const report of event.data.arrays) {
+    arrays.add(report.array);
+    const previous = host.arrays[report.array];
+    if (!isNewer(previous?.watermark, event.seq)) continue;
+    const health = healthOfState(report.state, report.members);
+    if (
+      previous === undefined ||
+      previous.health !== health ||
+      JSON.stringify(previous.members) !== JSON.stringify(report.members)
+    ) {
+      changed = true;
+    }
+    host.arrays[report.array] = arrayRecord(previous, report, health, watermark, at);
+  }
+  for (const [name, record] of Object.entries(host.arrays)) {
+    if (!arrays.has(name) && isNewer(record.watermark, event.seq)) {
+      delete host.arrays[name];
+      changed = true;
+    }
+  }
+  const paths = new Set<string>();
+  for (const report of event.data.paths) {
+    const key = pathKey(report.map, report.path);
+    paths.add(key);
+    const previous = host.paths[key];
+    if (!isNewer(previous?.watermark, event.seq)) continue;
+    if (previous === undefined || previous.state !== report.state) changed = true;
+    host.paths[key] = pathRecord(report, watermark, at);
+  }
+  for (const [key, record] of Object.entries(host.paths)) {
+    if (!paths.has(key) && isNewer(record.watermark, event.seq)) {
+      delete host.paths[key];
+      changed = true;
+    }
+  }
+  host.disks = Object.fromEntries(event.data.disks.map((disk) => [disk.disk, disk]));
+  return changed;
+};
+
+/** The failure domains a mirror event implicates: members no longer in sync, and members that vanished. */
+export const implicatedByMirror = (previous: ArrayRecord | undefined, event: MirrorDegraded): string[] => {
+  const domains = new Set<string>();
+  for (const member of event.data.members) {
+    if (member.state !== IN_SYNC && member.state !== 'spare') domains.add(member.failureDomain);
+  }
+  const present = new Set(event.data.members.map((member) => member.device));
+  for (const member of previous?.known ?? []) {
+    if (!present.has(member.device)) domains.add(member.failureDomain);
+  }
+  return [...domains].sort();
+};
+
+/** Every failure domain an array's members (present or remembered) sit on. */
+export const arrayDomains = (record: ArrayRecord): Set<string> =>
+  new Set([...record.members, ...record.known].map((member) => member.failureDomain));
+
+/**
+ * Whether the host's storage served by a domain is healthy: every array with a member on it is in
+ * sync, and every path through it is back to active or ghost (a ghost is a healthy standby).
+ */
+export const isHealthyOn = (host: HostSlice, failureDomain: string): boolean => {
+  for (const record of Object.values(host.arrays)) {
+    if (record.health !== 'healthy' && arrayDomains(record).has(failureDomain)) return false;
+  }
+  for (const record of Object.values(host.paths)) {
+    if (record.failureDomain === failureDomain && !isPathHealthy(record.state)) return false;
+  }
+  return true;
+};
+
+/** Every failure domain a host refers to: what the loader must fetch with it. */
+export const referencedDomains = (host: HostSlice): string[] => {
+  const domains = new Set<string>();
+  for (const record of Object.values(host.arrays))
+    for (const domain of arrayDomains(record)) domains.add(domain);
+  for (const record of Object.values(host.paths)) domains.add(record.failureDomain);
+  for (const episode of Object.values(host.episodes)) domains.add(episode.failureDomain);
+  for (const fault of Object.values(host.localFaults)) domains.add(fault.failureDomain);
+  if (host.serves !== undefined) domains.add(host.serves);
+  return [...domains].sort();
+};
+
+/**
+ * Why an array may never be touched automatically (DESIGN.md §5.4, §1): no in-sync member left,
+ * every in-sync member on a down domain, or an SVM component in Last Erred. Undefined when none.
+ */
+export const criticalReason = (
+  record: ArrayRecord,
+  isDomainDown: (failureDomain: string) => boolean,
+): string | undefined => {
+  if (record.members.some((member) => member.state === 'last-erred')) {
+    return `${record.array} has a component in Last Erred`;
+  }
+  if (record.health === 'healthy') return undefined;
+  const inSync = record.members.filter((member) => member.state === IN_SYNC);
+  if (inSync.length === 0) return `${record.array} has no in-sync member left`;
+  if (inSync.every((member) => isDomainDown(member.failureDomain))) {
+    return `${record.array}'s remaining in-sync members all depend on down domains`;
+  }
+  return undefined;
+};

@@ -1,0 +1,13 @@
+/**
+ * The correlation core (DESIGN.md §2, §5): pure, deterministic, no I/O. Handlers load the slices
+ * `keysFor` names, call `decide` or `tick`, save the changed slices with their effects, then
+ * perform the effects.
+ */
+export { CoreConfig, type CoreConfigInput, DEFAULT_CORE_CONFIG, Runbook, RunbookMode } from './config.ts';
+export { decide, keysFor, keysForWake, tick } from './decide.ts';
+export { runbookOf } from './episodes.ts';
+export { freshDomain, freshHost, referencedDomains } from './host.ts';
+export { inputTime, MemoryWorld } from './memory-world.ts';
+export * from './model.ts';
+export { type ReplayOutput, replay, replayOutput, replayWorld } from './replay.ts';
+export { waitingBatch } from './waves.ts';

@@ -1,0 +1,281 @@
+import { z } from 'zod';
+import {
+  type ArrayReport,
+  type DiskReport,
+  FailureDomain,
+  type FaultlineEvent,
+  HostId,
+  Identifier,
+  type Member,
+  type Notification,
+  type PathState,
+  Rfc3339,
+  type UnsignedPlan,
+} from '../../events/index.ts';
+
+/**
+ * The state slices of DESIGN.md §2. Nothing here grows with the size of the fleet: a domain slice
+ * holds its episode, at most `maxPlansInFlight` wave slots and a few counters; a host slice holds its
+ * own resources. The rows that do grow — which hosts an incident affects, its timeline — are kept
+ * apart: affected hosts are projected from each host slice's `episodes`, the timeline is an effect.
+ */
+
+/** Per-resource last-writer-wins mark: `seq` is strictly increasing per agent across restarts. */
+export type Watermark = { bootid: string; seq: number };
+
+export type ArrayHealth = 'healthy' | 'degraded' | 'recovering';
+
+export type ArrayRecord = {
+  array: string;
+  kind: ArrayReport['kind'];
+  level: string;
+  members: Member[];
+  /**
+   * Every member seen since the array was last healthy, so a member the tool no longer shows
+   * (removed) is still known to belong, with its disk and failure domain, when it is added back.
+   */
+  known: Member[];
+  health: ArrayHealth;
+  uuid?: string;
+  bitmap?: boolean;
+  watermark: Watermark;
+  changedAt: string;
+};
+
+export type PathRecord = {
+  map: string;
+  wwid: string;
+  path: string;
+  hctl: string;
+  failureDomain: string;
+  state: PathState;
+  activePaths?: number;
+  watermark: Watermark;
+  changedAt: string;
+};
+
+/** A host's part in one incident; projected as the incident's affected-host row. */
+/**
+ * `waiting`, `planned`, `failed` and `proposed` (a dry-run plan ran) count as unhealthy in the
+ * domain's episode; `healthy` and `skipped` (paged on its own: a double fault, or no safe plan) do not.
+ */
+export type HostEpisodeStatus = 'waiting' | 'planned' | 'healthy' | 'failed' | 'proposed' | 'skipped';
+export type HostEpisode = {
+  incidentId: string;
+  failureDomain: string;
+  status: HostEpisodeStatus;
+  joinedAt: string;
+  attempt: number;
+  planId?: string;
+  reason?: string;
+};
+
+export type PlanStatus = 'issued' | 'started' | 'succeeded' | 'failed' | 'refused' | 'revoked';
+export type HostPlan = {
+  id: string;
+  incidentId: string;
+  failureDomain: string;
+  wave: number;
+  mode: UnsignedPlan['mode'];
+  issuedAt: string;
+  status: PlanStatus;
+  stepCount: number;
+  fastPathCount: number;
+  /** What the plan changed so far, in order: what a page says when a human must take over. */
+  changed: string[];
+  lastProgressAt: string;
+};
+
+export type IncidentKind = 'outage' | 'local' | 'double-fault';
+export type IncidentStatus = 'open' | 'awaiting-recovery' | 'remediating' | 'halted' | 'resolved';
+
+/** The incident row, as `faultline incidents` and `GET /v1/incidents` show it. */
+export type Incident = {
+  id: string;
+  kind: IncidentKind;
+  failureDomain: string;
+  status: IncidentStatus;
+  escalated: boolean;
+  /** How many hosts it affects (the hosts themselves are rows kept apart). */
+  affectedHosts: number;
+  openedAt: string;
+  resolvedAt: string | null;
+  /** The host of a local or double-fault incident; absent for an outage. */
+  hostId?: string;
+  /** The array or path a local or double-fault incident is about. */
+  resource?: string;
+  summary: string;
+  /** Whether a trigger was sent, so that its resolve is sent once and only then. */
+  paged: boolean;
+  downAt?: string;
+  upAt?: string | null;
+};
+
+/** A lone symptom waiting out the hold-down, or paged as a local fault. */
+export type LocalFault = { resource: string; failureDomain: string; since: string; incident?: Incident };
+
+export type HostSlice = {
+  hostId: string;
+  role?: 'client' | 'hosting' | 'control';
+  platform?: string;
+  bootId?: string;
+  lastSeenAt?: string;
+  intervalSeconds?: number;
+  /** Ingest time minus agent time, from the latest heartbeat: corrects agent clocks. Unknown before one. */
+  skewMs?: number;
+  capabilities?: string[];
+  /** The failure domain this host serves (a hosting partition), learned from its own announcements. */
+  serves?: string;
+  maintenance: boolean;
+  arrays: Record<string, ArrayRecord>;
+  paths: Record<string, PathRecord>;
+  disks: Record<string, DiskReport>;
+  episodes: Record<string, HostEpisode>;
+  plans: Record<string, HostPlan>;
+  localFaults: Record<string, LocalFault>;
+  doubleFaults: Record<string, Incident>;
+  /** The highest `seq` seen from this host, and the boot it came from. */
+  lastSeq?: number;
+  heartbeatDigest?: string;
+  heartbeatSeq?: number;
+  wakeAt?: string;
+};
+
+export type WaveSlot = {
+  hostId: string;
+  planId: string;
+  issuedAt: string;
+  expiresAt: string;
+  started: boolean;
+};
+
+export type Episode = {
+  incident: Incident;
+  downAt: string;
+  /** The latest time the domain went down (differs from downAt after a flap). */
+  lastDownAt: string;
+  downReason: string;
+  upAt?: string;
+  dispatchAt?: string;
+  /** Affected hosts not yet healthy (or failed, needing a human). */
+  unhealthy: number;
+  /** Affected hosts waiting for a plan. */
+  waiting: number;
+  wave: number;
+  dispatched: number;
+  canaryHost?: string;
+  canaryDone: boolean;
+  /** Approve mode: the highest wave an operator approved (-1: none). */
+  approvedWave: number;
+  slots: Record<string, WaveSlot>;
+  halted?: { at: string; reason: string; untilResumed: boolean };
+  flaps: string[];
+  hasPaths: boolean;
+};
+
+export type DomainSlice = {
+  failureDomain: string;
+  state: 'up' | 'down';
+  maintenance: boolean;
+  serverHost?: string;
+  /** Symptoms from clients within the grouping window while the domain is up (bounded). */
+  recentSymptoms: { hostId: string; at: string }[];
+  /** Hosts with an open local fault on this domain (bounded), merged into an outage if one opens. */
+  localHosts: string[];
+  episode?: Episode;
+  lastResolved?: { incidentId: string; resolvedAt: string };
+  wakeAt?: string;
+};
+
+export type ControlSlice = { paused: boolean; pausedAt?: string };
+
+/** What `decide` and `tick` read and write. A slice absent from a set is fresh (never seen). */
+export type Slices = {
+  control: ControlSlice;
+  domains: Record<string, DomainSlice>;
+  hosts: Record<string, HostSlice>;
+};
+
+/**
+ * What the loader fetches for an input: the control slice; `hosts`; `domains` plus every domain a
+ * loaded host refers to (`referencedDomains`); for each domain of `waitingOf`, the first
+ * `waitingBatch(config)` hosts waiting for a plan in its open incident, by host id, with their
+ * domains; and with `openDomains`, every domain that has an open episode.
+ */
+export type SliceKeys = { hosts: string[]; domains: string[]; waitingOf: string[]; openDomains: boolean };
+
+export type TimelineEntry = {
+  id: string;
+  incidentId: string;
+  at: string;
+  hostId?: string;
+  text: string;
+};
+
+/** Effects are data, performed from the outbox after the slices are saved. */
+export type Effect =
+  | { type: 'plan.issue'; plan: UnsignedPlan }
+  | { type: 'plan.revoke'; planId: string; hostId: string }
+  | { type: 'notify'; notification: Notification }
+  | { type: 'timeline'; entry: TimelineEntry }
+  | { type: 'incident'; incident: Incident }
+  | { type: 'follow-up'; input: InternalInput };
+
+/** The slices a decision changed (only those), and its effects, to be saved together (the outbox). */
+export type ChangedSlices = {
+  control?: ControlSlice;
+  domains: Record<string, DomainSlice>;
+  hosts: Record<string, HostSlice>;
+};
+export type Decision = { slices: ChangedSlices; effects: Effect[] };
+
+/** Operator commands, applied through the core like events so that replay sees them too. */
+export const OperatorCommand = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('operator.pause'), id: Identifier, at: Rfc3339 }),
+  z.strictObject({
+    type: z.literal('operator.resume'),
+    id: Identifier,
+    at: Rfc3339,
+    /** With a domain, lifts that domain's halt; without, ends the global pause. */
+    failureDomain: FailureDomain.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('operator.approve'),
+    id: Identifier,
+    at: Rfc3339,
+    incidentId: Identifier,
+    failureDomain: FailureDomain,
+    canaryHost: HostId.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('operator.resolve'),
+    id: Identifier,
+    at: Rfc3339,
+    incidentId: Identifier,
+    failureDomain: FailureDomain.optional(),
+    hostId: HostId.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('operator.maintenance'),
+    id: Identifier,
+    at: Rfc3339,
+    target: z.enum(['host', 'domain']),
+    name: z.union([HostId, FailureDomain]),
+    on: z.boolean(),
+  }),
+]);
+export type OperatorCommand = z.infer<typeof OperatorCommand>;
+
+/** Inputs the core gives itself (as `follow-up` effects) when a decision touches a slice it did not load. */
+export type InternalInput =
+  | { type: 'internal.join'; hostId: string; failureDomain: string; incidentId: string; at: string }
+  | {
+      type: 'internal.revoke';
+      hostId: string;
+      planId: string;
+      at: string;
+      /** Requeue the host for a later plan (a flap), or mark it failed (its slot expired). */
+      requeue: boolean;
+    };
+
+export type CoreInput = FaultlineEvent | OperatorCommand | InternalInput;

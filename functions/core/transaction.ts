@@ -1,0 +1,133 @@
+import type { CoreConfig } from './config.ts';
+import { freshDomain, freshHost } from './host.ts';
+import type {
+  ChangedSlices,
+  ControlSlice,
+  Decision,
+  DomainSlice,
+  Effect,
+  HostSlice,
+  Incident,
+  InternalInput,
+  Slices,
+} from './model.ts';
+
+/** A deep copy of plain JSON data (slices hold nothing else); much cheaper than structuredClone here. */
+export const cloneData = <T>(value: T): T => {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(cloneData) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = cloneData((value as Record<string, unknown>)[key]);
+  return copy as T;
+};
+
+/**
+ * One decision in the making: slices are copied on first write, so the slices passed in are never
+ * changed and the result holds exactly the slices that were written.
+ */
+export class Transaction {
+  private readonly writtenHosts = new Map<string, HostSlice>();
+  private readonly writtenDomains = new Map<string, DomainSlice>();
+  private writtenControl: ControlSlice | undefined;
+  private readonly touchedIncidents = new Map<string, Incident>();
+  private readonly wakeNow = new Set<string>();
+  readonly effects: Effect[] = [];
+
+  constructor(
+    readonly base: Slices,
+    readonly config: CoreConfig,
+    readonly now: string,
+  ) {}
+
+  get control(): ControlSlice {
+    return this.writtenControl ?? this.base.control;
+  }
+
+  writeControl(): ControlSlice {
+    this.writtenControl ??= { ...this.base.control };
+    return this.writtenControl;
+  }
+
+  readHost(hostId: string): HostSlice {
+    return this.writtenHosts.get(hostId) ?? this.base.hosts[hostId] ?? freshHost(hostId);
+  }
+
+  host(hostId: string): HostSlice {
+    let host = this.writtenHosts.get(hostId);
+    if (host === undefined) {
+      const base = this.base.hosts[hostId];
+      host = base === undefined ? freshHost(hostId) : cloneData(base);
+      this.writtenHosts.set(hostId, host);
+    }
+    return host;
+  }
+
+  readDomain(failureDomain: string): DomainSlice {
+    return (
+      this.writtenDomains.get(failureDomain) ?? this.base.domains[failureDomain] ?? freshDomain(failureDomain)
+    );
+  }
+
+  domain(failureDomain: string): DomainSlice {
+    let domain = this.writtenDomains.get(failureDomain);
+    if (domain === undefined) {
+      const base = this.base.domains[failureDomain];
+      domain = base === undefined ? freshDomain(failureDomain) : cloneData(base);
+      this.writtenDomains.set(failureDomain, domain);
+    }
+    return domain;
+  }
+
+  isDomainUp = (failureDomain: string): boolean => this.readDomain(failureDomain).state === 'up';
+
+  /** Every host slice available to this decision (loaded or written), by host id. */
+  availableHosts(): HostSlice[] {
+    const ids = new Set([...Object.keys(this.base.hosts), ...this.writtenHosts.keys()]);
+    return [...ids].sort().map((id) => this.readHost(id));
+  }
+
+  availableDomains(): DomainSlice[] {
+    const ids = new Set([...Object.keys(this.base.domains), ...this.writtenDomains.keys()]);
+    return [...ids].sort().map((id) => this.readDomain(id));
+  }
+
+  writtenHostList(): HostSlice[] {
+    return [...this.writtenHosts.values()];
+  }
+
+  writtenDomainList(): DomainSlice[] {
+    return [...this.writtenDomains.values()];
+  }
+
+  touch(incident: Incident): void {
+    this.touchedIncidents.set(incident.id, incident);
+  }
+
+  emit(effect: Effect): void {
+    this.effects.push(effect);
+  }
+
+  followUp(input: InternalInput): void {
+    this.effects.push({ type: 'follow-up', input });
+  }
+
+  requestWake(failureDomain: string): void {
+    this.wakeNow.add(failureDomain);
+  }
+
+  wantsWake(failureDomain: string): boolean {
+    return this.wakeNow.has(failureDomain);
+  }
+
+  result(): Decision {
+    const slices: ChangedSlices = {
+      domains: Object.fromEntries(this.writtenDomains),
+      hosts: Object.fromEntries(this.writtenHosts),
+    };
+    if (this.writtenControl !== undefined) slices.control = this.writtenControl;
+    const incidents = [...this.touchedIncidents.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((incident): Effect => ({ type: 'incident', incident: cloneData(incident) }));
+    return { slices, effects: [...this.effects, ...incidents] };
+  }
+}
