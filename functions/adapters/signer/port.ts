@@ -1,0 +1,17 @@
+import type { Plan, UnsignedPlan } from '../../../events/plan.ts';
+
+/**
+ * Signs remediation plans (DESIGN.md §4): ECDSA P-256 with SHA-256 over the plan's canonical JSON,
+ * as `events/signing.ts` defines and the agent verifies.
+ *
+ * Why a port: the private key must never be where the plans are stored. In the cloud it is a KMS
+ * asymmetric key that never leaves KMS (the outbox asks KMS to sign); on one machine it is a key
+ * file in the local runtime's data folder. The outbox signs through this port and does not know
+ * which, and operators get the public key to configure their agents from `publicKeyPem`.
+ */
+export interface PlanSigner {
+  /** The plan with its `signature`; throws an `AdapterError` (`signer-*`) when it cannot sign. */
+  sign(plan: UnsignedPlan): Promise<Plan>;
+  /** The SPKI PEM public key agents verify plans with (`-----BEGIN PUBLIC KEY-----`). */
+  publicKeyPem(): Promise<string>;
+}

@@ -1,0 +1,82 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { UnsignedPlan } from '../../../../events/plan.ts';
+import { verifyPlan } from '../../../../events/signing.ts';
+import { SignerKeyInvalidError } from '../../../../functions/adapters/errors.ts';
+import {
+  LocalPlanSigner,
+  PLAN_SIGNING_KEY_FILE,
+} from '../../../../functions/adapters/signer/local-plan-signer.ts';
+import { example } from '../../../helpers/examples.ts';
+import { temporaryFolder } from '../../../helpers/queue-files.ts';
+
+const unsignedPlan = (): UnsignedPlan => {
+  const { signature: _signature, ...plan } = example('plan');
+  return plan as UnsignedPlan;
+};
+
+describe('LocalPlanSigner', () => {
+  let folder: ReturnType<typeof temporaryFolder>;
+  let dataDir: string;
+
+  beforeEach(() => {
+    folder = temporaryFolder('faultline-signer-');
+    dataDir = join(folder.path, 'data');
+  });
+  afterEach(() => folder.remove());
+
+  it('creates a P-256 key readable only by its owner on first use, and signs plans that verify with it', async () => {
+    const signer = new LocalPlanSigner({ dataDir });
+    const plan = await signer.sign(unsignedPlan());
+    expect(signer.keyPath).toBe(join(dataDir, PLAN_SIGNING_KEY_FILE));
+    expect(statSync(signer.keyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(readFileSync(signer.keyPath, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const publicKey = await signer.publicKeyPem();
+    expect(publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    expect(verifyPlan(plan, publicKey)).toBe(true);
+    expect({ ...plan, signature: undefined }).toEqual({ ...unsignedPlan(), signature: undefined });
+  });
+
+  it('reuses the key it created, across restarts', async () => {
+    const first = await new LocalPlanSigner({ dataDir }).publicKeyPem();
+    const restarted = new LocalPlanSigner({ dataDir });
+    expect(await restarted.publicKeyPem()).toBe(first);
+    expect(verifyPlan(await restarted.sign(unsignedPlan()), first)).toBe(true);
+  });
+
+  it('ends with one key when two processes create it at once', async () => {
+    const keys = await Promise.all(
+      Array.from({ length: 4 }, () => new LocalPlanSigner({ dataDir }).publicKeyPem()),
+    );
+    expect(new Set(keys).size).toBe(1);
+  });
+
+  it('refuses a key file other users can read', async () => {
+    const signer = new LocalPlanSigner({ dataDir });
+    await signer.publicKeyPem();
+    chmodSync(signer.keyPath, 0o644);
+    const restarted = new LocalPlanSigner({ dataDir });
+    await expect(restarted.sign(unsignedPlan())).rejects.toBeInstanceOf(SignerKeyInvalidError);
+    chmodSync(signer.keyPath, 0o600);
+    expect(await restarted.publicKeyPem()).toBe(await signer.publicKeyPem());
+  });
+
+  it('refuses a key that is not ECDSA P-256', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    const signer = new LocalPlanSigner({ dataDir: folder.path, fileName: 'p384.pem' });
+    writeFileSync(signer.keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await expect(signer.sign(unsignedPlan())).rejects.toMatchObject({
+      code: 'signer-key-invalid',
+      retryable: false,
+    });
+  });
+
+  it('refuses a key file that is not a key', async () => {
+    const signer = new LocalPlanSigner({ dataDir: folder.path, fileName: 'garbage.pem' });
+    writeFileSync(signer.keyPath, 'not a key\n', { mode: 0o600 });
+    await expect(signer.publicKeyPem()).rejects.toBeInstanceOf(SignerKeyInvalidError);
+  });
+});
