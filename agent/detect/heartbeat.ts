@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import {
+  canonicalJson,
+  type HostRole,
+  type HostSnapshot,
+  type PlanAction,
+  type Platform,
+} from '../../events/index.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+import type { DraftOf } from './event-draft.ts';
+
+/** The version heartbeats report, from the package the agent was built from. */
+export const AGENT_VERSION: string = packageJson.version;
+
+/** What a heartbeat says about the agent, besides the storage it sees. */
+export type HeartbeatContext = {
+  platform: Platform;
+  role: HostRole;
+  intervalSeconds: number;
+  /** The plan actions this agent can run: none until an executor is plugged in. */
+  capabilities: readonly PlanAction[];
+};
+
+/** The storage part of a heartbeat: what the digest covers. */
+export type HeartbeatInventory = DraftOf<'host.heartbeat'>['data'] extends infer Data
+  ? Data extends { arrays: infer A; paths: infer P; disks: infer D }
+    ? { arrays: A; paths: P; disks: D }
+    : never
+  : never;
+
+/** The arrays, paths and disks of a snapshot in the shapes of §3's heartbeat. */
+export const heartbeatInventory = (snapshot: HostSnapshot): HeartbeatInventory => ({
+  arrays: snapshot.arrays,
+  paths: snapshot.maps.flatMap((map) =>
+    map.paths.map((path) => ({
+      map: map.map,
+      wwid: map.wwid,
+      path: path.path,
+      hctl: path.hctl,
+      failureDomain: path.failureDomain,
+      state: path.state,
+    })),
+  ),
+  disks: snapshot.disks.map(({ deviceState: _deviceState, ...disk }) => disk),
+});
+
+/**
+ * The digest of a heartbeat's arrays, paths and disks: SHA-256 over their canonical JSON. It is not
+ * an event field: the cloud derives the same value from the heartbeat it receives and, when it did
+ * not change, only refreshes the host's last-seen time (§3). The agent keeps it to log whether
+ * anything changed and to know which spooled heartbeats are redundant.
+ */
+export const heartbeatDigest = (inventory: HeartbeatInventory): string =>
+  createHash('sha256').update(canonicalJson(inventory)).digest('hex');
+
+/** The heartbeat draft for a snapshot. */
+export const heartbeatDraft = (
+  snapshot: HostSnapshot,
+  context: HeartbeatContext,
+): DraftOf<'host.heartbeat'> => ({
+  type: 'host.heartbeat',
+  subject: snapshot.hostId,
+  data: {
+    platform: context.platform,
+    role: context.role,
+    agentVersion: AGENT_VERSION,
+    intervalSeconds: context.intervalSeconds,
+    capabilities: [...context.capabilities],
+    ...heartbeatInventory(snapshot),
+  },
+});

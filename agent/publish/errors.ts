@@ -1,0 +1,47 @@
+/**
+ * Why a delivery could not happen. Each error has a literal `code`, says whether trying again
+ * later can succeed, and keeps its cause; none is ever fatal to the agent, which keeps spooling.
+ */
+export class PublishError extends Error {
+  override readonly name: string = 'PublishError';
+  constructor(
+    readonly code: 'proxy-refused' | 'proxy-unreachable' | 'credential-process-failed' | 'target-unreachable',
+    message: string,
+    readonly retryable: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The proxy answered CONNECT with something other than 200, or could not be reached. */
+export class ProxyTunnelError extends PublishError {
+  override readonly name = 'ProxyTunnelError';
+  constructor(
+    readonly proxy: string,
+    readonly target: string,
+    readonly status: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(
+      status === undefined ? 'proxy-unreachable' : 'proxy-refused',
+      status === undefined
+        ? `cannot reach the proxy ${proxy} to tunnel to ${target}`
+        : `the proxy ${proxy} answered ${status} to CONNECT ${target}`,
+      true,
+      options,
+    );
+  }
+}
+
+/** The credential process (e.g. `aws_signing_helper credential-process`) failed or printed no credentials. */
+export class CredentialProcessError extends PublishError {
+  override readonly name = 'CredentialProcessError';
+  constructor(
+    readonly command: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super('credential-process-failed', `credential process ${command}: ${detail}`, true, options);
+  }
+}
