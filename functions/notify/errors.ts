@@ -1,0 +1,41 @@
+/**
+ * Errors of the notify function. Delivery failures are not errors here: a destination answering
+ * 503 or 400 is an outcome (retried, or dead-lettered with its reason). What throws is what stops
+ * notify from working at all: its configuration, or its delivery log.
+ */
+
+export const NOTIFY_ERROR_CODES = ['notify-config-invalid', 'delivery-log-unavailable'] as const;
+export type NotifyErrorCode = (typeof NOTIFY_ERROR_CODES)[number];
+
+export abstract class NotifyError extends Error {
+  abstract readonly code: NotifyErrorCode;
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The environment or the destinations configuration does not validate: nothing is delivered until fixed. */
+export class NotifyConfigError extends NotifyError {
+  readonly code = 'notify-config-invalid' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    /** One line per problem: `destinations.1.url: ...`. */
+    readonly problems: readonly string[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(problems.length === 0 ? message : `${message}: ${problems.join('; ')}`, options);
+  }
+}
+
+/** The delivery log could not be read or written (a locked or unwritable SQLite file). */
+export class DeliveryLogUnavailableError extends NotifyError {
+  readonly code = 'delivery-log-unavailable' as const;
+  readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(`delivery log unavailable: ${message}`, options);
+  }
+}

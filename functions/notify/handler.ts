@@ -1,0 +1,106 @@
+import { type BatchResponse, processBatch, type QueueEvent, rejectRecord } from '../adapters/queue/batch.ts';
+import type { WorkQueue } from '../adapters/queue/port.ts';
+import { type Destinations, type NotifyConfig, resolveDestinations } from './config.ts';
+import type { DeliveryLog } from './delivery-log.ts';
+import { fromEnv } from './env.ts';
+import { deliverNotification, type NotifierDeps, parseNotification } from './notify.ts';
+
+/**
+ * notify: consumes the notify queue (records whose body is a `Notification`, events/notification.ts)
+ * and delivers each to PagerDuty, Slack and signed webhooks (DESIGN.md §6). Wiring only: parsing
+ * and delivery live in notify.ts, the batch answer in adapters/queue/batch.ts.
+ *
+ * A record that is not a notification goes to the DLQ with its reason and the rest of the batch
+ * is delivered; a delivery that failed in a way a later try may fix is reported as a batch item
+ * failure, so SQS delivers it again and, after `maxReceiveCount`, dead-letters it. Records are
+ * handled in order, one at a time, so a trigger and its resolve in one batch reach PagerDuty in
+ * that order.
+ */
+export interface NotifyDeps {
+  /** The destinations; read once, on the first batch (the cloud's seam for Secrets Manager). */
+  readonly loadConfig: () => Promise<NotifyConfig>;
+  readonly deliveryLog: DeliveryLog;
+  /** Where records that are not notifications, or that a destination refused for good, go. */
+  readonly deadLetterQueue: Pick<WorkQueue, 'send'>;
+  /** The notify queue's name, recorded on dead-lettered records; by default from the records' ARN. */
+  readonly sourceQueue?: string;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+}
+
+const DEFAULT_SOURCE_QUEUE = 'notify';
+
+const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
+  console.log(JSON.stringify({ service: 'notify', ...entry }));
+};
+
+const queueNameOf = (arn: string | undefined): string | undefined => {
+  const name = arn?.split(':').pop();
+  return name === undefined || name.length === 0 ? undefined : name;
+};
+
+export const createHandler = (deps: NotifyDeps): ((event: QueueEvent) => Promise<BatchResponse>) => {
+  const log = deps.log ?? jsonLog;
+  const notifier: NotifierDeps = {
+    deliveryLog: deps.deliveryLog,
+    log,
+    fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    random: deps.random ?? Math.random,
+  };
+  let destinations: Promise<Destinations> | undefined;
+  const loadDestinations = (): Promise<Destinations> => {
+    if (destinations === undefined) {
+      const loading = deps.loadConfig().then((config) => {
+        const resolved = resolveDestinations(config);
+        for (const blocked of resolved.blocked) {
+          log({
+            level: 'warn',
+            outcome: 'blocked',
+            destination: blocked.name,
+            detail: 'not on the allow-list: never called',
+          });
+        }
+        return resolved;
+      });
+      destinations = loading;
+      loading.catch(() => {
+        if (destinations === loading) destinations = undefined;
+      });
+    }
+    return destinations;
+  };
+
+  return async (event) => {
+    const resolved = await loadDestinations();
+    return processBatch(
+      event.Records,
+      async (record) => {
+        const parsed = parseNotification(record.body);
+        if (!parsed.ok) return rejectRecord(parsed.reason);
+        return deliverNotification(parsed.value, resolved, notifier);
+      },
+      {
+        deadLetterQueue: deps.deadLetterQueue,
+        sourceQueue:
+          deps.sourceQueue ?? queueNameOf(event.Records[0]?.eventSourceARN) ?? DEFAULT_SOURCE_QUEUE,
+        onResult: (record, result) => {
+          if (result.kind !== 'ok') {
+            log({
+              level: result.kind === 'failed' ? 'error' : 'warn',
+              messageId: record.messageId,
+              outcome: result.kind,
+              detail: result.reason,
+            });
+          }
+        },
+      },
+    );
+  };
+};
+
+export const handler = createHandler(fromEnv());
