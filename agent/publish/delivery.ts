@@ -96,23 +96,23 @@ export class EventDelivery {
       this.state.deliveredEvents += report.delivered.length;
       this.state.rejectedEvents += report.rejected.length;
 
-      let prefixSeq: number | undefined;
-      for (const event of batch) {
-        if (!done.has(event.id)) break;
-        prefixSeq = event.seq;
+      for (const event of batch) if (done.has(event.id)) this.deliveredAhead.set(event.id, event.seq);
+      // Everything before the oldest event still pending and undelivered is done: acknowledge it.
+      const [oldestUndelivered] = spool.peek({ maxEvents: 1, maxBytes: Number.MAX_SAFE_INTEGER }, (event) =>
+        this.deliveredAhead.has(event.id),
+      );
+      let acknowledged: number | undefined;
+      for (const seq of this.deliveredAhead.values()) {
+        if (oldestUndelivered !== undefined && seq >= oldestUndelivered.seq) continue;
+        acknowledged = Math.max(acknowledged ?? seq, seq);
       }
-      for (const event of batch) {
-        if (done.has(event.id) && (prefixSeq === undefined || event.seq > prefixSeq)) {
-          this.deliveredAhead.set(event.id, event.seq);
-        }
-      }
-      if (prefixSeq !== undefined) {
-        spool.acknowledge(prefixSeq);
-        for (const [id, seq] of this.deliveredAhead) if (seq <= prefixSeq) this.deliveredAhead.delete(id);
+      if (acknowledged !== undefined) {
+        spool.acknowledge(acknowledged);
+        for (const [id, seq] of this.deliveredAhead) if (seq <= acknowledged) this.deliveredAhead.delete(id);
       }
 
       const firstFailure = report.failed[0];
-      if (firstFailure !== undefined || prefixSeq === undefined) {
+      if (firstFailure !== undefined || done.size === 0) {
         const reason = firstFailure?.reason ?? 'the target answered for none of the events';
         return { outcome: 'failed', reason };
       }

@@ -11,12 +11,15 @@ export interface EventSpool {
   /** Appends events, durable (fsync'd) when it returns. Their `seq` must exceed every earlier one. */
   append(events: readonly OutboundEvent[]): void;
   /** The oldest pending events, in order, within the limits, leaving out those `skip` names. */
-  peek(limits: SpoolPeekLimits, skip?: (event: OutboundEvent) => boolean): OutboundEvent[];
+  peek(limits: SpoolPeekLimits, skip?: (event: SpooledEventHeader) => boolean): OutboundEvent[];
   /** Every event up to and including `seq` is delivered or dropped; durable when it returns. */
   acknowledge(seq: number): void;
   stats(): SpoolStats;
   close(): void;
 }
+
+/** An event's envelope fields without its text: what `skip` decides on, before any read. */
+export type SpooledEventHeader = Omit<OutboundEvent, 'body'>;
 
 export type SpoolPeekLimits = { readonly maxEvents: number; readonly maxBytes: number };
 

@@ -16,7 +16,13 @@ import { join } from 'node:path';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import { fsyncDirectory } from '../state/atomic-file.ts';
-import { type EventSpool, SpoolOrderError, type SpoolPeekLimits, type SpoolStats } from './event-spool.ts';
+import {
+  type EventSpool,
+  type SpooledEventHeader,
+  SpoolOrderError,
+  type SpoolPeekLimits,
+  type SpoolStats,
+} from './event-spool.ts';
 import { decodeSpoolSegment, encodeSpoolRecord, type SpoolRecord } from './spool-record.ts';
 import { planSpoolTrim } from './spool-trim.ts';
 
@@ -124,17 +130,16 @@ export class FileSpool implements EventSpool {
     this.rollIfFull();
   }
 
-  peek(limits: SpoolPeekLimits, skip?: (event: OutboundEvent) => boolean): OutboundEvent[] {
+  peek(limits: SpoolPeekLimits, skip?: (event: SpooledEventHeader) => boolean): OutboundEvent[] {
     const taken: OutboundEvent[] = [];
     let bytes = 0;
     const readers = new Map<number, number>();
     try {
       for (const entry of this.pending) {
         if (taken.length >= limits.maxEvents) break;
+        if (skip?.(entry.event)) continue;
         if (taken.length > 0 && bytes + entry.bytes > limits.maxBytes) break;
-        const event = { ...entry.event, body: this.readBody(entry, readers) };
-        if (skip?.(event)) continue;
-        taken.push(event);
+        taken.push({ ...entry.event, body: this.readBody(entry, readers) });
         bytes += entry.bytes;
       }
     } finally {

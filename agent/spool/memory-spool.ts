@@ -1,6 +1,12 @@
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import type { AgentLog } from '../state/agent-log.ts';
-import { type EventSpool, SpoolOrderError, type SpoolPeekLimits, type SpoolStats } from './event-spool.ts';
+import {
+  type EventSpool,
+  type SpooledEventHeader,
+  SpoolOrderError,
+  type SpoolPeekLimits,
+  type SpoolStats,
+} from './event-spool.ts';
 import { planSpoolTrim } from './spool-trim.ts';
 
 /**
@@ -45,14 +51,14 @@ export class MemorySpool implements EventSpool {
     });
   }
 
-  peek(limits: SpoolPeekLimits, skip?: (event: OutboundEvent) => boolean): OutboundEvent[] {
+  peek(limits: SpoolPeekLimits, skip?: (event: SpooledEventHeader) => boolean): OutboundEvent[] {
     const taken: OutboundEvent[] = [];
     let bytes = 0;
     for (const event of this.pending) {
       if (taken.length >= limits.maxEvents) break;
+      if (skip?.(event)) continue;
       const size = Buffer.byteLength(event.body);
       if (taken.length > 0 && bytes + size > limits.maxBytes) break;
-      if (skip?.(event)) continue;
       taken.push(event);
       bytes += size;
     }
