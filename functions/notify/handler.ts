@@ -1,9 +1,9 @@
 import { type BatchResponse, processBatch, type QueueEvent, rejectRecord } from '../adapters/queue/batch.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
-import { type Destinations, type NotifyConfig, resolveDestinations } from './config.ts';
+import type { NotifyConfig } from './config.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import { fromEnv } from './env.ts';
-import { deliverNotification, type NotifierDeps, parseNotification } from './notify.ts';
+import { deliverNotification, destinationsLoader, type NotifierDeps, parseNotification } from './notify.ts';
 
 /**
  * notify: consumes the notify queue (records whose body is a `Notification`, events/notification.ts)
@@ -52,28 +52,7 @@ export const createHandler = (deps: NotifyDeps): ((event: QueueEvent) => Promise
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     random: deps.random ?? Math.random,
   };
-  let destinations: Promise<Destinations> | undefined;
-  const loadDestinations = (): Promise<Destinations> => {
-    if (destinations === undefined) {
-      const loading = deps.loadConfig().then((config) => {
-        const resolved = resolveDestinations(config);
-        for (const blocked of resolved.blocked) {
-          log({
-            level: 'warn',
-            outcome: 'blocked',
-            destination: blocked.name,
-            detail: 'not on the allow-list: never called',
-          });
-        }
-        return resolved;
-      });
-      destinations = loading;
-      loading.catch(() => {
-        if (destinations === loading) destinations = undefined;
-      });
-    }
-    return destinations;
-  };
+  const loadDestinations = destinationsLoader(deps.loadConfig, log);
 
   return async (event) => {
     const resolved = await loadDestinations();

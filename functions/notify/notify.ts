@@ -4,7 +4,13 @@ import {
   type Severity,
 } from '../../events/notification.ts';
 import { type RecordOutcome, recordOk, rejectRecord, retryRecord } from '../adapters/queue/batch.ts';
-import type { Destination, Destinations, RetryPolicy } from './config.ts';
+import {
+  type Destination,
+  type Destinations,
+  type NotifyConfig,
+  type RetryPolicy,
+  resolveDestinations,
+} from './config.ts';
 import { type DeliveryResult, deliverWithRetry, type HttpDeps } from './deliver.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import { deliveryRequest } from './requests.ts';
@@ -122,6 +128,13 @@ export const deliverNotification = async (
   deps: NotifierDeps,
 ): Promise<RecordOutcome> => {
   const targets = destinations.allowed.filter((destination) => wants(destination, notification));
+  if (targets.length === 0) {
+    deps.log({
+      notificationId: notification.id,
+      incidentId: notification.incidentId,
+      outcome: 'no-destination',
+    });
+  }
   const outcomes = await Promise.all(
     targets.map((destination) => deliverTo(notification, destination, destinations, deps)),
   );
@@ -149,5 +162,37 @@ export const parseNotification = (
     reason: `not a notification: ${parsed.error.issues
       .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
       .join('; ')}`,
+  };
+};
+
+/**
+ * Loads the configuration once and resolves its destinations, logging those not on the
+ * allow-list. A failed load is not remembered: the next batch tries again (a fixed secret).
+ */
+export const destinationsLoader = (
+  loadConfig: () => Promise<NotifyConfig>,
+  log: NotifierDeps['log'],
+): (() => Promise<Destinations>) => {
+  let destinations: Promise<Destinations> | undefined;
+  return () => {
+    if (destinations === undefined) {
+      const loading = loadConfig().then((config) => {
+        const resolved = resolveDestinations(config);
+        for (const blocked of resolved.blocked) {
+          log({
+            level: 'warn',
+            outcome: 'blocked',
+            destination: blocked.name,
+            detail: 'not on the allow-list: never called',
+          });
+        }
+        return resolved;
+      });
+      destinations = loading;
+      loading.catch(() => {
+        if (destinations === loading) destinations = undefined;
+      });
+    }
+    return destinations;
   };
 };

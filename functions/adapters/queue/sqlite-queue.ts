@@ -376,6 +376,17 @@ export class SqliteQueueStore {
     }
   }
 
+  /** How long until the next hidden message of `queue` shows again (a busy file: wait for the poll interval). */
+  #untilNextVisible(queue: string): number {
+    try {
+      const now = this.clock.now();
+      const next = this.#statements.nextVisibleAt.get(queue, now)?.visible_at;
+      return next === null || next === undefined ? Number.POSITIVE_INFINITY : next - now;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
   /** Wakes the long polls waiting on `queue`. @internal */
   wake(queue: string): void {
     const waiters = this.#waiters.get(queue);
@@ -394,11 +405,7 @@ export class SqliteQueueStore {
         resolve();
         return;
       }
-      const next = this.#statements.nextVisibleAt.get(queue, this.clock.now());
-      const untilVisible =
-        next?.visible_at === null || next === undefined
-          ? Number.POSITIVE_INFINITY
-          : next.visible_at - this.clock.now();
+      const untilVisible = this.#untilNextVisible(queue);
       const delay = Math.max(0, Math.min(deadline - performance.now(), untilVisible, this.pollIntervalMs));
       let waiters = this.#waiters.get(queue);
       if (waiters === undefined) {

@@ -119,6 +119,8 @@ describe('KmsPlanSigner', () => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
   beforeAll(() => {
+    // TOOLCHAIN.md: the SDK warns that Node 20 support ends; CI sets this too.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     nock.disableNetConnect();
   });
   afterAll(() => {
