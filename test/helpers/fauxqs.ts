@@ -26,6 +26,7 @@ import { buildApp } from 'fauxqs';
 export interface Fauxqs {
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string;
+  readonly port: number;
   readonly region: string;
   /** A new client on the emulator; the caller destroys it (`client.destroy()`) or lets `stop` do it. */
   client(): SQSClient;
@@ -42,10 +43,18 @@ export interface FauxqsQueueOptions {
 
 export const FAUXQS_REGION = 'us-east-1';
 
-export const startFauxqs = async (): Promise<Fauxqs> => {
+export interface StartFauxqsOptions {
+  /**
+   * A fixed port, to bring an emulator back where a client expects it after `stop` (its state
+   * starts empty again). Default: a free port.
+   */
+  readonly port?: number;
+}
+
+export const startFauxqs = async (options: StartFauxqsOptions = {}): Promise<Fauxqs> => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const app = buildApp({ logger: false, defaultRegion: FAUXQS_REGION });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const { port } = app.server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: SQSClient[] = [];
@@ -62,6 +71,7 @@ export const startFauxqs = async (): Promise<Fauxqs> => {
   const admin = client();
   return {
     endpoint,
+    port,
     region: FAUXQS_REGION,
     client,
     async createQueue(name, options = {}) {

@@ -100,3 +100,24 @@ describe('SqsQueue on fauxqs', () => {
     client.destroy();
   });
 });
+
+describe('startFauxqs', () => {
+  it('brings an emulator back on the port it had, empty, for clients that kept its endpoint', async () => {
+    const first = await startFauxqs();
+    const { port, endpoint } = first;
+    const { queueUrl } = await first.createQueue('events');
+    const client = first.client();
+    await new SqsQueue({ client, queueUrl }).send({ body: 'before the restart' });
+    await first.stop();
+    const again = await startFauxqs({ port });
+    try {
+      expect(again.endpoint).toBe(endpoint);
+      const recreated = await again.createQueue('events');
+      expect(recreated.queueUrl).toBe(queueUrl);
+      const queue = new SqsQueue({ client: again.client(), queueUrl });
+      expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    } finally {
+      await again.stop();
+    }
+  });
+});
