@@ -18,6 +18,7 @@ import {
   openDoubleFault,
   openEpisode,
   openLocalIncident,
+  reopenIfDuring,
   resolveDomainEpisode,
   resolveIncident,
   scheduleDomain,
@@ -39,6 +40,7 @@ import { deriveId } from './ids.ts';
 import type {
   CoreInput,
   Decision,
+  DomainSlice,
   HostSlice,
   InternalInput,
   OperatorCommand,
@@ -129,6 +131,38 @@ const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
 const WINDOW_CAP = 64;
 const LOCAL_HOSTS_CAP = 64;
 
+/**
+ * Opens a domain's episode from its clients' symptoms and joins them to it. When the server already
+ * announced it was back after those symptoms happened (late, spooled symptoms), the episode is up
+ * at once: its clients are healed, not left waiting for an up event that already came.
+ */
+const openFromSymptoms = (
+  txn: Transaction,
+  domain: DomainSlice,
+  symptoms: readonly { hostId: string; at: string }[],
+  reason: string,
+): void => {
+  const downAt = symptoms.reduce(
+    (first, symptom) => (toMs(symptom.at) < toMs(first) ? symptom.at : first),
+    txn.now,
+  );
+  goDown(txn, domain, downAt, reason);
+  const incidentId = domain.episode?.incident.id;
+  if (incidentId === undefined) return;
+  for (const symptom of symptoms) {
+    txn.followUp({
+      type: 'internal.join',
+      hostId: symptom.hostId,
+      failureDomain: domain.failureDomain,
+      incidentId,
+      at: symptom.at,
+    });
+  }
+  if (domain.lastUpAt !== undefined && toMs(domain.lastUpAt) > toMs(downAt)) {
+    goUp(txn, domain, domain.lastUpAt, 'its server was already back when the symptoms arrived');
+  }
+};
+
 /** A symptom implicating a domain (§5.1–5.3): join its episode, open one, or wait out the hold-down. */
 const onSymptom = (
   txn: Transaction,
@@ -138,9 +172,22 @@ const onSymptom = (
   at: string,
 ): void => {
   const domain = txn.domain(failureDomain);
+  reopenIfDuring(txn, domain, at);
   const episode = openEpisode(domain);
   if (episode !== undefined && belongsToEpisode(episode, at)) {
     join(txn, host, domain, at);
+    return;
+  }
+  const lastUpAt = domain.lastUpAt;
+  if (
+    episode === undefined &&
+    lastUpAt !== undefined &&
+    toMs(at) <= toMs(lastUpAt) &&
+    toMs(lastUpAt) - toMs(at) <= txn.config.escalateDownSeconds * 1000 &&
+    (domain.lastResolved === undefined || toMs(at) > toMs(domain.lastResolved.resolvedAt))
+  ) {
+    // The server rebooted after this symptom happened: the reboot explains it, even from one client.
+    openFromSymptoms(txn, domain, [{ hostId: host.hostId, at }], `a symptom from before its server's reboot`);
     return;
   }
   if (
@@ -151,36 +198,18 @@ const onSymptom = (
     timeline(txn, domain.lastResolved.incidentId, `late symptom ${resource} on ${host.hostId}`, host.hostId);
     return;
   }
-  const horizon = toMs(at) - txn.config.groupingWindowSeconds * 1000;
+  const window = txn.config.groupingWindowSeconds * 1000;
+  const keep = toMs(at) - Math.max(window, txn.config.holdDownSeconds * 1000);
   const recent = domain.recentSymptoms.filter(
-    (symptom) =>
-      toMs(symptom.at) >= horizon && toMs(symptom.at) <= toMs(at) + txn.config.groupingWindowSeconds * 1000,
+    (symptom) => toMs(symptom.at) >= keep && symptom.hostId !== host.hostId,
   );
-  if (!recent.some((symptom) => symptom.hostId === host.hostId)) recent.push({ hostId: host.hostId, at });
+  recent.push({ hostId: host.hostId, at });
   recent.sort((a, b) => toMs(a.at) - toMs(b.at) || (a.hostId < b.hostId ? -1 : 1));
   domain.recentSymptoms = recent.slice(-WINDOW_CAP);
-  if (new Set(recent.map((symptom) => symptom.hostId)).size >= txn.config.minClientsForOutage) {
-    const downAt = recent[0]?.at ?? at;
-    const others = recent.filter((symptom) => symptom.hostId !== host.hostId);
-    goDown(
-      txn,
-      domain,
-      downAt,
-      `symptoms from ${new Set(recent.map((symptom) => symptom.hostId)).size} clients`,
-    );
-    join(txn, host, domain, at);
-    const incidentId = domain.episode?.incident.id;
-    if (incidentId !== undefined) {
-      for (const symptom of others) {
-        txn.followUp({
-          type: 'internal.join',
-          hostId: symptom.hostId,
-          failureDomain,
-          incidentId,
-          at: symptom.at,
-        });
-      }
-    }
+  const grouped = recent.filter((symptom) => Math.abs(toMs(symptom.at) - toMs(at)) <= window);
+  if (grouped.length >= txn.config.minClientsForOutage) {
+    // Clients still in their hold-down join too: a lone symptom becomes part of the outage (§5.3).
+    openFromSymptoms(txn, domain, recent, `symptoms from ${grouped.length} clients`);
     return;
   }
   if (host.localFaults[resource] === undefined) {
@@ -344,6 +373,18 @@ const applyServerEvent = (txn: Transaction, host: HostSlice, event: FaultlineEve
       if (episode !== undefined && bootedAt <= toMs(episode.lastDownAt)) {
         timeline(txn, episode.incident.id, `stale ${event.type} (booted ${event.data.bootedAt}) ignored`);
         return;
+      }
+      domain.lastUpAt = at;
+      if (episode === undefined) {
+        // A server that rebooted under symptoms its clients reported went down, whether or not enough
+        // of them reported in time to say so: open its episode now so that they are healed.
+        const symptoms = domain.recentSymptoms.filter((symptom) => toMs(symptom.at) <= toMs(at));
+        const local = domain.localHosts
+          .filter((hostId) => !symptoms.some((symptom) => symptom.hostId === hostId))
+          .map((hostId) => ({ hostId, at }));
+        if (symptoms.length + local.length > 0) {
+          openFromSymptoms(txn, domain, [...symptoms, ...local], `${event.type} under its clients' symptoms`);
+        }
       }
       goUp(txn, domain, at, `${event.type} (booted ${event.data.bootedAt})`);
       return;
@@ -578,6 +619,7 @@ const onHostWake = (txn: Transaction, hostId: string): void => {
     if (fault.incident !== undefined) continue;
     if (toMs(fault.since) + txn.config.holdDownSeconds * 1000 > toMs(txn.now)) continue;
     const domain = txn.domain(fault.failureDomain);
+    reopenIfDuring(txn, domain, fault.since);
     const episode = openEpisode(domain);
     if (episode !== undefined && belongsToEpisode(episode, fault.since)) {
       join(txn, host, domain, fault.since);

@@ -230,6 +230,7 @@ const countFlap = (txn: Transaction, domain: DomainSlice, episode: Episode, at: 
     txn.followUp({ type: 'internal.revoke', hostId: slot.hostId, planId: slot.planId, at, requeue: true });
     timeline(txn, episode.incident.id, `revoked undelivered plan ${slot.planId}`, slot.hostId);
     delete episode.slots[slot.hostId];
+    episode.dispatched = Math.max(0, episode.dispatched - 1);
   }
   if (episode.flaps.length >= txn.config.flapLimit) {
     halt(
@@ -273,7 +274,7 @@ export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: 
   episode.incident.upAt = at;
   if (episode.halted === undefined) episode.incident.status = 'remediating';
   txn.touch(episode.incident);
-  timeline(txn, episode.incident.id, `${domain.failureDomain} up: ${reason}`);
+  timeline(txn, episode.incident.id, `${domain.failureDomain} up since ${at}: ${reason}`);
 };
 
 /** Whether a symptom that happened at `at` belongs to the domain's open episode. */
@@ -367,8 +368,26 @@ export const resolveDomainEpisode = (txn: Transaction, domain: DomainSlice, why:
   const episode = domain.episode;
   if (episode === undefined) return;
   resolveIncident(txn, episode.incident, why);
-  domain.lastResolved = { incidentId: episode.incident.id, resolvedAt: txn.now };
+  domain.lastResolved = { incidentId: episode.incident.id, resolvedAt: txn.now, episode };
   delete domain.episode;
+};
+
+/**
+ * A symptom that happened during an episode that has since been resolved (a spooled event that
+ * arrived late) reopens it, so the client is healed with the others rather than left degraded.
+ */
+export const reopenIfDuring = (txn: Transaction, domain: DomainSlice, at: string): boolean => {
+  const last = domain.lastResolved?.episode;
+  if (last === undefined || openEpisode(domain) !== undefined || domain.state !== 'up') return false;
+  const from = toMs(last.downAt) - txn.config.groupingWindowSeconds * 1000;
+  if (last.upAt === undefined || toMs(at) < from || toMs(at) > toMs(last.upAt)) return false;
+  last.incident.status = last.halted === undefined ? 'remediating' : 'halted';
+  last.incident.resolvedAt = null;
+  domain.episode = last;
+  delete domain.lastResolved;
+  txn.touch(last.incident);
+  timeline(txn, last.incident.id, `reopened: a symptom from ${at}, during the outage, arrived late`);
+  return true;
 };
 
 /** When the domain slice next needs a tick: dispatch, escalation, or a slot's expiry. */

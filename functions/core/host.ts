@@ -181,11 +181,20 @@ export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string
   return changed;
 };
 
-/** The failure domains a mirror event implicates: members no longer in sync, and members that vanished. */
+/**
+ * The failure domains a mirror event implicates: members that newly left the in-sync state, and
+ * members that vanished. A member that was already faulty before says nothing new about its domain.
+ */
 export const implicatedByMirror = (previous: ArrayRecord | undefined, event: MirrorDegraded): string[] => {
   const domains = new Set<string>();
+  const before = new Map((previous?.members ?? []).map((member) => [member.device, member.state]));
   for (const member of event.data.members) {
-    if (member.state !== IN_SYNC && member.state !== 'spare') domains.add(member.failureDomain);
+    const lost = member.state !== IN_SYNC && member.state !== 'spare';
+    const wasLost =
+      before.has(member.device) &&
+      before.get(member.device) !== IN_SYNC &&
+      before.get(member.device) !== 'spare';
+    if (lost && !wasLost) domains.add(member.failureDomain);
   }
   const present = new Set(event.data.members.map((member) => member.device));
   for (const member of previous?.known ?? []) {

@@ -183,7 +183,10 @@ export type DomainSlice = {
   /** Hosts with an open local fault on this domain (bounded), merged into an outage if one opens. */
   localHosts: string[];
   episode?: Episode;
-  lastResolved?: { incidentId: string; resolvedAt: string };
+  /** When the server last announced it was back (`ipl.completed`, `domain.rebooted`). */
+  lastUpAt?: string;
+  /** The episode that ended last, kept whole so a symptom that happened during it can reopen it. */
+  lastResolved?: { incidentId: string; resolvedAt: string; episode: Episode };
   wakeAt?: string;
 };
 
