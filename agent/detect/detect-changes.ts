@@ -77,8 +77,12 @@ export type DetectedChanges = {
 };
 
 /** The detection state before any scan: nothing known, so the first scan reports only faults. */
-export const initialDetectionState = (snapshot: HostSnapshot): DetectionState => ({
+export const initialDetectionState = (
+  snapshot: HostSnapshot,
+  bootId: string = snapshot.bootId,
+): DetectionState => ({
   version: 1,
+  bootId,
   snapshot,
   reportedProgress: {},
   lostPaths: {},
@@ -100,6 +104,7 @@ export const detectChanges = (
   return {
     state: {
       version: 1,
+      bootId: previous?.bootId ?? current.bootId,
       snapshot: current,
       reportedProgress: mirrors.reportedProgress,
       lostPaths: paths.lostPaths,

@@ -10,6 +10,8 @@ import { DeviceState, HostSnapshot, PathState } from '../../events/index.ts';
  */
 export const DetectionState = z.object({
   version: z.literal(1),
+  /** The boot this state belongs to: after a reboot detection starts afresh. */
+  bootId: z.string(),
   snapshot: HostSnapshot,
   /** Percent last reported by `mirror.recovering`, per array. */
   reportedProgress: z.record(z.string(), z.number().min(0).max(100)),
