@@ -24,6 +24,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     process.stdout.write(USAGE);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  const streams = {
+    stdout: (text: string) => process.stdout.write(text),
+    stderr: (text: string) => process.stderr.write(text),
+  };
+  if (command === 'replay') {
+    const { runReplay } = await import('./replay.ts');
+    return runReplay(argv.slice(1), streams);
+  }
   process.stderr.write(`faultline: unknown command '${command}'\n\n${USAGE}`);
   return EXIT.usage;
 };

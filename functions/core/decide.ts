@@ -1,10 +1,5 @@
-import {
-  type CommandProgress,
-  canonicalJson,
-  type FaultlineEvent,
-  type HostHeartbeat,
-  type MirrorDegraded,
-} from '../../events/index.ts';
+import { createHash } from 'node:crypto';
+import type { CommandProgress, FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../events/index.ts';
 import { type CoreConfig, DEFAULT_CORE_CONFIG } from './config.ts';
 import {
   belongsToEpisode,
@@ -36,7 +31,6 @@ import {
   isPathHealthy,
   pathKey,
 } from './host.ts';
-import { deriveId } from './ids.ts';
 import type {
   CoreInput,
   Decision,
@@ -298,8 +292,11 @@ const refreshSlots = (txn: Transaction, host: HostSlice): void => {
   }
 };
 
+/** What a heartbeat says about the host's storage; an agent serialises it the same way each time. */
 const heartbeatDigest = (event: HostHeartbeat): string =>
-  deriveId('tln', canonicalJson([event.data.arrays, event.data.paths, event.data.disks]));
+  createHash('sha1')
+    .update(JSON.stringify([event.data.arrays, event.data.paths, event.data.disks]))
+    .digest('base64');
 
 const applyProgress = (txn: Transaction, host: HostSlice, event: CommandProgress): void => {
   const { data } = event;
@@ -626,7 +623,10 @@ const onHostWake = (txn: Transaction, hostId: string): void => {
       delete host.localFaults[resource];
       continue;
     }
-    if (isResourceHealthy(host, resource)) {
+    const critical =
+      resource.startsWith('array:') && host.doubleFaults[resource.slice('array:'.length)] !== undefined;
+    if (isResourceHealthy(host, resource) || critical) {
+      // Healthy again, or already paged as a double fault: no second page for the same array.
       delete host.localFaults[resource];
       continue;
     }
