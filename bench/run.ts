@@ -27,8 +27,12 @@ const stormLines = (clients: number): string[] => {
   );
   const vios2 = new HostingPartition('vios2', vscsi('vios2'));
   const events: FaultlineEvent[] = [vios2.heartbeat(at(0))];
-  fleet.forEach((client, index) => events.push(client.heartbeat(at(1 + index / 1000))));
-  fleet.forEach((client, index) => events.push(client.rootDegraded(at(100 + index / 1000))));
+  fleet.forEach((client, index) => {
+    events.push(client.heartbeat(at(1 + index / 1000)));
+  });
+  fleet.forEach((client, index) => {
+    events.push(client.rootDegraded(at(100 + index / 1000)));
+  });
   events.push(vios2.iplCompleted(at(900), at(890)));
   return events.map((event) => JSON.stringify(event));
 };
