@@ -556,4 +556,47 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(escalations[0]?.summary).toContain('down for 30 minutes');
     expect(outages(world)[0]?.escalated).toBe(true);
   });
+
+  it('pages at once for a multipath map left with no active path', () => {
+    const rng = random(SEED + 12);
+    const [host] = hostNames(rng, 1, 'db').map((name) => new Agent(name)) as [Agent];
+    const { world, feed } = worldWith();
+    feed(
+      pathEvent(host, 'path.lost', 10, 'sdc', 'failed', 1),
+      pathEvent(host, 'path.lost', 11, 'sdd', 'failed', 0),
+    );
+    const critical = [...world.incidents.values()].filter((incident) => incident.kind === 'double-fault');
+    expect(critical).toEqual([expect.objectContaining({ hostId: host.hostId, resource: 'map:mpatha' })]);
+    expect(world.notifications).toEqual([expect.objectContaining({ severity: 'critical', time: at(11) })]);
+  });
+
+  it('expires the slot of a host that goes silent during its plan, pages once, and moves on', () => {
+    const rng = random(SEED + 13);
+    const clients = hostNames(rng, 4).map((name) => new VscsiClient(name, rng));
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const { world, feed } = worldWith({ slotTimeoutSeconds: 600 });
+    feed(...clients.map((client) => client.heartbeat(at(0))));
+    feed(...clients.map((client, index) => client.rootDegraded(at(10 + index))));
+    feed(vios2.iplCompleted(at(300), at(290)));
+    world.fireDue(at(360));
+    const canary = world.plans[0] as UnsignedPlan;
+    const client = clients.find((candidate) => candidate.hostId === canary.hostId) as VscsiClient;
+    heal(world, client, canary, 400);
+    world.fireDue(at(431));
+    expect(world.plans).toHaveLength(4);
+    // Three of the wave heal; one host never answers.
+    const [silent, ...answering] = world.plans.slice(1) as [UnsignedPlan, ...UnsignedPlan[]];
+    for (const plan of answering)
+      heal(world, clients.find((c) => c.hostId === plan.hostId) as VscsiClient, plan, 500);
+    const expiry = (Date.parse(silent.issuedAt) - Date.parse(at(0))) / 1000 + 600;
+    world.fireDue(at(expiry - 1));
+    expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(0);
+    world.fireDue(at(expiry));
+    const escalations = world.notifications.filter((n) => n.severity === 'critical');
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0]?.summary).toContain(`${silent.hostId} went silent`);
+    world.fireDue(at(5000));
+    expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(1);
+    expect(outages(world)[0]?.status).not.toBe('resolved');
+  });
 });
