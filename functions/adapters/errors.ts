@@ -1,5 +1,5 @@
 /**
- * Errors of the adapters (queues, plan signers). Every adapter throws one of these and never a raw
+ * Errors of the adapters (queues, plan signers, stores). Every adapter throws one of these and never a raw
  * SDK, SQLite or file-system error: callers decide on `code` and `retryable` alone, and the cause
  * is kept (`cause`) for the logs. `retryable` says whether the same call may succeed later without
  * anyone changing anything (throttling, a 5xx, a network error), as opposed to a request that will
@@ -18,6 +18,8 @@ export const ADAPTER_ERROR_CODES = [
   'signer-unavailable',
   'signer-rejected',
   'signer-key-invalid',
+  'store-unavailable',
+  'store-rejected',
 ] as const;
 export type AdapterErrorCode = (typeof ADAPTER_ERROR_CODES)[number];
 
@@ -161,6 +163,24 @@ export class SignerKeyInvalidError extends AdapterError {
   readonly retryable = false;
   constructor(message: string, options?: ErrorOptions) {
     super(`plan signing key unusable: ${message}`, options);
+  }
+}
+
+/** The store (DynamoDB, the SQLite file) could not be reached or was busy: throttling, 5xx, network, a lock. */
+export class StoreUnavailableError extends AdapterError {
+  readonly code = 'store-unavailable' as const;
+  readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(`store unavailable: ${message}`, options);
+  }
+}
+
+/** The store refused a request that will fail the same way again: an item too large, a bad cursor, a missing table. */
+export class StoreRejectedError extends AdapterError {
+  readonly code = 'store-rejected' as const;
+  readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(`store refused: ${message}`, options);
   }
 }
 
