@@ -259,12 +259,13 @@ const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void 
       record.status !== 'skipped' &&
       isHealthyOn(host, record.failureDomain)
     ) {
-      markHealthy(txn, host, record, reason);
+      markHealthy(txn, host, record.incidentId, reason);
     }
   }
   for (const [resource, fault] of Object.entries(host.localFaults)) {
     if (!isResourceHealthy(host, resource)) continue;
-    if (fault.incident !== undefined) resolveIncident(txn, fault.incident, `${resource} healthy again`);
+    if (fault.incident !== undefined)
+      resolveIncident(txn, { ...fault.incident }, `${resource} healthy again`);
     delete host.localFaults[resource];
     const domain = txn.domain(fault.failureDomain);
     domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
@@ -274,7 +275,7 @@ const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void 
       ? Object.values(host.paths).every((path) => `map:${path.map}` !== resource || isPathHealthy(path.state))
       : host.arrays[resource]?.health === 'healthy';
     if (!healthy) continue;
-    resolveIncident(txn, incident, `${resource} healthy again`);
+    resolveIncident(txn, { ...incident }, `${resource} healthy again`);
     delete host.doubleFaults[resource];
   }
 };
@@ -300,13 +301,13 @@ const heartbeatDigest = (event: HostHeartbeat): string =>
 
 const applyProgress = (txn: Transaction, host: HostSlice, event: CommandProgress): void => {
   const { data } = event;
-  const plan = host.plans[data.planId];
+  const plan = txn.own(host.plans, data.planId);
   if (plan === undefined) return;
   const domain = txn.domain(plan.failureDomain);
   const episode = openEpisode(domain);
   const slot = episode?.slots[host.hostId];
   plan.lastProgressAt = txn.now;
-  const record = host.episodes[plan.incidentId];
+  const record = txn.own(host.episodes, plan.incidentId);
   if (data.outcome === 'started') {
     if (plan.status === 'issued') plan.status = 'started';
     if (slot !== undefined && slot.planId === plan.id) slot.started = true;
@@ -315,7 +316,7 @@ const applyProgress = (txn: Transaction, host: HostSlice, event: CommandProgress
   if (data.outcome === 'succeeded') {
     const summary = `${data.branch ?? 'steps'}[${data.step}] ${data.action}${data.detail ? `: ${data.detail}` : ''}`;
     if (data.action !== 'disk.probe' && !plan.changed.includes(summary) && plan.mode === 'execute') {
-      plan.changed.push(summary);
+      plan.changed = [...plan.changed, summary];
     }
     const last = data.branch === 'fastPath' ? plan.fastPathCount - 1 : plan.stepCount - 1;
     if (data.step === last && (plan.status === 'issued' || plan.status === 'started')) {
@@ -537,12 +538,12 @@ const applyOperator = (txn: Transaction, command: OperatorCommand): void => {
         const host = txn.host(command.hostId);
         for (const [resource, fault] of Object.entries(host.localFaults)) {
           if (fault.incident?.id !== command.incidentId) continue;
-          resolveIncident(txn, fault.incident, `resolved by an operator (${command.id})`);
+          resolveIncident(txn, { ...fault.incident }, `resolved by an operator (${command.id})`);
           delete host.localFaults[resource];
         }
         for (const [resource, incident] of Object.entries(host.doubleFaults)) {
           if (incident.id !== command.incidentId) continue;
-          resolveIncident(txn, incident, `resolved by an operator (${command.id})`);
+          resolveIncident(txn, { ...incident }, `resolved by an operator (${command.id})`);
           delete host.doubleFaults[resource];
         }
       }
@@ -566,7 +567,7 @@ const applyInternal = (txn: Transaction, input: InternalInput): void => {
     if (domain.episode?.incident.id === input.incidentId) join(txn, host, domain, input.at);
     return;
   }
-  const plan = host.plans[input.planId];
+  const plan = txn.own(host.plans, input.planId);
   if (
     plan === undefined ||
     plan.status === 'succeeded' ||
@@ -575,7 +576,7 @@ const applyInternal = (txn: Transaction, input: InternalInput): void => {
   )
     return;
   plan.status = 'revoked';
-  const record = host.episodes[plan.incidentId];
+  const record = txn.own(host.episodes, plan.incidentId);
   if (record?.status !== 'planned' || record.planId !== plan.id) return;
   const episode = openEpisode(txn.domain(plan.failureDomain));
   if (input.requeue) {
@@ -630,7 +631,9 @@ const onHostWake = (txn: Transaction, hostId: string): void => {
       delete host.localFaults[resource];
       continue;
     }
-    fault.incident = openLocalIncident(txn, host, resource, fault.failureDomain, fault.since);
+    const owned = txn.own(host.localFaults, resource);
+    if (owned !== undefined)
+      owned.incident = openLocalIncident(txn, host, resource, fault.failureDomain, fault.since);
     if (!domain.localHosts.includes(host.hostId) && domain.localHosts.length < LOCAL_HOSTS_CAP) {
       domain.localHosts = [...domain.localHosts, host.hostId].sort();
     }

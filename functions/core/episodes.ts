@@ -312,8 +312,9 @@ export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at:
   timeline(txn, incident.id, `${host.hostId} affected`, host.hostId);
   for (const [resource, fault] of Object.entries(host.localFaults)) {
     if (fault.failureDomain !== domain.failureDomain) continue;
-    if (fault.incident !== undefined)
-      resolveIncident(txn, fault.incident, `merged into outage ${incident.id}`);
+    if (fault.incident !== undefined) {
+      resolveIncident(txn, { ...fault.incident }, `merged into outage ${incident.id}`);
+    }
     delete host.localFaults[resource];
   }
   domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
@@ -334,7 +335,9 @@ export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at:
 const COUNTED_UNHEALTHY = new Set<HostEpisode['status']>(['waiting', 'planned', 'failed', 'proposed']);
 
 /** A host's storage on a domain is healthy again: free its slot, count it, and resolve when all are. */
-export const markHealthy = (txn: Transaction, host: HostSlice, record: HostEpisode, why: string): void => {
+export const markHealthy = (txn: Transaction, host: HostSlice, incidentId: string, why: string): void => {
+  const record = txn.own(host.episodes, incidentId);
+  if (record === undefined) return;
   const domain = txn.domain(record.failureDomain);
   const episode = openEpisode(domain);
   const wasCounted = COUNTED_UNHEALTHY.has(record.status);

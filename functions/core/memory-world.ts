@@ -114,7 +114,14 @@ export class MemoryWorld {
   private readonly waiting = new Map<string, Set<string>>();
   private readonly wakes = new WakeQueue();
 
-  constructor(readonly config: CoreConfig = DEFAULT_CORE_CONFIG) {}
+  /**
+   * With `freezeInputs`, every slice handed to the core is deeply frozen, so a decision that changed
+   * a slice it was given instead of copying it fails at once (tests run this way).
+   */
+  constructor(
+    readonly config: CoreConfig = DEFAULT_CORE_CONFIG,
+    private readonly options: { freezeInputs?: boolean } = {},
+  ) {}
 
   /** What a store's loader does: the slices `keys` name, by the rules of `SliceKeys`. */
   load(keys: SliceKeys): Slices {
@@ -144,7 +151,8 @@ export class MemoryWorld {
       for (const hostId of [...waiting].sort().slice(0, waitingBatch(this.config.maxPlansInFlight)))
         addHost(hostId);
     }
-    return { control: this.control, domains, hosts };
+    const slices = { control: this.control, domains, hosts };
+    return this.options.freezeInputs ? deepFreeze(slices) : slices;
   }
 
   /** Applies an input at `now` (an ISO time), then its follow-ups, and returns every decision made. */
@@ -239,6 +247,14 @@ export class MemoryWorld {
     return followUps;
   }
 }
+
+const deepFreeze = <T>(value: T): T => {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+};
 
 /** An input's virtual time: ingest's `receivedat`, else the event's `time`; an operator command's `at`. */
 export const inputTime = (input: CoreInput): string => {

@@ -52,14 +52,42 @@ export class Transaction {
     return this.writtenHosts.get(hostId) ?? this.base.hosts[hostId] ?? freshHost(hostId);
   }
 
+  /**
+   * The host slice to write. Its maps are copied, their entries shared with the slice passed in:
+   * an entry is replaced, or taken with `own` before it is changed, never changed where it lies.
+   */
   host(hostId: string): HostSlice {
     let host = this.writtenHosts.get(hostId);
     if (host === undefined) {
       const base = this.base.hosts[hostId];
-      host = base === undefined ? freshHost(hostId) : cloneData(base);
+      host =
+        base === undefined
+          ? freshHost(hostId)
+          : {
+              ...base,
+              arrays: { ...base.arrays },
+              paths: { ...base.paths },
+              disks: { ...base.disks },
+              episodes: { ...base.episodes },
+              plans: { ...base.plans },
+              localFaults: { ...base.localFaults },
+              doubleFaults: { ...base.doubleFaults },
+            };
       this.writtenHosts.set(hostId, host);
     }
     return host;
+  }
+
+  private readonly owned = new WeakSet<object>();
+
+  /** An entry of a written host's map, copied once so this decision may change it. */
+  own<T extends object>(map: Record<string, T>, key: string): T | undefined {
+    const entry = map[key];
+    if (entry === undefined || this.owned.has(entry)) return entry;
+    const copy = { ...entry };
+    this.owned.add(copy);
+    map[key] = copy;
+    return copy;
   }
 
   readDomain(failureDomain: string): DomainSlice {

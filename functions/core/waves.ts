@@ -60,8 +60,9 @@ const issue = (
   host: HostSlice,
   wave: number,
 ): boolean => {
-  const record = host.episodes[episode.incident.id];
-  if (record === undefined || record.status !== 'waiting') return false;
+  if (host.episodes[episode.incident.id]?.status !== 'waiting') return false;
+  const record = txn.own(host.episodes, episode.incident.id);
+  if (record === undefined) return false;
   const outcome = planFor({
     host,
     failureDomain: domain.failureDomain,
@@ -69,7 +70,7 @@ const issue = (
     isDomainUp: txn.isDomainUp,
   });
   if (outcome.kind === 'healthy') {
-    markHealthy(txn, host, record, 'nothing left to do');
+    markHealthy(txn, host, record.incidentId, 'nothing left to do');
     return false;
   }
   if (outcome.kind === 'refuse') {

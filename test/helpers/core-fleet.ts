@@ -337,7 +337,7 @@ export const progressOf = (
 
 /** The world with the given config overrides, and a helper to feed it inputs in time order. */
 export const worldWith = (overrides: Partial<CoreConfig> = {}) => {
-  const world = new MemoryWorld({ ...DEFAULT_CORE_CONFIG, ...overrides });
+  const world = new MemoryWorld({ ...DEFAULT_CORE_CONFIG, ...overrides }, { freezeInputs: true });
   const feed = (...inputs: CoreInput[]) => {
     for (const input of inputs) world.ingest(input);
   };
