@@ -1,5 +1,86 @@
-/** `faultline-agent parse`: not built yet (see the open agent issues). */
-export const run = async (_args: readonly string[]): Promise<number> => {
-  process.stderr.write('faultline-agent parse: not built yet\n');
-  return 1;
+import { readFile } from 'node:fs/promises';
+import { PARSE_OUTPUTS } from '../../events/index.ts';
+import { EXIT } from '../cli.ts';
+import { parseLdmList, toLdmOutput } from '../probes/ldm.ts';
+import { parseMdstat, toMdstatOutput } from '../probes/mdstat.ts';
+import { parseMetastat, toMetastatOutput } from '../probes/metastat.ts';
+import { parseMultipath, toMultipathOutput } from '../probes/multipath.ts';
+import type { ProbeWarning } from '../probes/tool-text.ts';
+
+/**
+ * `faultline-agent parse mdstat|multipath|metastat|ldm [FILE]` (DESIGN.md §6): one tool's output,
+ * from FILE or stdin, printed as exactly the §6 JSON. Lines the parser could not read go to stderr
+ * as warnings; they do not fail the command, since the JSON still holds everything that was read.
+ * An unknown tool or a stray argument is a usage error (2); a file that cannot be read is a
+ * failure (1).
+ */
+
+const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|ldm [FILE]\n';
+
+type Parsed = { output: unknown; warnings: ProbeWarning[] };
+
+const PARSERS: Readonly<Record<keyof typeof PARSE_OUTPUTS, (text: string) => Parsed>> = {
+  mdstat: (text) => {
+    const reading = parseMdstat(text);
+    return { output: toMdstatOutput(reading), warnings: reading.warnings };
+  },
+  multipath: (text) => {
+    const reading = parseMultipath(text);
+    return { output: toMultipathOutput(reading), warnings: reading.warnings };
+  },
+  metastat: (text) => {
+    const reading = parseMetastat(text);
+    return { output: toMetastatOutput(reading), warnings: reading.warnings };
+  },
+  ldm: (text) => {
+    const reading = parseLdmList(text);
+    return { output: toLdmOutput(reading), warnings: reading.warnings };
+  },
+};
+
+const isTool = (name: string): name is keyof typeof PARSE_OUTPUTS => Object.hasOwn(PARSERS, name);
+
+/** Parses one capture; the exit code follows `EXIT` of agent/cli.ts. */
+export const run = async (args: readonly string[]): Promise<number> => {
+  const [tool, file, ...extra] = args;
+  if (tool === '--help' || tool === '-h') {
+    process.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  if (tool === undefined || !isTool(tool)) {
+    process.stderr.write(
+      `faultline-agent parse: ${tool === undefined ? 'which tool?' : `unknown tool '${tool}'`}\n${USAGE}`,
+    );
+    return EXIT.usage;
+  }
+  if (extra.length > 0) {
+    process.stderr.write(`faultline-agent parse: unexpected argument '${extra[0]}'\n${USAGE}`);
+    return EXIT.usage;
+  }
+  let text: string;
+  try {
+    text = file === undefined || file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`faultline-agent parse: cannot read ${file ?? 'stdin'}: ${reason}\n`);
+    return EXIT.failure;
+  }
+  const { output, warnings } = PARSERS[tool](text);
+  const checked = PARSE_OUTPUTS[tool].safeParse(output);
+  if (!checked.success) {
+    process.stderr.write(`faultline-agent parse: internal error, output does not fit the ${tool} shape\n`);
+    return EXIT.failure;
+  }
+  process.stdout.write(`${JSON.stringify(checked.data, null, 2)}\n`);
+  for (const warning of warnings) {
+    process.stderr.write(`faultline-agent parse: ${tool} line ${warning.line}: ${warning.reason}\n`);
+  }
+  return EXIT.ok;
+};
+
+const readStdin = async (): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
 };

@@ -5,6 +5,7 @@
  */
 export type ProbeErrorCode = 'invalid-scan-options' | 'invalid-snapshot';
 
+/** The one error a scan throws, with a literal `code` callers switch on. */
 export class ProbeError extends Error {
   readonly code: ProbeErrorCode;
   /** Scanning again will not help: the options or the code must change. */

@@ -1,5 +1,5 @@
 import { ArrayName, DeviceName, MdUuid, RaidLevel } from '../../events/index.ts';
-import { type ProbeWarning, toCount, toNumber, toolLines, WarningLog } from './tool-text.ts';
+import { keyValue, type ProbeWarning, toCount, toNumber, toolLines, WarningLog } from './tool-text.ts';
 
 /**
  * `mdadm --detail` as mdadm(8) prints it (Detail.c): the array's UUID, event count, bitmap and the
@@ -23,6 +23,7 @@ export type MdadmDeviceRow = {
   device: string | null;
 };
 
+/** One array of `mdadm --detail`: what mdstat does not say (UUID, events, bitmap kind, slots). */
 export type MdadmDetail = {
   /** The kernel's name (`md0`) when the header is `/dev/md0:`; null for `/dev/md/<name>:`. */
   array: string | null;
@@ -45,6 +46,7 @@ export type MdadmDetail = {
   devices: MdadmDeviceRow[];
 };
 
+/** Every array of one capture, with mdadm's own messages and the lines that could not be read. */
 export type MdadmDetailReading = {
   arrays: MdadmDetail[];
   /** mdadm's own messages (`mdadm: cannot open /dev/md9: ...`), kept apart from garbled lines. */
@@ -53,8 +55,7 @@ export type MdadmDetailReading = {
 };
 
 const HEADER = /^(\/dev\/\S+):\s*$/;
-const FIELD = /^\s*([A-Za-z][A-Za-z '/.-]*?)\s*:\s?(.*?)\s*$/;
-const ROW = /^\s+(\d{1,6}|-)\s+(\d{1,6})\s+(\d{1,9})\s+(\d{1,6}|-)\s+(\S.*?)\s*$/;
+const ROW = /^\s+(\d{1,6}|-)\s+(\d{1,6})\s+(\d{1,9})\s+(\d{1,6}|-)\s+(\S.*)$/;
 const TABLE_HEADER = /^\s*Number\s+Major\s+Minor\s+RaidDevice\s+State\s*$/;
 
 /** Reads one or more `mdadm --detail` outputs. Never throws. */
@@ -93,12 +94,12 @@ export const parseMdadmDetail = (text: string): MdadmDetailReading => {
       else current.devices.push(row);
       continue;
     }
-    const field = FIELD.exec(raw);
+    const field = keyValue(raw);
     if (field === null) {
       log.add(line.number, raw, 'not a field of mdadm --detail');
       continue;
     }
-    readField(current, field[1] ?? '', field[2] ?? '', line.number, raw, log);
+    readField(current, field.key, field.value, line.number, raw, log);
   }
   return { arrays, messages, warnings: log.collect() };
 };
@@ -199,7 +200,7 @@ export const parseEvents = (value: string): number | null => {
 const readRow = (raw: string): MdadmDeviceRow | string => {
   const match = ROW.exec(raw);
   if (match === null) return 'not a row of the device table';
-  const words = (match[5] ?? '').split(/\s+/);
+  const words = (match[5] ?? '').trim().split(/\s+/);
   const last = words[words.length - 1] ?? '';
   let device: string | null = null;
   if (last.startsWith('/dev/')) {

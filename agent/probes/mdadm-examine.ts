@@ -7,7 +7,7 @@ import {
   type SuperblockRole,
 } from '../../events/index.ts';
 import { parseEvents } from './mdadm-detail.ts';
-import { type ProbeWarning, toCount, toolLines, WarningLog } from './tool-text.ts';
+import { keyValue, type ProbeWarning, toCount, toolLines, WarningLog } from './tool-text.ts';
 
 /**
  * `mdadm --examine` as mdadm(8) prints it (super0.c and super1.c): what a member's own superblock
@@ -36,6 +36,7 @@ export type MdSuperblock = {
   arrayState: string | null;
 };
 
+/** One device of `mdadm --examine`; a blank one has no superblock, which `md.add` needs to know. */
 export type ExaminedDevice = {
   /** The device without `/dev/`. */
   device: string;
@@ -43,6 +44,7 @@ export type ExaminedDevice = {
   superblock: MdSuperblock | null;
 };
 
+/** Every device of one `mdadm --examine` run. */
 export type MdadmExamineReading = {
   devices: ExaminedDevice[];
   messages: string[];
@@ -51,8 +53,7 @@ export type MdadmExamineReading = {
 
 const HEADER = /^\/dev\/(\S+):\s*$/;
 const NO_SUPERBLOCK = /^mdadm: No md superblock detected on \/dev\/(\S+?)\.?\s*$/;
-const FIELD = /^\s*([A-Za-z][A-Za-z '/.-]*?)\s*:\s?(.*?)\s*$/;
-const THIS_ROW = /^this\s+\d+\s+\d+\s+\d+\s+(\d+|-)\s+(.*?)\s*$/;
+const THIS_ROW = /^this\s+\d{1,6}\s+\d{1,6}\s+\d{1,9}\s+(\d{1,6}|-)\s+(.*)$/;
 
 /** Reads the output of `mdadm --examine` of one or more devices. Never throws. */
 export const parseMdadmExamine = (text: string): MdadmExamineReading => {
@@ -94,8 +95,8 @@ export const parseMdadmExamine = (text: string): MdadmExamineReading => {
       readThisRow(current, thisRow[1] ?? '-', thisRow[2] ?? '');
       continue;
     }
-    const field = FIELD.exec(raw);
-    if (field !== null) readField(current, field[1] ?? '', field[2] ?? '', line.number, raw, log);
+    const field = keyValue(raw);
+    if (field !== null) readField(current, field.key, field.value, line.number, raw, log);
   }
   return { devices, messages, warnings: log.collect() };
 };
@@ -181,7 +182,10 @@ const readDeviceRole = (superblock: MdSuperblock, value: string): void => {
 
 /** The `this` row of a 0.90 superblock: `this 1 8 17 1 active sync /dev/sdb1`. */
 const readThisRow = (superblock: MdSuperblock, raidDevice: string, states: string): void => {
-  const words = states.split(/\s+/).filter((word) => !word.startsWith('/dev/'));
+  const words = states
+    .trim()
+    .split(/\s+/)
+    .filter((word) => !word.startsWith('/dev/'));
   if (words.includes('faulty')) superblock.role = 'faulty';
   else if (words.includes('active')) superblock.role = 'active';
   else if (words.includes('spare')) superblock.role = 'spare';

@@ -44,6 +44,7 @@ export type MdstatArrayReading = MdstatArray & {
   bitmap: boolean;
 };
 
+/** Everything read from one `/proc/mdstat`, with the lines that could not be read. */
 export type MdstatReading = {
   arrays: MdstatArrayReading[];
   /** The personalities line: the RAID levels this kernel has loaded. */

@@ -38,6 +38,7 @@ export type InvokeHint = {
   afterMaintenance: boolean;
 };
 
+/** A `dN: Submirror of dM` section: the component table the §6 entries are built from. */
 export type MetastatSubmirrorReading = {
   name: string;
   mirror: string;
@@ -47,12 +48,15 @@ export type MetastatSubmirrorReading = {
   hotSparePool: string | null;
 };
 
+/** A hot spare as printed (`Available`, `In use`, `Broken`): `svm.metareplace` refuses while one is in use. */
 export type HotSpare = { device: string; status: string; blocks: number | null };
+/** An `hspNNN:` pool. */
 export type HotSparePool = { name: string; spares: HotSpare[] };
 
 /** A row of `Device Relocation Information:`. */
 export type DeviceRelocation = { disk: string; relocatable: boolean; deviceId: string | null };
 
+/** Everything read from one `metastat`, the §6 mirrors first. */
 export type MetastatReading = {
   /** The §6 mirrors: one submirror entry per component (a concatenated submirror has several). */
   mirrors: MetastatMirror[];
@@ -76,7 +80,7 @@ type Section =
   | { kind: 'relocation' }
   | { kind: 'other' };
 
-const SECTION = /^(\S+):\s*(.*?)\s*$/;
+const SECTION = /^(\S+):(.*)$/;
 const COMPONENT_STATES = '(Okay|Resyncing|Maintenance|Last Erred|Unavailable)';
 const COMPONENT_ROW = new RegExp(
   String.raw`^\s+(\S+)\s+(\d{1,20})\s+(Yes|No)\s+${COMPONENT_STATES}(?:\s+(Yes|No))?(?:\s+(\S+))?\s*$`,
@@ -134,7 +138,7 @@ const openSection = (
     return { kind: 'other' };
   }
   const name = match[1] ?? '';
-  const kind = match[2] ?? '';
+  const kind = (match[2] ?? '').trim();
   if (name.includes('/')) {
     log.add(lineNumber, raw, `${name}: a volume of a named disk set, skipped`);
     return { kind: 'other' };
@@ -203,12 +207,12 @@ const readSectionLine = (
 };
 
 const readMirrorLine = (mirror: MirrorDraft, lineNumber: number, raw: string, log: WarningLog): void => {
-  const listed = /^\s+Submirror\s+\d+\s*:\s*(\S+)\s*$/.exec(raw);
+  const listed = /^\s+Submirror\s+\d{1,4}\s*:\s*(\S+)\s*$/.exec(raw);
   if (listed !== null) {
     mirror.listed.push({ name: listed[1] ?? '', state: null });
     return;
   }
-  const state = /^\s+State\s*:\s*(.*?)\s*$/.exec(raw);
+  const state = /^\s+State\s*:(.*)$/.exec(raw);
   if (state !== null) {
     const last = mirror.listed[mirror.listed.length - 1];
     const value = submirrorState(state[1] ?? '');
@@ -237,21 +241,21 @@ const readSubmirrorLine = (
   const submirror = section.submirror;
   if (section.awaitingInvoke) {
     section.awaitingInvoke = false;
-    const command = /^\s+(meta\w+\s.*?)\s*$/.exec(raw);
+    const command = /^\s+(meta\w+\s.*)$/.exec(raw);
     if (command !== null) {
-      submirror.invoke = { command: command[1] ?? '', afterMaintenance: true };
+      submirror.invoke = { command: (command[1] ?? '').trim(), afterMaintenance: true };
       return;
     }
   }
-  const state = /^\s+State\s*:\s*(.*?)\s*$/.exec(raw);
+  const state = /^\s+State\s*:(.*)$/.exec(raw);
   if (state !== null) {
     submirror.state = submirrorState(state[1] ?? '');
     if (submirror.state === null) log.add(lineNumber, raw, `${submirror.name}: state not understood`);
     return;
   }
-  const invoke = /^\s+Invoke\s*:\s*(.*?)\s*$/.exec(raw);
+  const invoke = /^\s+Invoke\s*:(.*)$/.exec(raw);
   if (invoke !== null) {
-    const text = invoke[1] ?? '';
+    const text = (invoke[1] ?? '').trim();
     if (/^after replacing\b/i.test(text)) section.awaitingInvoke = true;
     else submirror.invoke = { command: text, afterMaintenance: false };
     return;

@@ -30,6 +30,7 @@ export type MultipathGroup = {
   status: string;
 };
 
+/** A path as §6 prints it, with its dev_t and path group kept for the scan and for people. */
 export type MultipathPathReading = MultipathPath & {
   /** `major:minor`, null for an orphan. */
   devT: string | null;
@@ -37,6 +38,7 @@ export type MultipathPathReading = MultipathPath & {
   group: number;
 };
 
+/** A map as §6 prints it, with the properties and path groups multipath shows beside it. */
 export type MultipathMapReading = Omit<MultipathMap, 'paths'> & {
   /** The dm device (`dm-0`) when printed. */
   sysfsName: string | null;
@@ -49,6 +51,7 @@ export type MultipathMapReading = Omit<MultipathMap, 'paths'> & {
   paths: MultipathPathReading[];
 };
 
+/** Everything read from one `multipath -ll`. */
 export type MultipathReading = {
   maps: MultipathMapReading[];
   /** multipath's own diagnostics found among the lines. */
@@ -58,12 +61,11 @@ export type MultipathReading = {
 
 const ACTIONS = 'create|reload|switchpg|rename|reject|remove|unchanged|undef';
 const MAP_HEADER = new RegExp(
-  `^(?:(?:${ACTIONS}):\\s+)?([^\\s()|\`\\\\[]+)(?:\\s+\\(([^()\\s]+)\\))?(?:\\s+(dm-\\d{1,6}|undef))?(?:\\s+(\\S.*?))?\\s*$`,
+  `^(?:(?:${ACTIONS}):\\s+)?([^\\s()|\`\\\\[]+)(?:\\s+\\(([^()\\s]+)\\))?(?:\\s+(dm-\\d{1,6}|undef))?(?:\\s+(\\S.*))?$`,
 );
 const SIZE_MODERN = /^size=(\S+)\s+features='([^']*)'\s+hwhandler='([^']*)'/;
 const SIZE_OLD = /^\[size=([^\]]*)\]\[features=([^\]]*)\]\[hwhandler=([^\]]*)\]/;
 const GROUP_MODERN = /^[\s|`]*[|`]-\+-\s+policy='([^']*)'\s+prio=(-?\d{1,9})\s+status=(\S+)/;
-const GROUP_OLD = /^\s*\\_\s+([^\s\d#].*?)\s*((?:\[[^\]]*\])+)\s*$/;
 const TREE_PREFIX = /^[\s|`\-+\\_]+/;
 const HCTL = String.raw`(\d{1,5}:\d{1,5}:\d{1,5}:\d{1,20}|#:#:#:#)`;
 const PATH_MODERN = new RegExp(
@@ -141,7 +143,8 @@ const stripQuotes = (text: string): string => text.replace(/^"(.*)"$/, '$1').tri
 const readMapHeader = (raw: string): MultipathMapReading | string | null => {
   const match = MAP_HEADER.exec(raw);
   if (match === null) return null;
-  const [, first = '', inParentheses, sysfsName, vendorProduct] = match;
+  const [, first = '', inParentheses, sysfsName, vendorProductText] = match;
+  const vendorProduct = vendorProductText?.trim();
   if (inParentheses === undefined && sysfsName === undefined) return null;
   const wwid = inParentheses ?? first;
   if (!MapName.safeParse(first).success) return `map name '${first}' is not a multipath map name`;
@@ -185,19 +188,34 @@ const readIndentedLine = (
     if (path !== null) map.paths.push(path);
     return;
   }
-  const oldGroup = GROUP_OLD.exec(raw);
+  const oldGroup = readOldGroup(raw);
   if (oldGroup !== null) {
-    const brackets = [...(oldGroup[2] ?? '').matchAll(/\[([^\]]*)\]/g)].map((item) => (item[1] ?? '').trim());
+    const brackets = [...oldGroup.brackets.matchAll(/\[([^\]]*)\]/g)].map((item) => (item[1] ?? '').trim());
     const priority = brackets.map((item) => /^prio=(-?\d{1,9})$/.exec(item)?.[1]).find(Boolean);
     const status = brackets.find((item) => /^(?:active|enabled|disabled|undef)$/.test(item));
     map.groups.push({
-      policy: oldGroup[1] ?? '',
+      policy: oldGroup.policy,
       priority: priority === undefined ? null : Number(priority),
       status: status ?? UNKNOWN_STATE,
     });
     return;
   }
   log.add(lineNumber, raw, `${map.name}: line not understood`);
+};
+
+/**
+ * An old-layout group line, `\_ round-robin 0 [prio=4][active]`: the selector, then brackets. Cut
+ * by hand at the first bracket so a long line costs one pass.
+ */
+const readOldGroup = (raw: string): { policy: string; brackets: string } | null => {
+  const body = raw.trimStart();
+  if (!body.startsWith('\\_')) return null;
+  const bracket = body.indexOf('[');
+  if (bracket < 0) return null;
+  const policy = body.slice(2, bracket).trim();
+  const brackets = body.slice(bracket).trim();
+  if (policy === '' || /^[\d#]/.test(policy) || !/^(?:\[[^\]]*\])+$/.test(brackets)) return null;
+  return { policy, brackets };
 };
 
 const readPath = (

@@ -81,12 +81,16 @@ export type ScanWarning = ProbeWarning & {
   source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'ldm' | 'sysfs';
 };
 
+/** A scan with what the snapshot leaves out: detection needs the progress, operators the warnings. */
 export type HostScan = {
   snapshot: HostSnapshot;
   /** For each array with a resync or recovery running or queued. */
   sync: Record<string, ArraySync>;
   warnings: ScanWarning[];
 };
+
+/** `/proc/mdstat` of 256 arrays of 64 members stays well under this. */
+const MDSTAT_LIMIT = 4 * 1024 * 1024;
 
 const SNAPSHOT_LIMITS = {
   arrays: 256,
@@ -209,7 +213,7 @@ const scanLinux = async (
   context: ScanContext,
 ): Promise<{ arrays: ArrayReport[]; maps: SnapshotMap[]; disks: SnapshotDisk[] }> => {
   const [mdstatText, topology, uuidLinks] = await Promise.all([
-    readText(join(context.root, 'proc', 'mdstat')),
+    readText(join(context.root, 'proc', 'mdstat'), MDSTAT_LIMIT),
     readHostTopology({ root: context.root, hostId: context.hostId, topology: context.topology }),
     readMdUuidLinks(context.root),
   ]);
@@ -364,13 +368,23 @@ const diskFailureDomain = (context: ScanContext, topology: HostTopology, disk: s
   localFailureDomain(context.hostId);
 
 /**
- * `multipath -ll` when dm has a multipath map (a `dm/uuid` starting `mpath-`), or on a tree. The
+ * Whether a tree may have multipath maps its sysfs does not show: a capture without `sys/block`,
+ * or with dm devices whose `dm/uuid` it did not keep. A live host's sysfs always shows them.
+ */
+const mayHoldUnseenMaps = (context: ScanContext, topology: HostTopology): boolean => {
+  if (context.live) return false;
+  if (topology.disks.size === 0) return true;
+  return [...topology.disks.values()].some((disk) => disk.disk.startsWith('dm-') && disk.dmUuid === null);
+};
+
+/**
+ * `multipath -ll` when dm has a multipath map (a `dm/uuid` starting `mpath-`). The
  * fingerprint is each map's slaves with their SCSI device state and I/O error count, which change
- * when a path fails.
+ * when a path fails. Nothing is asked of a host without multipath maps.
  */
 const multipathMaps = async (context: ScanContext, topology: HostTopology): Promise<SnapshotMap[]> => {
   const multipathDevices = [...topology.disks.values()].filter((disk) => disk.dmUuid?.startsWith('mpath-'));
-  if (context.live && multipathDevices.length === 0) return [];
+  if (multipathDevices.length === 0 && !mayHoldUnseenMaps(context, topology)) return [];
   const fingerprint = multipathDevices
     .map((map) =>
       [

@@ -80,12 +80,14 @@ export type BlockDiskInfo = {
   failureDomainSource: FailureDomainSource;
 };
 
+/** Every disk and SCSI host of a host, keyed by name, with what could not be named. */
 export type HostTopology = {
   disks: Map<string, BlockDiskInfo>;
   scsiHosts: Map<string, ScsiHostInfo>;
   warnings: ProbeWarning[];
 };
 
+/** The host id names the `local:` fallback; the overrides come from the config. */
 export type ReadTopologyOptions = { root: string; hostId: HostId; topology?: TopologyOverrides | undefined };
 
 /** Reads every disk under `sys/block` and derives its failure domain. */
@@ -266,6 +268,7 @@ const resolveFailureDomain = (
 /** A member as `sys/block/<md>/md/dev-<member>/` shows it. */
 export type MdSysfsMember = { state: string; slot: string | null };
 
+/** An array's md folder: the member states mdstat cannot give (which member rebuilds). */
 export type MdSysfsArray = {
   level: string | null;
   members: Map<string, MdSysfsMember>;
@@ -325,13 +328,14 @@ export const readBootId = async (
   return { bootId: UNKNOWN_BOOT_ID, source: null };
 };
 
-const FILE_LIMIT = 64 * 1024;
+/** Largest sysfs attribute read: one page is what the kernel gives. */
+export const ATTRIBUTE_LIMIT = 64 * 1024;
 
-/** A sysfs or proc file's text, or null when it cannot be read. */
-export const readText = async (path: string): Promise<string | null> => {
+/** A sysfs or proc file's text cut to `limit` characters, or null when it cannot be read. */
+export const readText = async (path: string, limit: number = ATTRIBUTE_LIMIT): Promise<string | null> => {
   try {
     const text = await readFile(path, 'utf8');
-    return text.length > FILE_LIMIT ? text.slice(0, FILE_LIMIT) : text;
+    return text.length > limit ? text.slice(0, limit) : text;
   } catch {
     return null;
   }

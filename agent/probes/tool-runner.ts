@@ -15,6 +15,7 @@ import { join } from 'node:path';
 /** The tools the scan asks for. */
 export type ToolName = 'multipath' | 'mdadm' | 'metastat' | 'ldm';
 
+/** What the scan needs run, and what the answer depends on so a runner can reuse it. */
 export type ToolRequest = {
   tool: ToolName;
   /** The argument vector after the program name: `['-ll']`, `['--detail', '/dev/md0']`, `['list', '-p']`. */
@@ -43,6 +44,7 @@ export const TOOL_RUNNER_DEFAULTS = {
   maxOutputBytes: 8 * 1024 * 1024,
 } as const;
 
+/** Overrides of {@link TOOL_RUNNER_DEFAULTS}; a detection loop may want a shorter refresh. */
 export type LiveToolRunnerOptions = {
   timeoutMs?: number;
   refreshSeconds?: number;
@@ -109,8 +111,13 @@ const runProgram = (
       {
         timeout: limits.timeoutMs,
         maxBuffer: limits.maxBuffer,
+        killSignal: 'SIGKILL',
         encoding: 'utf8',
-        env: { LC_ALL: 'C', LANG: 'C', PATH: limits.searchPath.join(':') },
+        env: {
+          LC_ALL: 'C',
+          LANG: 'C',
+          PATH: [...new Set([...limits.searchPath, ...TOOL_RUNNER_DEFAULTS.searchPath])].join(':'),
+        },
         windowsHide: true,
       },
       (error, stdout, stderr) => {

@@ -57,6 +57,22 @@ const excerpt = (text: string): string => {
   return trimmed.length > WARNING_TEXT_LIMIT ? `${trimmed.slice(0, WARNING_TEXT_LIMIT)}…` : trimmed;
 };
 
+/**
+ * A `Key : value` line as mdadm prints it, split at the first colon with both sides trimmed, or
+ * null when the key is not a short run of words. Done by hand, not by one regular expression,
+ * so a line of many thousand spaces costs one pass.
+ */
+export const keyValue = (line: string): { key: string; value: string } | null => {
+  const colon = line.indexOf(':');
+  if (colon <= 0) return null;
+  const key = line.slice(0, colon).trim();
+  if (key.length > KEY_LIMIT || !/^[A-Za-z][A-Za-z '/.-]*$/.test(key)) return null;
+  return { key, value: line.slice(colon + 1).trim() };
+};
+
+/** Longest key of a `Key : value` line: mdadm's longest is `Consistency Policy`. */
+const KEY_LIMIT = 40;
+
 /** A number from tool text, or null when the text is not a finite decimal number. */
 export const toNumber = (text: string | undefined): number | null => {
   if (text === undefined || !/^\d+(?:\.\d+)?$/.test(text)) return null;

@@ -1,5 +1,6 @@
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -42,7 +43,8 @@ export const materializeTree = (name: string): string => {
   const root = mkdtempSync(join(tmpdir(), `faultline-${name}-`));
   scratchRoots.push(root);
   cpSync(join(AGENT_FIXTURES, 'trees', name), root, { recursive: true });
-  const manifest = readFileSync(join(AGENT_FIXTURES, 'trees', `${name}.links`), 'utf8');
+  const manifestPath = join(AGENT_FIXTURES, 'trees', `${name}.links`);
+  const manifest = existsSync(manifestPath) ? readFileSync(manifestPath, 'utf8') : '';
   for (const line of manifest.split('\n')) {
     if (line.trim() === '' || line.startsWith('#')) continue;
     const [link, target] = line.split(' -> ');

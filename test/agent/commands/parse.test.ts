@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseLdmList, toLdmOutput } from '../../../agent/probes/ldm.ts';
+import { parseMdstat, toMdstatOutput } from '../../../agent/probes/mdstat.ts';
+import { parseMetastat, toMetastatOutput } from '../../../agent/probes/metastat.ts';
+import { parseMultipath, toMultipathOutput } from '../../../agent/probes/multipath.ts';
+import { PARSE_OUTPUTS } from '../../../events/index.ts';
+import { AGENT_FIXTURES, fixtureText } from '../../helpers/agent-probes.ts';
+
+const AGENT_BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'faultline-agent');
+
+type Result = { code: number; stdout: string; stderr: string };
+
+/** Runs `./bin/faultline-agent` as a child process, optionally feeding stdin. */
+const agent = (args: string[], stdin?: string): Promise<Result> =>
+  new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [AGENT_BIN, ...args],
+      { encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end(stdin ?? '');
+  });
+
+describe('faultline-agent parse', () => {
+  it.each([
+    ['mdstat', 'mdstat/recovering.txt', (text: string) => toMdstatOutput(parseMdstat(text))],
+    [
+      'multipath',
+      'multipath/alua-failed-path.txt',
+      (text: string) => toMultipathOutput(parseMultipath(text)),
+    ],
+    [
+      'metastat',
+      'metastat/last-erred-hot-spares.txt',
+      (text: string) => toMetastatOutput(parseMetastat(text)),
+    ],
+    ['ldm', 'ldm/list-parseable.txt', (text: string) => toLdmOutput(parseLdmList(text))],
+  ] as const)('prints the §6 %s JSON of a file', async (tool, fixture, expected) => {
+    const result = await agent(['parse', tool, join(AGENT_FIXTURES, fixture)]);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(PARSE_OUTPUTS[tool].strict().safeParse(printed).success).toBe(true);
+    expect(printed).toEqual(expected(fixtureText(fixture)));
+  });
+
+  it('prints exactly the §6 keys: an mdstat array and its members carry nothing else', async () => {
+    const result = await agent(['parse', 'mdstat', join(AGENT_FIXTURES, 'mdstat/degraded-faulty.txt')]);
+    const printed = JSON.parse(result.stdout);
+    expect(Object.keys(printed)).toEqual(['arrays']);
+    expect(Object.keys(printed.arrays[0]).sort()).toEqual(
+      ['active', 'degraded', 'level', 'members', 'name', 'progress', 'state', 'total'].sort(),
+    );
+    expect(printed.arrays[2]).toEqual({
+      name: 'md0',
+      level: 'raid1',
+      state: 'degraded',
+      degraded: true,
+      total: 2,
+      active: 1,
+      progress: null,
+      members: [
+        { device: 'sdb1', index: 1, flags: ['faulty'] },
+        { device: 'sda1', index: 0, flags: [] },
+      ],
+    });
+  });
+
+  it('reads stdin when no file is named, and reports skipped lines on stderr without failing', async () => {
+    const result = await agent(['parse', 'multipath'], fixtureText('multipath/garbled.txt'));
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).maps[0].name).toBe('mpatha');
+    expect(result.stderr).toContain(
+      "multipath line 5: mpatha: path device 'dasda' is not a canonical disk name",
+    );
+  });
+
+  it('is a usage error (2) for an unknown tool and a failure (1) for a file it cannot read', async () => {
+    const unknown = await agent(['parse', 'zpool']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown tool 'zpool'");
+    const missing = await agent(['parse', 'ldm', join(AGENT_FIXTURES, 'ldm', 'no-such-file.txt')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read');
+    expect(missing.stdout).toBe('');
+  });
+});
