@@ -78,7 +78,7 @@ export type ArraySync = { progress: number | null; finishMinutes: number | null 
 
 /** What a probe could not read, tagged with the probe. */
 export type ScanWarning = ProbeWarning & {
-  source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'ldm' | 'sysfs';
+  source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'ldm' | 'sysfs' | 'scan';
 };
 
 /** A scan with what the snapshot leaves out: detection needs the progress, operators the warnings. */
@@ -221,9 +221,18 @@ const scanLinux = async (
 
   const mdstat = parseMdstat(mdstatText ?? '');
   for (const warning of mdstat.warnings) context.warnings.push({ ...warning, source: 'mdstat' });
-  const arrays = await Promise.all(
-    mdstat.arrays.map((array) => mdArrayReport(context, array, topology, uuidLinks.get(array.name))),
+  const reports = await Promise.all(
+    mdstat.arrays.map(async (array) => {
+      const arrayContext: ScanContext = { ...context, warnings: [] };
+      const report = await mdArrayReport(arrayContext, array, topology, uuidLinks.get(array.name));
+      return { report, warnings: arrayContext.warnings };
+    }),
   );
+  const arrays: ArrayReport[] = [];
+  for (const { report, warnings } of reports) {
+    context.warnings.push(...warnings);
+    if (report !== null) arrays.push(report);
+  }
   for (const array of mdstat.arrays) {
     if (array.syncAction !== null || array.syncPending !== null) {
       context.sync[array.name] = { progress: array.progress, finishMinutes: array.finishMinutes };
@@ -232,7 +241,7 @@ const scanLinux = async (
 
   const maps = await multipathMaps(context, topology);
   const disks = [...topology.disks.values()].filter((disk) => !disk.disk.startsWith('dm-')).map(snapshotDisk);
-  return { arrays: arrays.filter((array) => array !== null), maps, disks };
+  return { arrays, maps, disks };
 };
 
 const snapshotDisk = (disk: BlockDiskInfo): SnapshotDisk => ({
@@ -496,7 +505,7 @@ const naturalOrder = (left: string, right: string): number =>
 const limit = <T>(items: T[], max: number, what: string, context: ScanContext): T[] => {
   if (items.length <= max) return items;
   context.warnings.push({
-    source: 'sysfs',
+    source: 'scan',
     line: 0,
     text: '',
     reason: `${items.length} ${what}; only the first ${max} reported`,

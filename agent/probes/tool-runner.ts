@@ -149,6 +149,8 @@ export const sosCommandFileName = (command: string): string =>
  * - `mdadm --detail /dev/md0`: `sos_commands/md/mdadm_--detail_.dev.md0`, `.../mdadm_-D_.dev.md0`,
  *   then `sos_commands/md/mdadm_-D_.dev.md`, the md plugin's `mdadm -D /dev/md*` holding every
  *   array one after another (the scan picks the array by its `/dev/md0:` header);
+ * - `mdadm --examine /dev/sdb3`: `sos_commands/md/mdadm_--examine_.dev.sdb3`, then the md plugin's
+ *   `mdadm_-E_.dev.sdb3`;
  * - `metastat`: `sos_commands/svm/metastat`; `ldm list -p`: `sos_commands/ldoms/ldm_list_-p`, then
  *   `sos_commands/ldoms/ldm_list`. Solaris has no sosreport: a Solaris capture for Faultline keeps
  *   its outputs under the same names.
@@ -160,6 +162,12 @@ export const capturedOutputFiles = (request: Pick<ToolRequest, 'tool' | 'args'>)
       return [join('sos_commands', 'multipath', sosCommandFileName(command))];
     case 'mdadm': {
       const [mode, device] = request.args;
+      if (mode === '--examine' && device !== undefined) {
+        return [
+          join('sos_commands', 'md', sosCommandFileName(command)),
+          join('sos_commands', 'md', sosCommandFileName(`mdadm -E ${device}`)),
+        ];
+      }
       if (mode !== '--detail' || device === undefined) {
         return [join('sos_commands', 'md', sosCommandFileName(command))];
       }

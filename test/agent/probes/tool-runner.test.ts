@@ -66,6 +66,10 @@ describe('sosCommandFileName', () => {
       'sos_commands/ldoms/ldm_list_-p',
       'sos_commands/ldoms/ldm_list',
     ]);
+    expect(capturedOutputFiles({ tool: 'mdadm', args: ['--examine', '/dev/sdb3'] })).toEqual([
+      'sos_commands/md/mdadm_--examine_.dev.sdb3',
+      'sos_commands/md/mdadm_-E_.dev.sdb3',
+    ]);
     expect(capturedOutputFiles({ tool: 'metastat', args: [] })).toEqual(['sos_commands/svm/metastat']);
   });
 });
