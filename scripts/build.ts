@@ -1,26 +1,47 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 /**
  * `npm run build`: the agent as one file, `dist/faultline-agent.mjs`, that runs with plain `node`
- * (20 or newer) and no node_modules. The createRequire banner lets bundled CommonJS (the AWS SDK)
- * load Node's built-ins from an ES module.
+ * (20 or newer) and no node_modules: zod, the AWS SDK's SQS client and every agent module inlined.
+ *
+ * - `mainFields: ['module', 'main']` takes the SDK's ES module builds, which tree-shake;
+ * - the `createRequire` banner gives the bundled CommonJS parts (the SDK's `require('node:https')`
+ *   and friends) a `require` inside an ES module, where there is none;
+ * - the commands stay lazily evaluated (agent/cli.ts imports them dynamically and esbuild keeps
+ *   each behind its own initialiser), so `hook` does not pay for the SQS client it never uses.
+ *
+ * DESIGN.md §7 caps the bundle at 2 MB; `buildAgentBundle` returns the size so tests can see it.
  */
-const root = join(import.meta.dirname, '..');
-const outfile = join(root, 'dist', 'faultline-agent.mjs');
-await build({
-  entryPoints: [join(root, 'agent', 'main.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  minify: true,
-  legalComments: 'none',
-  mainFields: ['module', 'main'],
-  banner: {
-    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-  },
-});
-console.log(`wrote ${outfile} (${(statSync(outfile).size / 1024).toFixed(0)} KiB)`);
+
+const ROOT = join(import.meta.dirname, '..');
+export const AGENT_BUNDLE = join(ROOT, 'dist', 'faultline-agent.mjs');
+
+/** Bundles the agent into `outfile` (by default `dist/faultline-agent.mjs`). */
+export const buildAgentBundle = async (
+  outfile: string = AGENT_BUNDLE,
+): Promise<{ outfile: string; bytes: number }> => {
+  await build({
+    entryPoints: [join(ROOT, 'agent', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    legalComments: 'none',
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  return { outfile, bytes: statSync(outfile).size };
+};
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { outfile, bytes } = await buildAgentBundle();
+  console.log(`wrote ${outfile} (${(bytes / 1024).toFixed(0)} KiB)`);
+}

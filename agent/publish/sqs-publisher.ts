@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import {
   type BatchResultErrorEntry,
   SendMessageBatchCommand,
@@ -83,12 +84,13 @@ export const createSqsClient = (options: Omit<SqsPublisherOptions, 'client'>): S
       requestTimeout: options.requestTimeoutMs,
       connectionTimeout: options.requestTimeoutMs,
     },
+    // The SDK's own error lines repeat the failures the delivery already reports, with less
+    // context; its warnings (a queue URL on another host than the endpoint) are worth a line.
     logger: {
       debug: () => undefined,
       info: () => undefined,
-      warn: (...content: unknown[]) => options.log.warn('aws sdk', { detail: content.map(String).join(' ') }),
-      error: (...content: unknown[]) =>
-        options.log.error('aws sdk', { detail: content.map(String).join(' ') }),
+      warn: (...content: unknown[]) => options.log.warn(`aws sdk: ${format(...content)}`),
+      error: () => undefined,
     },
   });
 };

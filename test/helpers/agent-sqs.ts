@@ -11,7 +11,8 @@ import { buildApp } from 'fauxqs';
 
 export const AGENT_QUEUE_REGION = 'us-east-1';
 export const AGENT_QUEUE_NAME = 'faultline-events';
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+/** Frozen: the SDK marks the credential objects it is given (`$source`), which must not leak into configs. */
+export const EMULATOR_CREDENTIALS = Object.freeze({ accessKeyId: 'test', secretAccessKey: 'test' } as const);
 
 export type AgentQueue = {
   readonly port: number;
@@ -33,7 +34,7 @@ export const startAgentQueue = async (port = 0): Promise<AgentQueue> => {
   const admin = new SQSClient({
     endpoint,
     region: AGENT_QUEUE_REGION,
-    credentials: EMULATOR_CREDENTIALS,
+    credentials: { ...EMULATOR_CREDENTIALS },
     maxAttempts: 1,
   });
   let queueUrl: string | undefined;

@@ -5,7 +5,7 @@
 export const waitUntil = async (
   condition: () => boolean | Promise<boolean>,
   what: string,
-  limitMs = 30_000,
+  limitMs = 20_000,
 ): Promise<void> => {
   const deadline = Date.now() + limitMs;
   while (!(await condition())) {
