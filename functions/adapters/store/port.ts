@@ -353,6 +353,11 @@ export interface TokenStore {
 
 /** One store: DynamoDB in the cloud (./dynamodb-store.ts), one SQLite file locally (./sqlite-store.ts). */
 export interface Store extends SliceStore, OutboxStore, ProjectionWriter, ProjectionReader, TokenStore {
+  /**
+   * Deletes rows past their retention (functions/adapters/store/projection.ts `RETENTION`) where
+   * the backend has no TTL of its own (SQLite; sweep calls it). DynamoDB's TTL does it itself.
+   */
+  purgeExpired?(nowMs: number): Promise<number>;
   /** Releases the connection or the file. */
   close(): Promise<void>;
 }

@@ -1,0 +1,136 @@
+import type { WorkQueue } from '../adapters/queue/port.ts';
+import type { PlanSigner } from '../adapters/signer/port.ts';
+import type {
+  AffectedHost,
+  DecisionRecord,
+  OutboxEffect,
+  ProjectionWriter,
+  SliceWrite,
+  StoredSlice,
+} from '../adapters/store/port.ts';
+import { sliceKey } from '../adapters/store/port.ts';
+import type { Decision, HostEpisode, HostSlice, Incident, InternalInput } from '../core/index.ts';
+
+/**
+ * The outbox's effects: what a decision's record holds besides its slices, and how each is
+ * performed. Every effect can be performed twice without harm, because the ids are derived:
+ *
+ * - `plan.issue`: signed (PlanSigner), stored by plan id; the first write of an id wins.
+ * - `plan.revoke`: the stored plan marked revoked (a tombstone if the plan is not stored yet).
+ * - `notify`: enqueued on the notify queue; notify delivers each notification id once per
+ *   destination (its delivery log), so a re-enqueue after a crash pages nobody twice.
+ * - `timeline`, `incident`, `affected`: projection rows, upserted by id; `incident` and
+ *   `affected` carry the revision of the slice that owns them, so a late write never rolls back.
+ * - `follow-up`: an input decided next, under its own derived decision id (decided once).
+ *
+ * Effects that cost something to repeat (a signature, a message, a decision) are marked done in
+ * the record one by one as they are performed; the projection upserts are conditional and cheap,
+ * and are simply written again when a record is rolled forward.
+ */
+
+export interface EffectPorts {
+  readonly store: ProjectionWriter;
+  readonly signer: PlanSigner;
+  readonly notifyQueue: Pick<WorkQueue, 'send'>;
+  /** Decides a follow-up input under its own id, at the parent's time. */
+  readonly followUp: (input: InternalInput, parent: DecisionRecord, index: number) => Promise<void>;
+}
+
+/** Effects whose repetition costs a signature, a message or a decision: marked done one by one. */
+export const isMarkedEffect = (effect: OutboxEffect): boolean =>
+  effect.type === 'plan.issue' || effect.type === 'notify' || effect.type === 'follow-up';
+
+const ownerKey = (incident: Incident): string =>
+  incident.kind === 'outage' ? `domain:${incident.failureDomain}` : `host:${incident.hostId ?? ''}`;
+
+const affectedRow = (hostId: string, record: HostEpisode): AffectedHost => ({
+  incidentId: record.incidentId,
+  hostId,
+  failureDomain: record.failureDomain,
+  status: record.status,
+  joinedAt: record.joinedAt,
+  attempt: record.attempt,
+  ...(record.planId === undefined ? {} : { planId: record.planId }),
+  ...(record.reason === undefined ? {} : { reason: record.reason }),
+});
+
+/**
+ * The outbox of a decision: the affected-host rows its host writes changed (projected from each
+ * host's `episodes`), then the core's effects in the order decided, each incident with the
+ * revision of the slice that owns it.
+ */
+export const outboxEffects = (
+  decision: Decision,
+  writes: readonly SliceWrite[],
+  before: ReadonlyMap<string, StoredSlice>,
+): OutboxEffect[] => {
+  const revisions = new Map(writes.map((write) => [sliceKey(write.ref), write.expected + 1]));
+  const effects: OutboxEffect[] = [];
+  for (const write of writes) {
+    if (write.ref.kind !== 'host') continue;
+    const host = write.value as HostSlice;
+    const previous = (before.get(sliceKey(write.ref))?.value as HostSlice | undefined)?.episodes ?? {};
+    const revision = write.expected + 1;
+    for (const [incidentId, record] of Object.entries(host.episodes).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (JSON.stringify(previous[incidentId]) === JSON.stringify(record)) continue;
+      effects.push({ type: 'affected', row: affectedRow(host.hostId, record), revision });
+    }
+  }
+  for (const effect of decision.effects) {
+    if (effect.type === 'incident') {
+      effects.push({ ...effect, revision: revisions.get(ownerKey(effect.incident)) ?? 0 });
+    } else {
+      effects.push(effect);
+    }
+  }
+  return effects;
+};
+
+/** Performs one effect of a record (see the module's notes on idempotency). */
+export const performEffect = async (
+  ports: EffectPorts,
+  record: DecisionRecord,
+  index: number,
+  effect: OutboxEffect,
+): Promise<void> => {
+  switch (effect.type) {
+    case 'plan.issue':
+      await ports.store.putPlan(await ports.signer.sign(effect.plan));
+      return;
+    case 'plan.revoke':
+      await ports.store.revokePlan(effect.planId, effect.hostId, record.at);
+      return;
+    case 'notify':
+      await ports.notifyQueue.send({ body: JSON.stringify(effect.notification) });
+      return;
+    case 'timeline':
+      await ports.store.putTimeline(effect.entry);
+      return;
+    case 'incident': {
+      const { incident, revision } = effect;
+      await ports.store.putIncident(incident, revision, record.at);
+      if (incident.kind !== 'outage' && incident.hostId !== undefined) {
+        // A local or double-fault incident is about one host: its row lists it as affected.
+        await ports.store.putAffectedHost(
+          {
+            incidentId: incident.id,
+            hostId: incident.hostId,
+            failureDomain: incident.failureDomain,
+            status: incident.status === 'resolved' ? 'healthy' : 'skipped',
+            joinedAt: incident.openedAt,
+            attempt: 0,
+            ...(incident.resource === undefined ? {} : { reason: incident.resource }),
+          },
+          revision,
+        );
+      }
+      return;
+    }
+    case 'affected':
+      await ports.store.putAffectedHost(effect.row, effect.revision);
+      return;
+    case 'follow-up':
+      await ports.followUp(effect.input, record, index);
+      return;
+  }
+};

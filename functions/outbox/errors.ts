@@ -1,0 +1,40 @@
+/**
+ * Errors of the outbox (the decision protocol of DESIGN.md §2). A lost race is not an error (the
+ * decision is made again); what throws is a decision that kept losing, or a decision record that
+ * cannot be what it claims (a bug or a hand-edited table).
+ */
+
+export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt'] as const;
+export type OutboxErrorCode = (typeof OUTBOX_ERROR_CODES)[number];
+
+export abstract class OutboxError extends Error {
+  abstract readonly code: OutboxErrorCode;
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A decision lost its race for its slices too many times in a row: try the input again later. */
+export class DecisionContendedError extends OutboxError {
+  readonly code = 'decision-contended' as const;
+  readonly retryable = true;
+  constructor(
+    readonly decisionId: string,
+    readonly attempts: number,
+    options?: ErrorOptions,
+  ) {
+    super(`decision ${decisionId} lost its slices to other writers ${attempts} times`, options);
+  }
+}
+
+/** A lock token or a decision record that does not parse. */
+export class DecisionCorruptError extends OutboxError {
+  readonly code = 'decision-corrupt' as const;
+  readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
