@@ -1,0 +1,318 @@
+import {
+  type FaultlineEvent,
+  type HostRole,
+  type Issue,
+  parseEvent,
+  parseEventBatch,
+  SERVER_EVENT_TYPES,
+} from '../../events/index.ts';
+import { type BatchMessage, QUEUE_LIMITS, type WorkQueue } from '../adapters/queue/port.ts';
+import { messageRefusal } from '../adapters/queue/rules.ts';
+import { eventMessage } from '../correlate/messages.ts';
+import type { Principal } from './auth.ts';
+import type { ApiLog } from './error-response.ts';
+import { EventsRejectedError, ServiceUnavailableError } from './errors.ts';
+import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
+
+/**
+ * Ingest (`POST /v1/events`, DESIGN.md §3 and §6): one CloudEvent or a batch, already read within
+ * the request limit and parsed as JSON. Each event is
+ *
+ * 1. parsed with the contract's parsers (events/parse.ts: the 64 KiB, 1 MiB and 500 limits, the
+ *    schemas), the invalid ones rejected by index with their zod issues;
+ * 2. bound to its sender (§3 "Sender binding"): an agent token posts only events whose `hostid` is
+ *    its own host; `ipl.completed`, `domain.rebooted` and `domain.going-down` come only from an
+ *    operator token or a host whose role (from its heartbeats, in its host slice) is `hosting` or
+ *    `control`. A host whose role the store does not know yet (no heartbeat applied) is left to
+ *    correlate, which applies the same rule with the role it knows when it decides — by then a
+ *    heartbeat sent just before may have been applied, which the API cannot see;
+ * 3. stamped with `receivedat` (any value an agent put there is replaced) and queued for correlate
+ *    on the events queue, one message per event, marked with the authenticated sender
+ *    (`FaultlineSender`, functions/correlate/messages.ts), ten to a batch send.
+ *
+ * The answer lists the accepted ids and the rejected indexes with their issues, and tells an
+ * agent whether plans wait for it. When nothing is accepted the whole request is rejected (400)
+ * with every issue. Queueing is at least once: when the queue fails part-way the request fails
+ * (503) and the agent sends the batch again; correlate ignores an event id it already applied.
+ */
+
+export interface IngestDeps {
+  readonly store: PlanReader;
+  readonly queue: Pick<WorkQueue, 'sendBatch'>;
+  readonly now: () => number;
+  readonly log: ApiLog;
+}
+
+export interface RejectedEvent {
+  readonly index: number;
+  readonly issues: Issue[];
+}
+
+export interface IngestAnswer {
+  readonly accepted: string[];
+  readonly rejected: RejectedEvent[];
+  readonly plansPending: boolean;
+}
+
+/** Roles that may announce that a server went down or came back. */
+const SERVER_ROLES: ReadonlySet<HostRole> = new Set(['hosting', 'control']);
+const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_EVENT_TYPES);
+
+export const INGEST_LIMITS = {
+  /** Batch sends in flight at once for one request. */
+  sendConcurrency: 4,
+  /** Tries of an entry the queue failed for a reason of its own (throttling) before the request fails. */
+  sendAttempts: 2,
+  /** Issues listed per rejected event. */
+  maxIssuesPerEvent: 50,
+} as const;
+
+interface Candidate {
+  readonly index: number;
+  readonly event: FaultlineEvent;
+}
+
+interface Sorting {
+  readonly candidates: Candidate[];
+  readonly rejected: RejectedEvent[];
+}
+
+const capped = (issues: readonly Issue[]): Issue[] => issues.slice(0, INGEST_LIMITS.maxIssuesPerEvent);
+
+const NOT_AN_OBJECT = 'a CloudEvent is a JSON object';
+
+const isObject = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Summarises a whole-request rejection: its one general issue, or how many events failed. */
+const rejectionMessage = (issues: readonly Issue[], count: number, batch: boolean): string => {
+  const general = issues.filter((issue) => typeof issue.path[0] !== 'number');
+  if (general.length === 1 && general[0] !== undefined && issues.length === 1) return general[0].message;
+  if (!batch) return 'the event was not accepted; see issues';
+  return count === 1
+    ? 'the event of the batch was not accepted; see issues'
+    : `none of the ${count} events was accepted; see issues (their paths start with the event's index)`;
+};
+
+/** Step 1: the events that parse, and the others by index. */
+const parseBody = (body: unknown): Sorting => {
+  if (!Array.isArray(body)) {
+    if (!isObject(body)) {
+      throw new EventsRejectedError(NOT_AN_OBJECT, [
+        { path: [], message: `${NOT_AN_OBJECT}; a batch is a JSON array of them`, code: 'invalid_type' },
+      ]);
+    }
+    const parsed = parseEvent(body);
+    if (!parsed.ok)
+      throw new EventsRejectedError(rejectionMessage(parsed.issues, 1, false), capped(parsed.issues));
+    return { candidates: [{ index: 0, event: parsed.value }], rejected: [] };
+  }
+  const parsed = parseEventBatch(body);
+  if (!parsed.ok)
+    throw new EventsRejectedError(rejectionMessage(parsed.issues, body.length, true), parsed.issues);
+  const rejected = parsed.rejected.map((entry) => ({ index: entry.index, issues: capped(entry.issues) }));
+  const rejectedIndexes = new Set(rejected.map((entry) => entry.index));
+  const candidates: Candidate[] = [];
+  let next = 0;
+  body.forEach((element: unknown, index) => {
+    if (rejectedIndexes.has(index)) return;
+    const event = parsed.value[next];
+    next += 1;
+    if (event === undefined) return;
+    // The contract's parser also takes an event given as JSON text; in a request body it is a mistake.
+    if (!isObject(element)) {
+      rejected.push({ index, issues: [{ path: [index], message: NOT_AN_OBJECT, code: 'invalid_type' }] });
+      return;
+    }
+    candidates.push({ index, event });
+  });
+  return { candidates, rejected };
+};
+
+/** Step 2: the sender binding of §3. */
+const bindToSender = async (
+  sorting: Sorting,
+  principal: Principal,
+  store: PlanReader,
+  pathOf: (index: number) => (string | number)[],
+): Promise<Sorting> => {
+  if (principal.kind === 'operator') return sorting;
+  const rejected = [...sorting.rejected];
+  const own: Candidate[] = [];
+  for (const candidate of sorting.candidates) {
+    if (candidate.event.hostid === principal.hostId) {
+      own.push(candidate);
+      continue;
+    }
+    rejected.push({
+      index: candidate.index,
+      issues: [
+        {
+          path: [...pathOf(candidate.index), 'hostid'],
+          message: `this agent token is bound to host ${principal.hostId}; it may not post events of host ${candidate.event.hostid}`,
+          code: 'sender-mismatch',
+        },
+      ],
+    });
+  }
+  if (!own.some((candidate) => SERVER_TYPES.has(candidate.event.type))) return { candidates: own, rejected };
+  const role = (await loadHostSlice(store, principal.hostId))?.role;
+  if (role === undefined || SERVER_ROLES.has(role)) return { candidates: own, rejected };
+  const candidates: Candidate[] = [];
+  for (const candidate of own) {
+    if (!SERVER_TYPES.has(candidate.event.type)) {
+      candidates.push(candidate);
+      continue;
+    }
+    rejected.push({
+      index: candidate.index,
+      issues: [
+        {
+          path: [...pathOf(candidate.index), 'type'],
+          message: `${candidate.event.type} is accepted only from a host of role hosting or control, or an operator token; ${principal.hostId} is a ${role} host`,
+          code: 'sender-role',
+        },
+      ],
+    });
+  }
+  return { candidates, rejected };
+};
+
+interface Outgoing {
+  readonly candidate: Candidate;
+  readonly message: BatchMessage;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+const inBatches = async <T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> => {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+};
+
+const chunked = <T>(items: readonly T[], size: number): T[][] => {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+};
+
+/**
+ * Step 3: sends the messages, ten to a batch. Answers the entries the queue refused for good
+ * (`senderFault`); entries it failed for its own reasons are tried again, and if they still fail
+ * the request fails with `ServiceUnavailableError`.
+ */
+const enqueue = async (
+  queue: Pick<WorkQueue, 'sendBatch'>,
+  outgoing: readonly Outgoing[],
+): Promise<Map<number, string>> => {
+  const refused = new Map<number, string>();
+  let pending = [...outgoing];
+  for (let attempt = 1; pending.length > 0; attempt += 1) {
+    if (attempt > INGEST_LIMITS.sendAttempts) throw new ServiceUnavailableError('queue');
+    const failedAgain: Outgoing[] = [];
+    await inBatches(
+      chunked(pending, QUEUE_LIMITS.maxBatchEntries),
+      INGEST_LIMITS.sendConcurrency,
+      async (chunk) => {
+        const result = await queue.sendBatch(chunk.map((entry) => entry.message));
+        const byId = new Map(chunk.map((entry) => [entry.message.id, entry]));
+        for (const failure of result.failed) {
+          const entry = byId.get(failure.id);
+          if (entry === undefined) continue;
+          if (failure.senderFault) refused.set(entry.candidate.index, `${failure.code}: ${failure.message}`);
+          else failedAgain.push(entry);
+        }
+      },
+    );
+    pending = failedAgain;
+  }
+  return refused;
+};
+
+const pendingPlans = async (principal: Principal, deps: IngestDeps, now: string): Promise<boolean> => {
+  if (principal.kind !== 'agent') return false;
+  try {
+    return (await plansFor(deps.store, principal.hostId, now)).plans.length > 0;
+  } catch (error) {
+    // The events are queued; the agent's next poll finds its plans anyway.
+    deps.log({
+      level: 'warn',
+      msg: 'could not tell whether plans are pending',
+      hostId: principal.hostId,
+      detail: error instanceof Error ? error.message : String(error),
+    });
+    return false;
+  }
+};
+
+const byIndex = (a: RejectedEvent, b: RejectedEvent): number => a.index - b.index;
+
+/** Parses, binds, stamps and queues the events of one request. */
+export const ingestEvents = async (
+  body: unknown,
+  principal: Principal,
+  deps: IngestDeps,
+): Promise<IngestAnswer> => {
+  const batch = Array.isArray(body);
+  const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
+  const bound = await bindToSender(parseBody(body), principal, deps.store, pathOf);
+  const rejected = [...bound.rejected];
+
+  const now = new Date(deps.now()).toISOString();
+  const outgoing: Outgoing[] = [];
+  for (const candidate of bound.candidates) {
+    const message = eventMessage({ ...candidate.event, receivedat: now }, principal);
+    const refusal = messageRefusal(message, QUEUE_LIMITS.maxMessageBytes);
+    if (refusal === undefined) {
+      outgoing.push({ candidate, message: { ...message, id: `e${candidate.index}` } });
+      continue;
+    }
+    rejected.push({
+      index: candidate.index,
+      issues: [
+        {
+          path: pathOf(candidate.index),
+          message: `the queue would refuse this event: ${refusal.message}`,
+          code: 'queue-refused',
+        },
+      ],
+    });
+  }
+
+  const noneAccepted = (): EventsRejectedError => {
+    const issues = rejected.sort(byIndex).flatMap((entry) => entry.issues);
+    return new EventsRejectedError(
+      rejectionMessage(issues, batch ? (body as unknown[]).length : 1, batch),
+      issues,
+    );
+  };
+  if (outgoing.length === 0) throw noneAccepted();
+
+  const [refused, plansPending] = await Promise.all([
+    enqueue(deps.queue, outgoing),
+    pendingPlans(principal, deps, now),
+  ]);
+  for (const [index, reason] of refused) {
+    rejected.push({
+      index,
+      issues: [
+        { path: pathOf(index), message: `the queue refused this event: ${reason}`, code: 'queue-refused' },
+      ],
+    });
+  }
+  const accepted = outgoing
+    .filter((entry) => !refused.has(entry.candidate.index))
+    .map((entry) => entry.candidate.event.id);
+  if (accepted.length === 0) throw noneAccepted();
+  return { accepted, rejected: rejected.sort(byIndex), plansPending };
+};

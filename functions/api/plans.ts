@@ -1,0 +1,132 @@
+import type { Plan } from '../../events/index.ts';
+import type { ProjectionReader, SliceStore } from '../adapters/store/port.ts';
+import type { HostSlice, PlanStatus } from '../core/index.ts';
+
+/**
+ * The plans an agent fetches (`GET /v1/agents/:hostId/plans`, DESIGN.md §6) and how soon it
+ * should ask again.
+ *
+ * A plan is offered while it is signed and stored, not revoked, not past its TTL (the store's
+ * `plansForHost`), and not finished by the host slice's account of it (succeeded, failed or
+ * refused): the agent would refuse a finished plan id anyway, so offering it again only costs a
+ * round trip. A plan the host slice does not know yet (an eventually consistent read) is offered:
+ * an agent runs a plan id at most once.
+ *
+ * An agent with work in flight — a plan to run or running, or waiting in an incident for its wave —
+ * is asked to poll every few seconds; any other every minute.
+ */
+
+/** How often agents poll, by whether they have work in flight. */
+export const POLL_SECONDS = { active: 5, idle: 60 } as const;
+
+/** How long a long poll sleeps between two looks at the store, unless the deployment wakes it sooner. */
+export const DEFAULT_LONG_POLL_INTERVAL_MS = 500;
+
+const OFFERED: ReadonlySet<PlanStatus> = new Set(['issued', 'started']);
+const IN_FLIGHT_EPISODE: ReadonlySet<string> = new Set(['waiting', 'planned']);
+
+export type PlanReader = Pick<ProjectionReader, 'plansForHost'> & Pick<SliceStore, 'getSlices'>;
+
+export interface HostPlans {
+  readonly plans: Plan[];
+  /** A plan to run or running, or the host waits in an incident for its plan. */
+  readonly inFlight: boolean;
+}
+
+/** The host's slice as stored, or undefined before its first event. */
+export const loadHostSlice = async (
+  store: Pick<SliceStore, 'getSlices'>,
+  hostId: string,
+): Promise<HostSlice | undefined> => {
+  const [stored] = await store.getSlices([{ kind: 'host', id: hostId }]);
+  return stored?.value as HostSlice | undefined;
+};
+
+/** The plans waiting for `hostId` at `now` and whether it has work in flight. */
+export const plansFor = async (store: PlanReader, hostId: string, now: string): Promise<HostPlans> => {
+  const [stored, host] = await Promise.all([store.plansForHost(hostId, now), loadHostSlice(store, hostId)]);
+  const known = host?.plans ?? {};
+  const plans = stored.filter((plan) => {
+    const status = known[plan.id]?.status;
+    return status === undefined || OFFERED.has(status);
+  });
+  const inFlight =
+    plans.length > 0 ||
+    Object.values(known).some((plan) => OFFERED.has(plan.status)) ||
+    Object.values(host?.episodes ?? {}).some((episode) => IN_FLIGHT_EPISODE.has(episode.status));
+  return { plans, inFlight };
+};
+
+export interface PollSeconds {
+  readonly active: number;
+  readonly idle: number;
+}
+
+export const nextPollSeconds = (hostPlans: HostPlans, poll: PollSeconds): number =>
+  hostPlans.inFlight ? poll.active : poll.idle;
+
+/**
+ * Long polling (`?wait=`), which only a deployment that may hold requests open offers (the local
+ * runtime; never Lambda). `wake` lets it answer as soon as a plan is stored; without it the store
+ * is read every `intervalMs`.
+ */
+export interface LongPollOptions {
+  /** The longest wait honoured; a longer `?wait=` is cut to this. */
+  readonly maxWaitSeconds: number;
+  readonly intervalMs?: number;
+  /**
+   * Resolves when plans for `hostId` may have changed, or after `timeoutMs`, or when `signal`
+   * aborts, whichever is first. Default: after `intervalMs`.
+   */
+  readonly wake?: (hostId: string, timeoutMs: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export interface WaitForPlansDeps {
+  readonly store: PlanReader;
+  readonly now: () => number;
+  readonly longPoll: LongPollOptions | undefined;
+}
+
+/**
+ * The host's plans, waiting up to `waitSeconds` (cut to the deployment's maximum, 0 without long
+ * polling) for one to appear. Answers at once when there are plans, when the wait is over, or
+ * when the caller goes away (`signal`).
+ */
+export const waitForPlans = async (
+  deps: WaitForPlansDeps,
+  hostId: string,
+  waitSeconds: number,
+  signal: AbortSignal,
+): Promise<HostPlans> => {
+  const allowed = Math.min(waitSeconds, deps.longPoll?.maxWaitSeconds ?? 0);
+  const deadline = deps.now() + allowed * 1000;
+  let current = await plansFor(deps.store, hostId, new Date(deps.now()).toISOString());
+  const longPoll = deps.longPoll;
+  if (longPoll === undefined) return current;
+  const interval = longPoll.intervalMs ?? DEFAULT_LONG_POLL_INTERVAL_MS;
+  const wake = longPoll.wake ?? ((_host, timeoutMs, abort) => abortableSleep(timeoutMs, abort));
+  while (current.plans.length === 0 && !signal.aborted) {
+    const remaining = deadline - deps.now();
+    if (remaining <= 0) break;
+    await wake(hostId, Math.min(interval, remaining), signal);
+    if (signal.aborted) break;
+    current = await plansFor(deps.store, hostId, new Date(deps.now()).toISOString());
+  }
+  return current;
+};

@@ -1,0 +1,55 @@
+/**
+ * Every route of the API (DESIGN.md §6) with a request that would succeed for the right token,
+ * for the tests that walk all of them (auth, fuzzing, the OpenAPI listing).
+ */
+
+export interface RouteCase {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** The OpenAPI path, as `/openapi.json` lists it. */
+  readonly template: string;
+  /** A concrete path for the agent host `AGENT_HOST`. */
+  readonly path: string;
+  readonly access: 'public' | 'authenticated' | 'operator';
+  readonly body?: unknown;
+}
+
+export const AGENT_HOST = 'lnxclient07.example.net';
+export const INCIDENT_ID = 'inc-2c9e7b41a0d35f86';
+
+export const ROUTES: readonly RouteCase[] = [
+  { method: 'POST', template: '/v1/events', path: '/v1/events', access: 'authenticated', body: [] },
+  {
+    method: 'GET',
+    template: '/v1/agents/{hostId}/plans',
+    path: `/v1/agents/${AGENT_HOST}/plans`,
+    access: 'authenticated',
+  },
+  { method: 'GET', template: '/v1/incidents', path: '/v1/incidents', access: 'operator' },
+  { method: 'GET', template: '/v1/incidents/{id}', path: `/v1/incidents/${INCIDENT_ID}`, access: 'operator' },
+  { method: 'GET', template: '/v1/stats', path: '/v1/stats', access: 'operator' },
+  {
+    method: 'POST',
+    template: '/v1/incidents/{id}/approve',
+    path: `/v1/incidents/${INCIDENT_ID}/approve`,
+    access: 'operator',
+    body: {},
+  },
+  {
+    method: 'POST',
+    template: '/v1/incidents/{id}/resolve',
+    path: `/v1/incidents/${INCIDENT_ID}/resolve`,
+    access: 'operator',
+  },
+  { method: 'POST', template: '/v1/control/pause', path: '/v1/control/pause', access: 'operator' },
+  { method: 'POST', template: '/v1/control/resume', path: '/v1/control/resume', access: 'operator' },
+  {
+    method: 'PUT',
+    template: '/v1/maintenance/{kind}/{id}',
+    path: `/v1/maintenance/host/${AGENT_HOST}`,
+    access: 'operator',
+    body: { on: true },
+  },
+  { method: 'POST', template: '/v1/tokens', path: '/v1/tokens', access: 'operator', body: { hostId: 'h2' } },
+  { method: 'GET', template: '/v1/health', path: '/v1/health', access: 'public' },
+  { method: 'GET', template: '/openapi.json', path: '/openapi.json', access: 'authenticated' },
+];
