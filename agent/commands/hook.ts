@@ -83,7 +83,8 @@ export const parseHookArguments = (args: readonly string[]): HookArguments => {
 export type HookOutcome =
   | { action: 'signalled-agent'; pid: number }
   | { action: 'spooled'; events: number }
-  | { action: 'left-request'; reason: string };
+  | { action: 'left-request'; reason: string }
+  | { action: 'skipped'; reason: string };
 
 export type HookDependencies = {
   observe: (now: Date) => Promise<HostObservation>;
@@ -163,6 +164,11 @@ export const handleHook = async (
     };
   }
   try {
+    if (session.directory.storage === 'memory') {
+      // Events spooled in memory would die with this process: the agent, if it runs, sees the
+      // change at its next scan.
+      return { action: 'skipped', reason: 'no writable state directory to spool to' };
+    }
     const observation = await withTimeout(dependencies.observe(clock()), HOOK_SCAN_TIMEOUT_MS, 'the scan');
     const events = await session.detector.observe(observation, session.sink);
     return { action: 'spooled', events: events.length };
@@ -191,6 +197,8 @@ export const run = async (args: readonly string[]): Promise<number> => {
       log.info(
         `${parsed.request.event} ${parsed.request.array}: ${outcome.reason}; request left for the agent`,
       );
+    } else if (outcome.action === 'skipped') {
+      log.warn(`${parsed.request.event} ${parsed.request.array}: ${outcome.reason}; nothing spooled`);
     }
   } catch (error) {
     // Never fail mdadm: whatever went wrong is said on stderr (mdadm's journal) and the exit is 0.

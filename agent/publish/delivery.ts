@@ -8,8 +8,9 @@ import { type RetrySchedule, retryDelayMs } from './retry-schedule.ts';
  * acknowledge the delivered (or rejected) prefix, repeat. When the target cannot be reached the
  * events stay spooled and the next attempt waits on the retry schedule (exponential, jittered);
  * new events do not cut the wait short, so a fleet does not hammer a queue that is down. Events
- * delivered out of order (a later one taken while an earlier one failed) are remembered so they
- * are not sent twice while the agent runs; after a restart the cloud's dedup by id covers them.
+ * settled out of order (a later one taken while an earlier one failed) are remembered, and not
+ * sent again, until everything before them is settled and the acknowledgement covers them; after
+ * a restart the cloud's dedup by id absorbs any that are sent twice.
  */
 
 export type DeliveryOptions = {
@@ -33,6 +34,7 @@ export type DeliveryStatus = {
 export type DeliveryPass = { outcome: 'drained' } | { outcome: 'failed'; reason: string };
 
 export class EventDelivery {
+  /** Settled (delivered or rejected) but not yet acknowledged, by id: their seq. */
   private readonly deliveredAhead = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | undefined;

@@ -5,7 +5,7 @@
 export class PublishError extends Error {
   override readonly name: string = 'PublishError';
   constructor(
-    readonly code: 'proxy-refused' | 'proxy-unreachable' | 'credential-process-failed' | 'target-unreachable',
+    readonly code: 'proxy-refused' | 'proxy-unreachable' | 'credential-process-failed',
     message: string,
     readonly retryable: boolean,
     options?: ErrorOptions,

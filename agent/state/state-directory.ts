@@ -151,11 +151,3 @@ export const stateDirectoryCandidates = (options: {
   stateDir: string;
   fallbackStateDir: string;
 }): string[] => [options.stateDir, options.fallbackStateDir];
-
-/** Opens an existing directory as state without probing it (the hook, once it found the agent's). */
-export const existingStateDirectory = (storage: 'disk' | 'fallback', path: string): StateDirectory =>
-  new DiskStateDirectory(
-    storage,
-    path,
-    storage === 'fallback' ? 'the agent uses its fallback directory' : undefined,
-  );

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,61 @@ describe('handleHook', () => {
       reason: `another hook (pid ${process.pid}) holds the lock`,
     });
     expect(readFileSync(join(config.stateDir, 'scan-request.json'), 'utf8')).toContain('"event":"Fail"');
+  });
+});
+
+describe('handleHook on a read-only host', () => {
+  it('spools nothing it would lose: with no writable state directory it says so and leaves the change to the agent', async () => {
+    const config = configInScratch();
+    const blocker = join(scratch, `blocker-${count}`);
+    writeFileSync(blocker, 'a file where the state directories should be');
+    const readOnly = {
+      ...config,
+      stateDir: join(blocker, 'state'),
+      fallbackStateDir: join(blocker, 'fallback'),
+    };
+    const observe = vi.fn();
+    const outcome = await handleHook({ event: 'Fail', array: 'md0' }, readOnly, {
+      observe,
+      log: memoryLog(),
+    });
+    expect(outcome).toEqual({ action: 'skipped', reason: 'no writable state directory to spool to' });
+    expect(observe).not.toHaveBeenCalled();
+  });
+});
+
+describe('faultline-mdadm-hook (the PROGRAM of mdadm.conf)', () => {
+  const wrapper = join(import.meta.dirname, '..', '..', '..', 'agent', 'dist-files', 'faultline-mdadm-hook');
+  const runWrapper = (env: Record<string, string>, args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      execFile(
+        '/bin/sh',
+        [wrapper, ...args],
+        { env: { ...process.env, ...env } },
+        (error, _stdout, stderr) => {
+          if (error !== null && typeof error.code !== 'number') reject(error);
+          else resolve({ code: error === null ? 0 : (error.code as number), stderr });
+        },
+      );
+    });
+
+  it('hands its arguments to `faultline-agent hook` and exits 0', async () => {
+    const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'faultline-agent');
+    const absent = join(scratch, 'no-such-config.json');
+    const result = await runWrapper({ FAULTLINE_NODE: process.execPath, FAULTLINE_AGENT: bin }, [
+      '--config',
+      absent,
+      'Fail',
+      '/dev/md0',
+      '/dev/sdb1',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`faultline-agent hook: error: ${absent}: cannot read the file (ENOENT)`);
+  });
+
+  it('exits 0 even when Node is missing', async () => {
+    const result = await runWrapper({ FAULTLINE_NODE: '/nonexistent/node' }, ['Fail', '/dev/md0']);
+    expect(result.code).toBe(0);
   });
 });
 

@@ -1,8 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONFIG_DEFAULTS, ConfigError, loadAgentConfig, resolveAgentConfig } from '../../../agent/config.ts';
+import {
+  AgentConfigFile,
+  CONFIG_DEFAULTS,
+  ConfigError,
+  loadAgentConfig,
+  resolveAgentConfig,
+} from '../../../agent/config.ts';
 import { AGENT_TOKEN, agentConfigFile, planPublicKeyPem } from '../../helpers/agent-config.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-config-'));
@@ -138,6 +144,14 @@ describe('resolveAgentConfig', () => {
     expect(issuesOf({ ...agentConfigFile(), stateDir: 'state' })).toEqual([
       'stateDir: must be an absolute path',
     ]);
+  });
+});
+
+describe('the shipped example configuration', () => {
+  it('is valid, so the operator docs never show a file the agent refuses', () => {
+    const example = join(import.meta.dirname, '..', '..', '..', 'agent', 'dist-files', 'agent.example.json');
+    const file = JSON.parse(readFileSync(example, 'utf8'));
+    expect(AgentConfigFile.safeParse(file).success).toBe(true);
   });
 });
 
