@@ -84,6 +84,10 @@ const NOT_AN_OBJECT = 'a CloudEvent is a JSON object';
 const isObject = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const notAnObject = (index: number): Issue[] => [
+  { path: [index], message: NOT_AN_OBJECT, code: 'invalid_type' },
+];
+
 /** Summarises a whole-request rejection: its one general issue, or how many events failed. */
 const rejectionMessage = (issues: readonly Issue[], count: number, batch: boolean): string => {
   const general = issues.filter((issue) => typeof issue.path[0] !== 'number');
@@ -107,24 +111,30 @@ const parseBody = (body: unknown): Sorting => {
       throw new EventsRejectedError(rejectionMessage(parsed.issues, 1, false), capped(parsed.issues));
     return { candidates: [{ index: 0, event: parsed.value }], rejected: [] };
   }
-  const parsed = parseEventBatch(body);
-  if (!parsed.ok)
-    throw new EventsRejectedError(rejectionMessage(parsed.issues, body.length, true), parsed.issues);
-  const rejected = parsed.rejected.map((entry) => ({ index: entry.index, issues: capped(entry.issues) }));
+  // The contract's parser reads a JSON string as JSON text (a double-encoded event); in a request
+  // body a string is simply not an event, so it is screened out as `null` and named as such.
+  const screened: unknown[] = body.map((element: unknown) => (isObject(element) ? element : null));
+  const named = (issues: readonly Issue[]): Issue[] =>
+    issues.map((issue) => {
+      const index = issue.path[0];
+      return typeof index === 'number' && screened[index] === null ? (notAnObject(index)[0] as Issue) : issue;
+    });
+  const parsed = parseEventBatch(screened);
+  if (!parsed.ok) {
+    throw new EventsRejectedError(rejectionMessage(parsed.issues, body.length, true), named(parsed.issues));
+  }
+  const rejected = parsed.rejected.map((entry) => ({
+    index: entry.index,
+    issues: capped(named(entry.issues)),
+  }));
   const rejectedIndexes = new Set(rejected.map((entry) => entry.index));
   const candidates: Candidate[] = [];
   let next = 0;
-  body.forEach((element: unknown, index) => {
+  body.forEach((_element: unknown, index) => {
     if (rejectedIndexes.has(index)) return;
     const event = parsed.value[next];
     next += 1;
-    if (event === undefined) return;
-    // The contract's parser also takes an event given as JSON text; in a request body it is a mistake.
-    if (!isObject(element)) {
-      rejected.push({ index, issues: [{ path: [index], message: NOT_AN_OBJECT, code: 'invalid_type' }] });
-      return;
-    }
-    candidates.push({ index, event });
+    if (event !== undefined) candidates.push({ index, event });
   });
   return { candidates, rejected };
 };

@@ -1,0 +1,233 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../../events/index.ts';
+import { agentEvent, degradedBatch } from '../../helpers/api-events.ts';
+import { API_NOW, type ApiHarness, apiHarness, OPERATOR_SECRET } from '../../helpers/api-harness.ts';
+import { signedPlan } from '../../helpers/api-plans.ts';
+import { AGENT_HOST } from '../../helpers/api-routes.ts';
+
+const OTHER_HOST = 'lnxclient08.example.net';
+const VIOS = 'vios2';
+
+describe('POST /v1/events', () => {
+  let api: ApiHarness;
+  let agentToken: string;
+
+  beforeEach(async () => {
+    api = await apiHarness();
+    agentToken = await api.agentToken(AGENT_HOST);
+  });
+  afterEach(async () => api.close());
+
+  const post = (body: unknown, token = agentToken, headers: Record<string, string> = {}) =>
+    api.request('POST', '/v1/events', { token, body, headers });
+
+  it('queues one event, stamped with receivedat and its authenticated sender', async () => {
+    const event = {
+      ...agentEvent('mirror.degraded', AGENT_HOST),
+      receivedat: '2020-01-01T00:00:00Z',
+      extra: 1,
+    };
+    const answer = await post(event, agentToken, { 'content-type': 'application/cloudevents+json' });
+    expect(answer.status).toBe(202);
+    expect(answer.body).toEqual({ accepted: [event.id], rejected: [], plansPending: false });
+    const [queued, ...rest] = await api.drain();
+    expect(rest).toEqual([]);
+    expect(queued?.sender).toEqual({ kind: 'agent', hostId: AGENT_HOST });
+    expect(queued?.senderId).toBe('api');
+    expect(queued?.body.receivedat).toBe(new Date(API_NOW).toISOString());
+    expect(queued?.body.id).toBe(event.id);
+    expect(queued?.body).not.toHaveProperty('extra');
+  });
+
+  it('queues a batch in order, one message per event', async () => {
+    const batch = degradedBatch(AGENT_HOST, 25);
+    const answer = await post(batch, agentToken, { 'content-type': 'application/cloudevents-batch+json' });
+    expect(answer.status).toBe(202);
+    expect(answer.body.accepted).toEqual(batch.map((event) => event.id));
+    const queued = await api.drain();
+    expect(queued.map((message) => message.body.id).sort()).toEqual(batch.map((event) => event.id).sort());
+  });
+
+  it('rejects an event whose hostid is not the host of its agent token', async () => {
+    const foreign = agentEvent('mirror.degraded', OTHER_HOST);
+    const alone = await post(foreign);
+    expect(alone.status).toBe(400);
+    expect(alone.body.error.code).toBe('events-rejected');
+    expect(alone.body.error.issues).toEqual([
+      expect.objectContaining({ path: ['hostid'], code: 'sender-mismatch' }),
+    ]);
+
+    const own = agentEvent('mirror.degraded', AGENT_HOST);
+    const mixed = await post([own, foreign]);
+    expect(mixed.status).toBe(202);
+    expect(mixed.body.accepted).toEqual([own.id]);
+    expect(mixed.body.rejected).toEqual([
+      { index: 1, issues: [expect.objectContaining({ path: [1, 'hostid'], code: 'sender-mismatch' })] },
+    ]);
+    expect((await api.drain()).map((message) => message.body.id)).toEqual([own.id]);
+  });
+
+  it('lets an operator token post for any host (an HMC posting ipl.completed)', async () => {
+    const ipl = agentEvent('ipl.completed', VIOS);
+    const answer = await post(ipl, OPERATOR_SECRET);
+    expect(answer.status).toBe(202);
+    expect(answer.body.plansPending).toBe(false);
+    const [queued] = await api.drain();
+    expect(queued?.sender).toEqual({ kind: 'operator', label: 'ops' });
+  });
+
+  it('rejects ipl.completed, domain.rebooted and domain.going-down from a client host', async () => {
+    await api.putHost(AGENT_HOST, { role: 'client' });
+    for (const type of ['ipl.completed', 'domain.rebooted', 'domain.going-down'] as const) {
+      const answer = await post(agentEvent(type, AGENT_HOST));
+      expect(answer.status, type).toBe(400);
+      expect(answer.body.error.issues).toEqual([
+        expect.objectContaining({
+          path: ['type'],
+          code: 'sender-role',
+          message: expect.stringContaining('client'),
+        }),
+      ]);
+    }
+    const heartbeat = agentEvent('host.heartbeat', AGENT_HOST);
+    const mixed = await post([agentEvent('ipl.completed', AGENT_HOST), heartbeat]);
+    expect(mixed.status).toBe(202);
+    expect(mixed.body.accepted).toEqual([heartbeat.id]);
+    expect(mixed.body.rejected[0].index).toBe(0);
+    expect(await api.drain()).toHaveLength(1);
+  });
+
+  it('accepts them from a hosting or control host, and leaves a host of unknown role to correlate', async () => {
+    const vios = await api.agentToken(VIOS);
+    await api.putHost(VIOS, { role: 'hosting' });
+    expect((await post(agentEvent('ipl.completed', VIOS), vios)).status).toBe(202);
+    const control = await api.agentToken('primary.example.net');
+    await api.putHost('primary.example.net', { role: 'control' });
+    expect((await post(agentEvent('domain.rebooted', 'primary.example.net'), control)).status).toBe(202);
+    const fresh = await api.agentToken('vios1');
+    expect((await post(agentEvent('domain.going-down', 'vios1'), fresh)).status).toBe(202);
+    expect(await api.drain()).toHaveLength(3);
+  });
+
+  it('answers 202 with accepted ids and rejected indexes with their issues for a partly invalid batch', async () => {
+    const good = degradedBatch(AGENT_HOST, 3);
+    const badTime = { ...agentEvent('mirror.degraded', AGENT_HOST), time: 'yesterday' };
+    const unknownType = { ...agentEvent('mirror.degraded', AGENT_HOST), type: 'mirror.exploded' };
+    const answer = await post([good[0], badTime, good[1], unknownType, 'not an event', good[2]]);
+    expect(answer.status).toBe(202);
+    expect(answer.body.accepted).toEqual(good.map((event) => event.id));
+    expect(answer.body.rejected.map((entry: { index: number }) => entry.index)).toEqual([1, 3, 4]);
+    for (const entry of answer.body.rejected) {
+      expect(entry.issues.length).toBeGreaterThan(0);
+      for (const issue of entry.issues) {
+        expect(issue.path[0]).toBe(entry.index);
+        expect(issue.message.length).toBeGreaterThan(0);
+      }
+    }
+    expect(answer.body.rejected[0].issues).toEqual([expect.objectContaining({ path: [1, 'time'] })]);
+    expect(await api.drain()).toHaveLength(3);
+  });
+
+  it('answers 400 with every issue when no event of a batch is accepted', async () => {
+    const answer = await post([{ specversion: '1.0' }, 42]);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('events-rejected');
+    const indexes = new Set(answer.body.error.issues.map((issue: { path: unknown[] }) => issue.path[0]));
+    expect(indexes).toEqual(new Set([0, 1]));
+    expect(await api.drain()).toEqual([]);
+  });
+
+  it('refuses a body over 1 MiB with 413 before parsing it', async () => {
+    const oversized = `[${' '.repeat(LIMITS.maxBatchBytes)}]`;
+    const answer = await post(oversized);
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toEqual({
+      code: 'payload-too-large',
+      message: `the request body may not exceed ${LIMITS.maxBatchBytes} bytes`,
+    });
+    const unparsable = `{${'x'.repeat(LIMITS.maxBatchBytes)}`;
+    expect((await post(unparsable)).status).toBe(413);
+  });
+
+  it('refuses a body whose stream runs past 1 MiB even without a Content-Length', async () => {
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > LIMITS.maxBatchBytes * 2) {
+          controller.close();
+          return;
+        }
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const request = new Request('http://localhost/v1/events', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    const response = await api.app.request(request);
+    expect(response.status).toBe(413);
+    expect(sent).toBeLessThan(LIMITS.maxBatchBytes * 2);
+  });
+
+  it('refuses a batch of 501 events with 400', async () => {
+    const answer = await post(degradedBatch(AGENT_HOST, LIMITS.maxBatchEvents + 1));
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toContain('at most 500 events');
+    expect(await api.drain()).toEqual([]);
+    expect((await post(degradedBatch(AGENT_HOST, LIMITS.maxBatchEvents))).status).toBe(202);
+  });
+
+  it('rejects one event over 64 KiB by its index', async () => {
+    const big = agentEvent('command.progress', AGENT_HOST);
+    big.data = { ...big.data, detail: 'x'.repeat(4000) };
+    const huge = { ...agentEvent('mirror.degraded', AGENT_HOST), padding: 'y'.repeat(LIMITS.maxEventBytes) };
+    const answer = await post([big, huge]);
+    expect(answer.status).toBe(202);
+    expect(answer.body.rejected).toEqual([
+      { index: 1, issues: [expect.objectContaining({ code: 'too_big', path: [1] })] },
+    ]);
+  });
+
+  it('answers malformed JSON, an empty body and a non-JSON type with clear errors', async () => {
+    const malformed = await post('[{"specversion": "1.0",');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.code).toBe('invalid-json');
+    expect(malformed.body.error.message).toMatch(/not valid JSON/);
+    const empty = await post('');
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/empty/);
+    const text = await post('hello', agentToken, { 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    const scalar = await post('"a string"');
+    expect(scalar.status).toBe(400);
+    expect(scalar.body.error.issues[0].message).toMatch(/JSON object/);
+    const notUtf8 = await api.app.request('/v1/events', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
+      body: new Uint8Array([0x5b, 0xff, 0xfe, 0x5d]),
+    });
+    expect(notUtf8.status).toBe(400);
+  });
+
+  it('rejects an event the queue would refuse (a character SQS forbids) by its index', async () => {
+    const progress = agentEvent('command.progress', AGENT_HOST);
+    progress.data = { ...progress.data, detail: 'bad \uffff char' };
+    const good = agentEvent('mirror.degraded', AGENT_HOST);
+    const answer = await post([progress, good]);
+    expect(answer.status).toBe(202);
+    expect(answer.body.accepted).toEqual([good.id]);
+    expect(answer.body.rejected).toEqual([
+      { index: 0, issues: [expect.objectContaining({ code: 'queue-refused', path: [0] })] },
+    ]);
+  });
+
+  it('tells an agent that plans wait for it', async () => {
+    await api.store.putPlan(await signedPlan(api.folder, { hostId: AGENT_HOST, issuedAt: API_NOW }));
+    const answer = await post(agentEvent('host.heartbeat', AGENT_HOST));
+    expect(answer.body.plansPending).toBe(true);
+  });
+});
