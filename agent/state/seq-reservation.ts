@@ -17,16 +17,20 @@ const CLOCK_FLOOR_PER_MILLISECOND = 1000;
 export type SeqCounter = { readonly next: number; readonly reservedThrough: number };
 
 /**
- * Where numbering starts when no trustworthy record exists (first start, lost or unreadable state,
- * state in memory): the wall clock in microseconds, which exceeds what any earlier agent on this
- * host could have reached unless it sent over a thousand events per millisecond or the clock went
- * back. A recorded reservation, when there is one, is used instead.
+ * A floor no earlier agent on this host can have reached: the wall clock in microseconds. An
+ * earlier agent started at its own (lower) floor and would have had to send over a thousand events
+ * per millisecond since to pass this one.
  */
 export const seqFloorFromClock = (now: Date): number => now.getTime() * CLOCK_FLOOR_PER_MILLISECOND;
 
-/** The counter at start: from the recorded reservation, else from the clock. */
+/**
+ * The counter at start: the higher of the recorded reservation and the clock's floor. The
+ * reservation alone covers a clock that went back; the floor alone covers a lost, damaged or
+ * stale record (state in memory, a state file that could not be written while the last agent ran
+ * on). Together `seq` only ever grows.
+ */
 export const startCounter = (recordedReservedThrough: number | undefined, now: Date): SeqCounter => {
-  const next = recordedReservedThrough ?? seqFloorFromClock(now);
+  const next = Math.max(recordedReservedThrough ?? 0, seqFloorFromClock(now));
   return { next, reservedThrough: next };
 };
 

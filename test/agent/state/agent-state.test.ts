@@ -108,6 +108,21 @@ describe('AgentStateStore', () => {
     expect(log.lines[0]?.message).toMatch(/keeping state in memory/);
   });
 
+  it('never repeats a number after a run whose reservation could not be written', () => {
+    const directory = new MemoryStateDirectory();
+    const log = memoryLog();
+    const first = AgentStateStore.open(directory, HOST, { log, clock: () => now, block: 2 });
+    const write = directory.writeAtomic.bind(directory);
+    directory.writeAtomic = () => {
+      throw Object.assign(new Error('read-only file system'), { code: 'EROFS' });
+    };
+    const used = Array.from({ length: 50 }, () => first.nextSeq());
+    directory.writeAtomic = write;
+    const later = new Date(now.getTime() + 1000);
+    const restarted = AgentStateStore.open(directory, HOST, { log, clock: () => later, block: 2 });
+    expect(restarted.nextSeq()).toBeGreaterThan(used.at(-1) as number);
+  });
+
   it('switches to memory, and says so, when a write fails while running', () => {
     const log = memoryLog();
     const directory = new MemoryStateDirectory();

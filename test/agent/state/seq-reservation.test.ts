@@ -37,13 +37,22 @@ describe('takeSeq', () => {
 });
 
 describe('startCounter', () => {
+  const now = new Date('2026-11-22T03:12:09.412Z');
+
   it('starts from the clock in microseconds when there is no record', () => {
-    const now = new Date('2026-11-22T03:12:09.412Z');
     expect(startCounter(undefined, now).next).toBe(seqFloorFromClock(now));
     expect(Number.isSafeInteger(seqFloorFromClock(new Date('2200-01-01T00:00:00Z')))).toBe(true);
   });
 
-  it('starts from the recorded reservation when there is one', () => {
-    expect(startCounter(2048, new Date())).toEqual({ next: 2048, reservedThrough: 2048 });
+  it('starts from the recorded reservation when the clock went back below it', () => {
+    const recorded = seqFloorFromClock(now) + 5000;
+    expect(startCounter(recorded, new Date(now.getTime() - 60_000))).toEqual({
+      next: recorded,
+      reservedThrough: recorded,
+    });
+  });
+
+  it('starts from the clock when the record is older than it, so a stale record never repeats a number', () => {
+    expect(startCounter(2048, now).next).toBe(seqFloorFromClock(now));
   });
 });
