@@ -16,7 +16,7 @@ import {
   resolveCommand,
 } from './commands.ts';
 import { type ApiLog, errorResponse } from './error-response.ts';
-import { InvalidRequestError, MethodNotAllowedError, NotFoundError } from './errors.ts';
+import { InternalError, InvalidRequestError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 import { ingestEvents } from './ingest.ts';
 import {
   type LongPollOptions,
@@ -158,6 +158,15 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
         : new NotFoundError(`no route ${c.req.method} ${c.req.path}`),
       log,
     );
+  });
+
+  // Hono hands `onError` only what is an Error; anything else thrown below is made one here.
+  app.use('*', async (_c, next) => {
+    try {
+      await next();
+    } catch (error) {
+      throw error instanceof Error ? error : new InternalError({ cause: error });
+    }
   });
 
   app.use('*', async (c, next) => {

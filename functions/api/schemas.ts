@@ -30,13 +30,14 @@ export const IssueBody = Issue.meta({ id: 'Issue', description: 'Where (`path`) 
 
 const Cursor = z.string().min(1).max(4096).describe('Opaque: from the previous page, with the same filters.');
 
-/** A count of something in a query string (`?limit=20`). */
+/** A count of something in a query string (`?limit=20`), documented as the integer it stands for. */
 const QueryInt = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d{1,6}$/, 'not a whole number')
     .transform(Number)
-    .pipe(z.int().min(min).max(max));
+    .pipe(z.int().min(min).max(max))
+    .meta({ type: 'integer', minimum: min, maximum: max, pattern: undefined });
 
 // ————————————————————————————————————————————— events
 

@@ -56,7 +56,15 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export const apiHarness = async (deps: Partial<ApiDeps> = {}): Promise<ApiHarness> => {
+export interface HarnessOptions {
+  /** What the app sees of the store (a wrapper that fails on purpose); the harness seeds the real one. */
+  readonly wrapStore?: (store: SqliteStore) => ApiDeps['store'];
+}
+
+export const apiHarness = async (
+  deps: Partial<ApiDeps> = {},
+  options: HarnessOptions = {},
+): Promise<ApiHarness> => {
   const folder = mkdtempSync(join(tmpdir(), 'faultline-api-'));
   const store = new SqliteStore({ path: join(folder, 'store.db') });
   const queues = SqliteQueueStore.open(join(folder, 'queue.db'));
@@ -70,7 +78,7 @@ export const apiHarness = async (deps: Partial<ApiDeps> = {}): Promise<ApiHarnes
     createdAt: new Date(API_NOW).toISOString(),
   });
   const app = createApp({
-    store,
+    store: options.wrapStore?.(store) ?? store,
     eventsQueue: events,
     now: () => clock.now,
     log: (entry) => logs.push(entry),
