@@ -137,7 +137,10 @@ export class DecisionEngine {
   applyInput(
     input: CoreInput,
     now: string,
-    options: { readonly guard?: (slices: Slices) => string | undefined; readonly about?: string } = {},
+    options: {
+      readonly guard?: ((slices: Slices) => string | undefined) | undefined;
+      readonly about?: string;
+    } = {},
   ): Promise<RunOutcome> {
     return this.#run({
       id: inputDecisionId(input),

@@ -4,7 +4,7 @@
  * cannot be what it claims (a bug or a hand-edited table).
  */
 
-export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt'] as const;
+export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt', 'config-invalid'] as const;
 export type OutboxErrorCode = (typeof OUTBOX_ERROR_CODES)[number];
 
 export abstract class OutboxError extends Error {
@@ -36,5 +36,19 @@ export class DecisionCorruptError extends OutboxError {
   readonly retryable = false;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
+  }
+}
+
+/** The environment of correlate or sweep does not validate: nothing runs until it is fixed. */
+export class RuntimeConfigError extends OutboxError {
+  readonly code = 'config-invalid' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    /** One line per problem: `FAULTLINE_STORE: ...`. */
+    readonly problems: readonly string[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(problems.length === 0 ? message : `${message}: ${problems.join('; ')}`, options);
   }
 }

@@ -1,0 +1,115 @@
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  isTransientSdkError,
+  messageOf,
+  StoreRejectedError,
+  StoreUnavailableError,
+  sdkErrorName,
+} from '../errors.ts';
+
+/**
+ * The DynamoDB table of the store, as data: the CDK app (infra/) creates the table from
+ * {@link STORE_TABLE} (on-demand, point-in-time recovery, retained, TTL on
+ * `timeToLiveAttribute`), and the tests create the same table on dynalite with
+ * {@link createStoreTable}. One table, three overloaded GSIs (all `ProjectionType: ALL`):
+ *
+ * | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) | `gsi3` (pk / sk) |
+ * |---|---|---|---|---|---|
+ * | control slice | `CONTROL` | `SLICE` | | | |
+ * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | |
+ * | host slice | `HOST#<host id>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` | | |
+ * | decision record (outbox) | `DECISION#<id>` | `DECISION` | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | | |
+ * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` |
+ * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | |
+ * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | |
+ * | plan | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | |
+ * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | |
+ *
+ * Nothing grows with the fleet inside an item: a slice is bounded by the core, and what grows
+ * (affected hosts, timeline, plans, decisions) is an item each. The wake and unfinished-decision
+ * index keys are sharded so no single GSI partition takes every timer write. Times in keys are
+ * normalised ISO strings, which sort as text.
+ *
+ * TTL (`expiresAt`, epoch seconds) is set on rows that became history: a finished decision
+ * record after 15 days (longer than SQS keeps a message), a resolved incident and its
+ * affected-host and timeline rows after 400 days, a plan 30 days after its own TTL. dynalite
+ * ignores TTL; DynamoDB deletes within a few days of the time.
+ */
+export const STORE_TABLE = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  billingMode: 'PAY_PER_REQUEST',
+  timeToLiveAttribute: 'expiresAt',
+  globalSecondaryIndexes: [
+    {
+      indexName: 'gsi1',
+      partitionKey: { name: 'gsi1pk', type: 'S' },
+      sortKey: { name: 'gsi1sk', type: 'S' },
+      projectionType: 'ALL',
+    },
+    {
+      indexName: 'gsi2',
+      partitionKey: { name: 'gsi2pk', type: 'S' },
+      sortKey: { name: 'gsi2sk', type: 'S' },
+      projectionType: 'ALL',
+    },
+    {
+      indexName: 'gsi3',
+      partitionKey: { name: 'gsi3pk', type: 'S' },
+      sortKey: { name: 'gsi3sk', type: 'S' },
+      projectionType: 'ALL',
+    },
+  ],
+} as const;
+
+/** How many GSI partitions timers and unfinished decisions are spread over. */
+export const INDEX_SHARDS = { wake: 8, unfinished: 4 } as const;
+
+/**
+ * Creates the store table as {@link STORE_TABLE} describes it and waits until it is active (tests,
+ * and a developer's own DynamoDB Local). TTL is left to infra: dynalite has no `UpdateTimeToLive`.
+ */
+export const createStoreTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  const attributes = new Map<string, 'S'>([
+    [STORE_TABLE.partitionKey.name, 'S'],
+    [STORE_TABLE.sortKey.name, 'S'],
+  ]);
+  for (const index of STORE_TABLE.globalSecondaryIndexes) {
+    attributes.set(index.partitionKey.name, 'S');
+    attributes.set(index.sortKey.name, 'S');
+  }
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: STORE_TABLE.billingMode,
+        AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+          AttributeName,
+          AttributeType,
+        })),
+        KeySchema: [
+          { AttributeName: STORE_TABLE.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: STORE_TABLE.sortKey.name, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: STORE_TABLE.globalSecondaryIndexes.map((index) => ({
+          IndexName: index.indexName,
+          KeySchema: [
+            { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: index.projectionType },
+        })),
+      }),
+    );
+    for (;;) {
+      const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      if (described.Table?.TableStatus === 'ACTIVE') return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } catch (error) {
+    const detail = `cannot create table ${tableName}: ${sdkErrorName(error)}: ${messageOf(error)}`;
+    throw isTransientSdkError(error)
+      ? new StoreUnavailableError(detail, { cause: error })
+      : new StoreRejectedError(detail, { cause: error });
+  }
+};

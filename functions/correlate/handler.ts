@@ -1,0 +1,157 @@
+import {
+  type BatchResponse,
+  processBatch,
+  type QueueEvent,
+  type QueueRecord,
+  type RecordOutcome,
+  recordOk,
+  rejectRecord,
+  retryRecord,
+} from '../adapters/queue/batch.ts';
+import type { WorkQueue } from '../adapters/queue/port.ts';
+import type { PlanSigner } from '../adapters/signer/port.ts';
+import type { OutboxStore, ProjectionWriter, SliceStore } from '../adapters/store/port.ts';
+import type { CoreConfig } from '../core/index.ts';
+import { DecisionEngine } from '../outbox/engine.ts';
+import { fromEnv } from './env.ts';
+import { parseRecord } from './records.ts';
+
+/**
+ * correlate: the events queue's consumer (DESIGN.md §2, §3, §5). Wiring only: records are parsed
+ * and bound to their senders in records.ts, decided by the core, saved and performed by the
+ * outbox (functions/outbox/), and answered with `ReportBatchItemFailures` by `processBatch`.
+ *
+ * For each record, in order: parse it and check its sender; skip it if its decision was already
+ * applied (a redelivery); load the slices `keysFor` names; decide; save the changed slices with
+ * the effects (the roll-forward protocol: made again on a lost race); perform the effects (plans
+ * signed and stored, notifications enqueued) and the follow-ups. After the batch, the timers due
+ * now are fired, so waves advance without waiting for sweep.
+ *
+ * A refused record (it does not parse, its sender may not send it) is reported as a batch item
+ * failure until its last receive (`maxReceiveCount`, the queue's redrive setting), then sent to
+ * the DLQ with its reason and deleted: it is in the DLQ after `maxReceiveCount` receives, with its
+ * reason, exactly once — and a server event refused only because its host's heartbeat had not
+ * been applied yet gets those receives to succeed. Any other failure is a batch item failure too.
+ */
+export interface CorrelateSettings {
+  readonly core: CoreConfig;
+  /** SenderIds whose `FaultlineSender` stamp is believed: the API (see messages.ts). */
+  readonly trustedSenders: readonly string[];
+  /** The events queue's `maxReceiveCount`: a refused record goes to the DLQ on that receive. */
+  readonly maxReceiveCount: number;
+  /** How many due timers to fire after each batch. */
+  readonly tickLimit: number;
+}
+
+export interface CorrelateDeps {
+  /** Read once, on the first batch. */
+  readonly settings: CorrelateSettings;
+  readonly store: SliceStore & OutboxStore & ProjectionWriter;
+  readonly signer: PlanSigner;
+  readonly notifyQueue: Pick<WorkQueue, 'send'>;
+  readonly deadLetterQueue: Pick<WorkQueue, 'send'>;
+  /** The events queue's name, recorded on dead-lettered records; by default from the records' ARN. */
+  readonly sourceQueue?: string;
+  /** The wall clock (ms): the core's `now`. */
+  readonly clock?: () => number;
+  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+}
+
+const DEFAULT_SOURCE_QUEUE = 'events';
+
+const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
+  console.log(JSON.stringify({ service: 'correlate', ...entry }));
+};
+
+const queueNameOf = (arn: string | undefined): string | undefined => {
+  const name = arn?.split(':').pop();
+  return name === undefined || name.length === 0 ? undefined : name;
+};
+
+const receiveCountOf = (record: QueueRecord): number => {
+  const count = Number(record.attributes.ApproximateReceiveCount);
+  return Number.isInteger(count) && count > 0 ? count : 1;
+};
+
+const errorFields = (error: unknown): { code?: unknown; retryable?: unknown; message: string } => ({
+  ...(typeof error === 'object' && error !== null && 'code' in error
+    ? { code: (error as { code: unknown }).code }
+    : {}),
+  ...(typeof error === 'object' && error !== null && 'retryable' in error
+    ? { retryable: (error as { retryable: unknown }).retryable }
+    : {}),
+  message: error instanceof Error ? error.message : String(error),
+});
+
+export const createHandler = (deps: CorrelateDeps): ((event: QueueEvent) => Promise<BatchResponse>) => {
+  const log = deps.log ?? jsonLog;
+  const clock = deps.clock ?? Date.now;
+  let made: { engine: DecisionEngine; settings: CorrelateSettings } | undefined;
+  const runtime = (): { engine: DecisionEngine; settings: CorrelateSettings } => {
+    if (made === undefined) {
+      const settings = deps.settings;
+      made = {
+        settings,
+        engine: new DecisionEngine({
+          store: deps.store,
+          signer: deps.signer,
+          notifyQueue: deps.notifyQueue,
+          config: settings.core,
+          clock,
+          log,
+        }),
+      };
+    }
+    return made;
+  };
+
+  const refused = (record: QueueRecord, reason: string, settings: CorrelateSettings): RecordOutcome =>
+    receiveCountOf(record) >= settings.maxReceiveCount
+      ? rejectRecord(reason)
+      : retryRecord(`refused, to the DLQ on receive ${settings.maxReceiveCount}: ${reason}`);
+
+  return async (event) => {
+    const { engine, settings } = runtime();
+    const handle = async (record: QueueRecord): Promise<RecordOutcome> => {
+      const parsed = parseRecord(record, settings);
+      if (!parsed.ok) return refused(record, parsed.reason, settings);
+      try {
+        const outcome = await engine.applyInput(parsed.input, new Date(clock()).toISOString(), {
+          guard: parsed.guard,
+          about: `${parsed.input.type} from ${parsed.sender.kind === 'agent' ? parsed.sender.hostId : 'an operator'}`,
+        });
+        return outcome.kind === 'rejected' ? refused(record, outcome.reason, settings) : recordOk;
+      } catch (error) {
+        const fields = errorFields(error);
+        if (fields.retryable === false && receiveCountOf(record) >= settings.maxReceiveCount) {
+          return rejectRecord(`could not be applied: ${fields.message}`);
+        }
+        throw error;
+      }
+    };
+    const response = await processBatch(event.Records, handle, {
+      deadLetterQueue: deps.deadLetterQueue,
+      sourceQueue: deps.sourceQueue ?? queueNameOf(event.Records[0]?.eventSourceARN) ?? DEFAULT_SOURCE_QUEUE,
+      onResult: (record, result) => {
+        if (result.kind === 'ok') return;
+        log({
+          level: result.kind === 'failed' ? 'error' : 'warn',
+          messageId: record.messageId,
+          outcome: result.kind,
+          detail: result.reason,
+          ...(result.kind === 'failed' ? { error: errorFields(result.error) } : {}),
+        });
+      },
+    });
+    try {
+      const fired = await engine.tickDue(new Date(clock()).toISOString(), settings.tickLimit);
+      if (fired > 0) log({ level: 'info', timersFired: fired });
+    } catch (error) {
+      // The timers stay due: the next batch or sweep fires them.
+      log({ level: 'error', detail: 'firing due timers failed', error: errorFields(error) });
+    }
+    return response;
+  };
+};
+
+export const handler = createHandler(fromEnv());

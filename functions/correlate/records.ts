@@ -1,0 +1,129 @@
+import { type FaultlineEvent, parseEvent } from '../../events/index.ts';
+import type { QueueRecord } from '../adapters/queue/batch.ts';
+import { recordMessageAttributes } from '../adapters/queue/batch.ts';
+import { OperatorCommand, type Slices } from '../core/index.ts';
+import { type AuthenticatedSender, parseSenderStamp, SENDER_ATTRIBUTE } from './messages.ts';
+
+/**
+ * The edge of correlate: one SQS record to a core input and the sender it is bound to
+ * (DESIGN.md §3, sender binding; messages.ts says how senders are known). Pure: no I/O.
+ *
+ * - The body is a CloudEvent (`parseEvent`) or, from an operator, an `OperatorCommand`.
+ * - A record is bound to a host: the host id in its `SenderId` (`<role id>:<host id>`, or the
+ *   whole id when it has no `:`) or the `agent:` stamp of a trusted sender; an event naming
+ *   another host is refused. An operator (`operator:` stamp of a trusted sender) may send any
+ *   host's events, and only an operator may send commands.
+ * - `ipl.completed`, `domain.rebooted` and `domain.going-down` from an agent need its host's last
+ *   heartbeat to say `hosting` or `control`: that is checked once the host's slice is loaded
+ *   ({@link ParsedRecord.guard}).
+ * - Ingest stamps `receivedat`: for a record sent straight to SQS it is the message's
+ *   `SentTimestamp` (whatever the agent put there); the API stamps its own.
+ */
+
+export interface SenderPolicy {
+  /** SenderIds whose stamp is believed: exact ids, or prefixes ending in `:` (a role, any session). */
+  readonly trustedSenders: readonly string[];
+}
+
+export type ParsedRecord =
+  | {
+      readonly ok: true;
+      readonly input: FaultlineEvent | OperatorCommand;
+      readonly sender: AuthenticatedSender;
+      /** A reason to refuse the input once the slices are loaded, or undefined to go on. */
+      readonly guard: ((slices: Slices) => string | undefined) | undefined;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+const SERVER_EVENTS = new Set<FaultlineEvent['type']>([
+  'ipl.completed',
+  'domain.rebooted',
+  'domain.going-down',
+]);
+const SERVING_ROLES = new Set(['hosting', 'control']);
+const MAX_REASON_ISSUES = 8;
+
+const refuse = (reason: string): ParsedRecord => ({ ok: false, reason });
+
+const isTrusted = (senderId: string | undefined, policy: SenderPolicy): boolean =>
+  senderId !== undefined &&
+  policy.trustedSenders.some((trusted) =>
+    trusted.endsWith(':') ? senderId.startsWith(trusted) : senderId === trusted,
+  );
+
+/** The host a direct sender is: the session name of an assumed role, or the whole id. */
+export const hostOfSenderId = (senderId: string): string => senderId.slice(senderId.lastIndexOf(':') + 1);
+
+const senderOf = (record: QueueRecord, policy: SenderPolicy): AuthenticatedSender | string => {
+  const senderId = record.attributes.SenderId;
+  const stamp = recordMessageAttributes(record)[SENDER_ATTRIBUTE];
+  if (isTrusted(senderId, policy)) {
+    const parsed = parseSenderStamp(stamp?.type === 'String' ? stamp.value : undefined);
+    return parsed ?? `a trusted sender (${senderId}) sent it without a valid ${SENDER_ATTRIBUTE} stamp`;
+  }
+  if (senderId === undefined || senderId.length === 0)
+    return 'the message has no SenderId to bind it to a host';
+  const hostId = hostOfSenderId(senderId);
+  return hostId.length === 0 ? `SenderId ${senderId} names no host` : { kind: 'agent', hostId };
+};
+
+const issuesText = (issues: readonly { path: readonly (string | number)[]; message: string }[]): string => {
+  const shown = issues
+    .slice(0, MAX_REASON_ISSUES)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`));
+  const more = issues.length > MAX_REASON_ISSUES ? `; and ${issues.length - MAX_REASON_ISSUES} more` : '';
+  return `${shown.join('; ')}${more}`;
+};
+
+const sentAt = (record: QueueRecord): string | undefined => {
+  const ms = Number(record.attributes.SentTimestamp);
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
+};
+
+const roleGuard =
+  (event: FaultlineEvent) =>
+  (slices: Slices): string | undefined => {
+    const role = slices.hosts[event.hostid]?.role;
+    if (role !== undefined && SERVING_ROLES.has(role)) return undefined;
+    return `${event.type} is accepted only from a host of role hosting or control, or an operator; ${event.hostid} ${
+      role === undefined ? 'has sent no heartbeat' : `is a ${role} by its last heartbeat`
+    }`;
+  };
+
+/** Parses one record and binds it to its sender; a refusal carries the reason for the DLQ. */
+export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRecord => {
+  const sender = senderOf(record, policy);
+  if (typeof sender === 'string') return refuse(sender);
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch (error) {
+    return refuse(`not JSON: ${(error as Error).message}`);
+  }
+  const type = typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
+  if (typeof type === 'string' && type.startsWith('operator.')) {
+    if (sender.kind !== 'operator') return refuse(`${type} is accepted only from an operator`);
+    const command = OperatorCommand.safeParse(body);
+    if (!command.success) {
+      return refuse(
+        `not an operator command: ${issuesText(
+          command.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })),
+        )}`,
+      );
+    }
+    return { ok: true, input: command.data, sender, guard: undefined };
+  }
+  const parsed = parseEvent(body);
+  if (!parsed.ok) return refuse(`not a Faultline event: ${issuesText(parsed.issues)}`);
+  let event = parsed.value;
+  if (sender.kind === 'agent' && event.hostid !== sender.hostId) {
+    return refuse(`hostid ${event.hostid} is not its sender ${sender.hostId}`);
+  }
+  const stampedByApi = isTrusted(record.attributes.SenderId, policy);
+  const received = sentAt(record);
+  if (received !== undefined && (!stampedByApi || event.receivedat === undefined)) {
+    event = { ...event, receivedat: received };
+  }
+  const guard = sender.kind === 'agent' && SERVER_EVENTS.has(event.type) ? roleGuard(event) : undefined;
+  return { ok: true, input: event, sender, guard };
+};

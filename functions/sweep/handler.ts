@@ -1,0 +1,92 @@
+import type { WorkQueue } from '../adapters/queue/port.ts';
+import type { PlanSigner } from '../adapters/signer/port.ts';
+import type { OutboxStore, ProjectionWriter, SliceStore, Store } from '../adapters/store/port.ts';
+import type { CoreConfig } from '../core/index.ts';
+import { DecisionEngine } from '../outbox/engine.ts';
+import { fromEnv } from './env.ts';
+
+/**
+ * sweep: runs every minute (an EventBridge schedule; the local runtime's interval). Wiring only,
+ * on the decision engine of functions/outbox/:
+ *
+ * 1. Finishes what crashes left: decision records older than the grace period that are still
+ *    pending (settled: committed if their slices can all be locked, else aborted, and decided
+ *    again when their input comes back) or committed (rolled forward, effects performed).
+ * 2. Fires the core's timers that are due (`keysForWake` + `tick`): dispatch after the stability
+ *    period, hold-downs, escalations, expired plan slots, silent servers.
+ * 3. Purges rows past their retention where the store has no TTL (SQLite).
+ *
+ * Young records are left to the correlate that is writing them (the grace period): finishing
+ * them too would be harmless, every step being idempotent, but would enqueue their
+ * notifications twice (notify delivers each once anyway).
+ */
+export interface SweepSettings {
+  readonly core: CoreConfig;
+  /** Decision records younger than this are left to their owner. */
+  readonly graceSeconds: number;
+  /** At most this many records finished per run. */
+  readonly finishLimit: number;
+  /** At most this many timers fired per run. */
+  readonly tickLimit: number;
+}
+
+export interface SweepDeps {
+  /** Read once, on the first run. */
+  readonly settings: SweepSettings;
+  readonly store: SliceStore & OutboxStore & ProjectionWriter & Pick<Store, 'purgeExpired'>;
+  readonly signer: PlanSigner;
+  readonly notifyQueue: Pick<WorkQueue, 'send'>;
+  /** The wall clock (ms): the core's `now`. */
+  readonly clock?: () => number;
+  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+}
+
+export interface SweepReport {
+  readonly finished: number;
+  readonly aborted: number;
+  readonly timersFired: number;
+  readonly purged: number;
+}
+
+const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
+  console.log(JSON.stringify({ service: 'sweep', ...entry }));
+};
+
+export const createHandler = (deps: SweepDeps): ((event?: unknown) => Promise<SweepReport>) => {
+  const log = deps.log ?? jsonLog;
+  const clock = deps.clock ?? Date.now;
+  let made: { engine: DecisionEngine; settings: SweepSettings } | undefined;
+  const runtime = () => {
+    if (made === undefined) {
+      const settings = deps.settings;
+      made = {
+        settings,
+        engine: new DecisionEngine({
+          store: deps.store,
+          signer: deps.signer,
+          notifyQueue: deps.notifyQueue,
+          config: settings.core,
+          clock,
+          log,
+        }),
+      };
+    }
+    return made;
+  };
+
+  return async () => {
+    const { engine, settings } = runtime();
+    const started = clock();
+    const { finished, aborted } = await engine.finishUnfinished(
+      started - settings.graceSeconds * 1000,
+      settings.finishLimit,
+    );
+    const timersFired = await engine.tickDue(new Date(clock()).toISOString(), settings.tickLimit);
+    const purged = deps.store.purgeExpired === undefined ? 0 : await deps.store.purgeExpired(clock());
+    const report = { finished, aborted, timersFired, purged };
+    if (finished + aborted + timersFired + purged > 0) log({ level: 'info', ...report });
+    return report;
+  };
+};
+
+export const handler = createHandler(fromEnv());
