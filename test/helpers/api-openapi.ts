@@ -104,10 +104,11 @@ const checkSchema = (document: Json, schema: Json, where: string, problems: stri
   for (const key of ['allOf', 'oneOf', 'anyOf']) {
     if (key in schema) {
       if (!Array.isArray(schema[key])) problems.push(`${where}: ${key} must be an array`);
-      else
-        schema[key].forEach((entry: Json, index: number) =>
-          checkSchema(document, entry, `${where}.${key}[${index}]`, problems),
-        );
+      else {
+        for (const [index, entry] of (schema[key] as Json[]).entries()) {
+          checkSchema(document, entry, `${where}.${key}[${index}]`, problems);
+        }
+      }
     }
   }
   if ('not' in schema) checkSchema(document, schema.not, `${where}.not`, problems);
