@@ -695,10 +695,27 @@ export class SqliteStore implements Store {
         removed += this.#db.prepare('DELETE FROM incidents WHERE id = ?').run(id).changes;
       }
       removed += this.#db
-        .prepare('DELETE FROM plans WHERE expires_at IS NOT NULL AND expires_at <= ?')
-        .run(new Date(nowMs - RETENTION.planSeconds * 1000).toISOString()).changes;
+        .prepare(
+          'DELETE FROM plans WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND revoked_at <= ?)',
+        )
+        .run(
+          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+        ).changes;
       return removed;
     });
+  }
+
+  /**
+   * An online backup of the whole store into `file` (SQLite's backup API: consistent while
+   * correlate and the API keep writing). What `faultline backup <file>` runs.
+   */
+  async backup(file: string): Promise<void> {
+    try {
+      await this.#db.backup(file);
+    } catch (error) {
+      throw wrap(`back up the store to ${file}`, error);
+    }
   }
 
   async close(): Promise<void> {

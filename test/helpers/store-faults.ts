@@ -1,0 +1,101 @@
+import type { WorkQueue } from '../../functions/adapters/queue/port.ts';
+import type { PlanSigner } from '../../functions/adapters/signer/port.ts';
+import type { Store } from '../../functions/adapters/store/port.ts';
+
+/**
+ * Crash injection for the outbox: a store, a notify queue and a signer that count every write
+ * (every point where a process could die between two effects on the outside world) and, armed
+ * with `crashAt = k`, throw at the k-th one *before* performing it — and then throw on every
+ * call after it, reads included, as a dead process would, until `revive()` (the restart).
+ */
+export class Crash extends Error {
+  readonly code = 'crash';
+}
+
+const WRITES = new Set<string>([
+  'putSlice',
+  'lockSlice',
+  'applyLocked',
+  'unlockSlice',
+  'putDecision',
+  'setDecisionStatus',
+  'markEffectDone',
+  'putIncident',
+  'putAffectedHost',
+  'putTimeline',
+  'putPlan',
+  'revokePlan',
+  'purgeExpired',
+]);
+
+export class FaultInjector {
+  /** Points passed since the last `arm`. */
+  points = 0;
+  /** What was about to happen when it crashed. */
+  crashedAt: string | undefined;
+  #crashAt: number | undefined;
+  #dead = false;
+
+  arm(crashAt: number): void {
+    this.points = 0;
+    this.#crashAt = crashAt;
+    this.#dead = false;
+    this.crashedAt = undefined;
+  }
+
+  /** The restart: calls work again, and nothing more is armed. */
+  revive(): void {
+    this.#crashAt = undefined;
+    this.#dead = false;
+  }
+
+  get crashed(): boolean {
+    return this.crashedAt !== undefined;
+  }
+
+  alive(): void {
+    if (this.#dead) throw new Crash('the process is dead');
+  }
+
+  point(what: string): void {
+    this.alive();
+    this.points += 1;
+    if (this.#crashAt !== undefined && this.points === this.#crashAt) {
+      this.#dead = true;
+      this.crashedAt = what;
+      throw new Crash(`crash before ${what} (point ${this.points})`);
+    }
+  }
+}
+
+/** The store, crashing at the armed write. */
+export const faultyStore = (store: Store, faults: FaultInjector): Store =>
+  new Proxy(store, {
+    get: (target, property, receiver) => {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        if (WRITES.has(property)) faults.point(`${property}`);
+        else faults.alive();
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+
+export const faultyQueue = (
+  queue: Pick<WorkQueue, 'send'>,
+  faults: FaultInjector,
+): Pick<WorkQueue, 'send'> => ({
+  send: async (message) => {
+    faults.point('notify send');
+    return queue.send(message);
+  },
+});
+
+export const faultySigner = (signer: PlanSigner, faults: FaultInjector): PlanSigner => ({
+  sign: async (plan) => {
+    faults.point('sign');
+    return signer.sign(plan);
+  },
+  publicKeyPem: () => signer.publicKeyPem(),
+});
