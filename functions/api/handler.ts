@@ -1,5 +1,6 @@
 import { type APIGatewayProxyResult, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import { type ApiDeps, createApp } from './app.ts';
+import { fromEnv } from './env.ts';
 import { type ApiLog, errorBody, STATUS_BY_CODE } from './error-response.ts';
 import { InternalError } from './errors.ts';
 
@@ -50,3 +51,5 @@ export const createHandler = (deps: ApiDeps | (() => ApiDeps), log: ApiLog = jso
     return served(event, context);
   };
 };
+
+export const handler = createHandler(fromEnv());

@@ -44,6 +44,8 @@ export interface ApiHarness {
   readonly store: SqliteStore;
   readonly events: SqliteQueue;
   readonly folder: string;
+  /** The store's SQLite file. */
+  readonly storePath: string;
   readonly clock: { now: number };
   readonly logs: Readonly<Record<string, unknown>>[];
   /** Stores an agent token for `hostId` and answers its secret. */
@@ -66,7 +68,8 @@ export const apiHarness = async (
   options: HarnessOptions = {},
 ): Promise<ApiHarness> => {
   const folder = mkdtempSync(join(tmpdir(), 'faultline-api-'));
-  const store = new SqliteStore({ path: join(folder, 'store.db') });
+  const storePath = join(folder, 'store.db');
+  const store = new SqliteStore({ path: storePath });
   const queues = SqliteQueueStore.open(join(folder, 'queue.db'));
   const events = queues.queue('events').withSender('api');
   const clock = { now: API_NOW };
@@ -103,6 +106,7 @@ export const apiHarness = async (
     store,
     events,
     folder,
+    storePath,
     clock,
     logs,
     agentToken: async (hostId) => {

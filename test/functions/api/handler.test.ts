@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fromEnv } from '../../../functions/api/env.ts';
 import { createHandler } from '../../../functions/api/handler.ts';
 import { agentEvent } from '../../helpers/api-events.ts';
 import { API_NOW, type ApiHarness, apiHarness } from '../../helpers/api-harness.ts';
@@ -65,5 +66,32 @@ describe('the Lambda handler', () => {
     expect((await handler(apiGatewayEvent('GET', '/v1/health'))).statusCode).toBe(200);
     expect((await handler(apiGatewayEvent('GET', '/v1/health'))).statusCode).toBe(200);
     expect(calls).toBe(2);
+  });
+
+  it('reads its environment on the first request, naming every problem in the log', async () => {
+    const logged: Readonly<Record<string, unknown>>[] = [];
+    const broken = createHandler(fromEnv({ FAULTLINE_STORE: 'postgres://db' }), (entry) =>
+      logged.push(entry),
+    );
+    const answer = await broken(apiGatewayEvent('GET', '/v1/health'));
+    expect(answer.statusCode).toBe(500);
+    expect(String(logged[0]?.detail)).toContain('FAULTLINE_STORE: dynamodb:<table> or sqlite:<path>');
+    expect(String(logged[0]?.detail)).toContain('FAULTLINE_EVENTS_QUEUE_URL');
+
+    const configured = createHandler(
+      fromEnv({
+        FAULTLINE_STORE: `sqlite:${api.storePath}`,
+        FAULTLINE_EVENTS_QUEUE_URL: 'http://127.0.0.1:9/000000000000/events',
+        AWS_REGION: 'eu-west-1',
+      }),
+    );
+    const health = await configured(apiGatewayEvent('GET', '/v1/health'));
+    expect(health.statusCode).toBe(200);
+    const plans = await configured(
+      apiGatewayEvent('GET', `/v1/agents/${AGENT_HOST}/plans`, {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    expect(JSON.parse(plans.body)).toEqual({ plans: [], nextPollSeconds: 60 });
   });
 });
