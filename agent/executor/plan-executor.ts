@@ -1,0 +1,234 @@
+import type {
+  DiskProbeStep,
+  Plan,
+  PlanAction,
+  PlanBranch,
+  PlanStep,
+  ProgressOutcome,
+} from '../../events/index.ts';
+import type { EventDraft } from '../detect/event-draft.ts';
+import type { AgentLog } from '../state/agent-log.ts';
+import type { HostAccess } from './host-view.ts';
+import { Projection } from './projection.ts';
+import {
+  type Clock,
+  type ExecutorTiming,
+  failed,
+  type StepContext,
+  type StepOutcome,
+  type StepResult,
+} from './step-context.ts';
+import { runDiskProbe } from './steps/disk-probe.ts';
+import { mdAdd, mdFail, mdRemove, mdWaitSync } from './steps/md-steps.ts';
+import { multipathReinstate } from './steps/multipath-steps.ts';
+import { diskVerify, scsiDelete, scsiRescan } from './steps/scsi-steps.ts';
+import { svmMetareplace, svmWaitSync } from './steps/svm-steps.ts';
+import type { WriteSysfs } from './sysfs.ts';
+
+/**
+ * Runs a plan that passed verification (plan-admission.ts): `disk.probe` first (step 0 of
+ * `steps`), `disk.probed` reported, then the fast path or the rest of `steps`, with
+ * `command.progress` for every step (`started`, then its outcome, with its branch, duration and
+ * what ran), stopping at the first failure or refusal. Each step reads the host afresh; in a
+ * dry-run each one checks its preconditions against the host as the earlier steps would have left
+ * it and reports what it would run, and nothing runs.
+ */
+
+/** What running a plan needs from the agent. */
+export type ExecutionDependencies = {
+  host: HostAccess;
+  clock: Clock;
+  timing: ExecutorTiming;
+  writeSysfs: WriteSysfs;
+  stopRequested: () => Promise<boolean>;
+  /** Emits an event (its `planid` already set). */
+  emit: (draft: EventDraft) => void;
+  log: AgentLog;
+  /** Called after each step that changed the host, so detection sees it at once. */
+  onHostChanged?: (reason: string) => Promise<void>;
+};
+
+/** One step as it was reported. */
+export type StepReport = {
+  step: number;
+  branch: PlanBranch;
+  action: PlanAction;
+  outcome: StepOutcome;
+  code?: string;
+  detail: string;
+  durationMs: number;
+};
+
+export type PlanExecution = {
+  /** `succeeded` when every step of the chosen branch succeeded or was skipped. */
+  outcome: 'succeeded' | 'failed' | 'refused';
+  branch: PlanBranch;
+  steps: StepReport[];
+};
+
+/** Actions whose success changes the host (a scan should follow). */
+const CHANGING_ACTIONS: ReadonlySet<PlanAction> = new Set([
+  'md.fail',
+  'md.remove',
+  'scsi.delete',
+  'scsi.rescan',
+  'md.add',
+  'svm.metareplace',
+  'multipath.reinstate',
+]);
+
+const MAX_DETAIL = 4096;
+const clip = (detail: string): string =>
+  detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail;
+
+const runStep = async (step: PlanStep, context: StepContext): Promise<StepResult> => {
+  switch (step.action) {
+    case 'disk.probe': {
+      const probe = await runDiskProbe(step, context);
+      context.emit(probe.draft);
+      return probe.result;
+    }
+    case 'md.fail':
+      return mdFail(step, context);
+    case 'md.remove':
+      return mdRemove(step, context);
+    case 'scsi.delete':
+      return scsiDelete(step, context);
+    case 'scsi.rescan':
+      return scsiRescan(step, context);
+    case 'disk.verify':
+      return diskVerify(step, context);
+    case 'md.add':
+      return mdAdd(step, context);
+    case 'md.wait-sync':
+      return mdWaitSync(step, context);
+    case 'svm.metareplace':
+      return svmMetareplace(step, context);
+    case 'svm.wait-sync':
+      return svmWaitSync(step, context);
+    case 'multipath.reinstate':
+      return multipathReinstate(step, context);
+  }
+};
+
+/** Runs a verified plan. Never throws: an unexpected error fails the step it happened in. */
+export const executePlan = async (
+  plan: Plan,
+  dependencies: ExecutionDependencies,
+): Promise<PlanExecution> => {
+  const probeStep = plan.steps[0] as DiskProbeStep;
+  const context: StepContext = {
+    host: dependencies.host,
+    plan,
+    probe: probeStep,
+    dryRun: plan.mode === 'dry-run',
+    projection: new Projection(),
+    clock: dependencies.clock,
+    timing: dependencies.timing,
+    writeSysfs: dependencies.writeSysfs,
+    stopRequested: dependencies.stopRequested,
+    emit: dependencies.emit,
+    log: dependencies.log,
+  };
+  const reports: StepReport[] = [];
+  const progress = (
+    step: number,
+    action: PlanAction,
+    branch: PlanBranch,
+    outcome: ProgressOutcome,
+    extra: { code?: string | undefined; detail?: string; durationMs?: number } = {},
+  ) =>
+    dependencies.emit({
+      type: 'command.progress',
+      subject: plan.hostId,
+      data: {
+        planId: plan.id,
+        step,
+        action,
+        outcome,
+        branch,
+        ...(extra.code === undefined ? {} : { code: extra.code }),
+        ...(extra.detail === undefined ? {} : { detail: clip(extra.detail) }),
+        ...(extra.durationMs === undefined ? {} : { durationMs: extra.durationMs }),
+      },
+    });
+
+  /** Runs one step with its reports; true when the plan may go on. */
+  const perform = async (
+    number: number,
+    branch: PlanBranch,
+    step: PlanStep,
+    body: () => Promise<StepResult>,
+  ): Promise<boolean> => {
+    const started = dependencies.clock.now();
+    progress(number, step.action, branch, 'started');
+    let result: StepResult;
+    if (await dependencies.stopRequested()) {
+      result = {
+        outcome: 'refused',
+        code: 'stop-file',
+        detail: 'the local stop file exists: no further step runs',
+      };
+    } else if (dependencies.host.signal?.aborted === true) {
+      result = failed('aborted', 'the agent is stopping');
+    } else {
+      try {
+        result = await body();
+      } catch (error) {
+        dependencies.log.error('a plan step failed unexpectedly', { planId: plan.id, step: number, error });
+        result = failed('internal-error', `unexpected error: ${(error as Error).message}`);
+      }
+    }
+    const durationMs = Math.max(0, Math.round(dependencies.clock.now() - started));
+    progress(number, step.action, branch, result.outcome, {
+      code: result.code,
+      detail: result.detail,
+      durationMs,
+    });
+    reports.push({
+      step: number,
+      branch,
+      action: step.action,
+      outcome: result.outcome,
+      ...(result.code === undefined ? {} : { code: result.code }),
+      detail: result.detail,
+      durationMs,
+    });
+    dependencies.log.info(`plan ${plan.id} step ${number} (${branch}) ${step.action}: ${result.outcome}`, {
+      ...(result.code === undefined ? {} : { code: result.code }),
+      detail: result.detail,
+    });
+    if (
+      !context.dryRun &&
+      result.outcome === 'succeeded' &&
+      CHANGING_ACTIONS.has(step.action) &&
+      dependencies.onHostChanged !== undefined
+    ) {
+      await dependencies.onHostChanged(`plan ${plan.id} step ${number}`).catch(() => undefined);
+    }
+    return result.outcome === 'succeeded' || result.outcome === 'skipped';
+  };
+
+  const finish = (branch: PlanBranch): PlanExecution => {
+    const last = reports[reports.length - 1];
+    const outcome =
+      last?.outcome === 'failed' ? 'failed' : last?.outcome === 'refused' ? 'refused' : 'succeeded';
+    return { outcome, branch, steps: reports };
+  };
+
+  let fastPath = false;
+  const probed = await perform(0, 'steps', probeStep, async () => {
+    const probe = await runDiskProbe(probeStep, context);
+    dependencies.emit(probe.draft);
+    fastPath = probe.fastPath;
+    return probe.result;
+  });
+  if (!probed) return finish('steps');
+  const branch: PlanBranch = fastPath && plan.fastPath !== undefined ? 'fastPath' : 'steps';
+  const steps = branch === 'fastPath' ? (plan.fastPath ?? []) : plan.steps.slice(1);
+  for (const [index, step] of steps.entries()) {
+    const number = branch === 'fastPath' ? index : index + 1;
+    if (!(await perform(number, branch, step, () => runStep(step, context)))) break;
+  }
+  return finish(branch);
+};
