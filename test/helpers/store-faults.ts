@@ -34,18 +34,27 @@ export class FaultInjector {
   /** What was about to happen when it crashed. */
   crashedAt: string | undefined;
   #crashAt: number | undefined;
+  #crashBefore: string | undefined;
   #dead = false;
 
   arm(crashAt: number): void {
     this.points = 0;
     this.#crashAt = crashAt;
+    this.#crashBefore = undefined;
     this.#dead = false;
     this.crashedAt = undefined;
+  }
+
+  /** Crashes just before the first point named `what` (`putDecision`, `notify send`, `sign`, ...). */
+  armBefore(what: string): void {
+    this.arm(Number.NaN);
+    this.#crashBefore = what;
   }
 
   /** The restart: calls work again, and nothing more is armed. */
   revive(): void {
     this.#crashAt = undefined;
+    this.#crashBefore = undefined;
     this.#dead = false;
   }
 
@@ -60,7 +69,7 @@ export class FaultInjector {
   point(what: string): void {
     this.alive();
     this.points += 1;
-    if (this.#crashAt !== undefined && this.points === this.#crashAt) {
+    if (this.points === this.#crashAt || what === this.#crashBefore) {
       this.#dead = true;
       this.crashedAt = what;
       throw new Crash(`crash before ${what} (point ${this.points})`);
