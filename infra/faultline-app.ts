@@ -1,0 +1,49 @@
+import { App, Aspects } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { STORE_TABLE } from '../functions/adapters/store/dynamodb-table.ts';
+import type { TableDefinition } from './constructs/store-tables.ts';
+import { FaultlineStack } from './faultline-stack.ts';
+
+export interface FaultlineAppOptions {
+  /** Where the cloud assembly goes; by default the CLI's `cdk.out` (or a temporary folder). */
+  readonly outdir?: string;
+  /** The store's tables; by default the DynamoDB adapter's own definition. */
+  readonly tables?: Readonly<Record<string, TableDefinition>>;
+  /** Context values, as `cdk synth -c key=value` would set them. */
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+/** The store's tables as the DynamoDB adapter defines them: one table, `store`. */
+export const STORE_TABLES: Readonly<Record<string, TableDefinition>> = { store: STORE_TABLE };
+
+/** The stack's name when the `stackName` context does not set one. */
+export const DEFAULT_STACK_NAME = 'Faultline';
+
+/**
+ * The one CDK app: the Faultline stack, checked by cdk-nag's AwsSolutions rules (an unsuppressed
+ * error fails `cdk synth`). Context:
+ * - `stackName`: deploy several Faultlines to one account (default `Faultline`);
+ * - `alarmTopicArn`: an SNS topic the alarms notify.
+ */
+export const createFaultlineApp = (
+  options: FaultlineAppOptions = {},
+): { app: App; stack: FaultlineStack } => {
+  const app = new App({
+    ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
+    ...(options.context === undefined ? {} : { context: { ...options.context } }),
+  });
+  const stackName = contextString(app, 'stackName') ?? DEFAULT_STACK_NAME;
+  const alarmTopicArn = contextString(app, 'alarmTopicArn');
+  const stack = new FaultlineStack(app, stackName, {
+    description: 'Faultline: fault responder for virtualized storage fleets',
+    tables: options.tables ?? STORE_TABLES,
+    ...(alarmTopicArn === undefined ? {} : { alarmTopicArn }),
+  });
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  return { app, stack };
+};
+
+const contextString = (app: App, key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+};

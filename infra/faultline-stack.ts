@@ -1,0 +1,275 @@
+import { CfnOutput, CfnParameter, Duration, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { AgentAccess } from './constructs/agent-access.ts';
+import { FaultlineFunction } from './constructs/faultline-function.ts';
+import { FaultlineHttpApi } from './constructs/faultline-http-api.ts';
+import { OperationalAlarms } from './constructs/operational-alarms.ts';
+import { PlanSigningKey } from './constructs/plan-signing-key.ts';
+import { StoreTables, type TableDefinition } from './constructs/store-tables.ts';
+import { WorkQueue } from './constructs/work-queue.ts';
+import { applyNagSuppressions } from './nag-suppressions.ts';
+import {
+  AGENT_ACCESS,
+  ALARM_THRESHOLDS,
+  API_SETTINGS,
+  CORRELATE_RESERVED_CONCURRENCY,
+  FUNCTION_SIZING,
+  LOG_RETENTION_DAYS,
+  QUEUE_CONSUMERS,
+  SWEEP_SCHEDULE_MINUTES,
+} from './settings.ts';
+
+/** The table the functions' `FAULTLINE_STORE` names, among the store's tables. */
+export const STORE_TABLE_NAME = 'store';
+
+export interface FaultlineStackProps extends StackProps {
+  /** The store's tables, as the DynamoDB adapter defines them; one of them named {@link STORE_TABLE_NAME}. */
+  readonly tables: Readonly<Record<string, TableDefinition>>;
+  /** An SNS topic for the alarms; none: they show in the console only. */
+  readonly alarmTopicArn?: string;
+}
+
+/** The notify configuration a fresh deployment starts with: no destinations, so nothing is sent. */
+const EMPTY_NOTIFY_CONFIG = JSON.stringify({ destinations: [] });
+
+const retention = (days: number): RetentionDays => {
+  const known = Object.values(RetentionDays).filter(
+    (value): value is RetentionDays => typeof value === 'number',
+  );
+  const match = known.find((value) => value === days);
+  if (match === undefined) throw new Error(`${days} days is not a CloudWatch Logs retention`);
+  return match;
+};
+
+/**
+ * Faultline on AWS (DESIGN.md §2): the events and notify queues with their DLQs, the store's
+ * tables, correlate, api, notify and sweep, the HTTP API, the sweep schedule, the plans' signing
+ * key, the notify configuration secret, the agents' access through IAM Roles Anywhere, and the
+ * alarms. infra/README.md says how to deploy it and point agents at it.
+ */
+export class FaultlineStack extends Stack {
+  readonly eventsQueue: WorkQueue;
+  readonly notifyQueue: WorkQueue;
+  readonly store: StoreTables;
+  readonly planKey: PlanSigningKey;
+  readonly notifyConfig: Secret;
+  readonly correlate: FaultlineFunction;
+  readonly api: FaultlineFunction;
+  readonly notify: FaultlineFunction;
+  readonly sweep: FaultlineFunction;
+  readonly httpApi: FaultlineHttpApi;
+  readonly agents: AgentAccess;
+  readonly alarms: OperationalAlarms;
+
+  constructor(scope: Construct, id: string, props: FaultlineStackProps) {
+    super(scope, id, props);
+    const logRetention = retention(LOG_RETENTION_DAYS);
+
+    // ———————————————————————————————————————— parameters
+
+    const agentCaCertificate = new CfnParameter(this, 'AgentCaCertificate', {
+      type: 'String',
+      description:
+        'PEM bundle of the CA that issues the hosts\u2019 certificates (subject CN = host id): the IAM Roles Anywhere trust anchor',
+      allowedPattern: '^-----BEGIN CERTIFICATE-----[\\s\\S]+-----END CERTIFICATE-----\\s*$',
+      constraintDescription: 'one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)',
+    });
+    const notifyConfigVersion = new CfnParameter(this, 'NotifyConfigVersionId', {
+      type: 'String',
+      default: '',
+      description:
+        'VersionId of the notify configuration secret to deploy (empty: its current version). Set it after put-secret-value so notify picks the new destinations up.',
+    });
+
+    // ———————————————————————————————————————— queues and store
+
+    this.eventsQueue = new WorkQueue(this, 'EventsQueue', {
+      consumerTimeout: Duration.seconds(FUNCTION_SIZING.correlate.timeoutSeconds),
+      batchingWindow: Duration.seconds(QUEUE_CONSUMERS.correlate.maxBatchingWindowSeconds),
+    });
+    this.notifyQueue = new WorkQueue(this, 'NotifyQueue', {
+      consumerTimeout: Duration.seconds(FUNCTION_SIZING.notify.timeoutSeconds),
+      batchingWindow: Duration.seconds(QUEUE_CONSUMERS.notify.maxBatchingWindowSeconds),
+    });
+    this.store = new StoreTables(this, 'Store', { definitions: props.tables });
+    this.planKey = new PlanSigningKey(this, 'PlanSigningKey');
+
+    this.notifyConfig = new Secret(this, 'NotifyConfig', {
+      description:
+        'Faultline notify: destinations as JSON (PagerDuty routing keys, Slack webhook URLs, webhook secrets); see infra/README.md',
+      secretStringValue: SecretValue.unsafePlainText(EMPTY_NOTIFY_CONFIG),
+    });
+
+    // ———————————————————————————————————————— functions
+
+    /** What correlate and sweep share (functions/outbox/runtime.ts): the store, the signer, notify. */
+    const outboxEnvironment = {
+      FAULTLINE_STORE: `dynamodb:${this.store.table(STORE_TABLE_NAME).tableName}`,
+      FAULTLINE_PLAN_SIGNER: `kms:${this.planKey.key.keyArn}`,
+      FAULTLINE_NOTIFY_QUEUE_URL: this.notifyQueue.queue.queueUrl,
+    };
+
+    this.api = new FaultlineFunction(this, 'Api', {
+      name: 'api',
+      description: 'Faultline api: the HTTP API (events, plans, incidents, control)',
+      timeout: Duration.seconds(FUNCTION_SIZING.api.timeoutSeconds),
+      memoryMiB: FUNCTION_SIZING.api.memoryMiB,
+      logRetention,
+      environment: {
+        FAULTLINE_STORE: outboxEnvironment.FAULTLINE_STORE,
+        FAULTLINE_EVENTS_QUEUE_URL: this.eventsQueue.queue.queueUrl,
+      },
+    });
+    this.correlate = new FaultlineFunction(this, 'Correlate', {
+      name: 'correlate',
+      description:
+        'Faultline correlate: applies events from the events queue to the store, performs the outbox',
+      timeout: Duration.seconds(FUNCTION_SIZING.correlate.timeoutSeconds),
+      memoryMiB: FUNCTION_SIZING.correlate.memoryMiB,
+      reservedConcurrency: CORRELATE_RESERVED_CONCURRENCY,
+      logRetention,
+      environment: {
+        ...outboxEnvironment,
+        FAULTLINE_EVENTS_DLQ_URL: this.eventsQueue.deadLetterQueue.queueUrl,
+        FAULTLINE_EVENTS_MAX_RECEIVE_COUNT: String(this.eventsQueue.maxReceiveCount),
+        // The api's stamp (`FaultlineSender`) is believed from the api's role sessions only:
+        // SenderId `<role id>:<session>` (functions/correlate/messages.ts).
+        FAULTLINE_TRUSTED_SENDERS: `${this.api.role.roleId}:`,
+      },
+    });
+    this.notify = new FaultlineFunction(this, 'Notify', {
+      name: 'notify',
+      description: 'Faultline notify: delivers notifications to PagerDuty, Slack and webhooks',
+      timeout: Duration.seconds(FUNCTION_SIZING.notify.timeoutSeconds),
+      memoryMiB: FUNCTION_SIZING.notify.memoryMiB,
+      logRetention,
+      environment: {
+        // Until notify reads the secret itself (its env.ts names FAULTLINE_NOTIFY_CONFIG_SECRET_ARN
+        // as the seam), CloudFormation resolves the secret into its environment at deploy time.
+        FAULTLINE_NOTIFY_CONFIG: SecretValue.secretsManager(this.notifyConfig.secretArn, {
+          versionId: notifyConfigVersion.valueAsString,
+        }).unsafeUnwrap(),
+        FAULTLINE_NOTIFY_CONFIG_SECRET_ARN: this.notifyConfig.secretArn,
+        FAULTLINE_NOTIFY_DLQ_URL: this.notifyQueue.deadLetterQueue.queueUrl,
+      },
+    });
+    this.sweep = new FaultlineFunction(this, 'Sweep', {
+      name: 'sweep',
+      description: 'Faultline sweep: fires due timers and drains the outbox, every minute',
+      timeout: Duration.seconds(FUNCTION_SIZING.sweep.timeoutSeconds),
+      memoryMiB: FUNCTION_SIZING.sweep.memoryMiB,
+      logRetention,
+      environment: { ...outboxEnvironment },
+    });
+
+    // ———————————————————————————————————————— wiring and grants
+
+    this.correlate.consume(this.eventsQueue, {
+      batchSize: QUEUE_CONSUMERS.correlate.batchSize,
+      maxBatchingWindow: Duration.seconds(QUEUE_CONSUMERS.correlate.maxBatchingWindowSeconds),
+      maxConcurrency: QUEUE_CONSUMERS.correlate.maxConcurrency,
+    });
+    this.notify.consume(this.notifyQueue, {
+      batchSize: QUEUE_CONSUMERS.notify.batchSize,
+      maxBatchingWindow: Duration.seconds(QUEUE_CONSUMERS.notify.maxBatchingWindowSeconds),
+      maxConcurrency: QUEUE_CONSUMERS.notify.maxConcurrency,
+    });
+
+    this.store.grant(this.correlate.role, 'read-write');
+    this.store.grant(this.sweep.role, 'read-write');
+    this.store.grant(this.api.role, 'read-write');
+    this.planKey.allowSigning(this.correlate.role, 'Correlate');
+    this.planKey.allowSigning(this.sweep.role, 'Sweep');
+    this.notifyQueue.grantSend(this.correlate.role);
+    this.notifyQueue.grantSend(this.sweep.role);
+    this.eventsQueue.grantSend(this.api.role);
+    this.notify.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [this.notifyConfig.secretArn],
+      }),
+    );
+
+    new Rule(this, 'SweepSchedule', {
+      description: 'Faultline sweep: every minute',
+      schedule: Schedule.rate(Duration.minutes(SWEEP_SCHEDULE_MINUTES)),
+      // A missed tick is covered by the next one: no retries piling up behind a slow sweep.
+      targets: [
+        new LambdaFunction(this.sweep.function, {
+          retryAttempts: 0,
+          maxEventAge: Duration.minutes(SWEEP_SCHEDULE_MINUTES),
+        }),
+      ],
+    });
+
+    this.httpApi = new FaultlineHttpApi(this, 'HttpApi', {
+      handler: this.api.function,
+      logRetention,
+      rateLimitPerSecond: API_SETTINGS.rateLimitPerSecond,
+      burstLimit: API_SETTINGS.burstLimit,
+    });
+
+    this.agents = new AgentAccess(this, 'Agents', {
+      eventsQueue: this.eventsQueue.queue,
+      caCertificateBundle: agentCaCertificate.valueAsString,
+      sessionDuration: Duration.seconds(AGENT_ACCESS.sessionDurationSeconds),
+    });
+
+    // ———————————————————————————————————————— alarms
+
+    this.alarms = new OperationalAlarms(this, 'Alarms', {
+      thresholds: ALARM_THRESHOLDS,
+      ...(props.alarmTopicArn === undefined
+        ? {}
+        : { action: new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) }),
+    });
+    this.alarms.watchQueue('Events', this.eventsQueue);
+    this.alarms.watchQueue('Notify', this.notifyQueue);
+    for (const fn of [this.correlate, this.api, this.notify, this.sweep]) this.alarms.watchFunction(fn);
+
+    // ———————————————————————————————————————— outputs (infra/README.md)
+
+    const output = (id: string, value: string, description: string): void => {
+      new CfnOutput(this, id, { value, description });
+    };
+    output('Region', this.region, 'The region agents send to (targets.sqs.region)');
+    output('ApiUrl', this.httpApi.url, 'The HTTP API (targets.api.url)');
+    output('EventsQueueUrl', this.eventsQueue.queue.queueUrl, 'The events queue (targets.sqs.queueUrl)');
+    output(
+      'AgentTrustAnchorArn',
+      this.agents.trustAnchor.attrTrustAnchorArn,
+      'aws_signing_helper --trust-anchor-arn',
+    );
+    output('AgentProfileArn', this.agents.profile.attrProfileArn, 'aws_signing_helper --profile-arn');
+    output('AgentRoleArn', this.agents.role.roleArn, 'aws_signing_helper --role-arn');
+    output(
+      'PlanSigningKeyArn',
+      this.planKey.key.keyArn,
+      'aws kms get-public-key --key-id: the key agents verify plans with',
+    );
+    output(
+      'NotifyConfigSecretArn',
+      this.notifyConfig.secretArn,
+      'aws secretsmanager put-secret-value --secret-id',
+    );
+    output(
+      'EventsDeadLetterQueueUrl',
+      this.eventsQueue.deadLetterQueue.queueUrl,
+      'Rejected and poison events',
+    );
+    output(
+      'NotifyDeadLetterQueueUrl',
+      this.notifyQueue.deadLetterQueue.queueUrl,
+      'Undeliverable notifications',
+    );
+
+    applyNagSuppressions(this);
+  }
+}

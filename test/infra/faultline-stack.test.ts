@@ -1,0 +1,559 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromEnv as apiFromEnv } from '../../functions/api/env.ts';
+import { fromEnv as correlateFromEnv } from '../../functions/correlate/env.ts';
+import { fromEnv as notifyFromEnv } from '../../functions/notify/env.ts';
+import { fromEnv as sweepFromEnv } from '../../functions/sweep/env.ts';
+import { CERTIFICATE_CN } from '../../infra/constructs/agent-access.ts';
+import type { FaultlineFunction } from '../../infra/constructs/faultline-function.ts';
+import { STORE_READ_ACTIONS, STORE_WRITE_ACTIONS } from '../../infra/constructs/store-tables.ts';
+import { STORE_TABLE_NAME } from '../../infra/faultline-stack.ts';
+import { QUEUE_SETTINGS } from '../../infra/settings.ts';
+import {
+  actionCovers,
+  type BuiltFaultline,
+  buildFaultline,
+  environmentOf,
+  FAKE_REGION,
+  identityStatements,
+  logicalIdOf,
+  referencedId,
+  resourcesOfType,
+  type Statement,
+  type TemplateResource,
+} from './template-helpers.ts';
+
+let built: BuiltFaultline;
+let resources: Readonly<Record<string, TemplateResource>>;
+
+beforeAll(() => {
+  // The api's fromEnv builds SDK clients, which warn once that Node 20 support ends (TOOLCHAIN.md).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  built = buildFaultline();
+  resources = built.resources;
+});
+
+afterAll(() => built?.dispose());
+
+const propertiesOf = (id: string): Record<string, unknown> => {
+  const resource = resources[id];
+  if (resource === undefined) throw new Error(`no resource ${id} in the template`);
+  return resource.Properties ?? {};
+};
+
+const sqsMappings = (): [string, TemplateResource][] =>
+  resourcesOfType(resources, 'AWS::Lambda::EventSourceMapping').filter(
+    ([, mapping]) =>
+      resources[referencedId(mapping.Properties?.EventSourceArn) ?? '']?.Type === 'AWS::SQS::Queue',
+  );
+
+const deadLetterTargets = (): Set<string> =>
+  new Set(
+    resourcesOfType(resources, 'AWS::SQS::Queue')
+      .map(([, queue]) =>
+        referencedId(
+          (queue.Properties?.RedrivePolicy as { deadLetterTargetArn?: unknown })?.deadLetterTargetArn,
+        ),
+      )
+      .filter((id): id is string => id !== undefined),
+  );
+
+describe('the queues', () => {
+  it('has a mapping for each work queue, correlate on events and notify on notify', () => {
+    const consumers = new Map(
+      sqsMappings().map(([, mapping]) => [
+        referencedId(mapping.Properties?.EventSourceArn),
+        referencedId(mapping.Properties?.FunctionName),
+      ]),
+    );
+    expect(consumers).toEqual(
+      new Map([
+        [logicalIdOf(built.stack.eventsQueue.queue), logicalIdOf(built.stack.correlate.function)],
+        [logicalIdOf(built.stack.notifyQueue.queue), logicalIdOf(built.stack.notify.function)],
+      ]),
+    );
+  });
+
+  it('reports partial batch failures on every SQS mapping, with a batch size, a window and a concurrency cap', () => {
+    const mappings = sqsMappings();
+    expect(mappings.length).toBeGreaterThan(0);
+    for (const [, mapping] of mappings) {
+      expect(mapping.Properties?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(mapping.Properties?.BatchSize).toEqual(expect.any(Number));
+      expect(mapping.Properties?.MaximumBatchingWindowInSeconds).toEqual(expect.any(Number));
+      expect(
+        (mapping.Properties?.ScalingConfig as { MaximumConcurrency?: unknown } | undefined)
+          ?.MaximumConcurrency,
+      ).toEqual(expect.any(Number));
+    }
+  });
+
+  it('gives every work queue a dead-letter queue after maxReceiveCount receives', () => {
+    const targets = deadLetterTargets();
+    const workQueues = resourcesOfType(resources, 'AWS::SQS::Queue').filter(([id]) => !targets.has(id));
+    expect(workQueues.map(([id]) => id).sort()).toEqual(
+      [logicalIdOf(built.stack.eventsQueue.queue), logicalIdOf(built.stack.notifyQueue.queue)].sort(),
+    );
+    for (const [, queue] of workQueues) {
+      const redrive = queue.Properties?.RedrivePolicy as {
+        deadLetterTargetArn: unknown;
+        maxReceiveCount: number;
+      };
+      expect(resources[referencedId(redrive.deadLetterTargetArn) ?? '']?.Type).toBe('AWS::SQS::Queue');
+      expect(redrive.maxReceiveCount).toBe(QUEUE_SETTINGS.maxReceiveCount);
+    }
+    // Every consumed queue is a work queue, never a DLQ.
+    for (const [, mapping] of sqsMappings()) {
+      expect(targets.has(referencedId(mapping.Properties?.EventSourceArn) ?? '')).toBe(false);
+    }
+  });
+
+  it('hides a received batch for at least six times its consumer’s timeout, read from the template', () => {
+    for (const [, mapping] of sqsMappings()) {
+      const queue = propertiesOf(referencedId(mapping.Properties?.EventSourceArn) ?? '');
+      const consumer = propertiesOf(referencedId(mapping.Properties?.FunctionName) ?? '');
+      expect(consumer.Timeout).toEqual(expect.any(Number));
+      expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * (consumer.Timeout as number));
+    }
+  });
+
+  it('encrypts every queue at rest and refuses requests over plain HTTP', () => {
+    const policies = resourcesOfType(resources, 'AWS::SQS::QueuePolicy');
+    for (const [id, queue] of resourcesOfType(resources, 'AWS::SQS::Queue')) {
+      expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
+      const denies = policies
+        .filter(([, policy]) =>
+          ((policy.Properties?.Queues as unknown[] | undefined) ?? []).some(
+            (ref) => referencedId(ref) === id,
+          ),
+        )
+        .flatMap(([, policy]) => statementsOfPolicy(policy))
+        .filter(
+          (statement) =>
+            statement.effect === 'Deny' &&
+            statement.actions.includes('sqs:*') &&
+            statement.conditions.Bool?.['aws:SecureTransport'] === 'false',
+        );
+      expect(denies).toHaveLength(1);
+    }
+  });
+});
+
+const statementsOfPolicy = (policy: TemplateResource): Statement[] =>
+  identityLikeStatements(policy.Properties?.PolicyDocument);
+
+const identityLikeStatements = (document: unknown): Statement[] =>
+  identityStatements({ policy: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: document } } }).map(
+    (entry) => entry.statement,
+  );
+
+describe('the store', () => {
+  it('creates one table per definition of the DynamoDB adapter, with its keys, indexes and TTL', () => {
+    const tables = resourcesOfType(resources, 'AWS::DynamoDB::Table');
+    const definitions = Object.entries(built.stack.store.definitions);
+    expect(tables).toHaveLength(definitions.length);
+    for (const [name, definition] of definitions) {
+      const table = propertiesOf(logicalIdOf(built.stack.store.table(name)));
+      const keys = [
+        { AttributeName: definition.partitionKey.name, KeyType: 'HASH' },
+        ...(definition.sortKey === undefined
+          ? []
+          : [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' }]),
+      ];
+      expect(table.KeySchema).toEqual(keys);
+      const indexes = (table.GlobalSecondaryIndexes as { IndexName: string }[] | undefined) ?? [];
+      expect(indexes.map((index) => index.IndexName).sort()).toEqual(
+        (definition.globalSecondaryIndexes ?? []).map((index) => index.indexName).sort(),
+      );
+      if (definition.timeToLiveAttribute === undefined) {
+        expect(table.TimeToLiveSpecification).toBeUndefined();
+      } else {
+        expect(table.TimeToLiveSpecification).toEqual({
+          AttributeName: definition.timeToLiveAttribute,
+          Enabled: true,
+        });
+      }
+    }
+  });
+
+  it('keeps every table on demand, recoverable to a point in time, encrypted and retained', () => {
+    for (const [, table] of resourcesOfType(resources, 'AWS::DynamoDB::Table')) {
+      expect(table.Properties?.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.Properties?.PointInTimeRecoverySpecification).toEqual({
+        PointInTimeRecoveryEnabled: true,
+      });
+      // SSEEnabled without a key: KMS with the AWS-managed key (aws/dynamodb), not the owned default.
+      expect(table.Properties?.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(table.Properties?.DeletionProtectionEnabled).toBe(true);
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+});
+
+describe('the functions', () => {
+  const functions = () => [built.stack.correlate, built.stack.api, built.stack.notify, built.stack.sweep];
+
+  it('runs correlate, api, notify and sweep on nodejs22.x for arm64, each with its own role and log group', () => {
+    expect(
+      resourcesOfType(resources, 'AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(
+      functions()
+        .map((fn) => logicalIdOf(fn.function))
+        .sort(),
+    );
+    const roles = new Set<string>();
+    for (const fn of functions()) {
+      const properties = propertiesOf(logicalIdOf(fn.function));
+      expect(properties.Runtime).toBe('nodejs22.x');
+      expect(properties.Architectures).toEqual(['arm64']);
+      expect(properties.Handler).toBe('index.handler');
+      const role = referencedId(properties.Role) ?? '';
+      expect(role).toBe(logicalIdOf(fn.role));
+      roles.add(role);
+      expect(propertiesOf(role).ManagedPolicyArns).toBeUndefined();
+      const logGroup = referencedId((properties.LoggingConfig as { LogGroup?: unknown }).LogGroup) ?? '';
+      expect(resources[logGroup]?.Type).toBe('AWS::Logs::LogGroup');
+      expect(propertiesOf(logGroup).RetentionInDays).toEqual(expect.any(Number));
+    }
+    expect(roles.size).toBe(4);
+  });
+
+  it('reserves concurrency for correlate, no less than its mapping may use', () => {
+    const correlate = propertiesOf(logicalIdOf(built.stack.correlate.function));
+    expect(correlate.ReservedConcurrentExecutions).toEqual(expect.any(Number));
+    for (const [, mapping] of sqsMappings()) {
+      if (referencedId(mapping.Properties?.FunctionName) !== logicalIdOf(built.stack.correlate.function))
+        continue;
+      const cap = (mapping.Properties?.ScalingConfig as { MaximumConcurrency?: number } | undefined)
+        ?.MaximumConcurrency;
+      expect(cap).toBeLessThanOrEqual(correlate.ReservedConcurrentExecutions as number);
+    }
+  });
+
+  it('runs sweep every minute from an EventBridge rule', () => {
+    const rules = resourcesOfType(resources, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] ?? [];
+    expect(rule?.Properties?.ScheduleExpression).toBe('rate(1 minute)');
+    const targets = rule?.Properties?.Targets as { Arn: unknown }[];
+    expect(targets.map((target) => referencedId(target.Arn))).toEqual([
+      logicalIdOf(built.stack.sweep.function),
+    ]);
+  });
+
+  it('serves the api behind an HTTP API whose one route goes to the api function, with access logs', () => {
+    const apis = resourcesOfType(resources, 'AWS::ApiGatewayV2::Api');
+    expect(apis.map(([, api]) => api.Properties?.ProtocolType)).toEqual(['HTTP']);
+    const routes = resourcesOfType(resources, 'AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, route]) => route.Properties?.RouteKey)).toEqual(['$default']);
+    const integrations = resourcesOfType(resources, 'AWS::ApiGatewayV2::Integration');
+    expect(integrations).toHaveLength(1);
+    expect(JSON.stringify(integrations[0]?.[1].Properties?.IntegrationUri)).toContain(
+      logicalIdOf(built.stack.api.function),
+    );
+    const stages = resourcesOfType(resources, 'AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const logs = stages[0]?.[1].Properties?.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(resources[referencedId(logs.DestinationArn) ?? '']?.Type).toBe('AWS::Logs::LogGroup');
+    expect(logs.Format).toContain('$context.requestId');
+    expect(logs.Format).not.toMatch(/authorization/i);
+  });
+});
+
+describe('the plan signing key', () => {
+  const keyId = () => logicalIdOf(built.stack.planKey.key);
+  const keyStatements = () => identityLikeStatements(propertiesOf(keyId()).KeyPolicy);
+  const grantsSigning = (statement: Statement) =>
+    statement.effect === 'Allow' &&
+    statement.actions.some(
+      (action) => actionCovers(action, 'kms:Sign') || actionCovers(action, 'kms:CreateGrant'),
+    );
+
+  it('is an ECC_NIST_P256 key for SIGN_VERIFY, kept when the stack goes', () => {
+    expect(propertiesOf(keyId())).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    expect(resources[keyId()]?.DeletionPolicy).toBe('Retain');
+  });
+
+  it('lets only correlate and sweep sign, with ECDSA_SHA_256 only, per its key policy', () => {
+    const signers = keyStatements()
+      .filter(grantsSigning)
+      .flatMap((statement) => {
+        expect(statement.conditions.StringEquals?.['kms:SigningAlgorithm']).toBe('ECDSA_SHA_256');
+        return statement.principals.map((principal) => referencedId(principal) ?? JSON.stringify(principal));
+      });
+    expect(signers.sort()).toEqual(
+      [logicalIdOf(built.stack.correlate.role), logicalIdOf(built.stack.sweep.role)].sort(),
+    );
+  });
+
+  it('does not let the account delegate signing through IAM', () => {
+    const accountStatements = keyStatements().filter((statement) =>
+      statement.principals.some((principal) => JSON.stringify(principal).includes(':root')),
+    );
+    expect(accountStatements.length).toBeGreaterThan(0);
+    for (const statement of accountStatements) expect(grantsSigning(statement)).toBe(false);
+  });
+
+  it('is granted by no identity policy of the template', () => {
+    for (const { statement } of identityStatements(resources)) {
+      expect(grantsSigning(statement)).toBe(false);
+      const onKey = statement.resources.some(
+        (resource) => referencedId(resource) === keyId() || resource === '*',
+      );
+      if (onKey)
+        expect(statement.actions.some((action) => action.toLowerCase().startsWith('kms:'))).toBe(false);
+    }
+  });
+});
+
+describe('the agents’ access', () => {
+  const roleId = () => logicalIdOf(built.stack.agents.role);
+  const trustAnchorId = () => logicalIdOf(built.stack.agents.trustAnchor);
+
+  it('trusts the fleet’s CA, from the stack parameter, as an IAM Roles Anywhere trust anchor', () => {
+    expect(propertiesOf(trustAnchorId())).toMatchObject({
+      Enabled: true,
+      Source: {
+        SourceType: 'CERTIFICATE_BUNDLE',
+        SourceData: { X509CertificateData: { Ref: 'AgentCaCertificate' } },
+      },
+    });
+  });
+
+  it('lets a session be opened only through that trust anchor, named after the certificate’s CN', () => {
+    const trust = identityLikeStatements(propertiesOf(roleId()).AssumeRolePolicyDocument);
+    for (const statement of trust) {
+      expect(statement.principals).toEqual(['rolesanywhere.amazonaws.com']);
+      expect(referencedId(statement.conditions.ArnEquals?.['aws:SourceArn'])).toBe(trustAnchorId());
+    }
+    const assume = trust.filter((statement) =>
+      statement.actions.some((action) => actionCovers(action, 'sts:AssumeRole')),
+    );
+    expect(assume).toHaveLength(1);
+    expect(assume[0]?.conditions.StringEquals?.['sts:RoleSessionName']).toBe(CERTIFICATE_CN);
+  });
+
+  it('may only send to the events queue', () => {
+    expect(propertiesOf(roleId()).ManagedPolicyArns).toBeUndefined();
+    const statements = identityStatements(resources).filter((entry) => entry.roleIds.includes(roleId()));
+    expect(statements.map((entry) => entry.statement)).toEqual([
+      expect.objectContaining({
+        effect: 'Allow',
+        actions: ['sqs:SendMessage'],
+        resources: [{ 'Fn::GetAtt': [logicalIdOf(built.stack.eventsQueue.queue), 'Arn'] }],
+      }),
+    ]);
+  });
+
+  it('has a profile for that role alone, accepting the host id as session name, with the same single permission', () => {
+    const profile = propertiesOf(logicalIdOf(built.stack.agents.profile));
+    expect(profile.AcceptRoleSessionName).toBe(true);
+    expect((profile.RoleArns as unknown[]).map(referencedId)).toEqual([roleId()]);
+    const sessionPolicy = JSON.stringify(profile.SessionPolicy);
+    expect(sessionPolicy).toContain('sqs:SendMessage');
+    expect(sessionPolicy).toContain(logicalIdOf(built.stack.eventsQueue.queue));
+    expect(sessionPolicy.match(/"Action/g)).toHaveLength(1);
+  });
+});
+
+describe('the functions’ configuration', () => {
+  /** The environment Lambda would give the function: the template's variables, resolved, and its region. */
+  const lambdaEnvironment = (fn: FaultlineFunction): Record<string, string> => ({
+    ...environmentOf(
+      logicalIdOf(fn.function),
+      built.template.toJSON() as Parameters<typeof environmentOf>[1],
+    ),
+    AWS_REGION: FAKE_REGION,
+  });
+  const variablesOf = (fn: FaultlineFunction): Record<string, unknown> =>
+    (propertiesOf(logicalIdOf(fn.function)).Environment as { Variables: Record<string, unknown> }).Variables;
+  const ref = (construct: Parameters<typeof logicalIdOf>[0]) => ({ Ref: logicalIdOf(construct) });
+
+  it('gives correlate an environment its fromEnv accepts: its DLQ, maxReceiveCount and the api as trusted sender', () => {
+    const settings = correlateFromEnv(lambdaEnvironment(built.stack.correlate)).settings;
+    const redrive = propertiesOf(logicalIdOf(built.stack.eventsQueue.queue)).RedrivePolicy as {
+      maxReceiveCount: number;
+    };
+    expect(settings.maxReceiveCount).toBe(redrive.maxReceiveCount);
+    const variables = variablesOf(built.stack.correlate);
+    expect(variables.FAULTLINE_EVENTS_DLQ_URL).toEqual(ref(built.stack.eventsQueue.deadLetterQueue));
+    expect(variables.FAULTLINE_TRUSTED_SENDERS).toEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(built.stack.api.role), 'RoleId'] }, ':']],
+    });
+    expect(settings.trustedSenders).toHaveLength(1);
+  });
+
+  it('gives correlate and sweep the store table, the plan key and the notify queue', () => {
+    for (const fn of [built.stack.correlate, built.stack.sweep]) {
+      const variables = variablesOf(fn);
+      expect(variables.FAULTLINE_STORE).toEqual({
+        'Fn::Join': ['', ['dynamodb:', ref(built.stack.store.table(STORE_TABLE_NAME))]],
+      });
+      expect(variables.FAULTLINE_PLAN_SIGNER).toEqual({
+        'Fn::Join': ['', ['kms:', { 'Fn::GetAtt': [logicalIdOf(built.stack.planKey.key), 'Arn'] }]],
+      });
+      expect(variables.FAULTLINE_NOTIFY_QUEUE_URL).toEqual(ref(built.stack.notifyQueue.queue));
+    }
+    expect(() => sweepFromEnv(lambdaEnvironment(built.stack.sweep)).settings).not.toThrow();
+  });
+
+  it('gives the api an environment its fromEnv accepts: the store table and the events queue', () => {
+    expect(() => apiFromEnv(lambdaEnvironment(built.stack.api))()).not.toThrow();
+    const variables = variablesOf(built.stack.api);
+    expect(variables.FAULTLINE_STORE).toEqual({
+      'Fn::Join': ['', ['dynamodb:', ref(built.stack.store.table(STORE_TABLE_NAME))]],
+    });
+    expect(variables.FAULTLINE_EVENTS_QUEUE_URL).toEqual(ref(built.stack.eventsQueue.queue));
+  });
+
+  it('gives notify an environment its fromEnv accepts: its DLQ and the configuration secret', async () => {
+    await expect(notifyFromEnv(lambdaEnvironment(built.stack.notify)).loadConfig()).resolves.toMatchObject({
+      destinations: [],
+    });
+    const variables = variablesOf(built.stack.notify);
+    expect(variables.FAULTLINE_NOTIFY_DLQ_URL).toEqual(ref(built.stack.notifyQueue.deadLetterQueue));
+    expect(variables.FAULTLINE_NOTIFY_CONFIG_SECRET_ARN).toEqual(ref(built.stack.notifyConfig));
+  });
+});
+
+describe('the functions’ permissions', () => {
+  /** `action resource` for every identity-policy permission of a role, resources by logical id. */
+  const permissionsOf = (fn: FaultlineFunction): string[] =>
+    identityStatements(resources)
+      .filter((entry) => entry.roleIds.includes(logicalIdOf(fn.role)))
+      .flatMap(({ statement }) => {
+        expect(statement.effect).toBe('Allow');
+        return statement.actions.flatMap((action) =>
+          statement.resources.map((resource) => `${action} ${describeResource(resource)}`),
+        );
+      })
+      .sort();
+  const describeResource = (resource: unknown): string => {
+    const id = referencedId(resource);
+    if (id !== undefined) return id;
+    const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join !== undefined) return join[1].map((part) => referencedId(part) ?? String(part)).join(join[0]);
+    return String(resource);
+  };
+  const id = (construct: Parameters<typeof logicalIdOf>[0]) => logicalIdOf(construct);
+  const on = (resource: string, actions: readonly string[]) =>
+    actions.map((action) => `${action} ${resource}`);
+  const logs = (fn: FaultlineFunction) => on(id(fn.logGroup), ['logs:CreateLogStream', 'logs:PutLogEvents']);
+  const consume = (queue: Parameters<typeof logicalIdOf>[0]) =>
+    on(id(queue), [
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueUrl',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+    ]);
+  const send = (queue: Parameters<typeof logicalIdOf>[0]) => on(id(queue), ['sqs:SendMessage']);
+  const store = () => {
+    const table = id(built.stack.store.table(STORE_TABLE_NAME));
+    const indexes = (built.stack.store.definitions[STORE_TABLE_NAME]?.globalSecondaryIndexes ?? []).map(
+      (index) => `${table}/index/${index.indexName}`,
+    );
+    return [table, ...indexes].flatMap((resource) =>
+      on(resource, [...STORE_READ_ACTIONS, ...STORE_WRITE_ACTIONS]),
+    );
+  };
+
+  it('lets correlate consume events, dead-letter them, use the store and enqueue notifications, and no more', () => {
+    const { stack } = built;
+    expect(permissionsOf(stack.correlate)).toEqual(
+      [
+        ...logs(stack.correlate),
+        ...consume(stack.eventsQueue.queue),
+        ...send(stack.eventsQueue.deadLetterQueue),
+        ...store(),
+        ...send(stack.notifyQueue.queue),
+      ].sort(),
+    );
+  });
+
+  it('lets sweep use the store and enqueue notifications, and no more', () => {
+    const { stack } = built;
+    expect(permissionsOf(stack.sweep)).toEqual(
+      [...logs(stack.sweep), ...store(), ...send(stack.notifyQueue.queue)].sort(),
+    );
+  });
+
+  it('lets the api use the store and enqueue events, and no more', () => {
+    const { stack } = built;
+    expect(permissionsOf(stack.api)).toEqual(
+      [...logs(stack.api), ...store(), ...send(stack.eventsQueue.queue)].sort(),
+    );
+  });
+
+  it('lets notify consume notifications, dead-letter them and read its configuration, and no more', () => {
+    const { stack } = built;
+    expect(permissionsOf(stack.notify)).toEqual(
+      [
+        ...logs(stack.notify),
+        ...consume(stack.notifyQueue.queue),
+        ...send(stack.notifyQueue.deadLetterQueue),
+        ...on(id(stack.notifyConfig), ['secretsmanager:GetSecretValue']),
+      ].sort(),
+    );
+  });
+
+  it('grants the store exactly the calls the DynamoDB adapter makes', () => {
+    const source = readFileSync(
+      new URL('../../functions/adapters/store/dynamodb-store.ts', import.meta.url),
+      'utf8',
+    );
+    const ACTION_OF_COMMAND: Record<string, string> = {
+      Get: 'dynamodb:GetItem',
+      BatchGet: 'dynamodb:BatchGetItem',
+      Query: 'dynamodb:Query',
+      Scan: 'dynamodb:Scan',
+      Put: 'dynamodb:PutItem',
+      Update: 'dynamodb:UpdateItem',
+      Delete: 'dynamodb:DeleteItem',
+      BatchWrite: 'dynamodb:BatchWriteItem',
+      TransactWrite: 'dynamodb:TransactWriteItems',
+      TransactGet: 'dynamodb:TransactGetItems',
+    };
+    const used = new Set(
+      [...source.matchAll(/new (\w+)Command\(/g)].map((match) => {
+        const action = ACTION_OF_COMMAND[match[1] ?? ''];
+        if (action === undefined)
+          throw new Error(`the adapter calls ${match[1]}Command: map it to its IAM action`);
+        return action;
+      }),
+    );
+    expect([...used].sort()).toEqual([...STORE_READ_ACTIONS, ...STORE_WRITE_ACTIONS].sort());
+  });
+});
+
+describe('the alarms', () => {
+  /** `metric on resource` for every alarm, the resource by logical id. */
+  const alarms = () =>
+    resourcesOfType(resources, 'AWS::CloudWatch::Alarm').map(([, alarm]) => {
+      const properties = alarm.Properties ?? {};
+      const dimensions = properties.Dimensions as { Value: unknown }[];
+      expect(dimensions).toHaveLength(1);
+      expect(properties.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+      expect(properties.Threshold).toEqual(expect.any(Number));
+      return `${String(properties.MetricName)} ${referencedId(dimensions[0]?.Value) ?? ''}`;
+    });
+
+  it('watches each DLQ’s depth and each work queue’s oldest message', () => {
+    for (const workQueue of [built.stack.eventsQueue, built.stack.notifyQueue]) {
+      expect(alarms()).toContain(
+        `ApproximateNumberOfMessagesVisible ${logicalIdOf(workQueue.deadLetterQueue)}`,
+      );
+      expect(alarms()).toContain(`ApproximateAgeOfOldestMessage ${logicalIdOf(workQueue.queue)}`);
+    }
+  });
+
+  it('watches each function’s errors and throttles', () => {
+    for (const fn of [built.stack.correlate, built.stack.api, built.stack.notify, built.stack.sweep]) {
+      expect(alarms()).toContain(`Errors ${logicalIdOf(fn.function)}`);
+      expect(alarms()).toContain(`Throttles ${logicalIdOf(fn.function)}`);
+    }
+  });
+});

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_STACK_NAME } from '../../infra/faultline-app.ts';
+
+const run = promisify(execFile);
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CDK = join(PROJECT_ROOT, 'node_modules', '.bin', 'cdk');
+const RECORD_NETWORK = pathToFileURL(fileURLToPath(new URL('./record-network.mjs', import.meta.url))).href;
+
+/** The AWS settings a developer's shell may carry; synth must not need any of them. */
+const WITHOUT_AWS = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && !name.startsWith('CDK_')),
+);
+
+let workdir: string;
+let output: string;
+let networkLog: string;
+let synth: { stdout: string; stderr: string; seconds: number };
+
+beforeAll(async () => {
+  workdir = mkdtempSync(join(tmpdir(), 'faultline-synth-'));
+  output = join(workdir, 'cdk.out');
+  networkLog = join(workdir, 'network.log');
+  const started = performance.now();
+  const { stdout, stderr } = await run(CDK, ['synth', '--quiet', '--output', output], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...WITHOUT_AWS,
+      NODE_OPTIONS: `--import=${RECORD_NETWORK}`,
+      FAULTLINE_NETWORK_LOG: networkLog,
+    },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  synth = { stdout, stderr, seconds: (performance.now() - started) / 1000 };
+}, 180_000);
+
+afterAll(() => {
+  if (workdir !== undefined) rmSync(workdir, { recursive: true, force: true });
+});
+
+describe('cdk synth', () => {
+  it('writes the Faultline template and one bundle per function into the output folder', () => {
+    const template = JSON.parse(
+      readFileSync(join(output, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'),
+    ) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }>;
+    };
+    const functions = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Lambda::Function',
+    );
+    expect(functions).toHaveLength(4);
+    for (const fn of functions) {
+      const asset = fn.Metadata?.['aws:asset:path'];
+      expect(typeof asset).toBe('string');
+      expect(existsSync(join(output, asset as string, 'index.mjs'))).toBe(true);
+    }
+  });
+
+  it('writes bundles that load in plain Node and export the handler Lambda calls', async () => {
+    const template = JSON.parse(
+      readFileSync(join(output, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'),
+    ) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }>;
+    };
+    const bundles = Object.values(template.Resources)
+      .filter((resource) => resource.Type === 'AWS::Lambda::Function')
+      .map((fn) => join(output, fn.Metadata?.['aws:asset:path'] as string, 'index.mjs'));
+    // Importing runs each handler module's top level (`handler = createHandler(fromEnv())`) without
+    // an environment, as Lambda's init does before the first event: it must neither throw nor
+    // need anything outside the bundle.
+    const exported = await Promise.all(
+      bundles.map(async (bundle) => {
+        const { stdout } = await run(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            'const m = await import(process.argv[1]); console.log(typeof m.handler);',
+            pathToFileURL(bundle).href,
+          ],
+          {
+            cwd: workdir,
+            env: {
+              ...WITHOUT_AWS,
+              FAULTLINE_NETWORK_LOG: networkLog,
+              NODE_OPTIONS: `--import=${RECORD_NETWORK}`,
+            },
+          },
+        );
+        return stdout.trim();
+      }),
+    );
+    expect(exported).toEqual(bundles.map(() => 'function'));
+  });
+
+  it('opens no network connection and looks up no name but loopback', () => {
+    const attempts = existsSync(networkLog) ? readFileSync(networkLog, 'utf8') : '';
+    expect(attempts).toBe('');
+  });
+
+  it('passes the cdk-nag checks it runs (an unsuppressed finding would fail it)', () => {
+    expect(`${synth.stdout}${synth.stderr}`).not.toMatch(/\[Error at .*AwsSolutions-/);
+    expect(`${synth.stdout}${synth.stderr}`).not.toMatch(/\[Warning at .*AwsSolutions-/);
+    console.info(`cdk synth took ${synth.seconds.toFixed(1)} s`);
+  });
+});
