@@ -5,7 +5,7 @@ import { StoreRejectedError } from '../adapters/errors.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { IncidentQuery, Page, Store } from '../adapters/store/port.ts';
 import { newTokenSecret } from '../adapters/store/tokens.ts';
-import { authenticate, requireHost } from './auth.ts';
+import { authenticate, DEFAULT_OPERATOR_LABEL, type Principal, requireHost } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import {
   approveCommand,
@@ -25,7 +25,7 @@ import {
   type PollSeconds,
   waitForPlans,
 } from './plans.ts';
-import { type ApiContext, type ApiEnv, defineRoute, type RouteEntry } from './routes.ts';
+import { type ApiContext, type ApiEnv, defineRoute, errorAnswer, type RouteEntry } from './routes.ts';
 import {
   ApproveBody,
   CommandAccepted,
@@ -103,6 +103,11 @@ const jsonLog: ApiLog = (entry) => {
   console.log(JSON.stringify({ service: 'api', ...entry }));
 };
 
+/** A path as echoed in an error message: at most this long. */
+const MAX_SHOWN_PATH = 200;
+const shown = (path: string): string =>
+  path.length <= MAX_SHOWN_PATH ? path : `${path.slice(0, MAX_SHOWN_PATH)}…`;
+
 const cursorOf = (page: Page<unknown>): string | null => page.cursor ?? null;
 
 /** A store call given a client's cursor: a cursor the store refuses is the client's mistake (400). */
@@ -154,8 +159,8 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
     return errorResponse(
       c,
       allowed.length > 0 && !allowed.includes(method)
-        ? new MethodNotAllowedError(c.req.method, c.req.path, allowed)
-        : new NotFoundError(`no route ${c.req.method} ${c.req.path}`),
+        ? new MethodNotAllowedError(c.req.method, shown(c.req.path), allowed)
+        : new NotFoundError(`no route ${c.req.method} ${shown(c.req.path)}`),
       log,
     );
   });
@@ -188,8 +193,8 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
     const command = await queueCommand(commandDeps, input, label);
     return c.json({ commandId: command.id, type: command.type }, 202);
   };
-  const operatorLabel = (principal: { kind: string; label?: string }): string =>
-    principal.label ?? 'operator';
+  const operatorLabel = (principal: Principal): string =>
+    principal.kind === 'operator' ? principal.label : DEFAULT_OPERATOR_LABEL;
 
   const accepted = (description: string) => ({
     202: { description, content: { 'application/json': { schema: CommandAccepted } } },
@@ -253,6 +258,7 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       query: PlansQuery,
       responses: {
         200: { description: 'The plans', content: { 'application/json': { schema: PlansResponse } } },
+        403: errorAnswer("An agent token asking for another host's plans."),
       },
     },
     async (c, { params, query, principal }) => {
@@ -307,7 +313,7 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       query: IncidentDetailQuery,
       responses: {
         200: { description: 'The incident', content: { 'application/json': { schema: IncidentDetailBody } } },
-        404: { description: 'No such incident' },
+        404: errorAnswer('No such incident.'),
       },
     },
     async (c, { params, query }) => {
@@ -373,8 +379,8 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       body: { schema: ApproveBody, maxBytes: MAX_COMMAND_BODY_BYTES },
       responses: {
         ...accepted('The approval is queued'),
-        404: { description: 'No such incident' },
-        409: { description: 'Resolved, or not an outage' },
+        404: errorAnswer('No such incident.'),
+        409: errorAnswer('Resolved, or not an outage.'),
       },
     },
     async (c, { params, body, principal }) => {
@@ -397,8 +403,8 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       body: { schema: z.strictObject({}), maxBytes: MAX_COMMAND_BODY_BYTES },
       responses: {
         ...accepted('The resolution is queued'),
-        404: { description: 'No such incident' },
-        409: { description: 'Already resolved' },
+        404: errorAnswer('No such incident.'),
+        409: errorAnswer('Already resolved.'),
       },
     },
     async (c, { params, principal }) => {

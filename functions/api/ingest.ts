@@ -24,8 +24,10 @@ import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
  *    its own host; `ipl.completed`, `domain.rebooted` and `domain.going-down` come only from an
  *    operator token or a host whose role (from its heartbeats, in its host slice) is `hosting` or
  *    `control`. A host whose role the store does not know yet (no heartbeat applied) is left to
- *    correlate, which applies the same rule with the role it knows when it decides — by then a
- *    heartbeat sent just before may have been applied, which the API cannot see;
+ *    correlate, which applies the same rule to the host slice it loads when it decides
+ *    (functions/correlate/records.ts, `roleGuard`) and refuses the event if the role is still
+ *    unknown then: a hosting partition's agent that sends its first heartbeat and `ipl.completed`
+ *    together is judged after that heartbeat, not before it;
  * 3. stamped with `receivedat` (any value an agent put there is replaced) and queued for correlate
  *    on the events queue, one message per event, marked with the authenticated sender
  *    (`FaultlineSender`, functions/correlate/messages.ts), ten to a batch send.

@@ -87,7 +87,8 @@ export interface RouteEntry {
   readonly access: Access;
 }
 
-const errorResponse = (description: string) => ({
+/** An error answer's description, with the error body's schema. */
+export const errorAnswer = (description: string) => ({
   description,
   content: { 'application/json': { schema: ErrorBody } },
 });
@@ -161,19 +162,17 @@ export const defineRoute = <
   const mediaTypes = spec.rawBody?.mediaTypes ?? ['application/json'];
   const responses: Responses = { ...spec.responses };
   if (spec.params !== undefined || spec.query !== undefined || bodySpec !== undefined) {
-    responses[400] = errorResponse('The input does not parse; `issues` says where and why.');
+    responses[400] = errorAnswer('The input does not parse; `issues` says where and why.');
   }
   if (spec.access !== 'public') {
-    responses[401] = errorResponse('No bearer token, or not a valid one.');
+    responses[401] = errorAnswer('No bearer token, or not a valid one.');
   }
-  if (spec.access === 'operator' || spec.params !== undefined) {
-    responses[403] = errorResponse('The token may not do this (an agent token outside its own host).');
-  }
+  if (spec.access === 'operator') responses[403] = errorAnswer('An agent token may not do this.');
   if (bodySpec !== undefined) {
-    responses[413] = errorResponse(`The body is over ${bodySpec.maxBytes} bytes.`);
-    responses[415] = errorResponse('The body is not JSON by its Content-Type.');
+    responses[413] = errorAnswer(`The body is over ${bodySpec.maxBytes} bytes.`);
+    responses[415] = errorAnswer('The body is not JSON by its Content-Type.');
   }
-  responses[503] = errorResponse('The store or the queue is unavailable; try again shortly.');
+  responses[503] = errorAnswer('The store or the queue is unavailable; try again shortly.');
 
   app.openAPIRegistry.registerPath({
     method: spec.method,
