@@ -2,7 +2,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { STORE_TABLE } from '../functions/adapters/store/dynamodb-table.ts';
 import type { TableDefinition } from './constructs/store-tables.ts';
-import { FaultlineStack } from './faultline-stack.ts';
+import { FaultlineStack, STORE_TABLE_NAME } from './faultline-stack.ts';
 
 export interface FaultlineAppOptions {
   /** Where the cloud assembly goes; by default the CLI's `cdk.out` (or a temporary folder). */
@@ -14,7 +14,7 @@ export interface FaultlineAppOptions {
 }
 
 /** The store's tables as the DynamoDB adapter defines them: one table, `store`. */
-export const STORE_TABLES: Readonly<Record<string, TableDefinition>> = { store: STORE_TABLE };
+export const STORE_TABLES: Readonly<Record<string, TableDefinition>> = { [STORE_TABLE_NAME]: STORE_TABLE };
 
 /** The stack's name when the `stackName` context does not set one. */
 export const DEFAULT_STACK_NAME = 'Faultline';

@@ -3,7 +3,6 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -21,7 +20,7 @@ import {
   API_SETTINGS,
   CORRELATE_RESERVED_CONCURRENCY,
   FUNCTION_SIZING,
-  LOG_RETENTION_DAYS,
+  LOG_RETENTION,
   QUEUE_CONSUMERS,
   SWEEP_SCHEDULE_MINUTES,
 } from './settings.ts';
@@ -38,15 +37,6 @@ export interface FaultlineStackProps extends StackProps {
 
 /** The notify configuration a fresh deployment starts with: no destinations, so nothing is sent. */
 const EMPTY_NOTIFY_CONFIG = JSON.stringify({ destinations: [] });
-
-const retention = (days: number): RetentionDays => {
-  const known = Object.values(RetentionDays).filter(
-    (value): value is RetentionDays => typeof value === 'number',
-  );
-  const match = known.find((value) => value === days);
-  if (match === undefined) throw new Error(`${days} days is not a CloudWatch Logs retention`);
-  return match;
-};
 
 /**
  * Faultline on AWS (DESIGN.md §2): the events and notify queues with their DLQs, the store's
@@ -70,7 +60,6 @@ export class FaultlineStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FaultlineStackProps) {
     super(scope, id, props);
-    const logRetention = retention(LOG_RETENTION_DAYS);
 
     // ———————————————————————————————————————— parameters
 
@@ -121,7 +110,7 @@ export class FaultlineStack extends Stack {
       description: 'Faultline api: the HTTP API (events, plans, incidents, control)',
       timeout: Duration.seconds(FUNCTION_SIZING.api.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.api.memoryMiB,
-      logRetention,
+      logRetention: LOG_RETENTION,
       environment: {
         FAULTLINE_STORE: outboxEnvironment.FAULTLINE_STORE,
         FAULTLINE_EVENTS_QUEUE_URL: this.eventsQueue.queue.queueUrl,
@@ -134,7 +123,7 @@ export class FaultlineStack extends Stack {
       timeout: Duration.seconds(FUNCTION_SIZING.correlate.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.correlate.memoryMiB,
       reservedConcurrency: CORRELATE_RESERVED_CONCURRENCY,
-      logRetention,
+      logRetention: LOG_RETENTION,
       environment: {
         ...outboxEnvironment,
         FAULTLINE_EVENTS_DLQ_URL: this.eventsQueue.deadLetterQueue.queueUrl,
@@ -149,7 +138,7 @@ export class FaultlineStack extends Stack {
       description: 'Faultline notify: delivers notifications to PagerDuty, Slack and webhooks',
       timeout: Duration.seconds(FUNCTION_SIZING.notify.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.notify.memoryMiB,
-      logRetention,
+      logRetention: LOG_RETENTION,
       environment: {
         // Until notify reads the secret itself (its env.ts names FAULTLINE_NOTIFY_CONFIG_SECRET_ARN
         // as the seam), CloudFormation resolves the secret into its environment at deploy time.
@@ -165,7 +154,7 @@ export class FaultlineStack extends Stack {
       description: 'Faultline sweep: fires due timers and drains the outbox, every minute',
       timeout: Duration.seconds(FUNCTION_SIZING.sweep.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.sweep.memoryMiB,
-      logRetention,
+      logRetention: LOG_RETENTION,
       environment: { ...outboxEnvironment },
     });
 
@@ -211,7 +200,7 @@ export class FaultlineStack extends Stack {
 
     this.httpApi = new FaultlineHttpApi(this, 'HttpApi', {
       handler: this.api.function,
-      logRetention,
+      logRetention: LOG_RETENTION,
       rateLimitPerSecond: API_SETTINGS.rateLimitPerSecond,
       burstLimit: API_SETTINGS.burstLimit,
     });

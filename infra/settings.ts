@@ -1,3 +1,5 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
 /**
  * The figures the stack is built from, in one place, each with why it is what it is. Constructs
  * take them as props; nothing below infra/ hard-codes a number of its own.
@@ -75,7 +77,7 @@ export const QUEUE_SETTINGS = {
 export const SWEEP_SCHEDULE_MINUTES = 1;
 
 /** How long logs are kept: one month of function logs and API access logs. */
-export const LOG_RETENTION_DAYS = 30;
+export const LOG_RETENTION = RetentionDays.ONE_MONTH;
 
 export const API_SETTINGS = {
   /**
