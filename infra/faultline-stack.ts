@@ -22,6 +22,7 @@ import {
   FUNCTION_SIZING,
   LOG_RETENTION,
   QUEUE_CONSUMERS,
+  SWEEP_GRACE_SECONDS,
   SWEEP_SCHEDULE_MINUTES,
 } from './settings.ts';
 
@@ -66,9 +67,9 @@ export class FaultlineStack extends Stack {
     const agentCaCertificate = new CfnParameter(this, 'AgentCaCertificate', {
       type: 'String',
       description:
-        'PEM bundle of the CA that issues the hosts\u2019 certificates (subject CN = host id): the IAM Roles Anywhere trust anchor',
+        'PEM certificate of the CA that issues the hosts\u2019 certificates (subject CN = host id): the IAM Roles Anywhere trust anchor',
       allowedPattern: '^-----BEGIN CERTIFICATE-----[\\s\\S]+-----END CERTIFICATE-----\\s*$',
-      constraintDescription: 'one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)',
+      constraintDescription: 'a PEM certificate (-----BEGIN CERTIFICATE----- ...)',
     });
     const notifyConfigVersion = new CfnParameter(this, 'NotifyConfigVersionId', {
       type: 'String',
@@ -155,7 +156,10 @@ export class FaultlineStack extends Stack {
       timeout: Duration.seconds(FUNCTION_SIZING.sweep.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.sweep.memoryMiB,
       logRetention: LOG_RETENTION,
-      environment: { ...outboxEnvironment },
+      environment: {
+        ...outboxEnvironment,
+        FAULTLINE_SWEEP_GRACE_SECONDS: String(SWEEP_GRACE_SECONDS),
+      },
     });
 
     // ———————————————————————————————————————— wiring and grants
@@ -207,7 +211,7 @@ export class FaultlineStack extends Stack {
 
     this.agents = new AgentAccess(this, 'Agents', {
       eventsQueue: this.eventsQueue.queue,
-      caCertificateBundle: agentCaCertificate.valueAsString,
+      caCertificate: agentCaCertificate.valueAsString,
       sessionDuration: Duration.seconds(AGENT_ACCESS.sessionDurationSeconds),
     });
 

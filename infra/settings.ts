@@ -73,6 +73,13 @@ export const QUEUE_SETTINGS = {
   deadLetterRetentionDays: 14,
 } as const;
 
+/**
+ * How old an unfinished decision record must be before sweep finishes it instead of the correlate
+ * writing it: twice correlate's timeout, so that correlate has certainly stopped (finishing it
+ * early is harmless but enqueues its notifications twice; functions/sweep/handler.ts).
+ */
+export const SWEEP_GRACE_SECONDS = 2 * FUNCTION_SIZING.correlate.timeoutSeconds;
+
 /** Schedules (DESIGN.md §2: sweep fires the core's timers and drains the outbox every minute). */
 export const SWEEP_SCHEDULE_MINUTES = 1;
 

@@ -8,11 +8,11 @@ export interface AgentAccessProps {
   /** The queue agents send their events to (DESIGN.md §2). */
   readonly eventsQueue: IQueue;
   /**
-   * The PEM bundle of the CA (or CAs) that issues the hosts' certificates: a stack parameter, so
-   * the same template serves every fleet. Each host's certificate has its host id as its subject
-   * common name (CN).
+   * The PEM certificate of the CA that issues the hosts' certificates (a root or an intermediate):
+   * a stack parameter, so the same template serves every fleet. Each host's certificate has its
+   * host id as its subject common name (CN).
    */
-  readonly caCertificateBundle: string;
+  readonly caCertificate: string;
   /** How long a session lasts (900–43,200 s); the credential helper renews before it ends. */
   readonly sessionDuration: Duration;
 }
@@ -54,7 +54,7 @@ export class AgentAccess extends Construct {
       enabled: true,
       source: {
         sourceType: 'CERTIFICATE_BUNDLE',
-        sourceData: { x509CertificateData: props.caCertificateBundle },
+        sourceData: { x509CertificateData: props.caCertificate },
       },
     });
 

@@ -400,6 +400,12 @@ describe('the functions’ configuration', () => {
     expect(() => sweepFromEnv(lambdaEnvironment(built.stack.sweep)).settings).not.toThrow();
   });
 
+  it('lets sweep finish a decision record only once the correlate that wrote it has timed out', () => {
+    const { graceSeconds } = sweepFromEnv(lambdaEnvironment(built.stack.sweep)).settings;
+    const correlateTimeout = propertiesOf(logicalIdOf(built.stack.correlate.function)).Timeout as number;
+    expect(graceSeconds).toBeGreaterThan(correlateTimeout);
+  });
+
   it('gives the api an environment its fromEnv accepts: the store table and the events queue', () => {
     expect(() => apiFromEnv(lambdaEnvironment(built.stack.api))()).not.toThrow();
     const variables = variablesOf(built.stack.api);
