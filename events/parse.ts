@@ -109,6 +109,13 @@ export const parseEventBatch = (input: unknown): BatchParseResult => {
   const events: FaultlineEvent[] = [];
   const rejected: { index: number; issues: Issue[] }[] = [];
   value.forEach((element: unknown, index) => {
+    if (typeof element !== 'object' || element === null || Array.isArray(element)) {
+      rejected.push({
+        index,
+        issues: [{ path: [index], message: 'an event is a JSON object', code: 'invalid_type' }],
+      });
+      return;
+    }
     const size = measure(element);
     const parsed = size.ok ? parseMeasuredEvent(element, size.value.bytes, [index]) : size;
     if (parsed.ok) events.push(parsed.value);

@@ -372,6 +372,12 @@ describe('parseEventBatch', () => {
     ]);
   });
 
+  it('rejects an element that is not an object by its index, even JSON text of an event', () => {
+    const result = parseEventBatch([example('path.lost'), JSON.stringify(example('path.lost')), 7, null]);
+    if (!result.ok) expect.fail(JSON.stringify(result.issues));
+    expect(result.rejected.map((entry) => entry.issues[0]?.path)).toEqual([[1], [2], [3]]);
+  });
+
   it('rejects an empty batch, a non-array and a batch with no valid event', () => {
     expect(parseEventBatch([])).toMatchObject({ ok: false, issues: [{ path: [] }] });
     expect(parseEventBatch(example('path.lost'))).toMatchObject({ ok: false, issues: [{ path: [] }] });
