@@ -99,7 +99,8 @@ export class FaultlineFunction extends Construct {
         sourcesContent: false,
       },
     });
-    // The role's log permissions must exist before Lambda first writes.
+    // The function (and so its event source mappings) waits for the role's policies, grants made
+    // later included: Lambda checks a mapping's permissions on the queue when creating it.
     this.function.node.addDependency(this.role);
   }
 
