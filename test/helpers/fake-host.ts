@@ -333,6 +333,79 @@ export const fakeMdClient = (
   return host;
 };
 
+/** An LDoms guest with one SVM mirror: `d10` of `d11` (`c0d0s0`, Okay) and `d12` (`c0d1s0`, Maintenance). */
+export const svmGuestModel = (hostId: string): FakeModel => ({
+  ...emptyModel(hostId),
+  solarisDisks: { c0d0: { readable: true }, c0d1: { readable: true } },
+  svm: {
+    mirrors: [
+      {
+        name: 'd10',
+        blocks: 41_945_472,
+        resync: null,
+        submirrors: [
+          { name: 'd11', state: 'Okay', components: [{ device: 'c0d0s0', state: 'Okay' }] },
+          { name: 'd12', state: 'Needs maintenance', components: [{ device: 'c0d1s0', state: 'Maintenance' }] },
+        ],
+      },
+    ],
+    hotSparePools: [],
+    metadb: [
+      { device: 'c0d0s7', flags: 'a m  p  luo' },
+      { device: 'c0d0s7', flags: 'a    p  luo' },
+      { device: 'c0d1s7', flags: 'a    p  luo' },
+    ],
+    ratePerSecond: 10,
+    stalled: false,
+  },
+});
+
+export const MPATH_WWID = '36005076801810523f8000000000000a1';
+
+/**
+ * A SAN host with one multipath map `mpatha` (dm-0) over four FC paths: `sdc` active, `sdd`
+ * failed (its checker reports faulty, the device runs again), and `sde`, `sdf` ghosts of the
+ * standby controller.
+ */
+export const multipathModel = (hostId: string): FakeModel => {
+  const model = emptyModel(hostId);
+  model.scsiHosts.host3 = { driver: 'qla2xxx', adapter: 'fc3' };
+  model.scsiHosts.host4 = { driver: 'qla2xxx', adapter: 'fc4' };
+  const lun = (name: string) => ({
+    name,
+    attached: name,
+    exported: true,
+    state: 'running',
+    readable: true,
+    sizeBytes: DISK_BYTES,
+    wwid: MPATH_WWID,
+    partitions: [],
+    partitionsAt: 0,
+    heldOpen: false,
+  });
+  model.luns['3:0:0:0'] = lun('sdc');
+  model.luns['4:0:0:0'] = lun('sdd');
+  model.luns['3:0:1:0'] = lun('sde');
+  model.luns['4:0:1:0'] = lun('sdf');
+  model.dm['dm-0'] = { uuid: `mpath-${MPATH_WWID}`, slaves: ['sdc', 'sdd', 'sde', 'sdf'] };
+  model.multipath = [
+    {
+      name: 'mpatha',
+      wwid: MPATH_WWID,
+      dm: 'dm-0',
+      vendor: 'IBM',
+      product: '2145',
+      paths: [
+        { device: 'sdc', hctl: '3:0:0:0', dmState: 'active', checker: 'ready', online: 'running', group: 0 },
+        { device: 'sdd', hctl: '4:0:0:0', dmState: 'failed', checker: 'faulty', online: 'running', group: 0 },
+        { device: 'sde', hctl: '3:0:1:0', dmState: 'active', checker: 'ghost', online: 'running', group: 1 },
+        { device: 'sdf', hctl: '4:0:1:0', dmState: 'active', checker: 'ghost', online: 'running', group: 1 },
+      ],
+    },
+  ];
+  return model;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Events
 
