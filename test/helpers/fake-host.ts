@@ -345,7 +345,11 @@ export const svmGuestModel = (hostId: string): FakeModel => ({
         resync: null,
         submirrors: [
           { name: 'd11', state: 'Okay', components: [{ device: 'c0d0s0', state: 'Okay' }] },
-          { name: 'd12', state: 'Needs maintenance', components: [{ device: 'c0d1s0', state: 'Maintenance' }] },
+          {
+            name: 'd12',
+            state: 'Needs maintenance',
+            components: [{ device: 'c0d1s0', state: 'Maintenance' }],
+          },
         ],
       },
     ],
