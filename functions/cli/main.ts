@@ -32,6 +32,18 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     const { runReplay } = await import('./replay.ts');
     return runReplay(argv.slice(1), streams);
   }
+  if (command === 'up') {
+    const { runUp, UpEnvironment } = await import('./up.ts');
+    return runUp(argv.slice(1), streams, UpEnvironment.parse(process.env));
+  }
+  if (command === 'backup') {
+    const { runBackup } = await import('./backup.ts');
+    return runBackup(argv.slice(1), streams);
+  }
+  const { OPERATOR_COMMANDS, OperatorEnvironment, runOperator } = await import('./operator.ts');
+  const operator = OPERATOR_COMMANDS.find((name) => name === command);
+  if (operator !== undefined)
+    return runOperator(operator, argv.slice(1), streams, OperatorEnvironment.parse(process.env));
   process.stderr.write(`faultline: unknown command '${command}'\n\n${USAGE}`);
   return EXIT.usage;
 };
