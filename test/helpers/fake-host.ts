@@ -24,6 +24,7 @@ import {
   readActions,
   readReads,
   saveModel,
+  saveModelOnly,
   scsiDelete,
   scsiScan,
   superblockPath,
@@ -120,7 +121,9 @@ export const createFakeHost = (
     now: () => now,
     sleep: async (ms) => {
       now += ms;
-      updateModel(root, (current) => advance(root, current, ms));
+      const current = loadModel(root);
+      if (advance(root, current, ms)) saveModel(root, current);
+      else saveModelOnly(root, current);
       await new Promise((resolve) => setImmediate(resolve));
     },
     advance: (ms) => {

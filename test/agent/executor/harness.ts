@@ -5,7 +5,7 @@ import {
 } from '../../../agent/executor/plan-runner.ts';
 import { memoryLog } from '../../../agent/state/agent-log.ts';
 import type { FaultlineEvent, PlanStep, UnsignedPlan } from '../../../events/index.ts';
-import { type FakeHost, recordingSink } from '../../helpers/fake-host.ts';
+import { DISK_BYTES, type FakeHost, recordingSink } from '../../helpers/fake-host.ts';
 import { FAKE_TIMING, type PlanKeys, planKeys, signed } from './field-case.ts';
 
 /** Running plans on a fake host from a test: one signing key, plans built around their steps. */
@@ -114,3 +114,43 @@ export const fastPathPlan = (host: FakeHost, overrides: Partial<UnsignedPlan> = 
       ...overrides,
     },
   );
+
+/** The full plan the core makes for LAYOUT after vios2 returned (the field order of §1). */
+export const fullPlan = (host: FakeHost, overrides: Partial<UnsignedPlan> = {}): UnsignedPlan => {
+  const [root, swap] = LAYOUT.mirrors;
+  return planOn(
+    host,
+    [
+      probeSdb,
+      { action: 'md.fail', array: swap.array, member: 'sdb2' },
+      { action: 'md.remove', array: root.array, member: 'sdb1' },
+      { action: 'md.remove', array: swap.array, member: 'sdb2' },
+      { action: 'scsi.delete', hctl: LAYOUT.hctl },
+      { action: 'scsi.rescan', scsiHost: LAYOUT.scsiHost, channel: 0, target: 2, lun: 0 },
+      {
+        action: 'disk.verify',
+        disk: 'sdb',
+        hctl: LAYOUT.hctl,
+        sizeBytes: DISK_BYTES,
+        partitions: [
+          { device: 'sdb1', array: root.array, uuid: root.uuid },
+          { device: 'sdb2', array: swap.array, uuid: swap.uuid },
+        ],
+      },
+      { action: 'md.add', array: root.array, member: 'sdb1', uuid: root.uuid },
+      { action: 'md.add', array: swap.array, member: 'sdb2', uuid: swap.uuid },
+      { action: 'md.wait-sync', array: root.array, stallSeconds: 600 },
+      { action: 'md.wait-sync', array: swap.array, stallSeconds: 600 },
+    ],
+    overrides,
+  );
+};
+
+/** The host-changing commands of the field order up to and including the rescan. */
+export const UP_TO_RESCAN = [
+  ['mdadm', '/dev/md1', '--fail', '/dev/sdb2'],
+  ['mdadm', '/dev/md0', '--remove', '/dev/sdb1'],
+  ['mdadm', '/dev/md1', '--remove', '/dev/sdb2'],
+  ['write', '/sys/class/scsi_device/1:0:2:0/device/delete', '1'],
+  ['write', '/sys/class/scsi_host/host1/scan', '0 2 0'],
+];
