@@ -34,6 +34,12 @@ import { lockToken, parseLockToken } from './ids.ts';
  * redelivered) or a `committed` one (rolled forward by the next reader, the redelivery or sweep).
  */
 
+/** Waits a little (a lost race): jittered, growing with the attempt. Injectable for tests. */
+export type Backoff = (attempt: number) => Promise<void>;
+
+export const jitteredBackoff: Backoff = (attempt) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))));
+
 export type CommitStore = Pick<
   SliceStore & OutboxStore,
   'getSlices' | 'lockSlice' | 'applyLocked' | 'unlockSlice' | 'getDecision' | 'setDecisionStatus' | 'putSlice'
@@ -42,7 +48,9 @@ export type CommitStore = Pick<
 /** How deep one decision may help others that hold its slices before it gives up for now. */
 const MAX_HELP_DEPTH = 4;
 /** How many times one lock is tried while other decisions are settled out of its way. */
-const MAX_LOCK_TRIES = 8;
+const MAX_LOCK_TRIES = 12;
+/** How many of those tries wait for the holder before helping it. */
+const WAIT_BEFORE_HELPING = 4;
 
 export const tokenOf = (record: Pick<DecisionRecord, 'id' | 'attempt'>): string =>
   lockToken(record.id, record.attempt);
@@ -50,13 +58,20 @@ export const tokenOf = (record: Pick<DecisionRecord, 'id' | 'attempt'>): string 
 const inKeyOrder = (writes: readonly SliceWrite[]): SliceWrite[] =>
   [...writes].sort((a, b) => (sliceKey(a.ref) < sliceKey(b.ref) ? -1 : 1));
 
-/** Writes every slice a committed decision still holds locked. Idempotent. */
-export const rollForward = async (store: CommitStore, record: DecisionRecord): Promise<void> => {
+/**
+ * Writes every slice a committed decision still holds locked. Idempotent. `knownLocked`: the
+ * caller just locked them all itself (the owner right after its commit), so they are not read first.
+ */
+export const rollForward = async (
+  store: CommitStore,
+  record: DecisionRecord,
+  knownLocked = false,
+): Promise<void> => {
   const token = tokenOf(record);
   const writes = inKeyOrder(record.writes);
-  const stored = await store.getSlices(writes.map((write) => write.ref));
+  const stored = knownLocked ? [] : await store.getSlices(writes.map((write) => write.ref));
   for (const [index, write] of writes.entries()) {
-    if (stored[index]?.lock !== token) continue;
+    if (!knownLocked && stored[index]?.lock !== token) continue;
     await store.applyLocked(write, token);
   }
 };
@@ -86,6 +101,7 @@ export const lockAndCommit = async (
   store: CommitStore,
   record: DecisionRecord,
   depth = 0,
+  backoff: Backoff = jitteredBackoff,
 ): Promise<'committed' | 'aborted'> => {
   const token = tokenOf(record);
   for (const write of inKeyOrder(record.writes)) {
@@ -103,7 +119,12 @@ export const lockAndCommit = async (
       }
       if (slice.lock !== undefined) {
         if (depth >= MAX_HELP_DEPTH) throw new DecisionContendedError(record.id, tries + 1);
-        await settleLock(store, write.ref, slice.lock, depth + 1);
+        if (tries < WAIT_BEFORE_HELPING) {
+          // Most locks belong to a live owner about to finish: give it a moment before helping.
+          await backoff(tries);
+          continue;
+        }
+        await settleLock(store, write.ref, slice.lock, depth + 1, backoff);
         continue;
       }
       if (slice.version !== write.expected) {
@@ -123,7 +144,7 @@ export const lockAndCommit = async (
       return 'aborted';
     }
   }
-  await rollForward(store, record);
+  await rollForward(store, record, committed === 'ok');
   return 'committed';
 };
 
@@ -136,6 +157,7 @@ export const settleLock = async (
   ref: SliceRef,
   token: string,
   depth = 0,
+  backoff: Backoff = jitteredBackoff,
 ): Promise<void> => {
   const { decisionId, attempt } = parseLockToken(token);
   const record = await store.getDecision(decisionId);
@@ -144,7 +166,7 @@ export const settleLock = async (
     return;
   }
   if (record.status === 'pending') {
-    await lockAndCommit(store, record, depth);
+    await lockAndCommit(store, record, depth, backoff);
     return;
   }
   await rollForward(store, record);

@@ -30,7 +30,15 @@ import {
   tick,
   waitingBatch,
 } from '../core/index.ts';
-import { lockAndCommit, rollForward, settleLock, settleRecord, tokenOf } from './commit.ts';
+import {
+  type Backoff,
+  jitteredBackoff,
+  lockAndCommit,
+  rollForward,
+  settleLock,
+  settleRecord,
+  tokenOf,
+} from './commit.ts';
 import { isMarkedEffect, outboxEffects, performEffect } from './effects.ts';
 import { DecisionContendedError } from './errors.ts';
 import { followUpDecisionId, inputDecisionId, tickDecisionId } from './ids.ts';
@@ -56,8 +64,10 @@ export interface EngineDeps {
   readonly config: CoreConfig;
   /** The wall clock (ms since the epoch): a record's `createdAt`. */
   readonly clock: () => number;
-  /** How many times a decision is made again after losing its slices (default 12). */
+  /** How many times a decision is made again after losing its slices (default 20). */
   readonly maxConflicts?: number;
+  /** The wait after a lost race (default: jittered, up to 50 ms). */
+  readonly backoff?: Backoff;
   readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
 }
 
@@ -88,7 +98,7 @@ interface RunSpec {
   readonly guard?: (slices: Slices) => string | undefined;
 }
 
-const DEFAULT_MAX_CONFLICTS = 12;
+const DEFAULT_MAX_CONFLICTS = 20;
 /** How many times one settle pass re-reads slices that were locked. */
 const MAX_SETTLE_ROUNDS = 6;
 const CONTROL: SliceRef = { kind: 'control' };
@@ -123,10 +133,12 @@ const changedWrites = (decision: Decision, stored: ReadonlyMap<string, StoredSli
 export class DecisionEngine {
   readonly #deps: EngineDeps;
   readonly #log: (entry: Readonly<Record<string, unknown>>) => void;
+  readonly #backoff: Backoff;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
     this.#log = deps.log ?? (() => undefined);
+    this.#backoff = deps.backoff ?? jitteredBackoff;
   }
 
   get config(): CoreConfig {
@@ -233,7 +245,7 @@ export class DecisionEngine {
         for (const slice of slices) {
           if (slice.lock === undefined) stored.set(sliceKey(slice.ref), slice);
           else {
-            await settleLock(this.#deps.store, slice.ref, slice.lock);
+            await settleLock(this.#deps.store, slice.ref, slice.lock, 0, this.#backoff);
             locked.push(slice.ref);
           }
         }
@@ -305,6 +317,7 @@ export class DecisionEngine {
     }
     let extra: SliceRef[] = [];
     for (let conflicts = 0; conflicts <= maxConflicts; conflicts += 1) {
+      if (conflicts > 0) await this.#backoff(conflicts);
       const loaded = await this.load(spec.keys, extra);
       const id = typeof spec.id === 'string' ? spec.id : spec.id(loaded);
       if (id === undefined) return { kind: 'unchanged' };
@@ -350,21 +363,25 @@ export class DecisionEngine {
         replacing = pre.replacing;
         continue;
       }
-      const outcome = record.status === 'committed' ? 'committed' : await lockAndCommit(store, record);
+      const outcome =
+        record.status === 'committed' ? 'committed' : await lockAndCommit(store, record, 0, this.#backoff);
       if (outcome === 'aborted') {
         replacing = record.attempt;
         continue;
       }
-      await this.#drain({ ...record, status: 'committed' });
+      await this.#drain({ ...record, status: 'committed' }, true);
       return { kind: 'applied', decisionId: id };
     }
     throw new DecisionContendedError(typeof spec.id === 'string' ? spec.id : spec.about, maxConflicts + 1);
   }
 
-  /** Performs a committed record's effects not yet done, in order, then marks it done. */
-  async #drain(record: DecisionRecord): Promise<void> {
+  /**
+   * Performs a committed record's effects not yet done, in order, then marks it done. `applied`:
+   * the caller has just written its slices (the owner after its commit), else they are rolled forward first.
+   */
+  async #drain(record: DecisionRecord, applied = false): Promise<void> {
     const store = this.#deps.store;
-    await rollForward(store, record);
+    if (!applied) await rollForward(store, record);
     const done = new Set(record.done);
     const ports = {
       store,
