@@ -176,6 +176,9 @@ export const createFakeHost = (
 // ---------------------------------------------------------------------------------------------
 // Builders of host models
 
+/** The space mdadm keeps before the data on each member (1 MiB). */
+export const DATA_OFFSET_BYTES_FOR_TESTS: number = DATA_OFFSET_BYTES;
+
 /** The managed system of the fakes, as its location codes name it (`Server-9080-M9S-SN78AB12C`). */
 export const FAKE_SYSTEM = 'U9080.M9S.78AB12C';
 export const FAKE_BTIME = Math.floor(Date.parse('2026-11-20T08:00:00Z') / 1000);

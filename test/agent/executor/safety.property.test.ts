@@ -1,0 +1,247 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PlanStep } from '../../../events/index.ts';
+import type {
+  FakeArray,
+  FakeLogEntry,
+  FakeMemberState,
+  FakeModel,
+  FakeSuperblock,
+} from '../../fixtures/agent/fake-host/host-model.mjs';
+import {
+  createFakeHost,
+  DATA_OFFSET_BYTES_FOR_TESTS,
+  emptyModel,
+  partitionBytes,
+} from '../../helpers/fake-host.ts';
+import { FOREIGN_UUID, planOn, runOn } from './harness.ts';
+
+/**
+ * The executor's safety, over random hosts and random validly signed plans: whatever the plan
+ * asks, it never runs an `md.fail` or `md.remove` that would leave an array with no in-sync member,
+ * and never adds a partition over another array's superblock or over a stale half with more events
+ * than the array. The fake tools, like the real ones, would do all of that if asked; the
+ * judgement is the executor's, and the fakes record what they were asked with the host as it was.
+ */
+
+const DISKS = [
+  { disk: 'sda', hctl: '0:0:1:0', host: 'host0' },
+  { disk: 'sdb', hctl: '1:0:1:0', host: 'host1' },
+  { disk: 'sdc', hctl: '2:0:1:0', host: 'host2' },
+] as const;
+const ARRAYS = [
+  { name: 'md0', partition: 1, uuid: '7d2e1a9c:44b0c3e1:9f8a6b5d:0c1e2f3a' },
+  { name: 'md1', partition: 2, uuid: '3b1c2f4e:8a9d0b1c:2e3f4a5b:6c7d8e9f' },
+] as const;
+const DEVICES = DISKS.flatMap(({ disk }) => ARRAYS.map(({ partition }) => `${disk}${partition}`));
+
+type SuperblockKind = 'blank' | 'older' | 'equal' | 'newer' | 'foreign';
+type MemberKind = 'absent' | FakeMemberState;
+
+const mostly = <T>(usual: T, rare: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: rare });
+
+const arrayArbitrary = fc.record({
+  bitmap: fc.boolean(),
+  events: fc.integer({ min: 50, max: 5_000 }),
+  members: fc.tuple(
+    ...DISKS.map(() => fc.constantFrom<MemberKind>('absent', 'in_sync', 'in_sync', 'faulty', 'spare')),
+  ),
+  superblocks: fc.tuple(
+    ...DISKS.map(() => fc.constantFrom<SuperblockKind>('blank', 'older', 'equal', 'newer', 'foreign')),
+  ),
+});
+
+const hostArbitrary = fc.record({
+  domains: fc.tuple(...DISKS.map(() => fc.constantFrom('vios1', 'vios2'))),
+  running: fc.tuple(...DISKS.map(() => mostly(true, fc.constant(false)))),
+  arrays: fc.tuple(...ARRAYS.map(() => arrayArbitrary)),
+});
+type HostShape = typeof hostArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+const stepArbitrary: fc.Arbitrary<PlanStep> = fc.oneof(
+  fc.record({
+    action: fc.constant('md.fail' as const),
+    array: fc.constantFrom('md0', 'md1'),
+    member: fc.constantFrom(...DEVICES),
+  }),
+  fc.record({
+    action: fc.constant('md.remove' as const),
+    array: fc.constantFrom('md0', 'md1'),
+    member: fc.constantFrom(...DEVICES),
+  }),
+  fc
+    .record({
+      array: fc.constantFrom(...ARRAYS),
+      member: fc.constantFrom(...DEVICES),
+      withUuid: fc.boolean(),
+    })
+    .map(
+      ({ array, member, withUuid }): PlanStep => ({
+        action: 'md.add',
+        array: array.name,
+        member,
+        ...(withUuid ? { uuid: array.uuid } : {}),
+      }),
+    ),
+);
+
+const planArbitrary = fc.record({
+  probe: fc.constantFrom(...DISKS),
+  domain: fc.constantFrom('vios1', 'vios2'),
+  steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 6 }),
+});
+
+/** The fake host a shape describes, with the superblock each partition holds. */
+const build = (shape: HostShape) => {
+  const model: FakeModel = emptyModel('proptest01.example.net');
+  const superblocks: { hctl: string; partition: number; superblock: FakeSuperblock | null }[] = [];
+  DISKS.forEach(({ disk, hctl, host }, index) => {
+    model.scsiHosts[host] = {
+      driver: 'ibmvscsi',
+      adapter: `3000000${index}`,
+      partitionName: shape.domains[index] ?? 'vios1',
+      partitionNumber: index + 1,
+      slot: index + 2,
+    };
+    const running = shape.running[index] ?? true;
+    model.luns[hctl] = {
+      name: disk,
+      attached: disk,
+      exported: true,
+      state: running ? 'running' : 'offline',
+      readable: running,
+      sizeBytes: 53_687_091_200,
+      partitions: ARRAYS.map(({ partition }) => ({
+        number: partition,
+        sizeBytes: partitionBytes(partition),
+      })),
+      partitionsAt: 0,
+      heldOpen: false,
+    };
+  });
+  ARRAYS.forEach(({ name, partition, uuid }, arrayIndex) => {
+    const spec = shape.arrays[arrayIndex];
+    if (spec === undefined) return;
+    const kinds = spec.members as readonly MemberKind[];
+    const holding = kinds.filter((kind) => kind !== 'absent' && kind !== 'spare').length;
+    let slot = 0;
+    const array: FakeArray = {
+      uuid,
+      name: `proptest01:${arrayIndex}`,
+      level: 'raid1',
+      metadata: '1.2',
+      raidDevices: Math.max(2, holding),
+      sizeKiB: (partitionBytes(partition) - DATA_OFFSET_BYTES_FOR_TESTS) / 1024,
+      bitmap: spec.bitmap,
+      events: spec.events,
+      nextDescriptor: DISKS.length,
+      members: [],
+      recovery: null,
+      ratePerSecond: 50,
+      reAddRatePerSecond: 50,
+      stalled: false,
+    };
+    DISKS.forEach(({ disk, hctl }, diskIndex) => {
+      const kind = kinds[diskIndex] ?? 'absent';
+      const sbKind = (spec.superblocks as readonly SuperblockKind[])[diskIndex] ?? 'blank';
+      if (kind !== 'absent') {
+        const memberSlot = kind === 'spare' ? null : slot++;
+        array.members.push({
+          device: `${disk}${partition}`,
+          descriptor: diskIndex,
+          slot: memberSlot,
+          state: kind,
+        });
+      }
+      const events =
+        kind === 'in_sync'
+          ? spec.events
+          : sbKind === 'newer'
+            ? spec.events + 100
+            : sbKind === 'equal'
+              ? spec.events
+              : spec.events - 20;
+      const superblock: FakeSuperblock | null =
+        sbKind === 'blank' && kind === 'absent'
+          ? null
+          : {
+              uuid: sbKind === 'foreign' && kind === 'absent' ? FOREIGN_UUID : uuid,
+              name: array.name,
+              level: 'raid1',
+              raidDevices: array.raidDevices,
+              events,
+              role: kind === 'spare' ? 'spare' : 'active',
+              slot: kind === 'spare' ? null : 1,
+              bitmap: spec.bitmap,
+            };
+      superblocks.push({ hctl, partition, superblock });
+    });
+    model.arrays[name] = array;
+  });
+  return { model, superblocks };
+};
+
+const manage = (entry: FakeLogEntry) => {
+  const [program, , op, target] = entry.argv;
+  return program === 'mdadm' && entry.before !== null && entry.before !== undefined
+    ? { op, target: (target ?? '').replace(/^\/dev\//, ''), before: entry.before }
+    : null;
+};
+
+describe('executor safety (property)', () => {
+  it('never fails or removes the last in-sync member and never adds over a newer or foreign superblock', async () => {
+    let ran = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(hostArbitrary, planArbitrary, async (shape, planShape) => {
+        const { model, superblocks } = build(shape);
+        const host = createFakeHost(model, { programs: false });
+        try {
+          for (const { hctl, partition, superblock } of superblocks)
+            host.setSuperblock(hctl, partition, superblock);
+          const plan = planOn(host, [
+            {
+              action: 'disk.probe',
+              disk: planShape.probe.disk,
+              hctl: planShape.probe.hctl,
+              scsiHost: planShape.probe.host,
+              failureDomain: `vscsi:Server-9080-M9S-SN78AB12C/${planShape.domain}`,
+            },
+            ...planShape.steps,
+          ]);
+          const run = await runOn(host, plan, { inProcess: true });
+          expect(['succeeded', 'failed', 'refused']).toContain(run.result.outcome);
+          for (const entry of host.actionLog()) {
+            const call = manage(entry);
+            if (call === null) continue;
+            ran += 1;
+            const { op, target, before } = call;
+            if (op === '--fail' || op === '--remove') {
+              const others = before.inSync.filter((device) => device !== target);
+              expect(others, `${entry.argv.join(' ')} with in-sync ${before.inSync.join(',')}`).not.toEqual(
+                [],
+              );
+            }
+            if (op === '--add' || op === '--re-add') {
+              const medium = before.onMedium;
+              if (medium !== null) {
+                expect(medium.uuid, `${entry.argv.join(' ')} over another array`).toBe(before.uuid);
+                expect(medium.events, `${entry.argv.join(' ')} over a newer half`).toBeLessThanOrEqual(
+                  before.events,
+                );
+              }
+            }
+          }
+          if (run.result.outcome === 'refused') refused += 1;
+        } finally {
+          host.remove();
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // The generators reach both sides: commands that ran, and plans that were refused.
+    expect(ran).toBeGreaterThan(20);
+    expect(refused).toBeGreaterThan(20);
+  }, 240_000);
+});
