@@ -1,6 +1,7 @@
 import { uptime } from 'node:os';
 import { resolve } from 'node:path';
 import type { PlanAction, PlanBranch, PlanMode, Platform } from '../../events/index.ts';
+import type { PlanRunner, PlanRunnerContext } from '../commands/run.ts';
 import type { AgentConfig } from '../config.ts';
 import type { EventDraft } from '../detect/event-draft.ts';
 import type { EventSink } from '../detect/event-sink.ts';
@@ -270,26 +271,6 @@ export const runPlan = (raw: unknown, dependencies: RunPlanDependencies): Promis
   );
 };
 
-/**
- * What the loop gives the runner: the fields of `run`'s `PlanRunnerContext` the executor uses, so
- * any runner context satisfies it.
- */
-export type ExecutorRunContext = {
-  config: AgentConfig;
-  identity: Pick<AgentIdentity, 'hostId' | 'bootId'>;
-  sink: EventSink;
-  log: AgentLog;
-  scanNow?: (reason: string) => Promise<unknown>;
-  attributeTo?: (planId: string | undefined) => void;
-  signal: AbortSignal;
-};
-
-/** The executor as a plan runner: the shape `run`'s `PlanRunner` seam expects. */
-export type ExecutorPlanRunner = {
-  readonly capabilities: readonly PlanAction[];
-  poll(context: ExecutorRunContext): Promise<{ nextPollSeconds: number }>;
-};
-
 export type PlanRunnerOptions = ExecutorOptions & {
   /** Where plans come from; the configured API by default. */
   source?: PlanSource;
@@ -310,7 +291,7 @@ export const PLAN_RUNNER_DEFAULTS = {
   reportedRefusals: 1024,
 } as const;
 
-export const createPlanRunner = (options: PlanRunnerOptions = {}): ExecutorPlanRunner => {
+export const createPlanRunner = (options: PlanRunnerOptions = {}): PlanRunner => {
   const resolved = resolveOptions(options);
   const reported = new Set<string>();
   let transport: Transport | undefined;
@@ -330,7 +311,7 @@ export const createPlanRunner = (options: PlanRunnerOptions = {}): ExecutorPlanR
     return true;
   };
 
-  const sourceFor = (context: ExecutorRunContext): PlanSource | undefined => {
+  const sourceFor = (context: PlanRunnerContext): PlanSource | undefined => {
     if (source !== undefined) return source;
     const api = context.config.targets.api;
     if (api === undefined) return undefined;
@@ -400,8 +381,8 @@ export const createPlanRunner = (options: PlanRunnerOptions = {}): ExecutorPlanR
             signal: context.signal,
             receivedAt: poll.receivedAt,
             ...(ledger === undefined ? {} : { ledger }),
-            ...(context.scanNow === undefined ? {} : { scanNow: context.scanNow }),
-            ...(context.attributeTo === undefined ? {} : { attributeTo: context.attributeTo }),
+            scanNow: context.scanNow,
+            attributeTo: context.attributeTo,
             shouldReport,
           },
           resolved,
