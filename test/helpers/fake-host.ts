@@ -7,7 +7,7 @@ import type { EventDraft } from '../../agent/detect/event-draft.ts';
 import type { EventSink } from '../../agent/detect/event-sink.ts';
 import { ToolMissingError } from '../../agent/executor/errors.ts';
 import type { ExecutorConfig } from '../../agent/executor/plan-runner.ts';
-import type { RunProgram } from '../../agent/executor/programs.ts';
+import { executorSearchPath, type RunProgram } from '../../agent/executor/programs.ts';
 import type { Clock } from '../../agent/executor/step-context.ts';
 import { type WriteSysfs, writeSysfsFile } from '../../agent/executor/sysfs.ts';
 import type { OutboundEvent } from '../../agent/publish/outbound-event.ts';
@@ -48,6 +48,7 @@ export type FakeHost = {
   root: string;
   /** The generated programs, and a `node` link for their `#!/usr/bin/env node`. */
   binDir: string;
+  /** The folder of the fakes, then the usual search path. */
   searchPath: string[];
   /** The fake kernel's side of sysfs writes. */
   writeSysfs: WriteSysfs;
@@ -143,7 +144,8 @@ export const createFakeHost = (
   return {
     root,
     binDir,
-    searchPath: [binDir],
+    // First on the path; every program the executor runs is among them, so no real tool is reached.
+    searchPath: [binDir, ...executorSearchPath(process.env.PATH)],
     writeSysfs,
     clock,
     runInProcess,

@@ -33,7 +33,9 @@ import {
  * - `md.add` only onto a partition whose superblock is blank or names this array with no more
  *   events than the array (a newer stale half is never overwritten), which is big enough, with
  *   `--re-add` when the superblock and a bitmap allow it, else `--add`;
- * - `md.wait-sync` until the array is in sync, failing only after `stallSeconds` without progress.
+ * - `md.wait-sync` until the array is in sync, failing after `stallSeconds` without progress (never
+ *   on a fixed deadline: a large resync takes hours), or at once when a member fails meanwhile (the
+ *   resync cannot finish, and waiting out the stall would only delay the page).
  *
  * No step touches an array with no in-sync member left: that is a double fault for a human (§5.4).
  */
