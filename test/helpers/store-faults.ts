@@ -31,10 +31,14 @@ const WRITES = new Set<string>([
 export class FaultInjector {
   /** Points passed since the last `arm`. */
   points = 0;
-  /** What was about to happen when it crashed. */
+  /** What was about to happen when it crashed (the last crash). */
   crashedAt: string | undefined;
+  /** Crashes so far. */
+  crashes = 0;
   #crashAt: number | undefined;
   #crashBefore: string | undefined;
+  #every: number | undefined;
+  #total = 0;
   #dead = false;
 
   arm(crashAt: number): void {
@@ -51,7 +55,18 @@ export class FaultInjector {
     this.#crashBefore = what;
   }
 
-  /** The restart: calls work again, and nothing more is armed. */
+  /** Crashes at every `period`-th point from now on, across restarts, until `disarm`. */
+  armEvery(period: number): void {
+    this.#every = period;
+    this.#total = 0;
+  }
+
+  disarm(): void {
+    this.#every = undefined;
+    this.revive();
+  }
+
+  /** The restart: calls work again; a single armed crash is forgotten (a periodic one goes on). */
   revive(): void {
     this.#crashAt = undefined;
     this.#crashBefore = undefined;
@@ -69,8 +84,14 @@ export class FaultInjector {
   point(what: string): void {
     this.alive();
     this.points += 1;
-    if (this.points === this.#crashAt || what === this.#crashBefore) {
+    this.#total += 1;
+    if (
+      this.points === this.#crashAt ||
+      what === this.#crashBefore ||
+      (this.#every !== undefined && this.#total % this.#every === 0)
+    ) {
       this.#dead = true;
+      this.crashes += 1;
       this.crashedAt = what;
       throw new Crash(`crash before ${what} (point ${this.points})`);
     }

@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Notification, verifyPlan } from '../../../events/index.ts';
+import type { Store } from '../../../functions/adapters/store/port.ts';
 import { SqliteStore } from '../../../functions/adapters/store/sqlite-store.ts';
 import { CoreConfig } from '../../../functions/core/index.ts';
 import { SEED } from '../../helpers/core-fleet.ts';
+import { type Dynalite, startDynalite } from '../../helpers/dynalite.ts';
 import { correlateFleet, runStep, type Step } from '../../helpers/store-correlate.ts';
+import { dynamoStore } from '../../helpers/store-dynamodb.ts';
 import { FaultInjector, faultyQueue, faultySigner, faultyStore } from '../../helpers/store-faults.ts';
-import { capturingQueue, firstOfEach, playStorm, testSigner } from '../../helpers/store-fleet.ts';
+import { capturingQueue, firstOfEach, playStorm, storeFleet, testSigner } from '../../helpers/store-fleet.ts';
 import { dumpSqliteStore } from '../../helpers/store-sqlite.ts';
 
 /**
@@ -152,4 +155,82 @@ describe(`correlate under duplicates and crashes (seed ${SEED})`, () => {
     expect(crashes).toBe(pointsSeen);
     expect(crashes).toBeGreaterThan(steps.length);
   });
+});
+
+describe(`a storm with a crash at every 7th point (seed ${SEED})`, () => {
+  let dynamo: Dynalite;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo.stop();
+  });
+
+  /** Plays recorded steps with a crash at every `period`-th point; after each, a restart: sweep, then the step again. */
+  const playWithCrashes = async (steps: readonly Step[], store: Store, period: number) => {
+    const faults = new FaultInjector();
+    const signer = testSigner();
+    const queue = capturingQueue();
+    const ports = {
+      store: faultyStore(store, faults),
+      signer: faultySigner(signer, faults),
+      notifyQueue: faultyQueue(queue, faults),
+    };
+    faults.armEvery(period);
+    for (const step of steps) {
+      let current = step;
+      for (let attempt = 1; ; attempt += 1) {
+        const before = faults.crashes;
+        let failures: string[] = [];
+        try {
+          failures = await runStep(current, ports, CORE);
+        } catch {
+          failures = ['crashed'];
+        }
+        if (faults.crashes === before && failures.length === 0) break;
+        expect(attempt).toBeLessThan(50);
+        faults.revive();
+        try {
+          await runStep({ kind: 'sweep', at: step.at }, ports, CORE);
+        } catch {
+          faults.revive();
+        }
+        if (current.kind === 'deliver') {
+          current = {
+            ...current,
+            record: {
+              ...current.record,
+              attributes: { ...current.record.attributes, ApproximateReceiveCount: String(attempt + 1) },
+            },
+          };
+        }
+      }
+    }
+    faults.disarm();
+    const reader = storeFleet(store, CORE, { signer, notifyQueue: queue });
+    for (const id of signer.signed) {
+      const stored = await store.getPlan(id);
+      if (stored !== undefined) expect(verifyPlan(stored.plan, signer.publicKey)).toBe(true);
+    }
+    return { output: await reader.output(), crashes: faults.crashes, sent: queue.sent };
+  };
+
+  for (const backend of ['SQLite', 'DynamoDB'] as const) {
+    it(`on ${backend}: ends with the incident, the plans and the pages of the storm without crashes`, {
+      timeout: 600_000,
+    }, async () => {
+      const { fleet, output } = await recordStorm(1);
+      const store =
+        backend === 'SQLite' ? new SqliteStore({ path: freshPath() }) : (await dynamoStore(dynamo)).store;
+      const crashed = await playWithCrashes(fleet.steps, store, 7);
+      console.log(`${backend}: ${fleet.steps.length} steps, ${crashed.crashes} crashes`);
+      expect(crashed.crashes).toBeGreaterThan(20);
+      expect(crashed.output.incidents).toEqual(output.incidents);
+      expect(crashed.output.plans).toEqual(output.plans);
+      expect(crashed.output.notifications).toEqual(output.notifications);
+      expect(crashed.output.timeline).toEqual(output.timeline);
+      expect(new Set(crashed.sent.map((page) => page.id)).size).toBe(output.notifications.length);
+      await store.close();
+    });
+  }
 });
