@@ -21,6 +21,9 @@ import { parseRecord } from './records.ts';
  * and bound to their senders in records.ts, decided by the core, saved and performed by the
  * outbox (functions/outbox/), and answered with `ReportBatchItemFailures` by `processBatch`.
  *
+ * Records are CloudEvents, or operator commands from the API; how a sender is known (SQS
+ * `SenderId`, or the API's `FaultlineSender` stamp from a trusted sender) is in messages.ts.
+ *
  * For each record, in order: parse it and check its sender; skip it if its decision was already
  * applied (a redelivery); load the slices `keysFor` names; decide; save the changed slices with
  * the effects (the roll-forward protocol: made again on a lost race); perform the effects (plans

@@ -34,7 +34,13 @@ import type {
  * - **Reads are eventually consistent** where the cloud's are (DynamoDB GSIs): the slices are the
  *   truth; an index (waiting hosts, due wakes, open domains) only says which slices to load.
  *
- * Errors: adapters throw `StoreError`s (functions/adapters/errors.ts) — `store-unavailable`
+ * Writes to the slices and the outbox go through correlate (functions/correlate/): the API never
+ * writes a slice. It enqueues events and operator commands (approve, resolve, pause, resume,
+ * maintenance) on the events queue, stamped with the authenticated sender, as
+ * functions/correlate/messages.ts describes (`eventMessage`, `operatorCommandMessage`), and reads
+ * the projections and tokens here.
+ *
+ * Errors: adapters throw `StoreUnavailableError` / `StoreRejectedError` (functions/adapters/errors.ts) — `store-unavailable`
  * (retryable: throttling, network, a busy SQLite file) or `store-rejected` (an item too large, a
  * malformed request) — never a raw SDK or SQLite error. A failed condition is not an error: it is
  * the `'conflict'` answer.
