@@ -62,6 +62,8 @@ export const STEP_REFUSAL = {
   /** mdadm cannot say what the partition's superblock holds (or it names no UUID or event count). */
   superblockUnreadable: 'superblock-unreadable',
   superblockOtherArray: 'superblock-other-array',
+  /** A partition with no md superblock holds something else: a file system, LVM, swap, LUKS. */
+  foreignSignature: 'foreign-signature',
   staleHalfNewer: 'stale-half-newer',
   tooSmall: 'too-small',
   mirrorNotFound: 'mirror-not-found',

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { MdAddStep, MdFailStep, MdRemoveStep, MdWaitSyncStep, Member } from '../../../events/index.ts';
 import { diskOfDevice } from '../../probes/block-device.ts';
+import { usageOf } from '../holders.ts';
 import { partitionSizeBytes, pathExists, readFirstBlock } from '../host-files.ts';
 import {
   examineSuperblock,
@@ -13,6 +14,7 @@ import {
   readMdArray,
 } from '../host-view.ts';
 import { toolMessage } from '../programs.ts';
+import { readSignature } from '../signatures.ts';
 import {
   failed,
   refused,
@@ -29,10 +31,13 @@ import {
  *
  * - `md.fail` of an in-sync member only while another in-sync member sits on a different failure
  *   domain and its device is running and readable;
- * - `md.remove` only of a faulty (or spare) member, by name, or as `detached` when its node is gone;
- * - `md.add` only onto a partition whose superblock is blank or names this array with no more
- *   events than the array (a newer stale half is never overwritten), which is big enough, with
- *   `--re-add` when the superblock and a bitmap allow it, else `--add`;
+ * - `md.remove` only of a faulty member, or of a detached one (its device gone) that is not in
+ *   sync, by name, or as `detached` when its node is gone;
+ * - `md.add` only onto a partition nothing uses (mount, swap, LVM, another array), whose superblock
+ *   is blank and which carries no other signature (a file system, an LVM label, swap), or whose
+ *   superblock names this array with no more events than the array (a newer stale half is never
+ *   overwritten), and which is big enough; with `--re-add` when the superblock and a bitmap allow
+ *   it, else `--add`;
  * - `md.wait-sync` until the array is in sync, failing after `stallSeconds` without progress (never
  *   on a fixed deadline: a large resync takes hours), or at once when a member fails meanwhile (the
  *   resync cannot finish, and waiting out the stall would only delay the page).
@@ -145,11 +150,14 @@ export const mdRemove = async (step: MdRemoveStep, context: StepContext): Promis
   if (inSyncMembers(view).length === 0) {
     return refused('no-in-sync-member', `${step.array} has no in-sync member (${describeMembers(view)})`);
   }
-  const removable = (candidate: MemberView) => candidate.state === 'faulty' || candidate.state === 'spare';
+  // Faulty, or detached (its device gone) while holding no data the array counts on.
+  const removable = (candidate: MemberView) =>
+    candidate.state === 'faulty' ||
+    (candidate.detached && (candidate.state === 'spare' || candidate.state === 'rebuilding'));
   if (!removable(member)) {
     return refused(
       'member-not-faulty',
-      `${step.member} is ${member.state}${member.detached ? ' (detached)' : ''} in ${step.array}; only a faulty or spare member is removed`,
+      `${step.member} is ${member.state}${member.detached ? ' (detached)' : ''} in ${step.array}; only a faulty or detached member is removed`,
     );
   }
   let args = [`/dev/${step.array}`, '--remove', `/dev/${step.member}`];
@@ -265,9 +273,22 @@ export const mdAdd = async (step: MdAddStep, context: StepContext): Promise<Step
     if (refusal !== null) return refusal;
     superblockNote = 'its superblock decides between --re-add and --add once the disk is back';
   } else {
+    const usage = await usageOf(host.root, disk, context.projection, [step.member]);
+    if (usage.problems.length > 0) return refused('holders-present', usage.problems.join('; '));
     const superblock = await examineSuperblock(host, step.member);
-    if (superblock.kind === 'unknown')
+    if (superblock.kind === 'unknown') {
       return refused('superblock-unreadable', `${step.member}: ${superblock.reason}`);
+    }
+    if (superblock.kind === 'blank') {
+      const signature = await readSignature(join(host.root, 'dev', step.member));
+      if (signature === 'unreadable') return refused('device-not-readable', `${step.member} cannot be read`);
+      if (signature !== null) {
+        return refused(
+          'foreign-signature',
+          `${step.member} holds no md superblock but a ${signature} signature: adding it would destroy that`,
+        );
+      }
+    }
     if (superblock.kind === 'md') {
       const { uuid, events, role } = superblock.superblock;
       if (uuid !== view.uuid) {

@@ -2,19 +2,8 @@ import { join } from 'node:path';
 import type { DiskVerifyStep, ScsiDeleteStep, ScsiRescanStep } from '../../../events/index.ts';
 import { pathStateOf } from '../../probes/report-states.ts';
 import { ToolMissingError } from '../errors.ts';
-import {
-  deviceNumber,
-  diskAtAddress,
-  dmUuid,
-  pathExists,
-  readFirstBlock,
-  readHolders,
-  readMounts,
-  readSwaps,
-  scsiHostExists,
-  sourceDeviceName,
-  sysfsPartitions,
-} from '../host-files.ts';
+import { usageOf } from '../holders.ts';
+import { diskAtAddress, pathExists, readFirstBlock, scsiHostExists } from '../host-files.ts';
 import { examineSuperblock, failureDomainOf, readDisks, readMdDetail, readMultipath } from '../host-view.ts';
 import {
   failed,
@@ -35,52 +24,6 @@ import { hostPath, scsiDeletePath, scsiScanPath } from '../sysfs.ts';
  * LUN. `disk.verify` waits for udev and for late partition nodes, then fails unless the disk came
  * back under its name with its identity and each partition's superblock names its array.
  */
-
-const MD_ARRAY = /^md(?:_d)?\d+$/;
-
-/** What holds a disk or its partitions, other than the multipath maps it is a leg of. */
-const holdersOf = async (
-  context: StepContext,
-  disk: string,
-): Promise<{ problems: string[]; multipathMaps: { dm: string; wwid: string | null }[] }> => {
-  const { root } = context.host;
-  const partitions = await sysfsPartitions(root, disk);
-  const names = new Set([disk, ...partitions]);
-  const numbers = new Map<string, string>();
-  for (const name of names) {
-    const number = await deviceNumber(root, disk, name === disk ? undefined : name);
-    if (number !== null) numbers.set(number, name);
-  }
-  const problems: string[] = [];
-  for (const mount of await readMounts(root)) {
-    const byNumber = mount.majorMinor === null ? undefined : numbers.get(mount.majorMinor);
-    const byName = await sourceDeviceName(root, mount.source);
-    const device = byNumber ?? (byName !== null && names.has(byName) ? byName : undefined);
-    if (device !== undefined) problems.push(`${device} is mounted on ${mount.mountPoint}`);
-  }
-  for (const swap of await readSwaps(root)) {
-    const device = await sourceDeviceName(root, swap);
-    if (device !== null && names.has(device)) problems.push(`${device} is in use as swap`);
-  }
-  const multipathMaps: { dm: string; wwid: string | null }[] = [];
-  for (const { device, holder } of await readHolders(root, disk)) {
-    if (MD_ARRAY.test(holder) && context.projection.memberRemoved(holder, device)) continue;
-    const uuid = holder.startsWith('dm-') ? await dmUuid(root, holder) : null;
-    if (uuid?.startsWith('mpath-') === true && device === disk) {
-      multipathMaps.push({ dm: holder, wwid: uuid.slice('mpath-'.length) || null });
-      continue;
-    }
-    const what = MD_ARRAY.test(holder)
-      ? `md array ${holder}`
-      : uuid?.startsWith('LVM-') === true
-        ? `LVM volume ${holder}`
-        : uuid === null
-          ? holder
-          : `${holder} (${uuid.split('-')[0]})`;
-    problems.push(`${device} is held by ${what}`);
-  }
-  return { problems, multipathMaps };
-};
 
 export const scsiDelete = async (step: ScsiDeleteStep, context: StepContext): Promise<StepResult> => {
   const { host, probe } = context;
@@ -105,7 +48,7 @@ export const scsiDelete = async (step: ScsiDeleteStep, context: StepContext): Pr
       `${disk} at ${sysfsAddress ?? step.hctl} is served by ${domain}, not ${probe.failureDomain} as planned`,
     );
   }
-  const { problems, multipathMaps } = await holdersOf(context, disk);
+  const { problems, multipathMaps } = await usageOf(host.root, disk, context.projection);
   if (problems.length > 0) return refused('holders-present', `${disk} is in use: ${problems.join('; ')}`);
   for (const map of multipathMaps) {
     const topology = await readMultipath(host);

@@ -13,6 +13,7 @@ import {
 import { metadbProblem, parseMetadb } from '../../../agent/executor/metadb.ts';
 import { PlanLedger } from '../../../agent/executor/plan-ledger.ts';
 import { createProgramRunner, executorSearchPath } from '../../../agent/executor/programs.ts';
+import { signatureIn } from '../../../agent/executor/signatures.ts';
 import { scsiDeletePath, writeSysfsFile } from '../../../agent/executor/sysfs.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-executor-units-'));
@@ -227,5 +228,24 @@ describe('PlanLedger', () => {
     ledger.prune(new Date('2026-11-22T00:00:00Z'));
     expect(ledger.hasRun('pln-old', 'execute')).toBe(false);
     expect(ledger.receipt('pln-new', 'boot-z', new Date()).bootId).toBe('boot-a');
+  });
+});
+
+describe('signatureIn', () => {
+  const at = (offset: number, magic: Buffer | string): Buffer => {
+    const head = Buffer.alloc(70_000, 0);
+    (typeof magic === 'string' ? Buffer.from(magic, 'latin1') : magic).copy(head, offset);
+    return head;
+  };
+
+  it('finds the signatures wipefs knows at their offsets, and nothing in an empty head', () => {
+    expect(signatureIn(at(0, 'XFSB'))).toBe('xfs');
+    expect(signatureIn(at(1080, Buffer.from([0x53, 0xef])))).toBe('ext2/3/4');
+    expect(signatureIn(at(4086, 'SWAPSPACE2'))).toBe('swap');
+    expect(signatureIn(at(512, 'LABELONE'))).toBe('LVM2_member');
+    expect(signatureIn(at(65_600, '_BHRfS_M'))).toBe('btrfs');
+    expect(signatureIn(at(0, Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe])))).toBe('crypto_LUKS');
+    expect(signatureIn(Buffer.alloc(70_000, 0xa5))).toBeNull();
+    expect(signatureIn(Buffer.alloc(100, 0))).toBeNull();
   });
 });

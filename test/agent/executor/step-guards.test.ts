@@ -114,6 +114,18 @@ describe('md.remove', () => {
     expectRefusedStep(host, run, 1, 'member-not-faulty');
   });
 
+  it('refuses to remove a spare that is not detached (member-not-faulty)', async () => {
+    const host = mdHost('healthy', (model) => {
+      const md1 = model.arrays.md1;
+      if (md1 === undefined) return;
+      md1.raidDevices = 1;
+      const sdb2 = md1.members.find((member) => member.device === 'sdb2');
+      if (sdb2 !== undefined) Object.assign(sdb2, { state: 'spare', slot: null });
+    });
+    const run = await runSteps(host, [probeSdb, { action: 'md.remove', array: 'md1', member: 'sdb2' }]);
+    expectRefusedStep(host, run, 1, 'member-not-faulty');
+  });
+
   it('never touches an array with no in-sync member left (no-in-sync-member)', async () => {
     const host = mdHost('offline', (model) => {
       for (const member of model.arrays.md0?.members ?? []) member.state = 'faulty';
@@ -175,6 +187,15 @@ describe('scsi.delete', () => {
     const host = mdHost('offline');
     const run = await runSteps(host, [probeSdb, deleteSdb]);
     expect(expectRefusedStep(host, run, 1, 'holders-present')).toContain('held by md array md0');
+  });
+
+  it('refuses while mdstat lists a partition in an array, on a kernel whose sysfs shows no holders (holders-present)', async () => {
+    const host = mdHost('offline', (model) => {
+      model.noHolders = true;
+      without(model, 'sdb1');
+    });
+    const run = await runSteps(host, [probeSdb, deleteSdb]);
+    expect(expectRefusedStep(host, run, 1, 'holders-present')).toContain('sdb2 is a member of md1');
   });
 
   it('refuses when the address now resolves to another disk (address-moved)', async () => {
@@ -294,6 +315,29 @@ describe('md.add', () => {
     });
     const run = await runSteps(host, [probeSdb, addSdb1]);
     expectRefusedStep(host, run, 1, 'device-not-readable');
+  });
+
+  it('refuses a partition with no md superblock that holds a file system (foreign-signature)', async () => {
+    const host = removedHalf((model) => {
+      const remote = model.luns[LAYOUT.hctl];
+      if (remote !== undefined) {
+        remote.partitions = remote.partitions.map((partition) =>
+          partition.number === 1 ? { ...partition, signature: 'xfs' as const } : partition,
+        );
+      }
+    });
+    host.setSuperblock(LAYOUT.hctl, 1, null);
+    const run = await runSteps(host, [probeSdb, addSdb1]);
+    expect(expectRefusedStep(host, run, 1, 'foreign-signature')).toContain('xfs');
+  });
+
+  it('refuses a partition that is mounted or used as swap (holders-present)', async () => {
+    const host = removedHalf((model) => {
+      model.mounts.push({ device: 'sdb1', mountPoint: '/mnt/rescue', fstype: 'ext4' });
+    });
+    host.setSuperblock(LAYOUT.hctl, 1, null);
+    const run = await runSteps(host, [probeSdb, addSdb1]);
+    expect(expectRefusedStep(host, run, 1, 'holders-present')).toContain('sdb1 is mounted on /mnt/rescue');
   });
 
   it('adds a blank partition with --add, and its own stale half with --re-add', async () => {
