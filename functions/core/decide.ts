@@ -251,7 +251,11 @@ const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void 
   for (const record of Object.values(host.episodes).sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1))) {
     const domain = txn.readDomain(record.failureDomain);
     if (domain.episode?.incident.id !== record.incidentId) {
+      // Its incident ended: forget the host's part in it and its plans, so the slice stays small.
       delete host.episodes[record.incidentId];
+      for (const plan of Object.values(host.plans)) {
+        if (plan.incidentId === record.incidentId) delete host.plans[plan.id];
+      }
       continue;
     }
     if (

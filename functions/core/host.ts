@@ -229,6 +229,7 @@ export const referencedDomains = (host: HostSlice): string[] => {
   for (const record of Object.values(host.paths)) domains.add(record.failureDomain);
   for (const episode of Object.values(host.episodes)) domains.add(episode.failureDomain);
   for (const fault of Object.values(host.localFaults)) domains.add(fault.failureDomain);
+  for (const plan of Object.values(host.plans)) domains.add(plan.failureDomain);
   if (host.serves !== undefined) domains.add(host.serves);
   return [...domains].sort();
 };
