@@ -68,7 +68,15 @@ const refuse = (code: PlanRefusalCode, detail: string, plan?: Plan, planId?: str
 
 /** The `id` of an input that is not a valid plan, when it is at least a valid identifier. */
 const idOf = (raw: unknown): string | undefined => {
-  const id = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+  }
+  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
   return Identifier.safeParse(id).success ? (id as string) : undefined;
 };
 

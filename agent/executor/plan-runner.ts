@@ -1,6 +1,12 @@
 import { uptime } from 'node:os';
 import { resolve } from 'node:path';
-import type { PlanAction, PlanBranch, PlanMode, Platform } from '../../events/index.ts';
+import {
+  type PlanAction,
+  type PlanBranch,
+  type PlanMode,
+  type Platform,
+  parsePlan,
+} from '../../events/index.ts';
 import type { PlanRunner, PlanRunnerContext } from '../commands/run.ts';
 import type { AgentConfig } from '../config.ts';
 import type { EventDraft } from '../detect/event-draft.ts';
@@ -10,7 +16,7 @@ import { createTransport, type Transport } from '../publish/proxy-tunnel.ts';
 import { type AgentLog, streamLog } from '../state/agent-log.ts';
 import type { PlanRefusalCode } from './codes.ts';
 import { pathExists, readBootTime } from './host-files.ts';
-import { ADMISSION_DEFAULTS, type AdmissionPolicy, admitPlan } from './plan-admission.ts';
+import { ADMISSION_DEFAULTS, type Admission, type AdmissionPolicy, admitPlan } from './plan-admission.ts';
 import { executePlan, type StepReport } from './plan-executor.ts';
 import { HttpPlanSource, type PlanSource } from './plan-fetcher.ts';
 import { PlanLedger } from './plan-ledger.ts';
@@ -150,18 +156,30 @@ const handlePlan = async (
   const now = new Date(resolved.clock.now());
   const ledger = environment.ledger ?? openLedger(config);
   if (!(ledger instanceof Error)) ledger.prune(now);
-  const admission = await admitPlan(raw, {
-    hostId: identity.hostId,
-    bootId: identity.bootId,
-    publicKey: config.planPublicKey,
-    capabilities: resolved.capabilities,
-    ledger,
-    now,
-    ...(environment.receivedAt === undefined ? {} : { receivedAt: environment.receivedAt }),
-    bootedAt: await bootTime(resolved, config.root),
-    stopFile: config.stopFile,
-    policy: resolved.policy,
-  });
+  let admission: Admission;
+  try {
+    admission = await admitPlan(raw, {
+      hostId: identity.hostId,
+      bootId: identity.bootId,
+      publicKey: config.planPublicKey,
+      capabilities: resolved.capabilities,
+      ledger,
+      now,
+      ...(environment.receivedAt === undefined ? {} : { receivedAt: environment.receivedAt }),
+      bootedAt: await bootTime(resolved, config.root),
+      stopFile: config.stopFile,
+      policy: resolved.policy,
+    });
+  } catch (error) {
+    // The ledger could not record the plan (disk full, I/O error): at-most-once cannot be promised.
+    const parsed = parsePlan(raw);
+    admission = {
+      admitted: false,
+      code: 'ledger-unavailable',
+      detail: `the plan ledger failed: ${(error as Error).message}`,
+      ...(parsed.ok ? { plan: parsed.value, planId: parsed.value.id } : {}),
+    };
+  }
   if (!admission.admitted) {
     const planId = admission.planId;
     log.warn(`plan ${planId ?? '(no id)'} refused: ${admission.code}`, { detail: admission.detail });
@@ -236,6 +254,18 @@ const handlePlan = async (
       ...(last === undefined ? {} : { detail: last.detail }),
       branch: execution.branch,
       steps: execution.steps,
+    };
+  } catch (error) {
+    // Only the sink can throw here (the spool cannot be written). The plan stays recorded as
+    // started, so it is never run again; what it did is on the host and in the log.
+    log.error(`plan ${plan.id} stopped: its events cannot be recorded`, { error });
+    return {
+      planId: plan.id,
+      mode: plan.mode,
+      outcome: 'failed',
+      code: 'internal-error',
+      detail: (error as Error).message,
+      steps: [],
     };
   } finally {
     environment.attributeTo?.(undefined);

@@ -216,3 +216,30 @@ describe('plan admission', () => {
     expectRefused(fake, run, 'ledger-unavailable', plan.id);
   });
 });
+
+describe('plan admission when the agent itself fails', () => {
+  it('reports an invalid plan given as JSON text by the id it carries', async () => {
+    const fake = host();
+    const plan = signPlan(fastPathPlan(fake), KEYS.privateKey);
+    const text = JSON.stringify({ ...plan, ttlSeconds: -1 });
+    const run = await runOn(fake, text, { raw: true });
+    expect(run.result).toMatchObject({ outcome: 'refused', code: 'invalid-plan', planId: plan.id });
+    expect(lastProgress(run.events)).toMatchObject({ planId: plan.id, code: 'invalid-plan' });
+  });
+
+  it('stops a plan whose events cannot be recorded, releases the lock, and never runs it again', async () => {
+    const fake = host();
+    const plan = fastPathPlan(fake);
+    const broken = await runOn(fake, plan, {
+      sink: {
+        emit: () => {
+          throw new Error('ENOSPC: no space left on device, write');
+        },
+      },
+    });
+    expect(broken.result).toMatchObject({ outcome: 'failed', code: 'internal-error' });
+    expect(fake.actions()).toEqual([]);
+    expect((await runOn(fake, plan)).result).toMatchObject({ outcome: 'refused', code: 'already-run' });
+    expect((await runOn(fake, fastPathPlan(fake))).result.outcome).toBe('succeeded');
+  });
+});
