@@ -11,8 +11,8 @@ import type { PlanLedger } from './plan-ledger.ts';
  * received it; it never ran here; every action is one this agent can run; no stop file; no other
  * plan holds the lock. Only then is the plan id written, durably, as started, and the lock held.
  *
- * Plans carry no boot id (the contract has none), so "made for this boot" is decided on what the
- * agent can see: a plan issued before this boot began (plus a grace for the time the control
+ * Plans carry no boot id (the contract has none; a plan that did would be compared for equality),
+ * so "made for this boot" is decided on what the agent can see: a plan issued before this boot began (plus a grace for the time the control
  * plane needs to hear from the new boot, and for clock skew) was decided on the previous boot's
  * devices, whose names may have moved since; and a plan first received during an earlier boot is
  * that boot's. Both refuse with `wrong-boot`.
@@ -102,6 +102,15 @@ export const admitPlan = async (raw: unknown, context: AdmissionContext): Promis
     return refuse(
       PLAN_REFUSAL.wrongHost,
       `the plan is for ${plan.hostId}, this host is ${context.hostId}`,
+      plan,
+    );
+  }
+  // The contract has no boot id yet; should a later one carry it, it is compared for equality.
+  const namedBoot = (plan as { bootId?: unknown }).bootId;
+  if (typeof namedBoot === 'string' && namedBoot !== context.bootId) {
+    return refuse(
+      PLAN_REFUSAL.wrongBoot,
+      `the plan is for boot ${namedBoot}, this is ${context.bootId}`,
       plan,
     );
   }

@@ -74,7 +74,10 @@ export type ExecutorOptions = {
   platform?: Platform;
   /** Runs the allow-listed programs; by default found on `searchPath`. */
   runProgram?: RunProgram;
-  /** Where programs are looked for; the agent's `PATH` then the sbin folders by default. */
+  /**
+   * Where programs are looked for; by default the agent's `PATH` (read once, when the runner is
+   * made at start) then the sbin folders a systemd unit's `PATH` may lack.
+   */
   searchPath?: readonly string[];
   /** Writes sysfs attributes; directly under the root by default. */
   writeSysfs?: WriteSysfs;
