@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ArrayName,
+  BootId,
   DeviceName,
   DiskName,
   FailureDomain,
@@ -168,6 +169,11 @@ const planFields = {
   id: Identifier,
   incidentId: Identifier,
   hostId: HostId,
+  /**
+   * The boot of the host the plan was made for, when the control plane knew it: an agent refuses a
+   * plan made for an earlier boot (DESIGN.md §4 "the host id and boot id are its own").
+   */
+  bootId: BootId.optional(),
   attempt: z.int().min(1).max(1000),
   /** 0 is the canary. */
   wave: z.int().min(0),

@@ -95,6 +95,7 @@ const issue = (
     id,
     incidentId: episode.incident.id,
     hostId: host.hostId,
+    ...(host.bootId === undefined ? {} : { bootId: host.bootId }),
     attempt,
     wave,
     issuedAt: txn.now,
