@@ -6,6 +6,7 @@ import type { HostObservation } from '../detect/detector.ts';
 import type { EventDraft } from '../detect/event-draft.ts';
 import type { EventSink } from '../detect/event-sink.ts';
 import { type ExaminePartition, returnedDiskProbe } from '../detect/returned-disk.ts';
+import { createPlanRunner } from '../executor/plan-runner.ts';
 import type { AgentIdentity } from '../identity.ts';
 import { EventDelivery } from '../publish/delivery.ts';
 import type { EventPublisher } from '../publish/event-publisher.ts';
@@ -443,7 +444,9 @@ export const run = async (args: readonly string[]): Promise<number> => {
   process.on('SIGTERM', onStop);
   process.on('SIGUSR2', onScanRequest);
   try {
-    agent = await startAgent(config, { ...(await liveDependencies(config, log)), log });
+    // The guarded executor (agent/executor/): plans fetched from the API, verified, then run step by step.
+    const planRunner = createPlanRunner({ platform: config.platform });
+    agent = await startAgent(config, { ...(await liveDependencies(config, log)), log, planRunner });
     if (stopSignal !== undefined) void agent.stop();
     await agent.stopped;
   } catch (error) {
