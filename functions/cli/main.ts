@@ -36,6 +36,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     const { runUp, UpEnvironment } = await import('./up.ts');
     return runUp(argv.slice(1), streams, UpEnvironment.parse(process.env));
   }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo.ts');
+    return runDemo(argv.slice(1), streams);
+  }
   if (command === 'backup') {
     const { runBackup } = await import('./backup.ts');
     return runBackup(argv.slice(1), streams);

@@ -11,6 +11,15 @@ import { NotifyConfig } from '../notify/config.ts';
 
 const Seconds = z.number().min(0.05).max(86_400);
 
+/** The local PagerDuty-format sink of `faultline demo`, where pages go until real destinations are named. */
+export const LOCAL_SINK = { host: '127.0.0.1', port: 8788, path: '/v2/enqueue' } as const;
+export const LOCAL_SINK_DESTINATION = {
+  name: 'local-sink',
+  kind: 'pagerduty',
+  url: `http://${LOCAL_SINK.host}:${LOCAL_SINK.port}${LOCAL_SINK.path}`,
+  routingKey: 'faultlinelocalsink00000000',
+} as const;
+
 export const RuntimeConfig = z.strictObject({
   core: CoreConfig.default(CoreConfig.parse({})),
   /** How often sweep fires the core's timers and drains the outbox (the cloud: every minute). */
@@ -27,8 +36,12 @@ export const RuntimeConfig = z.strictObject({
       waitTimeSeconds: z.int().min(0).max(20).default(1),
     })
     .default({ batchSize: 10, visibilityTimeoutSeconds: 60, maxReceiveCount: 5, waitTimeSeconds: 1 }),
-  /** Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). None: pages are only logged. */
-  notify: NotifyConfig.default(NotifyConfig.parse({ destinations: [] })),
+  /**
+   * Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). Without a `notify`
+   * section, pages go in PagerDuty's format to the local sink `faultline demo` listens on
+   * (`LOCAL_SINK`): nothing leaves the machine until you name real destinations.
+   */
+  notify: NotifyConfig.default(() => NotifyConfig.parse({ destinations: [LOCAL_SINK_DESTINATION] })),
   /** How long `GET /v1/agents/:hostId/plans?wait=` may hold a request. */
   longPollMaxSeconds: z.int().min(0).max(60).default(20),
   /** How often agents are asked to poll for plans, with work in flight and without. */

@@ -51,7 +51,13 @@ export type ControlPlane = {
 };
 
 /** The files the data folder holds besides the database, for the operator commands on this machine. */
-export const DATA_FILES = { database: 'faultline.db', url: 'url', operatorToken: 'operator-token' } as const;
+export const DATA_FILES = {
+  database: 'faultline.db',
+  url: 'url',
+  operatorToken: 'operator-token',
+  /** The public key agents verify plans with (the private key stays in the signer's own file). */
+  planPublicKey: 'plan-public-key.pem',
+} as const;
 
 export const QUEUES = {
   events: 'events',
@@ -169,7 +175,7 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   const deliveryDb = new Database(databaseFile);
   const deliveryLog = new SqliteDeliveryLog(deliveryDb, {}, true);
   const signer = new LocalPlanSigner({ dataDir });
-  await signer.publicKeyPem();
+  writeFileSync(join(dataDir, DATA_FILES.planPublicKey), await signer.publicKeyPem());
 
   const correlate = createCorrelate({
     settings: {
