@@ -249,7 +249,7 @@ export const playStorm = async (
   options: {
     readonly clients: number;
     readonly seed: number;
-    readonly onPlan?: (plan: UnsignedPlan) => void;
+    readonly onPlan?: (plan: UnsignedPlan) => void | Promise<void>;
   },
 ): Promise<Storm> => {
   const rng = random(options.seed);
@@ -281,7 +281,7 @@ export const playStorm = async (
     const plans = await fleet.plans();
     const next = plans.find((plan) => !healed.has(plan.id));
     if (next === undefined) break;
-    options.onPlan?.(next);
+    await options.onPlan?.(next);
     clock += 60;
     await advance(clock);
     const client = byHost.get(next.hostId);

@@ -18,6 +18,8 @@ import { SqsQueue } from '../../../functions/adapters/queue/sqs-queue.ts';
 import { LocalPlanSigner } from '../../../functions/adapters/signer/local-plan-signer.ts';
 import type { PlanSigner } from '../../../functions/adapters/signer/port.ts';
 import type { DynamoDbStore } from '../../../functions/adapters/store/dynamodb-store.ts';
+import { hashToken } from '../../../functions/adapters/store/tokens.ts';
+import { createApp } from '../../../functions/api/app.ts';
 import { DEFAULT_CORE_CONFIG, inputTime } from '../../../functions/core/index.ts';
 import { createHandler as createCorrelate } from '../../../functions/correlate/handler.ts';
 import { eventMessage, SENDER_ATTRIBUTE } from '../../../functions/correlate/messages.ts';
@@ -219,14 +221,35 @@ describe(`the control plane on SQS and DynamoDB emulators (seed ${SEED})`, () =>
       }),
     };
 
+    // Agents fetch their plans through the Hono API of DESIGN.md §6, each with its own token.
+    const api = createApp({ store, eventsQueue: queues.events, now: () => clock });
+    const publicKey = await signer.publicKeyPem();
+    const fetched: string[] = [];
     const issuedBeforeHealing: number[] = [];
     await playStorm(fleet, {
       clients: CLIENTS,
       seed: SEED,
-      onPlan: () => {
+      onPlan: async (plan) => {
         issuedBeforeHealing.push(signed.length);
+        const token = `flt_agent_${plan.hostId}_0123456789abcdef0123456789`;
+        await store.putToken({
+          hash: hashToken(token),
+          kind: 'agent',
+          hostId: plan.hostId,
+          createdAt: at(0),
+        });
+        const response = await api.request(`/v1/agents/${plan.hostId}/plans`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { plans: Plan[]; nextPollSeconds: number };
+        const served = body.plans.find((candidate) => candidate.id === plan.id);
+        expect(served && verifyPlan(served, publicKey)).toBe(true);
+        expect(body.nextPollSeconds).toBeGreaterThan(0);
+        fetched.push(plan.id);
       },
     });
+    expect(fetched).toHaveLength(CLIENTS);
 
     const incidents = await allIncidents(store as DynamoDbStore);
     expect(incidents).toHaveLength(1);
@@ -246,7 +269,6 @@ describe(`the control plane on SQS and DynamoDB emulators (seed ${SEED})`, () =>
     // The canary went out alone; nothing else until it was healthy.
     expect(issuedBeforeHealing[0]).toBe(1);
     expect(issuedBeforeHealing[1]).toBe(1 + DEFAULT_CORE_CONFIG.maxPlansInFlight);
-    const publicKey = await signer.publicKeyPem();
     for (const plan of issued) {
       const stored = await store.getPlan(plan.id);
       expect(stored?.revoked).toBe(false);
