@@ -22,6 +22,31 @@ export const cloneData = <T>(value: T): T => {
 };
 
 /**
+ * A domain slice to write: a copy of every part a decision changes in place (its episode with
+ * the incident, slots, flaps and halt), at a fraction of a deep copy's cost on the hot path. The
+ * last resolved episode is only ever replaced or reopened whole, so it is copied deeply.
+ */
+const cloneDomain = (base: DomainSlice): DomainSlice => {
+  const domain: DomainSlice = {
+    ...base,
+    recentSymptoms: base.recentSymptoms.map((symptom) => ({ ...symptom })),
+    localHosts: [...base.localHosts],
+  };
+  const episode = base.episode;
+  if (episode !== undefined) {
+    domain.episode = {
+      ...episode,
+      incident: { ...episode.incident },
+      slots: Object.fromEntries(Object.entries(episode.slots).map(([hostId, slot]) => [hostId, { ...slot }])),
+      flaps: [...episode.flaps],
+      ...(episode.halted === undefined ? {} : { halted: { ...episode.halted } }),
+    };
+  }
+  if (base.lastResolved !== undefined) domain.lastResolved = cloneData(base.lastResolved);
+  return domain;
+};
+
+/**
  * One decision in the making: slices are copied on first write, so the slices passed in are never
  * changed and the result holds exactly the slices that were written.
  */
@@ -100,7 +125,7 @@ export class Transaction {
     let domain = this.writtenDomains.get(failureDomain);
     if (domain === undefined) {
       const base = this.base.domains[failureDomain];
-      domain = base === undefined ? freshDomain(failureDomain) : cloneData(base);
+      domain = base === undefined ? freshDomain(failureDomain) : cloneDomain(base);
       this.writtenDomains.set(failureDomain, domain);
     }
     return domain;
@@ -155,7 +180,7 @@ export class Transaction {
     if (this.writtenControl !== undefined) slices.control = this.writtenControl;
     const incidents = [...this.touchedIncidents.values()]
       .sort((a, b) => (a.id < b.id ? -1 : 1))
-      .map((incident): Effect => ({ type: 'incident', incident: cloneData(incident) }));
+      .map((incident): Effect => ({ type: 'incident', incident: { ...incident } }));
     return { slices, effects: [...this.effects, ...incidents] };
   }
 }
