@@ -1,0 +1,172 @@
+/** Types of the simulated host model (host-model.mjs), for the demo and the executor tests. */
+
+export type FakeMemberState = 'in_sync' | 'faulty' | 'spare' | 'rebuilding';
+
+export type FakeMember = { device: string; descriptor: number; slot: number | null; state: FakeMemberState };
+
+export type FakeArray = {
+  uuid: string;
+  /** The name in the superblock: `host:0`. */
+  name: string;
+  level: string;
+  metadata: string;
+  raidDevices: number;
+  sizeKiB: number;
+  bitmap: boolean;
+  /** The event count at which the bitmap was last cleared: an older member cannot be re-added. */
+  bitmapEventsCleared?: number;
+  events: number;
+  nextDescriptor: number;
+  members: FakeMember[];
+  recovery: { device: string; progress: number; rate: number } | null;
+  /** Percent per second of a full recovery, and of a bitmap re-add. */
+  ratePerSecond: number;
+  reAddRatePerSecond: number;
+  /** A resync that makes no progress. */
+  stalled: boolean;
+};
+
+export type FakeScsiHost = {
+  driver: string;
+  /** The vio adapter folder (`30000003`). */
+  adapter: string;
+  partitionName?: string;
+  partitionNumber?: number;
+  slot?: number;
+};
+
+export type FakeLun = {
+  /** The kernel name the disk has, or had last. */
+  name: string;
+  /** Its name while attached; null after a delete. */
+  attached: string | null;
+  /** The name the next rescan attaches it under, when not `name`. */
+  comesBackAs?: string;
+  /** Whether the server exports the LUN (a rescan finds it). */
+  exported: boolean;
+  /** The SCSI device state (`running`, `offline`). */
+  state: string;
+  readable: boolean;
+  sizeBytes: number;
+  wwid?: string;
+  /** Its partitions; `signature` is what else one holds (a file system, an LVM label, swap). */
+  partitions: { number: number; sizeBytes: number; signature?: 'xfs' | 'ext4' | 'swap' | 'LVM2_member' }[];
+  /** Simulated time from which its partition nodes show. */
+  partitionsAt: number;
+  /** How long after a rescan its partition nodes appear. */
+  partitionDelayMs?: number;
+  /** Something holds it open: the kernel refuses `delete` with EBUSY. */
+  heldOpen: boolean;
+};
+
+export type FakePath = {
+  device: string;
+  hctl: string;
+  dmState: string;
+  checker: string;
+  online: string;
+  group: number;
+};
+export type FakeMap = {
+  name: string;
+  wwid: string;
+  dm: string;
+  vendor: string;
+  product: string;
+  paths: FakePath[];
+};
+
+export type FakeComponent = { device: string; state: string; hotSpare?: string };
+export type FakeSubmirror = {
+  name: string;
+  state: string;
+  hotSparePool?: string;
+  components: FakeComponent[];
+};
+export type FakeMirror = { name: string; blocks: number; resync: number | null; submirrors: FakeSubmirror[] };
+export type FakeSvm = {
+  mirrors: FakeMirror[];
+  hotSparePools: { name: string; spares: { device: string; status: string }[] }[];
+  metadb: { device: string; flags: string }[];
+  ratePerSecond: number;
+  stalled: boolean;
+};
+
+export type FakeModel = {
+  hostId: string;
+  bootId: string;
+  btime: number;
+  /** The managed system's location code prefix (`U9080.M9S.78AB12C`). */
+  system: string;
+  ownPartition: string;
+  simMs: number;
+  scsiHosts: Record<string, FakeScsiHost>;
+  luns: Record<string, FakeLun>;
+  arrays: Record<string, FakeArray>;
+  mounts: { device: string; mountPoint: string; fstype: string }[];
+  swaps: string[];
+  extraHolders: Record<string, string[]>;
+  dm: Record<string, { uuid: string; slaves: string[] }>;
+  multipath: FakeMap[];
+  svm: FakeSvm | null;
+  solarisDisks?: Record<string, { readable: boolean }>;
+  /** A kernel whose sysfs lists no holders (2.6.2x and older): only mdstat tells md membership. */
+  noHolders?: boolean;
+};
+
+export type FakeSuperblock = {
+  uuid: string;
+  name: string;
+  level: string;
+  raidDevices: number;
+  events: number;
+  role: 'active' | 'spare';
+  slot: number | null;
+  bitmap: boolean;
+};
+
+export type FakeLogEntry = {
+  argv: string[];
+  before?: {
+    array: string;
+    uuid: string;
+    events: number;
+    inSync: string[];
+    member: FakeMemberState | null;
+    /** The superblock on the target's medium, whether mdadm could read it or not. */
+    onMedium: { uuid: string; events: number } | null;
+  } | null;
+};
+
+export const DATA_OFFSET_BYTES: number;
+export function statePath(root: string, ...parts: string[]): string;
+export function superblockPath(root: string, hctl: string, number: number): string;
+export function loadModel(root: string): FakeModel;
+export function saveModel(root: string, model: FakeModel): void;
+export function updateModel<T>(root: string, change: (model: FakeModel) => T): T;
+export function logAction(root: string, entry: FakeLogEntry): void;
+export function readActions(root: string): FakeLogEntry[];
+export function readReads(root: string): FakeLogEntry[];
+export function locateDevice(
+  model: FakeModel,
+  device: string,
+): { hctl: string; lun: FakeLun; number: number | null } | null;
+export function readSuperblock(root: string, model: FakeModel, device: string): FakeSuperblock | null;
+export function writeSuperblock(
+  root: string,
+  model: FakeModel,
+  device: string,
+  superblock: FakeSuperblock,
+): void;
+export function superblockFor(array: FakeArray, member: FakeMember): FakeSuperblock;
+export function inSyncDevices(array: FakeArray): string[];
+export function scsiDelete(root: string, model: FakeModel, hctl: string): boolean;
+export function scsiScan(
+  model: FakeModel,
+  host: string,
+  channel: string,
+  target: string,
+  lun: string,
+): boolean;
+export function advance(root: string, model: FakeModel, ms: number): boolean;
+export function saveModelOnly(root: string, model: FakeModel): void;

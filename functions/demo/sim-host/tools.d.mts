@@ -1,0 +1,5 @@
+/** Types of the simulated tools (tools.mjs). */
+export type ToolResult = { code: number; stdout: string; stderr: string };
+export const TOOL_NAMES: string[];
+export function runTool(name: string, argv: readonly string[], root: string): ToolResult;
+export function main(name: string, root: string): void;
