@@ -170,3 +170,5 @@ export function scsiScan(
 ): boolean;
 export function advance(root: string, model: FakeModel, ms: number): boolean;
 export function saveModelOnly(root: string, model: FakeModel): void;
+/** A new event on an array: its count goes up and every working, reachable member's superblock follows. */
+export function bumpEvents(root: string, model: FakeModel, name: string): void;

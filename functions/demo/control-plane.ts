@@ -1,0 +1,131 @@
+import { DemoError } from './errors.ts';
+
+/**
+ * The demo's side of the control plane's HTTP API (DESIGN.md §6): the operator calls it needs
+ * (health, tokens, incidents, stats) and the hosting partitions' events, each with a clear error
+ * when the control plane does not answer or refuses the token.
+ */
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export type IncidentSummary = {
+  id: string;
+  kind: string;
+  status: string;
+  failureDomain: string;
+  affectedHosts: number;
+  openedAt: string;
+  resolvedAt: string | null;
+  escalated?: boolean;
+};
+export type TimelineEntry = { at: string; hostId?: string; text: string };
+export type AffectedHost = { hostId: string; status: string; planId?: string; reason?: string };
+export type IncidentDetail = {
+  incident: IncidentSummary;
+  timeline: TimelineEntry[];
+  affectedHosts: AffectedHost[];
+};
+export type Duration = { count: number; meanSeconds: number | null; maxSeconds: number | null };
+export type Stats = { incidents?: number; timeToDetect?: Duration; timeToHeal?: Duration };
+
+const itemsOf = <T>(value: unknown, key: string): T[] => {
+  const direct = (value as Record<string, unknown> | undefined)?.[key];
+  if (Array.isArray(direct)) return direct as T[];
+  const items = (direct as { items?: unknown } | undefined)?.items;
+  return Array.isArray(items) ? (items as T[]) : [];
+};
+
+export class ControlPlane {
+  constructor(
+    readonly url: string,
+    private readonly operatorToken: string | undefined,
+  ) {}
+
+  /** One call; `token` defaults to the operator token. */
+  async call(method: string, path: string, body?: unknown, token = this.operatorToken): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const cause = (error as Error).cause as { code?: string } | undefined;
+      throw new DemoError(
+        'control-plane-unreachable',
+        `the control plane is not answering at ${this.url} (${cause?.code ?? (error as Error).message}): start it with \`npm start\` (faultline up) in another terminal, or point --url at it`,
+        { cause: error },
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    if (response.status === 401) {
+      throw new DemoError(
+        'token-refused',
+        `the control plane at ${this.url} refused the operator token: pass --token, set FAULTLINE_TOKEN, or --data the folder \`faultline up\` uses`,
+      );
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new DemoError(
+        'api-error',
+        `${method} ${path}: ${response.status} ${error?.code ?? ''} ${error?.message ?? text}`.trim(),
+      );
+    }
+    return parsed;
+  }
+
+  /** Checks the control plane answers and the operator token is good (listing incidents needs it). */
+  async check(): Promise<void> {
+    if (this.operatorToken === undefined) {
+      throw new DemoError(
+        'token-refused',
+        'no operator token: pass --token, set FAULTLINE_TOKEN, or run the demo where `faultline up` keeps its data folder (--data)',
+      );
+    }
+    await this.call('GET', '/v1/health', undefined, undefined);
+    await this.call('GET', '/v1/incidents?limit=1');
+  }
+
+  async mintAgentToken(hostId: string): Promise<string> {
+    const answer = (await this.call('POST', '/v1/tokens', { kind: 'agent', hostId })) as { token?: unknown };
+    if (typeof answer?.token !== 'string')
+      throw new DemoError('api-error', `POST /v1/tokens gave no token for ${hostId}`);
+    return answer.token;
+  }
+
+  async postEvents(events: readonly unknown[], token: string): Promise<void> {
+    await this.call('POST', '/v1/events', events, token);
+  }
+
+  async incidents(): Promise<IncidentSummary[]> {
+    return itemsOf<IncidentSummary>(await this.call('GET', '/v1/incidents?limit=100'), 'incidents');
+  }
+
+  async incident(id: string): Promise<IncidentDetail> {
+    const detail = (await this.call('GET', `/v1/incidents/${encodeURIComponent(id)}`)) as Record<
+      string,
+      unknown
+    >;
+    return {
+      incident: (detail.incident ?? detail) as IncidentSummary,
+      timeline: itemsOf<TimelineEntry>(detail, 'timeline'),
+      affectedHosts: itemsOf<AffectedHost>(detail, 'affectedHosts'),
+    };
+  }
+
+  async stats(): Promise<Stats> {
+    return (await this.call('GET', '/v1/stats')) as Stats;
+  }
+}

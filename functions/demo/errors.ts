@@ -1,0 +1,38 @@
+/**
+ * Why `faultline demo` stopped: each error says what to do, and maps to the process exit code
+ * (the operator commands use the same codes: 3 the control plane does not answer, 4 the token is
+ * refused).
+ */
+
+export type DemoErrorCode =
+  | 'control-plane-unreachable'
+  | 'token-refused'
+  | 'api-error'
+  | 'sink-port-busy'
+  | 'timed-out'
+  | 'not-healed';
+
+const EXIT_CODES: Readonly<Record<DemoErrorCode, number>> = {
+  'control-plane-unreachable': 3,
+  'token-refused': 4,
+  'api-error': 1,
+  'sink-port-busy': 1,
+  'timed-out': 1,
+  'not-healed': 1,
+};
+
+export class DemoError extends Error {
+  override readonly name = 'DemoError';
+  readonly retryable = false;
+  constructor(
+    readonly code: DemoErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+}
