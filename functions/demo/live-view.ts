@@ -60,10 +60,12 @@ export class LiveView {
     this.timer = setInterval(() => this.draw(), VIEW_REFRESH_MS);
   }
 
+  /** Stops redrawing, after one last frame. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
     this.timer = undefined;
-    if (this.tty) this.draw();
+    this.draw();
   }
 
   private draw(): void {

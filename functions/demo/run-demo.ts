@@ -274,8 +274,10 @@ export const summaryLines = (result: DemoResult, clients: readonly SimClient[]):
   const servedAgain = clients.reduce((sum, client) => sum + client.plansServedAgain, 0);
   const triggers = result.pages.filter((page) => page.event_action === 'trigger').length;
   const resolves = result.pages.filter((page) => page.event_action === 'resolve').length;
-  const stat = (value: number | null | undefined) =>
-    value === null || value === undefined ? '-' : `${value} s`;
+  const stat = (value: number | null | undefined) => {
+    const shown = tenths(value);
+    return shown === null ? '-' : `${shown} s`;
+  };
   return [
     `incident ${result.incident.id} RESOLVED: ${result.incident.affectedHosts} hosts healed, ${plans} plans run (each once)`,
     `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 back → resolved)`,
