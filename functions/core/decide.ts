@@ -123,6 +123,8 @@ const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
 };
 
 const WINDOW_CAP = 64;
+/** The agent's refusal code for a plan id it already ran (agent/executor/codes.ts). */
+const ALREADY_RUN = 'already-run';
 const LOCAL_HOSTS_CAP = 64;
 
 /**
@@ -338,6 +340,22 @@ const applyProgress = (txn: Transaction, host: HostSlice, event: CommandProgress
         }
       }
     }
+    return;
+  }
+  if (
+    data.outcome === 'refused' &&
+    data.code === ALREADY_RUN &&
+    (plan.status === 'started' || plan.status === 'succeeded')
+  ) {
+    // The agent refused a second delivery of a plan it already ran (§4: a plan id runs at most
+    // once): a duplicate, not a failure. The plan's own steps say how it went.
+    if (episode !== undefined)
+      timeline(
+        txn,
+        episode.incident.id,
+        `${host.hostId} refused plan ${plan.id} again: it already ran`,
+        host.hostId,
+      );
     return;
   }
   if (data.outcome === 'failed' || data.outcome === 'refused') {

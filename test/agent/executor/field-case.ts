@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { type Plan, signPlan, type UnsignedPlan } from '../../../events/index.ts';
+import { emptyModel } from '../../../functions/demo/sim-host/sim-host.ts';
 import {
   HostingPartition,
   hostNames,
@@ -27,6 +28,8 @@ export type FieldCase = { plan: UnsignedPlan; client: VscsiClient; layout: MdCli
 export const vios2FieldCase = (seed: number): FieldCase => {
   const rng = random(seed);
   const clients = hostNames(rng, 3).map((name) => new VscsiClientClass(name, rng));
+  // The clients run the boot the fake host reports: the core names it in the plan (`bootId`).
+  for (const client of clients) client.bootid = emptyModel(client.hostId).bootId;
   const vios2 = new HostingPartition('vios2', vscsi('vios2'));
   const { world, feed } = worldWith();
   const at = (seconds: number) =>

@@ -58,6 +58,12 @@ describe('plan admission', () => {
     expectRefused(fake, await runOn(fake, plan), 'wrong-host', plan.id);
   });
 
+  it('refuses a plan made for another boot of this host (wrong-boot)', async () => {
+    const fake = host();
+    const plan = fastPathPlan(fake, { bootId: 'c2e4d6f8-aaaa-bbbb-cccc-ddddeeeeffff' });
+    expectRefused(fake, await runOn(fake, plan), 'wrong-boot', plan.id);
+  });
+
   it('refuses a plan issued before this boot began (wrong-boot)', async () => {
     const fake = host();
     fake.update((model) => {

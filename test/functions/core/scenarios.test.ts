@@ -599,4 +599,32 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(1);
     expect(outages(world)[0]?.status).not.toBe('resolved');
   });
+
+  it('takes a refusal of a plan served again after it ran as a duplicate, not a failure', () => {
+    const rng = random(SEED + 14);
+    const clients = hostNames(rng, 3).map((name) => new VscsiClient(name, rng));
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const { world, feed } = worldWith();
+    feed(...clients.map((client) => client.heartbeat(at(0))));
+    feed(...clients.map((client, index) => client.rootDegraded(at(10 + index))));
+    feed(vios2.iplCompleted(at(300), at(290)));
+    world.fireDue(at(360));
+    const canary = world.plans[0] as UnsignedPlan;
+    const client = clients.find((candidate) => candidate.hostId === canary.hostId) as VscsiClient;
+    for (const event of progressOf(client, canary, 400)) world.ingest(event);
+    world.ingest(
+      client.event(
+        'command.progress',
+        client.hostId,
+        { planId: canary.id, step: 0, action: 'disk.probe', outcome: 'refused', code: 'already-run' },
+        at(420),
+        { planid: canary.id },
+      ),
+    );
+    for (const mirror of client.mirrors) world.ingest(client.healthy(mirror, at(430), canary.id));
+    world.fireDue(at(431));
+    expect(outages(world)[0]?.status).toBe('remediating');
+    expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(0);
+    expect(world.plans.length).toBeGreaterThan(1);
+  });
 });
