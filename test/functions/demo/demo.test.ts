@@ -144,7 +144,18 @@ describe('faultline demo', () => {
     // Pause: once the plans in flight are done, no client fetches a new plan until resume.
     await until('a first wave healed', () => (healed() >= 4 ? true : undefined));
     expect(await cli('pause')).toContain('paused');
-    await until('the plans in flight done', () => (busy() ? undefined : true));
+    // The pause is an operator command correlate applies through the core: wait until it has.
+    await until('the pause applied', async () => {
+      const health = (await (await fetch(`${url}/v1/health`)).json()) as { paused?: boolean };
+      return health.paused === true ? true : undefined;
+    });
+    // Plans dispatched before it was applied still run: wait until nothing was fetched or is
+    // healing for three seconds, then no client may fetch a plan until resume.
+    let lastChange = { at: Date.now(), admitted: admitted() };
+    await until('the plans in flight done', () => {
+      if (admitted() !== lastChange.admitted || busy()) lastChange = { at: Date.now(), admitted: admitted() };
+      return Date.now() - lastChange.at >= 3_000 ? true : undefined;
+    });
     const fetchedAtPause = admitted();
     const pollsBefore = clients.map((client) => client.plansServedAgain);
     // Every client polls at least every active interval (1 s) with a 5 s long poll: wait out two.
