@@ -523,8 +523,6 @@ const applyOperator = (txn: Transaction, command: OperatorCommand): void => {
         for (const domain of txn.availableDomains()) {
           if (openEpisode(domain) !== undefined) txn.requestWake(domain.failureDomain);
         }
-        for (const domain of txn.availableDomains())
-          if (txn.wantsWake(domain.failureDomain)) txn.domain(domain.failureDomain);
         return;
       }
       const domain = txn.domain(command.failureDomain);
@@ -611,9 +609,8 @@ const applyInternal = (txn: Transaction, input: InternalInput): void => {
 };
 
 const finish = (txn: Transaction): Decision => {
-  for (const domain of txn.availableDomains()) {
-    if (txn.wantsWake(domain.failureDomain)) txn.domain(domain.failureDomain);
-  }
+  // A domain asked to wake is written, so that its new wake time is saved.
+  for (const failureDomain of txn.wakeRequests()) txn.domain(failureDomain);
   for (const domain of txn.writtenDomainList()) scheduleDomain(txn, domain);
   for (const host of txn.writtenHostList()) scheduleHost(txn, host);
   return txn.result();

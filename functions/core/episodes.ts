@@ -1,7 +1,7 @@
 import type { Notification, Severity } from '../../events/index.ts';
 import type { Runbook, RunbookMode } from './config.ts';
 import { isHealthyOn, isPathHealthy } from './host.ts';
-import { deriveId } from './ids.ts';
+import { deriveId, timelineId } from './ids.ts';
 import type { DomainSlice, Episode, HostEpisode, HostSlice, Incident } from './model.ts';
 import { addSeconds, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
@@ -24,7 +24,7 @@ export const timeline = (txn: Transaction, incidentId: string, text: string, hos
   txn.emit({
     type: 'timeline',
     entry: {
-      id: deriveId('tln', incidentId, txn.now, hostId ?? '', text),
+      id: timelineId(incidentId, txn.now, hostId ?? '', text),
       incidentId,
       at: txn.now,
       text,

@@ -168,6 +168,10 @@ export class Transaction {
     this.wakeNow.add(failureDomain);
   }
 
+  wakeRequests(): string[] {
+    return [...this.wakeNow].sort();
+  }
+
   wantsWake(failureDomain: string): boolean {
     return this.wakeNow.has(failureDomain);
   }
