@@ -10,7 +10,8 @@ export type DemoErrorCode =
   | 'api-error'
   | 'sink-port-busy'
   | 'timed-out'
-  | 'not-healed';
+  | 'not-healed'
+  | 'invalid-option';
 
 const EXIT_CODES: Readonly<Record<DemoErrorCode, number>> = {
   'control-plane-unreachable': 3,
@@ -19,6 +20,7 @@ const EXIT_CODES: Readonly<Record<DemoErrorCode, number>> = {
   'sink-port-busy': 1,
   'timed-out': 1,
   'not-healed': 1,
+  'invalid-option': 2,
 };
 
 export class DemoError extends Error {

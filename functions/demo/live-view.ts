@@ -1,5 +1,6 @@
 import type { IncidentSummary } from './control-plane.ts';
 import type { SimClient } from './sim-client.ts';
+import type { SimStorageHost } from './sim-storage-host.ts';
 
 /**
  * What the terminal shows while the demo runs: the story so far (outage, incident, canary, waves,
@@ -45,6 +46,8 @@ export class LiveView {
     private readonly write: (text: string) => void,
     private readonly tty: boolean,
     private readonly clients: () => readonly SimClient[],
+    /** The LDoms guests and the multipath hosts, on a row of their own below the clients. */
+    private readonly storageHosts: () => readonly SimStorageHost[] = () => [],
   ) {}
 
   /** A line of the story: printed at once when not on a terminal. */
@@ -79,20 +82,28 @@ export class LiveView {
       `clients: ${clients.length}, healed ${healed}`,
       '',
     ];
-    const cells = clients.map((client) => {
+    const cell = (client: SimClient | SimStorageHost) => {
       const percent = client.resyncPercent;
       const progress =
         client.phase === 'healed' ? bar(100) : percent === null ? ' '.repeat(BAR_WIDTH + 2) : bar(percent);
       return `${client.hostId.padEnd(8)} ${PHASE_MARK[client.phase]} ${progress}`;
-    });
+    };
     const columns = 3;
-    for (let row = 0; row < Math.ceil(cells.length / columns); row += 1) {
-      lines.push(
-        cells
-          .slice(row * columns, row * columns + columns)
-          .join('   ')
-          .trimEnd(),
-      );
+    const grid = (cells: string[]) => {
+      for (let row = 0; row < Math.ceil(cells.length / columns); row += 1) {
+        lines.push(
+          cells
+            .slice(row * columns, row * columns + columns)
+            .join('   ')
+            .trimEnd(),
+        );
+      }
+    };
+    grid(clients.map(cell));
+    const storageHosts = this.storageHosts();
+    if (storageHosts.length > 0) {
+      lines.push('', 'LDoms guests (SVM over primary/alternate) and multipath hosts (FC paths):');
+      grid(storageHosts.map(cell));
     }
     lines.push('', ...this.story.slice(-STORY_LINES));
     this.write(`${ANSI.home}${lines.map((line) => `${line}\x1b[K`).join('\n')}\n${ANSI.clearDown}`);

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { ControlDomain } from './control-domain.ts';
 import { ControlPlane, type IncidentSummary, type Stats } from './control-plane.ts';
 import { DemoError } from './errors.ts';
 import { HostingPartition, vscsiDomain } from './hosting-partition.ts';
 import { LiveView } from './live-view.ts';
 import { type Page, type PageSink, startPageSink } from './page-sink.ts';
 import { SIM_AGENT_INTERVALS, SimClient } from './sim-client.ts';
+import { SimStorageHost, type StorageHostKind } from './sim-storage-host.ts';
 
 /**
  * `faultline demo`: a simulated fleet on the running control plane. `clients` Linux partitions
@@ -14,12 +16,19 @@ import { SIM_AGENT_INTERVALS, SimClient } from './sim-client.ts';
  * over vios1 and vios2 (hosting-partition.ts). vios2 goes down, its clients' halves fail, the
  * control plane opens one outage; vios2 comes back (`ipl.completed`), and the control plane heals
  * the clients in waves (a canary first) while the demo's page sink receives the trigger and the
- * resolve. The demo ends when the incident is resolved and every client is healthy, or fails
- * with the reason at its deadline.
+ * resolve. Meanwhile an LDoms guest loses the submirror its alternate service domain serves while
+ * that domain reboots (its control domain announces both, control-domain.ts), and a few multipath
+ * hosts lose the paths through one FC port (sim-storage-host.ts): each is its own incident. The
+ * demo ends when every incident is resolved and every simulated host is healthy, or fails with the
+ * reason at its deadline.
  */
 
 export const DEMO_DEFAULTS = {
   clients: 40,
+  /** LDoms guests with an SVM mirror over the primary and the alternate service domain. */
+  ldomsGuests: 1,
+  /** Multipath hosts behind the failing FC port: at least two, so the fault is an outage. */
+  multipathHosts: 3,
   /** How long vios2 stays down once the outage is seen. */
   outageSeconds: 3,
   /** The whole demo's deadline: the control plane's default stability period alone is a minute. */
@@ -31,6 +40,10 @@ export const DEMO_DEFAULTS = {
 
 export type DemoOptions = {
   clients: number;
+  /** Defaults to DEMO_DEFAULTS.ldomsGuests; 0 leaves the LDoms guests out. */
+  ldomsGuests?: number;
+  /** Defaults to DEMO_DEFAULTS.multipathHosts; 0 leaves them out, 1 is refused. */
+  multipathHosts?: number;
   url: string;
   operatorToken: string | undefined;
   /** The control plane's data folder (its plan public key), when the key is not given. */
@@ -44,9 +57,18 @@ export type DemoOptions = {
   write: (text: string) => void;
 };
 
+/** An incident of the LDoms guests or the multipath hosts, resolved. */
+export type SideIncident = { scenario: StorageHostKind; incident: IncidentSummary };
+
 export type DemoResult = {
+  /** The vios2 outage. */
   incident: IncidentSummary;
+  /** The vios2 outage's pages. */
   pages: Page[];
+  /** The incidents of the LDoms guests' alternate service domain and of the FC port, resolved. */
+  sideIncidents: SideIncident[];
+  /** Every page the sink received. */
+  sinkPages: Page[];
   /** vios2 down → incident opened, and vios2 back → incident resolved, in seconds. */
   timeToDetectSeconds: number;
   timeToHealSeconds: number;
@@ -57,6 +79,8 @@ export type DemoResult = {
 /** A running demo: its clients (for tests to watch) and how it ends. */
 export type DemoRun = {
   clients: SimClient[];
+  /** The LDoms guests and the multipath hosts. */
+  storageHosts: SimStorageHost[];
   view: LiveView;
   done: Promise<DemoResult>;
   /** Stops the agents, the partitions and the sink, and removes the simulated hosts. */
@@ -64,6 +88,10 @@ export type DemoRun = {
 };
 
 const hostName = (index: number): string => `lnx${String(index + 1).padStart(3, '0')}`;
+const storageHostName = (kind: StorageHostKind, index: number): string =>
+  `${kind === 'ldoms-guest' ? 'ldg' : 'mpx'}${String(index + 1).padStart(2, '0')}`;
+/** The control domain of the LDoms guests. */
+const CONTROL_DOMAIN = 'ctl1';
 
 const readPlanKey = (options: DemoOptions): string => {
   if (options.planPublicKeyPem !== undefined) return options.planPublicKeyPem;
@@ -84,10 +112,24 @@ const tenths = (value: number | null | undefined): number | null =>
 export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   const started = Date.now();
   const controlPlane = new ControlPlane(options.url, options.operatorToken);
+  const ldomsGuests = options.ldomsGuests ?? DEMO_DEFAULTS.ldomsGuests;
+  const multipathHosts = options.multipathHosts ?? DEMO_DEFAULTS.multipathHosts;
+  if (multipathHosts === 1) {
+    throw new DemoError(
+      'invalid-option',
+      'one multipath host alone makes a local fault, not an outage: give at least 2, or 0',
+    );
+  }
   await controlPlane.check();
   const planPublicKeyPem = readPlanKey(options);
   const clients: SimClient[] = [];
-  const view = new LiveView(options.write, options.tty, () => clients);
+  const storageHosts: SimStorageHost[] = [];
+  const view = new LiveView(
+    options.write,
+    options.tty,
+    () => clients,
+    () => storageHosts,
+  );
   const deadline = started + options.timeoutSeconds * 1000;
 
   const waves = new Map<number, string[]>();
@@ -110,14 +152,16 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     ),
   );
   const partitions: HostingPartition[] = [];
+  let controlDomain: ControlDomain | undefined;
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
     view.stop();
     for (const partition of partitions) partition.stop();
-    await Promise.all(clients.map((client) => client.stop().catch(() => undefined)));
-    for (const client of clients) client.remove();
+    controlDomain?.stop();
+    await Promise.all([...clients, ...storageHosts].map((client) => client.stop().catch(() => undefined)));
+    for (const client of [...clients, ...storageHosts]) client.remove();
     await sink.close();
   };
 
@@ -151,13 +195,54 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         }),
       );
     }
+    if (ldomsGuests > 0) {
+      controlDomain = new ControlDomain(
+        CONTROL_DOMAIN,
+        await controlPlane.mintAgentToken(CONTROL_DOMAIN),
+        controlPlane,
+        SIM_AGENT_INTERVALS.heartbeatSeconds,
+      );
+      await controlDomain.start((error) =>
+        view.say(`the control domain's heartbeat failed: ${error.message}`),
+      );
+    }
+    const sides: [StorageHostKind, number][] = [
+      ['ldoms-guest', ldomsGuests],
+      ['multipath', multipathHosts],
+    ];
+    for (const [kind, count] of sides) {
+      for (let index = 0; index < count; index += 1) {
+        const hostId = storageHostName(kind, index);
+        storageHosts.push(
+          new SimStorageHost({
+            kind,
+            hostId,
+            index,
+            url: options.url,
+            agentToken: await controlPlane.mintAgentToken(hostId),
+            planPublicKeyPem,
+            controlDomain: CONTROL_DOMAIN,
+            stuckPath: kind === 'multipath' && index === count - 1,
+            onLog,
+            onPlanFetched,
+          }),
+        );
+      }
+    }
     view.start();
     view.say(
       `${clients.length} clients, each a real agent over a simulated host (md0 root, md1 swap over vios1 and vios2)`,
     );
+    if (ldomsGuests > 0)
+      view.say(
+        `${ldomsGuests} LDoms guest(s): SVM d10 over ${CONTROL_DOMAIN}'s primary and alternate service domains`,
+      );
+    if (multipathHosts > 0)
+      view.say(`${multipathHosts} multipath hosts: mpatha over two FC ports, one of them about to fail`);
     for (const client of clients) await client.start();
-    await Promise.all(clients.map((client) => client.scanNow('demo baseline')));
-    view.say('every client reported healthy mirrors; vios1 and vios2 heartbeat');
+    for (const host of storageHosts) await host.start();
+    await Promise.all([...clients, ...storageHosts].map((client) => client.scanNow('demo baseline')));
+    view.say('every host reported healthy storage; vios1, vios2 and the control domain heartbeat');
   } catch (error) {
     await cleanup();
     throw error;
@@ -195,6 +280,68 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         await delay(DEMO_DEFAULTS.pollMs);
       }
     };
+
+    /**
+     * The LDoms guests' and the multipath hosts' fault, beside vios2's: the server goes (the
+     * control domain announces its alternate service domain going down first), the hosts join its
+     * incident, it comes back, and the incident resolves with every host healthy.
+     */
+    const sideScenario = async (kind: StorageHostKind): Promise<SideIncident | undefined> => {
+      const hosts = storageHosts.filter((host) => host.kind === kind);
+      const failureDomain = hosts[0]?.failureDomain;
+      if (failureDomain === undefined) return undefined;
+      const control = kind === 'ldoms-guest' ? controlDomain : undefined;
+      if (control !== undefined) {
+        await until('domain.going-down accepted', async () => {
+          await control.alternateGoingDown();
+          return true;
+        });
+        view.say(`${control.hostId} announces its alternate service domain going DOWN (${failureDomain})`);
+      }
+      await Promise.all(hosts.map((host) => host.faultDown()));
+      view.say(
+        kind === 'ldoms-guest'
+          ? `${hosts.length} LDoms guest(s): the submirror on the alternate's virtual disk goes to Maintenance`
+          : `FC port ${failureDomain} goes DOWN: its paths fail on ${hosts.length} multipath hosts`,
+      );
+      const opened = await until(`the incident of ${failureDomain}`, async () =>
+        (await controlPlane.incidents()).find(
+          (incident) => !existing.has(incident.id) && incident.failureDomain === failureDomain,
+        ),
+      );
+      view.say(`incident ${opened.id} OPENED: ${opened.kind} of ${opened.failureDomain}`);
+      await until(`every host in the incident of ${failureDomain}`, async () => {
+        const detail = await controlPlane.incident(opened.id);
+        return detail.incident.affectedHosts >= hosts.length ? detail.incident : undefined;
+      });
+      await delay(options.outageSeconds * 1000);
+      await Promise.all(hosts.map((host) => host.faultBack()));
+      if (control !== undefined) {
+        await until('domain.rebooted accepted', async () => {
+          await control.alternateRebooted();
+          return true;
+        });
+        view.say(`${control.hostId}: the alternate service domain is BACK (domain.rebooted)`);
+      } else {
+        view.say(`FC port ${failureDomain} is BACK: multipathd reinstates most paths by itself`);
+      }
+      const resolved = await until(`the incident of ${failureDomain} resolved`, async () => {
+        const current = (await controlPlane.incident(opened.id)).incident;
+        if (current.status === 'halted') {
+          throw new DemoError(
+            'not-healed',
+            `the control plane halted the healing of ${current.id}: see \`faultline incident ${current.id}\``,
+          );
+        }
+        if (current.status !== 'resolved' || !hosts.every((host) => host.isHealthy())) return undefined;
+        return current;
+      });
+      view.say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}`);
+      return { scenario: kind, incident: resolved };
+    };
+    const sideRuns = Promise.all([sideScenario('ldoms-guest'), sideScenario('multipath')]);
+    // Awaited once vios2's outage is healed; a failure meanwhile is not left unhandled.
+    sideRuns.catch(() => undefined);
 
     const ours = (incident: IncidentSummary) =>
       !existing.has(incident.id) && incident.failureDomain === domain;
@@ -240,24 +387,34 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       return clients.every((client) => client.isHealthy()) ? current : undefined;
     });
     const resolvedAt = Date.parse(resolved.resolvedAt ?? new Date().toISOString());
+    const sideIncidents = (await sideRuns).filter((side) => side !== undefined);
 
+    // Every incident that paged has its resolve delivered to the sink.
     const pageDeadline = Date.now() + DEMO_DEFAULTS.pageWaitSeconds * 1000;
-    while (!sink.pages.some((page) => page.event_action === 'resolve' && page.dedup_key === opened.id)) {
-      if (Date.now() > pageDeadline) {
-        throw new DemoError(
-          'not-healed',
-          `the incident resolved but its resolve page never reached ${sink.url}`,
-        );
+    const paged = (id: string, action: string) =>
+      sink.pages.some((page) => page.event_action === action && page.dedup_key === id);
+    const ids = [opened.id, ...sideIncidents.map((side) => side.incident.id)];
+    for (const id of ids) {
+      while ((id === opened.id || paged(id, 'trigger')) && !paged(id, 'resolve')) {
+        if (Date.now() > pageDeadline) {
+          throw new DemoError(
+            'not-healed',
+            `incident ${id} resolved but its resolve page never reached ${sink.url}`,
+          );
+        }
+        await delay(DEMO_DEFAULTS.pollMs);
       }
-      await delay(DEMO_DEFAULTS.pollMs);
     }
     const stats = await tolerant(() => controlPlane.stats());
     const unhealthy = clients.filter((client) => !client.isHealthy()).map((client) => client.hostId);
+    for (const host of storageHosts) if (!host.isHealthy()) unhealthy.push(host.hostId);
     if (unhealthy.length > 0)
       throw new DemoError('not-healed', `clients not healthy: ${unhealthy.join(', ')}`);
     return {
       incident: resolved,
-      pages: [...sink.pages],
+      pages: sink.pages.filter((page) => page.dedup_key === opened.id),
+      sideIncidents,
+      sinkPages: [...sink.pages],
       timeToDetectSeconds: seconds(openedAt - downAt),
       timeToHealSeconds: seconds(resolvedAt - backAt),
       stats,
@@ -265,15 +422,27 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     };
   };
 
-  return { clients, view, done: run(), cleanup };
+  return { clients, storageHosts, view, done: run(), cleanup };
 };
 
 /** The closing summary. */
-export const summaryLines = (result: DemoResult, clients: readonly SimClient[]): string[] => {
-  const plans = clients.reduce((sum, client) => sum + client.plansAdmitted.length, 0);
-  const servedAgain = clients.reduce((sum, client) => sum + client.plansServedAgain, 0);
-  const triggers = result.pages.filter((page) => page.event_action === 'trigger').length;
-  const resolves = result.pages.filter((page) => page.event_action === 'resolve').length;
+export const summaryLines = (
+  result: DemoResult,
+  clients: readonly SimClient[],
+  storageHosts: readonly SimStorageHost[] = [],
+): string[] => {
+  const hosts = [...clients, ...storageHosts];
+  const plans = hosts.reduce((sum, client) => sum + client.plansAdmitted.length, 0);
+  const servedAgain = hosts.reduce((sum, client) => sum + client.plansServedAgain, 0);
+  const triggers = result.sinkPages.filter((page) => page.event_action === 'trigger').length;
+  const resolves = result.sinkPages.filter((page) => page.event_action === 'resolve').length;
+  const sideLines = result.sideIncidents.map((side) => {
+    const hosts = storageHosts.filter((host) => host.kind === side.scenario);
+    const commands = hosts.flatMap((host) =>
+      host.actions().map((argv) => `${host.hostId}: ${argv.join(' ')}`),
+    );
+    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${hosts.length} ${side.scenario === 'ldoms-guest' ? 'LDoms guest(s)' : 'multipath hosts'} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}`;
+  });
   const stat = (value: number | null | undefined) => {
     const shown = tenths(value);
     return shown === null ? '-' : `${shown} s`;
@@ -282,6 +451,7 @@ export const summaryLines = (result: DemoResult, clients: readonly SimClient[]):
     `incident ${result.incident.id} RESOLVED: ${result.incident.affectedHosts} hosts healed, ${plans} plans run (each once)`,
     `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 back → resolved)`,
     `control plane stats: time to detect ${stat(result.stats?.timeToDetect?.meanSeconds)}, time to heal ${stat(result.stats?.timeToHeal?.meanSeconds)}`,
+    ...sideLines,
     `pages at the sink: ${triggers} trigger, ${resolves} resolve; demo wall time ${result.wallSeconds} s`,
     ...(servedAgain === 0 ? [] : [`plans served again after they ran (not run twice): ${servedAgain}`]),
   ];
@@ -292,7 +462,7 @@ export const runFleetDemo = async (options: DemoOptions): Promise<number> => {
   const demo = await startDemo(options);
   try {
     const result = await demo.done;
-    demo.view.close(summaryLines(result, demo.clients));
+    demo.view.close(summaryLines(result, demo.clients, demo.storageHosts));
     return 0;
   } catch (error) {
     demo.view.close([`faultline demo: ${(error as Error).message}`]);

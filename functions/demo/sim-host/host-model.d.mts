@@ -110,6 +110,8 @@ export type FakeModel = {
   multipath: FakeMap[];
   svm: FakeSvm | null;
   solarisDisks?: Record<string, { readable: boolean }>;
+  /** A Solaris host (an LDoms guest): no `proc/mdstat`, and a tree the scan reads as Solaris. */
+  platform?: 'solaris';
   /** A kernel whose sysfs lists no holders (2.6.2x and older): only mdstat tells md membership. */
   noHolders?: boolean;
 };

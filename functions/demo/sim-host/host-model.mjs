@@ -351,7 +351,9 @@ const escapeMount = (text) => text.replace(/ /g, '\\040');
 
 const render = (root, model) => {
   for (const top of ['proc', 'sys', 'dev']) rmSync(join(root, top), { recursive: true, force: true });
-  file(root, 'proc/mdstat', mdstatText(model));
+  // A Solaris guest has no mdstat; the scan of a tree tells Solaris by its SVM folder.
+  if (model.platform === 'solaris') folder(root, 'sos_commands/svm');
+  else file(root, 'proc/mdstat', mdstatText(model));
   file(root, 'proc/stat', `cpu  1 2 3 4 5 6 7 0 0 0\nbtime ${model.btime}\nprocesses 1234\n`);
   file(root, 'proc/sys/kernel/random/boot_id', `${model.bootId}\n`);
   file(root, 'proc/device-tree/ibm,partition-name', `${model.ownPartition}\0`);

@@ -79,6 +79,8 @@ beforeAll(async () => {
         stabilitySeconds: 1,
         escalateDownSeconds: 3600,
         maxPlansInFlight: 8,
+        // The multipath hosts' stuck path: multipathd's own chance to reinstate it, shortened.
+        pathReinstateDelaySeconds: 5,
       },
       sweepIntervalSeconds: 0.2,
       queues: { waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 },
@@ -188,6 +190,32 @@ describe('faultline demo', () => {
       expect(reads.some((read) => read.startsWith('mdadm --detail /dev/md0'))).toBe(true);
     }
     expect(result.pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
+
+    // The LDoms guest and the multipath hosts healed in their own incidents: metareplace once,
+    // for the guest's component on the alternate service domain only; one reinstate, of the path
+    // multipathd left failed.
+    const { storageHosts } = demo;
+    expect(result.sideIncidents.map((side) => [side.scenario, side.incident.status])).toEqual([
+      ['ldoms-guest', 'resolved'],
+      ['multipath', 'resolved'],
+    ]);
+    expect(result.sideIncidents.map((side) => side.incident.failureDomain)).toEqual([
+      'vdisk:ctl1/alternate',
+      'fc:500507680b22ac1c',
+    ]);
+    for (const host of storageHosts) {
+      expect(host.isHealthy(), host.hostId).toBe(true);
+      expect(host.actions(), host.hostId).toEqual(host.expectedActions());
+    }
+    const guest = storageHosts.filter((host) => host.kind === 'ldoms-guest');
+    expect(guest.flatMap((host) => host.actions())).toEqual([['metareplace', '-e', 'd10', 'c0d1s0']]);
+    const multipath = storageHosts.filter((host) => host.kind === 'multipath');
+    expect(multipath).toHaveLength(3);
+    expect(multipath.flatMap((host) => host.actions())).toEqual([['multipathd', 'reinstate', 'path', 'sdd']]);
+    for (const side of result.sideIncidents) {
+      const pages = result.sinkPages.filter((page) => page.dedup_key === side.incident.id);
+      expect(pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
+    }
     expect(new Set(result.pages.map((page) => page.dedup_key))).toEqual(new Set([result.incident.id]));
     expect(result.timeToDetectSeconds).toBeGreaterThanOrEqual(0);
     expect(result.timeToHealSeconds).toBeGreaterThan(0);
