@@ -9,8 +9,9 @@ import type { HostSlice, PlanStatus } from '../core/index.ts';
  * A plan is offered while it is signed and stored, not revoked, not past its TTL (the store's
  * `plansForHost`), and not finished by the host slice's account of it (succeeded, failed or
  * refused): the agent would refuse a finished plan id anyway, so offering it again only costs a
- * round trip. A plan the host slice does not know yet (an eventually consistent read) is offered:
- * an agent runs a plan id at most once.
+ * round trip. A plan the host slice does not know is offered only while the host's part in its
+ * incident still names it (a read not yet consistent); once the incident ended, the host slice
+ * forgets its plans and they are not offered again. An agent runs a plan id at most once anyway.
  *
  * An agent with work in flight — a plan to run or running, or waiting in an incident for its wave —
  * is asked to poll every few seconds; any other every minute.
@@ -48,7 +49,10 @@ export const plansFor = async (store: PlanReader, hostId: string, now: string): 
   const known = host?.plans ?? {};
   const plans = stored.filter((plan) => {
     const status = known[plan.id]?.status;
-    return status === undefined || OFFERED.has(status);
+    if (status !== undefined) return OFFERED.has(status);
+    // Unknown to the host slice: not yet read back (offered while the host's part in the incident
+    // names it), or forgotten because its incident ended (never offered again).
+    return host === undefined || host.episodes[plan.incidentId]?.planId === plan.id;
   });
   const inFlight =
     plans.length > 0 ||

@@ -47,6 +47,29 @@ describe('GET /v1/agents/:hostId/plans', () => {
     expect(verifyPlan(tampered, publicKey)).toBe(false);
   });
 
+  it('offers a plan the host slice has forgotten only while its part in the incident names it', async () => {
+    const signer = planSigner(api.folder);
+    const plan = await signer.sign(
+      unsignedPlan({ hostId: AGENT_HOST, id: 'pln-forgotten', issuedAt: API_NOW - 60_000 }),
+    );
+    await api.store.putPlan(plan);
+    const episode = {
+      incidentId: plan.incidentId,
+      failureDomain: 'vscsi:sys/vios2',
+      status: 'planned' as const,
+      joinedAt: new Date(API_NOW).toISOString(),
+      attempt: 1,
+      planId: plan.id,
+    };
+    await api.putHost(AGENT_HOST, { ...freshHost(AGENT_HOST), episodes: { [plan.incidentId]: episode } });
+    expect(
+      (await api.request('GET', PLANS_PATH, { token })).body.plans.map((served: Plan) => served.id),
+    ).toEqual([plan.id]);
+    // The incident ended: the host slice forgot its part in it and its plans; the plan is not served again.
+    await api.putHost(AGENT_HOST, freshHost(AGENT_HOST));
+    expect((await api.request('GET', PLANS_PATH, { token })).body.plans).toEqual([]);
+  });
+
   it('leaves out revoked, expired, finished and other hosts plans', async () => {
     const signer = planSigner(api.folder);
     const current = await signer.sign(
@@ -72,6 +95,7 @@ describe('GET /v1/agents/:hostId/plans', () => {
     await api.store.revokePlan(revoked.id, AGENT_HOST, new Date(API_NOW).toISOString());
     await api.putHost(AGENT_HOST, {
       plans: {
+        [current.id]: hostPlan(current, 'issued'),
         [started.id]: hostPlan(started, 'started'),
         [succeeded.id]: hostPlan(succeeded, 'succeeded'),
       },
