@@ -9,12 +9,14 @@ import { DATA_FILES, DEFAULT_DATA, DEFAULT_URL } from './operator.ts';
 import type { Streams } from './replay.ts';
 
 /**
- * `faultline demo [--clients 40]`: a simulated fleet on the running control plane (functions/demo/).
+ * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]`: a simulated fleet on the
+ * running control plane (functions/demo/).
  * The control plane is found as the operator commands find it: `--url`/`--token`, else
  * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`.
  */
 
-const USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--url URL] [--token T] [--data DIR]
+const USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--ldoms-guests ${DEMO_DEFAULTS.ldomsGuests}] [--multipath-hosts ${DEMO_DEFAULTS.multipathHosts}]
+       [--url URL] [--token T] [--data DIR]
        [--sink-port ${LOCAL_SINK.port}] [--outage-seconds ${DEMO_DEFAULTS.outageSeconds}] [--timeout ${DEMO_DEFAULTS.timeoutSeconds}]
 `;
 
@@ -26,6 +28,17 @@ export const DemoEnvironment = z.object({
 
 const Arguments = z.object({
   clients: z.coerce.number().int().min(2).max(500).default(DEMO_DEFAULTS.clients),
+  ldomsGuests: z.coerce.number().int().min(0).max(50).default(DEMO_DEFAULTS.ldomsGuests),
+  multipathHosts: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .refine(
+      (count) => count !== 1,
+      'one multipath host alone is a local fault, never planned: 0, or 2 and more',
+    )
+    .default(DEMO_DEFAULTS.multipathHosts),
   sinkPort: z.coerce.number().int().min(0).max(65_535).default(LOCAL_SINK.port),
   outageSeconds: z.coerce.number().min(0).max(3600).default(DEMO_DEFAULTS.outageSeconds),
   timeout: z.coerce.number().min(1).max(86_400).default(DEMO_DEFAULTS.timeoutSeconds),
@@ -41,6 +54,8 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
       args: [...args],
       options: {
         clients: { type: 'string' },
+        'ldoms-guests': { type: 'string' },
+        'multipath-hosts': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         data: { type: 'string' },
@@ -56,6 +71,8 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
   const text = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
   const parsed = Arguments.safeParse({
     clients: text('clients'),
+    ldomsGuests: text('ldoms-guests'),
+    multipathHosts: text('multipath-hosts'),
     sinkPort: text('sink-port'),
     outageSeconds: text('outage-seconds'),
     timeout: text('timeout'),
@@ -79,6 +96,8 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
   try {
     return await runFleetDemo({
       clients: parsed.data.clients,
+      ldomsGuests: parsed.data.ldomsGuests,
+      multipathHosts: parsed.data.multipathHosts,
       url,
       operatorToken,
       dataDir: data,

@@ -4,7 +4,7 @@ export const USAGE = `usage: faultline <command> [options]
 
 commands:
   up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F]
-  demo [--clients 40]
+  demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]
   incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--json]
   incident <id> [--json]
   stats [--json]
