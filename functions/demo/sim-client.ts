@@ -1,19 +1,17 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type RunningAgent, startAgent } from '../../agent/commands/run.ts';
-import { resolveAgentConfig } from '../../agent/config.ts';
+import type { RunningAgent } from '../../agent/commands/run.ts';
 import type { RecoveryProgress } from '../../agent/detect/detect-changes.ts';
 import type { ExaminePartition } from '../../agent/detect/returned-disk.ts';
-import { HttpPlanSource, type PlanSource } from '../../agent/executor/plan-fetcher.ts';
-import { createPlanRunner } from '../../agent/executor/plan-runner.ts';
 import type { RunProgram } from '../../agent/executor/programs.ts';
 import type { Clock, ExecutorTiming } from '../../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../../agent/executor/sysfs.ts';
 import { parseMdadmExamine, toProbedPartition } from '../../agent/probes/mdadm-examine.ts';
 import { scanHostInDetail } from '../../agent/probes/scan.ts';
 import type { ToolRunner } from '../../agent/probes/tool-runner.ts';
-import { createTransport, type Transport } from '../../agent/publish/proxy-tunnel.ts';
+import type { Transport } from '../../agent/publish/proxy-tunnel.ts';
 import type { AgentLog, LogFields } from '../../agent/state/agent-log.ts';
 import type { ArrayName } from '../../events/index.ts';
+import { startSimAgent } from './sim-agent.ts';
 import {
   advance,
   bumpEvents,
@@ -264,72 +262,30 @@ export class SimClient {
 
   /** Starts the real agent over this simulated host. */
   async start(): Promise<void> {
-    const config = resolveAgentConfig(
-      {
-        hostId: this.hostId,
-        role: 'client',
-        platform: 'linux',
-        root: this.host.root,
-        targets: { api: { url: this.options.url, agentToken: this.options.agentToken } },
-        planPublicKey: this.options.planPublicKeyPem,
-        stateDir: this.host.stateDir,
-        fallbackStateDir: this.host.fallbackStateDir,
-        stopFile: this.host.stopFile,
-        intervals: {
-          scanSeconds: SIM_AGENT_INTERVALS.scanSeconds,
-          heartbeatSeconds: SIM_AGENT_INTERVALS.heartbeatSeconds,
-        },
-        retry: { initialSeconds: 0.25, maxSeconds: 2 },
-        requestTimeoutSeconds: 30,
-      },
-      `demo:${this.hostId}`,
-    );
-    const transport = createTransport({ connectTimeoutMs: config.requestTimeoutSeconds * 1000 });
-    this.transport = transport;
-    const http = new HttpPlanSource({
-      target: { url: this.options.url, agentToken: this.options.agentToken },
+    const started = await startSimAgent({
       hostId: this.hostId,
-      transport,
-      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
-    });
-    // The agent's own HTTP plan source, watched so the demo can show the canary and the waves.
-    // A plan this agent already ran and the control plane serves again (its healthy report not
-    // yet correlated) is kept from the executor: the ledger would refuse it as `already-run`, and
-    // the control plane takes that refusal for a failed plan and halts the domain. Counted and
-    // shown, not hidden: see `plansServedAgain`.
-    const source: PlanSource = {
-      fetchPlans: async (request) => {
-        const poll = await http.fetchPlans(request);
-        const fresh = (poll.plans as { id?: unknown; wave?: unknown }[]).filter((plan) => {
-          if (typeof plan?.id !== 'string') return true;
-          if (this.plansAdmitted.includes(plan.id)) {
-            this.plansServedAgain += 1;
-            return false;
-          }
-          const wave = typeof plan.wave === 'number' ? plan.wave : -1;
-          this.plansFetched.push({ id: plan.id, wave, at: Date.now() });
-          this.options.onPlanFetched?.(this.hostId, plan.id, wave);
-          return true;
-        });
-        return { ...poll, plans: fresh };
-      },
-      close: () => http.close(),
-    };
-    const planRunner = createPlanRunner({
-      source,
       platform: 'linux',
+      host: this.host,
+
+      url: this.options.url,
+      agentToken: this.options.agentToken,
+      planPublicKeyPem: this.options.planPublicKeyPem,
+      timings: { ...SIM_AGENT_INTERVALS, executor: SIM_EXECUTOR_TIMING },
       runProgram: this.runProgram,
       writeSysfs: this.writeSysfs,
       clock: this.clock,
-      timing: SIM_EXECUTOR_TIMING,
-      longPollSeconds: SIM_AGENT_INTERVALS.longPollSeconds,
+      dependencies: { observe: this.observe, examine: this.examine, log: this.log },
+      alreadyRan: (planId) => this.plansAdmitted.includes(planId),
+      onServedAgain: () => {
+        this.plansServedAgain += 1;
+      },
+      onFetched: (planId, wave) => {
+        this.plansFetched.push({ id: planId, wave, at: Date.now() });
+        this.options.onPlanFetched?.(this.hostId, planId, wave);
+      },
     });
-    this.agent = await startAgent(config, {
-      observe: this.observe,
-      examine: this.examine,
-      log: this.log,
-      planRunner,
-    });
+    this.transport = started.transport;
+    this.agent = started.agent;
   }
 
   /** Scans now (the demo waits for every agent's first report). */

@@ -1,19 +1,17 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type RunningAgent, startAgent } from '../../agent/commands/run.ts';
-import { resolveAgentConfig } from '../../agent/config.ts';
+import type { RunningAgent } from '../../agent/commands/run.ts';
 import type { RecoveryProgress } from '../../agent/detect/detect-changes.ts';
-import { HttpPlanSource, type PlanSource } from '../../agent/executor/plan-fetcher.ts';
-import { createPlanRunner } from '../../agent/executor/plan-runner.ts';
 import type { RunProgram } from '../../agent/executor/programs.ts';
 import type { Clock } from '../../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../../agent/executor/sysfs.ts';
 import { scanHostInDetail } from '../../agent/probes/scan.ts';
 import type { ToolRunner } from '../../agent/probes/tool-runner.ts';
 import type { TopologyOverrides } from '../../agent/probes/topology.ts';
-import { createTransport, type Transport } from '../../agent/publish/proxy-tunnel.ts';
+import type { Transport } from '../../agent/publish/proxy-tunnel.ts';
 import type { AgentLog, LogFields } from '../../agent/state/agent-log.ts';
 import type { Platform } from '../../events/index.ts';
 import { vdiskDomain } from './control-domain.ts';
+import { startSimAgent } from './sim-agent.ts';
 import { type ClientPhase, SIM_AGENT_INTERVALS, SIM_EXECUTOR_TIMING } from './sim-client.ts';
 import { advance, type FakeModel, loadModel, saveModel, saveModelOnly } from './sim-host/host-model.mjs';
 import { createFakeHost, type FakeHost, multipathModel, svmGuestModel } from './sim-host/sim-host.ts';
@@ -249,65 +247,30 @@ export class SimStorageHost {
 
   /** Starts the real agent over this simulated host. */
   async start(): Promise<void> {
-    const config = resolveAgentConfig(
-      {
-        hostId: this.hostId,
-        role: 'client',
-        platform: this.platform,
-        root: this.host.root,
-        targets: { api: { url: this.options.url, agentToken: this.options.agentToken } },
-        planPublicKey: this.options.planPublicKeyPem,
-        stateDir: this.host.stateDir,
-        fallbackStateDir: this.host.fallbackStateDir,
-        stopFile: this.host.stopFile,
-        topology: this.topology,
-        intervals: {
-          scanSeconds: SIM_AGENT_INTERVALS.scanSeconds,
-          heartbeatSeconds: SIM_AGENT_INTERVALS.heartbeatSeconds,
-        },
-        retry: { initialSeconds: 0.25, maxSeconds: 2 },
-        requestTimeoutSeconds: 30,
-      },
-      `demo:${this.hostId}`,
-    );
-    const transport = createTransport({ connectTimeoutMs: config.requestTimeoutSeconds * 1000 });
-    this.transport = transport;
-    const http = new HttpPlanSource({
-      target: { url: this.options.url, agentToken: this.options.agentToken },
+    const started = await startSimAgent({
       hostId: this.hostId,
-      transport,
-      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
-    });
-    // As in sim-client.ts: a plan this agent already ran and the control plane serves again is
-    // kept from the executor (its ledger would refuse it), counted in `plansServedAgain`.
-    const source: PlanSource = {
-      fetchPlans: async (request) => {
-        const poll = await http.fetchPlans(request);
-        const fresh = (poll.plans as { id?: unknown; wave?: unknown }[]).filter((plan) => {
-          if (typeof plan?.id !== 'string') return true;
-          if (this.plansAdmitted.includes(plan.id)) {
-            this.plansServedAgain += 1;
-            return false;
-          }
-          const wave = typeof plan.wave === 'number' ? plan.wave : -1;
-          this.plansFetched.push({ id: plan.id, wave, at: Date.now() });
-          this.options.onPlanFetched?.(this.hostId, plan.id, wave);
-          return true;
-        });
-        return { ...poll, plans: fresh };
-      },
-      close: () => http.close(),
-    };
-    const planRunner = createPlanRunner({
-      source,
       platform: this.platform,
+      host: this.host,
+      ...(this.topology === undefined ? {} : { topology: this.topology }),
+      url: this.options.url,
+      agentToken: this.options.agentToken,
+      planPublicKeyPem: this.options.planPublicKeyPem,
+      timings: { ...SIM_AGENT_INTERVALS, executor: SIM_EXECUTOR_TIMING },
       runProgram: this.runProgram,
       writeSysfs: this.writeSysfs,
       clock: this.clock,
-      timing: SIM_EXECUTOR_TIMING,
-      longPollSeconds: SIM_AGENT_INTERVALS.longPollSeconds,
+      dependencies: { observe: this.observe, log: this.log },
+      alreadyRan: (planId) => this.plansAdmitted.includes(planId),
+      onServedAgain: () => {
+        this.plansServedAgain += 1;
+      },
+      onFetched: (planId, wave) => {
+        this.plansFetched.push({ id: planId, wave, at: Date.now() });
+        this.options.onPlanFetched?.(this.hostId, planId, wave);
+      },
     });
-    this.agent = await startAgent(config, { observe: this.observe, log: this.log, planRunner });
+    this.transport = started.transport;
+    this.agent = started.agent;
   }
 
   async scanNow(reason: string): Promise<void> {
