@@ -27,9 +27,11 @@ export type HostObserver = {
 export const hostObserver = (
   config: Pick<AgentConfig, 'root' | 'hostId' | 'role' | 'topology'>,
   log: AgentLog,
+  /** The tools: live on `/`, captured outputs in another tree, or a simulated host's (the demo). */
+  tools?: ToolRunner,
 ): HostObserver => {
   const runTool: ToolRunner =
-    resolve(config.root) === '/' ? createLiveToolRunner() : createCapturedToolRunner(config.root);
+    tools ?? (resolve(config.root) === '/' ? createLiveToolRunner() : createCapturedToolRunner(config.root));
   const warned = new Set<string>();
 
   const observe = async (now: Date): Promise<HostObservation> => {

@@ -1,16 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/commands/run.ts';
-import type { RecoveryProgress } from '../../agent/detect/detect-changes.ts';
+import { type HostObserver, hostObserver } from '../../agent/detect/host-observer.ts';
 import type { ExaminePartition } from '../../agent/detect/returned-disk.ts';
 import type { RunProgram } from '../../agent/executor/programs.ts';
 import type { Clock, ExecutorTiming } from '../../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../../agent/executor/sysfs.ts';
-import { parseMdadmExamine, toProbedPartition } from '../../agent/probes/mdadm-examine.ts';
-import { scanHostInDetail } from '../../agent/probes/scan.ts';
 import type { ToolRunner } from '../../agent/probes/tool-runner.ts';
 import type { Transport } from '../../agent/publish/proxy-tunnel.ts';
 import type { AgentLog, LogFields } from '../../agent/state/agent-log.ts';
-import type { ArrayName } from '../../events/index.ts';
 import { startSimAgent } from './sim-agent.ts';
 import {
   advance,
@@ -191,44 +188,21 @@ export class SimClient {
     return output === '' ? null : output;
   };
 
-  private readonly examine: ExaminePartition = async (device, snapshot) => {
-    const output = await this.lock(() =>
-      this.scanTools({
-        tool: 'mdadm',
-        args: ['--examine', `/dev/${device}`],
-        fingerprint: `returned-disk ${Date.now()}`,
-        now: new Date(),
-      }),
+  /** The agent's own scan of this simulated host, read under the host's lock. */
+  #observer: HostObserver | undefined;
+  private get observer(): HostObserver {
+    this.#observer ??= hostObserver(
+      { root: this.host.root, hostId: this.hostId, role: 'client', topology: undefined },
+      this.log,
+      this.scanTools,
     );
-    if (output === null) return undefined;
-    const examined = parseMdadmExamine(output).devices.find((entry) => entry.device === device);
-    if (examined === undefined) return undefined;
-    const arrayByUuid = new Map<string, ArrayName>(
-      snapshot.arrays.flatMap((array) =>
-        array.uuid === undefined ? [] : [[array.uuid, array.array] as const],
-      ),
-    );
-    return toProbedPartition(examined, arrayByUuid);
-  };
+    return this.#observer;
+  }
 
-  private readonly observe = (now: Date) =>
-    this.lock(async () => {
-      const scan = await scanHostInDetail({
-        root: this.host.root,
-        hostId: this.hostId,
-        role: 'client',
-        now,
-        runTool: this.scanTools,
-      });
-      const progress = new Map<string, RecoveryProgress>();
-      for (const [array, sync] of Object.entries(scan.sync)) {
-        progress.set(array, {
-          progress: sync.progress ?? 0,
-          ...(sync.finishMinutes === null ? {} : { finishMinutes: sync.finishMinutes }),
-        });
-      }
-      return { snapshot: scan.snapshot, progress };
-    });
+  private readonly examine: ExaminePartition = (device, snapshot) =>
+    this.lock(() => this.observer.examine(device, snapshot));
+
+  private readonly observe = (now: Date) => this.lock(() => this.observer.observe(now));
 
   private readonly log: AgentLog = {
     info: (message) => this.noteLog('info', message),

@@ -1,10 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/commands/run.ts';
-import type { RecoveryProgress } from '../../agent/detect/detect-changes.ts';
+import { type HostObserver, hostObserver } from '../../agent/detect/host-observer.ts';
 import type { RunProgram } from '../../agent/executor/programs.ts';
 import type { Clock } from '../../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../../agent/executor/sysfs.ts';
-import { scanHostInDetail } from '../../agent/probes/scan.ts';
 import type { ToolRunner } from '../../agent/probes/tool-runner.ts';
 import type { TopologyOverrides } from '../../agent/probes/topology.ts';
 import type { Transport } from '../../agent/publish/proxy-tunnel.ts';
@@ -196,25 +195,18 @@ export class SimStorageHost {
     return result.code === 0 && result.stdout !== '' ? result.stdout : null;
   };
 
-  private readonly observe = (now: Date) =>
-    this.lock(async () => {
-      const scan = await scanHostInDetail({
-        root: this.host.root,
-        hostId: this.hostId,
-        role: 'client',
-        topology: this.topology,
-        now,
-        runTool: this.scanTools,
-      });
-      const progress = new Map<string, RecoveryProgress>();
-      for (const [array, sync] of Object.entries(scan.sync)) {
-        progress.set(array, {
-          progress: sync.progress ?? 0,
-          ...(sync.finishMinutes === null ? {} : { finishMinutes: sync.finishMinutes }),
-        });
-      }
-      return { snapshot: scan.snapshot, progress };
-    });
+  /** The agent's own scan of this simulated host, read under the host's lock. */
+  #observer: HostObserver | undefined;
+  private get observer(): HostObserver {
+    this.#observer ??= hostObserver(
+      { root: this.host.root, hostId: this.hostId, role: 'client', topology: this.topology },
+      this.log,
+      this.scanTools,
+    );
+    return this.#observer;
+  }
+
+  private readonly observe = (now: Date) => this.lock(() => this.observer.observe(now));
 
   private readonly log: AgentLog = {
     info: (message) => this.noteLog('info', message),
