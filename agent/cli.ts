@@ -12,7 +12,7 @@ commands:
   hook <event> <md-device> [component]
 `;
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+import { EXIT } from './commands/exit.ts';
 
 type Command = { run: (args: readonly string[]) => Promise<number> };
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { HostId, HostRole, Platform } from '../events/index.ts';
-import { TopologyOverrides } from './probes/topology.ts';
+import { TopologyOverrides } from '../probes/topology.ts';
 
 /**
  * The agent's configuration: one JSON file (`faultline-agent run --config /etc/faultline/agent.json`),

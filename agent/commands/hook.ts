@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { DeviceName } from '../../events/index.ts';
-import { EXIT } from '../cli.ts';
 import { type AgentConfig, ConfigError, DEFAULT_CONFIG_PATH, loadAgentConfig } from '../config.ts';
 import type { HostObservation } from '../detect/detector.ts';
 import { type ExaminePartition, returnedDiskProbe } from '../detect/returned-disk.ts';
@@ -10,6 +9,7 @@ import { type AgentLog, streamLog } from '../state/agent-log.ts';
 import { writeFileAtomic } from '../state/atomic-file.ts';
 import { openHostSession } from '../state/host-session.ts';
 import { STATE_FILES, stateDirectoryCandidates } from '../state/state-directory.ts';
+import { EXIT } from './exit.ts';
 
 /**
  * `faultline-agent hook <event> <md-device> [component]`: the program `mdadm --monitor` runs on

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { PARSE_OUTPUTS } from '../../events/index.ts';
-import { EXIT } from '../cli.ts';
-import { parseLdmList, toLdmOutput } from '../probes/ldm.ts';
-import { parseMdstat, toMdstatOutput } from '../probes/mdstat.ts';
-import { parseMetastat, toMetastatOutput } from '../probes/metastat.ts';
-import { parseMultipath, toMultipathOutput } from '../probes/multipath.ts';
-import type { ProbeWarning } from '../probes/tool-text.ts';
+import { parseLdmList, toLdmOutput } from '../../probes/ldm.ts';
+import { parseMdstat, toMdstatOutput } from '../../probes/mdstat.ts';
+import { parseMetastat, toMetastatOutput } from '../../probes/metastat.ts';
+import { parseMultipath, toMultipathOutput } from '../../probes/multipath.ts';
+import type { ProbeWarning } from '../../probes/tool-text.ts';
+import { EXIT } from './exit.ts';
 
 /**
  * `faultline-agent parse mdstat|multipath|metastat|ldm [FILE]` (DESIGN.md §6): one tool's output,

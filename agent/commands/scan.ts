@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { HostId } from '../../events/index.ts';
-import { EXIT } from '../cli.ts';
-import { ProbeError } from '../probes/errors.ts';
-import { scanHostInDetail } from '../probes/scan.ts';
-import { formatSnapshotTable } from '../probes/snapshot-table.ts';
+import { ProbeError } from '../scan/errors.ts';
+import { scanHostInDetail } from '../scan/scan.ts';
+import { formatSnapshotTable } from '../scan/snapshot-table.ts';
+import { EXIT } from './exit.ts';
 
 /**
  * `faultline-agent scan [--root DIR] [--json] [--host-id ID]` (DESIGN.md §6): one snapshot of this

@@ -1,11 +1,11 @@
 import { canonicalJson, type HostSnapshot } from '../../events/index.ts';
+import { DetectionState } from '../../probes/detection-state.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
+import { detectChanges, type RecoveryProgress } from '../../probes/snapshot-diff.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { AgentStateStore } from '../state/agent-state.ts';
 import { STATE_FILES, type StateDirectory } from '../state/state-directory.ts';
-import { detectChanges, type RecoveryProgress } from './detect-changes.ts';
-import { DetectionState } from './detection-state.ts';
-import type { EventDraft } from './event-draft.ts';
 import type { EventSink } from './event-sink.ts';
 import { type HeartbeatContext, heartbeatDigest, heartbeatDraft, heartbeatInventory } from './heartbeat.ts';
 import type { ReturnedDiskProbe } from './returned-disk.ts';

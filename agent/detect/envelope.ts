@@ -6,8 +6,8 @@ import {
   type Issue,
   parseEvent,
 } from '../../events/index.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
-import type { EventDraft } from './event-draft.ts';
 
 /**
  * The CloudEvents envelope the agent puts around a draft (§3): `id`, `source`

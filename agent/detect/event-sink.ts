@@ -1,9 +1,9 @@
+import type { EventDraft } from '../../probes/event-draft.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import type { EventSpool } from '../spool/event-spool.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { AgentStateStore } from '../state/agent-state.ts';
 import { type EnvelopeIdentity, type HeartbeatExtensions, sealEvent } from './envelope.ts';
-import type { EventDraft } from './event-draft.ts';
 
 /**
  * Where every event of the agent goes: detection's, the heartbeat, and the executor's

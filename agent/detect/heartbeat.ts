@@ -7,7 +7,7 @@ import {
   type Platform,
 } from '../../events/index.ts';
 import packageJson from '../../package.json' with { type: 'json' };
-import type { DraftOf } from './event-draft.ts';
+import type { DraftOf } from '../../probes/event-draft.ts';
 
 /** The version heartbeats report, from the package the agent was built from. */
 export const AGENT_VERSION: string = packageJson.version;

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import type { ArrayName } from '../../events/index.ts';
+import { parseMdadmExamine, toProbedPartition } from '../../probes/mdadm-examine.ts';
+import type { RecoveryProgress } from '../../probes/snapshot-diff.ts';
 import type { AgentConfig } from '../config.ts';
-import { parseMdadmExamine, toProbedPartition } from '../probes/mdadm-examine.ts';
-import { scanHostInDetail } from '../probes/scan.ts';
-import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from '../probes/tool-runner.ts';
+import { scanHostInDetail } from '../scan/scan.ts';
+import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from '../scan/tool-runner.ts';
 import type { AgentLog } from '../state/agent-log.ts';
-import type { RecoveryProgress } from './detect-changes.ts';
 import type { HostObservation } from './detector.ts';
 import type { ExaminePartition } from './returned-disk.ts';
 

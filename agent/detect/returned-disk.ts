@@ -6,7 +6,7 @@ import {
   type ProbedPartition,
   type SnapshotDisk,
 } from '../../events/index.ts';
-import type { DraftOf } from './event-draft.ts';
+import type { DraftOf } from '../../probes/event-draft.ts';
 
 /**
  * `disk.probed` for a disk the agent saw come back (§3): the cloud treats a client reporting its

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { diskOfDevice } from '../probes/block-device.ts';
-import { parseMdstat } from '../probes/mdstat.ts';
-import { readText } from '../probes/sysfs-reader.ts';
+import { diskOfDevice } from '../../probes/block-device.ts';
+import { parseMdstat } from '../../probes/mdstat.ts';
+import { readText } from '../scan/sysfs-reader.ts';
 import {
   deviceNumber,
   dmUuid,

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DeviceName, DiskName } from '../../events/index.ts';
-import { listDirectory, readText } from '../probes/sysfs-reader.ts';
+import { listDirectory, readText } from '../scan/sysfs-reader.ts';
 
 /**
  * What the executor reads from `proc`, `sys` and `dev` under the configured root, beyond what the

@@ -1,25 +1,25 @@
 import { join } from 'node:path';
 import type { FailureDomain, MemberState } from '../../events/index.ts';
-import { diskOfDevice } from '../probes/block-device.ts';
-import { localFailureDomain } from '../probes/failure-domain.ts';
-import { type MdadmDetail, parseMdadmDetail } from '../probes/mdadm-detail.ts';
-import { type MdSuperblock, parseMdadmExamine } from '../probes/mdadm-examine.ts';
-import { type MdstatArrayReading, parseMdstat } from '../probes/mdstat.ts';
-import { type MetastatReading, parseMetastat } from '../probes/metastat.ts';
-import { type MultipathReading, parseMultipath } from '../probes/multipath.ts';
+import { diskOfDevice } from '../../probes/block-device.ts';
+import { localFailureDomain } from '../../probes/failure-domain.ts';
+import { type MdadmDetail, parseMdadmDetail } from '../../probes/mdadm-detail.ts';
+import { type MdSuperblock, parseMdadmExamine } from '../../probes/mdadm-examine.ts';
+import { type MdstatArrayReading, parseMdstat } from '../../probes/mdstat.ts';
+import { type MetastatReading, parseMetastat } from '../../probes/metastat.ts';
+import { type MultipathReading, parseMultipath } from '../../probes/multipath.ts';
 import {
   mdMemberStateFromDetail,
   mdMemberStateFromSysfs,
   mdMemberStatesFromMdstat,
-} from '../probes/report-states.ts';
+} from '../../probes/report-states.ts';
+import { overriddenFailureDomain, type TopologyOverrides } from '../../probes/topology.ts';
 import {
   type BlockDiskInfo,
   readHostTopology,
   readMdSysfs,
   readMdUuidLinks,
   readText,
-} from '../probes/sysfs-reader.ts';
-import { overriddenFailureDomain, type TopologyOverrides } from '../probes/topology.ts';
+} from '../scan/sysfs-reader.ts';
 import { deviceNodeExists, diskInSysfs, hasSysBlock } from './host-files.ts';
 import { type MetadbReading, parseMetadb } from './metadb.ts';
 import { type ProgramResult, type RunProgram, toolMessage } from './programs.ts';

@@ -6,7 +6,7 @@ import type {
   PlanStep,
   ProgressOutcome,
 } from '../../events/index.ts';
-import type { EventDraft } from '../detect/event-draft.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { HostAccess } from './host-view.ts';
 import { Projection } from './projection.ts';

@@ -7,11 +7,11 @@ import {
   type Platform,
   parsePlan,
 } from '../../events/index.ts';
-import type { PlanRunner, PlanRunnerContext } from '../commands/run.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentConfig } from '../config.ts';
-import type { EventDraft } from '../detect/event-draft.ts';
 import type { EventSink } from '../detect/event-sink.ts';
 import type { AgentIdentity } from '../identity.ts';
+import type { PlanRunner, PlanRunnerContext } from '../loop/plan-runner.ts';
 import { createTransport, type Transport } from '../publish/proxy-tunnel.ts';
 import { type AgentLog, streamLog } from '../state/agent-log.ts';
 import type { PlanRefusalCode } from './codes.ts';

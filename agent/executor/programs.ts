@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { TOOL_RUNNER_DEFAULTS } from '../probes/tool-runner.ts';
+import { TOOL_RUNNER_DEFAULTS } from '../scan/tool-runner.ts';
 import { ToolMissingError } from './errors.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { DiskProbeStep, Plan } from '../../events/index.ts';
-import type { EventDraft } from '../detect/event-draft.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { StepFailureCode, StepRefusalCode } from './codes.ts';
 import { ToolMissingError } from './errors.ts';

@@ -1,7 +1,7 @@
 import { sealEvent } from '../../agent/detect/envelope.ts';
-import type { EventDraft } from '../../agent/detect/event-draft.ts';
 import { heartbeatDraft } from '../../agent/detect/heartbeat.ts';
 import type { OutboundEvent } from '../../agent/publish/outbound-event.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 import { BOOT_ID, HOST_ID, hostSnapshot, member } from './agent-snapshots.ts';
 
 /** Builders of validated outbound events, as the agent spools them. */

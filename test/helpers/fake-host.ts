@@ -1,14 +1,14 @@
 import { sealEvent } from '../../agent/detect/envelope.ts';
-import type { EventDraft } from '../../agent/detect/event-draft.ts';
 import type { EventSink } from '../../agent/detect/event-sink.ts';
 import type { OutboundEvent } from '../../agent/publish/outbound-event.ts';
 import type { FaultlineEvent } from '../../events/index.ts';
+import type { EventDraft } from '../../probes/event-draft.ts';
 
 /**
- * The executor's fake host. The simulated host layer itself moved to functions/demo/sim-host (the
+ * The executor's fake host. The simulated host layer lives in sim/fake-host (the
  * demo runs it as product code); it is re-exported here for the tests, with their event helpers.
  */
-export * from '../../functions/demo/sim-host/sim-host.ts';
+export * from '../../sim/fake-host/sim-host.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Events

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { DeviceState, DiskProbeStep, Plan, ProbedPartition } from '../../../events/index.ts';
-import type { DraftOf } from '../../detect/event-draft.ts';
-import { diskOfDevice } from '../../probes/block-device.ts';
-import { toProbedPartition } from '../../probes/mdadm-examine.ts';
+import { diskOfDevice } from '../../../probes/block-device.ts';
+import type { DraftOf } from '../../../probes/event-draft.ts';
+import { toProbedPartition } from '../../../probes/mdadm-examine.ts';
 import { hasSysBlock, pathExists, readFirstBlock, sysfsPartitions } from '../host-files.ts';
 import {
   examineSuperblock,

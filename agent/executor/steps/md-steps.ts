@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { MdAddStep, MdFailStep, MdRemoveStep, MdWaitSyncStep, Member } from '../../../events/index.ts';
-import { diskOfDevice } from '../../probes/block-device.ts';
+import { diskOfDevice } from '../../../probes/block-device.ts';
 import { usageOf } from '../holders.ts';
 import { partitionSizeBytes, pathExists, readFirstBlock } from '../host-files.ts';
 import {

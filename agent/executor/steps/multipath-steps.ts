@@ -1,5 +1,5 @@
 import type { MultipathReinstateStep } from '../../../events/index.ts';
-import { pathStateOf } from '../../probes/report-states.ts';
+import { pathStateOf } from '../../../probes/report-states.ts';
 import { readMultipath } from '../host-view.ts';
 import {
   failed,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { DiskVerifyStep, ScsiDeleteStep, ScsiRescanStep } from '../../../events/index.ts';
-import { pathStateOf } from '../../probes/report-states.ts';
+import { pathStateOf } from '../../../probes/report-states.ts';
 import { ToolMissingError } from '../errors.ts';
 import { usageOf } from '../holders.ts';
 import { diskAtAddress, pathExists, readFirstBlock, scsiHostExists } from '../host-files.ts';

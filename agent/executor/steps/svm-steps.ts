@@ -1,9 +1,9 @@
 import type { Member, SvmMetareplaceStep, SvmWaitSyncStep } from '../../../events/index.ts';
-import { diskOfDevice } from '../../probes/block-device.ts';
-import { localFailureDomain } from '../../probes/failure-domain.ts';
-import type { MetastatReading, MetastatSubmirrorReading } from '../../probes/metastat.ts';
-import { svmMemberState } from '../../probes/report-states.ts';
-import { overriddenFailureDomain } from '../../probes/topology.ts';
+import { diskOfDevice } from '../../../probes/block-device.ts';
+import { localFailureDomain } from '../../../probes/failure-domain.ts';
+import type { MetastatReading, MetastatSubmirrorReading } from '../../../probes/metastat.ts';
+import { svmMemberState } from '../../../probes/report-states.ts';
+import { overriddenFailureDomain } from '../../../probes/topology.ts';
 import { readMetadb, readMetastat } from '../host-view.ts';
 import { metadbProblem } from '../metadb.ts';
 import { toolMessage } from '../programs.ts';

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLdmList, toLdmOutput } from '../../../agent/probes/ldm.ts';
-import { parseMdstat, toMdstatOutput } from '../../../agent/probes/mdstat.ts';
-import { parseMetastat, toMetastatOutput } from '../../../agent/probes/metastat.ts';
-import { parseMultipath, toMultipathOutput } from '../../../agent/probes/multipath.ts';
 import { PARSE_OUTPUTS } from '../../../events/index.ts';
+import { parseLdmList, toLdmOutput } from '../../../probes/ldm.ts';
+import { parseMdstat, toMdstatOutput } from '../../../probes/mdstat.ts';
+import { parseMetastat, toMetastatOutput } from '../../../probes/metastat.ts';
+import { parseMultipath, toMultipathOutput } from '../../../probes/multipath.ts';
 import { AGENT_FIXTURES, fixtureText } from '../../helpers/agent-probes.ts';
 
 const AGENT_BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'faultline-agent');

@@ -2,14 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  AgentAlreadyRunningError,
-  type PlanRunner,
-  parseRunArguments,
-  run,
-  startAgent,
-} from '../../../agent/commands/run.ts';
+import { parseRunArguments, run } from '../../../agent/commands/run.ts';
 import { type AgentConfig, resolveAgentConfig } from '../../../agent/config.ts';
+import { AgentAlreadyRunningError, startAgent } from '../../../agent/loop/agent-loop.ts';
+import type { PlanRunner } from '../../../agent/loop/plan-runner.ts';
 import { memoryLog } from '../../../agent/state/agent-log.ts';
 import { type HostSnapshot, parseEvent } from '../../../events/index.ts';
 import { agentConfigFile } from '../../helpers/agent-config.ts';

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectChanges } from '../../../agent/detect/detect-changes.ts';
 import { eventId, sealEvent } from '../../../agent/detect/envelope.ts';
-import type { EventDraft } from '../../../agent/detect/event-draft.ts';
 import {
   AGENT_VERSION,
   heartbeatDigest,
@@ -9,6 +7,8 @@ import {
   heartbeatInventory,
 } from '../../../agent/detect/heartbeat.ts';
 import { parseEvent } from '../../../events/index.ts';
+import type { EventDraft } from '../../../probes/event-draft.ts';
+import { detectChanges } from '../../../probes/snapshot-diff.ts';
 import {
   BOOT_ID,
   HOST_ID,

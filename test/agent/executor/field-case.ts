@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { type Plan, signPlan, type UnsignedPlan } from '../../../events/index.ts';
-import { emptyModel } from '../../../functions/demo/sim-host/sim-host.ts';
+import { emptyModel } from '../../../sim/fake-host/sim-host.ts';
 import {
   HostingPartition,
   hostNames,

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type PlanRunnerContext, startAgent } from '../../../agent/commands/run.ts';
 import { type AgentConfig, resolveAgentConfig } from '../../../agent/config.ts';
 import { hostObserver } from '../../../agent/detect/host-observer.ts';
 import { PlanFetchError } from '../../../agent/executor/errors.ts';
 import { HttpPlanSource, type PlanPoll, type PlanSource } from '../../../agent/executor/plan-fetcher.ts';
 import { capabilitiesFor, createPlanRunner } from '../../../agent/executor/plan-runner.ts';
+import { startAgent } from '../../../agent/loop/agent-loop.ts';
+import type { PlanRunnerContext } from '../../../agent/loop/plan-runner.ts';
 import { createTransport } from '../../../agent/publish/proxy-tunnel.ts';
 import { memoryLog } from '../../../agent/state/agent-log.ts';
 import { type FaultlineEvent, parseEvent, signPlan } from '../../../events/index.ts';

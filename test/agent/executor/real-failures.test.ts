@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/executor/step-context.ts';
-import type { FakeModel } from '../../fixtures/agent/fake-host/host-model.mjs';
+import type { FakeModel } from '../../../sim/fake-host/host-model.mjs';
 import {
   createFakeHost,
   type FakeHost,

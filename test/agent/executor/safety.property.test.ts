@@ -7,7 +7,7 @@ import type {
   FakeMemberState,
   FakeModel,
   FakeSuperblock,
-} from '../../fixtures/agent/fake-host/host-model.mjs';
+} from '../../../sim/fake-host/host-model.mjs';
 import {
   createFakeHost,
   DATA_OFFSET_BYTES_FOR_TESTS,

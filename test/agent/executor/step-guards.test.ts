@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../events/index.ts';
-import type { FakeModel } from '../../fixtures/agent/fake-host/host-model.mjs';
+import type { FakeModel } from '../../../sim/fake-host/host-model.mjs';
 import {
   createFakeHost,
   type FakeHost,

@@ -1,0 +1,114 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LOCAL_SINK } from '../../local/config.ts';
+import { DemoError } from '../../sim/errors.ts';
+import { DATA_FILES, DEFAULT_DATA, DEFAULT_URL } from '../operator.ts';
+import type { Streams } from '../replay.ts';
+import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
+
+/**
+ * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]`: a simulated fleet on the
+ * running control plane (functions/demo/).
+ * The control plane is found as the operator commands find it: `--url`/`--token`, else
+ * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`.
+ */
+
+const USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--ldoms-guests ${DEMO_DEFAULTS.ldomsGuests}] [--multipath-hosts ${DEMO_DEFAULTS.multipathHosts}]
+       [--url URL] [--token T] [--data DIR]
+       [--sink-port ${LOCAL_SINK.port}] [--outage-seconds ${DEMO_DEFAULTS.outageSeconds}] [--timeout ${DEMO_DEFAULTS.timeoutSeconds}]
+`;
+
+export const DemoEnvironment = z.object({
+  FAULTLINE_URL: z.url().optional(),
+  FAULTLINE_TOKEN: z.string().min(1).optional(),
+  FAULTLINE_DATA: z.string().min(1).optional(),
+});
+
+const Arguments = z.object({
+  clients: z.coerce.number().int().min(2).max(500).default(DEMO_DEFAULTS.clients),
+  ldomsGuests: z.coerce.number().int().min(0).max(50).default(DEMO_DEFAULTS.ldomsGuests),
+  multipathHosts: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .refine(
+      (count) => count !== 1,
+      'one multipath host alone is a local fault, never planned: 0, or 2 and more',
+    )
+    .default(DEMO_DEFAULTS.multipathHosts),
+  sinkPort: z.coerce.number().int().min(0).max(65_535).default(LOCAL_SINK.port),
+  outageSeconds: z.coerce.number().min(0).max(3600).default(DEMO_DEFAULTS.outageSeconds),
+  timeout: z.coerce.number().min(1).max(86_400).default(DEMO_DEFAULTS.timeoutSeconds),
+});
+
+const readIfPresent = (path: string): string | undefined =>
+  existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
+
+export const runDemo = async (args: readonly string[], streams: Streams): Promise<number> => {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...args],
+      options: {
+        clients: { type: 'string' },
+        'ldoms-guests': { type: 'string' },
+        'multipath-hosts': { type: 'string' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        data: { type: 'string' },
+        'sink-port': { type: 'string' },
+        'outage-seconds': { type: 'string' },
+        timeout: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    streams.stderr(`faultline demo: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const text = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
+  const parsed = Arguments.safeParse({
+    clients: text('clients'),
+    ldomsGuests: text('ldoms-guests'),
+    multipathHosts: text('multipath-hosts'),
+    sinkPort: text('sink-port'),
+    outageSeconds: text('outage-seconds'),
+    timeout: text('timeout'),
+  });
+  if (!parsed.success) {
+    streams.stderr(
+      `faultline demo: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}\n${USAGE}`,
+    );
+    return 2;
+  }
+  const env = DemoEnvironment.parse(process.env);
+  const data = text('data') ?? env.FAULTLINE_DATA ?? DEFAULT_DATA;
+  const url = (
+    text('url') ??
+    env.FAULTLINE_URL ??
+    readIfPresent(join(data, DATA_FILES.url)) ??
+    DEFAULT_URL
+  ).replace(/\/$/, '');
+  const operatorToken =
+    text('token') ?? env.FAULTLINE_TOKEN ?? readIfPresent(join(data, DATA_FILES.operatorToken));
+  try {
+    return await runFleetDemo({
+      clients: parsed.data.clients,
+      ldomsGuests: parsed.data.ldomsGuests,
+      multipathHosts: parsed.data.multipathHosts,
+      url,
+      operatorToken,
+      dataDir: data,
+      sinkPort: parsed.data.sinkPort,
+      outageSeconds: parsed.data.outageSeconds,
+      timeoutSeconds: parsed.data.timeout,
+      tty: process.stdout.isTTY === true,
+      write: streams.stdout,
+    });
+  } catch (error) {
+    streams.stderr(`faultline demo: ${(error as Error).message}\n`);
+    return error instanceof DemoError ? error.exitCode : 1;
+  }
+};

@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseWith } from '../events/index.ts';
+import { RuntimeConfig } from '../local/config.ts';
+import { startControlPlane } from '../local/control-plane.ts';
+import type { Streams } from './replay.ts';
+
+/**
+ * `faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T]
+ * [--tls-cert F --tls-key F] [--config faultline.json]`: the whole control plane on one machine,
+ * until SIGINT or SIGTERM, which drain what is in flight.
+ */
+
+export const UpEnvironment = z.object({ FAULTLINE_OPERATOR_TOKEN: z.string().min(16).optional() });
+export type UpEnvironment = z.infer<typeof UpEnvironment>;
+
+const USAGE =
+  'usage: faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F] [--config faultline.json]\n';
+const DEFAULT_CONFIG_FILE = 'faultline.json';
+
+export const runUp = async (
+  args: readonly string[],
+  streams: Streams,
+  env: UpEnvironment,
+): Promise<number> => {
+  let values: Record<string, string | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      options: {
+        listen: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '8787' },
+        data: { type: 'string', default: '.faultline' },
+        'operator-token': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        config: { type: 'string' },
+      },
+    });
+    values = parsed.values as Record<string, string | undefined>;
+  } catch (error) {
+    streams.stderr(`faultline up: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    streams.stderr(`faultline up: --port must be a port number\n${USAGE}`);
+    return 2;
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    streams.stderr(`faultline up: --tls-cert and --tls-key go together\n${USAGE}`);
+    return 2;
+  }
+  const configFile = values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  let input: unknown = {};
+  if (configFile !== undefined) {
+    try {
+      input = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (error) {
+      streams.stderr(`faultline up: cannot read ${configFile}: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  const config = parseWith(RuntimeConfig, input);
+  if (!config.ok) {
+    for (const issue of config.issues)
+      streams.stderr(`${configFile}: ${issue.path.join('.') || '(file)'}: ${issue.message}\n`);
+    return 2;
+  }
+  const operatorToken = values['operator-token'] ?? env.FAULTLINE_OPERATOR_TOKEN;
+  const plane = await startControlPlane({
+    listen: values.listen ?? '127.0.0.1',
+    port,
+    dataDir: values.data ?? '.faultline',
+    config: config.value,
+    operatorToken,
+    tls:
+      values['tls-cert'] === undefined || values['tls-key'] === undefined
+        ? undefined
+        : { certFile: values['tls-cert'], keyFile: values['tls-key'] },
+    log: (entry) => {
+      if (entry.level === 'error' || entry.level === 'warn') streams.stderr(`${JSON.stringify(entry)}\n`);
+    },
+  });
+  streams.stdout(`Faultline control plane listening on ${plane.url}\n`);
+  streams.stdout(`  data: ${plane.dataDir} (${plane.databaseFile})\n`);
+  if (plane.mintedOperatorToken !== undefined) {
+    streams.stdout(
+      `  operator token (shown once; also in ${plane.dataDir}/operator-token):\n    ${plane.mintedOperatorToken}\n`,
+    );
+  }
+  streams.stdout('  mint an agent token:  ./bin/faultline tokens create --host <hostId>\n');
+  streams.stdout('  watch incidents:      ./bin/faultline incidents\n');
+  streams.stdout('  try it:               ./bin/faultline demo\n');
+  await new Promise<void>((done) => {
+    const shutdown = (signal: string) => {
+      streams.stdout(`\n${signal}: draining what is in flight...\n`);
+      plane.stop().then(done, (error: Error) => {
+        streams.stderr(`faultline up: ${error.message}\n`);
+        done();
+      });
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  streams.stdout('stopped\n');
+  return 0;
+};

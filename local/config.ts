@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { CoreConfig } from '../functions/core/index.ts';
+import { NotifyConfig } from '../functions/notify/config.ts';
+
+/**
+ * `faultline.json`: the local runtime's settings, all optional. Every timing knob of the core
+ * (grouping window, hold-down, stability period, plans per wave, escalation delays) lives under
+ * `core` with the defaults of DESIGN.md §5; the runtime's own knobs mirror the Lambda event source
+ * mappings and the sweep schedule of the cloud, so a test can run a whole incident in seconds.
+ */
+
+const Seconds = z.number().min(0.05).max(86_400);
+
+/** The local PagerDuty-format sink of `faultline demo`, where pages go until real destinations are named. */
+export const LOCAL_SINK = { host: '127.0.0.1', port: 8788, path: '/v2/enqueue' } as const;
+export const LOCAL_SINK_DESTINATION = {
+  name: 'local-sink',
+  kind: 'pagerduty',
+  url: `http://${LOCAL_SINK.host}:${LOCAL_SINK.port}${LOCAL_SINK.path}`,
+  routingKey: 'faultlinelocalsink00000000',
+} as const;
+
+export const RuntimeConfig = z.strictObject({
+  core: CoreConfig.default(CoreConfig.parse({})),
+  /** How often sweep fires the core's timers and drains the outbox (the cloud: every minute). */
+  sweepIntervalSeconds: Seconds.default(5),
+  queues: z
+    .strictObject({
+      /** Records per batch handed to correlate and notify, as a Lambda event source mapping's batch size. */
+      batchSize: z.int().min(1).max(10).default(10),
+      /** How long a received batch stays invisible before it comes back (redelivery). */
+      visibilityTimeoutSeconds: z.int().min(1).max(43_200).default(60),
+      /** Receives before a record moves to its dead-letter queue. */
+      maxReceiveCount: z.int().min(1).max(1000).default(5),
+      /** The longest a consumer waits for a message before it looks again. */
+      waitTimeSeconds: z.int().min(0).max(20).default(1),
+    })
+    .default({ batchSize: 10, visibilityTimeoutSeconds: 60, maxReceiveCount: 5, waitTimeSeconds: 1 }),
+  /**
+   * Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). Without a `notify`
+   * section, pages go in PagerDuty's format to the local sink `faultline demo` listens on
+   * (`LOCAL_SINK`): nothing leaves the machine until you name real destinations.
+   */
+  notify: NotifyConfig.default(() => NotifyConfig.parse({ destinations: [LOCAL_SINK_DESTINATION] })),
+  /** How long `GET /v1/agents/:hostId/plans?wait=` may hold a request. */
+  longPollMaxSeconds: z.int().min(0).max(60).default(20),
+  /** How often agents are asked to poll for plans, with work in flight and without. */
+  pollSeconds: z
+    .strictObject({ active: z.int().min(1).max(3600).default(5), idle: z.int().min(1).max(3600).default(60) })
+    .default({ active: 5, idle: 60 }),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfig>;
+export type RuntimeConfigInput = z.input<typeof RuntimeConfig>;

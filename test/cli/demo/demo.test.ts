@@ -1,0 +1,245 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoRun, startDemo } from '../../../cli/demo/run-demo.ts';
+
+/**
+ * `faultline demo` end to end: `faultline up` as a child process on a free port, the demo's 40
+ * simulated clients (each the real agent and executor over its own simulated host) against it,
+ * pages to the demo's sink on another free port. In the middle of the healing an operator pauses
+ * and resumes, and the control plane is killed with SIGKILL and restarted on the same data folder
+ * and port.
+ */
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+const BIN = join(ROOT, 'bin', 'faultline');
+const CLIENTS = 40;
+const run = promisify(execFile);
+
+const freePort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  const address = server.address();
+  await new Promise((done) => server.close(done));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+};
+
+const data = mkdtempSync(join(tmpdir(), 'faultline-demo-'));
+const planeDir = join(data, 'plane');
+let plane: ChildProcess | undefined;
+let url = '';
+let sinkPort = 0;
+let demo: DemoRun | undefined;
+
+const start = async (port = 0): Promise<void> => {
+  const child = spawn(
+    BIN,
+    ['up', '--port', String(port), '--data', planeDir, '--config', join(data, 'faultline.json')],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  plane = child;
+  url = await new Promise<string>((ready, fail) => {
+    let out = '';
+    child.stdout?.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/\S+)/);
+      if (match?.[1]) ready(match[1]);
+    });
+    child.once('exit', (code) => fail(new Error(`faultline up exited ${code}: ${out}`)));
+  });
+};
+
+const until = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, seconds = 240) => {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+};
+
+/** The operator CLI, as a person would run it, against the test's control plane. */
+const cli = async (...args: string[]): Promise<string> =>
+  (await run(BIN, [...args, '--url', url, '--data', planeDir], { cwd: ROOT })).stdout;
+
+beforeAll(async () => {
+  sinkPort = await freePort();
+  writeFileSync(
+    join(data, 'faultline.json'),
+    JSON.stringify({
+      core: {
+        groupingWindowSeconds: 10,
+        holdDownSeconds: 10,
+        stabilitySeconds: 1,
+        escalateDownSeconds: 3600,
+        maxPlansInFlight: 8,
+        // The multipath hosts' stuck path: multipathd's own chance to reinstate it, shortened.
+        pathReinstateDelaySeconds: 5,
+      },
+      sweepIntervalSeconds: 0.2,
+      queues: { waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 },
+      pollSeconds: { active: 1, idle: 5 },
+      notify: {
+        destinations: [
+          {
+            name: 'demo-sink',
+            kind: 'pagerduty',
+            url: `http://127.0.0.1:${sinkPort}/v2/enqueue`,
+            routingKey: 'R0UT1NGKEY0123456789abcd',
+          },
+        ],
+      },
+    }),
+  );
+  await start();
+});
+
+afterAll(async () => {
+  await demo?.cleanup();
+  if (plane?.exitCode === null) {
+    plane.kill('SIGTERM');
+    await new Promise((done) => plane?.once('exit', done));
+  }
+  rmSync(data, { recursive: true, force: true });
+});
+
+describe('faultline demo', () => {
+  it('says clearly when the control plane is not running, or the token is wrong', async () => {
+    const closed = await freePort();
+    const down = await run(BIN, ['demo', '--url', `http://127.0.0.1:${closed}`, '--token', 'x'], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(down).toMatchObject({ code: 3 });
+    expect((down as { stderr: string }).stderr).toContain('the control plane is not answering');
+    const refused = await run(BIN, ['demo', '--url', url, '--token', 'flt_not-a-token', '--data', planeDir], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(refused).toMatchObject({ code: 4 });
+    expect((refused as { stderr: string }).stderr).toContain('refused the operator token');
+  });
+
+  it('heals 40 simulated clients after vios2 goes down and comes back, through a pause and a SIGKILL of the control plane', async () => {
+    const lines: string[] = [];
+    demo = await startDemo({
+      clients: CLIENTS,
+      url,
+      operatorToken: readFileSync(join(planeDir, 'operator-token'), 'utf8').trim(),
+      dataDir: planeDir,
+      sinkPort,
+      outageSeconds: 1,
+      timeoutSeconds: 600,
+      tty: false,
+      write: (text) => lines.push(text),
+    });
+    const { clients } = demo;
+    const done = demo.done.catch((error: Error) => error);
+    const healed = () => clients.filter((client) => client.phase === 'healed').length;
+    const admitted = () => clients.reduce((sum, client) => sum + client.plansFetched.length, 0);
+    const busy = () => clients.some((client) => client.phase === 'healing' || client.phase === 'resyncing');
+
+    // Pause: once the plans in flight are done, no client fetches a new plan until resume.
+    await until('a first wave healed', () => (healed() >= 4 ? true : undefined));
+    expect(await cli('pause')).toContain('paused');
+    // The pause is an operator command correlate applies through the core: wait until it has.
+    await until('the pause applied', async () => {
+      const health = (await (await fetch(`${url}/v1/health`)).json()) as { paused?: boolean };
+      return health.paused === true ? true : undefined;
+    });
+    // Plans dispatched before it was applied still run: wait until nothing was fetched or is
+    // healing for three seconds, then no client may fetch a plan until resume.
+    let lastChange = { at: Date.now(), admitted: admitted() };
+    await until('the plans in flight done', () => {
+      if (admitted() !== lastChange.admitted || busy()) lastChange = { at: Date.now(), admitted: admitted() };
+      return Date.now() - lastChange.at >= 3_000 ? true : undefined;
+    });
+    const fetchedAtPause = admitted();
+    const pollsBefore = clients.map((client) => client.plansServedAgain);
+    // Every client polls at least every active interval (1 s) with a 5 s long poll: wait out two.
+    await new Promise((done) => setTimeout(done, 6_000));
+    expect(admitted()).toBe(fetchedAtPause);
+    expect(clients.map((client) => client.plansServedAgain)).toEqual(pollsBefore);
+    expect(await cli('resume')).toContain('resumed');
+
+    // SIGKILL in the middle of the healing, then a restart on the same data folder and port.
+    await until('more hosts healing after resume', () =>
+      admitted() > fetchedAtPause + 4 ? true : undefined,
+    );
+    const port = Number(new URL(url).port);
+    plane?.kill('SIGKILL');
+    await new Promise((done) => plane?.once('exit', done));
+    const healedAtKill = healed();
+    expect(healedAtKill).toBeLessThan(CLIENTS);
+    await start(port);
+
+    const result = await done;
+    if (result instanceof Error) throw new Error(`${result.message}\n${lines.join('')}`);
+    expect(result.incident).toMatchObject({ kind: 'outage', status: 'resolved', affectedHosts: CLIENTS });
+
+    // Every client healthy, its tools asked for the field order once: no plan ran twice.
+    for (const client of clients) {
+      expect(client.isHealthy(), client.hostId).toBe(true);
+      expect(client.actions(), client.hostId).toEqual(client.expectedActions());
+      expect(client.plansAdmitted, client.hostId).toHaveLength(1);
+      const reads = client.reads().map((argv) => argv.join(' '));
+      expect(reads.some((read) => read.startsWith('mdadm --detail /dev/md0'))).toBe(true);
+    }
+    expect(result.pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
+
+    // The LDoms guest and the multipath hosts healed in their own incidents: metareplace once,
+    // for the guest's component on the alternate service domain only; one reinstate, of the path
+    // multipathd left failed.
+    const { storageHosts } = demo;
+    expect(result.sideIncidents.map((side) => [side.scenario, side.incident.status])).toEqual([
+      ['ldoms-guest', 'resolved'],
+      ['multipath', 'resolved'],
+    ]);
+    expect(result.sideIncidents.map((side) => side.incident.failureDomain)).toEqual([
+      'vdisk:ctl1/alternate',
+      'fc:500507680b22ac1c',
+    ]);
+    for (const host of storageHosts) {
+      expect(host.isHealthy(), host.hostId).toBe(true);
+      expect(host.actions(), host.hostId).toEqual(host.expectedActions());
+    }
+    const guest = storageHosts.filter((host) => host.kind === 'ldoms-guest');
+    expect(guest.flatMap((host) => host.actions())).toEqual([['metareplace', '-e', 'd10', 'c0d1s0']]);
+    const multipath = storageHosts.filter((host) => host.kind === 'multipath');
+    expect(multipath).toHaveLength(3);
+    expect(multipath.flatMap((host) => host.actions())).toEqual([['multipathd', 'reinstate', 'path', 'sdd']]);
+    for (const side of result.sideIncidents) {
+      const pages = result.sinkPages.filter((page) => page.dedup_key === side.incident.id);
+      expect(pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
+    }
+    expect(new Set(result.pages.map((page) => page.dedup_key))).toEqual(new Set([result.incident.id]));
+    expect(result.timeToDetectSeconds).toBeGreaterThanOrEqual(0);
+    expect(result.timeToHealSeconds).toBeGreaterThan(0);
+    console.log(
+      `demo: wall ${result.wallSeconds} s, time to detect ${result.timeToDetectSeconds} s, time to heal ${result.timeToHealSeconds} s, healed at SIGKILL ${healedAtKill}`,
+    );
+
+    // The operator commands show it.
+    const incidents = JSON.parse(await cli('incidents', '--json')) as { incidents: { id: string }[] };
+    const outages = incidents.incidents.filter((incident) => incident.id === result.incident.id);
+    expect(outages).toHaveLength(1);
+    const detail = JSON.parse(await cli('incident', result.incident.id, '--json')) as {
+      incident: { status: string };
+      timeline: { items?: unknown[] } | unknown[];
+    };
+    expect(detail.incident.status).toBe('resolved');
+    const timeline = Array.isArray(detail.timeline) ? detail.timeline : (detail.timeline.items ?? []);
+    expect(timeline.length).toBeGreaterThan(0);
+    const stats = JSON.parse(await cli('stats', '--json')) as {
+      timeToDetect: { count: number; meanSeconds: number | null };
+      timeToHeal: { count: number; meanSeconds: number | null };
+    };
+    expect(stats.timeToDetect.count).toBeGreaterThanOrEqual(1);
+    expect(stats.timeToHeal.count).toBeGreaterThanOrEqual(1);
+    expect(stats.timeToHeal.meanSeconds).not.toBeNull();
+  }, 600_000);
+});

@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'faultline');
+const STORMS = join(ROOT, 'events', 'examples', 'storms');
+
+const replay = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await run(BIN, ['replay', ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+};
+
+const scratch = mkdtempSync(join(tmpdir(), 'faultline-replay-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('faultline replay', () => {
+  it('prints the VIOS IPL storm: one outage resolved, a canary then waves of four, one page and its resolve', async () => {
+    const { code, stdout } = await replay(join(STORMS, 'vios2-ipl-40-clients.ndjson'), '--json');
+    expect(code).toBe(0);
+    const output = JSON.parse(stdout);
+    expect(Object.keys(output)).toEqual(['incidents', 'notifications', 'plans']);
+    expect(output.incidents).toHaveLength(1);
+    expect(output.incidents[0]).toMatchObject({
+      kind: 'outage',
+      status: 'resolved',
+      affectedHosts: 40,
+      escalated: false,
+    });
+    expect(output.plans).toHaveLength(40);
+    expect(output.plans[0].wave).toBe(0);
+    expect(output.plans.filter((plan: { wave: number }) => plan.wave === 1)).toHaveLength(4);
+    expect(output.plans.every((plan: object) => !('signature' in plan))).toBe(true);
+    expect(output.notifications.map((n: { action: string }) => n.action)).toEqual(['trigger', 'resolve']);
+    expect(output.notifications[0].dedupKey).toBe(output.incidents[0].id);
+    expect(Object.keys(output.notifications[0])).toEqual([
+      'action',
+      'dedupKey',
+      'incidentId',
+      'severity',
+      'summary',
+      'time',
+    ]);
+  });
+
+  it('prints the LDoms storm: metareplace on the alternate side only, and a critical page for the Last Erred guest', async () => {
+    const output = JSON.parse((await replay(join(STORMS, 'ldoms-alternate-reboot.ndjson'), '--json')).stdout);
+    expect(output.plans.map((plan: { hostId: string }) => plan.hostId).sort()).toEqual([
+      'ldg-erp01',
+      'ldg-erp02',
+      'ldg-web02',
+    ]);
+    expect(output.incidents.map((incident: { kind: string }) => incident.kind).sort()).toEqual([
+      'double-fault',
+      'outage',
+    ]);
+    expect(output.notifications.filter((n: { severity: string }) => n.severity === 'critical')).toHaveLength(
+      1,
+    );
+  });
+
+  it('prints the SAN storm: one incident for twelve hosts and a single reinstate', async () => {
+    const output = JSON.parse((await replay(join(STORMS, 'san-controller-port.ndjson'), '--json')).stdout);
+    expect(output.incidents).toEqual([expect.objectContaining({ affectedHosts: 12, status: 'resolved' })]);
+    expect(output.plans).toHaveLength(1);
+    expect(output.plans[0].steps.map((step: { action: string }) => step.action)).toEqual([
+      'disk.probe',
+      'multipath.reinstate',
+    ]);
+  });
+
+  it('prints the same bytes on every run', async () => {
+    const file = join(STORMS, 'vios2-ipl-40-clients.ndjson');
+    const [first, second] = await Promise.all([replay(file, '--json'), replay(file, '--json')]);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  it('fires only the timers due by --until', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'vios2-ipl-40-clients.ndjson'), '--json', '--until', '2026-11-22T03:12:40Z'))
+        .stdout,
+    );
+    expect(output.incidents[0].status).toBe('remediating');
+    expect(output.plans).toHaveLength(1);
+  });
+
+  it('reports a bad line with its number and issues, replays the rest, and exits 1', async () => {
+    const lines = readFileSync(join(STORMS, 'san-controller-port.ndjson'), 'utf8').trim().split('\n');
+    const broken = [
+      ...lines.slice(0, 2),
+      '{"specversion":"1.0","type":"path.vanished"}',
+      'not json',
+      ...lines.slice(2),
+    ];
+    const file = join(scratch, 'broken.ndjson');
+    writeFileSync(file, `${broken.join('\n')}\n`);
+    const { code, stdout, stderr } = await replay(file);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}:3: type:`);
+    expect(stderr).toContain(`${file}:4: (event): not JSON`);
+    expect(stdout).toContain('1 incident(s)');
+  });
+
+  it('refuses a missing file argument and a bad --until', async () => {
+    expect((await replay()).code).toBe(2);
+    expect((await replay(join(STORMS, 'san-controller-port.ndjson'), '--until', 'tomorrow')).code).toBe(2);
+  });
+});
