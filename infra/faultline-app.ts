@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { STORE_TABLE } from '../functions/adapters/store/dynamodb-table.ts';
 import type { TableDefinition } from './constructs/store-tables.ts';
 import { FaultlineStack, STORE_TABLE_NAME } from './faultline-stack.ts';
+import { applyNagSuppressions } from './nag-suppressions.ts';
 
 export interface FaultlineAppOptions {
   /** Where the cloud assembly goes; by default the CLI's `cdk.out` (or a temporary folder). */
@@ -39,6 +40,7 @@ export const createFaultlineApp = (
     tables: options.tables ?? STORE_TABLES,
     ...(alarmTopicArn === undefined ? {} : { alarmTopicArn }),
   });
+  applyNagSuppressions(stack);
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, stack };
 };

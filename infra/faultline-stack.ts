@@ -13,7 +13,6 @@ import { OperationalAlarms } from './constructs/operational-alarms.ts';
 import { PlanSigningKey } from './constructs/plan-signing-key.ts';
 import { StoreTables, type TableDefinition } from './constructs/store-tables.ts';
 import { WorkQueue } from './constructs/work-queue.ts';
-import { applyNagSuppressions } from './nag-suppressions.ts';
 import {
   AGENT_ACCESS,
   ALARM_THRESHOLDS,
@@ -262,7 +261,5 @@ export class FaultlineStack extends Stack {
       this.notifyQueue.deadLetterQueue.queueUrl,
       'Undeliverable notifications',
     );
-
-    applyNagSuppressions(this);
   }
 }

@@ -1,6 +1,6 @@
 import { type APIGatewayProxyResult, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import { apiFromEnv } from '../lambda/composition-root.ts';
 import { type ApiDeps, createApp } from './app.ts';
-import { fromEnv } from './env.ts';
 import { type ApiLog, errorBody, STATUS_BY_CODE } from './error-response.ts';
 import { InternalError } from './errors.ts';
 
@@ -9,7 +9,7 @@ import { InternalError } from './errors.ts';
  * local runtime serves with `@hono/node-server`. Wiring only.
  *
  * The dependencies may be given as a function, called once, on the first request: nothing is read
- * or built when the module loads (`fromEnv` reads the environment then). If that fails — an
+ * or built when the module loads (`apiFromEnv` reads the environment then). If that fails — an
  * invalid environment — the request is answered 500 with the usual error body, the cause is
  * logged (with `log`, or the dependencies' own logger once they exist), and the next request
  * tries again.
@@ -52,4 +52,4 @@ export const createHandler = (deps: ApiDeps | (() => ApiDeps), log: ApiLog = jso
   };
 };
 
-export const handler = createHandler(fromEnv());
+export const handler = createHandler(apiFromEnv());

@@ -221,6 +221,20 @@ export const isHealthyOn = (host: HostSlice, failureDomain: string): boolean => 
   return true;
 };
 
+/**
+ * Whether a resource a local fault names (`array:<name>` or `path:<map>/<path>`) is healthy again on
+ * the host: what both a host's reconcile after an event and its hold-down timer ask.
+ */
+export const isResourceHealthy = (host: HostSlice, resource: string): boolean => {
+  if (resource.startsWith('array:'))
+    return host.arrays[resource.slice('array:'.length)]?.health !== 'degraded';
+  if (resource.startsWith('path:')) {
+    const path = host.paths[resource.slice('path:'.length)];
+    return path === undefined || isPathHealthy(path.state);
+  }
+  return true;
+};
+
 /** Every failure domain a host refers to: what the loader must fetch with it. */
 export const referencedDomains = (host: HostSlice): string[] => {
   const domains = new Set<string>();

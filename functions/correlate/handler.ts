@@ -8,13 +8,12 @@ import {
   rejectRecord,
   retryRecord,
 } from '../adapters/queue/batch.ts';
-import type { WorkQueue } from '../adapters/queue/port.ts';
-import type { PlanSigner } from '../adapters/signer/port.ts';
-import type { OutboxStore, ProjectionWriter, SliceStore } from '../adapters/store/port.ts';
-import type { CoreConfig } from '../core/index.ts';
+import { correlateFromEnv } from '../lambda/composition-root.ts';
 import { DecisionEngine } from '../outbox/engine.ts';
-import { fromEnv } from './env.ts';
+import type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 import { parseRecord } from './records.ts';
+
+export type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 
 /**
  * correlate: the events queue's consumer (DESIGN.md §2, §3, §5). Wiring only: records are parsed
@@ -36,30 +35,6 @@ import { parseRecord } from './records.ts';
  * reason, exactly once — and a server event refused only because its host's heartbeat had not
  * been applied yet gets those receives to succeed. Any other failure is a batch item failure too.
  */
-export interface CorrelateSettings {
-  readonly core: CoreConfig;
-  /** SenderIds whose `FaultlineSender` stamp is believed: the API (see messages.ts). */
-  readonly trustedSenders: readonly string[];
-  /** The events queue's `maxReceiveCount`: a refused record goes to the DLQ on that receive. */
-  readonly maxReceiveCount: number;
-  /** How many due timers to fire after each batch. */
-  readonly tickLimit: number;
-}
-
-export interface CorrelateDeps {
-  /** Read once, on the first batch. */
-  readonly settings: CorrelateSettings;
-  readonly store: SliceStore & OutboxStore & ProjectionWriter;
-  readonly signer: PlanSigner;
-  readonly notifyQueue: Pick<WorkQueue, 'send'>;
-  readonly deadLetterQueue: Pick<WorkQueue, 'send'>;
-  /** The events queue's name, recorded on dead-lettered records; by default from the records' ARN. */
-  readonly sourceQueue?: string;
-  /** The wall clock (ms): the core's `now`. */
-  readonly clock?: () => number;
-  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
-}
-
 const DEFAULT_SOURCE_QUEUE = 'events';
 
 const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
@@ -157,4 +132,4 @@ export const createHandler = (deps: CorrelateDeps): ((event: QueueEvent) => Prom
   };
 };
 
-export const handler = createHandler(fromEnv());
+export const handler = createHandler(correlateFromEnv());

@@ -1,9 +1,9 @@
 import { type BatchResponse, processBatch, type QueueEvent, rejectRecord } from '../adapters/queue/batch.ts';
-import type { WorkQueue } from '../adapters/queue/port.ts';
-import type { NotifyConfig } from './config.ts';
-import type { DeliveryLog } from './delivery-log.ts';
-import { fromEnv } from './env.ts';
+import { notifyFromEnv } from '../lambda/composition-root.ts';
+import type { NotifyDeps } from './deps.ts';
 import { deliverNotification, destinationsLoader, type NotifierDeps, parseNotification } from './notify.ts';
+
+export type { NotifyDeps } from './deps.ts';
 
 /**
  * notify: consumes the notify queue (records whose body is a `Notification`, events/notification.ts)
@@ -16,21 +16,6 @@ import { deliverNotification, destinationsLoader, type NotifierDeps, parseNotifi
  * handled in order, one at a time, so a trigger and its resolve in one batch reach PagerDuty in
  * that order.
  */
-export interface NotifyDeps {
-  /** The destinations; read once, on the first batch (the cloud's seam for Secrets Manager). */
-  readonly loadConfig: () => Promise<NotifyConfig>;
-  readonly deliveryLog: DeliveryLog;
-  /** Where records that are not notifications, or that a destination refused for good, go. */
-  readonly deadLetterQueue: Pick<WorkQueue, 'send'>;
-  /** The notify queue's name, recorded on dead-lettered records; by default from the records' ARN. */
-  readonly sourceQueue?: string;
-  readonly fetch?: typeof fetch;
-  readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
-  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
-}
-
 const DEFAULT_SOURCE_QUEUE = 'notify';
 
 const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
@@ -82,4 +67,4 @@ export const createHandler = (deps: NotifyDeps): ((event: QueueEvent) => Promise
   };
 };
 
-export const handler = createHandler(fromEnv());
+export const handler = createHandler(notifyFromEnv());

@@ -1,9 +1,8 @@
-import type { WorkQueue } from '../adapters/queue/port.ts';
-import type { PlanSigner } from '../adapters/signer/port.ts';
-import type { OutboxStore, ProjectionWriter, SliceStore, Store } from '../adapters/store/port.ts';
-import type { CoreConfig } from '../core/index.ts';
+import { sweepFromEnv } from '../lambda/composition-root.ts';
 import { DecisionEngine } from '../outbox/engine.ts';
-import { fromEnv } from './env.ts';
+import type { SweepDeps, SweepSettings } from './deps.ts';
+
+export type { SweepDeps, SweepSettings } from './deps.ts';
 
 /**
  * sweep: runs every minute (an EventBridge schedule; the local runtime's interval). Wiring only,
@@ -20,27 +19,6 @@ import { fromEnv } from './env.ts';
  * them too would be harmless, every step being idempotent, but would enqueue their
  * notifications twice (notify delivers each once anyway).
  */
-export interface SweepSettings {
-  readonly core: CoreConfig;
-  /** Decision records younger than this are left to their owner. */
-  readonly graceSeconds: number;
-  /** At most this many records finished per run. */
-  readonly finishLimit: number;
-  /** At most this many timers fired per run. */
-  readonly tickLimit: number;
-}
-
-export interface SweepDeps {
-  /** Read once, on the first run. */
-  readonly settings: SweepSettings;
-  readonly store: SliceStore & OutboxStore & ProjectionWriter & Pick<Store, 'purgeExpired'>;
-  readonly signer: PlanSigner;
-  readonly notifyQueue: Pick<WorkQueue, 'send'>;
-  /** The wall clock (ms): the core's `now`. */
-  readonly clock?: () => number;
-  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
-}
-
 export interface SweepReport {
   readonly finished: number;
   readonly aborted: number;
@@ -89,4 +67,4 @@ export const createHandler = (deps: SweepDeps): ((event?: unknown) => Promise<Sw
   };
 };
 
-export const handler = createHandler(fromEnv());
+export const handler = createHandler(sweepFromEnv());

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromEnv as apiFromEnv } from '../../functions/api/env.ts';
-import { fromEnv as correlateFromEnv } from '../../functions/correlate/env.ts';
-import { fromEnv as notifyFromEnv } from '../../functions/notify/env.ts';
-import { fromEnv as sweepFromEnv } from '../../functions/sweep/env.ts';
+import {
+  apiFromEnv,
+  correlateFromEnv,
+  notifyFromEnv,
+  sweepFromEnv,
+} from '../../functions/lambda/composition-root.ts';
 import { CERTIFICATE_CN } from '../../infra/constructs/agent-access.ts';
 import type { FaultlineFunction } from '../../infra/constructs/faultline-function.ts';
 import { STORE_READ_ACTIONS, STORE_WRITE_ACTIONS } from '../../infra/constructs/store-tables.ts';

@@ -36,7 +36,7 @@ afterAll(() => {
   for (const scratch of scratches) rmSync(scratch, { recursive: true, force: true });
 });
 
-describe('the purity lint rule', () => {
+describe('the purity lint rule (events/, probes/, functions/core/)', () => {
   it.each([
     ['events/bad.ts', "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n"],
     ['functions/core/bad.ts', "import { request } from 'node:http';\nexport const call = request;\n"],
@@ -50,6 +50,8 @@ describe('the purity lint rule', () => {
     ['functions/core/bad.ts', "export const load = async () => await import('node:fs/promises');\n"],
     ['functions/core/bad.ts', 'export const region = process.env.AWS_REGION;\n'],
     ['functions/core/bad.ts', "export const get = () => fetch('http://127.0.0.1');\n"],
+    ['probes/bad.ts', "import { readFile } from 'node:fs/promises';\nexport const read = readFile;\n"],
+    ['probes/bad.ts', "import { execFile } from 'node:child_process';\nexport const run = execFile;\n"],
   ])('fails on I/O in %s', (path, text) => {
     const result = lint({ [path]: text });
     expect(result.passed).toBe(false);
@@ -60,6 +62,7 @@ describe('the purity lint rule', () => {
     const result = lint({
       'functions/api/fine.ts': "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n",
       'functions/core/fine.ts': "import { z } from 'zod';\nexport const Name = z.string();\n",
+      'probes/fine.ts': "import { z } from 'zod';\nexport const Line = z.string();\n",
     });
     expect(result.output).not.toMatch(/noRestricted/);
     expect(result.passed).toBe(true);

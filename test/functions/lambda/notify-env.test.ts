@@ -1,9 +1,9 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fromEnv } from '../../../functions/notify/env.ts';
+import { notifyFromEnv as fromEnv } from '../../../functions/lambda/composition-root.ts';
 import { createHandler, handler } from '../../../functions/notify/handler.ts';
 import { temporaryFolder } from '../../helpers/queue-files.ts';
-import { event, notification, record } from './notifications.ts';
+import { event, notification, record } from '../notify/notifications.ts';
 
 const CONFIG = JSON.stringify({
   destinations: [{ kind: 'pagerduty', name: 'pagerduty', routingKey: 'R0123456789abcdef0123456789abcde' }],

@@ -1,0 +1,366 @@
+// The agent events of `decide` (DESIGN.md §5.1–5.4, 5.8): storage symptoms, heartbeats, the server's
+// going-down and up announcements; each changes the sending host's slice and the domains it implicates.
+import { createHash } from 'node:crypto';
+import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
+import {
+  belongsToEpisode,
+  goDown,
+  goUp,
+  join,
+  markHealthy,
+  openDoubleFault,
+  openEpisode,
+  reopenIfDuring,
+  resolveIncident,
+  timeline,
+} from '../episodes.ts';
+import {
+  applyHeartbeat,
+  applyMirrorEvent,
+  applyPathEvent,
+  arrayDomains,
+  criticalReason,
+  implicatedByMirror,
+  isHealthyOn,
+  isPathHealthy,
+  isResourceHealthy,
+  pathKey,
+} from '../host.ts';
+import type { DomainSlice, HostSlice } from '../model.ts';
+import { addSeconds, latest, toMs } from '../time.ts';
+import type { Transaction } from '../transaction.ts';
+import { applyProgress } from './command-progress.ts';
+
+const uniqueSorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+/** The failure domains an agent event implicates: `keysFor` loads them with the sending host. */
+export const eventDomains = (event: FaultlineEvent): string[] => {
+  switch (event.type) {
+    case 'mirror.degraded':
+    case 'mirror.recovering':
+    case 'mirror.healthy':
+      return uniqueSorted(event.data.members.map((member) => member.failureDomain));
+    case 'path.lost':
+    case 'path.restored':
+    case 'domain.going-down':
+    case 'domain.rebooted':
+    case 'ipl.completed':
+    case 'disk.probed':
+      return [event.data.failureDomain];
+    case 'host.heartbeat':
+      return uniqueSorted([
+        ...event.data.arrays.flatMap((array) => array.members.map((member) => member.failureDomain)),
+        ...event.data.paths.map((path) => path.failureDomain),
+      ]);
+    case 'command.progress':
+      return [];
+  }
+};
+
+/** When an event happened by the ingest's clock: the agent's time corrected by the skew its heartbeats show. */
+const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
+  const seen = event.receivedat ?? event.time;
+  if (host.skewMs === undefined) return seen;
+  const corrected = toMs(event.time) + host.skewMs;
+  return corrected <= toMs(seen) ? new Date(corrected).toISOString() : seen;
+};
+
+const WINDOW_CAP = 64;
+
+/**
+ * Opens a domain's episode from its clients' symptoms and joins them to it. When the server already
+ * announced it was back after those symptoms happened (late, spooled symptoms), the episode is up
+ * at once: its clients are healed, not left waiting for an up event that already came.
+ */
+const openFromSymptoms = (
+  txn: Transaction,
+  domain: DomainSlice,
+  symptoms: readonly { hostId: string; at: string }[],
+  reason: string,
+): void => {
+  const downAt = symptoms.reduce(
+    (first, symptom) => (toMs(symptom.at) < toMs(first) ? symptom.at : first),
+    txn.now,
+  );
+  goDown(txn, domain, downAt, reason);
+  const incidentId = domain.episode?.incident.id;
+  if (incidentId === undefined) return;
+  for (const symptom of symptoms) {
+    txn.followUp({
+      type: 'internal.join',
+      hostId: symptom.hostId,
+      failureDomain: domain.failureDomain,
+      incidentId,
+      at: symptom.at,
+    });
+  }
+  if (domain.lastUpAt !== undefined && toMs(domain.lastUpAt) > toMs(downAt)) {
+    goUp(txn, domain, domain.lastUpAt, 'its server was already back when the symptoms arrived');
+  }
+};
+
+/** A symptom implicating a domain (§5.1–5.3): join its episode, open one, or wait out the hold-down. */
+const onSymptom = (
+  txn: Transaction,
+  host: HostSlice,
+  resource: string,
+  failureDomain: string,
+  at: string,
+): void => {
+  const domain = txn.domain(failureDomain);
+  reopenIfDuring(txn, domain, at);
+  const episode = openEpisode(domain);
+  if (episode !== undefined && belongsToEpisode(episode, at)) {
+    join(txn, host, domain, at);
+    return;
+  }
+  const lastUpAt = domain.lastUpAt;
+  if (
+    episode === undefined &&
+    lastUpAt !== undefined &&
+    toMs(at) <= toMs(lastUpAt) &&
+    toMs(lastUpAt) - toMs(at) <= txn.config.escalateDownSeconds * 1000 &&
+    (domain.lastResolved === undefined || toMs(at) > toMs(domain.lastResolved.resolvedAt))
+  ) {
+    // The server rebooted after this symptom happened: the reboot explains it, even from one client.
+    openFromSymptoms(txn, domain, [{ hostId: host.hostId, at }], `a symptom from before its server's reboot`);
+    return;
+  }
+  if (
+    episode === undefined &&
+    domain.lastResolved !== undefined &&
+    toMs(at) <= toMs(domain.lastResolved.resolvedAt)
+  ) {
+    timeline(txn, domain.lastResolved.incidentId, `late symptom ${resource} on ${host.hostId}`, host.hostId);
+    return;
+  }
+  const window = txn.config.groupingWindowSeconds * 1000;
+  const keep = toMs(at) - Math.max(window, txn.config.holdDownSeconds * 1000);
+  const recent = domain.recentSymptoms.filter(
+    (symptom) => toMs(symptom.at) >= keep && symptom.hostId !== host.hostId,
+  );
+  recent.push({ hostId: host.hostId, at });
+  recent.sort((a, b) => toMs(a.at) - toMs(b.at) || (a.hostId < b.hostId ? -1 : 1));
+  domain.recentSymptoms = recent.slice(-WINDOW_CAP);
+  const grouped = recent.filter((symptom) => Math.abs(toMs(symptom.at) - toMs(at)) <= window);
+  if (grouped.length >= txn.config.minClientsForOutage) {
+    // Clients still in their hold-down join too: a lone symptom becomes part of the outage (§5.3).
+    openFromSymptoms(txn, domain, recent, `symptoms from ${grouped.length} clients`);
+    return;
+  }
+  if (host.localFaults[resource] === undefined) {
+    host.localFaults[resource] = { resource, failureDomain, since: at };
+  }
+};
+
+const checkCritical = (txn: Transaction, host: HostSlice): void => {
+  for (const record of Object.values(host.arrays)) {
+    if (host.doubleFaults[record.array] !== undefined) continue;
+    const reason = criticalReason(record, (domain) => !txn.isDomainUp(domain));
+    if (reason === undefined) continue;
+    const domain =
+      record.members.find((member) => member.state !== 'in-sync')?.failureDomain ??
+      [...arrayDomains(record)].sort()[0] ??
+      `local:${host.hostId}`;
+    host.doubleFaults[record.array] = openDoubleFault(txn, host, record.array, domain, reason);
+  }
+  for (const record of Object.values(host.paths)) {
+    const key = `map:${record.map}`;
+    if (host.doubleFaults[key] !== undefined || record.activePaths !== 0 || isPathHealthy(record.state))
+      continue;
+    host.doubleFaults[key] = openDoubleFault(
+      txn,
+      host,
+      key,
+      record.failureDomain,
+      `multipath map ${record.map} has no active path`,
+    );
+  }
+};
+
+/** After any change to a host's resources: heal its episodes, close what healed, forget what ended. */
+const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void => {
+  for (const record of Object.values(host.episodes).sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1))) {
+    const domain = txn.readDomain(record.failureDomain);
+    if (domain.episode?.incident.id !== record.incidentId) {
+      // Its incident ended: forget the host's part in it and its plans, so the slice stays small.
+      delete host.episodes[record.incidentId];
+      for (const plan of Object.values(host.plans)) {
+        if (plan.incidentId === record.incidentId) delete host.plans[plan.id];
+      }
+      continue;
+    }
+    if (
+      record.status !== 'healthy' &&
+      record.status !== 'skipped' &&
+      isHealthyOn(host, record.failureDomain)
+    ) {
+      markHealthy(txn, host, record.incidentId, reason);
+    }
+  }
+  for (const [resource, fault] of Object.entries(host.localFaults)) {
+    if (!isResourceHealthy(host, resource)) continue;
+    if (fault.incident !== undefined)
+      resolveIncident(txn, { ...fault.incident }, `${resource} healthy again`);
+    delete host.localFaults[resource];
+    const domain = txn.domain(fault.failureDomain);
+    domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
+  }
+  for (const [resource, incident] of Object.entries(host.doubleFaults)) {
+    const healthy = resource.startsWith('map:')
+      ? Object.values(host.paths).every((path) => `map:${path.map}` !== resource || isPathHealthy(path.state))
+      : host.arrays[resource]?.health === 'healthy';
+    if (!healthy) continue;
+    resolveIncident(txn, { ...incident }, `${resource} healthy again`);
+    delete host.doubleFaults[resource];
+  }
+};
+
+const refreshSlots = (txn: Transaction, host: HostSlice): void => {
+  for (const record of Object.values(host.episodes)) {
+    if (record.status !== 'planned') continue;
+    const domain = txn.readDomain(record.failureDomain);
+    const slot = domain.episode?.slots[host.hostId];
+    if (slot === undefined) continue;
+    const remaining = toMs(slot.expiresAt) - toMs(txn.now);
+    if (remaining >= (txn.config.slotTimeoutSeconds * 1000) / 2) continue;
+    const writable = txn.domain(record.failureDomain).episode?.slots[host.hostId];
+    if (writable !== undefined) writable.expiresAt = addSeconds(txn.now, txn.config.slotTimeoutSeconds);
+  }
+};
+
+/** What a heartbeat says about the host's storage; an agent serialises it the same way each time. */
+const heartbeatDigest = (event: HostHeartbeat): string =>
+  createHash('sha1')
+    .update(JSON.stringify([event.data.arrays, event.data.paths, event.data.disks]))
+    .digest('base64');
+const applyServerEvent = (txn: Transaction, host: HostSlice, event: FaultlineEvent, at: string): void => {
+  switch (event.type) {
+    case 'domain.going-down': {
+      if (host.role === 'hosting') host.serves = event.data.failureDomain;
+      goDown(txn, txn.domain(event.data.failureDomain), at, event.data.reason ?? 'announced going down');
+      return;
+    }
+    case 'ipl.completed':
+    case 'domain.rebooted': {
+      const domain = txn.domain(event.data.failureDomain);
+      if (event.type === 'ipl.completed' && host.role === 'hosting') host.serves = event.data.failureDomain;
+      const episode = openEpisode(domain);
+      const bootedAt = toMs(event.data.bootedAt) + (host.skewMs ?? 0);
+      if (episode !== undefined && bootedAt <= toMs(episode.lastDownAt)) {
+        timeline(txn, episode.incident.id, `stale ${event.type} (booted ${event.data.bootedAt}) ignored`);
+        return;
+      }
+      domain.lastUpAt = at;
+      if (episode === undefined) {
+        // A server that rebooted under symptoms its clients reported went down, whether or not enough
+        // of them reported in time to say so: open its episode now so that they are healed.
+        const symptoms = domain.recentSymptoms.filter((symptom) => toMs(symptom.at) <= toMs(at));
+        const local = domain.localHosts
+          .filter((hostId) => !symptoms.some((symptom) => symptom.hostId === hostId))
+          .map((hostId) => ({ hostId, at }));
+        if (symptoms.length + local.length > 0) {
+          openFromSymptoms(txn, domain, [...symptoms, ...local], `${event.type} under its clients' symptoms`);
+        }
+      }
+      goUp(txn, domain, at, `${event.type} (booted ${event.data.bootedAt})`);
+      return;
+    }
+    default:
+      return;
+  }
+};
+
+/** Applies an agent event to its host's slice and to the domains it implicates, then reconciles the host. */
+export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
+  const host = txn.host(event.hostid);
+  const seen = event.receivedat ?? event.time;
+  const at = occurredAt(host, event);
+  const fresh = host.lastSeq === undefined || event.seq > host.lastSeq;
+  host.lastSeenAt = host.lastSeenAt === undefined ? seen : latest(host.lastSeenAt, seen);
+  if (fresh) {
+    host.bootId = event.bootid;
+    host.lastSeq = event.seq;
+  }
+  refreshSlots(txn, host);
+  const ownWork = event.planid !== undefined;
+  let changed = false;
+  switch (event.type) {
+    case 'host.heartbeat': {
+      host.role = event.data.role;
+      host.platform = event.data.platform;
+      host.capabilities = event.data.capabilities;
+      host.intervalSeconds = event.data.intervalSeconds;
+      if (event.receivedat !== undefined && fresh) host.skewMs = toMs(event.receivedat) - toMs(event.time);
+      const digest = heartbeatDigest(event);
+      if (
+        digest !== host.heartbeatDigest &&
+        (host.heartbeatSeq === undefined || event.seq > host.heartbeatSeq)
+      ) {
+        host.heartbeatDigest = digest;
+        host.heartbeatSeq = event.seq;
+        changed = applyHeartbeat(host, event, at);
+      }
+      break;
+    }
+    case 'mirror.degraded': {
+      const previous = host.arrays[event.data.array];
+      changed = applyMirrorEvent(host, event, at);
+      if (changed && !ownWork) {
+        for (const failureDomain of implicatedByMirror(previous, event as MirrorDegraded)) {
+          onSymptom(txn, host, `array:${event.data.array}`, failureDomain, at);
+        }
+      }
+      break;
+    }
+    case 'mirror.recovering':
+    case 'mirror.healthy':
+      changed = applyMirrorEvent(host, event, at);
+      break;
+    case 'path.lost':
+      changed = applyPathEvent(host, event, at);
+      if (changed && !ownWork) {
+        onSymptom(
+          txn,
+          host,
+          `path:${pathKey(event.data.map, event.data.path)}`,
+          event.data.failureDomain,
+          at,
+        );
+      }
+      break;
+    case 'path.restored': {
+      changed = applyPathEvent(host, event, at);
+      const domain = txn.readDomain(event.data.failureDomain);
+      if (changed && !ownWork && domain.state === 'down' && openEpisode(domain) !== undefined) {
+        goUp(
+          txn,
+          txn.domain(event.data.failureDomain),
+          at,
+          `${host.hostId} reports ${event.data.path} restored`,
+        );
+      }
+      break;
+    }
+    case 'disk.probed': {
+      const domain = txn.readDomain(event.data.failureDomain);
+      if (
+        !ownWork &&
+        event.data.deviceState === 'running' &&
+        event.data.readable &&
+        domain.state === 'down' &&
+        openEpisode(domain) !== undefined
+      ) {
+        goUp(txn, txn.domain(event.data.failureDomain), at, `${host.hostId} reads ${event.data.disk} again`);
+      }
+      break;
+    }
+    case 'command.progress':
+      applyProgress(txn, host, event);
+      break;
+    default:
+      applyServerEvent(txn, host, event, at);
+  }
+  if (changed) checkCritical(txn, host);
+  reconcileHost(txn, host, event.type);
+};

@@ -1,0 +1,34 @@
+// The internal inputs of `decide`: follow-ups the core asked for in an earlier decision, applied in
+// their own transaction because they touch a slice that decision had not loaded.
+import { join, openEpisode } from '../episodes.ts';
+import type { InternalInput } from '../model.ts';
+import type { Transaction } from '../transaction.ts';
+
+/** Applies a follow-up: a host joins a domain's incident, or a revoked or expired plan is let go. */
+export const applyInternal = (txn: Transaction, input: InternalInput): void => {
+  const host = txn.host(input.hostId);
+  if (input.type === 'internal.join') {
+    const domain = txn.domain(input.failureDomain);
+    if (domain.episode?.incident.id === input.incidentId) join(txn, host, domain, input.at);
+    return;
+  }
+  const plan = txn.own(host.plans, input.planId);
+  if (
+    plan === undefined ||
+    plan.status === 'succeeded' ||
+    plan.status === 'failed' ||
+    plan.status === 'refused'
+  )
+    return;
+  plan.status = 'revoked';
+  const record = txn.own(host.episodes, plan.incidentId);
+  if (record?.status !== 'planned' || record.planId !== plan.id) return;
+  const episode = openEpisode(txn.domain(plan.failureDomain));
+  if (input.requeue) {
+    record.status = 'waiting';
+    if (episode?.incident.id === plan.incidentId) episode.waiting += 1;
+  } else {
+    record.status = 'failed';
+    record.reason = 'its plan slot expired';
+  }
+};

@@ -1,0 +1,79 @@
+// The operator commands of `decide` (DESIGN.md §5.6, 5.7, 5.10): pause and resume, approve a wave,
+// resolve an incident by hand, and put a host or domain in maintenance.
+import { openEpisode, resolveDomainEpisode, resolveIncident, timeline } from '../episodes.ts';
+import type { OperatorCommand } from '../model.ts';
+import type { Transaction } from '../transaction.ts';
+
+/** Applies an operator's command: the brakes and overrides people keep over the core. */
+export const applyOperator = (txn: Transaction, command: OperatorCommand): void => {
+  switch (command.type) {
+    case 'operator.pause': {
+      const control = txn.writeControl();
+      control.paused = true;
+      control.pausedAt = command.at;
+      return;
+    }
+    case 'operator.resume': {
+      if (command.failureDomain === undefined) {
+        const control = txn.writeControl();
+        control.paused = false;
+        delete control.pausedAt;
+        for (const domain of txn.availableDomains()) {
+          if (openEpisode(domain) !== undefined) txn.requestWake(domain.failureDomain);
+        }
+        return;
+      }
+      const domain = txn.domain(command.failureDomain);
+      const episode = openEpisode(domain);
+      if (episode?.halted === undefined) return;
+      delete episode.halted;
+      episode.flaps = [];
+      episode.incident.status = domain.state === 'up' ? 'remediating' : 'awaiting-recovery';
+      txn.touch(episode.incident);
+      timeline(txn, episode.incident.id, `resumed by an operator (${command.id})`);
+      txn.requestWake(domain.failureDomain);
+      return;
+    }
+    case 'operator.approve': {
+      const domain = txn.domain(command.failureDomain);
+      const episode = openEpisode(domain);
+      if (episode === undefined || episode.incident.id !== command.incidentId) return;
+      episode.approvedWave = Math.max(episode.approvedWave, episode.canaryDone ? episode.wave : 0);
+      if (command.canaryHost !== undefined && episode.dispatched === 0)
+        episode.canaryHost = command.canaryHost;
+      timeline(txn, episode.incident.id, `wave ${episode.approvedWave} approved (${command.id})`);
+      txn.requestWake(domain.failureDomain);
+      return;
+    }
+    case 'operator.resolve': {
+      if (command.failureDomain !== undefined) {
+        const domain = txn.domain(command.failureDomain);
+        if (domain.episode?.incident.id === command.incidentId) {
+          resolveDomainEpisode(txn, domain, `resolved by an operator (${command.id})`);
+        }
+      }
+      if (command.hostId !== undefined) {
+        const host = txn.host(command.hostId);
+        for (const [resource, fault] of Object.entries(host.localFaults)) {
+          if (fault.incident?.id !== command.incidentId) continue;
+          resolveIncident(txn, { ...fault.incident }, `resolved by an operator (${command.id})`);
+          delete host.localFaults[resource];
+        }
+        for (const [resource, incident] of Object.entries(host.doubleFaults)) {
+          if (incident.id !== command.incidentId) continue;
+          resolveIncident(txn, { ...incident }, `resolved by an operator (${command.id})`);
+          delete host.doubleFaults[resource];
+        }
+      }
+      return;
+    }
+    case 'operator.maintenance': {
+      if (command.target === 'host') txn.host(command.name).maintenance = command.on;
+      else {
+        txn.domain(command.name).maintenance = command.on;
+        if (!command.on) txn.requestWake(command.name);
+      }
+      return;
+    }
+  }
+};

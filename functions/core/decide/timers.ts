@@ -1,0 +1,75 @@
+// The timers of `tick` (DESIGN.md §5.2, 5.3, 5.5, 5.9, 5.10): a host's local-fault hold-down and its
+// silence as a server, a domain's escalation, wave dispatch and resolution.
+import {
+  belongsToEpisode,
+  escalate,
+  goDown,
+  join,
+  maybeResolve,
+  openEpisode,
+  openLocalIncident,
+  reopenIfDuring,
+} from '../episodes.ts';
+import { isResourceHealthy } from '../host.ts';
+import { toMs } from '../time.ts';
+import type { Transaction } from '../transaction.ts';
+import { dispatch } from '../waves.ts';
+
+/** How many hosts with a pending local fault a domain slice lists, so the slice stays small. */
+const LOCAL_HOSTS_CAP = 64;
+
+/** A host's due timer: pages the local faults that outlived their hold-down, and notices a silent server. */
+export const onHostWake = (txn: Transaction, hostId: string): void => {
+  const host = txn.host(hostId);
+  for (const [resource, fault] of Object.entries(host.localFaults).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (fault.incident !== undefined) continue;
+    if (toMs(fault.since) + txn.config.holdDownSeconds * 1000 > toMs(txn.now)) continue;
+    const domain = txn.domain(fault.failureDomain);
+    reopenIfDuring(txn, domain, fault.since);
+    const episode = openEpisode(domain);
+    if (episode !== undefined && belongsToEpisode(episode, fault.since)) {
+      join(txn, host, domain, fault.since);
+      delete host.localFaults[resource];
+      continue;
+    }
+    const critical =
+      resource.startsWith('array:') && host.doubleFaults[resource.slice('array:'.length)] !== undefined;
+    if (isResourceHealthy(host, resource) || critical) {
+      // Healthy again, or already paged as a double fault: no second page for the same array.
+      delete host.localFaults[resource];
+      continue;
+    }
+    const owned = txn.own(host.localFaults, resource);
+    if (owned !== undefined)
+      owned.incident = openLocalIncident(txn, host, resource, fault.failureDomain, fault.since);
+    if (!domain.localHosts.includes(host.hostId) && domain.localHosts.length < LOCAL_HOSTS_CAP) {
+      domain.localHosts = [...domain.localHosts, host.hostId].sort();
+    }
+  }
+  if (host.serves !== undefined && host.lastSeenAt !== undefined) {
+    const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
+    const silentSince = toMs(host.lastSeenAt) + txn.config.silentHeartbeats * interval * 1000;
+    if (silentSince <= toMs(txn.now) && txn.isDomainUp(host.serves)) {
+      goDown(txn, txn.domain(host.serves), host.lastSeenAt, `its server ${host.hostId} went silent`);
+    }
+  }
+};
+
+/** A domain's due timer: escalates a long outage, or dispatches the next wave and resolves when done. */
+export const onDomainWake = (txn: Transaction, failureDomain: string): void => {
+  const domain = txn.domain(failureDomain);
+  const episode = openEpisode(domain);
+  if (episode === undefined) return;
+  if (domain.state === 'down') {
+    if (
+      toMs(episode.lastDownAt) + txn.config.escalateDownSeconds * 1000 <= toMs(txn.now) &&
+      !domain.maintenance
+    ) {
+      const minutes = Math.round((toMs(txn.now) - toMs(episode.lastDownAt)) / 60_000);
+      escalate(txn, episode.incident, `${failureDomain} has been down for ${minutes} minutes`);
+    }
+    return;
+  }
+  dispatch(txn, domain);
+  maybeResolve(txn, domain);
+};

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { houseViolations, importCycles, importsOf, productFiles, type SourceFile } from './house-rules.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const tree = productFiles(ROOT);
+
+/** The tree with `planted` added (or replacing a file of the same path). */
+const plant = (...planted: SourceFile[]): SourceFile[] => [
+  ...tree.filter((file) => !planted.some((p) => p.path === file.path)),
+  ...planted,
+];
+
+/** What the house checker says of the one planted file, read among the whole tree. */
+const violationsOfPlanted = (file: SourceFile) =>
+  houseViolations(plant(file)).filter((violation) => violation.file === file.path);
+
+describe('the house (docs/architecture.md)', () => {
+  it('reads every product room', () => {
+    const rooms = new Set(tree.map((file) => file.path.split('/')[0]));
+    for (const room of ['events', 'probes', 'functions', 'local', 'cli', 'sim', 'agent', 'infra']) {
+      expect(rooms).toContain(room);
+    }
+  });
+
+  it('has no import that breaks the table of rooms', () => {
+    expect(houseViolations(tree)).toEqual([]);
+  });
+
+  it('has no import cycle between files', () => {
+    expect(importCycles(tree)).toEqual([]);
+  });
+
+  it.each([
+    ['a static import', "import { startAgent } from '../../agent/loop/agent-loop.ts';\n"],
+    ['a type import', "import type { AgentConfig } from '../../agent/config.ts';\n"],
+    ['a re-export', "export { EXIT } from '../../agent/commands/exit.ts';\n"],
+    ['a dynamic import', "export const load = () => import('../../agent/cli.ts');\n"],
+    ['a require', "const agent = require('../../agent/cli.ts');\nexport { agent };\n"],
+    [
+      'a multi-line import',
+      "import {\n  type AgentConfig,\n  resolveAgentConfig,\n} from '../../agent/config.ts';\n",
+    ],
+  ])('fails on %s of agent/ planted in functions/', (_, text) => {
+    const violations = violationsOfPlanted({ path: 'functions/api/planted.ts', text });
+    expect(violations).toEqual([
+      expect.objectContaining({
+        file: 'functions/api/planted.ts',
+        reason: expect.stringContaining('not agent/'),
+      }),
+    ]);
+  });
+
+  it.each([
+    ['events/planted.ts', "import type { Incident } from '../functions/core/model.ts';\n", 'not functions/'],
+    ['probes/planted.ts', "import { scanHost } from '../agent/scan/scan.ts';\n", 'not agent/'],
+    ['agent/planted.ts', "import { createApp } from '../functions/api/app.ts';\n", 'not functions/'],
+    ['sim/planted.ts', "import { startControlPlane } from '../local/control-plane.ts';\n", 'not local/'],
+    ['local/planted.ts', "import { runFleetDemo } from '../cli/demo/run-demo.ts';\n", 'not cli/'],
+    ['infra/planted.ts', "import { handler } from '../functions/sweep/handler.ts';\n", 'not functions/'],
+    ['functions/core/planted.ts', "import { parseMdstat } from '../../probes/mdstat.ts';\n", 'pure'],
+    ['functions/core/planted.ts', "import type { Store } from '../adapters/store/port.ts';\n", 'pure'],
+    [
+      'agent/executor/planted.ts',
+      "import type { PlanRunner } from '../commands/run.ts';\n",
+      'never imports a CLI command',
+    ],
+  ])('fails on a forbidden import planted in %s', (path, text, reason) => {
+    const violations = violationsOfPlanted({ path, text });
+    expect(violations.map((v) => v.reason)).toEqual([expect.stringContaining(reason)]);
+  });
+
+  it('does not mistake an import in a comment or a string for one', () => {
+    const text = [
+      '// import { x } from "../../agent/cli.ts";',
+      "/* import('../../agent/cli.ts') */",
+      "export const hint = 'the agent is in ../../agent/cli.ts';",
+    ].join('\n');
+    expect(importsOf(text)).toEqual([]);
+    expect(violationsOfPlanted({ path: 'functions/api/planted.ts', text })).toEqual([]);
+  });
+
+  it('finds a cycle planted between two files, type imports included', () => {
+    const cycles = importCycles(
+      plant(
+        {
+          path: 'functions/api/planted-a.ts',
+          text: "import type { B } from './planted-b.ts';\nexport type A = B;\n",
+        },
+        {
+          path: 'functions/api/planted-b.ts',
+          text: "import { a } from './planted-a.ts';\nexport const b = a;\n",
+        },
+      ),
+    );
+    expect(cycles).toEqual([['functions/api/planted-a.ts', 'functions/api/planted-b.ts']]);
+  });
+});
