@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { FaultlineError } from '../events/faultline-error.ts';
 import { HostId, HostRole, Platform } from '../events/index.ts';
 import { TopologyOverrides } from '../probes/topology.ts';
 
@@ -202,9 +203,10 @@ export type AgentConfig = Omit<
 };
 
 /** A configuration that cannot be used: each issue names its key. */
-export class ConfigError extends Error {
+export class ConfigError extends FaultlineError<'config-invalid'> {
   readonly code = 'config-invalid' as const;
   readonly retryable = false;
+  /** Named here: the agent is a minified bundle, which renames classes. */
   override readonly name = 'ConfigError';
   constructor(
     readonly source: string,

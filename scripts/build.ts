@@ -31,6 +31,7 @@ export const buildAgentBundle = async (
     target: 'node20',
     format: 'esm',
     minify: true,
+    keepNames: true,
     legalComments: 'none',
     mainFields: ['module', 'main'],
     banner: {

@@ -1,3 +1,5 @@
+import { FaultlineError } from '../events/faultline-error.ts';
+
 /**
  * Why `faultline demo` stopped: each error says what to do, and maps to the process exit code
  * (the operator commands use the same codes: 3 the control plane does not answer, 4 the token is
@@ -23,8 +25,8 @@ const EXIT_CODES: Readonly<Record<DemoErrorCode, number>> = {
   'invalid-option': 2,
 };
 
-export class DemoError extends Error {
-  override readonly name = 'DemoError';
+/** The one error of the demo, with a literal `code` that says how the process exits. */
+export class DemoError extends FaultlineError<DemoErrorCode> {
   readonly retryable = false;
   constructor(
     readonly code: DemoErrorCode,

@@ -1,12 +1,19 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 /**
  * What can go wrong around the executor (as opposed to a refused precondition, which is an
- * outcome, not an error). Each error has a literal `code`, says whether trying again later can
- * succeed, and keeps its cause. None is fatal to the agent: the plan loop logs it and polls again.
+ * outcome, not an error). None is fatal to the agent: the plan loop logs it and polls again.
+ * Each class names itself: the agent is a minified bundle, which renames classes.
  */
-export class ExecutorError extends Error {
+
+/** What failed around the executor. */
+export type ExecutorErrorCode = 'tool-missing' | 'plan-fetch-failed' | 'ledger-unavailable';
+
+/** The base of the executor's errors; whether one is retryable depends on the failure, not only its class. */
+export class ExecutorError extends FaultlineError<ExecutorErrorCode> {
   override readonly name: string = 'ExecutorError';
   constructor(
-    readonly code: 'tool-missing' | 'plan-fetch-failed' | 'ledger-unavailable',
+    readonly code: ExecutorErrorCode,
     message: string,
     readonly retryable: boolean,
     options?: ErrorOptions,

@@ -1,3 +1,4 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
 import type { HostSnapshot } from '../../events/index.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
 import { type AgentConfig, ConfigError } from '../config.ts';
@@ -51,7 +52,7 @@ export type RunningAgent = {
 };
 
 /** Another agent already runs for this host. */
-export class AgentAlreadyRunningError extends Error {
+export class AgentAlreadyRunningError extends FaultlineError<'agent-already-running'> {
   readonly code = 'agent-already-running' as const;
   readonly retryable = false;
   override readonly name = 'AgentAlreadyRunningError';

@@ -1,11 +1,18 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 /**
- * Why a delivery could not happen. Each error has a literal `code`, says whether trying again
- * later can succeed, and keeps its cause; none is ever fatal to the agent, which keeps spooling.
+ * Why a delivery could not happen. None is ever fatal to the agent, which keeps spooling.
+ * Each class names itself: the agent is a minified bundle, which renames classes.
  */
-export class PublishError extends Error {
+
+/** What failed on the way to the control plane. */
+export type PublishErrorCode = 'proxy-refused' | 'proxy-unreachable' | 'credential-process-failed';
+
+/** The base of the publisher's errors. */
+export class PublishError extends FaultlineError<PublishErrorCode> {
   override readonly name: string = 'PublishError';
   constructor(
-    readonly code: 'proxy-refused' | 'proxy-unreachable' | 'credential-process-failed',
+    readonly code: PublishErrorCode,
     message: string,
     readonly retryable: boolean,
     options?: ErrorOptions,

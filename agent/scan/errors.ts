@@ -1,3 +1,5 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 /**
  * Errors of the probes. Parsers never throw on tool output (what they cannot read is a warning);
  * these are for a scan that cannot run at all: options that name no valid host, or a snapshot that
@@ -6,14 +8,17 @@
 export type ProbeErrorCode = 'invalid-scan-options' | 'invalid-snapshot';
 
 /** The one error a scan throws, with a literal `code` callers switch on. */
-export class ProbeError extends Error {
-  readonly code: ProbeErrorCode;
+export class ProbeError extends FaultlineError<ProbeErrorCode> {
+  /** Named here: the agent is a minified bundle, which renames classes. */
+  override readonly name = 'ProbeError';
   /** Scanning again will not help: the options or the code must change. */
   readonly retryable = false;
 
-  constructor(code: ProbeErrorCode, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly code: ProbeErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
-    this.name = 'ProbeError';
-    this.code = code;
   }
 }

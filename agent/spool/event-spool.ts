@@ -1,3 +1,4 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 
 /**
@@ -34,7 +35,7 @@ export type SpoolStats = {
 };
 
 /** Thrown when an append would break the spool's order. */
-export class SpoolOrderError extends Error {
+export class SpoolOrderError extends FaultlineError<'spool-order'> {
   readonly code = 'spool-order' as const;
   readonly retryable = false;
   override readonly name = 'SpoolOrderError';

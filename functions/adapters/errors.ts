@@ -6,6 +6,8 @@
  * fail the same way every time (a rejected message, a missing queue, a wrong key).
  */
 
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 export const ADAPTER_ERROR_CODES = [
   'queue-not-found',
   'queue-unavailable',
@@ -23,15 +25,8 @@ export const ADAPTER_ERROR_CODES = [
 ] as const;
 export type AdapterErrorCode = (typeof ADAPTER_ERROR_CODES)[number];
 
-export abstract class AdapterError extends Error {
-  abstract readonly code: AdapterErrorCode;
-  abstract readonly retryable: boolean;
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+/** The base of every adapter error: one of `ADAPTER_ERROR_CODES`, retryable or not. */
+export abstract class AdapterError extends FaultlineError<AdapterErrorCode> {}
 
 /** The queue (or its dead-letter queue) does not exist: a deployment or configuration error. */
 export class QueueNotFoundError extends AdapterError {

@@ -1,3 +1,4 @@
+import { FaultlineError } from '../../events/faultline-error.ts';
 import type { Issue } from '../../events/index.ts';
 
 /**
@@ -24,16 +25,13 @@ export const API_ERROR_CODES = [
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
-export abstract class ApiError extends Error {
-  abstract readonly code: ApiErrorCode;
-  /** Whether the same request may succeed later without the caller changing it. */
-  abstract readonly retryable: boolean;
+/** The base of every API error; `retryable` says whether the same request may succeed later. */
+export abstract class ApiError extends FaultlineError<ApiErrorCode> {
   /** The input issues, for a rejected request. */
   readonly issues: readonly Issue[] | undefined;
 
   constructor(message: string, issues?: readonly Issue[], options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
     this.issues = issues;
   }
 }

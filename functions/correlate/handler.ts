@@ -1,3 +1,4 @@
+import { isFaultlineError } from '../../events/faultline-error.ts';
 import {
   type BatchResponse,
   processBatch,
@@ -51,13 +52,11 @@ const receiveCountOf = (record: QueueRecord): number => {
   return Number.isInteger(count) && count > 0 ? count : 1;
 };
 
-const errorFields = (error: unknown): { code?: unknown; retryable?: unknown; message: string } => ({
+const errorFields = (error: unknown): { code?: unknown; retryable?: boolean; message: string } => ({
   ...(typeof error === 'object' && error !== null && 'code' in error
     ? { code: (error as { code: unknown }).code }
     : {}),
-  ...(typeof error === 'object' && error !== null && 'retryable' in error
-    ? { retryable: (error as { retryable: unknown }).retryable }
-    : {}),
+  ...(isFaultlineError(error) ? { retryable: error.retryable } : {}),
   message: error instanceof Error ? error.message : String(error),
 });
 

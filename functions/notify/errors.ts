@@ -4,18 +4,13 @@
  * notify from working at all: its configuration, or its delivery log.
  */
 
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 export const NOTIFY_ERROR_CODES = ['notify-config-invalid', 'delivery-log-unavailable'] as const;
 export type NotifyErrorCode = (typeof NOTIFY_ERROR_CODES)[number];
 
-export abstract class NotifyError extends Error {
-  abstract readonly code: NotifyErrorCode;
-  abstract readonly retryable: boolean;
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+/** The base of every notify error: one of `NOTIFY_ERROR_CODES`, retryable or not. */
+export abstract class NotifyError extends FaultlineError<NotifyErrorCode> {}
 
 /** The environment or the destinations configuration does not validate: nothing is delivered until fixed. */
 export class NotifyConfigError extends NotifyError {

@@ -4,18 +4,13 @@
  * cannot be what it claims (a bug or a hand-edited table).
  */
 
+import { FaultlineError } from '../../events/faultline-error.ts';
+
 export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt', 'config-invalid'] as const;
 export type OutboxErrorCode = (typeof OUTBOX_ERROR_CODES)[number];
 
-export abstract class OutboxError extends Error {
-  abstract readonly code: OutboxErrorCode;
-  abstract readonly retryable: boolean;
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+/** The base of every outbox error: one of `OUTBOX_ERROR_CODES`, retryable or not. */
+export abstract class OutboxError extends FaultlineError<OutboxErrorCode> {}
 
 /** A decision lost its race for its slices too many times in a row: try the input again later. */
 export class DecisionContendedError extends OutboxError {
@@ -34,9 +29,6 @@ export class DecisionContendedError extends OutboxError {
 export class DecisionCorruptError extends OutboxError {
   readonly code = 'decision-corrupt' as const;
   readonly retryable = false;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** The environment of correlate or sweep does not validate: nothing runs until it is fixed. */

@@ -95,6 +95,7 @@ export class FaultlineFunction extends Construct {
         banner: CREATE_REQUIRE_BANNER,
         bundleAwsSDK: true,
         minify: true,
+        keepNames: true,
         sourceMap: true,
         sourcesContent: false,
       },
