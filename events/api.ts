@@ -1,31 +1,26 @@
 import { z } from 'zod';
-import {
-  ApiError,
-  FailureDomain,
-  FaultlineEvent,
-  HostId,
-  Identifier,
-  Issue,
-  LIMITS,
-  Plan,
-  Rfc3339,
-} from '../../events/index.ts';
-import type { AffectedHost, DurationStats, IncidentRecord, IncidentStats } from '../adapters/store/port.ts';
-import type { TimelineEntry } from '../core/index.ts';
+import { ApiError } from './api-error.ts';
+import { FaultlineEvent } from './event-types.ts';
+import { FailureDomain, HostId, Identifier, Rfc3339 } from './names.ts';
+import { Issue, LIMITS } from './parse.ts';
+import { Plan } from './plan.ts';
 
 /**
- * The schemas of the HTTP API (DESIGN.md §6): what the edge parses requests with, and what
- * `/openapi.json` is generated from. Responses mirror the store's projections; the compile-time
- * checks at the end keep each response schema able to describe every value the store returns.
+ * The requests and answers of the HTTP API (DESIGN.md §6): what the API parses requests with, what
+ * its `/openapi.json` is generated from, and what the web page and third-party clients read. They
+ * are the contract, so they are written here as wire shapes and import nothing outside `events/`;
+ * the API checks at compile time that the store's values fit them (functions/api/routes/incidents.ts).
  */
 
 // ————————————————————————————————————————————— shared
 
+/** Every error answer, named `Error` in `/openapi.json` so each operation points at one schema. */
 export const ErrorBody = ApiError.meta({
   id: 'Error',
   description: 'Every error: a stable code, a message for people, and the input issues when there are any.',
 });
 
+/** One problem with the input, named `Issue` in `/openapi.json`: shared by errors and rejected events. */
 export const IssueBody = Issue.meta({ id: 'Issue', description: 'Where (`path`) and why (`message`).' });
 
 const Cursor = z.string().min(1).max(4096).describe('Opaque: from the previous page, with the same filters.');
@@ -41,11 +36,13 @@ const QueryInt = (min: number, max: number) =>
 
 // ————————————————————————————————————————————— events
 
+/** A Faultline CloudEvent as the API documents it: the events of §3, under one name. */
 export const CloudEvent = FaultlineEvent.meta({
   id: 'CloudEvent',
   description: 'A Faultline CloudEvent (DESIGN.md §3); `receivedat` is stamped by the API, never by agents.',
 });
 
+/** The body of `POST /v1/events`: agents send one event or a batch, within the limits of §3. */
 export const EventsRequest = z
   .union([CloudEvent, z.array(CloudEvent).min(1).max(LIMITS.maxBatchEvents)])
   .describe(
@@ -53,8 +50,10 @@ export const EventsRequest = z
       `each event ≤ ${LIMITS.maxEventBytes} bytes, the request ≤ ${LIMITS.maxBatchBytes} bytes.`,
   );
 
+/** An event of a batch that was refused, by its index, so an agent can tell which to drop. */
 export const RejectedEvent = z.object({ index: z.int().min(0), issues: z.array(IssueBody) });
 
+/** The answer to `POST /v1/events`: what was queued, what was refused, and whether plans wait. */
 export const EventsAccepted = z
   .object({
     accepted: z.array(Identifier).describe('The ids of the events queued, in request order.'),
@@ -67,8 +66,10 @@ export const EventsAccepted = z
 
 // ————————————————————————————————————————————— plans
 
+/** The path parameters of a host's own routes: an agent token is bound to this host id. */
 export const HostIdParams = z.strictObject({ hostId: HostId });
 
+/** The query of `GET /v1/agents/:hostId/plans`: how long the agent is willing to wait. */
 export const PlansQuery = z.strictObject({
   wait: QueryInt(0, 20)
     .optional()
@@ -77,11 +78,13 @@ export const PlansQuery = z.strictObject({
     ),
 });
 
+/** A signed plan as the API documents it, named `Plan` in `/openapi.json`. */
 export const SignedPlan = Plan.meta({
   id: 'Plan',
   description: 'A signed remediation plan (DESIGN.md §4); verify `signature` before anything else.',
 });
 
+/** The answer to `GET /v1/agents/:hostId/plans`: the plans, and when the agent should ask again. */
 export const PlansResponse = z
   .object({
     plans: z.array(SignedPlan),
@@ -91,6 +94,7 @@ export const PlansResponse = z
 
 // ————————————————————————————————————————————— incidents
 
+/** Where an incident is in its life, as clients filter and show it. */
 export const IncidentStatusSchema = z.enum([
   'open',
   'awaiting-recovery',
@@ -98,8 +102,10 @@ export const IncidentStatusSchema = z.enum([
   'halted',
   'resolved',
 ]);
+/** What kind of fault an incident is: a failure domain's outage, one host's fault, or both halves lost. */
 export const IncidentKindSchema = z.enum(['outage', 'local', 'double-fault']);
 
+/** One incident as the API shows it: what an operator needs to see and act on. */
 export const IncidentBody = z
   .object({
     id: Identifier,
@@ -121,6 +127,7 @@ export const IncidentBody = z
   })
   .meta({ id: 'Incident' });
 
+/** One line of an incident's timeline: what happened, when, and on which host. */
 export const TimelineEntryBody = z
   .object({
     id: z.string(),
@@ -131,6 +138,7 @@ export const TimelineEntryBody = z
   })
   .meta({ id: 'TimelineEntry' });
 
+/** One host's part in an incident: where it is in the waves of remediation. */
 export const AffectedHostBody = z
   .object({
     incidentId: z.string(),
@@ -144,6 +152,7 @@ export const AffectedHostBody = z
   })
   .meta({ id: 'AffectedHost' });
 
+/** The query of `GET /v1/incidents`: the filters and the page. */
 export const IncidentListQuery = z.strictObject({
   status: IncidentStatusSchema.optional(),
   domain: FailureDomain.optional(),
@@ -154,6 +163,7 @@ export const IncidentListQuery = z.strictObject({
   cursor: Cursor.optional(),
 });
 
+/** The answer to `GET /v1/incidents`: one page, and the cursor of the next. */
 export const IncidentList = z
   .object({
     incidents: z.array(IncidentBody).describe('Newest first.'),
@@ -161,14 +171,17 @@ export const IncidentList = z
   })
   .meta({ id: 'IncidentList' });
 
+/** The path parameters of one incident's routes. */
 export const IncidentIdParams = z.strictObject({ id: Identifier });
 
+/** The query of `GET /v1/incidents/:id`: the page size and the cursors of its two listings. */
 export const IncidentDetailQuery = z.strictObject({
   limit: QueryInt(1, 1000).optional().describe('Timeline entries and affected hosts per page; default 100.'),
   timelineCursor: Cursor.optional(),
   hostsCursor: Cursor.optional(),
 });
 
+/** The answer to `GET /v1/incidents/:id`: the incident with a page of its timeline and of its hosts. */
 export const IncidentDetailBody = z
   .object({
     incident: IncidentBody,
@@ -179,11 +192,13 @@ export const IncidentDetailBody = z
 
 // ————————————————————————————————————————————— stats
 
+/** The query of `GET /v1/stats`: the window of incidents counted. */
 export const StatsQuery = z.strictObject({
   since: Rfc3339.optional().describe('Incidents opened at or after.'),
   until: Rfc3339.optional().describe('Incidents opened at or before.'),
 });
 
+/** How long something took over several incidents (time to detect, time to heal); null with none. */
 const Durations = z.object({
   count: z.int().min(0),
   meanSeconds: z.number().nullable(),
@@ -204,6 +219,7 @@ const kindCounts = z.object({
   'double-fault': z.int().optional(),
 });
 
+/** The answer to `GET /v1/stats`: the figures an operator reports on, overall and by failure domain. */
 export const StatsBody = z
   .object({
     since: Rfc3339.nullable(),
@@ -231,16 +247,19 @@ export const StatsBody = z
 
 // ————————————————————————————————————————————— operator commands
 
+/** The body of `POST /v1/incidents/:id/approve`: the operator may choose the canary. */
 export const ApproveBody = z.strictObject({
   canaryHost: HostId.optional().describe('The host to run the canary plan on, instead of the first by id.'),
 });
 
+/** The body of `POST /v1/control/resume`: one domain's halt, or the global pause. */
 export const ResumeBody = z.strictObject({
   failureDomain: FailureDomain.optional().describe(
     "Lift this domain's halt; without it, end the global pause.",
   ),
 });
 
+/** The path parameters of `PUT /v1/maintenance/:kind/:id`; the id is checked by its kind afterwards. */
 export const MaintenanceParams = z.strictObject({
   kind: z.enum(['host', 'domain']),
   id: z
@@ -250,8 +269,10 @@ export const MaintenanceParams = z.strictObject({
     .describe('A host id, or a failure domain (its `/` may be sent as is or as %2F).'),
 });
 
+/** The body of `PUT /v1/maintenance/:kind/:id`: in or out of maintenance. */
 export const MaintenanceBody = z.strictObject({ on: z.boolean() });
 
+/** The answer to every operator command: it is queued, not yet applied, under this id. */
 export const CommandAccepted = z
   .object({
     commandId: Identifier.describe('The operator command queued; correlate applies it through the core.'),
@@ -265,6 +286,7 @@ const TokenLabel = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, 'letters, digits, space and . _ @ : - (at most 64)');
 
+/** The body of `POST /v1/tokens`: an agent token for one host, or an operator token. */
 export const TokenRequest = z.union([
   z.strictObject({
     kind: z.literal('agent').optional(),
@@ -274,6 +296,7 @@ export const TokenRequest = z.union([
   z.strictObject({ kind: z.literal('operator'), label: TokenLabel.optional() }),
 ]);
 
+/** The answer to `POST /v1/tokens`: the only time the secret is shown. */
 export const TokenCreated = z
   .object({
     token: z.string().describe('The secret: shown once, stored only as its SHA-256.'),
@@ -286,21 +309,7 @@ export const TokenCreated = z
 
 // ————————————————————————————————————————————— health
 
+/** The answer to `GET /v1/health`: for load balancers and monitors, without a token. */
 export const HealthBody = z
   .object({ status: z.literal('ok'), paused: z.boolean(), time: Rfc3339 })
   .meta({ id: 'Health' });
-
-// ————————————————————————————————————————————— the store's values fit the documented shapes
-
-/** True when every `Value` the store returns fits `Schema`; a mismatch fails the typecheck below. */
-type Describes<Schema extends z.ZodType, Value> = [Value] extends [z.output<Schema>] ? true : false;
-type Holds<Check extends true> = Check;
-
-/** Compile-time only: the response schemas describe what the store returns. */
-export type StoreShapesDescribed = [
-  Holds<Describes<typeof IncidentBody, IncidentRecord>>,
-  Holds<Describes<typeof TimelineEntryBody, TimelineEntry>>,
-  Holds<Describes<typeof AffectedHostBody, AffectedHost>>,
-  Holds<Describes<typeof StatsBody, IncidentStats>>,
-  Holds<Describes<typeof Durations, DurationStats>>,
-];

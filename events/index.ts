@@ -3,6 +3,7 @@
  * (DESIGN.md §3, §4, §6): zod schemas, their types, the parsers every consumer uses at its edge,
  * and plan signing. Pure: no I/O.
  */
+export * from './api.ts';
 export { ApiError } from './api-error.ts';
 export { canonicalJson } from './canonical-json.ts';
 export * from './event-types.ts';

@@ -1,19 +1,20 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { mergePath } from 'hono/utils/url';
 import { z } from 'zod';
-import { type Issue, parseWith } from '../../events/index.ts';
+import { ErrorBody, type Issue, parseWith } from '../../events/index.ts';
 import { type Principal, requireOperator } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { InvalidRequestError, UnauthorizedError } from './errors.ts';
-import { ErrorBody } from './schemas.ts';
 
 /**
- * One route of the API: its OpenAPI description and its wiring, from the same zod schemas.
+ * One route of the API: its OpenAPI description and its wiring, from the same zod schemas; and the
+ * route groups the app is composed of (./routes/), each a sub-app mounted with `app.route()`.
  *
  * Why not `app.openapi()`: its validators read the body without a size limit and answer in their
  * own error shape, and its paths cannot hold a parameter that may contain `/` (a failure domain).
- * Here the description goes to the app's OpenAPI registry (so `/openapi.json` lists it) and the
- * route parses its own input at the edge: path parameters, then the query, then the body (size
+ * Here the description goes to its group's OpenAPI registry (which `app.route()` copies into the
+ * app's, so `/openapi.json` lists it) and the route parses its own input at the edge: path parameters, then the query, then the body (size
  * first), each failure an `InvalidRequestError` with the zod issues under `params`, `query` or the
  * body's own paths.
  */
@@ -28,6 +29,9 @@ type RouteConfig = Parameters<OpenAPIHono<ApiEnv>['openAPIRegistry']['registerPa
 type Responses = RouteConfig['responses'];
 
 type Output<Schema> = Schema extends z.ZodType ? z.output<Schema> : undefined;
+
+/** The largest body of an operator request (approve, resume, maintenance, tokens). */
+export const MAX_COMMAND_BODY_BYTES = 16 * 1024;
 
 /** A JSON body the route parses with `schema`; an empty body reads as `{}`. */
 export interface BodySpec<Schema extends z.ZodType> {
@@ -80,12 +84,23 @@ export type RouteHandler<Params, Query, Body> = (
   input: RouteInput<Params, Query, Body>,
 ) => Promise<Response> | Response;
 
-/** A registered route, for telling an unknown path (404) from a known one asked the wrong way (405). */
+/** A route as its group registered it: the Hono path is relative to where the group is mounted. */
 export interface RouteEntry {
   readonly method: string;
-  readonly matcher: RegExp;
+  readonly path: string;
   readonly access: Access;
 }
+
+/**
+ * One route group (./routes/): a sub-app and the routes it answers. Built whole, then mounted once
+ * with {@link RouteTable.mount}, which is when Hono copies its routes into the app.
+ */
+export interface RouteGroup {
+  readonly app: OpenAPIHono<ApiEnv>;
+  readonly routes: RouteEntry[];
+}
+
+export const routeGroup = (): RouteGroup => ({ app: new OpenAPIHono<ApiEnv>(), routes: [] });
 
 /** An error answer's description, with the error body's schema. */
 export const errorAnswer = (description: string) => ({
@@ -147,14 +162,13 @@ const queryOf = (c: ApiContext): Record<string, string> => {
   return query;
 };
 
-/** Registers a route's description and wires its handler, behind its access rule. */
+/** Registers a route's description in its group and wires its handler, behind its access rule. */
 export const defineRoute = <
   Params extends z.ZodObject | undefined = undefined,
   Query extends z.ZodObject | undefined = undefined,
   Body extends z.ZodType | undefined = undefined,
 >(
-  app: OpenAPIHono<ApiEnv>,
-  routes: RouteEntry[],
+  { app, routes }: RouteGroup,
   spec: RouteSpec<Params, Query, Body>,
   handler: RouteHandler<Params, Query, Body>,
 ): void => {
@@ -199,7 +213,7 @@ export const defineRoute = <
   });
 
   const routingPath = spec.routingPath ?? toHonoPath(spec.path);
-  routes.push({ method: spec.method.toUpperCase(), matcher: matcherOf(routingPath), access: spec.access });
+  routes.push({ method: spec.method.toUpperCase(), path: routingPath, access: spec.access });
 
   app.on(spec.method.toUpperCase(), routingPath, async (c) => {
     const principal = c.get('principal') as Principal | undefined;
@@ -225,3 +239,44 @@ export const defineRoute = <
     });
   });
 };
+
+/** A mounted route, for telling an unknown path (404) from a known one asked the wrong way (405). */
+interface MountedRoute {
+  readonly method: string;
+  readonly matcher: RegExp;
+  readonly access: Access;
+}
+
+/**
+ * Every route of the app, by its full path: what the app's own middleware and `notFound` ask
+ * before any route group answers (whether a route is public, which methods a path allows).
+ */
+export class RouteTable {
+  readonly #routes: MountedRoute[] = [];
+
+  /** Mounts `group` at `prefix` with `app.route()` and records its routes under that prefix. */
+  mount(app: OpenAPIHono<ApiEnv>, prefix: string, group: RouteGroup): void {
+    app.route(prefix, group.app);
+    for (const route of group.routes) {
+      this.#routes.push({
+        method: route.method,
+        matcher: matcherOf(mergePath(prefix, route.path)),
+        access: route.access,
+      });
+    }
+  }
+
+  /** The methods some route answers at `path`: none for an unknown path. */
+  allowedMethods(path: string): string[] {
+    return [
+      ...new Set(this.#routes.filter((route) => route.matcher.test(path)).map((route) => route.method)),
+    ];
+  }
+
+  /** Whether `method` on `path` answers without a token. */
+  isPublic(method: string, path: string): boolean {
+    return this.#routes.some(
+      (route) => route.access === 'public' && route.method === method && route.matcher.test(path),
+    );
+  }
+}
