@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Plan } from '../../../events/index.ts';
 import type { Incident } from '../../core/index.ts';
 import { StoreRejectedError } from '../errors.ts';
 import type { DurationStats, IncidentQuery, IncidentRecord, IncidentStats } from './port.ts';
@@ -172,3 +173,7 @@ export const computeStats = (
 /** The epoch second a row may be deleted at (DynamoDB TTL), or undefined while it is live. */
 export const expiryOf = (from: string | null | undefined, retentionSeconds: number): number | undefined =>
   from === undefined || from === null ? undefined : Math.floor(Date.parse(from) / 1000) + retentionSeconds;
+
+/** When a plan stops being offered to its agent: `issuedAt + ttlSeconds` (an ISO time). */
+export const planValidUntil = (plan: Plan): string =>
+  new Date(Date.parse(plan.issuedAt) + plan.ttlSeconds * 1000).toISOString();

@@ -1,0 +1,154 @@
+import { INDEX_SHARDS } from '../dynamodb-table.ts';
+import { sliceIndexOf } from '../indexes.ts';
+import type {
+  SliceRef,
+  SliceStore,
+  SliceValue,
+  SliceWrite,
+  StoredSlice,
+  Wake,
+  WriteOutcome,
+} from '../port.ts';
+import { sortableTime } from '../projection.ts';
+import { decodeJson, HIGH, payloadUpdate, shardOf, sliceKeyOf, updateExpression } from './items.ts';
+import type { TableClient } from './table-client.ts';
+
+/**
+ * The slices on DynamoDB (`SliceStore`): one item each (`payload`, `version`, `lock`, `applied`),
+ * read strongly consistent in batches and written by conditional updates on the version and the
+ * lock, with the wake (`gsi1`, sharded) and open-domain (`gsi2`) index keys set or removed in the
+ * same update.
+ */
+
+/** The update of a slice write: its payload, version, applied list and index attributes. */
+const sliceUpdate = (
+  write: SliceWrite,
+): { set: string[]; remove: string[]; values: Record<string, unknown> } => {
+  const values: Record<string, unknown> = { ':next': write.expected + 1, ':applied': [...write.applied] };
+  const payload = payloadUpdate('payload', write.value, values);
+  const set = [...payload.set, 'version = :next', 'applied = :applied'];
+  const remove = [...payload.remove];
+  const index = sliceIndexOf(write.ref, write.value);
+  if (write.ref.kind !== 'control') {
+    if (index.wakeAt === undefined) remove.push('gsi1pk', 'gsi1sk');
+    else {
+      values[':wakePk'] = `WAKE#${shardOf(`${write.ref.kind}:${write.ref.id}`, INDEX_SHARDS.wake)}`;
+      values[':wakeSk'] = `${index.wakeAt}#${write.ref.kind}#${write.ref.id}`;
+      set.push('gsi1pk = :wakePk', 'gsi1sk = :wakeSk');
+    }
+  }
+  if (write.ref.kind === 'domain') {
+    if (index.openDomain) {
+      values[':openPk'] = 'OPEN_DOMAINS';
+      values[':openSk'] = write.ref.id;
+      set.push('gsi2pk = :openPk', 'gsi2sk = :openSk');
+    } else remove.push('gsi2pk', 'gsi2sk');
+  }
+  return { set, remove, values };
+};
+
+/** The condition that a slice is at version `:expected` (an absent one is at version 0). */
+const versionCondition = (expected: number): string =>
+  expected === 0 ? '(attribute_not_exists(version) OR version = :expected)' : 'version = :expected';
+
+export class DynamoDbSlices implements SliceStore {
+  readonly #table: TableClient;
+
+  constructor(table: TableClient) {
+    this.#table = table;
+  }
+
+  async getSlices(refs: readonly SliceRef[]): Promise<StoredSlice[]> {
+    const found = await this.#table.batchGet(
+      'read slices',
+      refs.map((ref) => sliceKeyOf(ref)),
+    );
+    return refs.map((ref): StoredSlice => {
+      const key = sliceKeyOf(ref);
+      const item = found.get(`${key.pk}|${key.sk}`);
+      return {
+        ref,
+        value: item === undefined ? undefined : decodeJson<SliceValue>(item, 'payload'),
+        version: item === undefined ? 0 : Number(item.version ?? 0),
+        lock: typeof item?.lock === 'string' ? item.lock : undefined,
+        applied: Array.isArray(item?.applied) ? (item.applied as string[]) : [],
+      };
+    });
+  }
+
+  async putSlice(write: SliceWrite): Promise<WriteOutcome> {
+    const { set, remove, values } = sliceUpdate(write);
+    values[':expected'] = write.expected;
+    return this.#table.update('write a slice', {
+      Key: sliceKeyOf(write.ref),
+      UpdateExpression: updateExpression(set, remove),
+      ConditionExpression: `${versionCondition(write.expected)} AND attribute_not_exists(#lock)`,
+      ExpressionAttributeNames: { '#lock': 'lock' },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async lockSlice(ref: SliceRef, expected: number, token: string): Promise<WriteOutcome> {
+    return this.#table.update('lock a slice', {
+      Key: sliceKeyOf(ref),
+      UpdateExpression: 'SET #lock = :token, version = if_not_exists(version, :zero)',
+      ConditionExpression: `${versionCondition(expected)} AND (attribute_not_exists(#lock) OR #lock = :token)`,
+      ExpressionAttributeNames: { '#lock': 'lock' },
+      ExpressionAttributeValues: { ':token': token, ':expected': expected, ':zero': 0 },
+    });
+  }
+
+  async applyLocked(write: SliceWrite, token: string): Promise<WriteOutcome> {
+    const { set, remove, values } = sliceUpdate(write);
+    values[':token'] = token;
+    return this.#table.update('write a locked slice', {
+      Key: sliceKeyOf(write.ref),
+      UpdateExpression: updateExpression(set, [...remove, '#lock']),
+      ConditionExpression: '#lock = :token',
+      ExpressionAttributeNames: { '#lock': 'lock' },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async unlockSlice(ref: SliceRef, token: string): Promise<void> {
+    await this.#table.update('unlock a slice', {
+      Key: sliceKeyOf(ref),
+      UpdateExpression: 'REMOVE #lock',
+      ConditionExpression: '#lock = :token',
+      ExpressionAttributeNames: { '#lock': 'lock' },
+      ExpressionAttributeValues: { ':token': token },
+    });
+  }
+
+  async waitingHosts(incidentId: string, limit: number): Promise<string[]> {
+    const page = await this.#table.query('read waiting hosts', {
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :pk',
+      ExpressionAttributeValues: { ':pk': `WAITING#${incidentId}` },
+      Limit: limit,
+    });
+    return page.items.map((item) => String(item.gsi2sk));
+  }
+
+  async openDomains(): Promise<string[]> {
+    const items = await this.#table.queryAll('read open domains', {
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'OPEN_DOMAINS' },
+    });
+    return items.map((item) => String(item.gsi2sk));
+  }
+
+  async dueWakes(now: string, limit: number): Promise<Wake[]> {
+    const until = `${sortableTime(now)}#${HIGH}`;
+    const items = await this.#table.queryShards('read due wakes', 'WAKE#', INDEX_SHARDS.wake, until, limit);
+    return items
+      .map((item) => String(item.gsi1sk))
+      .sort()
+      .slice(0, limit)
+      .map((sortKey) => {
+        const [at = '', kind = '', ...id] = sortKey.split('#');
+        return { kind: kind as Wake['kind'], id: id.join('#'), at };
+      });
+  }
+}

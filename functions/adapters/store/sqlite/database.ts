@@ -1,0 +1,155 @@
+import Database from 'better-sqlite3';
+import { AdapterError, messageOf, StoreRejectedError, StoreUnavailableError } from '../../errors.ts';
+import { RETENTION } from '../projection.ts';
+
+/**
+ * The SQLite file of the store (better-sqlite3, WAL): its schema, how each port method runs in it
+ * (one `BEGIN IMMEDIATE` transaction per write, so it is exactly the single-item conditional write
+ * the port promises, even with several processes on the file; SQLite's errors wrapped into store
+ * errors), and what spans every table: the retention purge, the online backup, closing. Tables:
+ *
+ * - `slices (kind, id)`: `value` JSON, `version`, `lock`, `applied` JSON, and the index columns
+ *   derived from the value when it is written (../indexes.ts): `wake_at` (indexed: due timers)
+ *   and `open` (a domain with an open episode).
+ * - `decisions (id)`: the outbox; `status`, `attempt`, `created_at` (indexed while unfinished),
+ *   `body` (writes and effects) and `done` (indices of the effects performed).
+ * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
+ *   (incident_id, host_id)` indexed by host and, for `waiting` rows, by incident; `timeline (id)`
+ *   by incident and time; `plans (id)` by host; `tokens (hash)`.
+ *
+ * Times in indexed columns are normalised ISO strings, so they sort as text. Old rows are
+ * deleted by {@link SqliteFile.purgeExpired} (sweep calls it) after the retention of
+ * ../projection.ts, as DynamoDB's TTL does in the cloud.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS slices (
+  kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT, version INTEGER NOT NULL, lock TEXT,
+  applied TEXT NOT NULL DEFAULT '[]', wake_at TEXT, open INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS slices_wake ON slices (wake_at, kind, id) WHERE wake_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS slices_open ON slices (kind, id) WHERE open = 1;
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL,
+  created_at INTEGER NOT NULL, about TEXT NOT NULL, body TEXT NOT NULL, done TEXT NOT NULL DEFAULT '[]',
+  finished_at INTEGER) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decisions_unfinished ON decisions (created_at, id) WHERE status IN ('pending', 'committed');
+CREATE INDEX IF NOT EXISTS decisions_finished ON decisions (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY, status TEXT NOT NULL, failure_domain TEXT NOT NULL, opened_at TEXT NOT NULL,
+  resolved_at TEXT, revision INTEGER NOT NULL, detected_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incidents_time ON incidents (opened_at, id);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, opened_at, id);
+CREATE INDEX IF NOT EXISTS incidents_domain ON incidents (failure_domain, opened_at, id);
+CREATE TABLE IF NOT EXISTS affected (
+  incident_id TEXT NOT NULL, host_id TEXT NOT NULL, status TEXT NOT NULL, joined_at TEXT NOT NULL,
+  revision INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (incident_id, host_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS affected_waiting ON affected (incident_id, host_id) WHERE status = 'waiting';
+CREATE INDEX IF NOT EXISTS affected_host ON affected (host_id, incident_id);
+CREATE TABLE IF NOT EXISTS timeline (
+  id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timeline_incident ON timeline (incident_id, at, id);
+CREATE TABLE IF NOT EXISTS plans (
+  id TEXT PRIMARY KEY, host_id TEXT NOT NULL, issued_at TEXT, expires_at TEXT, body TEXT,
+  revoked INTEGER NOT NULL DEFAULT 0, revoked_at TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS plans_host ON plans (host_id, issued_at, id);
+CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+/** What a projection row stores to order its writes (see `OutboxEffect` in ../port.ts). */
+export type RevisionRow = { revision: number; detected_at?: string };
+
+const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT']);
+
+/** A busy or locked file is `store-unavailable` (retryable); anything else SQLite refuses, `store-rejected`. */
+const wrap = (what: string, error: unknown): AdapterError => {
+  if (error instanceof AdapterError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && BUSY_CODES.has(code)) {
+    return new StoreUnavailableError(`${what}: ${messageOf(error)}`, { cause: error });
+  }
+  return new StoreRejectedError(`${what}: ${messageOf(error)}`, { cause: error });
+};
+
+/** The open database file that every SQLite sub-port runs its statements in. */
+export class SqliteFile {
+  /** The connection, for statements run inside {@link write} or {@link read}. */
+  readonly db: Database.Database;
+
+  /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
+  constructor(path: string, busyTimeoutMs: number) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw wrap(`cannot open the store ${path}`, error);
+    }
+  }
+
+  /** Runs `work` in one `BEGIN IMMEDIATE` transaction, errors wrapped. */
+  write<T>(what: string, work: () => T): T {
+    try {
+      return this.db.transaction(work).immediate();
+    } catch (error) {
+      throw wrap(what, error);
+    }
+  }
+
+  /** Runs `work` outside a transaction (one statement reads a consistent snapshot), errors wrapped. */
+  read<T>(what: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw wrap(what, error);
+    }
+  }
+
+  /**
+   * Deletes what DynamoDB's TTL would: finished decision records, resolved incidents with their
+   * rows, and expired plans, past the retention of ../projection.ts. Answers how many rows went.
+   */
+  purgeExpired(nowMs: number): number {
+    return this.write('purge old rows', () => {
+      let removed = 0;
+      removed += this.db
+        .prepare('DELETE FROM decisions WHERE finished_at IS NOT NULL AND finished_at <= ?')
+        .run(nowMs - RETENTION.decisionSeconds * 1000).changes;
+      const before = new Date(nowMs - RETENTION.incidentSeconds * 1000).toISOString();
+      const old = this.db
+        .prepare<[string], { id: string }>(
+          "SELECT id FROM incidents WHERE status = 'resolved' AND resolved_at <= ?",
+        )
+        .all(before);
+      for (const { id } of old) {
+        removed += this.db.prepare('DELETE FROM timeline WHERE incident_id = ?').run(id).changes;
+        removed += this.db.prepare('DELETE FROM affected WHERE incident_id = ?').run(id).changes;
+        removed += this.db.prepare('DELETE FROM incidents WHERE id = ?').run(id).changes;
+      }
+      removed += this.db
+        .prepare(
+          'DELETE FROM plans WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND revoked_at <= ?)',
+        )
+        .run(
+          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+        ).changes;
+      return removed;
+    });
+  }
+
+  /** An online backup of the whole file into `file` (SQLite's backup API: consistent while others write). */
+  async backup(file: string): Promise<void> {
+    try {
+      await this.db.backup(file);
+    } catch (error) {
+      throw wrap(`back up the store to ${file}`, error);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,129 @@
+import { isFinished } from '../indexes.ts';
+import type { DecisionRecord, DecisionStatus, OutboxStore, WriteOutcome } from '../port.ts';
+import type { SqliteFile } from './database.ts';
+
+/**
+ * The outbox on SQLite (`OutboxStore`): one row of `decisions` per decision record, its status
+ * moved by conditional updates; `finished_at` (wall clock) starts its retention once it is done
+ * or aborted.
+ */
+
+type DecisionRow = {
+  id: string;
+  attempt: number;
+  status: DecisionStatus;
+  at: string;
+  created_at: number;
+  about: string;
+  body: string;
+  done: string;
+};
+
+const toRecord = (row: DecisionRow): DecisionRecord => {
+  const body = JSON.parse(row.body) as Pick<DecisionRecord, 'writes' | 'effects'>;
+  return {
+    id: row.id,
+    attempt: row.attempt,
+    status: row.status,
+    at: row.at,
+    createdAt: row.created_at,
+    about: row.about,
+    writes: body.writes,
+    effects: body.effects,
+    done: JSON.parse(row.done) as number[],
+  };
+};
+
+export class SqliteOutbox implements OutboxStore {
+  readonly #file: SqliteFile;
+  readonly #clock: () => number;
+
+  /** `clock`: the wall clock (ms), for `finished_at`. */
+  constructor(file: SqliteFile, clock: () => number) {
+    this.#file = file;
+    this.#clock = clock;
+  }
+
+  #decisionRow(id: string): DecisionRow | undefined {
+    return this.#file.db.prepare<[string], DecisionRow>('SELECT * FROM decisions WHERE id = ?').get(id);
+  }
+
+  async putDecision(record: DecisionRecord, replacing?: number): Promise<WriteOutcome> {
+    return this.#file.write('write a decision', () => {
+      const row = this.#decisionRow(record.id);
+      const values = [
+        record.attempt,
+        record.status,
+        record.at,
+        record.createdAt,
+        record.about,
+        JSON.stringify({ writes: record.writes, effects: record.effects }),
+        JSON.stringify(record.done),
+        record.id,
+      ];
+      if (row === undefined) {
+        if (replacing !== undefined) return 'conflict';
+        this.#file.db
+          .prepare(
+            'INSERT INTO decisions (attempt, status, at, created_at, about, body, done, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(...values);
+        return 'ok';
+      }
+      if (replacing === undefined || row.attempt !== replacing || row.status !== 'aborted') return 'conflict';
+      this.#file.db
+        .prepare(
+          'UPDATE decisions SET attempt = ?, status = ?, at = ?, created_at = ?, about = ?, body = ?, done = ?, finished_at = NULL WHERE id = ?',
+        )
+        .run(...values);
+      return 'ok';
+    });
+  }
+
+  async getDecision(id: string): Promise<DecisionRecord | undefined> {
+    return this.#file.read('read a decision', () => {
+      const row = this.#decisionRow(id);
+      return row === undefined ? undefined : toRecord(row);
+    });
+  }
+
+  async setDecisionStatus(
+    id: string,
+    attempt: number,
+    from: DecisionStatus,
+    to: DecisionStatus,
+  ): Promise<WriteOutcome> {
+    return this.#file.write('move a decision', () => {
+      const finished = isFinished(to) ? this.#clock() : null;
+      const changed = this.#file.db
+        .prepare(
+          'UPDATE decisions SET status = ?, finished_at = ? WHERE id = ? AND attempt = ? AND status = ?',
+        )
+        .run(to, finished, id, attempt, from);
+      return changed.changes === 1 ? 'ok' : 'conflict';
+    });
+  }
+
+  async markEffectDone(id: string, attempt: number, index: number): Promise<void> {
+    this.#file.write('mark an effect done', () => {
+      const row = this.#decisionRow(id);
+      if (row === undefined || row.attempt !== attempt) return;
+      const done = JSON.parse(row.done) as number[];
+      if (done.includes(index)) return;
+      this.#file.db
+        .prepare('UPDATE decisions SET done = ? WHERE id = ?')
+        .run(JSON.stringify([...done, index]), id);
+    });
+  }
+
+  async unfinishedDecisions(createdBefore: number, limit: number): Promise<DecisionRecord[]> {
+    return this.#file.read('read unfinished decisions', () =>
+      this.#file.db
+        .prepare<[number, number], DecisionRow>(
+          "SELECT * FROM decisions WHERE status IN ('pending', 'committed') AND created_at <= ? ORDER BY created_at, id LIMIT ?",
+        )
+        .all(createdBefore, limit)
+        .map(toRecord),
+    );
+  }
+}
