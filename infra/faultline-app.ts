@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { STORE_TABLE } from '../functions/adapters/store/dynamodb-table.ts';
 import type { TableDefinition } from './constructs/store-tables.ts';
 import { FaultlineStack, STORE_TABLE_NAME } from './faultline-stack.ts';
 import { applyNagSuppressions } from './nag-suppressions.ts';
+import { STORE_TABLE_FILE } from './paths.ts';
 
 export interface FaultlineAppOptions {
   /** Where the cloud assembly goes; by default the CLI's `cdk.out` (or a temporary folder). */
@@ -14,8 +15,10 @@ export interface FaultlineAppOptions {
   readonly context?: Readonly<Record<string, string>>;
 }
 
-/** The store's tables as the DynamoDB adapter defines them: one table, `store`. */
-export const STORE_TABLES: Readonly<Record<string, TableDefinition>> = { [STORE_TABLE_NAME]: STORE_TABLE };
+/** The store's tables as the DynamoDB adapter defines them (read from its layout file): one table, `store`. */
+export const STORE_TABLES: Readonly<Record<string, TableDefinition>> = {
+  [STORE_TABLE_NAME]: JSON.parse(readFileSync(STORE_TABLE_FILE, 'utf8')) as TableDefinition,
+};
 
 /** The stack's name when the `stackName` context does not set one. */
 export const DEFAULT_STACK_NAME = 'Faultline';

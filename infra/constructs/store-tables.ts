@@ -19,10 +19,9 @@ export interface IndexDefinition {
 }
 
 /**
- * One table of the store, as the DynamoDB adapter defines it (`STORE_TABLE` of
- * functions/adapters/store/dynamodb-table.ts): its keys, its global secondary indexes, the
- * attribute it stamps for TTL. The adapter owns the definition; infra only provisions it, so the
- * two cannot disagree.
+ * One table of the store, as the DynamoDB adapter defines it (functions/adapters/store/dynamodb/
+ * store-table.json, read by path): its keys, its global secondary indexes, the attribute it stamps
+ * for TTL. The adapter owns the definition; infra only provisions it, so the two cannot disagree.
  */
 export interface TableDefinition {
   readonly partitionKey: KeyAttributeDefinition;
@@ -37,7 +36,7 @@ export interface TableDefinition {
 export type StoreAccess = 'read' | 'read-write';
 
 /**
- * The item calls the DynamoDB adapter makes (functions/adapters/store/dynamodb-store.ts): single
+ * The item calls the DynamoDB adapter makes (functions/adapters/store/dynamodb/table-client.ts): single
  * items and queries, no scans, no batch writes, no transactions. A test holds the two together.
  */
 export const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;

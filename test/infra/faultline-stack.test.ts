@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORE_TABLE } from '../../functions/adapters/store/dynamodb-table.ts';
 import {
   apiFromEnv,
   correlateFromEnv,
@@ -150,6 +151,10 @@ const identityLikeStatements = (document: unknown): Statement[] =>
   );
 
 describe('the store', () => {
+  it('provisions exactly the table layout the DynamoDB adapter works with', () => {
+    expect(built.stack.store.definitions).toEqual({ [STORE_TABLE_NAME]: STORE_TABLE });
+  });
+
   it('creates one table per definition of the DynamoDB adapter, with its keys, indexes and TTL', () => {
     const tables = resourcesOfType(resources, 'AWS::DynamoDB::Table');
     const definitions = Object.entries(built.stack.store.definitions);
@@ -509,10 +514,14 @@ describe('the functions’ permissions', () => {
   });
 
   it('grants the store exactly the calls the DynamoDB adapter makes', () => {
-    const source = readFileSync(
-      new URL('../../functions/adapters/store/dynamodb-store.ts', import.meta.url),
-      'utf8',
-    );
+    const adapter = new URL('../../functions/adapters/store/', import.meta.url);
+    const source = [
+      'dynamodb-store.ts',
+      ...readdirSync(new URL('dynamodb/', adapter)).map((name) => `dynamodb/${name}`),
+    ]
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(new URL(file, adapter), 'utf8'))
+      .join('\n');
     const ACTION_OF_COMMAND: Record<string, string> = {
       Get: 'dynamodb:GetItem',
       BatchGet: 'dynamodb:BatchGetItem',

@@ -1,4 +1,5 @@
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
 import {
   isTransientSdkError,
   messageOf,
@@ -6,10 +7,12 @@ import {
   StoreUnavailableError,
   sdkErrorName,
 } from '../errors.ts';
+import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
 
 /**
- * The DynamoDB table of the store, as data: the CDK app (infra/) creates the table from
- * {@link STORE_TABLE} (on-demand, point-in-time recovery, retained, TTL on
+ * The DynamoDB table of the store, as data in ./dynamodb/store-table.json: the CDK app (infra/)
+ * reads that file by its path (infra imports no code of functions/) and creates the table from it
+ * as {@link STORE_TABLE} (on-demand, point-in-time recovery, retained, TTL on
  * `timeToLiveAttribute`), and the tests create the same table on dynalite with
  * {@link createStoreTable}. One table, three overloaded GSIs (all `ProjectionType: ALL`):
  *
@@ -35,32 +38,25 @@ import {
  * affected-host and timeline rows after 400 days, a plan 30 days after its own TTL. dynalite
  * ignores TTL; DynamoDB deletes within a few days of the time.
  */
-export const STORE_TABLE = {
-  partitionKey: { name: 'pk', type: 'S' },
-  sortKey: { name: 'sk', type: 'S' },
-  billingMode: 'PAY_PER_REQUEST',
-  timeToLiveAttribute: 'expiresAt',
-  globalSecondaryIndexes: [
-    {
-      indexName: 'gsi1',
-      partitionKey: { name: 'gsi1pk', type: 'S' },
-      sortKey: { name: 'gsi1sk', type: 'S' },
-      projectionType: 'ALL',
-    },
-    {
-      indexName: 'gsi2',
-      partitionKey: { name: 'gsi2pk', type: 'S' },
-      sortKey: { name: 'gsi2sk', type: 'S' },
-      projectionType: 'ALL',
-    },
-    {
-      indexName: 'gsi3',
-      partitionKey: { name: 'gsi3pk', type: 'S' },
-      sortKey: { name: 'gsi3sk', type: 'S' },
-      projectionType: 'ALL',
-    },
-  ],
-} as const;
+const KeyAttribute = z.strictObject({ name: z.string().min(1), type: z.literal('S') });
+
+/** The layout of the store's table, as store-table.json holds it. */
+const StoreTableLayout = z.strictObject({
+  partitionKey: KeyAttribute,
+  sortKey: KeyAttribute,
+  billingMode: z.literal('PAY_PER_REQUEST'),
+  timeToLiveAttribute: z.string().min(1),
+  globalSecondaryIndexes: z.array(
+    z.strictObject({
+      indexName: z.string().min(1),
+      partitionKey: KeyAttribute,
+      sortKey: KeyAttribute,
+      projectionType: z.literal('ALL'),
+    }),
+  ),
+});
+
+export const STORE_TABLE = StoreTableLayout.parse(storeTableJson);
 
 /** How many GSI partitions timers and unfinished decisions are spread over. */
 export const INDEX_SHARDS = { wake: 8, unfinished: 4 } as const;
