@@ -1,14 +1,13 @@
-import { sealEvent } from '../agent/detect/envelope.ts';
-import type { EventDraft } from '../probes/event-draft.ts';
+import { AnnouncingHost } from './announcing-host.ts';
 import type { ControlPlane } from './control-plane-client.ts';
-import { DemoError } from './errors.ts';
 
 /**
  * A simulated LDoms control domain: a small driver that speaks for it with its own agent token, as
  * its agent would (DESIGN.md §1, "a control domain's agent reports that a service domain
  * rebooted"): heartbeats as role `control`, `domain.going-down` for the alternate service domain
  * before it reboots, and `domain.rebooted` with its new boot time once it is back. The control
- * domain itself stays up throughout. Its events are sealed by the agent's own envelope code.
+ * domain itself stays up throughout. Its events are sealed by the agent's own envelope code
+ * (announcing-host.ts).
  */
 
 /** The service domains of the demo's control domain, as `ldm` names them. */
@@ -17,65 +16,22 @@ export const SERVICE_DOMAINS = { primary: 'primary', alternate: 'alternate' } as
 export const vdiskDomain = (control: string, serviceDomain: string): string =>
   `vdisk:${control}/${serviceDomain}`;
 
-export class ControlDomain {
-  private seq = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly hostId: string,
-    private readonly token: string,
-    private readonly controlPlane: ControlPlane,
-    private readonly heartbeatSeconds: number,
-  ) {}
+export class ControlDomain extends AnnouncingHost {
+  constructor(hostId: string, token: string, controlPlane: ControlPlane, heartbeatSeconds: number) {
+    super(hostId, token, controlPlane, heartbeatSeconds, { platform: 'solaris', role: 'control' });
+  }
 
   /** The failure domain of the alternate service domain's virtual disks. */
   get alternateDomain(): string {
     return vdiskDomain(this.hostId, SERVICE_DOMAINS.alternate);
   }
 
-  private get bootId(): string {
+  protected get bootId(): string {
     const tail = this.hostId
       .replace(/[^0-9a-f]/g, '0')
       .padStart(12, '0')
       .slice(-12);
     return `c0d00000-0000-4000-8000-${tail}`;
-  }
-
-  private async send(draft: EventDraft): Promise<void> {
-    this.seq += 1;
-    const sealed = sealEvent(draft, { hostId: this.hostId, bootId: this.bootId }, this.seq, new Date());
-    if (!sealed.ok) {
-      throw new DemoError(
-        'api-error',
-        `${draft.type} of ${this.hostId} breaks the contract: ${JSON.stringify(sealed.issues)}`,
-      );
-    }
-    await this.controlPlane.postEvents([sealed.event], this.token);
-  }
-
-  heartbeat(): Promise<void> {
-    return this.send({
-      type: 'host.heartbeat',
-      subject: this.hostId,
-      data: {
-        platform: 'solaris',
-        role: 'control',
-        agentVersion: 'demo',
-        intervalSeconds: this.heartbeatSeconds,
-        capabilities: [],
-        arrays: [],
-        paths: [],
-        disks: [],
-      },
-    });
-  }
-
-  /** Heartbeats every interval; a failed one is retried at the next beat. */
-  start(onError: (error: Error) => void): Promise<void> {
-    this.timer = setInterval(() => {
-      this.heartbeat().catch(onError);
-    }, this.heartbeatSeconds * 1000);
-    return this.heartbeat();
   }
 
   /** The alternate service domain is about to reboot: announced before its disks go. */
@@ -99,10 +55,5 @@ export class ControlDomain {
         bootedAt: new Date().toISOString(),
       },
     });
-  }
-
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
   }
 }

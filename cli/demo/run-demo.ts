@@ -1,26 +1,34 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { SIM_AGENT_INTERVALS, SimClient } from '../../sim/client.ts';
+import { SimClient } from '../../sim/client.ts';
 import { ControlDomain } from '../../sim/control-domain.ts';
 import { ControlPlane, type IncidentSummary, type Stats } from '../../sim/control-plane-client.ts';
 import { DemoError } from '../../sim/errors.ts';
 import { HostingPartition, vscsiDomain } from '../../sim/hosting-partition.ts';
+import { SIM_AGENT_INTERVALS } from '../../sim/simulated-agent-host.ts';
 import { SimStorageHost, type StorageHostKind } from '../../sim/storage-host.ts';
 import { LiveView } from './live-view.ts';
 import { type Page, type PageSink, startPageSink } from './page-sink.ts';
+import {
+  haltedError,
+  runSideScenario,
+  type SideIncident,
+  type SideScenarioSetup,
+  type Until,
+} from './side-scenario.ts';
 
 /**
  * `faultline demo`: a simulated fleet on the running control plane. `clients` Linux partitions
- * (sim-client.ts), each running the real agent over its own simulated host, mirror their disks
- * over vios1 and vios2 (hosting-partition.ts). vios2 goes down, its clients' halves fail, the
+ * (sim/client.ts), each running the real agent over its own simulated host, mirror their disks
+ * over vios1 and vios2 (sim/hosting-partition.ts). vios2 goes down, its clients' halves fail, the
  * control plane opens one outage; vios2 comes back (`ipl.completed`), and the control plane heals
  * the clients in waves (a canary first) while the demo's page sink receives the trigger and the
  * resolve. Meanwhile an LDoms guest loses the submirror its alternate service domain serves while
- * that domain reboots (its control domain announces both, control-domain.ts), and a few multipath
- * hosts lose the paths through one FC port (sim-storage-host.ts): each is its own incident. The
- * demo ends when every incident is resolved and every simulated host is healthy, or fails with the
- * reason at its deadline.
+ * that domain reboots (its control domain announces both, sim/control-domain.ts), and a few
+ * multipath hosts lose the paths through one FC port (sim/storage-host.ts): each is its own incident,
+ * run by side-scenario.ts. The demo ends when every incident is resolved and every simulated host
+ * is healthy, or fails with the reason at its deadline.
  */
 
 export const DEMO_DEFAULTS = {
@@ -57,8 +65,7 @@ export type DemoOptions = {
   write: (text: string) => void;
 };
 
-/** An incident of the LDoms guests or the multipath hosts, resolved. */
-export type SideIncident = { scenario: StorageHostKind; incident: IncidentSummary };
+export type { SideIncident };
 
 export type DemoResult = {
   /** The vios2 outage. */
@@ -270,7 +277,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         throw error;
       }
     };
-    const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+    const until: Until = async (what, probe) => {
       for (;;) {
         const value = await tolerant(probe);
         if (value !== undefined) return value;
@@ -281,65 +288,16 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       }
     };
 
-    /**
-     * The LDoms guests' and the multipath hosts' fault, beside vios2's: the server goes (the
-     * control domain announces its alternate service domain going down first), the hosts join its
-     * incident, it comes back, and the incident resolves with every host healthy.
-     */
-    const sideScenario = async (kind: StorageHostKind): Promise<SideIncident | undefined> => {
-      const hosts = storageHosts.filter((host) => host.kind === kind);
-      const failureDomain = hosts[0]?.failureDomain;
-      if (failureDomain === undefined) return undefined;
-      const control = kind === 'ldoms-guest' ? controlDomain : undefined;
-      if (control !== undefined) {
-        await until('domain.going-down accepted', async () => {
-          await control.alternateGoingDown();
-          return true;
-        });
-        view.say(`${control.hostId} announces its alternate service domain going DOWN (${failureDomain})`);
-      }
-      await Promise.all(hosts.map((host) => host.faultDown()));
-      view.say(
-        kind === 'ldoms-guest'
-          ? `${hosts.length} LDoms guest(s): the submirror on the alternate's virtual disk goes to Maintenance`
-          : `FC port ${failureDomain} goes DOWN: its paths fail on ${hosts.length} multipath hosts`,
-      );
-      const opened = await until(`the incident of ${failureDomain}`, async () =>
-        (await controlPlane.incidents()).find(
-          (incident) => !existing.has(incident.id) && incident.failureDomain === failureDomain,
-        ),
-      );
-      view.say(`incident ${opened.id} OPENED: ${opened.kind} of ${opened.failureDomain}`);
-      await until(`every host in the incident of ${failureDomain}`, async () => {
-        const detail = await controlPlane.incident(opened.id);
-        return detail.incident.affectedHosts >= hosts.length ? detail.incident : undefined;
-      });
-      await delay(options.outageSeconds * 1000);
-      await Promise.all(hosts.map((host) => host.faultBack()));
-      if (control !== undefined) {
-        await until('domain.rebooted accepted', async () => {
-          await control.alternateRebooted();
-          return true;
-        });
-        view.say(`${control.hostId}: the alternate service domain is BACK (domain.rebooted)`);
-      } else {
-        view.say(`FC port ${failureDomain} is BACK: multipathd reinstates most paths by itself`);
-      }
-      const resolved = await until(`the incident of ${failureDomain} resolved`, async () => {
-        const current = (await controlPlane.incident(opened.id)).incident;
-        if (current.status === 'halted') {
-          throw new DemoError(
-            'not-healed',
-            `the control plane halted the healing of ${current.id}: see \`faultline incident ${current.id}\``,
-          );
-        }
-        if (current.status !== 'resolved' || !hosts.every((host) => host.isHealthy())) return undefined;
-        return current;
-      });
-      view.say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}`);
-      return { scenario: kind, incident: resolved };
+    const side: SideScenarioSetup = {
+      storageHosts,
+      controlDomain,
+      controlPlane,
+      existing,
+      outageSeconds: options.outageSeconds,
+      until,
+      say: (line) => view.say(line),
     };
-    const sideRuns = Promise.all([sideScenario('ldoms-guest'), sideScenario('multipath')]);
+    const sideRuns = Promise.all([runSideScenario('ldoms-guest', side), runSideScenario('multipath', side)]);
     // Awaited once vios2's outage is healed; a failure meanwhile is not left unhandled.
     sideRuns.catch(() => undefined);
 
@@ -377,12 +335,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         view.say(`incident ${current.id} is ${current.status}${current.escalated ? ' (escalated)' : ''}`);
         lastStatus = current.status;
       }
-      if (current.status === 'halted') {
-        throw new DemoError(
-          'not-healed',
-          `the control plane halted the healing of ${current.id}: see \`faultline incident ${current.id}\``,
-        );
-      }
+      if (current.status === 'halted') throw haltedError(current);
       if (current.status !== 'resolved') return undefined;
       return clients.every((client) => client.isHealthy()) ? current : undefined;
     });

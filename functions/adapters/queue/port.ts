@@ -241,6 +241,22 @@ export const deadLetterMessage = (
 };
 
 /**
+ * {@link WorkQueue.deadLetter}, written once for every adapter: sends the message to the queue's
+ * dead-letter queue with `reason` (see {@link deadLetterMessage}), then deletes it from the queue.
+ * At least once: a crash between the two leaves it in both, and it comes back to be dead-lettered
+ * again.
+ */
+export const sendToDeadLetterQueue = async (
+  queue: WorkQueue,
+  message: ReceivedMessage,
+  reason: string,
+): Promise<void> => {
+  const deadLetterQueue = await queue.deadLetterQueue();
+  await deadLetterQueue.send(deadLetterMessage(message, reason, queue.name));
+  await queue.delete(message.receiptHandle);
+};
+
+/**
  * Why a message is in a dead-letter queue: the `reason` its consumer gave when it rejected it, or
  * undefined when the queue's redrive policy moved it there after `maxReceiveCount` receives
  * (its consumer kept failing on it: look at the consumer's logs for that message id).

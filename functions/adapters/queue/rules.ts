@@ -138,7 +138,11 @@ export const batchRefusal = (ids: readonly string[]): Refusal | undefined => {
   return undefined;
 };
 
-const checkRange = (queue: string, name: string, value: number, min: number, max: number): number => {
+/**
+ * An integer setting in `[min, max]`, or `InvalidQueueRequestError` naming it: the one range check
+ * of queue requests and of the SQLite queue's configuration.
+ */
+export const checkRange = (queue: string, name: string, value: number, min: number, max: number): number => {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new InvalidQueueRequestError(
       queue,

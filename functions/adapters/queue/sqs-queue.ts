@@ -30,7 +30,6 @@ import {
   type BatchMessage,
   type DeleteBatchEntry,
   type DeleteBatchResult,
-  deadLetterMessage,
   type MessageAttribute,
   type MessageAttributes,
   type OutgoingMessage,
@@ -40,6 +39,7 @@ import {
   type RedrivePolicy,
   type SendBatchResult,
   type SentMessage,
+  sendToDeadLetterQueue,
   type WorkQueue,
 } from './port.ts';
 import { checkReceiveOptions, checkVisibilityTimeout } from './rules.ts';
@@ -387,10 +387,8 @@ export class SqsQueue implements WorkQueue {
     }
   }
 
-  async deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
-    const deadLetterQueue = await this.deadLetterQueue();
-    await deadLetterQueue.send(deadLetterMessage(message, reason, this.name));
-    await this.delete(message.receiptHandle);
+  deadLetter(message: ReceivedMessage, reason: string): Promise<void> {
+    return sendToDeadLetterQueue(this, message, reason);
   }
 
   async counts(): Promise<QueueCounts> {

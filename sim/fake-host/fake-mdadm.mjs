@@ -1,0 +1,290 @@
+import { deviceMinor } from './devices.mjs';
+import {
+  addMember,
+  bumpEvents,
+  DATA_OFFSET_BYTES,
+  deviceNodeExists,
+  deviceReadable,
+  inSyncDevices,
+  loadModel,
+  logAction,
+  logRead,
+  partitionSize,
+  readSuperblock,
+  saveModel,
+} from './host-model.mjs';
+import { toolResult } from './tool-result.mjs';
+
+/**
+ * The fake `mdadm` (tools.mjs): `--detail` and `--examine` print what the real tool prints (the
+ * formats the probes' parsers read); `--fail`, `--remove`, `--add` and `--re-add` change the host
+ * model as the real tool and the kernel would, with the real refusals: `--re-add` without a bitmap
+ * ("mdadm: --re-add for /dev/sdb1 to /dev/md0 is not possible"), `--add` of a device that "reports
+ * being an active member", failing the last in-sync member (EBUSY from the kernel), a device too
+ * small. Like the real tool it also does what the executor must never ask for: `--add` over
+ * another array's superblock or over a newer stale half.
+ */
+
+const pad = (text, width) => String(text).padStart(width);
+
+const detailText = (model, name) => {
+  const array = model.arrays[name];
+  const inSync = array.members.filter((member) => member.state === 'in_sync').length;
+  const working = array.members.filter((member) => member.state !== 'faulty').length;
+  const failed = array.members.filter((member) => member.state === 'faulty').length;
+  const spares = array.members.filter(
+    (member) => member.state === 'spare' || member.state === 'rebuilding',
+  ).length;
+  const state = ['clean'];
+  if (inSync < array.raidDevices) state.push('degraded');
+  if (array.recovery !== null) state.push('recovering');
+  const lines = [
+    `/dev/${name}:`,
+    `           Version : ${array.metadata}`,
+    '     Creation Time : Tue Mar 14 10:22:31 2023',
+    `        Raid Level : ${array.level}`,
+    `        Array Size : ${array.sizeKiB} (${(array.sizeKiB / 1048576).toFixed(2)} GiB)`,
+    `     Used Dev Size : ${array.sizeKiB} (${(array.sizeKiB / 1048576).toFixed(2)} GiB)`,
+    `      Raid Devices : ${array.raidDevices}`,
+    `     Total Devices : ${array.members.length}`,
+    '       Persistence : Superblock is persistent',
+    '',
+    ...(array.bitmap ? ['     Intent Bitmap : Internal', ''] : []),
+    '       Update Time : Sun Nov 22 03:12:40 2026',
+    `             State : ${state.join(', ')} `,
+    `    Active Devices : ${inSync}`,
+    `   Working Devices : ${working}`,
+    `    Failed Devices : ${failed}`,
+    `     Spare Devices : ${spares}`,
+    '',
+    `Consistency Policy : ${array.bitmap ? 'bitmap' : 'resync'}`,
+    '',
+    ...(array.recovery === null
+      ? []
+      : [`    Rebuild Status : ${Math.floor(array.recovery.progress)}% complete`, '']),
+    `              Name : ${array.name}  (local to host ${model.ownPartition})`,
+    `              UUID : ${array.uuid}`,
+    `            Events : ${array.events}`,
+    '',
+    '    Number   Major   Minor   RaidDevice State',
+  ];
+  for (let slot = 0; slot < array.raidDevices; slot += 1) {
+    const member = array.members.find(
+      (candidate) =>
+        candidate.slot === slot && (candidate.state === 'in_sync' || candidate.state === 'rebuilding'),
+    );
+    if (member === undefined) {
+      lines.push(`       -       0        0     ${pad(slot, 4)}      removed`);
+      continue;
+    }
+    const words = member.state === 'in_sync' ? 'active sync' : 'spare rebuilding';
+    lines.push(
+      `    ${pad(member.descriptor, 4)}       8     ${pad(deviceMinor(model, member.device), 4)}     ${pad(slot, 4)}      ${words}   /dev/${member.device}`,
+    );
+  }
+  const others = array.members.filter((member) => member.state === 'faulty' || member.state === 'spare');
+  if (others.length > 0) lines.push('');
+  for (const member of others) {
+    lines.push(
+      `    ${pad(member.descriptor, 4)}       8     ${pad(deviceMinor(model, member.device), 4)}        -      ${member.state}   /dev/${member.device}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+};
+
+const examineText = (device, superblock, sizeBytes) => {
+  const role = superblock.role === 'active' ? `Active device ${superblock.slot}` : 'spare';
+  return [
+    `/dev/${device}:`,
+    '          Magic : a92b4efc',
+    '        Version : 1.2',
+    `    Feature Map : ${superblock.bitmap ? '0x1' : '0x0'}`,
+    `     Array UUID : ${superblock.uuid}`,
+    `           Name : ${superblock.name}`,
+    '  Creation Time : Tue Mar 14 10:22:31 2023',
+    `     Raid Level : ${superblock.level}`,
+    `   Raid Devices : ${superblock.raidDevices}`,
+    '',
+    ` Avail Dev Size : ${Math.floor(((sizeBytes ?? 0) - DATA_OFFSET_BYTES) / 512)} sectors`,
+    `    Data Offset : ${DATA_OFFSET_BYTES / 512} sectors`,
+    '   Super Offset : 8 sectors',
+    '          State : clean',
+    '    Device UUID : 5f3e2d1c:0b9a8f7e:6d5c4b3a:29180706',
+    '',
+    ...(superblock.bitmap ? ['Internal Bitmap : 8 sectors from superblock'] : []),
+    '    Update Time : Sun Nov 22 03:02:16 2026',
+    '       Checksum : 4c3b2a19 - correct',
+    `         Events : ${superblock.events}`,
+    '',
+    '',
+    `   Device Role : ${role}`,
+    "   Array State : AA ('A' == active, '.' == missing, 'R' == replacing)",
+    '',
+  ].join('\n');
+};
+
+const MANAGE_OPS = new Map([
+  ['--fail', 'fail'],
+  ['-f', 'fail'],
+  ['--set-faulty', 'fail'],
+  ['--remove', 'remove'],
+  ['-r', 'remove'],
+  ['--add', 'add'],
+  ['-a', 'add'],
+  ['--re-add', 're-add'],
+]);
+
+/** `mdadm` with its argument vector, on the host at `root`. */
+export const mdadm = (root, argv) => {
+  const model = loadModel(root);
+  const [first, ...rest] = argv;
+  if (first === '--detail' || first === '-D') {
+    logRead(root, { argv: ['mdadm', ...argv] });
+    const name = (rest[0] ?? '').replace(/^\/dev\//, '');
+    if (model.arrays[name] === undefined)
+      return toolResult(1, '', `mdadm: cannot open /dev/${name}: No such file or directory\n`);
+    return toolResult(0, detailText(model, name));
+  }
+  if (first === '--examine' || first === '-E') {
+    logRead(root, { argv: ['mdadm', ...argv] });
+    let stdout = '';
+    let stderr = '';
+    let code = 0;
+    for (const path of rest) {
+      const device = path.replace(/^\/dev\//, '');
+      if (!deviceNodeExists(model, device)) {
+        stderr += `mdadm: cannot open ${path}: No such file or directory\n`;
+        code = 1;
+        continue;
+      }
+      const superblock = deviceReadable(model, device) ? readSuperblock(root, model, device) : null;
+      if (superblock === null) {
+        // An unreadable device looks blank to mdadm too: the caller must know it could read it.
+        stderr += `mdadm: No md superblock detected on ${path}.\n`;
+        code = 1;
+        continue;
+      }
+      stdout += examineText(device, superblock, partitionSize(model, device));
+    }
+    return toolResult(code, stdout, stderr);
+  }
+  const args = first === '--manage' ? rest : argv;
+  const name = (args[0] ?? '').replace(/^\/dev\//, '');
+  const op = MANAGE_OPS.get(args[1] ?? '');
+  const targetPath = args[2] ?? '';
+  const target = targetPath.replace(/^\/dev\//, '');
+  const array = model.arrays[name];
+  const superblock =
+    array === undefined ? null : deviceReadable(model, target) ? readSuperblock(root, model, target) : null;
+  const onMedium = array === undefined ? null : readSuperblock(root, model, target);
+  logAction(root, {
+    argv: ['mdadm', ...argv],
+    before:
+      array === undefined
+        ? null
+        : {
+            array: name,
+            uuid: array.uuid,
+            events: array.events,
+            inSync: inSyncDevices(array),
+            member: array.members.find((member) => member.device === target)?.state ?? null,
+            // What the medium holds, readable or not: the property tests judge by the truth.
+            onMedium: onMedium === null ? null : { uuid: onMedium.uuid, events: onMedium.events },
+          },
+  });
+  if (op === undefined || array === undefined) {
+    return toolResult(
+      1,
+      '',
+      `mdadm: ${array === undefined ? `/dev/${name} does not appear to be an md device` : 'unknown operation'}\n`,
+    );
+  }
+  const done = (code, message) => {
+    saveModel(root, model);
+    return toolResult(code, '', message);
+  };
+
+  if (op === 'remove' && target === 'detached') {
+    const detached = array.members.filter((member) => !deviceNodeExists(model, member.device));
+    const messages = [];
+    for (const member of detached) {
+      if (member.state !== 'faulty' && member.state !== 'spare') {
+        messages.push(`mdadm: hot remove failed for ${member.device}: Device or resource busy`);
+        continue;
+      }
+      array.members = array.members.filter((candidate) => candidate !== member);
+      messages.push(`mdadm: hot removed ${member.device} from /dev/${name}`);
+    }
+    if (messages.length > 0) bumpEvents(root, model, name);
+    return done(messages.some((message) => message.includes('failed')) ? 1 : 0, `${messages.join('\n')}\n`);
+  }
+
+  const member = array.members.find((candidate) => candidate.device === target);
+  if (op === 'fail') {
+    if (member === undefined)
+      return done(1, `mdadm: set device faulty failed for ${targetPath}:  No such device\n`);
+    if (member.state === 'in_sync' && inSyncDevices(array).length === 1) {
+      // raid1 refuses to fail its last working device.
+      return done(1, `mdadm: set device faulty failed for ${targetPath}:  Device or resource busy\n`);
+    }
+    if (array.recovery?.device === target) array.recovery = null;
+    member.state = 'faulty';
+    bumpEvents(root, model, name);
+    return done(0, `mdadm: set ${targetPath} faulty in /dev/${name}\n`);
+  }
+  if (op === 'remove') {
+    if (member === undefined) {
+      return done(1, `mdadm: hot remove failed for ${targetPath}: No such device or address\n`);
+    }
+    if (!deviceNodeExists(model, target)) {
+      return done(1, `mdadm: Cannot find ${targetPath}: No such file or directory\n`);
+    }
+    if (member.state !== 'faulty' && member.state !== 'spare') {
+      return done(1, `mdadm: hot remove failed for ${targetPath}: Device or resource busy\n`);
+    }
+    array.members = array.members.filter((candidate) => candidate !== member);
+    bumpEvents(root, model, name);
+    return done(0, `mdadm: hot removed ${targetPath} from /dev/${name}\n`);
+  }
+
+  // --add and --re-add
+  if (!deviceNodeExists(model, target))
+    return done(1, `mdadm: Cannot find ${targetPath}: No such file or directory\n`);
+  if (member !== undefined) return done(1, `mdadm: Cannot open ${targetPath}: Device or resource busy\n`);
+  if (!deviceReadable(model, target)) return done(1, `mdadm: cannot load array metadata from /dev/${name}\n`);
+  const size = partitionSize(model, target) ?? 0;
+  if (size < array.sizeKiB * 1024 + DATA_OFFSET_BYTES) {
+    return done(1, `mdadm: ${targetPath} not large enough to join array\n`);
+  }
+  const ours = superblock !== null && superblock.uuid === array.uuid;
+  // The kernel re-adds incrementally only what the bitmap still covers (events not older than
+  // the bitmap's last clear), or a member that missed nothing.
+  const reAddPossible =
+    ours &&
+    superblock.role === 'active' &&
+    ((array.bitmap && superblock.events >= (array.bitmapEventsCleared ?? 0)) ||
+      superblock.events === array.events);
+  if (op === 're-add') {
+    if (!reAddPossible) return done(1, `mdadm: --re-add for ${targetPath} to /dev/${name} is not possible\n`);
+    addMember(root, model, name, target, { reAdd: true });
+    return done(0, `mdadm: re-added ${targetPath}\n`);
+  }
+  if (reAddPossible) {
+    addMember(root, model, name, target, { reAdd: true });
+    return done(0, `mdadm: re-added ${targetPath}\n`);
+  }
+  if (ours && superblock.role === 'active') {
+    return done(
+      1,
+      [
+        `mdadm: ${targetPath} reports being an active member for /dev/${name}, but a --re-add fails.`,
+        `mdadm: not performing --add as that would convert ${targetPath} in to a spare.`,
+        `mdadm: To make this a spare, use "mdadm --zero-superblock ${targetPath}" first.`,
+        '',
+      ].join('\n'),
+    );
+  }
+  // Like the real mdadm, a plain --add writes this array's superblock over whatever was there.
+  addMember(root, model, name, target, { reAdd: false });
+  return done(0, `mdadm: added ${targetPath}\n`);
+};

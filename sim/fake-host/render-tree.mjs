@@ -1,0 +1,207 @@
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { deviceMinor, deviceNodeExists, diskMinor, locateDevice, partitionsShown } from './devices.mjs';
+
+/**
+ * The fake host's tree (host-model.mjs renders it after every change): the model laid out as
+ * Linux lays it out, for the executor and the scan to read: `proc/mdstat`, `proc/self/mountinfo`,
+ * `proc/swaps`, `proc/stat`, `sys/block/<disk>` with its partitions, sizes, device numbers and
+ * holders, `sys/class/scsi_device/<hctl>/device` and `sys/class/scsi_host/<host>` (ibmvscsi, with
+ * the hosting partition and the location code), `sys/block/<md>/md/dev-*`, dm's `dm/uuid` and
+ * slaves, and `dev/` nodes (a readable device is a file of data; an unreadable one a directory,
+ * whose read fails as an offline disk's does).
+ */
+
+const DEVICE_BYTES = Buffer.alloc(4096, 0xa5);
+
+const file = (root, path, text) => {
+  const full = join(root, path);
+  mkdirSync(dirname(full), { recursive: true });
+  writeFileSync(full, text);
+};
+
+const folder = (root, path) => mkdirSync(join(root, path), { recursive: true });
+
+const link = (root, path, target) => {
+  const full = join(root, path);
+  mkdirSync(dirname(full), { recursive: true });
+  symlinkSync(relative(dirname(full), join(root, target)), full);
+};
+
+/** Where `wipefs` finds each signature a fake partition may carry (libblkid's offsets). */
+const SIGNATURES = {
+  xfs: [0, Buffer.from('XFSB', 'latin1')],
+  ext4: [1080, Buffer.from([0x53, 0xef])],
+  swap: [4086, Buffer.from('SWAPSPACE2', 'latin1')],
+  LVM2_member: [512, Buffer.from('LABELONE', 'latin1')],
+};
+
+const contentWith = (signature) => {
+  if (signature === undefined) return DEVICE_BYTES;
+  const [offset, magic] = SIGNATURES[signature];
+  const bytes = Buffer.alloc(8192, 0xa5);
+  magic.copy(bytes, offset);
+  return bytes;
+};
+
+/** A device node: data when readable, a directory (read fails with EISDIR) when not. */
+const node = (root, path, readable, signature) => {
+  if (readable) file(root, path, contentWith(signature));
+  else folder(root, path);
+};
+
+const mdstatText = (model) => {
+  const lines = ['Personalities : [raid1] [raid0] [raid10] [raid6] [raid5] [raid4] '];
+  for (const [name, array] of Object.entries(model.arrays).sort()) {
+    const members = [...array.members]
+      .sort((left, right) => right.descriptor - left.descriptor)
+      .map((member) => {
+        const flag = member.state === 'faulty' ? '(F)' : member.state === 'spare' ? '(S)' : '';
+        return `${member.device}[${member.descriptor}]${flag}`;
+      });
+    lines.push(`${name} : active ${array.level} ${members.join(' ')}`);
+    const slots = Array.from({ length: array.raidDevices }, (_, slot) =>
+      array.members.some((member) => member.slot === slot && member.state === 'in_sync') ? 'U' : '_',
+    ).join('');
+    const up = [...slots].filter((slot) => slot === 'U').length;
+    lines.push(
+      `      ${array.sizeKiB} blocks super ${array.metadata} [${array.raidDevices}/${up}] [${slots}]`,
+    );
+    if (array.recovery !== null) {
+      const done = Math.floor((array.sizeKiB * array.recovery.progress) / 100);
+      const bar = Math.floor(array.recovery.progress / 5);
+      lines.push(
+        `      [${'='.repeat(bar)}>${'.'.repeat(Math.max(0, 19 - bar))}]  recovery = ${array.recovery.progress.toFixed(1)}% (${done}/${array.sizeKiB}) finish=${((100 - array.recovery.progress) / 10).toFixed(1)}min speed=204800K/sec`,
+      );
+    }
+    if (array.bitmap) lines.push('      bitmap: 1/1 pages [4KB], 65536KB chunk');
+    lines.push('      ');
+  }
+  lines.push('unused devices: <none>', '');
+  return lines.join('\n');
+};
+
+const escapeMount = (text) => text.replace(/ /g, '\\040');
+
+/** Renders the model into the tree under `root`, replacing its `proc`, `sys` and `dev`. */
+export const renderTree = (root, model) => {
+  for (const top of ['proc', 'sys', 'dev']) rmSync(join(root, top), { recursive: true, force: true });
+  // A Solaris guest has no mdstat; the scan of a tree tells Solaris by its SVM folder.
+  if (model.platform === 'solaris') folder(root, 'sos_commands/svm');
+  else file(root, 'proc/mdstat', mdstatText(model));
+  file(root, 'proc/stat', `cpu  1 2 3 4 5 6 7 0 0 0\nbtime ${model.btime}\nprocesses 1234\n`);
+  file(root, 'proc/sys/kernel/random/boot_id', `${model.bootId}\n`);
+  file(root, 'proc/device-tree/ibm,partition-name', `${model.ownPartition}\0`);
+
+  const numbers = new Map();
+  const mountLines = [];
+  const procMounts = [];
+  let mountId = 30;
+  for (const mount of model.mounts) {
+    const minor = deviceMinor(model, mount.device);
+    mountId += 1;
+    mountLines.push(
+      `${mountId} 1 8:${minor} / ${escapeMount(mount.mountPoint)} rw,relatime shared:${mountId} - ${mount.fstype} /dev/${mount.device} rw`,
+    );
+    procMounts.push(`/dev/${mount.device} ${escapeMount(mount.mountPoint)} ${mount.fstype} rw,relatime 0 0`);
+  }
+  file(root, 'proc/self/mountinfo', mountLines.length === 0 ? '' : `${mountLines.join('\n')}\n`);
+  file(root, 'proc/mounts', procMounts.length === 0 ? '' : `${procMounts.join('\n')}\n`);
+  file(
+    root,
+    'proc/swaps',
+    `Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n${model.swaps.map((swap) => `/dev/${swap}                               partition\t2097148\t\t0\t\t-2\n`).join('')}`,
+  );
+
+  const linux = Object.keys(model.scsiHosts).length > 0 || Object.keys(model.luns).length > 0;
+  if (linux) folder(root, 'sys/block');
+  for (const [host, info] of Object.entries(model.scsiHosts)) {
+    const base = `sys/class/scsi_host/${host}`;
+    file(root, `${base}/proc_name`, `${info.driver}\n`);
+    file(root, `${base}/scan`, '');
+    if (info.partitionName !== undefined) {
+      file(root, `${base}/partition_name`, `${info.partitionName}\n`);
+      file(root, `${base}/partition_number`, `${info.partitionNumber}\n`);
+      file(root, `${base}/vhost_loc`, `${model.system}-V${info.partitionNumber}-C${info.slot}\n`);
+    }
+    folder(root, `sys/devices/vio/${info.adapter}/${host}`);
+  }
+
+  for (const [hctl, lun] of Object.entries(model.luns)) {
+    if (lun.attached === null) continue;
+    const [h, c, t] = hctl.split(':');
+    const host = `host${h}`;
+    const adapter = model.scsiHosts[host]?.adapter ?? `3000000${h}`;
+    const device = `sys/devices/vio/${adapter}/${host}/target${h}:${c}:${t}/${hctl}`;
+    const disk = lun.attached;
+    file(root, `${device}/state`, `${lun.state}\n`);
+    file(root, `${device}/vendor`, 'AIX     \n');
+    file(root, `${device}/model`, 'VDASD           \n');
+    file(root, `${device}/ioerr_cnt`, '0x0\n');
+    file(root, `${device}/delete`, '');
+    if (lun.wwid !== undefined) file(root, `${device}/wwid`, `${lun.wwid}\n`);
+    folder(root, `${device}/block/${disk}`);
+    link(root, `sys/class/scsi_device/${hctl}/device`, device);
+    link(root, `sys/block/${disk}/device`, device);
+    const minor = diskMinor(disk);
+    numbers.set(disk, `8:${minor}`);
+    file(root, `sys/block/${disk}/size`, `${Math.floor(lun.sizeBytes / 512)}\n`);
+    file(root, `sys/block/${disk}/dev`, `8:${minor}\n`);
+    folder(root, `sys/block/${disk}/holders`);
+    node(root, `dev/${disk}`, lun.readable && lun.state === 'running');
+    if (!partitionsShown(model, lun)) continue;
+    for (const partition of lun.partitions) {
+      const name = `${disk}${partition.number}`;
+      const base = `sys/block/${disk}/${name}`;
+      file(root, `${base}/partition`, `${partition.number}\n`);
+      file(root, `${base}/size`, `${Math.floor(partition.sizeBytes / 512)}\n`);
+      file(root, `${base}/dev`, `8:${minor + partition.number}\n`);
+      folder(root, `${base}/holders`);
+      node(root, `dev/${name}`, lun.readable && lun.state === 'running', partition.signature);
+    }
+  }
+
+  const holderPath = (device) => {
+    const located = locateDevice(model, device);
+    if (located === null || !deviceNodeExists(model, device) || model.noHolders === true) return null;
+    return located.number === null
+      ? `sys/block/${located.lun.attached}/holders`
+      : `sys/block/${located.lun.attached}/${device}/holders`;
+  };
+
+  for (const [name, array] of Object.entries(model.arrays)) {
+    const base = `sys/block/${name}/md`;
+    file(root, `${base}/level`, `${array.level}\n`);
+    file(root, `${base}/metadata_version`, `${array.metadata}\n`);
+    file(root, `${base}/sync_action`, array.recovery === null ? 'idle\n' : 'recover\n');
+    for (const member of array.members) {
+      const state = member.state === 'in_sync' ? 'in_sync' : member.state === 'faulty' ? 'faulty' : 'spare';
+      file(root, `${base}/dev-${member.device}/state`, `${state}\n`);
+      file(
+        root,
+        `${base}/dev-${member.device}/slot`,
+        `${member.slot === null || member.state === 'faulty' ? 'none' : member.slot}\n`,
+      );
+      const holders = holderPath(member.device);
+      if (holders !== null) file(root, `${holders}/${name}`, '');
+    }
+  }
+
+  for (const [dm, info] of Object.entries(model.dm)) {
+    file(root, `sys/block/${dm}/dm/uuid`, `${info.uuid}\n`);
+    file(root, `sys/block/${dm}/dev`, `253:${dm.slice(3)}\n`);
+    for (const slave of info.slaves) {
+      file(root, `sys/block/${dm}/slaves/${slave}`, '');
+      const holders = holderPath(slave);
+      if (holders !== null) file(root, `${holders}/${dm}`, '');
+    }
+  }
+  for (const [device, holders] of Object.entries(model.extraHolders)) {
+    const path = holderPath(device);
+    if (path === null) continue;
+    for (const holder of holders) file(root, `${path}/${holder}`, '');
+  }
+  for (const [device, info] of Object.entries(model.solarisDisks ?? {})) {
+    node(root, `dev/rdsk/${device}s2`, info.readable);
+  }
+};
