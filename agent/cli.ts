@@ -1,5 +1,5 @@
 /**
- * `faultline-agent` (DESIGN.md §6). Each command lives in `agent/commands/<name>.ts` and exports
+ * `faultline-agent` (docs/architecture.md §6). Each command lives in `agent/commands/<name>.ts` and exports
  * `run(args): Promise<number>`; it is loaded only when called, so `hook` starts fast.
  */
 

@@ -3,8 +3,8 @@ import { MemoryWorld } from '../functions/core/index.ts';
 import { at, HostingPartition, random, VscsiClient, vscsi } from '../test/helpers/core-fleet.ts';
 
 /**
- * `npm run bench`: figures, each beside its ceiling or peer measured in the same run (DESIGN.md §7).
- * Absolute times drift from run to run; the ratios are what to compare.
+ * `npm run bench`: figures, each beside its ceiling or peer measured in the same run (docs/architecture.md
+ * §7). Absolute times drift from run to run; the ratios are what to compare.
  */
 
 const rate = (count: number, run: () => void): number => {

@@ -1,4 +1,4 @@
-/** `faultline`: the control plane on one machine, replay, and the operator commands (DESIGN.md §6). */
+/** `faultline`: the control plane on one machine, replay, and the operator commands (docs/architecture.md §6). */
 
 export const USAGE = `usage: faultline <command> [options]
 

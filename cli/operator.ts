@@ -2,11 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { FailureDomain } from '../events/index.ts';
+import {
+  FailureDomain,
+  type IncidentBody,
+  IncidentDetailBody,
+  IncidentList,
+  parseWith,
+  StatsBody,
+} from '../events/index.ts';
 import type { Streams } from './replay.ts';
 
 /**
- * The operator commands of DESIGN.md §6 against a running control plane: `incidents`, `incident`,
+ * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`, `incident`,
  * `stats`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`. Tables for people, `--json`
  * for scripts. The control plane's URL and operator token come from `--url`/`--token`, else
  * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` writes in its data folder.
@@ -122,20 +129,6 @@ export const table = (header: readonly string[], rows: readonly (readonly string
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 };
 
-type IncidentRow = {
-  id: string;
-  kind: string;
-  status: string;
-  failureDomain: string;
-  affectedHosts: number;
-  openedAt: string;
-  resolvedAt: string | null;
-  escalated?: boolean;
-};
-type TimelineRow = { at: string; hostId?: string; text: string };
-type AffectedRow = { hostId: string; status: string; planId?: string; reason?: string };
-type Duration = { count: number; meanSeconds: number | null; maxSeconds: number | null };
-
 const seconds = (value: number | null | undefined): string =>
   value === null || value === undefined
     ? '-'
@@ -143,7 +136,7 @@ const seconds = (value: number | null | undefined): string =>
       ? `${value.toFixed(0)} s`
       : `${(value / 60).toFixed(1)} min`;
 
-const incidentRows = (incidents: readonly IncidentRow[]) =>
+const incidentRows = (incidents: readonly IncidentBody[]) =>
   table(
     ['ID', 'KIND', 'STATUS', 'HOSTS', 'OPENED', 'RESOLVED', 'FAILURE DOMAIN'],
     incidents.map((incident) => [
@@ -157,11 +150,12 @@ const incidentRows = (incidents: readonly IncidentRow[]) =>
     ]),
   );
 
-const asArray = <T>(value: unknown, key: string): T[] => {
-  const direct = (value as Record<string, unknown> | undefined)?.[key];
-  if (Array.isArray(direct)) return direct as T[];
-  const items = (direct as { items?: unknown } | undefined)?.items;
-  return Array.isArray(items) ? (items as T[]) : [];
+/** An answer read through the API's own schema (events/api.ts): a mismatch is an error, not a guess. */
+const answer = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
+  const parsed = parseWith(schema, value);
+  if (parsed.ok) return parsed.value;
+  const issues = parsed.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  throw new OperatorError(`${what} answered outside the API's contract: ${issues}`, 1);
 };
 
 const USAGE = `usage:
@@ -237,21 +231,23 @@ export const runOperator = async (
           const value = text(key);
           if (value !== undefined) query.set(key, value);
         }
-        const page = await call(connection, 'GET', `/v1/incidents${query.size > 0 ? `?${query}` : ''}`);
-        const incidents = asArray<IncidentRow>(page, 'incidents');
+        const path = `/v1/incidents${query.size > 0 ? `?${query}` : ''}`;
+        const page = await call(connection, 'GET', path);
+        const { incidents } = answer(IncidentList, page, `GET ${path}`);
         print(page, () => (incidents.length === 0 ? 'no incidents\n' : incidentRows(incidents)));
         return 0;
       }
       case 'incident': {
         if (first === undefined || second !== undefined) return usage();
-        const detail = (await call(
-          connection,
-          'GET',
-          `/v1/incidents/${encodeURIComponent(first)}`,
-        )) as Record<string, unknown>;
-        const incident = (detail.incident ?? detail) as IncidentRow;
-        const timeline = asArray<TimelineRow>(detail, 'timeline');
-        const hosts = asArray<AffectedRow>(detail, 'affectedHosts');
+        const path = `/v1/incidents/${encodeURIComponent(first)}`;
+        const detail = await call(connection, 'GET', path);
+        const {
+          incident,
+          timeline: timelinePage,
+          affectedHosts,
+        } = answer(IncidentDetailBody, detail, `GET ${path}`);
+        const timeline = timelinePage.items;
+        const hosts = affectedHosts.items;
         print(detail, () =>
           [
             incidentRows([incident]),
@@ -272,23 +268,8 @@ export const runOperator = async (
       case 'stats': {
         if (first !== undefined) return usage();
         const since = text('since');
-        const stats = (await call(
-          connection,
-          'GET',
-          `/v1/stats${since === undefined ? '' : `?since=${encodeURIComponent(since)}`}`,
-        )) as {
-          incidents?: number;
-          timeToDetect?: Duration;
-          timeToHeal?: Duration;
-          byDomain?: {
-            failureDomain: string;
-            incidents: number;
-            open: number;
-            resolved: number;
-            timeToDetect: Duration;
-            timeToHeal: Duration;
-          }[];
-        };
+        const path = `/v1/stats${since === undefined ? '' : `?since=${encodeURIComponent(since)}`}`;
+        const stats = answer(StatsBody, await call(connection, 'GET', path), `GET ${path}`);
         print(stats, () =>
           [
             `${stats.incidents ?? 0} incident(s); time to detect ${seconds(stats.timeToDetect?.meanSeconds)} (max ${seconds(stats.timeToDetect?.maxSeconds)}), time to heal ${seconds(stats.timeToHeal?.meanSeconds)} (max ${seconds(stats.timeToHeal?.maxSeconds)})\n`,

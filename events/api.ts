@@ -6,7 +6,7 @@ import { Issue, LIMITS } from './parse.ts';
 import { Plan } from './plan.ts';
 
 /**
- * The requests and answers of the HTTP API (DESIGN.md §6): what the API parses requests with, what
+ * The requests and answers of the HTTP API (docs/architecture.md §6): what the API parses requests with, what
  * its `/openapi.json` is generated from, and what the web page and third-party clients read. They
  * are the contract, so they are written here as wire shapes and import nothing outside `events/`;
  * the API checks at compile time that the store's values fit them (functions/api/routes/incidents.ts).
@@ -39,7 +39,8 @@ const QueryInt = (min: number, max: number) =>
 /** A Faultline CloudEvent as the API documents it: the events of §3, under one name. */
 export const CloudEvent = FaultlineEvent.meta({
   id: 'CloudEvent',
-  description: 'A Faultline CloudEvent (DESIGN.md §3); `receivedat` is stamped by the API, never by agents.',
+  description:
+    'A Faultline CloudEvent (docs/architecture.md §3); `receivedat` is stamped by the API, never by agents.',
 });
 
 /** The body of `POST /v1/events`: agents send one event or a batch, within the limits of §3. */
@@ -81,7 +82,8 @@ export const PlansQuery = z.strictObject({
 /** A signed plan as the API documents it, named `Plan` in `/openapi.json`. */
 export const SignedPlan = Plan.meta({
   id: 'Plan',
-  description: 'A signed remediation plan (DESIGN.md §4); verify `signature` before anything else.',
+  description:
+    'A signed remediation plan (docs/architecture.md §4); verify `signature` before anything else.',
 });
 
 /** The answer to `GET /v1/agents/:hostId/plans`: the plans, and when the agent should ask again. */
@@ -126,6 +128,7 @@ export const IncidentBody = z
     revision: z.int(),
   })
   .meta({ id: 'Incident' });
+export type IncidentBody = z.infer<typeof IncidentBody>;
 
 /** One line of an incident's timeline: what happened, when, and on which host. */
 export const TimelineEntryBody = z
@@ -137,6 +140,7 @@ export const TimelineEntryBody = z
     text: z.string(),
   })
   .meta({ id: 'TimelineEntry' });
+export type TimelineEntryBody = z.infer<typeof TimelineEntryBody>;
 
 /** One host's part in an incident: where it is in the waves of remediation. */
 export const AffectedHostBody = z
@@ -151,6 +155,7 @@ export const AffectedHostBody = z
     reason: z.string().optional(),
   })
   .meta({ id: 'AffectedHost' });
+export type AffectedHostBody = z.infer<typeof AffectedHostBody>;
 
 /** The query of `GET /v1/incidents`: the filters and the page. */
 export const IncidentListQuery = z.strictObject({
@@ -170,6 +175,7 @@ export const IncidentList = z
     cursor: z.string().nullable().describe('The next page, or null when this is the last.'),
   })
   .meta({ id: 'IncidentList' });
+export type IncidentList = z.infer<typeof IncidentList>;
 
 /** The path parameters of one incident's routes. */
 export const IncidentIdParams = z.strictObject({ id: Identifier });
@@ -189,6 +195,7 @@ export const IncidentDetailBody = z
     affectedHosts: z.object({ items: z.array(AffectedHostBody), cursor: z.string().nullable() }),
   })
   .meta({ id: 'IncidentDetail' });
+export type IncidentDetailBody = z.infer<typeof IncidentDetailBody>;
 
 // ————————————————————————————————————————————— stats
 
@@ -244,6 +251,7 @@ export const StatsBody = z
       .readonly(),
   })
   .meta({ id: 'Stats' });
+export type StatsBody = z.infer<typeof StatsBody>;
 
 // ————————————————————————————————————————————— operator commands
 

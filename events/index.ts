@@ -1,6 +1,6 @@
 /**
  * The contract between agents, the control plane and people writing their own producers
- * (DESIGN.md §3, §4, §6): zod schemas, their types, the parsers every consumer uses at its edge,
+ * (docs/architecture.md §3, §4, §6): zod schemas, their types, the parsers every consumer uses at its edge,
  * and plan signing. Pure: no I/O.
  */
 export * from './api.ts';

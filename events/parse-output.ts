@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ArrayName, DeviceName, DiskName, Hctl, MapName, MetadeviceName, Wwid } from './names.ts';
 import { ArrayState, LdomsDomain, RaidLevel } from './storage.ts';
 
-/** The JSON `faultline-agent parse mdstat|multipath|metastat|ldm` prints (DESIGN.md §6). */
+/** The JSON `faultline-agent parse mdstat|multipath|metastat|ldm` prints (docs/architecture.md §6). */
 
 const Percent = z.number().min(0).max(100);
 const ToolText = z.string().max(64);

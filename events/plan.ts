@@ -17,8 +17,8 @@ import {
 } from './names.ts';
 
 /**
- * Remediation plans (cloud → agent, DESIGN.md §4). Plans and their steps are strict objects: a plan
- * is signed, and an agent must never act on a field it does not understand.
+ * Remediation plans (cloud → agent, docs/architecture.md §4). Plans and their steps are strict objects: a
+ * plan is signed, and an agent must never act on a field it does not understand.
  */
 
 export const PLAN_ACTIONS = [
@@ -171,7 +171,7 @@ const planFields = {
   hostId: HostId,
   /**
    * The boot of the host the plan was made for, when the control plane knew it: an agent refuses a
-   * plan made for an earlier boot (DESIGN.md §4 "the host id and boot id are its own").
+   * plan made for an earlier boot (docs/architecture.md §4 "the host id and boot id are its own").
    */
   bootId: BootId.optional(),
   attempt: z.int().min(1).max(1000),

@@ -13,7 +13,7 @@ import {
   Wwid,
 } from './names.ts';
 
-/** The pieces of storage that events, heartbeats and snapshots describe (DESIGN.md §3). */
+/** The pieces of storage that events, heartbeats and snapshots describe (docs/architecture.md §3). */
 
 export const MirrorKind = z.enum(['md', 'svm']);
 export type MirrorKind = z.infer<typeof MirrorKind>;

@@ -39,7 +39,7 @@ export interface FaultlineStackProps extends StackProps {
 const EMPTY_NOTIFY_CONFIG = JSON.stringify({ destinations: [] });
 
 /**
- * Faultline on AWS (DESIGN.md §2): the events and notify queues with their DLQs, the store's
+ * Faultline on AWS (docs/architecture.md §2): the events and notify queues with their DLQs, the store's
  * tables, correlate, api, notify and sweep, the HTTP API, the sweep schedule, the plans' signing
  * key, the notify configuration secret, the agents' access through IAM Roles Anywhere, and the
  * alarms. infra/README.md says how to deploy it and point agents at it.

@@ -27,7 +27,7 @@ export const nagSuppressions = (stack: FaultlineStack): NagSuppression[] => [
     resource: stack.httpApi.api.node.findChild('DefaultRoute'),
     rule: 'AwsSolutions-APIG4',
     reason:
-      'The Hono app authorises every route itself (DESIGN.md §6): bearer tokens checked against their SHA-256 ' +
+      'The Hono app authorises every route itself (docs/architecture.md §6): bearer tokens checked against their SHA-256 ' +
       'hashes in the store, agent tokens bound to their host id (which an API Gateway authorizer cannot hold ' +
       'against the events in a body), operator tokens for the rest; GET /v1/health answers without a token by ' +
       'design. The same code authorises the local runtime, so there is one authorisation to test.',

@@ -52,7 +52,7 @@ export const QUEUE_CONSUMERS = {
 } as const;
 
 /**
- * correlate's reserved concurrency (DESIGN.md §2): a ceiling on the writers contending for one
+ * correlate's reserved concurrency (docs/architecture.md §2): a ceiling on the writers contending for one
  * domain slice, and a floor no other function in the account can take away. An account must have
  * at least this much above its 100 unreserved executions (new accounts with a limit of 10 must ask
  * for more before deploying).
@@ -80,7 +80,7 @@ export const QUEUE_SETTINGS = {
  */
 export const SWEEP_GRACE_SECONDS = 2 * FUNCTION_SIZING.correlate.timeoutSeconds;
 
-/** Schedules (DESIGN.md §2: sweep fires the core's timers and drains the outbox every minute). */
+/** Schedules (docs/architecture.md §2: sweep fires the core's timers and drains the outbox every minute). */
 export const SWEEP_SCHEDULE_MINUTES = 1;
 
 /** How long logs are kept: one month of function logs and API access logs. */

@@ -5,7 +5,7 @@ import { NotifyConfig } from '../functions/notify/config.ts';
 /**
  * `faultline.json`: the local runtime's settings, all optional. Every timing knob of the core
  * (grouping window, hold-down, stability period, plans per wave, escalation delays) lives under
- * `core` with the defaults of DESIGN.md §5; the runtime's own knobs mirror the Lambda event source
+ * `core` with the defaults of docs/architecture.md §5; the runtime's own knobs mirror the Lambda event source
  * mappings and the sweep schedule of the cloud, so a test can run a whole incident in seconds.
  */
 

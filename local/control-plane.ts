@@ -20,7 +20,7 @@ import { createHandler as createSweep } from '../functions/sweep/handler.ts';
 import type { RuntimeConfig } from './config.ts';
 
 /**
- * The whole control plane on one machine (DESIGN.md §2, `faultline up`): the same handlers as on
+ * The whole control plane on one machine (docs/architecture.md §2, `faultline up`): the same handlers as on
  * Lambda, over the embedded adapters — one SQLite file for the store, the queues and the delivery
  * log — with correlate and notify hosted exactly like Lambda event source mappings (batches of up
  * to `batchSize`, partial batch failures, visibility timeouts, redelivery, dead-letter queues after

@@ -1,7 +1,7 @@
 import { DeviceName, DiskName } from '../events/index.ts';
 
 /**
- * Block device names (DESIGN.md §3: devices without `/dev/`). An md member or an SVM component is
+ * Block device names (docs/architecture.md §3: devices without `/dev/`). An md member or an SVM component is
  * a partition or slice of a whole disk; the disk is what a SCSI address, a failure domain and a
  * `scsi.delete` belong to, and every partition of a failed disk must be failed in every array.
  */

@@ -1,7 +1,7 @@
 import { BootId } from '../events/index.ts';
 
 /**
- * The host's boot id (DESIGN.md §3 `bootid`, compared only for equality): a plan is accepted only
+ * The host's boot id (docs/architecture.md §3 `bootid`, compared only for equality): a plan is accepted only
  * on the boot it was made for. Linux gives one in `/proc/sys/kernel/random/boot_id`; where that is
  * missing (a sosreport without it, an old kernel) the boot time in `/proc/stat` (`btime`) names the
  * boot as well.

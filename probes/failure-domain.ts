@@ -1,7 +1,7 @@
 import { ConsoleName, FailureDomain, type HostId, Wwid } from '../events/index.ts';
 
 /**
- * How a disk's failure domain is named (DESIGN.md §3), from what sysfs shows. Pure: the reader
+ * How a disk's failure domain is named (docs/architecture.md §3), from what sysfs shows. Pure: the reader
  * (`sysfs-reader.ts`) hands over the text of the files.
  *
  * For ibmvscsi the domain is `vscsi:<system>/<partition>`: the partition is the hosting partition
@@ -61,7 +61,7 @@ export const fcFailureDomain = (portName: string): FailureDomain | null => {
   return match === null ? null : failureDomainOrNull(`fc:${(match[1] ?? '').toLowerCase()}`);
 };
 
-/** `local:<hostId>`: what serves the storage is this host itself, or is not known (DESIGN.md §3). */
+/** `local:<hostId>`: what serves the storage is this host itself, or is not known (docs/architecture.md §3). */
 export const localFailureDomain = (hostId: HostId): FailureDomain => {
   const domain = failureDomainOrNull(`local:${hostId}`);
   if (domain === null) throw new RangeError(`'${hostId}' is not a host id`);

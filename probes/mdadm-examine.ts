@@ -11,7 +11,7 @@ import { keyValue, type ProbeWarning, toCount, toolLines, WarningLog } from './t
 
 /**
  * `mdadm --examine` as mdadm(8) prints it (super0.c and super1.c): what a member's own superblock
- * says, read before a member is added back (DESIGN.md §4 `disk.probe`, `md.add`): which array it
+ * says, read before a member is added back (docs/architecture.md §4 `disk.probe`, `md.add`): which array it
  * belongs to (UUID), its role, and its event count, so a stale half is never added over a newer one.
  * `mdadm: No md superblock detected on /dev/sdb3.` is a blank partition, not an error.
  */
@@ -193,7 +193,7 @@ const readThisRow = (superblock: MdSuperblock, raidDevice: string, states: strin
 };
 
 /**
- * A `disk.probed` partition (DESIGN.md §3) from what `mdadm --examine` read. The array is named
+ * A `disk.probed` partition (docs/architecture.md §3) from what `mdadm --examine` read. The array is named
  * only when it is certain: the running array with the superblock's UUID, or for a 0.90 superblock
  * its preferred minor; a 1.x superblock's name is a preference, not the kernel's name.
  */

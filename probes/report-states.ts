@@ -11,7 +11,7 @@ import type { MdadmDeviceRow } from './mdadm-detail.ts';
 import type { MdstatArrayReading } from './mdstat.ts';
 
 /**
- * The tools' own states mapped to the states of DESIGN.md §3 (member, path, device and array
+ * The tools' own states mapped to the states of docs/architecture.md §3 (member, path, device and array
  * states). Pure. Where a tool does not say which member is which, the answer is "not known"
  * (null), never a guess: the scan then asks a better source.
  */

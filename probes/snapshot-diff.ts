@@ -12,7 +12,7 @@ import type { DetectionState } from './detection-state.ts';
 import type { DraftOf, EventDraft } from './event-draft.ts';
 
 /**
- * Change detection (DESIGN.md §3): the pure diff of the previous and the current snapshot into
+ * Change detection (docs/architecture.md §3): the pure diff of the previous and the current snapshot into
  * event drafts. No clock, no I/O: the same inputs give the same drafts, so it is tested with
  * snapshot pairs alone. Like a reducer, it returns the next detection state with the drafts.
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DiskName, FailureDomain, ScsiHost } from '../events/index.ts';
 
 /**
- * The topology section of the agent's config (DESIGN.md §3: "a topology file in the agent's config
+ * The topology section of the agent's config (docs/architecture.md §3: "a topology file in the agent's config
  * may override discovery"). Discovery cannot see every failure domain: an LDoms guest's virtual
  * disks (`c0d1`) carry no trace of the service domain that serves them, and an FC HBA or a virtio
  * disk names no partition. An override pins a whole disk, or every disk behind a SCSI host, to a

@@ -13,7 +13,7 @@ import { build } from 'esbuild';
  * - the commands stay lazily evaluated (agent/cli.ts imports them dynamically and esbuild keeps
  *   each behind its own initialiser), so `hook` does not pay for the SQS client it never uses.
  *
- * DESIGN.md §7 caps the bundle at 2 MB; `buildAgentBundle` returns the size so tests can see it.
+ * docs/architecture.md §7 caps the bundle at 2 MB; `buildAgentBundle` returns the size so tests can see it.
  */
 
 const ROOT = join(import.meta.dirname, '..');

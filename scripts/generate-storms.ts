@@ -14,7 +14,7 @@ import {
 
 /**
  * `npx tsx scripts/generate-storms.ts`: writes the example storms of events/examples/storms/, one per
- * field case of DESIGN.md §1. Each is what a fleet really sent, agents carrying out their plans
+ * field case of docs/architecture.md §1. Each is what a fleet really sent, agents carrying out their plans
  * included, with `receivedat` stamped as ingest would, so `faultline replay` tells the whole story.
  */
 

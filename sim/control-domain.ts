@@ -3,7 +3,7 @@ import type { ControlPlane } from './control-plane-client.ts';
 
 /**
  * A simulated LDoms control domain: a small driver that speaks for it with its own agent token, as
- * its agent would (DESIGN.md §1, "a control domain's agent reports that a service domain
+ * its agent would (docs/architecture.md §1, "a control domain's agent reports that a service domain
  * rebooted"): heartbeats as role `control`, `domain.going-down` for the alternate service domain
  * before it reboots, and `domain.rebooted` with its new boot time once it is back. The control
  * domain itself stays up throughout. Its events are sealed by the agent's own envelope code

@@ -1,38 +1,39 @@
+import type { z } from 'zod';
+import {
+  type AffectedHostBody,
+  type IncidentBody,
+  IncidentDetailBody,
+  IncidentList,
+  parseWith,
+  StatsBody,
+  type TimelineEntryBody,
+} from '../events/index.ts';
 import { DemoError } from './errors.ts';
 
 /**
- * The demo's side of the control plane's HTTP API (DESIGN.md §6): the operator calls it needs
+ * The demo's side of the control plane's HTTP API (docs/architecture.md §6): the operator calls it needs
  * (health, tokens, incidents, stats) and the hosting partitions' events, each with a clear error
  * when the control plane does not answer or refuses the token.
  */
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-export type IncidentSummary = {
-  id: string;
-  kind: string;
-  status: string;
-  failureDomain: string;
-  affectedHosts: number;
-  openedAt: string;
-  resolvedAt: string | null;
-  escalated?: boolean;
-};
-export type TimelineEntry = { at: string; hostId?: string; text: string };
-export type AffectedHost = { hostId: string; status: string; planId?: string; reason?: string };
+export type IncidentSummary = IncidentBody;
+export type TimelineEntry = TimelineEntryBody;
+export type AffectedHost = AffectedHostBody;
 export type IncidentDetail = {
   incident: IncidentSummary;
   timeline: TimelineEntry[];
   affectedHosts: AffectedHost[];
 };
-export type Duration = { count: number; meanSeconds: number | null; maxSeconds: number | null };
-export type Stats = { incidents?: number; timeToDetect?: Duration; timeToHeal?: Duration };
+export type Stats = StatsBody;
 
-const itemsOf = <T>(value: unknown, key: string): T[] => {
-  const direct = (value as Record<string, unknown> | undefined)?.[key];
-  if (Array.isArray(direct)) return direct as T[];
-  const items = (direct as { items?: unknown } | undefined)?.items;
-  return Array.isArray(items) ? (items as T[]) : [];
+/** An answer read through the API's own schema (events/api.ts), or a clear error naming what is off. */
+const answerOf = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
+  const parsed = parseWith(schema, value);
+  if (parsed.ok) return parsed.value;
+  const issues = parsed.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  throw new DemoError('api-error', `${what} answered outside the API's contract: ${issues}`);
 };
 
 export class ControlPlane {
@@ -110,22 +111,21 @@ export class ControlPlane {
   }
 
   async incidents(): Promise<IncidentSummary[]> {
-    return itemsOf<IncidentSummary>(await this.call('GET', '/v1/incidents?limit=100'), 'incidents');
+    const path = '/v1/incidents?limit=100';
+    return answerOf(IncidentList, await this.call('GET', path), `GET ${path}`).incidents;
   }
 
   async incident(id: string): Promise<IncidentDetail> {
-    const detail = (await this.call('GET', `/v1/incidents/${encodeURIComponent(id)}`)) as Record<
-      string,
-      unknown
-    >;
+    const path = `/v1/incidents/${encodeURIComponent(id)}`;
+    const detail = answerOf(IncidentDetailBody, await this.call('GET', path), `GET ${path}`);
     return {
-      incident: (detail.incident ?? detail) as IncidentSummary,
-      timeline: itemsOf<TimelineEntry>(detail, 'timeline'),
-      affectedHosts: itemsOf<AffectedHost>(detail, 'affectedHosts'),
+      incident: detail.incident,
+      timeline: detail.timeline.items,
+      affectedHosts: detail.affectedHosts.items,
     };
   }
 
   async stats(): Promise<Stats> {
-    return (await this.call('GET', '/v1/stats')) as Stats;
+    return answerOf(StatsBody, await this.call('GET', '/v1/stats'), 'GET /v1/stats');
   }
 }

@@ -3,7 +3,7 @@ import type { ControlPlane } from './control-plane-client.ts';
 
 /**
  * A simulated VIOS hosting partition: a small driver that speaks for it with its own agent token,
- * as its agent would (DESIGN.md §1, "the serving side reports too"): heartbeats as role `hosting`
+ * as its agent would (docs/architecture.md §1, "the serving side reports too"): heartbeats as role `hosting`
  * while it runs, silence while it is down, and `ipl.completed` with a new boot once it is back.
  * Its events are sealed by the agent's own envelope code (announcing-host.ts), so they are what a
  * real agent sends.

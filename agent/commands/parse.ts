@@ -8,7 +8,7 @@ import type { ProbeWarning } from '../../probes/tool-text.ts';
 import { EXIT } from './exit.ts';
 
 /**
- * `faultline-agent parse mdstat|multipath|metastat|ldm [FILE]` (DESIGN.md §6): one tool's output,
+ * `faultline-agent parse mdstat|multipath|metastat|ldm [FILE]` (docs/architecture.md §6): one tool's output,
  * from FILE or stdin, printed as exactly the §6 JSON. Lines the parser could not read go to stderr
  * as warnings; they do not fail the command, since the JSON still holds everything that was read.
  * An unknown tool or a stray argument is a usage error (2); a file that cannot be read is a

@@ -7,7 +7,7 @@ import { formatSnapshotTable } from '../scan/snapshot-table.ts';
 import { EXIT } from './exit.ts';
 
 /**
- * `faultline-agent scan [--root DIR] [--json] [--host-id ID]` (DESIGN.md §6): one snapshot of this
+ * `faultline-agent scan [--root DIR] [--json] [--host-id ID]` (docs/architecture.md §6): one snapshot of this
  * host, or of a tree such as a sosreport or a fixture (`DIR/proc/mdstat`, `DIR/sys/...`, captured
  * tool outputs under `DIR/sos_commands/`). `--json` prints the HostSnapshot; without it, tables for
  * people. The host id is `--host-id` or this machine's host name. What a probe could not read goes

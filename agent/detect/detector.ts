@@ -11,7 +11,7 @@ import { type HeartbeatContext, heartbeatDigest, heartbeatDraft, heartbeatInvent
 import type { ReturnedDiskProbe } from './returned-disk.ts';
 
 /**
- * Detection with its memory: each observation is diffed against the last (detect-changes.ts),
+ * Detection with its memory: each observation is diffed against the last (probes/snapshot-diff.ts),
  * the drafts are spooled through the sink, and only then is the new detection state written to
  * the state directory. A crash in between makes the next start report the change again (a
  * duplicate the cloud absorbs), never lose it. The state is kept per boot: after a reboot, or on a

@@ -1,5 +1,5 @@
 /**
- * The codes the executor reports in `command.progress` (DESIGN.md §3 `code`, §4 preconditions).
+ * The codes the executor reports in `command.progress` (docs/architecture.md §3 `code`, §4 preconditions).
  * Each refused precondition has its own code, so the control plane and an operator can tell at a
  * glance why a plan stopped; a failure of something that ran has a code too. Codes are kebab-case
  * and stable: dashboards and runbooks key on them.

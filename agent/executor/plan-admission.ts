@@ -11,8 +11,9 @@ import type { PlanLedger } from './plan-ledger.ts';
  * received it; it never ran here; every action is one this agent can run; no stop file; no other
  * plan holds the lock. Only then is the plan id written, durably, as started, and the lock held.
  *
- * Plans carry no boot id (the contract has none; a plan that did would be compared for equality),
- * so "made for this boot" is decided on what the agent can see: a plan issued before this boot began (plus a grace for the time the control
+ * "Made for this boot": a plan names the boot it was made for (`bootId`), which must be this one;
+ * and, whether or not it names one (an older control plane's plan does not), on what the agent can
+ * see: a plan issued before this boot began (plus a grace for the time the control
  * plane needs to hear from the new boot, and for clock skew) was decided on the previous boot's
  * devices, whose names may have moved since; and a plan first received during an earlier boot is
  * that boot's. Both refuse with `wrong-boot`.

@@ -32,7 +32,7 @@ import {
 import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from './tool-runner.ts';
 
 /**
- * One snapshot of a host's storage (DESIGN.md §6 `faultline-agent scan`): its md and SVM mirrors
+ * One snapshot of a host's storage (docs/architecture.md §6 `faultline-agent scan`): its md and SVM mirrors
  * with each member's state and failure domain, its multipath maps, its disks and, on a control
  * domain, its LDoms domains. Detection calls this every few seconds, so a scan reads files
  * (`proc/mdstat`, sysfs) and asks the tool runner only for what those files cannot tell: an array's

@@ -10,7 +10,7 @@ import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
 
 /**
  * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]`: a simulated fleet on the
- * running control plane (functions/demo/).
+ * running control plane: the demo's driver (cli/demo/) over the simulated fleet (sim/).
  * The control plane is found as the operator commands find it: `--url`/`--token`, else
  * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`.
  */

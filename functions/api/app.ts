@@ -16,7 +16,7 @@ import { serviceRoutes } from './routes/service.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 /**
- * The HTTP API (DESIGN.md §6): one Hono app, served by Lambda through `hono/aws-lambda`
+ * The HTTP API (docs/architecture.md §6): one Hono app, served by Lambda through `hono/aws-lambda`
  * (./handler.ts) and by the local runtime through `@hono/node-server`. It only composes: the
  * middleware every request goes through (authentication, ./auth.ts; the security headers), the one
  * `onError` that answers every failure (./error-response.ts), and one sub-app per route group
@@ -150,7 +150,7 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
             title: 'Faultline API',
             version: deps.version ?? DEFAULT_VERSION,
             description:
-              'The control plane of Faultline (DESIGN.md §6). Errors are always `{error:{code,message,issues?}}`.',
+              'The control plane of Faultline (docs/architecture.md §6). Errors are always `{error:{code,message,issues?}}`.',
           },
         }) as unknown as Record<string, unknown>,
     }),

@@ -5,7 +5,7 @@ import type { AuthenticatedSender } from '../correlate/messages.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 /**
- * Bearer tokens (DESIGN.md §6 "Auth"). A token is looked up by its SHA-256, never stored or
+ * Bearer tokens (docs/architecture.md §6 "Auth"). A token is looked up by its SHA-256, never stored or
  * compared in the clear: the lookup key is a hash of the secret, so how long a lookup takes says
  * nothing about the secret, and the hash the store returns is compared once more in constant time
  * (a store that matched loosely — case-folding, a prefix — must not let a near miss in).

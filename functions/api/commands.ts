@@ -7,7 +7,7 @@ import { operatorCommandMessage } from '../correlate/messages.ts';
 import { ConflictError, InternalError, NotFoundError } from './errors.ts';
 
 /**
- * Operator actions (approve, resolve, pause, resume, maintenance; DESIGN.md §5.7 and §6). The API
+ * Operator actions (approve, resolve, pause, resume, maintenance; docs/architecture.md §5.7 and §6). The API
  * decides nothing: each action becomes an `OperatorCommand` queued on the events queue, which
  * correlate applies through the core like any event, so a replay of the queue's history sees it
  * too. The API answers 202 with the command's id as soon as it is queued.

@@ -15,7 +15,7 @@ import { EventsRejectedError, ServiceUnavailableError } from './errors.ts';
 import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
 
 /**
- * Ingest (`POST /v1/events`, DESIGN.md §3 and §6): one CloudEvent or a batch, already read within
+ * Ingest (`POST /v1/events`, docs/architecture.md §3 and §6): one CloudEvent or a batch, already read within
  * the request limit and parsed as JSON. Each event is
  *
  * 1. parsed with the contract's parsers (events/parse.ts: the 64 KiB, 1 MiB and 500 limits, the

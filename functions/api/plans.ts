@@ -3,7 +3,7 @@ import type { ProjectionReader, SliceStore } from '../adapters/store/port.ts';
 import type { HostSlice, PlanStatus } from '../core/index.ts';
 
 /**
- * The plans an agent fetches (`GET /v1/agents/:hostId/plans`, DESIGN.md §6) and how soon it
+ * The plans an agent fetches (`GET /v1/agents/:hostId/plans`, docs/architecture.md §6) and how soon it
  * should ask again.
  *
  * A plan is offered while it is signed and stored, not revoked, not past its TTL (the store's

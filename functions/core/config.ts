@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The knobs of DESIGN.md §5, with its defaults. Every timing is in seconds so a test or the local
+ * The knobs of docs/architecture.md §5, with its defaults. Every timing is in seconds so a test or the local
  * runtime's `faultline.json` can run a whole incident in seconds.
  */
 
@@ -54,5 +54,5 @@ export const CoreConfig = z.strictObject({
 export type CoreConfig = z.infer<typeof CoreConfig>;
 export type CoreConfigInput = z.input<typeof CoreConfig>;
 
-/** The defaults of DESIGN.md §5. */
+/** The defaults of docs/architecture.md §5. */
 export const DEFAULT_CORE_CONFIG: CoreConfig = CoreConfig.parse({});

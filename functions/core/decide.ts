@@ -1,5 +1,5 @@
 /**
- * The core's entry points (DESIGN.md §2): `keysFor` names the slices an input touches, `decide`
+ * The core's entry points (docs/architecture.md §2): `keysFor` names the slices an input touches, `decide`
  * applies one input to them, `keysForWake` and `tick` do the same for the timers that are due. All
  * are pure: the same slices, input and time give the same slices and effects, byte for byte. This
  * file only dispatches, by input kind, to functions/core/decide/ (agent events, operator commands,

@@ -7,7 +7,7 @@ import { addSeconds, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
- * Episodes, incidents and their pages (DESIGN.md §5.1–5.3, 5.6, 5.9, 5.10): the rules that move a
+ * Episodes, incidents and their pages (docs/architecture.md §5.1–5.3, 5.6, 5.9, 5.10): the rules that move a
  * failure domain down and up, join hosts to its incident, escalate once and resolve.
  */
 

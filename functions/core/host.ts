@@ -249,7 +249,7 @@ export const referencedDomains = (host: HostSlice): string[] => {
 };
 
 /**
- * Why an array may never be touched automatically (DESIGN.md §5.4, §1): no in-sync member left,
+ * Why an array may never be touched automatically (docs/architecture.md §5.4, §1): no in-sync member left,
  * every in-sync member on a down domain, or an SVM component in Last Erred. Undefined when none.
  */
 export const criticalReason = (

@@ -1,5 +1,5 @@
 /**
- * The correlation core (DESIGN.md §2, §5): pure, deterministic, no I/O. Handlers load the slices
+ * The correlation core (docs/architecture.md §2, §5): pure, deterministic, no I/O. Handlers load the slices
  * `keysFor` names, call `decide` or `tick`, save the changed slices with their effects, then
  * perform the effects.
  */

@@ -14,7 +14,7 @@ import {
 } from '../../events/index.ts';
 
 /**
- * The state slices of DESIGN.md §2. Nothing here grows with the size of the fleet: a domain slice
+ * The state slices of docs/architecture.md §2. Nothing here grows with the size of the fleet: a domain slice
  * holds its episode, at most `maxPlansInFlight` wave slots and a few counters; a host slice holds its
  * own resources. The rows that do grow — which hosts an incident affects, its timeline — are kept
  * apart: affected hosts are projected from each host slice's `episodes`, the timeline is an effect.

@@ -4,7 +4,7 @@ import { criticalReason, isPathHealthy } from './host.ts';
 import type { ArrayRecord, HostSlice } from './model.ts';
 
 /**
- * The runbooks of DESIGN.md §1 as plan builders. A planner reads one host's slice as the core
+ * The runbooks of docs/architecture.md §1 as plan builders. A planner reads one host's slice as the core
  * last saw it and returns the steps for the storage one failure domain serves, or why it will not
  * plan. It never includes a step the §4/§5 rules forbid; the agent re-checks each one on the host.
  */

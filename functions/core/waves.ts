@@ -7,8 +7,8 @@ import { addSeconds, toMs } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
- * Waves of guarded plans (DESIGN.md §5.5, 5.7): after the stability period a single canary, then at
- * most N plans in flight per failure domain, the next as each host reports healthy; pause,
+ * Waves of guarded plans (docs/architecture.md §5.5, 5.7): after the stability period a single canary, then
+ * at most N plans in flight per failure domain, the next as each host reports healthy; pause,
  * maintenance, approve and dry-run modes, and slots that expire when their host goes silent.
  */
 

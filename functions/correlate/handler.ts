@@ -17,7 +17,7 @@ import { parseRecord } from './records.ts';
 export type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 
 /**
- * correlate: the events queue's consumer (DESIGN.md §2, §3, §5). Wiring only: records are parsed
+ * correlate: the events queue's consumer (docs/architecture.md §2, §3, §5). Wiring only: records are parsed
  * and bound to their senders in records.ts, decided by the core, saved and performed by the
  * outbox (functions/outbox/), and answered with `ReportBatchItemFailures` by `processBatch`.
  *

@@ -3,7 +3,7 @@ import type { MessageAttributes, OutgoingMessage } from '../adapters/queue/port.
 import type { OperatorCommand } from '../core/index.ts';
 
 /**
- * What travels on the events queue to correlate, and how a sender is known (DESIGN.md §3, sender
+ * What travels on the events queue to correlate, and how a sender is known (docs/architecture.md §3, sender
  * binding). This is the contract between the API (and the local runtime) and correlate.
  *
  * - **An agent sending straight to SQS** sends a CloudEvent as the body and nothing else. Its IAM

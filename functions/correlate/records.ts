@@ -6,7 +6,7 @@ import { type AuthenticatedSender, parseSenderStamp, SENDER_ATTRIBUTE } from './
 
 /**
  * The edge of correlate: one SQS record to a core input and the sender it is bound to
- * (DESIGN.md §3, sender binding; messages.ts says how senders are known). Pure: no I/O.
+ * (docs/architecture.md §3, sender binding; messages.ts says how senders are known). Pure: no I/O.
  *
  * - The body is a CloudEvent (`parseEvent`) or, from an operator, an `OperatorCommand`.
  * - A record is bound to a host: the host id in its `SenderId` (`<role id>:<host id>`, or the

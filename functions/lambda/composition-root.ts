@@ -128,7 +128,7 @@ export const sweepFromEnv = (env: Env = process.env): SweepDeps => {
 
 /**
  * The API's dependencies, as a function the handler calls on the first request (long polling of
- * plans is off: Lambda never holds a request open, DESIGN.md §6).
+ * plans is off: Lambda never holds a request open, docs/architecture.md §6).
  */
 export const apiFromEnv =
   (env: Env = process.env): (() => ApiDeps) =>

@@ -18,7 +18,7 @@ import { RuntimeConfigError } from '../outbox/errors.ts';
  * - `FAULTLINE_PLAN_SIGNER`: `kms:<key id, ARN or alias>` or `local:<data folder>`.
  * - `FAULTLINE_NOTIFY_QUEUE_URL`: the notify function's queue.
  * - `FAULTLINE_CORE_CONFIG`: optional JSON of the core's knobs (functions/core/config.ts); the
- *   defaults of DESIGN.md §5 otherwise.
+ *   defaults of docs/architecture.md §5 otherwise.
  *
  * correlate:
  * - `FAULTLINE_EVENTS_DLQ_URL`: the events queue's dead-letter queue (refused records, with their reason).

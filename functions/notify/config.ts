@@ -3,7 +3,7 @@ import { NotificationAction, Severity } from '../../events/notification.ts';
 import { NotifyConfigError } from './errors.ts';
 
 /**
- * Where notify delivers (DESIGN.md §6 "Notifications"): PagerDuty Events API v2, Slack incoming
+ * Where notify delivers (docs/architecture.md §6 "Notifications"): PagerDuty Events API v2, Slack incoming
  * webhooks, and signed generic webhooks, each a named destination of the configuration, which is
  * also the allow-list of URLs notify may call.
  *

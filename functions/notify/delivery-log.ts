@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * What notify has delivered, so that a notification delivered again by SQS (at least once), or
- * re-enqueued by the outbox after a crash, reaches each destination once (DESIGN.md §2: "delivery
+ * re-enqueued by the outbox after a crash, reaches each destination once (docs/architecture.md §2: "delivery
  * is keyed by them").
  *
  * Why a port: the log must outlive one process. Locally it is a table in the runtime's SQLite

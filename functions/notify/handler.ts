@@ -7,7 +7,7 @@ export type { NotifyDeps } from './deps.ts';
 
 /**
  * notify: consumes the notify queue (records whose body is a `Notification`, events/notification.ts)
- * and delivers each to PagerDuty, Slack and signed webhooks (DESIGN.md §6). Wiring only: parsing
+ * and delivers each to PagerDuty, Slack and signed webhooks (docs/architecture.md §6). Wiring only: parsing
  * and delivery live in notify.ts, the batch answer in adapters/queue/batch.ts.
  *
  * A record that is not a notification goes to the DLQ with its reason and the rest of the batch

@@ -11,7 +11,7 @@ import { lockToken, parseLockToken } from './ids.ts';
 
 /**
  * The commit protocol: how a decision that changes several slices becomes atomic with
- * single-item conditional writes only (DESIGN.md §2; no transactions, as dynalite has none).
+ * single-item conditional writes only (docs/architecture.md §2; no transactions, as dynalite has none).
  *
  * 1. **Record.** The decision record (its slice writes with the versions they expect, and its
  *    effects: the outbox) is written first, conditional on its id being new.

@@ -1,5 +1,5 @@
 /**
- * Errors of the outbox (the decision protocol of DESIGN.md §2). A lost race is not an error (the
+ * Errors of the outbox (the decision protocol of docs/architecture.md §2). A lost race is not an error (the
  * decision is made again); what throws is a decision that kept losing, or a decision record that
  * cannot be what it claims (a bug or a hand-edited table).
  */

@@ -5,7 +5,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface AgentAccessProps {
-  /** The queue agents send their events to (DESIGN.md §2). */
+  /** The queue agents send their events to (docs/architecture.md §2). */
   readonly eventsQueue: IQueue;
   /**
    * The PEM certificate of the CA that issues the hosts' certificates (a root or an intermediate):
@@ -21,11 +21,12 @@ export interface AgentAccessProps {
 const MIN_ROLE_SESSION_SECONDS = 3_600;
 
 /** The policy variable of the certificate's subject CN, as IAM Roles Anywhere maps it (default mapping). */
-// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable that IAM resolves, not a JavaScript template
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable that IAM resolves, not a
+// JavaScript template
 export const CERTIFICATE_CN = '${aws:PrincipalTag/x509Subject/CN}';
 
 /**
- * How agents send to SQS (DESIGN.md §3, sender binding): each host authenticates to IAM Roles
+ * How agents send to SQS (docs/architecture.md §3, sender binding): each host authenticates to IAM Roles
  * Anywhere with its own X.509 certificate, issued by the fleet's CA (the trust anchor), and gets
  * a session of one role whose only permission is `sqs:SendMessage` on the events queue
  * (`SendMessageBatch` is authorised by it too).

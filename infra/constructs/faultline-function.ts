@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { DEPS_LOCK_FILE, handlerEntry, PROJECT_ROOT } from '../paths.ts';
 import type { WorkQueue } from './work-queue.ts';
 
-/** The functions of DESIGN.md §2, each `functions/<name>/handler.ts`. */
+/** The functions of docs/architecture.md §2, each `functions/<name>/handler.ts`. */
 export type FunctionName = 'correlate' | 'api' | 'notify' | 'sweep';
 
 export interface FaultlineFunctionProps {

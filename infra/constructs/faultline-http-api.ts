@@ -7,7 +7,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface FaultlineHttpApiProps {
-  /** The api function: the Hono app of DESIGN.md §6 behind `hono/aws-lambda`. */
+  /** The api function: the Hono app of docs/architecture.md §6 behind `hono/aws-lambda`. */
   readonly handler: IFunction;
   readonly logRetention: RetentionDays;
   readonly rateLimitPerSecond: number;
@@ -53,7 +53,7 @@ export class FaultlineHttpApi extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.api = new HttpApi(this, 'Api', {
-      description: 'Faultline: events, plans, incidents and control (DESIGN.md §6)',
+      description: 'Faultline: events, plans, incidents and control (docs/architecture.md §6)',
       createDefaultStage: false,
       defaultIntegration: new HttpLambdaIntegration('Hono', props.handler),
     });

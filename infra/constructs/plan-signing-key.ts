@@ -30,7 +30,7 @@ const ACCOUNT_KEY_ACTIONS = [
 ] as const;
 
 /**
- * The plans' signing key (DESIGN.md §4): a KMS asymmetric key, ECC_NIST_P256 for SIGN_VERIFY,
+ * The plans' signing key (docs/architecture.md §4): a KMS asymmetric key, ECC_NIST_P256 for SIGN_VERIFY,
  * whose private half never leaves KMS. Its key policy is the whole of who may sign: the account
  * root gets administration only (so no IAM policy anywhere in the account can grant signing),
  * and each signer is named in the key policy itself. Agents verify with the public key, which

@@ -61,7 +61,7 @@ const key = (attribute: KeyAttributeDefinition) => ({
 });
 
 /**
- * The store's DynamoDB tables (DESIGN.md §2), one per definition: on demand, point-in-time
+ * The store's DynamoDB tables (docs/architecture.md §2), one per definition: on demand, point-in-time
  * recovery, encrypted with the AWS-managed key, TTL on the attribute the adapter stamps on rows
  * that may expire, deletion protection on, and retained when the stack is deleted (the
  * incidents' history outlives a deployment).

@@ -16,7 +16,7 @@ export interface WorkQueueProps {
 }
 
 /**
- * A work queue of DESIGN.md §2: an SQS standard queue with its dead-letter queue, both encrypted
+ * A work queue of docs/architecture.md §2: an SQS standard queue with its dead-letter queue, both encrypted
  * at rest (SQS-managed keys, so senders need no KMS permission) and refusing plain HTTP.
  *
  * A record its consumer rejects (it does not parse, it is not allowed) is sent to the DLQ by the

@@ -3,7 +3,7 @@ import { EVENT_TYPES, LIMITS, parseEvent, parseEventBatch } from '../../events/i
 import { example, exampleNames } from '../helpers/examples.ts';
 
 describe('events/examples', () => {
-  it('has a valid example of every event type of DESIGN.md §3', () => {
+  it('has a valid example of every event type of docs/architecture.md §3', () => {
     expect(exampleNames()).toEqual([...EVENT_TYPES].sort());
   });
 

@@ -156,7 +156,7 @@ const INVALID_PLANS: [string, () => unknown, (string | number)[]][] = [
 ];
 
 describe('parsePlan', () => {
-  it('parses the example plan, which uses every action of DESIGN.md §4', () => {
+  it('parses the example plan, which uses every action of docs/architecture.md §4', () => {
     const result = parsePlan(example('plan'));
     if (!result.ok) expect.fail(JSON.stringify(result.issues));
     const actions = new Set(

@@ -1,5 +1,5 @@
 /**
- * Every route of the API (DESIGN.md §6) with a request that would succeed for the right token,
+ * Every route of the API (docs/architecture.md §6) with a request that would succeed for the right token,
  * for the tests that walk all of them (auth, fuzzing, the OpenAPI listing).
  */
 

@@ -6,7 +6,7 @@ import { Agent, at, progressOf, random, VscsiClient, vscsi, worldWith } from './
  * A fleet simulation for property tests: md clients over two VIOS, some already missing their
  * other half (a double fault in waiting), an outage of vios2 with symptoms arriving in any order,
  * duplicated, late or early, optional flaps, and agents that carry out every plan they get. Every
- * plan is checked against the safety rules of DESIGN.md §5 at the moment it is issued.
+ * plan is checked against the safety rules of docs/architecture.md §5 at the moment it is issued.
  */
 
 export type FleetSpec = {

@@ -1,9 +1,13 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { houseViolations, importCycles, importsOf, productFiles, type SourceFile } from './house-rules.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tree = productFiles(ROOT);
+
+/** Folders the commands make and git ignores, or git's own. */
+const IGNORED_FOLDERS = new Set(['.git', 'node_modules', 'dist', 'cdk.out', '.faultline', 'coverage']);
 
 /** The tree with `planted` added (or replacing a file of the same path). */
 const plant = (...planted: SourceFile[]): SourceFile[] => [
@@ -94,5 +98,24 @@ describe('the house (docs/architecture.md)', () => {
       ),
     );
     expect(cycles).toEqual([['functions/api/planted-a.ts', 'functions/api/planted-b.ts']]);
+  });
+});
+
+describe("the README's layout table", () => {
+  it('names every top-level folder of the tree, and no folder that is not there', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const layout = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Conventions'));
+    // A row's first cell names folders; a row that opens with a top-level one names only top-level ones.
+    const named = new Set(
+      layout
+        .split('\n')
+        .map((line) => line.split('|')[1] ?? '')
+        .filter((cell) => /^\s*`[\w.-]+\/`/.test(cell))
+        .flatMap((cell) => [...cell.matchAll(/`([\w.-]+)\/`/g)].map((match) => match[1])),
+    );
+    const folders = readdirSync(ROOT, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !IGNORED_FOLDERS.has(entry.name))
+      .map((entry) => entry.name);
+    expect([...named].sort()).toEqual(folders.sort());
   });
 });

@@ -9,7 +9,7 @@ import {
 } from './port.ts';
 
 /**
- * The SQS batch consumer shape that Lambda and the local runtime share (DESIGN.md §2 "Queues").
+ * The SQS batch consumer shape that Lambda and the local runtime share (docs/architecture.md §2 "Queues").
  *
  * A handler (correlate, notify) gets a batch of records and answers, per record, `ok`, `retry` or
  * `reject` with a reason. {@link processBatch} turns that into Lambda's partial batch response

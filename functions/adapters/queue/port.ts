@@ -1,5 +1,5 @@
 /**
- * The work queue port (DESIGN.md §2 "Queues"). Everything that moves between Faultline's functions
+ * The work queue port (docs/architecture.md §2 "Queues"). Everything that moves between Faultline's functions
  * travels through a queue with the semantics of SQS standard queues, because that is what the
  * cloud runs on and what Lambda event source mappings assume:
  *
@@ -206,7 +206,8 @@ export interface WorkQueue {
  * A character SQS refuses in a body or an attribute: it accepts only `#x9 | #xA | #xD | #x20 to
  * #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF`.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: tab, LF and CR are the control characters SQS allows, named on purpose
+// biome-ignore lint/suspicious/noControlCharactersInRegex: tab, LF and CR are the control characters SQS
+// allows, named on purpose
 export const SQS_INVALID_CHARACTER = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const INVALID_REASON_CHARS = new RegExp(SQS_INVALID_CHARACTER.source, 'gu');
 

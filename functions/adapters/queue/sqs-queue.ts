@@ -62,7 +62,7 @@ import { checkReceiveOptions, checkVisibilityTimeout } from './rules.ts';
  * Against the fauxqs emulator (1.9.2, used by the tests): `ApproximateReceiveCount`,
  * `SentTimestamp`, the visibility timeout, long polling and the `RedrivePolicy` (move to the DLQ
  * at the receive after `maxReceiveCount` receives) behave as in SQS; `SenderId` is always
- * `000000000000` (there is no IAM), so sender binding (DESIGN.md §3) cannot be exercised there;
+ * `000000000000` (there is no IAM), so sender binding (docs/architecture.md §3) cannot be exercised there;
  * message retention is not enforced.
  */
 export interface SqsQueueOptions {

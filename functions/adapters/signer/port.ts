@@ -1,7 +1,7 @@
 import type { Plan, UnsignedPlan } from '../../../events/plan.ts';
 
 /**
- * Signs remediation plans (DESIGN.md §4): ECDSA P-256 with SHA-256 over the plan's canonical JSON,
+ * Signs remediation plans (docs/architecture.md §4): ECDSA P-256 with SHA-256 over the plan's canonical JSON,
  * as `events/signing.ts` defines and the agent verifies.
  *
  * Why a port: the private key must never be where the plans are stored. In the cloud it is a KMS

@@ -12,7 +12,7 @@ import type {
 } from '../../core/index.ts';
 
 /**
- * The store port (DESIGN.md §2): the state slices the core decides on, the outbox of the effects
+ * The store port (docs/architecture.md §2): the state slices the core decides on, the outbox of the effects
  * it decided, the timers it set, and the projections people and agents read (incidents, their
  * affected hosts and timeline, signed plans, stats), plus the API's bearer tokens.
  *
@@ -40,9 +40,9 @@ import type {
  * functions/correlate/messages.ts describes (`eventMessage`, `operatorCommandMessage`), and reads
  * the projections and tokens here.
  *
- * Errors: adapters throw `StoreUnavailableError` / `StoreRejectedError` (functions/adapters/errors.ts) — `store-unavailable`
- * (retryable: throttling, network, a busy SQLite file) or `store-rejected` (an item too large, a
- * malformed request) — never a raw SDK or SQLite error. A failed condition is not an error: it is
+ * Errors: adapters throw `StoreUnavailableError` / `StoreRejectedError` (functions/adapters/errors.ts) —
+ * `store-unavailable` (retryable: throttling, network, a busy SQLite file) or `store-rejected` (an item too
+ * large, a malformed request) — never a raw SDK or SQLite error. A failed condition is not an error: it is
  * the `'conflict'` answer.
  */
 
@@ -226,7 +226,7 @@ export interface StoredPlan {
   readonly revokedAt?: string;
 }
 
-/** Filters of `GET /v1/incidents` and `faultline incidents` (DESIGN.md §6). */
+/** Filters of `GET /v1/incidents` and `faultline incidents` (docs/architecture.md §6). */
 export interface IncidentQuery {
   readonly status?: IncidentStatus;
   readonly domain?: string;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * Bearer tokens (DESIGN.md §6): the secret goes to its holder once and only its SHA-256 is
+ * Bearer tokens (docs/architecture.md §6): the secret goes to its holder once and only its SHA-256 is
  * stored, so a copy of the table or the SQLite file grants nothing. SHA-256 without a salt is
  * enough here because the secret is 32 random bytes, not a password: nothing to guess.
  */

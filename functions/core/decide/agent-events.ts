@@ -1,5 +1,6 @@
-// The agent events of `decide` (DESIGN.md §5.1–5.4, 5.8): storage symptoms, heartbeats, the server's
-// going-down and up announcements; each changes the sending host's slice and the domains it implicates.
+// The agent events of `decide` (docs/architecture.md §5.1–5.4, 5.8): storage symptoms, heartbeats, the
+// server's going-down and up announcements; each changes the sending host's slice and the domains it
+// implicates.
 import { createHash } from 'node:crypto';
 import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
 import {

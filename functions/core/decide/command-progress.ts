@@ -1,4 +1,4 @@
-// The agent's reports on a plan it runs (`command.progress`, DESIGN.md §4, §5.5): a plan's steps
+// The agent's reports on a plan it runs (`command.progress`, docs/architecture.md §4, §5.5): a plan's steps
 // move its status, free or keep its wave slot, and a failure or refusal halts the episode.
 import type { CommandProgress } from '../../../events/index.ts';
 import { halt, openEpisode, timeline } from '../episodes.ts';

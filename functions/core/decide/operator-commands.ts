@@ -1,4 +1,4 @@
-// The operator commands of `decide` (DESIGN.md §5.6, 5.7, 5.10): pause and resume, approve a wave,
+// The operator commands of `decide` (docs/architecture.md §5.6, 5.7, 5.10): pause and resume, approve a wave,
 // resolve an incident by hand, and put a host or domain in maintenance.
 import { openEpisode, resolveDomainEpisode, resolveIncident, timeline } from '../episodes.ts';
 import type { OperatorCommand } from '../model.ts';

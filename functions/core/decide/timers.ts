@@ -1,5 +1,5 @@
-// The timers of `tick` (DESIGN.md §5.2, 5.3, 5.5, 5.9, 5.10): a host's local-fault hold-down and its
-// silence as a server, a domain's escalation, wave dispatch and resolution.
+// The timers of `tick` (docs/architecture.md §5.2, 5.3, 5.5, 5.9, 5.10): a host's local-fault hold-down and
+// its silence as a server, a domain's escalation, wave dispatch and resolution.
 import {
   belongsToEpisode,
   escalate,

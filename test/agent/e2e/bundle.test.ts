@@ -50,7 +50,7 @@ const hasNodeModulesAbove = (start: string): boolean => {
 };
 
 describe('the agent bundle', () => {
-  it('is one file within the 2 MB of DESIGN.md §7, in a folder with no node_modules above it', () => {
+  it('is one file within the 2 MB of docs/architecture.md §7, in a folder with no node_modules above it', () => {
     expect(bundleBytes).toBeGreaterThan(0);
     expect(bundleBytes).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
     expect(hasNodeModulesAbove(folder)).toBe(false);

@@ -13,7 +13,7 @@ import {
 import type { MdClientLayout } from '../../helpers/fake-host.ts';
 
 /**
- * The field case of DESIGN.md §1, planned by the real core: clients with a root and a swap mirror
+ * The field case of docs/architecture.md §1, planned by the real core: clients with a root and a swap mirror
  * over two VIOS; vios2 IPLs, every client's root mirror loses its vios2 half (the swap mirror on the
  * same disk still shows in sync); vios2 comes back, and after the stability period the core sends
  * the canary its plan. That plan, signed, is what the executor is given.

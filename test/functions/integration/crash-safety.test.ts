@@ -15,7 +15,7 @@ import { capturingQueue, firstOfEach, playStorm, storeFleet, testSigner } from '
 import { dumpSqliteStore } from '../../helpers/store-sqlite.ts';
 
 /**
- * DESIGN.md §2 and the acceptance of the control plane: every message delivered three times, and
+ * docs/architecture.md §2 and the acceptance of the control plane: every message delivered three times, and
  * a crash injected at each point between load and the last effect, give exactly the same
  * incident, every plan exactly once and every page exactly once.
  *

@@ -221,7 +221,7 @@ describe(`the control plane on SQS and DynamoDB emulators (seed ${SEED})`, () =>
       }),
     };
 
-    // Agents fetch their plans through the Hono API of DESIGN.md §6, each with its own token.
+    // Agents fetch their plans through the Hono API of docs/architecture.md §6, each with its own token.
     const api = createApp({ store, eventsQueue: queues.events, now: () => clock });
     const publicKey = await signer.publicKeyPem();
     const fetched: string[] = [];

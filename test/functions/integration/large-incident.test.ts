@@ -9,7 +9,7 @@ import { dynamoStore } from '../../helpers/store-dynamodb.ts';
 import { storeFleet } from '../../helpers/store-fleet.ts';
 
 /**
- * DESIGN.md §2 "the largest outage must save as easily as the smallest": a hosting partition
+ * docs/architecture.md §2 "the largest outage must save as easily as the smallest": a hosting partition
  * under 5,000 clients goes down and comes back, on DynamoDB. Every item of the table is measured
  * by DynamoDB's own rule (attribute names plus values) against its 400 KB limit.
  */
