@@ -1,5 +1,5 @@
 import { type APIGatewayProxyResult, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import { apiFromEnv } from '../lambda/composition-root.ts';
+import { apiFromEnv } from '../lambda/api.ts';
 import { type ApiDeps, createApp } from './app.ts';
 import { type ApiLog, errorBody, STATUS_BY_CODE } from './error-response.ts';
 import { InternalError } from './errors.ts';

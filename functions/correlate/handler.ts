@@ -9,7 +9,7 @@ import {
   rejectRecord,
   retryRecord,
 } from '../adapters/queue/batch.ts';
-import { correlateFromEnv } from '../lambda/composition-root.ts';
+import { correlateFromEnv } from '../lambda/correlate.ts';
 import { DecisionEngine } from '../outbox/engine.ts';
 import type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 import { parseRecord } from './records.ts';

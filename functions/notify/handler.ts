@@ -1,5 +1,5 @@
 import { type BatchResponse, processBatch, type QueueEvent, rejectRecord } from '../adapters/queue/batch.ts';
-import { notifyFromEnv } from '../lambda/composition-root.ts';
+import { notifyFromEnv } from '../lambda/notify.ts';
 import type { NotifyDeps } from './deps.ts';
 import { deliverNotification, destinationsLoader, type NotifierDeps, parseNotification } from './notify.ts';
 

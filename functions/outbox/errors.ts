@@ -6,7 +6,7 @@
 
 import { FaultlineError } from '../../events/faultline-error.ts';
 
-export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt', 'config-invalid'] as const;
+export const OUTBOX_ERROR_CODES = ['decision-contended', 'decision-corrupt'] as const;
 export type OutboxErrorCode = (typeof OUTBOX_ERROR_CODES)[number];
 
 /** The base of every outbox error: one of `OUTBOX_ERROR_CODES`, retryable or not. */
@@ -29,18 +29,4 @@ export class DecisionContendedError extends OutboxError {
 export class DecisionCorruptError extends OutboxError {
   readonly code = 'decision-corrupt' as const;
   readonly retryable = false;
-}
-
-/** The environment of correlate or sweep does not validate: nothing runs until it is fixed. */
-export class RuntimeConfigError extends OutboxError {
-  readonly code = 'config-invalid' as const;
-  readonly retryable = false;
-  constructor(
-    message: string,
-    /** One line per problem: `FAULTLINE_STORE: ...`. */
-    readonly problems: readonly string[] = [],
-    options?: ErrorOptions,
-  ) {
-    super(problems.length === 0 ? message : `${message}: ${problems.join('; ')}`, options);
-  }
 }

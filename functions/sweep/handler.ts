@@ -1,4 +1,4 @@
-import { sweepFromEnv } from '../lambda/composition-root.ts';
+import { sweepFromEnv } from '../lambda/sweep.ts';
 import { DecisionEngine } from '../outbox/engine.ts';
 import type { SweepDeps, SweepSettings } from './deps.ts';
 

@@ -21,8 +21,7 @@ export interface AgentAccessProps {
 const MIN_ROLE_SESSION_SECONDS = 3_600;
 
 /** The policy variable of the certificate's subject CN, as IAM Roles Anywhere maps it (default mapping). */
-// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable that IAM resolves, not a
-// JavaScript template
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JavaScript template
 export const CERTIFICATE_CN = '${aws:PrincipalTag/x509Subject/CN}';
 
 /**

@@ -1,12 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_TABLE } from '../../functions/adapters/store/dynamodb-table.ts';
-import {
-  apiFromEnv,
-  correlateFromEnv,
-  notifyFromEnv,
-  sweepFromEnv,
-} from '../../functions/lambda/composition-root.ts';
+import { apiFromEnv } from '../../functions/lambda/api.ts';
+import { correlateFromEnv } from '../../functions/lambda/correlate.ts';
+import { notifyFromEnv } from '../../functions/lambda/notify.ts';
+import { sweepFromEnv } from '../../functions/lambda/sweep.ts';
 import { CERTIFICATE_CN } from '../../infra/constructs/agent-access.ts';
 import type { FaultlineFunction } from '../../infra/constructs/faultline-function.ts';
 import { STORE_READ_ACTIONS, STORE_WRITE_ACTIONS } from '../../infra/constructs/store-tables.ts';

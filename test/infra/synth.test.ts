@@ -98,6 +98,23 @@ describe('cdk synth', () => {
     expect(exported).toEqual(bundles.map(() => 'function'));
   });
 
+  it('bundles into each function only its own composition root: notify carries no store and no plan signer', () => {
+    const template = JSON.parse(
+      readFileSync(join(output, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'),
+    ) as { Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }> };
+    const bundleOf = (prefix: string): string => {
+      const [, fn] =
+        Object.entries(template.Resources).find(
+          ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith(prefix),
+        ) ?? [];
+      return readFileSync(join(output, fn?.Metadata?.['aws:asset:path'] as string, 'index.mjs'), 'utf8');
+    };
+    const notify = bundleOf('Notify');
+    expect(notify).not.toContain('DynamoDBClient');
+    expect(notify).not.toContain('KMSClient');
+    expect(bundleOf('Correlate')).toContain('DynamoDBClient');
+  });
+
   it('opens no network connection and looks up no name but loopback', () => {
     const attempts = existsSync(networkLog) ? readFileSync(networkLog, 'utf8') : '';
     expect(attempts).toBe('');

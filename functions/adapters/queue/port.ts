@@ -206,8 +206,7 @@ export interface WorkQueue {
  * A character SQS refuses in a body or an attribute: it accepts only `#x9 | #xA | #xD | #x20 to
  * #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF`.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: tab, LF and CR are the control characters SQS
-// allows, named on purpose
+// biome-ignore lint/suspicious/noControlCharactersInRegex: tab, LF and CR are the control characters SQS allows
 export const SQS_INVALID_CHARACTER = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const INVALID_REASON_CHARS = new RegExp(SQS_INVALID_CHARACTER.source, 'gu');
 

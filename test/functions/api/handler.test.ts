@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../../functions/api/handler.ts';
-import { apiFromEnv as fromEnv } from '../../../functions/lambda/composition-root.ts';
+import { apiFromEnv as fromEnv } from '../../../functions/lambda/api.ts';
 import { agentEvent } from '../../helpers/api-events.ts';
 import { API_NOW, type ApiHarness, apiHarness } from '../../helpers/api-harness.ts';
 import { apiGatewayEvent } from '../../helpers/api-lambda.ts';

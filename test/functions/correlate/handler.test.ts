@@ -6,7 +6,7 @@ import type { SqliteStore } from '../../../functions/adapters/store/sqlite-store
 import { CoreConfig, type DomainSlice, type HostSlice } from '../../../functions/core/index.ts';
 import { createHandler } from '../../../functions/correlate/handler.ts';
 import { SENDER_ATTRIBUTE } from '../../../functions/correlate/messages.ts';
-import { correlateFromEnv as fromEnv } from '../../../functions/lambda/composition-root.ts';
+import { correlateFromEnv as fromEnv } from '../../../functions/lambda/correlate.ts';
 import { at, HostingPartition, random, T0, VscsiClient, vscsi } from '../../helpers/core-fleet.ts';
 import { API_SENDER, correlateSettings, queueRecord, stampedRecord } from '../../helpers/store-correlate.ts';
 import { capturingQueue, testSigner } from '../../helpers/store-fleet.ts';

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { notifyFromEnv as fromEnv } from '../../../functions/lambda/composition-root.ts';
+import { notifyFromEnv as fromEnv } from '../../../functions/lambda/notify.ts';
 import { createHandler, handler } from '../../../functions/notify/handler.ts';
 import { temporaryFolder } from '../../helpers/queue-files.ts';
 import { event, notification, record } from '../notify/notifications.ts';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreConfig } from '../../../functions/core/index.ts';
 import { createHandler as createCorrelate } from '../../../functions/correlate/handler.ts';
-import { sweepFromEnv as fromEnv } from '../../../functions/lambda/composition-root.ts';
+import { sweepFromEnv as fromEnv } from '../../../functions/lambda/sweep.ts';
 import { createHandler } from '../../../functions/sweep/handler.ts';
 import { at, random, T0, VscsiClient } from '../../helpers/core-fleet.ts';
 import { correlateSettings, stampedRecord } from '../../helpers/store-correlate.ts';

@@ -1,0 +1,70 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import type { OutgoingMessage, WorkQueue } from '../adapters/queue/port.ts';
+import { SqsQueue } from '../adapters/queue/sqs-queue.ts';
+import { RuntimeConfigError } from './errors.ts';
+
+/**
+ * What every Lambda composition root shares: reading its environment with zod (the only place in
+ * functions/ that knows environment variable names is functions/lambda/), and making clients on
+ * first use. Nothing here reads `process.env` or builds a client at import: each function's root
+ * is handed the environment when its handler module loads and validates it on the first
+ * invocation, so importing a handler never fails and opens no connection.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** An `http(s)` URL, such as a queue's. */
+export const httpUrl = () => z.url({ protocol: /^https?$/ });
+
+/** A value `<prefix>:<rest>` for one of `prefixes`. */
+export const prefixed = (prefixes: readonly string[], what: string) =>
+  z.string().regex(new RegExp(`^(?:${prefixes.join('|')}):.+$`), what);
+
+/** The part of `kind:rest` after the first colon. */
+export const afterColon = (value: string): string => value.slice(value.indexOf(':') + 1);
+
+/** One line per problem: `FAULTLINE_STORE: ...`. */
+export const problemsOf = (error: z.ZodError, prefix = ''): string[] =>
+  error.issues.map((issue) => `${prefix}${issue.path.join('.')}: ${issue.message}`);
+
+/** Parses an environment with `schema`, or throws `RuntimeConfigError` naming every problem. */
+export const parseEnv = <S extends z.ZodType>(schema: S, env: Env, what: string): z.infer<S> => {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new RuntimeConfigError(`invalid ${what} environment`, problemsOf(parsed.error));
+  return parsed.data;
+};
+
+/** A value made on first use, once. */
+export const once = <T>(make: () => T): (() => T) => {
+  let made: { value: T } | undefined;
+  return () => {
+    if (made === undefined) made = { value: make() };
+    return made.value;
+  };
+};
+
+/** An object whose target is made on first use (the first property read), then reused. */
+export const lazy = <T extends object>(make: () => T): T => {
+  const target = once(make);
+  return new Proxy({} as T, {
+    get: (_, property) => {
+      const made = target();
+      const value = Reflect.get(made, property, made) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(made) : value;
+    },
+  });
+};
+
+export const regionOf = (region: string | undefined): { region?: string } =>
+  region === undefined ? {} : { region };
+
+/** One SQS client per function, shared by its queues, made on first use. */
+export const sqsClient = (settings: () => { readonly region: string | undefined }): (() => SQSClient) =>
+  once(() => new SQSClient(regionOf(settings().region)));
+
+/** A queue that only sends, made on its first message. */
+export const lazySender = (sqs: () => SQSClient, queueUrl: () => string): Pick<WorkQueue, 'send'> => {
+  const queue = once(() => new SqsQueue({ client: sqs(), queueUrl: queueUrl() }));
+  return { send: (message: OutgoingMessage) => queue().send(message) };
+};
