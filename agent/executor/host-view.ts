@@ -5,6 +5,7 @@ import { localFailureDomain } from '../../probes/failure-domain.ts';
 import { type MdadmDetail, parseMdadmDetail } from '../../probes/mdadm-detail.ts';
 import { type MdSuperblock, parseMdadmExamine } from '../../probes/mdadm-examine.ts';
 import { type MdstatArrayReading, parseMdstat } from '../../probes/mdstat.ts';
+import { type MetadbReading, parseMetadb } from '../../probes/metadb.ts';
 import { type MetastatReading, parseMetastat } from '../../probes/metastat.ts';
 import { type MultipathReading, parseMultipath } from '../../probes/multipath.ts';
 import {
@@ -21,7 +22,6 @@ import {
   readText,
 } from '../scan/sysfs-reader.ts';
 import { deviceNodeExists, diskInSysfs, hasSysBlock } from './host-files.ts';
-import { type MetadbReading, parseMetadb } from './metadb.ts';
 import { type ProgramResult, type RunProgram, toolMessage } from './programs.ts';
 
 /**

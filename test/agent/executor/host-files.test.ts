@@ -10,11 +10,12 @@ import {
   readFirstBlock,
   sourceDeviceName,
 } from '../../../agent/executor/host-files.ts';
-import { metadbProblem, parseMetadb } from '../../../agent/executor/metadb.ts';
+import { metadbProblem } from '../../../agent/executor/metadb.ts';
 import { PlanLedger } from '../../../agent/executor/plan-ledger.ts';
 import { createProgramRunner, executorSearchPath } from '../../../agent/executor/programs.ts';
 import { signatureIn } from '../../../agent/executor/signatures.ts';
 import { scsiDeletePath, writeSysfsFile } from '../../../agent/executor/sysfs.ts';
+import { parseMetadb } from '../../../probes/metadb.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-executor-units-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
