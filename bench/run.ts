@@ -1,5 +1,5 @@
+import { MemoryWorld } from '../cli/replay/memory-world.ts';
 import { type FaultlineEvent, parseEvent } from '../events/index.ts';
-import { MemoryWorld } from '../functions/core/index.ts';
 import { at, HostingPartition, random, VscsiClient, vscsi } from '../test/helpers/core-fleet.ts';
 
 /**

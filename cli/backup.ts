@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { DATA_FILES } from '../local/control-plane.ts';
-import type { Streams } from './replay.ts';
+import type { Streams } from './streams.ts';
 
 /**
  * `faultline backup <file> [--data .faultline]`: an online backup of the local runtime's SQLite

@@ -29,7 +29,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     stderr: (text: string) => process.stderr.write(text),
   };
   if (command === 'replay') {
-    const { runReplay } = await import('./replay.ts');
+    const { runReplay } = await import('./replay/command.ts');
     return runReplay(argv.slice(1), streams);
   }
   if (command === 'up') {

@@ -10,7 +10,7 @@ import {
   parseWith,
   StatsBody,
 } from '../events/index.ts';
-import type { Streams } from './replay.ts';
+import type { Streams } from './streams.ts';
 
 /**
  * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`, `incident`,

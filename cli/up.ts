@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseWith } from '../events/index.ts';
 import { RuntimeConfig } from '../local/config.ts';
 import { startControlPlane } from '../local/control-plane.ts';
-import type { Streams } from './replay.ts';
+import type { Streams } from './streams.ts';
 
 /**
  * `faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T]

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MemoryWorld } from '../cli/replay/memory-world.ts';
 import type { FaultlineEvent, Member, UnsignedPlan } from '../events/index.ts';
-import { DEFAULT_CORE_CONFIG, MemoryWorld } from '../functions/core/index.ts';
+import { DEFAULT_CORE_CONFIG } from '../functions/core/index.ts';
 import {
   Agent,
   at,

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { LOCAL_SINK } from '../../local/config.ts';
 import { DemoError } from '../../sim/errors.ts';
 import { DATA_FILES, DEFAULT_DATA, DEFAULT_URL } from '../operator.ts';
-import type { Streams } from '../replay.ts';
+import type { Streams } from '../streams.ts';
 import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
 
 /**

@@ -7,7 +7,6 @@ export { CoreConfig, type CoreConfigInput, DEFAULT_CORE_CONFIG, Runbook, Runbook
 export { decide, keysFor, keysForWake, tick } from './decide.ts';
 export { runbookOf } from './episodes.ts';
 export { freshDomain, freshHost, referencedDomains } from './host.ts';
-export { inputTime, MemoryWorld } from './memory-world.ts';
 export * from './model.ts';
-export { type ReplayOutput, replay, replayOutput, replayWorld } from './replay.ts';
+export { toMs, toTime } from './time.ts';
 export { waitingBatch } from './waves.ts';

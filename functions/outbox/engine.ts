@@ -47,7 +47,7 @@ import { followUpDecisionId, inputDecisionId, tickDecisionId } from './ids.ts';
  * The decision engine shared by correlate and sweep: load the slices an input names (by the
  * loader contract of `SliceKeys`, settling any decision that holds one of them), decide, save the
  * changed slices with their effects (commit.ts), perform the effects (effects.ts), and decide the
- * follow-ups. It behaves as `MemoryWorld` does (functions/core/memory-world.ts), on a store.
+ * follow-ups. It behaves as `MemoryWorld` does (cli/replay/memory-world.ts), on a store.
  *
  * Idempotency: a decision's id is derived from its input (ids.ts). An id whose record is
  * committed was applied: its leftover effects are performed and nothing is decided again. A

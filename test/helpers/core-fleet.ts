@@ -1,10 +1,6 @@
+import { MemoryWorld } from '../../cli/replay/memory-world.ts';
 import type { FaultlineEvent, Member, UnsignedPlan } from '../../events/index.ts';
-import {
-  type CoreConfig,
-  type CoreInput,
-  DEFAULT_CORE_CONFIG,
-  MemoryWorld,
-} from '../../functions/core/index.ts';
+import { type CoreConfig, type CoreInput, DEFAULT_CORE_CONFIG } from '../../functions/core/index.ts';
 
 /**
  * Builders for driving the core with a simulated fleet: agents that number their events, clients

@@ -1,5 +1,6 @@
+import type { MemoryWorld } from '../../cli/replay/memory-world.ts';
 import type { FaultlineEvent, UnsignedPlan } from '../../events/index.ts';
-import { type CoreConfig, DEFAULT_CORE_CONFIG, type MemoryWorld } from '../../functions/core/index.ts';
+import { type CoreConfig, DEFAULT_CORE_CONFIG } from '../../functions/core/index.ts';
 import { Agent, at, progressOf, random, VscsiClient, vscsi, worldWith } from './core-fleet.ts';
 
 /**

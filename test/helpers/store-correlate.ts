@@ -1,9 +1,10 @@
+import { inputTime } from '../../cli/replay/memory-world.ts';
 import type { FaultlineEvent, UnsignedPlan } from '../../events/index.ts';
 import type { QueueRecord } from '../../functions/adapters/queue/batch.ts';
 import type { OutgoingMessage, WorkQueue } from '../../functions/adapters/queue/port.ts';
 import type { PlanSigner } from '../../functions/adapters/signer/port.ts';
 import type { Store } from '../../functions/adapters/store/port.ts';
-import { type CoreConfig, type CoreInput, inputTime } from '../../functions/core/index.ts';
+import type { CoreConfig, CoreInput } from '../../functions/core/index.ts';
 import {
   type CorrelateSettings,
   createHandler as createCorrelate,

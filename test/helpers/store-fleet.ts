@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { inputTime, MemoryWorld } from '../../cli/replay/memory-world.ts';
 import {
   type FaultlineEvent,
   type Notification,
@@ -14,8 +15,6 @@ import {
   type CoreInput,
   DEFAULT_CORE_CONFIG,
   type Incident,
-  inputTime,
-  MemoryWorld,
   type TimelineEntry,
 } from '../../functions/core/index.ts';
 import { DecisionEngine } from '../../functions/outbox/engine.ts';

@@ -4,8 +4,12 @@ import { dirname, join, normalize, relative } from 'node:path';
 /**
  * The house of docs/architecture.md as a checker: which top-level folder (room) may import which,
  * and no import cycle between files. It reads every import form a bundler or the type checker
- * follows (static, `export … from`, `import type`, side-effect, dynamic `import('…')` and
- * `require('…')`), so neither a type-only nor a lazy import slips through.
+ * follows (static, `export … from`, `import type`, `import x = require()`, side-effect, dynamic
+ * `import('…')`, `require('…')`, JSDoc `@import`), so neither a type-only nor a lazy import slips
+ * through, and the references to files by path (`new URL('…', import.meta.url)`,
+ * `import.meta.resolve('…')`), which must follow the same table. A relative import whose target is
+ * computed (a template with `${…}`) cannot be checked, so it is refused. Comments and strings that
+ * only mention a path are not imports.
  */
 
 /** Product rooms and the rooms each may import, besides itself. */
@@ -31,10 +35,22 @@ export const INNER_RULES: readonly { from: string; forbidden: string; why: strin
   { from: 'agent/executor/', forbidden: 'agent/cli.ts', why: 'the executor never imports a CLI command' },
 ];
 
-/** Files at the project root any room may read (the agent reports its version from package.json). */
-const ROOT_FILES_ALLOWED = new Set(['package.json']);
+/** Files at the project root a room may read: the agent reports its version from package.json. */
+const ROOT_FILES_ALLOWED: Readonly<Record<string, readonly string[]>> = { agent: ['package.json'] };
 
-const SOURCE = /\.(?:ts|mts|mjs|js|tsx)$/;
+/**
+ * What infra names by path (it imports no code of the project): the project root and its lock file
+ * (what NodejsFunction bundles from), each function's handler entry, and the store's table layout.
+ */
+const INFRA_PATHS: readonly RegExp[] = [
+  /^\.$/,
+  /^package-lock\.json$/,
+  /^functions\/\$\{\w+\}\/handler\.ts$/,
+  /^functions\/[a-z-]+\/handler\.ts$/,
+  /^functions\/adapters\/store\/dynamodb\/store-table\.json$/,
+];
+
+const SOURCE = /\.(?:ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
 
 export interface SourceFile {
   /** Project-relative, with `/`. */
@@ -98,19 +114,43 @@ const withoutComments = (text: string): string => {
 };
 
 const IMPORT_FORMS: readonly RegExp[] = [
-  /\b(?:import|export)\s+(?:type\s+)?[\w*${}\s,]*?\bfrom\s*['"]([^'"]+)['"]/g,
-  /\bimport\s*['"]([^'"]+)['"]/g,
-  /\bimport\s*\(\s*['"`]([^'"`]+)['"`]\s*[,)]/g,
-  /\brequire\s*\(\s*['"`]([^'"`]+)['"`]\s*\)/g,
+  /\b(?:import|export)\s+(?:type\s+)?[\w*${}\s,]*?\bfrom\s*(['"`])([^'"`]+)\1/g,
+  /\bimport\s*(['"`])([^'"`]+)\1/g,
+  /\bimport\s*\(\s*(['"`])([^'"`]+)\1\s*[,)]/g,
+  /\brequire\s*\(\s*(['"`])([^'"`]+)\1\s*\)/g,
+];
+/** JSDoc `@import … from '…'` lives in a comment, so it is read from the text as written. */
+const JSDOC_IMPORT = /@import\s+[^'"`]*?\bfrom\s*(['"`])([^'"`]+)\1/g;
+const PATH_FORMS: readonly RegExp[] = [
+  /\bnew\s+URL\s*\(\s*(['"`])([^'"`]+)\1\s*,\s*import\.meta\.url\s*\)/g,
+  /\bimport\.meta\.resolve\s*\(\s*(['"`])([^'"`]+)\1\s*\)/g,
 ];
 
-/** Every module specifier a file names. */
-export const importsOf = (text: string): string[] => {
+/** One reference from a file to a module or a path. */
+export interface Reference {
+  readonly specifier: string;
+  /** `import`: code the bundler or type checker follows; `path`: a file named by its path. */
+  readonly kind: 'import' | 'path';
+}
+
+/** Every module specifier and path reference a file holds. */
+export const referencesOf = (text: string): Reference[] => {
   const code = withoutComments(text);
-  const found = new Set<string>();
-  for (const form of IMPORT_FORMS) for (const match of code.matchAll(form)) if (match[1]) found.add(match[1]);
-  return [...found];
+  const found = new Map<string, Reference>();
+  const add = (specifier: string | undefined, kind: Reference['kind']) => {
+    if (specifier !== undefined) found.set(`${kind} ${specifier}`, { specifier, kind });
+  };
+  for (const form of IMPORT_FORMS) for (const match of code.matchAll(form)) add(match[2], 'import');
+  for (const match of text.matchAll(JSDOC_IMPORT)) add(match[2], 'import');
+  for (const form of PATH_FORMS) for (const match of code.matchAll(form)) add(match[2], 'path');
+  return [...found.values()];
 };
+
+/** Every module specifier a file imports. */
+export const importsOf = (text: string): string[] =>
+  referencesOf(text)
+    .filter((reference) => reference.kind === 'import')
+    .map((reference) => reference.specifier);
 
 /** The project path a relative specifier names, or null for a package. */
 const resolveSpecifier = (from: string, specifier: string): string | null => {
@@ -120,31 +160,58 @@ const resolveSpecifier = (from: string, specifier: string): string | null => {
     .join('/');
 };
 
+/**
+ * The file a resolved path names among `known`: itself, its TypeScript source when written as
+ * `.js`/`.mjs`/`.cjs` (as tsc allows), with an extension added, or a folder's index.
+ */
+const fileAmong = (target: string, known: ReadonlySet<string>): string | undefined => {
+  const candidates = [
+    target,
+    target.replace(/\.js$/, '.ts'),
+    target.replace(/\.mjs$/, '.mts'),
+    target.replace(/\.cjs$/, '.cts'),
+    target.replace(/\.js$/, '.tsx'),
+    ...['.ts', '.tsx', '.mts', '.js', '.mjs'].map((extension) => `${target}${extension}`),
+    ...['index.ts', 'index.js'].map((index) => `${target}/${index}`),
+  ];
+  return candidates.find((candidate) => known.has(candidate));
+};
+
 const roomOf = (path: string): string => path.split('/')[0] ?? '';
 
-/** The imports that break the room table or an inner rule. */
+/** The imports and path references that break the room table or an inner rule. */
 export const houseViolations = (files: readonly SourceFile[]): Violation[] => {
   const violations: Violation[] = [];
   for (const file of files) {
     const from = roomOf(file.path) as Room;
     const allowed: readonly string[] = ROOM_IMPORTS[from] ?? [];
-    for (const specifier of importsOf(file.text)) {
+    for (const { specifier, kind } of referencesOf(file.text)) {
       const target = resolveSpecifier(file.path, specifier);
       if (target === null) continue;
+      const refuse = (reason: string) => violations.push({ file: file.path, specifier, reason });
       if (target.startsWith('..')) {
-        violations.push({ file: file.path, specifier, reason: 'reaches outside the project' });
+        refuse('reaches outside the project');
+        continue;
+      }
+      if (kind === 'import' && specifier.includes('${')) {
+        refuse('a relative import whose target is computed cannot be checked: name the file');
         continue;
       }
       const to = roomOf(target);
+      if (from === 'infra' && to !== 'infra') {
+        if (kind === 'import')
+          refuse('infra/ imports nothing of the project: it names handler entries by path');
+        else if (!INFRA_PATHS.some((pattern) => pattern.test(target)))
+          refuse(`infra/ names by path only handler entries and the store's table layout, not ${target}`);
+        continue;
+      }
       if (!target.includes('/')) {
-        if (!ROOT_FILES_ALLOWED.has(target))
-          violations.push({ file: file.path, specifier, reason: `imports the root file ${target}` });
+        if (!(ROOT_FILES_ALLOWED[from] ?? []).includes(target))
+          refuse(`${from}/ may not read the root file ${target}`);
       } else if (to !== from && !allowed.includes(to)) {
-        violations.push({
-          file: file.path,
-          specifier,
-          reason: `${from}/ may import only ${allowed.length === 0 ? 'nothing of the project' : allowed.map((r) => `${r}/`).join(', ')}, not ${to}/`,
-        });
+        refuse(
+          `${from}/ may import only ${allowed.length === 0 ? 'nothing of the project' : allowed.map((r) => `${r}/`).join(', ')}, not ${to}/`,
+        );
       }
       for (const rule of INNER_RULES) {
         if (
@@ -152,7 +219,7 @@ export const houseViolations = (files: readonly SourceFile[]): Violation[] => {
           target.startsWith(rule.forbidden) &&
           !target.startsWith(rule.from)
         )
-          violations.push({ file: file.path, specifier, reason: rule.why });
+          refuse(rule.why);
       }
     }
   }
@@ -167,7 +234,8 @@ export const importCycles = (files: readonly SourceFile[]): string[][] => {
     const targets: string[] = [];
     for (const specifier of importsOf(file.text)) {
       const target = resolveSpecifier(file.path, specifier);
-      if (target !== null && known.has(target)) targets.push(target);
+      const found = target === null ? undefined : fileAmong(target, known);
+      if (found !== undefined) targets.push(found);
     }
     edges.set(file.path, targets);
   }

@@ -15,6 +15,9 @@ const plant = (...planted: SourceFile[]): SourceFile[] => [
   ...planted,
 ];
 
+/** A template literal's placeholder, written so that it stays text in the planted sources. */
+const NAME = '$' + '{name}';
+
 /** What the house checker says of the one planted file, read among the whole tree. */
 const violationsOfPlanted = (file: SourceFile) =>
   houseViolations(plant(file)).filter((violation) => violation.file === file.path);
@@ -45,11 +48,26 @@ describe('the house (docs/architecture.md)', () => {
       'a multi-line import',
       "import {\n  type AgentConfig,\n  resolveAgentConfig,\n} from '../../agent/config.ts';\n",
     ],
-  ])('fails on %s of agent/ planted in functions/', (_, text) => {
-    const violations = violationsOfPlanted({ path: 'functions/api/planted.ts', text });
+    ['an import in double quotes', 'import { EXIT } from "../../agent/commands/exit.ts";\n'],
+    ['an export of everything', "export * from '../../agent/commands/exit.ts';\n"],
+    ['an import-require', "import exit = require('../../agent/commands/exit.ts');\nexport { exit };\n"],
+    ['an import without an extension', "import { EXIT } from '../../agent/commands/exit';\n"],
+    ['a JSDoc @import', "/** @import { AgentConfig } from '../../agent/config.ts' */\nexport const x = 1;\n"],
+    ['a path reference by new URL', "export const agent = new URL('../../agent/cli.ts', import.meta.url);\n"],
+    [
+      'a path reference by import.meta.resolve',
+      "export const agent = import.meta.resolve('../../agent/cli.ts');\n",
+    ],
+    [
+      'an import from a .mjs file',
+      "import { EXIT } from '../../agent/commands/exit.ts';\n",
+      'functions/api/planted.mjs',
+    ],
+  ])('fails on %s of agent/ planted in functions/', (_, text, path = 'functions/api/planted.ts') => {
+    const violations = violationsOfPlanted({ path, text });
     expect(violations).toEqual([
       expect.objectContaining({
-        file: 'functions/api/planted.ts',
+        file: path,
         reason: expect.stringContaining('not agent/'),
       }),
     ]);
@@ -61,13 +79,32 @@ describe('the house (docs/architecture.md)', () => {
     ['agent/planted.ts', "import { createApp } from '../functions/api/app.ts';\n", 'not functions/'],
     ['sim/planted.ts', "import { startControlPlane } from '../local/control-plane.ts';\n", 'not local/'],
     ['local/planted.ts', "import { runFleetDemo } from '../cli/demo/run-demo.ts';\n", 'not cli/'],
-    ['infra/planted.ts', "import { handler } from '../functions/sweep/handler.ts';\n", 'not functions/'],
+    [
+      'infra/planted.ts',
+      "import { handler } from '../functions/sweep/handler.ts';\n",
+      'imports nothing of the project',
+    ],
     ['functions/core/planted.ts', "import { parseMdstat } from '../../probes/mdstat.ts';\n", 'pure'],
     ['functions/core/planted.ts', "import type { Store } from '../adapters/store/port.ts';\n", 'pure'],
     [
       'agent/executor/planted.ts',
       "import type { PlanRunner } from '../commands/run.ts';\n",
       'never imports a CLI command',
+    ],
+    [
+      'events/planted.ts',
+      "import pkg from '../package.json' with { type: 'json' };\n",
+      'root file package.json',
+    ],
+    [
+      'sim/planted.ts',
+      `export const load = (name: string) => import(\`../agent/${NAME}.ts\`);\n`,
+      'computed',
+    ],
+    [
+      'infra/planted.ts',
+      "export const core = new URL('../functions/core/decide.ts', import.meta.url);\n",
+      'only handler entries',
     ],
   ])('fails on a forbidden import planted in %s', (path, text, reason) => {
     const violations = violationsOfPlanted({ path, text });
@@ -98,6 +135,30 @@ describe('the house (docs/architecture.md)', () => {
       ),
     );
     expect(cycles).toEqual([['functions/api/planted-a.ts', 'functions/api/planted-b.ts']]);
+  });
+
+  it('finds a cycle written with .js specifiers and without extensions, as tsc resolves them', () => {
+    const cycles = importCycles(
+      plant(
+        {
+          path: 'functions/api/planted-a.ts',
+          text: "import { b } from './planted-b.js';\nexport const a = b;\n",
+        },
+        {
+          path: 'functions/api/planted-b.ts',
+          text: "import { a } from './planted-a';\nexport const b = a;\n",
+        },
+      ),
+    );
+    expect(cycles).toEqual([['functions/api/planted-a.ts', 'functions/api/planted-b.ts']]);
+  });
+
+  it('lets infra name its handler entries and the table layout by path, as it does today', () => {
+    const text = [
+      `export const entry = (name: string) => new URL(\`../functions/${NAME}/handler.ts\`, import.meta.url);`,
+      "export const table = new URL('../functions/adapters/store/dynamodb/store-table.json', import.meta.url);",
+    ].join('\n');
+    expect(violationsOfPlanted({ path: 'infra/planted.ts', text })).toEqual([]);
   });
 });
 

@@ -1,7 +1,8 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
+import { MemoryWorld } from '../../../cli/replay/memory-world.ts';
+import { replay, replayOutput } from '../../../cli/replay/replay.ts';
 import { canonicalJson, type FaultlineEvent } from '../../../events/index.ts';
-import { MemoryWorld, replay, replayOutput } from '../../../functions/core/index.ts';
 import { Agent, at, vscsi } from '../../helpers/core-fleet.ts';
 import { type FleetSpec, simulate } from '../../helpers/core-sim.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { MemoryWorld } from '../../../cli/replay/memory-world.ts';
 import type { Member, PlanStep, UnsignedPlan } from '../../../events/index.ts';
-import type { MemoryWorld } from '../../../functions/core/index.ts';
 import {
   Agent,
   at,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inputTime } from '../../../cli/replay/memory-world.ts';
 import { type FaultlineEvent, type Plan, type UnsignedPlan, verifyPlan } from '../../../events/index.ts';
 import {
   type BatchResponse,
@@ -20,7 +21,7 @@ import type { PlanSigner } from '../../../functions/adapters/signer/port.ts';
 import type { DynamoDbStore } from '../../../functions/adapters/store/dynamodb-store.ts';
 import { hashToken } from '../../../functions/adapters/store/tokens.ts';
 import { createApp } from '../../../functions/api/app.ts';
-import { DEFAULT_CORE_CONFIG, inputTime } from '../../../functions/core/index.ts';
+import { DEFAULT_CORE_CONFIG } from '../../../functions/core/index.ts';
 import { createHandler as createCorrelate } from '../../../functions/correlate/handler.ts';
 import { eventMessage, SENDER_ATTRIBUTE } from '../../../functions/correlate/messages.ts';
 import { parseNotifyConfig } from '../../../functions/notify/config.ts';

@@ -1,21 +1,26 @@
 import type { FaultlineEvent, Notification, UnsignedPlan } from '../../events/index.ts';
-import { type CoreConfig, DEFAULT_CORE_CONFIG } from './config.ts';
-import { decide, keysFor, keysForWake, tick } from './decide.ts';
-import { referencedDomains } from './host.ts';
-import type {
-  ControlSlice,
-  CoreInput,
-  Decision,
-  DomainSlice,
-  HostSlice,
-  Incident,
-  InternalInput,
-  SliceKeys,
-  Slices,
-  TimelineEntry,
-} from './model.ts';
-import { toMs, toTime } from './time.ts';
-import { waitingBatch } from './waves.ts';
+import {
+  type ControlSlice,
+  type CoreConfig,
+  type CoreInput,
+  DEFAULT_CORE_CONFIG,
+  type Decision,
+  type DomainSlice,
+  decide,
+  type HostSlice,
+  type Incident,
+  type InternalInput,
+  keysFor,
+  keysForWake,
+  referencedDomains,
+  type SliceKeys,
+  type Slices,
+  type TimelineEntry,
+  tick,
+  toMs,
+  toTime,
+  waitingBatch,
+} from '../../functions/core/index.ts';
 
 /**
  * The whole fleet's slices in memory, with the loader contract of `SliceKeys`, timers and follow-ups:

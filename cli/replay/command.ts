@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { canonicalJson, type Issue, parseEvent, parseWith, Rfc3339 } from '../events/index.ts';
-import {
-  CoreConfig,
-  type CoreInput,
-  OperatorCommand,
-  type ReplayOutput,
-  replay,
-} from '../functions/core/index.ts';
+import { canonicalJson, type Issue, parseEvent, parseWith, Rfc3339 } from '../../events/index.ts';
+import { CoreConfig, type CoreInput, OperatorCommand } from '../../functions/core/index.ts';
+import type { Streams } from '../streams.ts';
+import { type ReplayOutput, replay } from './replay.ts';
 
 /**
  * `faultline replay <events.ndjson> [--json] [--until <time>] [--config faultline.json]`: runs
@@ -15,8 +11,6 @@ import {
  * A line that does not parse is reported with its issues on stderr and skipped; the exit code is
  * then 1, the output still printed.
  */
-
-export type Streams = { stdout: (text: string) => void; stderr: (text: string) => void };
 
 const parseLine = (line: string): { ok: true; value: CoreInput } | { ok: false; issues: Issue[] } => {
   let value: unknown;

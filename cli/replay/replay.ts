@@ -1,8 +1,12 @@
 import type { Notification, UnsignedPlan } from '../../events/index.ts';
-import { type CoreConfig, DEFAULT_CORE_CONFIG } from './config.ts';
+import {
+  type CoreConfig,
+  type CoreInput,
+  DEFAULT_CORE_CONFIG,
+  type Incident,
+  toMs,
+} from '../../functions/core/index.ts';
 import { inputTime, MemoryWorld } from './memory-world.ts';
-import type { CoreInput, Incident } from './model.ts';
-import { toMs } from './time.ts';
 
 /**
  * `faultline replay` without the file: inputs applied in order on a virtual clock (each input's
