@@ -206,8 +206,6 @@ export type AgentConfig = Omit<
 export class ConfigError extends FaultlineError<'config-invalid'> {
   readonly code = 'config-invalid' as const;
   readonly retryable = false;
-  /** Named here: the agent is a minified bundle, which renames classes. */
-  override readonly name = 'ConfigError';
   constructor(
     readonly source: string,
     readonly issues: readonly string[],

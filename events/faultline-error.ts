@@ -11,8 +11,8 @@
  * modules (a handler catching a store or an outbox failure) ask one question, `retryable`, and log
  * one shape, `code`, whatever module threw.
  *
- * `name` is the concrete class's name, so each subclass need not set it. A minified bundle renames
- * classes: a class that must keep a readable name there (the agent's) sets `name` itself.
+ * `name` is the concrete class's name, so no subclass sets it (the bundles keep class names:
+ * esbuild's `keepNames`, in scripts/build.ts and infra/constructs/faultline-function.ts).
  */
 export abstract class FaultlineError<Code extends string = string> extends Error {
   /** What failed, stable and literal: callers switch on it (the API maps it to a status), never on the message. */

@@ -98,7 +98,7 @@ export class FaultlineStack extends Stack {
 
     // ———————————————————————————————————————— functions
 
-    /** What correlate and sweep share (functions/outbox/runtime.ts): the store, the signer, notify. */
+    /** What correlate and sweep share (functions/lambda/deciding.ts): the store, the signer, notify. */
     const outboxEnvironment = {
       FAULTLINE_STORE: `dynamodb:${this.store.table(STORE_TABLE_NAME).tableName}`,
       FAULTLINE_PLAN_SIGNER: `kms:${this.planKey.key.keyArn}`,
@@ -140,8 +140,9 @@ export class FaultlineStack extends Stack {
       memoryMiB: FUNCTION_SIZING.notify.memoryMiB,
       logRetention: LOG_RETENTION,
       environment: {
-        // Until notify reads the secret itself (its env.ts names FAULTLINE_NOTIFY_CONFIG_SECRET_ARN
-        // as the seam), CloudFormation resolves the secret into its environment at deploy time.
+        // Until notify reads the secret itself (functions/lambda/notify.ts names
+        // FAULTLINE_NOTIFY_CONFIG_SECRET_ARN as the seam), CloudFormation resolves the secret into its
+        // environment at deploy time.
         FAULTLINE_NOTIFY_CONFIG: SecretValue.secretsManager(this.notifyConfig.secretArn, {
           versionId: notifyConfigVersion.valueAsString,
         }).unsafeUnwrap(),

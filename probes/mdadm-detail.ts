@@ -148,13 +148,13 @@ const readField = (
         .filter(Boolean);
       return;
     case 'UUID': {
-      const uuid = value.split(/\s+/)[0] ?? '';
-      if (MdUuid.safeParse(uuid).success) detail.uuid = uuid;
+      const uuid = mdUuidOf(value);
+      if (uuid !== null) detail.uuid = uuid;
       else log.add(lineNumber, raw, 'UUID is not an md UUID');
       return;
     }
     case 'Name':
-      detail.name = value.replace(/\s*\(local to host [^)]*\)\s*$/, '') || null;
+      detail.name = arrayNameOf(value);
       return;
     case 'Events': {
       const events = parseEvents(value);
@@ -183,6 +183,16 @@ const readField = (
       return;
   }
 };
+
+/** The md UUID a `UUID :` line starts with (`--detail` and `--examine` alike), or null. */
+export const mdUuidOf = (value: string): MdUuid | null => {
+  const uuid = value.split(/\s+/)[0] ?? '';
+  return MdUuid.safeParse(uuid).success ? uuid : null;
+};
+
+/** The array's name from a `Name :` line, without mdadm's `(local to host …)`; null when empty. */
+export const arrayNameOf = (value: string): string | null =>
+  value.replace(/\s*\(local to host [^)]*\)\s*$/, '') || null;
 
 /**
  * The event count: `1842`, or `0.92` as mdadm prints a 0.90 superblock's high and low words.

@@ -1,12 +1,11 @@
 import {
   ArrayName,
   DeviceName,
-  MdUuid,
   type ProbedPartition,
   RaidLevel,
   type SuperblockRole,
 } from '../events/index.ts';
-import { parseEvents } from './mdadm-detail.ts';
+import { arrayNameOf, mdUuidOf, parseEvents } from './mdadm-detail.ts';
 import { keyValue, type ProbeWarning, toCount, toolLines, WarningLog } from './tool-text.ts';
 
 /**
@@ -129,13 +128,13 @@ const readField = (
       return;
     case 'Array UUID':
     case 'UUID': {
-      const uuid = value.split(/\s+/)[0] ?? '';
-      if (MdUuid.safeParse(uuid).success) superblock.uuid = uuid;
+      const uuid = mdUuidOf(value);
+      if (uuid !== null) superblock.uuid = uuid;
       else log.add(lineNumber, raw, 'UUID is not an md UUID');
       return;
     }
     case 'Name':
-      superblock.name = value.replace(/\s*\(local to host [^)]*\)\s*$/, '') || null;
+      superblock.name = arrayNameOf(value);
       return;
     case 'Preferred Minor':
       superblock.preferredMinor = toCount(value);

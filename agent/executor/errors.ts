@@ -3,7 +3,6 @@ import { FaultlineError } from '../../events/faultline-error.ts';
 /**
  * What can go wrong around the executor (as opposed to a refused precondition, which is an
  * outcome, not an error). None is fatal to the agent: the plan loop logs it and polls again.
- * Each class names itself: the agent is a minified bundle, which renames classes.
  */
 
 /** What failed around the executor. */
@@ -11,7 +10,6 @@ export type ExecutorErrorCode = 'tool-missing' | 'plan-fetch-failed' | 'ledger-u
 
 /** The base of the executor's errors; whether one is retryable depends on the failure, not only its class. */
 export class ExecutorError extends FaultlineError<ExecutorErrorCode> {
-  override readonly name: string = 'ExecutorError';
   constructor(
     readonly code: ExecutorErrorCode,
     message: string,
@@ -24,7 +22,6 @@ export class ExecutorError extends FaultlineError<ExecutorErrorCode> {
 
 /** A program the executor needs is not on its search path. */
 export class ToolMissingError extends ExecutorError {
-  override readonly name = 'ToolMissingError';
   constructor(
     readonly program: string,
     readonly searchPath: readonly string[],
@@ -35,7 +32,6 @@ export class ToolMissingError extends ExecutorError {
 
 /** `GET /v1/agents/:hostId/plans` did not answer with plans. */
 export class PlanFetchError extends ExecutorError {
-  override readonly name = 'PlanFetchError';
   constructor(
     readonly url: string,
     readonly status: number | undefined,
@@ -53,7 +49,6 @@ export class PlanFetchError extends ExecutorError {
 
 /** Neither state directory can hold the plan ledger durably. */
 export class LedgerUnavailableError extends ExecutorError {
-  override readonly name = 'LedgerUnavailableError';
   constructor(reason: string, options?: ErrorOptions) {
     super('ledger-unavailable', `no writable directory for the plan ledger: ${reason}`, true, options);
   }

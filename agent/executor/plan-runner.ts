@@ -25,8 +25,8 @@ import { type Clock, EXECUTOR_TIMING_DEFAULTS, type ExecutorTiming, systemClock 
 import { type WriteSysfs, writeSysfsFile } from './sysfs.ts';
 
 /**
- * The guarded executor as the agent's plan runner (the `PlanRunner` seam of `run`): each poll
- * fetches this host's plans, admits each one (signature, host, boot, age, at most once, lock,
+ * The guarded executor as the agent's plan runner (the `PlanRunner` seam of agent/loop/plan-runner.ts): each
+ * poll fetches this host's plans, admits each one (signature, host, boot, age, at most once, lock,
  * stop file), runs it step by step with every §4 precondition checked on the host, and reports
  * `command.progress` and `disk.probed` (with the plan's id as `planid`) through the agent's sink.
  * `runPlan` is the same path for one plan given directly: tests, and an operator's one-shot.

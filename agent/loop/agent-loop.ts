@@ -55,7 +55,6 @@ export type RunningAgent = {
 export class AgentAlreadyRunningError extends FaultlineError<'agent-already-running'> {
   readonly code = 'agent-already-running' as const;
   readonly retryable = false;
-  override readonly name = 'AgentAlreadyRunningError';
   constructor(
     readonly pid: number,
     readonly stateDir: string,

@@ -2,7 +2,6 @@ import { FaultlineError } from '../../events/faultline-error.ts';
 
 /**
  * Why a delivery could not happen. None is ever fatal to the agent, which keeps spooling.
- * Each class names itself: the agent is a minified bundle, which renames classes.
  */
 
 /** What failed on the way to the control plane. */
@@ -10,7 +9,6 @@ export type PublishErrorCode = 'proxy-refused' | 'proxy-unreachable' | 'credenti
 
 /** The base of the publisher's errors. */
 export class PublishError extends FaultlineError<PublishErrorCode> {
-  override readonly name: string = 'PublishError';
   constructor(
     readonly code: PublishErrorCode,
     message: string,
@@ -23,7 +21,6 @@ export class PublishError extends FaultlineError<PublishErrorCode> {
 
 /** The proxy answered CONNECT with something other than 200, or could not be reached. */
 export class ProxyTunnelError extends PublishError {
-  override readonly name = 'ProxyTunnelError';
   constructor(
     readonly proxy: string,
     readonly target: string,
@@ -43,7 +40,6 @@ export class ProxyTunnelError extends PublishError {
 
 /** The credential process (e.g. `aws_signing_helper credential-process`) failed or printed no credentials. */
 export class CredentialProcessError extends PublishError {
-  override readonly name = 'CredentialProcessError';
   constructor(
     readonly command: string,
     detail: string,

@@ -9,8 +9,6 @@ export type ProbeErrorCode = 'invalid-scan-options' | 'invalid-snapshot';
 
 /** The one error a scan throws, with a literal `code` callers switch on. */
 export class ProbeError extends FaultlineError<ProbeErrorCode> {
-  /** Named here: the agent is a minified bundle, which renames classes. */
-  override readonly name = 'ProbeError';
   /** Scanning again will not help: the options or the code must change. */
   readonly retryable = false;
 

@@ -38,7 +38,6 @@ export type SpoolStats = {
 export class SpoolOrderError extends FaultlineError<'spool-order'> {
   readonly code = 'spool-order' as const;
   readonly retryable = false;
-  override readonly name = 'SpoolOrderError';
   constructor(
     readonly seq: number,
     readonly lastSeq: number,

@@ -10,7 +10,7 @@ import {
   retryRecord,
 } from '../adapters/queue/batch.ts';
 import { correlateFromEnv } from '../lambda/correlate.ts';
-import { DecisionEngine } from '../outbox/engine.ts';
+import { engineOnFirstUse } from '../outbox/engine.ts';
 import type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 import { parseRecord } from './records.ts';
 
@@ -63,24 +63,8 @@ const errorFields = (error: unknown): { code?: unknown; retryable?: boolean; mes
 export const createHandler = (deps: CorrelateDeps): ((event: QueueEvent) => Promise<BatchResponse>) => {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? Date.now;
-  let made: { engine: DecisionEngine; settings: CorrelateSettings } | undefined;
-  const runtime = (): { engine: DecisionEngine; settings: CorrelateSettings } => {
-    if (made === undefined) {
-      const settings = deps.settings;
-      made = {
-        settings,
-        engine: new DecisionEngine({
-          store: deps.store,
-          signer: deps.signer,
-          notifyQueue: deps.notifyQueue,
-          config: settings.core,
-          clock,
-          log,
-        }),
-      };
-    }
-    return made;
-  };
+  // `deps.settings` is read on the first invocation, not now: on Lambda that validates the environment.
+  const runtime = engineOnFirstUse(deps, clock, log);
 
   const refused = (record: QueueRecord, reason: string, settings: CorrelateSettings): RecordOutcome =>
     receiveCountOf(record) >= settings.maxReceiveCount

@@ -15,8 +15,9 @@ import { NotifyConfigError } from './errors.ts';
  * URLs are `https:`; plain `http:` only to a loopback address (the local runtime's webhook sink).
  *
  * Secrets (PagerDuty routing keys, Slack webhook URLs, webhook signing secrets) sit in this
- * configuration. The local runtime reads it from its config file; in the cloud `fromEnv` reads it
- * from the environment today and is the one place that will read it from Secrets Manager instead.
+ * configuration. The local runtime reads it from its config file; in the cloud its composition root
+ * (functions/lambda/notify.ts) reads it from the environment today and is the one place that will read it
+ * from Secrets Manager instead.
  */
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';

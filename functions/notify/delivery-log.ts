@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
  * is keyed by them").
  *
  * Why a port: the log must outlive one process. Locally it is a table in the runtime's SQLite
- * file; in the cloud a DynamoDB table (it comes with the store); tests and a single warm Lambda
- * may use memory. One contract suite (test/functions/notify/delivery-log-contract.ts) holds every
- * adapter to the same behaviour.
+ * file; in the cloud it is memory (delivered once within a warm Lambda only) until its DynamoDB
+ * adapter is built (#18); tests may use memory. One contract suite
+ * (test/functions/notify/delivery-log-contract.ts) holds every adapter to the same behaviour.
  *
  * A delivery is claimed before it is sent, for a lease: two consumers handed the same record at
  * once (SQS may) do not both send it; the one that finds it in progress retries later, and a claim

@@ -415,3 +415,33 @@ export class DecisionEngine {
     });
   }
 }
+
+/**
+ * The engine of a handler that decides (correlate, sweep), made on its first invocation: the
+ * handler's settings are read then (on Lambda, that is when the environment is validated), never
+ * when the handler is created.
+ */
+export const engineOnFirstUse = <Settings extends { readonly core: CoreConfig }>(
+  deps: Pick<EngineDeps, 'store' | 'signer' | 'notifyQueue'> & { readonly settings: Settings },
+  clock: () => number,
+  log: (entry: Readonly<Record<string, unknown>>) => void,
+): (() => { engine: DecisionEngine; settings: Settings }) => {
+  let made: { engine: DecisionEngine; settings: Settings } | undefined;
+  return () => {
+    if (made === undefined) {
+      const { settings, store, signer, notifyQueue } = deps;
+      made = {
+        settings,
+        engine: new DecisionEngine({
+          store,
+          signer,
+          notifyQueue,
+          config: settings.core,
+          clock,
+          log,
+        }),
+      };
+    }
+    return made;
+  };
+};

@@ -1,6 +1,6 @@
 import { sweepFromEnv } from '../lambda/sweep.ts';
-import { DecisionEngine } from '../outbox/engine.ts';
-import type { SweepDeps, SweepSettings } from './deps.ts';
+import { engineOnFirstUse } from '../outbox/engine.ts';
+import type { SweepDeps } from './deps.ts';
 
 export type { SweepDeps, SweepSettings } from './deps.ts';
 
@@ -33,24 +33,8 @@ const jsonLog = (entry: Readonly<Record<string, unknown>>): void => {
 export const createHandler = (deps: SweepDeps): ((event?: unknown) => Promise<SweepReport>) => {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? Date.now;
-  let made: { engine: DecisionEngine; settings: SweepSettings } | undefined;
-  const runtime = () => {
-    if (made === undefined) {
-      const settings = deps.settings;
-      made = {
-        settings,
-        engine: new DecisionEngine({
-          store: deps.store,
-          signer: deps.signer,
-          notifyQueue: deps.notifyQueue,
-          config: settings.core,
-          clock,
-          log,
-        }),
-      };
-    }
-    return made;
-  };
+  // `deps.settings` is read on the first invocation, not now: on Lambda that validates the environment.
+  const runtime = engineOnFirstUse(deps, clock, log);
 
   return async () => {
     const { engine, settings } = runtime();

@@ -16,7 +16,7 @@ export interface FaultlineFunctionProps {
   readonly description: string;
   readonly timeout: Duration;
   readonly memoryMiB: number;
-  /** What the handler's `fromEnv` validates: the only configuration a function gets. */
+  /** What the function's composition root (functions/lambda/) validates: the only configuration it gets. */
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
   readonly reservedConcurrency?: number;
@@ -35,7 +35,7 @@ export interface QueueConsumerOptions {
 const CREATE_REQUIRE_BANNER =
   "import { createRequire as faultlineCreateRequire } from 'node:module'; const require = faultlineCreateRequire(import.meta.url);";
 
-/** Variables every function gets; the handlers' `fromEnv` ignores what it does not read. */
+/** Variables every function gets; each composition root ignores what it does not read. */
 const COMMON_ENVIRONMENT = {
   /** Stack traces point into the TypeScript sources, not the minified bundle. */
   NODE_OPTIONS: '--enable-source-maps',

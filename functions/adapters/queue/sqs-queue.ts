@@ -46,9 +46,9 @@ import { checkReceiveOptions, checkVisibilityTimeout } from './rules.ts';
 
 /**
  * The work queue on Amazon SQS (a standard queue). The client is passed in, built by the
- * handler's `fromEnv` (never at module scope), so credentials, region and endpoint are the
- * caller's: give it an explicit `endpoint` when talking to an emulator, or the SDK sends to the
- * host named in the queue URL.
+ * function's composition root (functions/lambda/) (never at module scope), so credentials, region and
+ * endpoint are the caller's: give it an explicit `endpoint` when talking to an emulator, or the SDK sends to
+ * the host named in the queue URL.
  *
  * SQS itself enforces the message rules (size, characters, attributes) and the redrive policy
  * (set by infra); this adapter maps its answers onto the port and wraps its errors:

@@ -30,8 +30,8 @@ import type { PlanSigner } from './port.ts';
  * `GetPublicKey`, cached): a key of the wrong spec or a misconfigured key id fails here, loudly,
  * instead of on every agent.
  *
- * The client is passed in (built by the handler's `fromEnv`); failures are wrapped:
- * `SignerUnavailableError` (retryable) for throttling, KMS internal errors and the network,
+ * The client is passed in (built by the function's composition root in functions/lambda/); failures are
+ * wrapped: `SignerUnavailableError` (retryable) for throttling, KMS internal errors and the network,
  * `SignerRejectedError` for access denied, a disabled or missing key, and `SignerKeyInvalidError`
  * for a key that is not an ECDSA P-256 signing key.
  */

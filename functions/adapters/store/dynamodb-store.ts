@@ -24,7 +24,8 @@ import { DynamoDbTokens } from './dynamodb/tokens.ts';
  * - A failed condition is the `conflict` answer, never an error; throttling, 5xx and network
  *   failures are `StoreUnavailableError` (retryable); the rest `StoreRejectedError`.
  *
- * The client is passed in (built by the handler's `fromEnv`, never at module scope).
+ * The client is passed in (built by the function's composition root in functions/lambda/, never at module
+ * scope).
  */
 
 export { GZIP_ABOVE_BYTES } from './dynamodb/items.ts';
