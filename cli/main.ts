@@ -8,6 +8,8 @@ commands:
   incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--json]
   incident <id> [--json]
   stats [--json]
+  topology [--domain D] [--spof] [--json]
+  impact <domain> [--json]
   approve <id>
   pause | resume
   maintenance <host|domain> on|off

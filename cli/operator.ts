@@ -3,18 +3,22 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
+  DomainImpactBody,
   FailureDomain,
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
   parseWith,
+  type SinglePointOfFailureBody,
   StatsBody,
+  TopologyBody,
+  type TopologyHostBody,
 } from '../events/index.ts';
 import type { Streams } from './streams.ts';
 
 /**
  * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`, `incident`,
- * `stats`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`. Tables for people, `--json`
+ * `stats`, `topology`, `impact`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`. Tables for people, `--json`
  * for scripts. The control plane's URL and operator token come from `--url`/`--token`, else
  * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` writes in its data folder.
  */
@@ -150,6 +154,36 @@ const incidentRows = (incidents: readonly IncidentBody[]) =>
     ]),
   );
 
+/** Where a domain's name is long, the part after `vscsi:<system>/` says which server. */
+const shortDomain = (domain: string): string => domain.replace(/^(vscsi|vdisk):[^/]+\//, '$1:');
+
+const topologyRows = (hosts: readonly TopologyHostBody[]) =>
+  table(
+    ['HOST', 'RESOURCE', 'HEALTH', 'MEMBERS AND PATHS (DOMAIN)'],
+    hosts.flatMap((host) => [
+      ...host.arrays.map((array) => [
+        host.hostId,
+        array.array,
+        `${array.health}${array.singlePointOfFailure ? ' (spof)' : ''}`,
+        array.members
+          .map((one) => `${one.device} ${one.state} (${shortDomain(one.failureDomain)})`)
+          .join(', '),
+      ]),
+      ...host.maps.map((map) => [
+        host.hostId,
+        map.map,
+        `${map.usableDomains.length === map.domains.length ? 'healthy' : 'degraded'}${map.singlePointOfFailure ? ' (spof)' : ''}`,
+        map.paths.map((one) => `${one.path} ${one.state} (${shortDomain(one.failureDomain)})`).join(', '),
+      ]),
+    ]),
+  );
+
+const spofRows = (spofs: readonly SinglePointOfFailureBody[]) =>
+  table(
+    ['HOST', 'KIND', 'NAME', 'EVERY HALF ON'],
+    spofs.map((spof) => [spof.hostId, spof.kind, spof.name, spof.failureDomain]),
+  );
+
 /** An answer read through the API's own schema (events/api.ts): a mismatch is an error, not a guess. */
 const answer = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
   const parsed = parseWith(schema, value);
@@ -162,6 +196,8 @@ const USAGE = `usage:
   faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--json]
   faultline incident <id> [--json]
   faultline stats [--since T] [--json]
+  faultline topology [--domain D] [--spof] [--json]
+  faultline impact <domain> [--json]
   faultline approve <id> [--canary <hostId>]
   faultline pause | resume [--domain D]
   faultline maintenance <host|domain> on|off
@@ -173,6 +209,8 @@ export const OPERATOR_COMMANDS = [
   'incidents',
   'incident',
   'stats',
+  'topology',
+  'impact',
   'approve',
   'pause',
   'resume',
@@ -204,6 +242,7 @@ export const runOperator = async (
         limit: { type: 'string' },
         canary: { type: 'string' },
         operator: { type: 'boolean' },
+        spof: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -284,6 +323,61 @@ export const runOperator = async (
                 seconds(domain.timeToHeal.meanSeconds),
               ]),
             ),
+          ].join(''),
+        );
+        return 0;
+      }
+      case 'topology': {
+        if (first !== undefined) return usage();
+        const domain = text('domain');
+        const hosts: TopologyHostBody[] = [];
+        const spofs: SinglePointOfFailureBody[] = [];
+        let cursor: string | null = null;
+        do {
+          const query = new URLSearchParams({ limit: '1000' });
+          if (domain !== undefined) query.set('domain', domain);
+          if (cursor !== null) query.set('cursor', cursor);
+          const path = `/v1/topology?${query}`;
+          const page = answer(TopologyBody, await call(connection, 'GET', path), `GET ${path}`);
+          hosts.push(...page.hosts);
+          spofs.push(...page.singlePointsOfFailure);
+          cursor = page.cursor;
+        } while (cursor !== null);
+        const nothing = spofs.length === 0 ? 'no single point of failure\n' : '';
+        if (values.spof === true)
+          print(
+            { singlePointsOfFailure: spofs },
+            () => nothing || `single points of failure\n${spofRows(spofs)}`,
+          );
+        else
+          print({ hosts, singlePointsOfFailure: spofs }, () =>
+            [
+              hosts.length === 0 ? 'no hosts\n' : topologyRows(hosts),
+              nothing ? `\n${nothing}` : `\nsingle points of failure\n${spofRows(spofs)}`,
+            ].join(''),
+          );
+        return 0;
+      }
+      case 'impact': {
+        if (first === undefined || second !== undefined) return usage();
+        const path = `/v1/domains/${encodeURIComponent(first)}/impact`;
+        const impact = answer(DomainImpactBody, await call(connection, 'GET', path), `GET ${path}`);
+        print(impact, () =>
+          [
+            `if ${impact.failureDomain} goes down now: ${impact.losingHalf} host(s) lose a half, ${impact.losingLast} would lose their last in-sync copy or path\n`,
+            impact.hosts.length === 0
+              ? ''
+              : table(
+                  ['HOST', 'LOSES', 'RESOURCE', 'LEFT ON'],
+                  impact.hosts.flatMap((host) =>
+                    host.resources.map((resource) => [
+                      host.hostId,
+                      resource.losesLast ? 'LAST' : 'half',
+                      `${resource.kind} ${resource.name}${resource.degraded ? ' (already degraded)' : ''}`,
+                      resource.remainingDomains.map(shortDomain).join(', ') || '-',
+                    ]),
+                  ),
+                ),
           ].join(''),
         );
         return 0;

@@ -253,6 +253,118 @@ export const StatsBody = z
   .meta({ id: 'Stats' });
 export type StatsBody = z.infer<typeof StatsBody>;
 
+// ————————————————————————————————————————————— topology and impact
+
+const Domains = z.array(z.string()).describe('Failure domains, sorted.');
+
+/** The query of `GET /v1/topology`: a failure domain to look at, and the page. */
+export const TopologyQuery = z.strictObject({
+  domain: FailureDomain.optional().describe(
+    'Only the hosts that depend on this failure domain, and the single points of failure on it.',
+  ),
+  limit: QueryInt(1, 1000)
+    .optional()
+    .describe('Hosts of the fleet read per page (default 100); with `domain`, a page may show fewer.'),
+  cursor: Cursor.optional(),
+});
+
+/** An array of a host, each member with the failure domain its copy depends on. */
+const ArrayTopologyBody = z.object({
+  array: z.string(),
+  kind: z.string(),
+  level: z.string(),
+  health: z.enum(['healthy', 'degraded', 'recovering']),
+  members: z.array(
+    z.object({
+      device: z.string(),
+      disk: z.string(),
+      state: z.string(),
+      failureDomain: z.string(),
+      submirror: z.string().optional(),
+    }),
+  ),
+  domains: Domains.describe('Every domain its members (and members removed since it was healthy) sit on.'),
+  inSyncDomains: Domains.describe('Where its good copies are now.'),
+  singlePointOfFailure: z.boolean().describe('Every half on one domain: mirrored on paper only.'),
+});
+
+/** A multipath map of a host, each path with the failure domain it goes through. */
+const MapTopologyBody = z.object({
+  map: z.string(),
+  wwid: z.string(),
+  paths: z.array(
+    z.object({ path: z.string(), hctl: z.string(), state: z.string(), failureDomain: z.string() }),
+  ),
+  domains: Domains,
+  usableDomains: Domains.describe('Where its active or ghost paths go through now.'),
+  singlePointOfFailure: z.boolean().describe('Every path through one domain.'),
+});
+
+/** One host as the topology shows it: its arrays and maps, and every domain it depends on. */
+export const TopologyHostBody = z
+  .object({
+    hostId: z.string(),
+    role: z.string().optional(),
+    platform: z.string().optional(),
+    domains: Domains,
+    arrays: z.array(ArrayTopologyBody),
+    maps: z.array(MapTopologyBody),
+  })
+  .meta({ id: 'TopologyHost' });
+export type TopologyHostBody = z.infer<typeof TopologyHostBody>;
+
+/** An array or map whose halves all depend on one domain: that server going down takes every copy. */
+export const SinglePointOfFailureBody = z
+  .object({
+    hostId: z.string(),
+    kind: z.enum(['array', 'map']),
+    name: z.string(),
+    failureDomain: z.string(),
+  })
+  .meta({ id: 'SinglePointOfFailure' });
+export type SinglePointOfFailureBody = z.infer<typeof SinglePointOfFailureBody>;
+
+/** The answer to `GET /v1/topology`: a page of hosts by host id, and their single points of failure. */
+export const TopologyBody = z
+  .object({
+    hosts: z.array(TopologyHostBody),
+    singlePointsOfFailure: z.array(SinglePointOfFailureBody).describe("The page's hosts' only."),
+    cursor: z.string().nullable().describe('The next page, or null when this is the last.'),
+  })
+  .meta({ id: 'Topology' });
+export type TopologyBody = z.infer<typeof TopologyBody>;
+
+/** The path parameters of `GET /v1/domains/:id/impact` (the domain's `/` may be sent as is or as %2F). */
+export const DomainIdParams = z.strictObject({ id: FailureDomain });
+
+/** What the domain going down costs one host. */
+const HostImpactBody = z.object({
+  hostId: z.string(),
+  losesLast: z.boolean().describe('Some array would lose its last good copy, or some map its last path.'),
+  resources: z.array(
+    z.object({
+      kind: z.enum(['array', 'map']),
+      name: z.string(),
+      degraded: z.boolean().describe('Already short of a copy or a path.'),
+      remainingDomains: Domains.describe(
+        'Where a good copy or a usable path is left once the domain is gone.',
+      ),
+      losesLast: z.boolean(),
+    }),
+  ),
+});
+
+/** The answer to `GET /v1/domains/:id/impact`: what that server going down now would cost (§5.4). */
+export const DomainImpactBody = z
+  .object({
+    failureDomain: z.string(),
+    hosts: z.array(HostImpactBody).describe('Every host that would lose a copy or a path, by host id.'),
+    losingHalf: z.int().min(0).describe('Hosts that keep a good copy of everything elsewhere.'),
+    losingLast: z.int().min(0).describe('Hosts that would lose the last good copy of an array or a map.'),
+  })
+  .meta({ id: 'DomainImpact' });
+export type DomainImpactBody = z.infer<typeof DomainImpactBody>;
+
 // ————————————————————————————————————————————— operator commands
 
 /** The body of `POST /v1/incidents/:id/approve`: the operator may choose the canary. */

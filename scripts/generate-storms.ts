@@ -7,6 +7,8 @@ import {
   Agent,
   at,
   HostingPartition,
+  multipathHeartbeat,
+  pathEvent,
   progressOf,
   random,
   VscsiClient,
@@ -196,12 +198,148 @@ const controllerPort = (): FaultlineEvent[] => {
   );
 };
 
+/** What a client agent sends back for a plan: its steps, a heartbeat mid-plan, its mirrors healthy, a clean heartbeat. */
+const healClient = (client: VscsiClient, plan: UnsignedPlan, time: number): FaultlineEvent[] => {
+  const done = time + 90;
+  return [
+    ...progressOf(client, plan, done - 20),
+    // Mid-plan, after md.fail: the swap member on the returned disk shows faulty (the plan's own work).
+    client.heartbeat(at(done - 19), { faulty: 'fall', swapFaulty: true }),
+    ...client.mirrors.map((mirror) => client.healthy(mirror, at(done), plan.id)),
+    client.heartbeat(at(done + 30)),
+  ];
+};
+
+/**
+ * The VIOS IPL again, as SQS and restarting agents deliver it (§5.8): each client's heartbeat that
+ * shows its root degraded arrives before its `mirror.degraded` (delivered late, with its older
+ * `seq`), and a third of the agents restarted and send only the heartbeat. Each host counts once: 40.
+ */
+const viosIplHeartbeatsFirst = (): FaultlineEvent[] => {
+  const rng = random(20261202);
+  const names = Array.from({ length: 40 }, (_, index) => `lnxhbf${String(index + 1).padStart(3, '0')}`);
+  const clients = names.map((name) => new VscsiClient(name, rng));
+  const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  for (let beat = 0; beat <= 3600; beat += 60) {
+    if (beat < 120 || beat >= 720) script.push({ time: beat, event: vios2.heartbeat(at(beat)) });
+  }
+  clients.forEach((client, index) => {
+    script.push({ time: 1 + index * 0.01, event: client.heartbeat(at(1 + index * 0.01)) });
+    const degradedAt = 130 + rng.int(0, 20);
+    const event = client.rootDegraded(at(degradedAt));
+    const heartbeat = client.heartbeat(at(degradedAt + 1), { faulty: 'fall' });
+    script.push({ time: degradedAt + 1 + rng.int(0, 3), event: heartbeat });
+    if (index % 3 !== 0) script.push({ time: degradedAt + 6 + rng.int(0, 10), event });
+  });
+  script.push({ time: 700, event: vios2.iplCompleted(at(700), at(690)) });
+  const byId = new Map(clients.map((client) => [client.hostId, client]));
+  return live(script, (plan, time) => healClient(byId.get(plan.hostId) as VscsiClient, plan, time), 3600);
+};
+
+/**
+ * A double fault (§5.4): vios2 IPLs under 40 clients, and while they run on their vios1 halves, vios1
+ * crashes (its heartbeats stop; it had announced its last IPL, so it is known to serve). One critical
+ * page for the pair, before any plan; five clients' reports, spooled, arrive only after vios1 is
+ * down and join the same page. No plan goes to any of them, even once vios2 is back.
+ */
+const vios1CrashUnderVios2Outage = (): FaultlineEvent[] => {
+  const rng = random(20261203);
+  const names = Array.from({ length: 40 }, (_, index) => `lnxdbl${String(index + 1).padStart(3, '0')}`);
+  const clients = names.map((name) => new VscsiClient(name, rng));
+  const vios1 = new HostingPartition('vios1', vscsi('vios1'));
+  const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+  // vios1's agent started in a new boot a minute after its first heartbeat (which says it is a
+  // hosting partition), so Faultline knows it serves its domain and notices when it goes silent.
+  const script: { time: number; event: FaultlineEvent }[] = [
+    { time: 0, event: vios1.heartbeat(at(0)) },
+    { time: 45, event: vios1.iplCompleted(at(45), at(-900)) },
+  ];
+  for (let beat = 0; beat <= 1500; beat += 60) {
+    if (beat > 0 && beat <= 240) script.push({ time: beat, event: vios1.heartbeat(at(beat)) });
+    if (beat < 120 || beat >= 720) script.push({ time: beat, event: vios2.heartbeat(at(beat)) });
+  }
+  clients.forEach((client, index) => {
+    script.push({ time: 1 + index * 0.01, event: client.heartbeat(at(1 + index * 0.01)) });
+    const degradedAt = 130 + rng.int(0, 20);
+    const late = index >= 35;
+    script.push({ time: late ? 430 + index - 35 : degradedAt, event: client.rootDegraded(at(degradedAt)) });
+  });
+  script.push({ time: 700, event: vios2.iplCompleted(at(700), at(690)) });
+  const byId = new Map(clients.map((client) => [client.hostId, client]));
+  return live(script, (plan, time) => healClient(byId.get(plan.hostId) as VscsiClient, plan, time), 1500);
+};
+
+/**
+ * Planned maintenance (§5.4): one client's vios1 half has been faulty for a while (a local fault,
+ * paged) when vios2 announces its IPL. Faultline pages critical for that client at the announcement,
+ * before vios2 stops; the outage itself was announced, so it pages `info`. The others are healed in
+ * waves once vios2 is back; the exposed client gets no plan.
+ */
+const announcedIplUnderDegradedClient = (): FaultlineEvent[] => {
+  const rng = random(20261204);
+  const names = Array.from({ length: 8 }, (_, index) => `lnxmnt${String(index + 1).padStart(3, '0')}`);
+  const clients = names.map((name) => new VscsiClient(name, rng));
+  const [exposed, ...others] = clients as [VscsiClient, ...VscsiClient[]];
+  const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  for (let beat = 0; beat <= 2400; beat += 60) {
+    if (beat <= 600 || beat >= 1200) script.push({ time: beat, event: vios2.heartbeat(at(beat)) });
+  }
+  clients.forEach((client, index) => {
+    script.push({ time: 1 + index * 0.01, event: client.heartbeat(at(1 + index * 0.01)) });
+  });
+  script.push({ time: 30, event: exposed.rootDegraded(at(30), { side: 'stay' }) });
+  script.push({ time: 620, event: vios2.goingDown(at(620)) });
+  others.forEach((client) => {
+    const degradedAt = 640 + rng.int(0, 10);
+    script.push({ time: degradedAt, event: client.rootDegraded(at(degradedAt)) });
+  });
+  script.push({ time: 645, event: exposed.rootLost(at(645)) });
+  script.push({ time: 1150, event: vios2.iplCompleted(at(1150), at(1140)) });
+  const byId = new Map(clients.map((client) => [client.hostId, client]));
+  return live(script, (plan, time) => healClient(byId.get(plan.hostId) as VscsiClient, plan, time), 2400);
+};
+
+/**
+ * A reinstate that does not stick (§5.9): the SAN port comes back, eleven hosts' paths return by
+ * themselves, the twelfth gets `multipathd reinstate path`, whose steps all succeed while its path
+ * stays failed (its heartbeats say so). Fifteen minutes on, the incident escalates, once.
+ */
+const reinstateDoesNotStick = (): FaultlineEvent[] => {
+  const hosts = Array.from(
+    { length: 12 },
+    (_, index) => new Agent(`dbsan${String(index + 1).padStart(2, '0')}`),
+  );
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  hosts.forEach((host, index) => {
+    script.push({
+      time: 10 + index * 0.5,
+      event: pathEvent(host, 'path.lost', 10 + index * 0.5, 'sdq', 'failed', 1),
+    });
+    if (index !== 7)
+      script.push({
+        time: 200 + index,
+        event: pathEvent(host, 'path.restored', 200 + index, 'sdq', 'active', 2),
+      });
+  });
+  const stuck = hosts[7] as Agent;
+  for (let beat = 60; beat <= 2400; beat += 60) {
+    script.push({ time: beat + 0.5, event: multipathHeartbeat(stuck, beat + 0.5, 'failed') });
+  }
+  return live(script, (plan, time) => progressOf(stuck, plan, time + 5), 2400);
+};
+
 const directory = join(import.meta.dirname, '..', 'events', 'examples', 'storms');
 mkdirSync(directory, { recursive: true });
 const storms = {
   'vios2-ipl-40-clients': viosIpl(),
   'ldoms-alternate-reboot': ldomsReboot(),
   'san-controller-port': controllerPort(),
+  'vios2-ipl-heartbeats-first': viosIplHeartbeatsFirst(),
+  'vios1-crash-under-vios2-outage': vios1CrashUnderVios2Outage(),
+  'vios2-announced-ipl-under-degraded-client': announcedIplUnderDegradedClient(),
+  'san-reinstate-does-not-stick': reinstateDoesNotStick(),
 };
 for (const [name, events] of Object.entries(storms)) {
   writeFileSync(

@@ -26,7 +26,15 @@ export const CLIENT_LAYOUT = {
 /** Resync speeds of the simulated arrays, in percent per second (a re-add copies only what the bitmap marks). */
 export const SIM_RESYNC = { reAddPercentPerSecond: 25, fullPercentPerSecond: 10 } as const;
 
-export type SimClientOptions = SimAgentHostOptions & { index: number };
+export type SimClientOptions = SimAgentHostOptions & {
+  index: number;
+  /**
+   * The hosting partition that serves the second half too (default vios2, as in the field case):
+   * `vios1` makes a client whose two halves share a failure domain, mirrored on paper only, which
+   * `faultline topology --spof` must list and vios2's outage must leave alone.
+   */
+  remotePartition?: string;
+};
 
 const uuidOf = (index: number, array: number): string => {
   const hex = (index * 16 + array + 0x1000).toString(16).padStart(8, '0');
@@ -43,6 +51,7 @@ const clientLayout = (options: SimClientOptions): MdClientLayout => ({
     { array: CLIENT_LAYOUT.rootArray, uuid: uuidOf(options.index, 0), partition: 1 },
     { array: CLIENT_LAYOUT.swapArray, uuid: uuidOf(options.index, 1), partition: 2 },
   ],
+  ...(options.remotePartition === undefined ? {} : { remotePartition: options.remotePartition }),
 });
 
 const healthyClientModel = (layout: MdClientLayout, index: number): FakeModel => {

@@ -5,14 +5,16 @@ import {
   IncidentDetailBody,
   IncidentList,
   parseWith,
+  type SinglePointOfFailureBody,
   StatsBody,
   type TimelineEntryBody,
+  TopologyBody,
 } from '../events/index.ts';
 import { DemoError } from './errors.ts';
 
 /**
  * The demo's side of the control plane's HTTP API (docs/architecture.md §6): the operator calls it needs
- * (health, tokens, incidents, stats) and the hosting partitions' events, each with a clear error
+ * (health, tokens, incidents, stats, topology) and the hosting partitions' events, each with a clear error
  * when the control plane does not answer or refuses the token.
  */
 
@@ -123,6 +125,19 @@ export class ControlPlane {
       timeline: detail.timeline.items,
       affectedHosts: detail.affectedHosts.items,
     };
+  }
+
+  /** The fleet's single points of failure (`GET /v1/topology`, every page). */
+  async singlePointsOfFailure(): Promise<SinglePointOfFailureBody[]> {
+    const found: SinglePointOfFailureBody[] = [];
+    let cursor: string | null = null;
+    do {
+      const path: string = `/v1/topology?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const page: TopologyBody = answerOf(TopologyBody, await this.call('GET', path), `GET ${path}`);
+      found.push(...page.singlePointsOfFailure);
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return found;
   }
 
   async stats(): Promise<Stats> {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { SinglePointOfFailureBody } from '../../events/index.ts';
 import { SimClient } from '../../sim/client.ts';
 import { ControlDomain } from '../../sim/control-domain.ts';
 import { ControlPlane, type IncidentSummary, type Stats } from '../../sim/control-plane-client.ts';
@@ -17,6 +18,7 @@ import {
   type SideScenarioSetup,
   type Until,
 } from './side-scenario.ts';
+import { SPOF_CLIENT, SPOF_PARTITION, spofClient, spofLine, spofListed, spofTrouble } from './spof-client.ts';
 
 /**
  * `faultline demo`: a simulated fleet on the running control plane. `clients` Linux partitions
@@ -27,8 +29,9 @@ import {
  * resolve. Meanwhile an LDoms guest loses the submirror its alternate service domain serves while
  * that domain reboots (its control domain announces both, sim/control-domain.ts), and a few
  * multipath hosts lose the paths through one FC port (sim/storage-host.ts): each is its own incident,
- * run by side-scenario.ts. The demo ends when every incident is resolved and every simulated host
- * is healthy, or fails with the reason at its deadline.
+ * run by side-scenario.ts. One more client has both halves on vios1 (spof-client.ts): the topology
+ * lists it as a single point of failure and vios2's outage leaves it alone. The demo ends when
+ * every incident is resolved and every simulated host is healthy, or fails with the reason at its deadline.
  */
 
 export const DEMO_DEFAULTS = {
@@ -74,6 +77,8 @@ export type DemoResult = {
   pages: Page[];
   /** The incidents of the LDoms guests' alternate service domain and of the FC port, resolved. */
   sideIncidents: SideIncident[];
+  /** The single points of failure the control plane's topology lists (the vios1-only client's arrays). */
+  singlePointsOfFailure: SinglePointOfFailureBody[];
   /** Every page the sink received. */
   sinkPages: Page[];
   /** vios2 down → incident opened, and vios2 back → incident resolved, in seconds. */
@@ -86,6 +91,8 @@ export type DemoResult = {
 /** A running demo: its clients (for tests to watch) and how it ends. */
 export type DemoRun = {
   clients: SimClient[];
+  /** The client whose two halves both come from vios1, kept apart: vios2's outage is not its. */
+  spofClients: SimClient[];
   /** The LDoms guests and the multipath hosts. */
   storageHosts: SimStorageHost[];
   view: LiveView;
@@ -130,6 +137,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   await controlPlane.check();
   const planPublicKeyPem = readPlanKey(options);
   const clients: SimClient[] = [];
+  const spofClients: SimClient[] = [];
   const storageHosts: SimStorageHost[] = [];
   const view = new LiveView(
     options.write,
@@ -167,8 +175,9 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     view.stop();
     for (const partition of partitions) partition.stop();
     controlDomain?.stop();
-    await Promise.all([...clients, ...storageHosts].map((client) => client.stop().catch(() => undefined)));
-    for (const client of [...clients, ...storageHosts]) client.remove();
+    const hosts = [...clients, ...spofClients, ...storageHosts];
+    await Promise.all(hosts.map((client) => client.stop().catch(() => undefined)));
+    for (const client of hosts) client.remove();
     await sink.close();
   };
 
@@ -202,6 +211,10 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         }),
       );
     }
+    const { url } = options;
+    spofClients.push(
+      await spofClient(controlPlane, { index: options.clients, url, planPublicKeyPem, onLog }),
+    );
     if (ldomsGuests > 0) {
       controlDomain = new ControlDomain(
         CONTROL_DOMAIN,
@@ -240,15 +253,17 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     view.say(
       `${clients.length} clients, each a real agent over a simulated host (md0 root, md1 swap over vios1 and vios2)`,
     );
+    view.say(`${SPOF_CLIENT}: md0 and md1 with both halves on ${SPOF_PARTITION}, mirrored on paper only`);
     if (ldomsGuests > 0)
       view.say(
         `${ldomsGuests} LDoms guest(s): SVM d10 over ${CONTROL_DOMAIN}'s primary and alternate service domains`,
       );
     if (multipathHosts > 0)
       view.say(`${multipathHosts} multipath hosts: mpatha over two FC ports, one of them about to fail`);
-    for (const client of clients) await client.start();
+    for (const client of [...clients, ...spofClients]) await client.start();
     for (const host of storageHosts) await host.start();
-    await Promise.all([...clients, ...storageHosts].map((client) => client.scanNow('demo baseline')));
+    const everyHost = [...clients, ...spofClients, ...storageHosts];
+    await Promise.all(everyHost.map((client) => client.scanNow('demo baseline')));
     view.say('every host reported healthy storage; vios1, vios2 and the control domain heartbeat');
   } catch (error) {
     await cleanup();
@@ -341,6 +356,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     });
     const resolvedAt = Date.parse(resolved.resolvedAt ?? new Date().toISOString());
     const sideIncidents = (await sideRuns).filter((side) => side !== undefined);
+    const singlePointsOfFailure = await spofListed(controlPlane, until);
 
     // Every incident that paged has its resolve delivered to the sink.
     const pageDeadline = Date.now() + DEMO_DEFAULTS.pageWaitSeconds * 1000;
@@ -361,12 +377,14 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     const stats = await tolerant(() => controlPlane.stats());
     const unhealthy = clients.filter((client) => !client.isHealthy()).map((client) => client.hostId);
     for (const host of storageHosts) if (!host.isHealthy()) unhealthy.push(host.hostId);
+    unhealthy.push(...spofClients.flatMap((client) => spofTrouble(client) ?? []));
     if (unhealthy.length > 0)
       throw new DemoError('not-healed', `clients not healthy: ${unhealthy.join(', ')}`);
     return {
       incident: resolved,
       pages: sink.pages.filter((page) => page.dedup_key === opened.id),
       sideIncidents,
+      singlePointsOfFailure,
       sinkPages: [...sink.pages],
       timeToDetectSeconds: seconds(openedAt - downAt),
       timeToHealSeconds: seconds(resolvedAt - backAt),
@@ -375,7 +393,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     };
   };
 
-  return { clients, storageHosts, view, done: run(), cleanup };
+  return { clients, spofClients, storageHosts, view, done: run(), cleanup };
 };
 
 /** The closing summary. */
@@ -405,6 +423,7 @@ export const summaryLines = (
     `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 back → resolved)`,
     `control plane stats: time to detect ${stat(result.stats?.timeToDetect?.meanSeconds)}, time to heal ${stat(result.stats?.timeToHeal?.meanSeconds)}`,
     ...sideLines,
+    ...(result.singlePointsOfFailure.length === 0 ? [] : [spofLine(result.singlePointsOfFailure)]),
     `pages at the sink: ${triggers} trigger, ${resolves} resolve; demo wall time ${result.wallSeconds} s`,
     ...(servedAgain === 0 ? [] : [`plans served again after they ran (not run twice): ${servedAgain}`]),
   ];

@@ -14,6 +14,7 @@ import { eventRoutes } from './routes/events.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { topologyRoutes } from './routes/topology.ts';
 
 /**
  * The HTTP API (docs/architecture.md §6): one Hono app, served by Lambda through `hono/aws-lambda`
@@ -25,7 +26,7 @@ import { tokenRoutes } from './routes/tokens.ts';
  * (./commands.ts), token minting (./tokens.ts) or the store's projections.
  */
 
-/** What the API reads from the store: projections, the host slices (roles, plan progress) and tokens. */
+/** What the API reads from the store: projections, the host slices (roles, plan progress, topology) and tokens. */
 export type ApiStore = Pick<
   Store,
   | 'getSlices'
@@ -35,6 +36,7 @@ export type ApiStore = Pick<
   | 'listTimeline'
   | 'listAffectedHosts'
   | 'stats'
+  | 'listHosts'
   | 'getControl'
   | 'getToken'
   | 'putToken'
@@ -124,6 +126,7 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
     agentRoutes({ store, now, longPoll: deps.longPoll, poll: { ...POLL_SECONDS, ...deps.pollSeconds } }),
   );
   routes.mount(app, '/v1', incidentRoutes({ store }));
+  routes.mount(app, '/v1', topologyRoutes({ store }));
   routes.mount(
     app,
     '/v1',

@@ -33,6 +33,11 @@ export const CoreConfig = z.strictObject({
   slotTimeoutSeconds: Seconds.default(900),
   /** `md.wait-sync` and `svm.wait-sync` fail only after this long without progress. */
   stallSeconds: z.int().min(1).max(86_400).default(600),
+  /**
+   * A plan with no progress for this long (no step started or finished, no rise in a resync's synced
+   * sectors), or this long after its steps succeeded with its host still unhealthy, escalates (§5.9).
+   */
+  planStallSeconds: z.int().min(1).max(86_400).default(900),
   /** A path still failed this long after its domain is up gets `multipath.reinstate`. */
   pathReinstateDelaySeconds: Seconds.default(120),
   /** After `flapLimit` downs within `flapWindowSeconds` during waves, the domain stays halted. */

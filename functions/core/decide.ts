@@ -40,6 +40,7 @@ export const keysFor = (input: CoreInput): SliceKeys => {
         ? { ...NO_KEYS, hosts: [input.name] }
         : { ...NO_KEYS, domains: [input.name] };
     case 'internal.join':
+    case 'internal.critical':
       return { ...NO_KEYS, hosts: [input.hostId], domains: [input.failureDomain] };
     case 'internal.revoke':
       return { ...NO_KEYS, hosts: [input.hostId] };

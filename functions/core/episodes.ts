@@ -1,14 +1,18 @@
-import type { Notification, Severity } from '../../events/index.ts';
+import type { Notification } from '../../events/index.ts';
 import type { Runbook, RunbookMode } from './config.ts';
+import { recheckExposed } from './critical.ts';
 import { isHealthyOn, isPathHealthy } from './host.ts';
-import { deriveId, timelineId } from './ids.ts';
-import type { DomainSlice, Episode, HostEpisode, HostSlice, Incident } from './model.ts';
+import { deriveId } from './ids.ts';
+import { escalate, newIncident, page, resolveIncident, timeline } from './incidents.ts';
+import type { DomainSlice, Episode, HostEpisode, HostSlice } from './model.ts';
+import { stallTimes } from './stall.ts';
 import { addSeconds, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
- * Episodes, incidents and their pages (docs/architecture.md §5.1–5.3, 5.6, 5.9, 5.10): the rules that move a
- * failure domain down and up, join hosts to its incident, escalate once and resolve.
+ * Episodes (docs/architecture.md §5.1–5.3, 5.6, 5.9, 5.10): the rules that move a failure domain down
+ * and up, join hosts to its outage, page it once the grouping window has passed (`info` when it was
+ * announced), and resolve it; the pages themselves are sent through ./incidents.ts.
  */
 
 export const runbookOf = (failureDomain: string): Runbook => {
@@ -20,157 +24,31 @@ export const runbookOf = (failureDomain: string): Runbook => {
 export const modeOf = (txn: Transaction, failureDomain: string): RunbookMode =>
   txn.config.runbooks[runbookOf(failureDomain)];
 
-export const timeline = (txn: Transaction, incidentId: string, text: string, hostId?: string): void => {
-  txn.emit({
-    type: 'timeline',
-    entry: {
-      id: timelineId(incidentId, txn.now, hostId ?? '', text),
-      incidentId,
-      at: txn.now,
-      text,
-      ...(hostId === undefined ? {} : { hostId }),
-    },
-  });
-};
-
-const notify = (
-  txn: Transaction,
-  incident: Incident,
-  action: Notification['action'],
-  reason: string,
-  severity: Severity,
-  summary: string,
-  details: Notification['details'] = {},
-): void => {
-  txn.emit({
-    type: 'notify',
-    notification: {
-      id: deriveId('ntf', incident.id, action, reason),
-      incidentId: incident.id,
-      time: txn.now,
-      action,
-      dedupKey: incident.id,
-      severity,
-      summary: summary.slice(0, 1024),
-      details: { kind: incident.kind, failureDomain: incident.failureDomain, ...details },
-    },
-  });
-};
-
-/** Sends an incident's first page (a trigger), unless a brake keeps people out of it. */
-export const page = (
-  txn: Transaction,
-  incident: Incident,
-  severity: Severity,
-  summary: string,
-  details?: Notification['details'],
-): void => {
-  if (incident.paged) return;
-  incident.paged = true;
-  txn.touch(incident);
-  notify(txn, incident, 'trigger', 'opened', severity, summary, details);
-};
-
-/** Escalation pages once per incident (§5.9): a critical trigger on the same dedup key. */
-export const escalate = (
-  txn: Transaction,
-  incident: Incident,
-  summary: string,
-  details?: Notification['details'],
-): void => {
-  if (incident.escalated || incident.status === 'resolved') return;
-  incident.escalated = true;
-  incident.paged = true;
-  txn.touch(incident);
-  notify(txn, incident, 'trigger', 'escalated', 'critical', summary, details);
-  timeline(txn, incident.id, `escalated: ${summary}`);
-};
-
-export const resolveIncident = (txn: Transaction, incident: Incident, why: string): void => {
-  if (incident.status === 'resolved') return;
-  incident.status = 'resolved';
-  incident.resolvedAt = txn.now;
-  txn.touch(incident);
-  timeline(txn, incident.id, `resolved: ${why}`);
-  if (incident.paged)
-    notify(txn, incident, 'resolve', 'resolved', 'info', `Resolved: ${incident.summary} (${why})`);
-};
-
-const newIncident = (
-  kind: Incident['kind'],
-  id: string,
-  failureDomain: string,
-  at: string,
-  summary: string,
-  extra: Partial<Incident> = {},
-): Incident => ({
-  id,
-  kind,
-  failureDomain,
-  status: kind === 'outage' ? 'awaiting-recovery' : 'open',
-  escalated: false,
-  affectedHosts: 0,
-  openedAt: at,
-  resolvedAt: null,
-  summary,
-  paged: false,
-  ...extra,
-});
-
-export const openLocalIncident = (
-  txn: Transaction,
-  host: HostSlice,
-  resource: string,
-  failureDomain: string,
-  since: string,
-) => {
-  const incident = newIncident(
-    'local',
-    deriveId('inc', 'local', host.hostId, resource, since),
-    failureDomain,
-    txn.now,
-    `${resource} on ${host.hostId} lost its half on ${failureDomain}; its other clients are fine`,
-    { hostId: host.hostId, resource, affectedHosts: 1 },
-  );
-  txn.touch(incident);
-  timeline(txn, incident.id, `local fault: ${resource} since ${since}`, host.hostId);
-  if (!host.maintenance && !txn.readDomain(failureDomain).maintenance) {
-    page(txn, incident, 'error', incident.summary, { host: host.hostId, resource });
-  }
-  return incident;
-};
-
-export const openDoubleFault = (
-  txn: Transaction,
-  host: HostSlice,
-  resource: string,
-  failureDomain: string,
-  reason: string,
-): Incident => {
-  const incident = newIncident(
-    'double-fault',
-    deriveId('inc', 'double-fault', host.hostId, resource, txn.now),
-    failureDomain,
-    txn.now,
-    `Critical: ${reason} on ${host.hostId}; no automatic step will touch it`,
-    { hostId: host.hostId, resource, affectedHosts: 1 },
-  );
-  txn.touch(incident);
-  timeline(txn, incident.id, `double fault: ${reason}`, host.hostId);
-  if (!host.maintenance) page(txn, incident, 'critical', incident.summary, { host: host.hostId, resource });
-  return incident;
-};
-
 const isOpen = (episode: Episode | undefined): episode is Episode =>
   episode !== undefined && episode.incident.status !== 'resolved';
 
 export const openEpisode = (domain: DomainSlice): Episode | undefined =>
   isOpen(domain.episode) ? domain.episode : undefined;
 
-/** Takes a domain down: opens its episode and incident, or, during an episode that was up, counts a flap. */
-export const goDown = (txn: Transaction, domain: DomainSlice, at: string, reason: string): void => {
+/** How a domain went down: announced by its server first, and the symptoms that took it down. */
+export type DownOptions = { announced?: boolean; symptoms?: readonly { hostId: string; at: string }[] };
+
+/**
+ * Takes a domain down: opens its episode and incident, or, during an episode that was up, counts a
+ * flap. The clients that reported it (the symptoms given, else those still in the grouping list) and
+ * those with a paged local fault on it join the incident; the hosts exposed on it are checked for a
+ * double fault at once (§5.4), which for an announced outage is before the server stops.
+ */
+export const goDown = (
+  txn: Transaction,
+  domain: DomainSlice,
+  at: string,
+  reason: string,
+  options: DownOptions = {},
+): void => {
   if (domain.state === 'down') return;
   domain.state = 'down';
+  const symptoms = options.symptoms ?? domain.recentSymptoms;
   domain.recentSymptoms = [];
   const episode = openEpisode(domain);
   if (episode !== undefined) {
@@ -181,6 +59,7 @@ export const goDown = (txn: Transaction, domain: DomainSlice, at: string, reason
     txn.touch(episode.incident);
     timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`);
     countFlap(txn, domain, episode, at);
+    recheckExposed(txn, domain, at);
     return;
   }
   const incident = newIncident(
@@ -205,19 +84,25 @@ export const goDown = (txn: Transaction, domain: DomainSlice, at: string, reason
     slots: {},
     flaps: [],
     hasPaths: false,
+    ...(options.announced === true ? { announced: true } : {}),
   };
   txn.touch(incident);
   timeline(txn, incident.id, `${domain.failureDomain} down: ${reason}`);
-  for (const hostId of domain.localHosts) {
+  const joining = [
+    ...domain.localHosts.map((hostId) => ({ hostId, at })),
+    ...symptoms.filter((symptom) => !domain.localHosts.includes(symptom.hostId)),
+  ];
+  for (const symptom of joining) {
     txn.followUp({
       type: 'internal.join',
-      hostId,
+      hostId: symptom.hostId,
       failureDomain: domain.failureDomain,
       incidentId: incident.id,
-      at,
+      at: symptom.at,
     });
   }
   domain.localHosts = [];
+  recheckExposed(txn, domain, at);
 };
 
 /** A flap (§5.6): revoke what was not delivered and, after K flaps in the window, halt until resumed. */
@@ -263,6 +148,8 @@ export const halt = (
 export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: string): void => {
   if (domain.state === 'up') return;
   domain.state = 'up';
+  // Its exposed hosts have their last good copy back: their double faults may end (§5.4).
+  recheckExposed(txn, domain, at);
   const episode = openEpisode(domain);
   if (episode === undefined) return;
   episode.upAt = at;
@@ -318,18 +205,41 @@ export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at:
     delete host.localFaults[resource];
   }
   domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
-  if (!incident.paged && !domain.maintenance && !host.maintenance && !healthy) {
-    page(
-      txn,
-      incident,
-      'error',
-      `${domain.failureDomain} is down; its clients' mirrors and paths are degraded`,
-      {
-        downAt: episode.downAt,
-      },
-    );
+  if (
+    !incident.paged &&
+    !domain.maintenance &&
+    !host.maintenance &&
+    !healthy &&
+    episode.pageAt === undefined
+  ) {
+    episode.pageAt = addSeconds(episode.downAt, txn.config.groupingWindowSeconds);
   }
+  pageOutage(txn, domain);
   if (episode.dispatchAt !== undefined && !healthy) txn.requestWake(domain.failureDomain);
+};
+
+/**
+ * Sends the outage's first page once it is due (`pageAt`: the grouping window after it went down, so
+ * an announcement made first but delivered late is known by then), or, with `now`, at once (it is
+ * being resolved sooner: its trigger goes before its resolve). An announced outage is expected:
+ * `info` until it runs past its limit, when it escalates (§5.9); any other is `error`.
+ */
+export const pageOutage = (txn: Transaction, domain: DomainSlice, now = false): void => {
+  const episode = openEpisode(domain);
+  if (episode?.pageAt === undefined || episode.incident.paged || domain.maintenance) return;
+  if (!now && (toMs(episode.pageAt) > toMs(txn.now) || episode.unhealthy === 0)) return;
+  const announced =
+    episode.announced === true &&
+    toMs(txn.now) < toMs(episode.lastDownAt) + txn.config.escalateDownSeconds * 1000;
+  page(
+    txn,
+    episode.incident,
+    announced ? 'info' : 'error',
+    announced
+      ? `${domain.failureDomain} is down as announced (${episode.downReason}); its clients' mirrors and paths are degraded`
+      : `${domain.failureDomain} is down; its clients' mirrors and paths are degraded`,
+    { downAt: episode.downAt },
+  );
 };
 
 const COUNTED_UNHEALTHY = new Set<HostEpisode['status']>(['waiting', 'planned', 'failed', 'proposed']);
@@ -370,6 +280,7 @@ export const maybeResolve = (txn: Transaction, domain: DomainSlice): void => {
 export const resolveDomainEpisode = (txn: Transaction, domain: DomainSlice, why: string): void => {
   const episode = domain.episode;
   if (episode === undefined) return;
+  pageOutage(txn, domain, true);
   resolveIncident(txn, episode.incident, why);
   domain.lastResolved = { incidentId: episode.incident.id, resolvedAt: txn.now, episode };
   delete domain.episode;
@@ -399,6 +310,7 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   const episode = openEpisode(domain);
   if (txn.wantsWake(domain.failureDomain)) times.push(toMs(txn.now));
   if (episode !== undefined) {
+    if (episode.pageAt !== undefined && !episode.incident.paged) times.push(toMs(episode.pageAt));
     if (domain.state === 'down' && !episode.incident.escalated) {
       times.push(toMs(episode.lastDownAt) + txn.config.escalateDownSeconds * 1000);
     }
@@ -416,9 +328,9 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   else domain.wakeAt = next;
 };
 
-/** When the host slice next needs a tick: a local fault's hold-down, or its silence as a server. */
+/** When the host slice next needs a tick: a local fault's hold-down, its silence as a server, a plan's stall. */
 export const scheduleHost = (txn: Transaction, host: HostSlice): void => {
-  const times: number[] = [];
+  const times: number[] = stallTimes(txn, host);
   for (const fault of Object.values(host.localFaults)) {
     if (fault.incident === undefined) times.push(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
   }

@@ -182,13 +182,17 @@ export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string
 };
 
 /**
- * The failure domains a mirror event implicates: members that newly left the in-sync state, and
- * members that vanished. A member that was already faulty before says nothing new about its domain.
+ * The failure domains a mirror event or a heartbeat's array implicates: members that newly left the
+ * in-sync state, and members that vanished. A member that was already faulty before says nothing
+ * new about its domain, so whichever of the two reports it first, the other implicates nothing.
  */
-export const implicatedByMirror = (previous: ArrayRecord | undefined, event: MirrorDegraded): string[] => {
+export const implicatedByMembers = (
+  previous: ArrayRecord | undefined,
+  members: readonly Member[],
+): string[] => {
   const domains = new Set<string>();
   const before = new Map((previous?.members ?? []).map((member) => [member.device, member.state]));
-  for (const member of event.data.members) {
+  for (const member of members) {
     const lost = member.state !== IN_SYNC && member.state !== 'spare';
     const wasLost =
       before.has(member.device) &&
@@ -196,7 +200,7 @@ export const implicatedByMirror = (previous: ArrayRecord | undefined, event: Mir
       before.get(member.device) !== 'spare';
     if (lost && !wasLost) domains.add(member.failureDomain);
   }
-  const present = new Set(event.data.members.map((member) => member.device));
+  const present = new Set(members.map((member) => member.device));
   for (const member of previous?.known ?? []) {
     if (!present.has(member.device)) domains.add(member.failureDomain);
   }
@@ -244,6 +248,8 @@ export const referencedDomains = (host: HostSlice): string[] => {
   for (const episode of Object.values(host.episodes)) domains.add(episode.failureDomain);
   for (const fault of Object.values(host.localFaults)) domains.add(fault.failureDomain);
   for (const plan of Object.values(host.plans)) domains.add(plan.failureDomain);
+  for (const incident of Object.values(host.doubleFaults)) domains.add(incident.failureDomain);
+  for (const domain of Object.keys(host.exposedOn ?? {})) domains.add(domain);
   if (host.serves !== undefined) domains.add(host.serves);
   return [...domains].sort();
 };

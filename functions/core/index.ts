@@ -6,6 +6,19 @@
 export { CoreConfig, type CoreConfigInput, DEFAULT_CORE_CONFIG, Runbook, RunbookMode } from './config.ts';
 export { decide, keysFor, keysForWake, tick } from './decide.ts';
 export { runbookOf } from './episodes.ts';
+export {
+  type Exposure,
+  exposedDomainsOf,
+  exposuresOf,
+  inSyncDomainsOf,
+  isMapSinglePointOfFailure,
+  isPathUsable,
+  isSinglePointOfFailure,
+  losesLastInSyncHalf,
+  mapLosesAllActivePaths,
+  mapsOf,
+  pathDomainsOf,
+} from './exposure.ts';
 export { freshDomain, freshHost, referencedDomains } from './host.ts';
 export * from './model.ts';
 export { toMs, toTime } from './time.ts';

@@ -84,6 +84,15 @@ export type HostPlan = {
   /** What the plan changed so far, in order: what a page says when a human must take over. */
   changed: string[];
   lastProgressAt: string;
+  /**
+   * No progress for this long (no step started or finished, no rise in a resync's synced sectors),
+   * or this long after its steps succeeded with the host still unhealthy, escalates (§5.9).
+   */
+  stallSeconds?: number;
+  /** The synced sectors each array's resync last reported during the plan: a rise is progress. */
+  syncedSectors?: Record<string, number>;
+  /** Whether this plan already escalated its incident (so its timer is not set again). */
+  escalated?: boolean;
 };
 
 export type IncidentKind = 'outage' | 'local' | 'double-fault';
@@ -134,6 +143,11 @@ export type HostSlice = {
   plans: Record<string, HostPlan>;
   localFaults: Record<string, LocalFault>;
   doubleFaults: Record<string, Incident>;
+  /**
+   * The domains this host is listed on as exposed (its last good copy or usable path depends on
+   * that domain alone), and whether it is named there or only counted beyond the list's bound.
+   */
+  exposedOn?: Record<string, 'listed' | 'counted'>;
   /** The highest `seq` seen from this host, and the boot it came from. */
   lastSeq?: number;
   heartbeatDigest?: string;
@@ -171,7 +185,33 @@ export type Episode = {
   halted?: { at: string; reason: string; untilResumed: boolean };
   flaps: string[];
   hasPaths: boolean;
+  /** The server announced it (`domain.going-down`) before anything else took it down: pages `info` until it runs long. */
+  announced?: boolean;
+  /**
+   * When the outage's first page goes out: the grouping window after it went down, so that an
+   * announcement delivered late, but made first, still makes it an announced outage (§5.8, §5.9).
+   */
+  pageAt?: string;
 };
+
+/**
+ * A double fault (§5.4) of one set of failure domains (a pair, for a mirror over two servers): one
+ * incident and one page for every array or map that lost its last good copy or path on them. Kept
+ * on the slice of the first domain of the set; the hosts are named up to a bound, then counted.
+ */
+export type CriticalGroup = {
+  incident: Incident;
+  domains: string[];
+  hosts: string[];
+  beyond: number;
+};
+
+/**
+ * Hosts exposed on a domain (§5.4, before planned maintenance): each has an array or map whose
+ * remaining good copies or usable paths all depend on this domain, by the set of domains it spans
+ * (its critical group's key). Bounded: hosts past the bound are only counted.
+ */
+export type Exposed = { groups: Record<string, string[]>; beyond: number };
 
 export type DomainSlice = {
   failureDomain: string;
@@ -187,6 +227,10 @@ export type DomainSlice = {
   lastUpAt?: string;
   /** The episode that ended last, kept whole so a symptom that happened during it can reopen it. */
   lastResolved?: { incidentId: string; resolvedAt: string; episode: Episode };
+  /** Hosts whose last good copy or path depends on this domain alone: paged at once if it goes down. */
+  exposed?: Exposed;
+  /** Open double faults whose domain set starts with this domain, by the set's key. */
+  critical?: Record<string, CriticalGroup>;
   wakeAt?: string;
 };
 
@@ -279,6 +323,11 @@ export type InternalInput =
       at: string;
       /** Requeue the host for a later plan (a flap), or mark it failed (its slot expired). */
       requeue: boolean;
-    };
+    }
+  /**
+   * A domain the host is exposed on went down (or came back): check the host for a double fault now
+   * (§5.4). `exposed` is how many hosts that domain listed, for the page.
+   */
+  | { type: 'internal.critical'; hostId: string; failureDomain: string; at: string; exposed: number };
 
 export type CoreInput = FaultlineEvent | OperatorCommand | InternalInput;

@@ -256,6 +256,22 @@ const planMultipath = ({ host, failureDomain }: Context): PlanOutcome | undefine
   };
 };
 
+/**
+ * Why no plan may go to the host at all (§5.4): it holds an array that lost its last good copy, or
+ * whose remaining in-sync members all depend on down domains. Plans act on whole disks, so even a
+ * plan for another array could touch that one's disk.
+ */
+const doubleFaultOf = ({ host, isDomainUp }: Context): PlanOutcome | undefined => {
+  for (const record of Object.values(host.arrays).sort(byName((item) => item.array))) {
+    const reason = criticalReason(record, (domain) => !isDomainUp(domain));
+    if (reason !== undefined) return { kind: 'refuse', reason: `double fault: ${reason}` };
+  }
+  return undefined;
+};
+
 /** The plan for one host and one failure domain, by the runbook its storage needs. */
-export const planFor = (context: Context): PlanOutcome =>
-  planMdOverVscsi(context) ?? planSvm(context) ?? planMultipath(context) ?? { kind: 'healthy' };
+export const planFor = (context: Context): PlanOutcome => {
+  const planned = planMdOverVscsi(context) ?? planSvm(context) ?? planMultipath(context);
+  if (planned === undefined) return { kind: 'healthy' };
+  return planned.kind === 'plan' ? (doubleFaultOf(context) ?? planned) : planned;
+};

@@ -1,6 +1,7 @@
 import type { UnsignedPlan } from '../../events/index.ts';
-import { escalate, markHealthy, maybeResolve, modeOf, openEpisode, timeline } from './episodes.ts';
+import { markHealthy, maybeResolve, modeOf, openEpisode } from './episodes.ts';
 import { deriveId } from './ids.ts';
+import { escalate, timeline } from './incidents.ts';
 import type { DomainSlice, Episode, HostSlice } from './model.ts';
 import { planFor } from './planners.ts';
 import { addSeconds, toMs } from './time.ts';
@@ -122,6 +123,7 @@ const issue = (
     fastPathCount: plan.fastPath?.length ?? 0,
     changed: [],
     lastProgressAt: txn.now,
+    stallSeconds: txn.config.planStallSeconds,
   };
   episode.slots[host.hostId] = {
     hostId: host.hostId,

@@ -9,7 +9,15 @@ import type {
   StoredSlice,
 } from '../adapters/store/port.ts';
 import { sliceKey } from '../adapters/store/port.ts';
-import type { Decision, HostEpisode, HostSlice, Incident, InternalInput } from '../core/index.ts';
+import type {
+  CriticalGroup,
+  Decision,
+  DomainSlice,
+  HostEpisode,
+  HostSlice,
+  Incident,
+  InternalInput,
+} from '../core/index.ts';
 
 /**
  * The outbox's effects: what a decision's record holds besides its slices, and how each is
@@ -40,8 +48,12 @@ export interface EffectPorts {
 export const isMarkedEffect = (effect: OutboxEffect): boolean =>
   effect.type === 'plan.issue' || effect.type === 'notify' || effect.type === 'follow-up';
 
+/**
+ * The slice whose revision an incident row carries: a local fault's host; an outage's domain; a
+ * double fault's first domain, which holds it for every host it covers (docs/architecture.md §5.4).
+ */
 const ownerKey = (incident: Incident): string =>
-  incident.kind === 'outage' ? `domain:${incident.failureDomain}` : `host:${incident.hostId ?? ''}`;
+  incident.kind === 'local' ? `host:${incident.hostId ?? ''}` : `domain:${incident.failureDomain}`;
 
 const affectedRow = (hostId: string, record: HostEpisode): AffectedHost => ({
   incidentId: record.incidentId,
@@ -53,6 +65,38 @@ const affectedRow = (hostId: string, record: HostEpisode): AffectedHost => ({
   ...(record.planId === undefined ? {} : { planId: record.planId }),
   ...(record.reason === undefined ? {} : { reason: record.reason }),
 });
+
+/**
+ * The affected-host rows of the double faults a domain write changed (docs/architecture.md §5.4): a
+ * host named in a double fault is `skipped` (no plan goes to it); one that left it is `healthy`.
+ */
+const doubleFaultRows = (domain: DomainSlice, previous: DomainSlice | undefined): AffectedHost[] => {
+  const rows: AffectedHost[] = [];
+  const before = new Map<string, CriticalGroup>(
+    Object.values(previous?.critical ?? {}).map((group) => [group.incident.id, group]),
+  );
+  const after = Object.values(domain.critical ?? {});
+  const row = (group: CriticalGroup, hostId: string, status: HostEpisode['status']): AffectedHost => ({
+    incidentId: group.incident.id,
+    hostId,
+    failureDomain: group.incident.failureDomain,
+    status,
+    joinedAt: group.incident.openedAt,
+    attempt: 0,
+    reason: 'double fault',
+  });
+  for (const group of after) {
+    const was = new Set(before.get(group.incident.id)?.hosts ?? []);
+    const is = new Set(group.hosts);
+    for (const hostId of group.hosts) if (!was.has(hostId)) rows.push(row(group, hostId, 'skipped'));
+    for (const hostId of was) if (!is.has(hostId)) rows.push(row(group, hostId, 'healthy'));
+    before.delete(group.incident.id);
+  }
+  // A double fault gone from the slice resolved with its last host: that host is healthy again.
+  for (const group of before.values())
+    for (const hostId of group.hosts) rows.push(row(group, hostId, 'healthy'));
+  return rows;
+};
 
 /**
  * The outbox of a decision: the affected-host rows its host writes changed (projected from each
@@ -67,6 +111,15 @@ export const outboxEffects = (
   const revisions = new Map(writes.map((write) => [sliceKey(write.ref), write.expected + 1]));
   const effects: OutboxEffect[] = [];
   for (const write of writes) {
+    if (write.ref.kind === 'domain') {
+      const previous = before.get(sliceKey(write.ref))?.value as DomainSlice | undefined;
+      const domain = write.value as DomainSlice;
+      if (domain.critical === undefined && previous?.critical === undefined) continue;
+      for (const row of doubleFaultRows(domain, previous)) {
+        effects.push({ type: 'affected', row, revision: write.expected + 1 });
+      }
+      continue;
+    }
     if (write.ref.kind !== 'host') continue;
     const host = write.value as HostSlice;
     const previous = (before.get(sliceKey(write.ref))?.value as HostSlice | undefined)?.episodes ?? {};

@@ -78,6 +78,72 @@ describe('faultline replay', () => {
     ]);
   });
 
+  it('counts every host once when heartbeats showing the degraded root come before the events, or alone', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'vios2-ipl-heartbeats-first.ndjson'), '--json')).stdout,
+    );
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'resolved', affectedHosts: 40 }),
+    ]);
+    expect(new Set(output.plans.map((plan: { hostId: string }) => plan.hostId)).size).toBe(40);
+    expect(output.notifications.map((n: { action: string }) => n.action)).toEqual(['trigger', 'resolve']);
+  });
+
+  it('pages a double fault critical once for the pair of servers, and plans nothing for its hosts', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'vios1-crash-under-vios2-outage.ndjson'), '--json')).stdout,
+    );
+    const critical = output.notifications.filter(
+      (n: { action: string; severity: string }) => n.action === 'trigger' && n.severity === 'critical',
+    );
+    expect(critical).toHaveLength(1);
+    expect(output.incidents).toContainEqual(
+      expect.objectContaining({ kind: 'double-fault', affectedHosts: 40, id: critical[0].incidentId }),
+    );
+    expect(output.plans).toEqual([]);
+  });
+
+  it('pages critical at the announcement of an IPL under a client whose other half is degraded, and info for the outage', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'vios2-announced-ipl-under-degraded-client.ndjson'), '--json')).stdout,
+    );
+    const announcedAt = '2026-11-22T03:10:20.000Z';
+    const byKind = (kind: string) =>
+      output.incidents.find((incident: { kind: string }) => incident.kind === kind);
+    const pagesOf = (kind: string) =>
+      output.notifications
+        .filter((n: { incidentId: string }) => n.incidentId === byKind(kind)?.id)
+        .map(
+          (n: { action: string; severity: string; time: string }) => `${n.action} ${n.severity} ${n.time}`,
+        );
+    expect(pagesOf('double-fault')).toEqual([`trigger critical ${announcedAt}`]);
+    expect(pagesOf('outage')[0]).toMatch(/^trigger info /);
+    expect(byKind('outage')).toMatchObject({ status: 'resolved', affectedHosts: 8 });
+    expect(output.plans.map((plan: { hostId: string }) => plan.hostId)).not.toContain('lnxmnt001');
+    expect(output.plans).toHaveLength(7);
+  });
+
+  it('escalates once a reinstate whose steps succeeded while the path stays failed', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'san-reinstate-does-not-stick.ndjson'), '--json')).stdout,
+    );
+    expect(output.incidents).toEqual([expect.objectContaining({ status: 'remediating', escalated: true })]);
+    expect(output.plans).toHaveLength(1);
+    expect(
+      output.notifications.map((n: { action: string; severity: string }) => `${n.action} ${n.severity}`),
+    ).toEqual(['trigger error', 'trigger critical']);
+  });
+
+  it('pages an announced outage at info', async () => {
+    const output = JSON.parse((await replay(join(STORMS, 'ldoms-alternate-reboot.ndjson'), '--json')).stdout);
+    const outage = output.incidents.find((incident: { kind: string }) => incident.kind === 'outage');
+    expect(
+      output.notifications
+        .filter((n: { incidentId: string }) => n.incidentId === outage.id)
+        .map((n: { action: string; severity: string }) => `${n.action} ${n.severity}`),
+    ).toEqual(['trigger info', 'resolve info']);
+  });
+
   it('prints the same bytes on every run', async () => {
     const file = join(STORMS, 'vios2-ipl-40-clients.ndjson');
     const [first, second] = await Promise.all([replay(file, '--json'), replay(file, '--json')]);

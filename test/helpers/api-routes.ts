@@ -27,6 +27,13 @@ export const ROUTES: readonly RouteCase[] = [
   { method: 'GET', template: '/v1/incidents', path: '/v1/incidents', access: 'operator' },
   { method: 'GET', template: '/v1/incidents/{id}', path: `/v1/incidents/${INCIDENT_ID}`, access: 'operator' },
   { method: 'GET', template: '/v1/stats', path: '/v1/stats', access: 'operator' },
+  { method: 'GET', template: '/v1/topology', path: '/v1/topology', access: 'operator' },
+  {
+    method: 'GET',
+    template: '/v1/domains/{id}/impact',
+    path: '/v1/domains/vscsi:Server-9080-M9S-SN78AB12C/vios2/impact',
+    access: 'operator',
+  },
   {
     method: 'POST',
     template: '/v1/incidents/{id}/approve',

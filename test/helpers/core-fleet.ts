@@ -131,7 +131,22 @@ export class VscsiClient extends Agent {
     return this.mirrors[1] as MirrorSpec;
   }
 
-  heartbeat(time: string): FaultlineEvent {
+  /**
+   * A heartbeat: every mirror clean, or, with `faulty`, the root mirror degraded with that side's
+   * member faulty (what an agent that restarts on a degraded host sends, and nothing else); with
+   * `swapFaulty`, the swap mirror's falling-side member faulty too (as a plan's `md.fail` leaves it).
+   */
+  heartbeat(
+    time: string,
+    options: { faulty?: 'stay' | 'fall' | 'both'; swapFaulty?: boolean } = {},
+  ): FaultlineEvent {
+    const stateOf = (mirror: MirrorSpec, side: 'stay' | 'fall'): Member['state'] => {
+      if (mirror === this.root)
+        return options.faulty === side || options.faulty === 'both' ? 'faulty' : 'in-sync';
+      return options.swapFaulty === true && side === 'fall' ? 'faulty' : 'in-sync';
+    };
+    const degraded = (mirror: MirrorSpec): boolean =>
+      mirror === this.root ? options.faulty !== undefined : options.swapFaulty === true;
     return this.event(
       'host.heartbeat',
       this.hostId,
@@ -154,8 +169,11 @@ export class VscsiClient extends Agent {
           array: mirror.array,
           kind: 'md' as const,
           level: 'raid1',
-          state: 'clean' as const,
-          members: [this.member(mirror, 'stay', 'in-sync'), this.member(mirror, 'fall', 'in-sync')],
+          state: degraded(mirror) ? ('degraded' as const) : ('clean' as const),
+          members: [
+            this.member(mirror, 'stay', stateOf(mirror, 'stay')),
+            this.member(mirror, 'fall', stateOf(mirror, 'fall')),
+          ],
           bitmap: true,
           uuid: mirror.uuid,
         })),
@@ -183,8 +201,12 @@ export class VscsiClient extends Agent {
     );
   }
 
-  /** The root member fails; the swap member on the same disk still shows in sync. */
-  rootDegraded(time: string, options: { receivedat?: string } = {}): FaultlineEvent {
+  /**
+   * The root member on the falling side fails (or, with `side: 'stay'`, the one on the staying
+   * side); the swap member on the same disk still shows in sync.
+   */
+  rootDegraded(time: string, options: { receivedat?: string; side?: 'stay' | 'fall' } = {}): FaultlineEvent {
+    const side = options.side ?? 'fall';
     return this.event(
       'mirror.degraded',
       this.root.array,
@@ -192,12 +214,15 @@ export class VscsiClient extends Agent {
         array: this.root.array,
         kind: 'md',
         level: 'raid1',
-        members: [this.member(this.root, 'stay', 'in-sync'), this.member(this.root, 'fall', 'faulty')],
+        members: [
+          this.member(this.root, 'stay', side === 'stay' ? 'faulty' : 'in-sync'),
+          this.member(this.root, 'fall', side === 'fall' ? 'faulty' : 'in-sync'),
+        ],
         bitmap: true,
         uuid: this.root.uuid,
       },
       time,
-      options,
+      options.receivedat === undefined ? {} : { receivedat: options.receivedat },
     );
   }
 
@@ -345,3 +370,67 @@ export const hostNames = (rng: Random, count: number, prefix = rng.word(4)): str
   while (names.size < count) names.add(`${prefix}${rng.int(100, 9999)}`);
   return [...names];
 };
+
+/** The SAN target port of the multipath builders: one failure domain, as `fc:<target port WWPN>`. */
+export const SAN_PORT = 'fc:500507680c110a3f';
+
+/** A path of a host's `mpatha` lost or restored through `SAN_PORT`, with how many paths stay active. */
+export const pathEvent = (
+  host: Agent,
+  type: 'path.lost' | 'path.restored',
+  time: number,
+  device: string,
+  state: 'failed' | 'active',
+  activePaths: number,
+  planid?: string,
+): FaultlineEvent =>
+  host.event(
+    type,
+    'mpatha',
+    {
+      map: 'mpatha',
+      wwid: '3600507680c80810c1800000000000a3f',
+      path: device,
+      hctl: '2:0:1:3',
+      failureDomain: SAN_PORT,
+      state,
+      activePaths,
+    },
+    at(time),
+    planid === undefined ? {} : { planid },
+  );
+
+/** A multipath host's heartbeat: `mpatha` over two ports, its path through `SAN_PORT` in `state`. */
+export const multipathHeartbeat = (host: Agent, time: number, state: 'failed' | 'active'): FaultlineEvent =>
+  host.event(
+    'host.heartbeat',
+    host.hostId,
+    {
+      platform: 'linux',
+      role: 'client',
+      agentVersion: '0.1.0',
+      intervalSeconds: 60,
+      capabilities: ['disk.probe', 'multipath.reinstate'],
+      arrays: [],
+      paths: [
+        {
+          map: 'mpatha',
+          wwid: '3600507680c80810c1800000000000a3f',
+          path: 'sdq',
+          hctl: '2:0:1:3',
+          failureDomain: SAN_PORT,
+          state,
+        },
+        {
+          map: 'mpatha',
+          wwid: '3600507680c80810c1800000000000a3f',
+          path: 'sdr',
+          hctl: '3:0:1:3',
+          failureDomain: 'fc:500507680c120a3f',
+          state: 'active',
+        },
+      ],
+      disks: [],
+    },
+    at(time),
+  );

@@ -153,6 +153,11 @@ describe('the store', () => {
     expect(built.stack.store.definitions).toEqual({ [STORE_TABLE_NAME]: STORE_TABLE });
   });
 
+  it('lists the hosts through a keys-only index, which a host slice rewritten under the same keys does not write', () => {
+    const hosts = STORE_TABLE.globalSecondaryIndexes.find((index) => index.indexName === 'gsi4');
+    expect(hosts?.projectionType).toBe('KEYS_ONLY');
+  });
+
   it('creates one table per definition of the DynamoDB adapter, with its keys, indexes and TTL', () => {
     const tables = resourcesOfType(resources, 'AWS::DynamoDB::Table');
     const definitions = Object.entries(built.stack.store.definitions);
@@ -166,10 +171,16 @@ describe('the store', () => {
           : [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' }]),
       ];
       expect(table.KeySchema).toEqual(keys);
-      const indexes = (table.GlobalSecondaryIndexes as { IndexName: string }[] | undefined) ?? [];
+      const indexes =
+        (table.GlobalSecondaryIndexes as { IndexName: string; Projection: unknown }[] | undefined) ?? [];
       expect(indexes.map((index) => index.IndexName).sort()).toEqual(
         (definition.globalSecondaryIndexes ?? []).map((index) => index.indexName).sort(),
       );
+      for (const index of definition.globalSecondaryIndexes ?? []) {
+        expect(indexes.find((created) => created.IndexName === index.indexName)?.Projection).toEqual({
+          ProjectionType: index.projectionType,
+        });
+      }
       if (definition.timeToLiveAttribute === undefined) {
         expect(table.TimeToLiveSpecification).toBeUndefined();
       } else {

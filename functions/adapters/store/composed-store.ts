@@ -1,5 +1,5 @@
 import type { Plan } from '../../../events/index.ts';
-import type { ControlSlice, Incident, TimelineEntry } from '../../core/index.ts';
+import type { ControlSlice, HostSlice, Incident, TimelineEntry } from '../../core/index.ts';
 import type {
   AffectedHost,
   DecisionRecord,
@@ -173,6 +173,10 @@ export abstract class ComposedStore implements Store {
 
   stats(window?: { readonly since?: string; readonly until?: string }): Promise<IncidentStats> {
     return this.#reader.stats(window);
+  }
+
+  listHosts(page?: PageRequest): Promise<Page<HostSlice>> {
+    return this.#reader.listHosts(page);
   }
 
   /** The control slice's value; never written, it is not paused. */

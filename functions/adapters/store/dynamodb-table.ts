@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   sdkErrorName,
 } from '../errors.ts';
+import { shardOf } from './dynamodb/items.ts';
 import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
 
 /**
@@ -14,23 +15,27 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * reads that file by its path (infra imports no code of functions/) and creates the table from it
  * as {@link STORE_TABLE} (on-demand, point-in-time recovery, retained, TTL on
  * `timeToLiveAttribute`), and the tests create the same table on dynalite with
- * {@link createStoreTable}. One table, three overloaded GSIs (all `ProjectionType: ALL`):
+ * {@link createStoreTable}. One table, three overloaded GSIs with `ProjectionType: ALL`, and one
+ * keys-only (`gsi4`):
  *
- * | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) | `gsi3` (pk / sk) |
- * |---|---|---|---|---|---|
- * | control slice | `CONTROL` | `SLICE` | | | |
- * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | |
- * | host slice | `HOST#<host id>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` | | |
- * | decision record (outbox) | `DECISION#<id>` | `DECISION` | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | | |
- * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` |
- * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | |
- * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | |
- * | plan | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | |
- * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | |
+ * | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) | `gsi3` (pk / sk) | `gsi4` (pk / sk) |
+ * |---|---|---|---|---|---|---|
+ * | control slice | `CONTROL` | `SLICE` | | | | |
+ * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | | |
+ * | host slice | `HOST#<host id>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` | | | `HOSTS#<0-7>` / `<host id>` |
+ * | decision record (outbox) | `DECISION#<id>` | `DECISION` | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | | | |
+ * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` | |
+ * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | | |
+ * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | |
+ * | plan | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | |
+ * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | | |
  *
  * Nothing grows with the fleet inside an item: a slice is bounded by the core, and what grows
- * (affected hosts, timeline, plans, decisions) is an item each. The wake and unfinished-decision
- * index keys are sharded so no single GSI partition takes every timer write. Times in keys are
+ * (affected hosts, timeline, plans, decisions) is an item each. The wake, unfinished-decision and
+ * host-listing index keys are sharded so no single GSI partition takes every write of its kind.
+ * `gsi4` lists every host slice for the topology and a domain's impact (`listHosts`, which then
+ * reads the slices by key): keys only, because a host slice is rewritten on most of its events and
+ * a keys-only index is written only when its keys change, that is once per host. Times in keys are
  * normalised ISO strings, which sort as text.
  *
  * TTL (`expiresAt`, epoch seconds) is set on rows that became history: a finished decision
@@ -51,15 +56,27 @@ const StoreTableLayout = z.strictObject({
       indexName: z.string().min(1),
       partitionKey: KeyAttribute,
       sortKey: KeyAttribute,
-      projectionType: z.literal('ALL'),
+      projectionType: z.enum(['ALL', 'KEYS_ONLY']),
     }),
   ),
 });
 
 export const STORE_TABLE = StoreTableLayout.parse(storeTableJson);
 
-/** How many GSI partitions timers and unfinished decisions are spread over. */
-export const INDEX_SHARDS = { wake: 8, unfinished: 4 } as const;
+/** How many GSI partitions timers, unfinished decisions and listed hosts are spread over. */
+export const INDEX_SHARDS = { wake: 8, unfinished: 4, hosts: 8 } as const;
+
+/**
+ * The `gsi4` keys of a host slice (`SliceIndex.listedHost` in ./indexes.ts): the shard of its host
+ * id, then the host id, so that each shard lists its hosts in id order.
+ */
+export const hostListingKeys = (hostId: string): { readonly gsi4pk: string; readonly gsi4sk: string } => ({
+  gsi4pk: hostListingPartition(shardOf(hostId, INDEX_SHARDS.hosts)),
+  gsi4sk: hostId,
+});
+
+/** The `gsi4` partition of one shard of the listed hosts (0 to `INDEX_SHARDS.hosts - 1`). */
+export const hostListingPartition = (shard: number): string => `HOSTS#${shard}`;
 
 /**
  * Creates the store table as {@link STORE_TABLE} describes it and waits until it is active (tests,

@@ -15,16 +15,23 @@ export interface SliceIndex {
   readonly wakeAt: string | undefined;
   /** Whether the slice is a failure domain with an episode not yet resolved. */
   readonly openDomain: boolean;
+  /**
+   * The host id of a host slice, which is always listed (`listHosts`: the topology and a domain's
+   * impact walk every host); undefined for other slices. SQLite lists hosts by its primary key and
+   * needs no column; DynamoDB keeps a keys-only `gsi4` (../dynamodb-table.ts `hostListingKeys`).
+   */
+  readonly listedHost: string | undefined;
 }
 
 /** The index entries of a slice as `value` is written (the control slice has none). */
 export const sliceIndexOf = (ref: SliceRef, value: SliceValue): SliceIndex => {
-  if (ref.kind === 'control') return { wakeAt: undefined, openDomain: false };
+  if (ref.kind === 'control') return { wakeAt: undefined, openDomain: false, listedHost: undefined };
   const wakeAt = (value as DomainSlice | HostSlice).wakeAt;
   const episode = ref.kind === 'domain' ? (value as DomainSlice).episode : undefined;
   return {
     wakeAt: wakeAt === undefined ? undefined : sortableTime(wakeAt),
     openDomain: episode !== undefined && episode.incident.status !== 'resolved',
+    listedHost: ref.kind === 'host' ? ref.id : undefined,
   };
 };
 

@@ -323,6 +323,12 @@ export interface ProjectionReader {
   stats(window?: { readonly since?: string; readonly until?: string }): Promise<IncidentStats>;
   /** The global pause, for `GET /v1/health` and the CLI. */
   getControl(): Promise<ControlSlice>;
+  /**
+   * Every host slice written so far, a page at a time by host id: what the topology and a domain's
+   * impact are computed from (functions/core/topology.ts). Read through an index, never a scan; a
+   * hint as fresh as the index (eventually consistent on DynamoDB), each slice as last written.
+   */
+  listHosts(page?: PageRequest): Promise<Page<HostSlice>>;
 }
 
 // ————————————————————————————————————————————— tokens

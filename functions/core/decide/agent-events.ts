@@ -3,31 +3,29 @@
 // implicates.
 import { createHash } from 'node:crypto';
 import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
+import { checkCritical, updateExposure } from '../critical.ts';
 import {
   belongsToEpisode,
   goDown,
   goUp,
   join,
   markHealthy,
-  openDoubleFault,
   openEpisode,
   reopenIfDuring,
-  resolveIncident,
-  timeline,
 } from '../episodes.ts';
+import { isPathUsable } from '../exposure.ts';
 import {
   applyHeartbeat,
   applyMirrorEvent,
   applyPathEvent,
-  arrayDomains,
-  criticalReason,
-  implicatedByMirror,
+  implicatedByMembers,
   isHealthyOn,
-  isPathHealthy,
   isResourceHealthy,
   pathKey,
 } from '../host.ts';
-import type { DomainSlice, HostSlice } from '../model.ts';
+import { resolveIncident, timeline } from '../incidents.ts';
+import type { ArrayRecord, DomainSlice, HostSlice, PathRecord } from '../model.ts';
+import { recordResyncProgress } from '../stall.ts';
 import { addSeconds, latest, toMs } from '../time.ts';
 import type { Transaction } from '../transaction.ts';
 import { applyProgress } from './command-progress.ts';
@@ -83,18 +81,8 @@ const openFromSymptoms = (
     (first, symptom) => (toMs(symptom.at) < toMs(first) ? symptom.at : first),
     txn.now,
   );
-  goDown(txn, domain, downAt, reason);
-  const incidentId = domain.episode?.incident.id;
-  if (incidentId === undefined) return;
-  for (const symptom of symptoms) {
-    txn.followUp({
-      type: 'internal.join',
-      hostId: symptom.hostId,
-      failureDomain: domain.failureDomain,
-      incidentId,
-      at: symptom.at,
-    });
-  }
+  goDown(txn, domain, downAt, reason, { symptoms });
+  if (domain.episode === undefined) return;
   if (domain.lastUpAt !== undefined && toMs(domain.lastUpAt) > toMs(downAt)) {
     goUp(txn, domain, domain.lastUpAt, 'its server was already back when the symptoms arrived');
   }
@@ -154,31 +142,6 @@ const onSymptom = (
   }
 };
 
-const checkCritical = (txn: Transaction, host: HostSlice): void => {
-  for (const record of Object.values(host.arrays)) {
-    if (host.doubleFaults[record.array] !== undefined) continue;
-    const reason = criticalReason(record, (domain) => !txn.isDomainUp(domain));
-    if (reason === undefined) continue;
-    const domain =
-      record.members.find((member) => member.state !== 'in-sync')?.failureDomain ??
-      [...arrayDomains(record)].sort()[0] ??
-      `local:${host.hostId}`;
-    host.doubleFaults[record.array] = openDoubleFault(txn, host, record.array, domain, reason);
-  }
-  for (const record of Object.values(host.paths)) {
-    const key = `map:${record.map}`;
-    if (host.doubleFaults[key] !== undefined || record.activePaths !== 0 || isPathHealthy(record.state))
-      continue;
-    host.doubleFaults[key] = openDoubleFault(
-      txn,
-      host,
-      key,
-      record.failureDomain,
-      `multipath map ${record.map} has no active path`,
-    );
-  }
-};
-
 /** After any change to a host's resources: heal its episodes, close what healed, forget what ended. */
 const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void => {
   for (const record of Object.values(host.episodes).sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1))) {
@@ -207,14 +170,6 @@ const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void 
     const domain = txn.domain(fault.failureDomain);
     domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
   }
-  for (const [resource, incident] of Object.entries(host.doubleFaults)) {
-    const healthy = resource.startsWith('map:')
-      ? Object.values(host.paths).every((path) => `map:${path.map}` !== resource || isPathHealthy(path.state))
-      : host.arrays[resource]?.health === 'healthy';
-    if (!healthy) continue;
-    resolveIncident(txn, { ...incident }, `${resource} healthy again`);
-    delete host.doubleFaults[resource];
-  }
 };
 
 const refreshSlots = (txn: Transaction, host: HostSlice): void => {
@@ -239,7 +194,15 @@ const applyServerEvent = (txn: Transaction, host: HostSlice, event: FaultlineEve
   switch (event.type) {
     case 'domain.going-down': {
       if (host.role === 'hosting') host.serves = event.data.failureDomain;
-      goDown(txn, txn.domain(event.data.failureDomain), at, event.data.reason ?? 'announced going down');
+      const down = openEpisode(txn.readDomain(event.data.failureDomain));
+      if (down !== undefined && !down.announced && toMs(at) <= toMs(down.downAt)) {
+        // Announced first, delivered late: still an announced outage, if it was not paged yet.
+        const episode = txn.domain(event.data.failureDomain).episode;
+        if (episode !== undefined) episode.announced = true;
+      }
+      goDown(txn, txn.domain(event.data.failureDomain), at, event.data.reason ?? 'announced going down', {
+        announced: true,
+      });
       return;
     }
     case 'ipl.completed':
@@ -300,7 +263,13 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       ) {
         host.heartbeatDigest = digest;
         host.heartbeatSeq = event.seq;
+        const before = { arrays: { ...host.arrays }, paths: { ...host.paths } };
         changed = applyHeartbeat(host, event, at);
+        // A heartbeat that shows an array degraded or a path failed is a symptom like the event (§5.8).
+        for (const symptom of heartbeatSymptoms(host, before, event.seq)) {
+          if (!isOwnWorkOn(txn, host, symptom.failureDomain))
+            onSymptom(txn, host, symptom.resource, symptom.failureDomain, at);
+        }
       }
       break;
     }
@@ -308,13 +277,16 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       const previous = host.arrays[event.data.array];
       changed = applyMirrorEvent(host, event, at);
       if (changed && !ownWork) {
-        for (const failureDomain of implicatedByMirror(previous, event as MirrorDegraded)) {
+        for (const failureDomain of implicatedByMembers(previous, (event as MirrorDegraded).data.members)) {
           onSymptom(txn, host, `array:${event.data.array}`, failureDomain, at);
         }
       }
       break;
     }
     case 'mirror.recovering':
+      changed = applyMirrorEvent(host, event, at);
+      recordResyncProgress(txn, host, event);
+      break;
     case 'mirror.healthy':
       changed = applyMirrorEvent(host, event, at);
       break;
@@ -362,6 +334,51 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
     default:
       applyServerEvent(txn, host, event, at);
   }
-  if (changed) checkCritical(txn, host);
+  if (changed) {
+    checkCritical(txn, host);
+    updateExposure(txn, host);
+  }
   reconcileHost(txn, host, event.type);
+};
+
+/**
+ * What a heartbeat newly shows wrong, by the same rule as the events: an array's members that left
+ * the in-sync state or vanished since the host's slice last saw them, and a path no longer usable.
+ * Only resources this heartbeat updated count: an older heartbeat than an event changes nothing.
+ */
+const heartbeatSymptoms = (
+  host: HostSlice,
+  before: { arrays: Record<string, ArrayRecord>; paths: Record<string, PathRecord> },
+  seq: number,
+): { resource: string; failureDomain: string }[] => {
+  const symptoms: { resource: string; failureDomain: string }[] = [];
+  for (const name of Object.keys(host.arrays).sort()) {
+    const record = host.arrays[name];
+    if (record === undefined || record.watermark.seq !== seq) continue;
+    for (const failureDomain of implicatedByMembers(before.arrays[name], record.members))
+      symptoms.push({ resource: `array:${name}`, failureDomain });
+  }
+  for (const key of Object.keys(host.paths).sort()) {
+    const record = host.paths[key];
+    if (record === undefined || record.watermark.seq !== seq || isPathUsable(record)) continue;
+    const previous = before.paths[key];
+    if (previous === undefined || isPathUsable(previous))
+      symptoms.push({ resource: `path:${key}`, failureDomain: record.failureDomain });
+  }
+  return symptoms;
+};
+
+/**
+ * Whether Faultline's own work may explain what a heartbeat shows on a domain: the host is already
+ * counted in its open incident, or runs a plan for it. A heartbeat carries no `planid`, so this is
+ * how it opens nothing for a plan's own steps (a member the plan failed, removed or is resyncing).
+ */
+const isOwnWorkOn = (txn: Transaction, host: HostSlice, failureDomain: string): boolean => {
+  const episode = openEpisode(txn.readDomain(failureDomain));
+  if (episode !== undefined && host.episodes[episode.incident.id] !== undefined) return true;
+  return Object.values(host.plans).some(
+    (plan) =>
+      plan.failureDomain === failureDomain &&
+      (plan.status === 'issued' || plan.status === 'started' || plan.status === 'succeeded'),
+  );
 };

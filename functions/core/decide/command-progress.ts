@@ -1,7 +1,8 @@
 // The agent's reports on a plan it runs (`command.progress`, docs/architecture.md §4, §5.5): a plan's steps
 // move its status, free or keep its wave slot, and a failure or refusal halts the episode.
 import type { CommandProgress } from '../../../events/index.ts';
-import { halt, openEpisode, timeline } from '../episodes.ts';
+import { halt, openEpisode } from '../episodes.ts';
+import { timeline } from '../incidents.ts';
 import type { HostSlice } from '../model.ts';
 import type { Transaction } from '../transaction.ts';
 

@@ -1,15 +1,23 @@
 // The internal inputs of `decide`: follow-ups the core asked for in an earlier decision, applied in
 // their own transaction because they touch a slice that decision had not loaded.
+import { checkCritical } from '../critical.ts';
 import { join, openEpisode } from '../episodes.ts';
 import type { InternalInput } from '../model.ts';
 import type { Transaction } from '../transaction.ts';
 
-/** Applies a follow-up: a host joins a domain's incident, or a revoked or expired plan is let go. */
+/**
+ * Applies a follow-up: a host joins a domain's incident, a host exposed on a domain that went down
+ * is checked for a double fault, or a revoked or expired plan is let go.
+ */
 export const applyInternal = (txn: Transaction, input: InternalInput): void => {
   const host = txn.host(input.hostId);
   if (input.type === 'internal.join') {
     const domain = txn.domain(input.failureDomain);
     if (domain.episode?.incident.id === input.incidentId) join(txn, host, domain, input.at);
+    return;
+  }
+  if (input.type === 'internal.critical') {
+    checkCritical(txn, host, { failureDomain: input.failureDomain, hosts: input.exposed });
     return;
   }
   const plan = txn.own(host.plans, input.planId);

@@ -1,6 +1,7 @@
 // The operator commands of `decide` (docs/architecture.md §5.6, 5.7, 5.10): pause and resume, approve a wave,
 // resolve an incident by hand, and put a host or domain in maintenance.
-import { openEpisode, resolveDomainEpisode, resolveIncident, timeline } from '../episodes.ts';
+import { openEpisode, resolveDomainEpisode } from '../episodes.ts';
+import { resolveIncident, timeline } from '../incidents.ts';
 import type { OperatorCommand } from '../model.ts';
 import type { Transaction } from '../transaction.ts';
 

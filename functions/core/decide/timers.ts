@@ -2,15 +2,16 @@
 // its silence as a server, a domain's escalation, wave dispatch and resolution.
 import {
   belongsToEpisode,
-  escalate,
   goDown,
   join,
   maybeResolve,
   openEpisode,
-  openLocalIncident,
+  pageOutage,
   reopenIfDuring,
 } from '../episodes.ts';
 import { isResourceHealthy } from '../host.ts';
+import { escalate, openLocalIncident } from '../incidents.ts';
+import { escalateStalledPlans } from '../stall.ts';
 import { toMs } from '../time.ts';
 import type { Transaction } from '../transaction.ts';
 import { dispatch } from '../waves.ts';
@@ -18,9 +19,13 @@ import { dispatch } from '../waves.ts';
 /** How many hosts with a pending local fault a domain slice lists, so the slice stays small. */
 const LOCAL_HOSTS_CAP = 64;
 
-/** A host's due timer: pages the local faults that outlived their hold-down, and notices a silent server. */
+/**
+ * A host's due timer: pages the local faults that outlived their hold-down, escalates its stalled
+ * plans, and notices a silent server.
+ */
 export const onHostWake = (txn: Transaction, hostId: string): void => {
   const host = txn.host(hostId);
+  escalateStalledPlans(txn, host);
   for (const [resource, fault] of Object.entries(host.localFaults).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (fault.incident !== undefined) continue;
     if (toMs(fault.since) + txn.config.holdDownSeconds * 1000 > toMs(txn.now)) continue;
@@ -60,6 +65,7 @@ export const onDomainWake = (txn: Transaction, failureDomain: string): void => {
   const domain = txn.domain(failureDomain);
   const episode = openEpisode(domain);
   if (episode === undefined) return;
+  pageOutage(txn, domain);
   if (domain.state === 'down') {
     if (
       toMs(episode.lastDownAt) + txn.config.escalateDownSeconds * 1000 <= toMs(txn.now) &&

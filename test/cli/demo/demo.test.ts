@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoRun, startDemo } from '../../../cli/demo/run-demo.ts';
+import { SPOF_CLIENT } from '../../../cli/demo/spof-client.ts';
+import { vscsiDomain } from '../../../sim/hosting-partition.ts';
 
 /**
  * `faultline demo` end to end: `faultline up` as a child process on a free port, the demo's 40
@@ -191,6 +193,14 @@ describe('faultline demo', () => {
     }
     expect(result.pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
 
+    // The client whose two halves both come from vios1: vios2's outage left it alone.
+    expect(demo.spofClients.map((client) => client.hostId)).toEqual([SPOF_CLIENT]);
+    for (const client of demo.spofClients) {
+      expect(client.isHealthy(), client.hostId).toBe(true);
+      expect(client.actions(), client.hostId).toEqual([]);
+      expect(client.plansFetched, client.hostId).toEqual([]);
+    }
+
     // The LDoms guest and the multipath hosts healed in their own incidents: metareplace once,
     // for the guest's component on the alternate service domain only; one reinstate, of the path
     // multipathd left failed.
@@ -241,5 +251,24 @@ describe('faultline demo', () => {
     expect(stats.timeToDetect.count).toBeGreaterThanOrEqual(1);
     expect(stats.timeToHeal.count).toBeGreaterThanOrEqual(1);
     expect(stats.timeToHeal.meanSeconds).not.toBeNull();
+
+    // The topology lists the vios1-only client's arrays, and only them, as single points of failure;
+    // vios2 going down now would cost the 40 clients a half each, and that client nothing.
+    const spofs = JSON.parse(await cli('topology', '--spof', '--json')) as {
+      singlePointsOfFailure: { hostId: string; kind: string; name: string; failureDomain: string }[];
+    };
+    expect(spofs.singlePointsOfFailure).toEqual([
+      { hostId: SPOF_CLIENT, kind: 'array', name: 'md0', failureDomain: vscsiDomain('vios1') },
+      { hostId: SPOF_CLIENT, kind: 'array', name: 'md1', failureDomain: vscsiDomain('vios1') },
+    ]);
+    expect(result.singlePointsOfFailure).toEqual(spofs.singlePointsOfFailure);
+    expect(await cli('topology', '--spof')).toContain(`${SPOF_CLIENT}  array  md0`);
+    const impact = JSON.parse(await cli('impact', vscsiDomain('vios2'), '--json')) as {
+      hosts: { hostId: string }[];
+      losingHalf: number;
+      losingLast: number;
+    };
+    expect([impact.losingHalf, impact.losingLast]).toEqual([CLIENTS, 0]);
+    expect(impact.hosts.map((host) => host.hostId)).not.toContain(SPOF_CLIENT);
   }, 600_000);
 });

@@ -9,7 +9,7 @@ import { FaultInjector, faultyQueue, faultySigner, faultyStore } from '../../hel
 import { capturingQueue, testSigner } from '../../helpers/store-fleet.ts';
 import { dumpSqliteStore, tempSqliteStore } from '../../helpers/store-sqlite.ts';
 
-const CORE = CoreConfig.parse({});
+const CORE = CoreConfig.parse({ groupingWindowSeconds: 1 });
 
 describe('sweep', () => {
   let fixture: Awaited<ReturnType<typeof tempSqliteStore>>;

@@ -1,6 +1,8 @@
 import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Plan } from '../../../../events/index.ts';
-import type { Incident, TimelineEntry } from '../../../core/index.ts';
+import type { HostSlice, Incident, TimelineEntry } from '../../../core/index.ts';
+import { StoreRejectedError } from '../../errors.ts';
+import { hostListingPartition, INDEX_SHARDS } from '../dynamodb-table.ts';
 import type {
   AffectedHost,
   IncidentDetail,
@@ -22,7 +24,7 @@ import {
   queryFingerprint,
   sortableTime,
 } from '../projection.ts';
-import { decodeJson, HIGH, type Item, incidentKey, planKey } from './items.ts';
+import { decodeJson, HIGH, type Item, incidentKey, planKey, sliceKeyOf } from './items.ts';
 import type { TableClient } from './table-client.ts';
 
 /**
@@ -30,7 +32,9 @@ import type { TableClient } from './table-client.ts';
  * but for `getControl`, which ../composed-store.ts reads from the control slice). Incident lists
  * query the GSI of the most selective filter (`gsi1` by host or all, `gsi2` by status, `gsi3` by
  * domain) and filter the rest; an incident's rows are one partition read with a consistent query;
- * a cursor is the `LastEvaluatedKey` it stopped at.
+ * a cursor is the `LastEvaluatedKey` it stopped at. Hosts are listed from the keys-only `gsi4`,
+ * every shard read from the last host id given and merged in id order (the cursor is that id),
+ * then their slices read by key.
  */
 
 const toIncident = (item: Item): IncidentRecord => ({
@@ -161,6 +165,41 @@ export class DynamoDbProjectionReader implements Omit<ProjectionReader, 'getCont
       const plan = decodeJson<Plan>(item, 'body');
       return plan === undefined ? [] : [plan];
     });
+  }
+
+  async listHosts(page: PageRequest = {}): Promise<Page<HostSlice>> {
+    const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
+    const fingerprint = queryFingerprint('hosts');
+    const after = page.cursor === undefined ? '' : decodeCursor(page.cursor, fingerprint);
+    if (typeof after !== 'string') throw new StoreRejectedError('the cursor is not one this store issued');
+    const shards = await Promise.all(
+      Array.from({ length: INDEX_SHARDS.hosts }, (_, shard) =>
+        this.#table.query('list hosts', {
+          IndexName: 'gsi4',
+          KeyConditionExpression: 'gsi4pk = :pk AND gsi4sk > :after',
+          ExpressionAttributeValues: {
+            ':pk': hostListingPartition(shard),
+            ':after': after,
+          },
+          Limit: limit,
+        }),
+      ),
+    );
+    const ids = shards.flatMap((answer) => answer.items.map((item) => String(item.gsi4sk))).sort();
+    const more = ids.length > limit || shards.some((answer) => answer.next !== undefined);
+    const chosen = ids.slice(0, limit);
+    const found = await this.#table.batchGet(
+      'read host slices',
+      chosen.map((id) => sliceKeyOf({ kind: 'host', id })),
+    );
+    const items = chosen.flatMap((id) => {
+      const key = sliceKeyOf({ kind: 'host', id });
+      const item = found.get(`${key.pk}|${key.sk}`);
+      const slice = item === undefined ? undefined : decodeJson<HostSlice>(item, 'payload');
+      return slice === undefined ? [] : [slice];
+    });
+    const last = chosen.at(-1);
+    return { items, ...(more && last !== undefined ? { cursor: encodeCursor(last, fingerprint) } : {}) };
   }
 
   async stats(window: { readonly since?: string; readonly until?: string } = {}): Promise<IncidentStats> {

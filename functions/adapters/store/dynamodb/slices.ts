@@ -1,4 +1,4 @@
-import { INDEX_SHARDS } from '../dynamodb-table.ts';
+import { hostListingKeys, INDEX_SHARDS } from '../dynamodb-table.ts';
 import { sliceIndexOf } from '../indexes.ts';
 import type {
   SliceRef,
@@ -16,8 +16,8 @@ import type { TableClient } from './table-client.ts';
 /**
  * The slices on DynamoDB (`SliceStore`): one item each (`payload`, `version`, `lock`, `applied`),
  * read strongly consistent in batches and written by conditional updates on the version and the
- * lock, with the wake (`gsi1`, sharded) and open-domain (`gsi2`) index keys set or removed in the
- * same update.
+ * lock, with the wake (`gsi1`, sharded), open-domain (`gsi2`) and host-listing (`gsi4`, sharded)
+ * index keys set or removed in the same update.
  */
 
 /** The update of a slice write: its payload, version, applied list and index attributes. */
@@ -36,6 +36,12 @@ const sliceUpdate = (
       values[':wakeSk'] = `${index.wakeAt}#${write.ref.kind}#${write.ref.id}`;
       set.push('gsi1pk = :wakePk', 'gsi1sk = :wakeSk');
     }
+  }
+  if (index.listedHost !== undefined) {
+    const listing = hostListingKeys(index.listedHost);
+    values[':hostsPk'] = listing.gsi4pk;
+    values[':hostsSk'] = listing.gsi4sk;
+    set.push('gsi4pk = :hostsPk', 'gsi4sk = :hostsSk');
   }
   if (write.ref.kind === 'domain') {
     if (index.openDomain) {

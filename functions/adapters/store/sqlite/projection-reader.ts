@@ -1,5 +1,5 @@
 import type { Plan } from '../../../../events/index.ts';
-import type { TimelineEntry } from '../../../core/index.ts';
+import type { HostSlice, TimelineEntry } from '../../../core/index.ts';
 import type {
   AffectedHost,
   IncidentDetail,
@@ -24,7 +24,8 @@ import type { SqliteFile } from './database.ts';
 
 /**
  * The projections as the API, the CLI and the agents read them on SQLite (`ProjectionReader`,
- * but for `getControl`, which ../composed-store.ts reads from the control slice). A page reads
+ * but for `getControl`, which ../composed-store.ts reads from the control slice), and the host
+ * slices listed by their primary key for the topology (`listHosts`). A page reads
  * one row more than it gives: that row only says there is a next page, whose cursor is the
  * position of the last row given.
  */
@@ -168,6 +169,20 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
         .all(hostId, at)
         .map((row) => JSON.parse(row.body) as Plan),
     );
+  }
+
+  async listHosts(page: PageRequest = {}): Promise<Page<HostSlice>> {
+    const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
+    const fingerprint = queryFingerprint('hosts');
+    const after = page.cursor === undefined ? '' : (decodeCursor(page.cursor, fingerprint) as string);
+    const rows = this.#file.read('list hosts', () =>
+      this.#file.db
+        .prepare<[string, number], { id: string; body: string }>(
+          "SELECT id, value AS body FROM slices WHERE kind = 'host' AND id > ? AND value IS NOT NULL ORDER BY id LIMIT ?",
+        )
+        .all(after, limit + 1),
+    );
+    return pageOf(rows, limit, (row) => row.id, fingerprint);
   }
 
   async stats(window: { readonly since?: string; readonly until?: string } = {}): Promise<IncidentStats> {

@@ -358,6 +358,48 @@ export const storeContract = (name: string, make: () => Promise<StoreFixture>): 
         expect(hosts.items.map((row) => row.hostId)).toEqual(['h3']);
       });
 
+      it('lists every host slice by host id, a page at a time, as last written, without placeholders or other slices', async () => {
+        const ids = Array.from({ length: 23 }, (_, index) => `host-${String(22 - index).padStart(2, '0')}`);
+        for (const id of ids) expect(await store.putSlice(hostWrite(id, 0))).toBe('ok');
+        await store.putSlice({
+          ref: { kind: 'domain', id: 'vscsi:sys/vios1' },
+          expected: 0,
+          value: freshDomain('vscsi:sys/vios1'),
+          applied: ['d1'],
+        });
+        expect(await store.lockSlice({ kind: 'host', id: 'host-05a' }, 0, 'tok')).toBe('ok');
+        expect(await store.lockSlice({ kind: 'host', id: 'host-07' }, 1, 'tok')).toBe('ok');
+        expect(
+          await store.applyLocked(
+            { ...hostWrite('host-07', 1), value: { ...freshHost('host-07'), platform: 'linux' } },
+            'tok',
+          ),
+        ).toBe('ok');
+
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listHosts({ limit: 10, ...(cursor === undefined ? {} : { cursor }) });
+          expect(page.items.length).toBeLessThanOrEqual(10);
+          seen.push(...page.items.map((host) => host.hostId));
+          if (page.items.some((host) => host.hostId === 'host-07'))
+            expect(page.items.find((host) => host.hostId === 'host-07')?.platform).toBe('linux');
+          cursor = page.cursor;
+          pages += 1;
+        } while (cursor !== undefined && pages < 10);
+        expect(seen).toEqual([...ids].sort());
+        expect(pages).toBe(3);
+
+        const first = await store.listHosts({ limit: 10 });
+        await expect(store.listTimeline('inc-1', { cursor: first.cursor ?? '' })).rejects.toMatchObject({
+          code: 'store-rejected',
+        });
+        await expect(store.listHosts({ cursor: 'not-a-cursor' })).rejects.toMatchObject({
+          code: 'store-rejected',
+        });
+      });
+
       it('indexes the hosts waiting in an incident by host id, as their rows change', async () => {
         for (const host of ['h4', 'h2', 'h3', 'h1'])
           await store.putAffectedHost(affected('inc-1', host, 'waiting'), 1);

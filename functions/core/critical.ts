@@ -1,0 +1,281 @@
+import { exposuresOf, isPathUsable, mapsOf } from './exposure.ts';
+import { arrayDomains, criticalReason } from './host.ts';
+import { deriveId } from './ids.ts';
+import { page, resolveIncident, timeline } from './incidents.ts';
+import type { CriticalGroup, DomainSlice, HostSlice, Incident, PathRecord } from './model.ts';
+import type { Transaction } from './transaction.ts';
+
+/**
+ * Double faults and exposure (docs/architecture.md §5.4). An array whose remaining in-sync members
+ * all depend on down domains (or that has none left), or a map left with no usable path, is
+ * critical: one incident and one `critical` page per set of domains (a pair, for a mirror over two
+ * servers), whichever comes first — the second domain going down, or the clients' symptoms. To know
+ * at once which hosts a domain going down leaves critical, each domain slice keeps a bounded list
+ * of the hosts exposed on it, maintained from each host's own decisions.
+ */
+
+/** How many exposed hosts, and how many hosts of one double fault, a domain slice names. */
+const EXPOSED_CAP = 64;
+const GROUP_HOSTS_CAP = 100;
+
+const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+/** The key of a set of failure domains: the same set, in any order, gives the same key. */
+export const groupKey = (domains: Iterable<string>): string => sortedUnique(domains).join(' + ');
+
+/**
+ * Why a map may be critical: no usable path left (known from a path event that counted none
+ * active, or from a heartbeat's full list), or every usable path through a down domain.
+ */
+const mapCriticalReason = (
+  map: string,
+  paths: readonly PathRecord[],
+  isDomainDown: (failureDomain: string) => boolean,
+): string | undefined => {
+  if (paths.every(isPathUsable)) return undefined;
+  const usable = paths.filter(isPathUsable);
+  if (usable.length === 0) {
+    const known =
+      paths.some((path) => path.activePaths === 0) || paths.every((path) => path.activePaths === undefined);
+    return known ? `multipath map ${map} has no active path` : undefined;
+  }
+  return usable.every((path) => isDomainDown(path.failureDomain))
+    ? `multipath map ${map}'s remaining paths all go through down domains`
+    : undefined;
+};
+
+type CriticalResource = { resource: string; domains: string[]; reason: string };
+
+/** A host with every array healthy and every path usable, and no double fault: nothing to check (the hot path). */
+const isUntroubled = (host: HostSlice): boolean => {
+  if (Object.keys(host.doubleFaults).length > 0) return false;
+  for (const name in host.arrays) {
+    const record = host.arrays[name];
+    if (
+      record !== undefined &&
+      (record.health !== 'healthy' || record.members.some((m) => m.state === 'last-erred'))
+    )
+      return false;
+  }
+  for (const key in host.paths) {
+    const record = host.paths[key];
+    if (record !== undefined && !isPathUsable(record)) return false;
+  }
+  return true;
+};
+
+/** Every resource of the host that is critical now, sorted: arrays by name, then maps (`map:<name>`). */
+export const criticalResources = (txn: Transaction, host: HostSlice): CriticalResource[] => {
+  const isDomainDown = (failureDomain: string): boolean => !txn.isDomainUp(failureDomain);
+  const found: CriticalResource[] = [];
+  for (const name of Object.keys(host.arrays).sort()) {
+    const record = host.arrays[name];
+    if (record === undefined) continue;
+    const reason = criticalReason(record, isDomainDown);
+    if (reason !== undefined)
+      found.push({ resource: name, domains: [...arrayDomains(record)].sort(), reason });
+  }
+  for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
+    const reason = mapCriticalReason(map, paths, isDomainDown);
+    if (reason !== undefined)
+      found.push({
+        resource: `map:${map}`,
+        domains: sortedUnique(paths.map((path) => path.failureDomain)),
+        reason,
+      });
+  }
+  return found;
+};
+
+const withoutKey = <T>(record: Record<string, T>, key: string): Record<string, T> => {
+  const { [key]: _dropped, ...rest } = record;
+  return rest;
+};
+
+/** The domain whose going down made a host critical, and how many hosts it listed as exposed. */
+export type CriticalCause = { failureDomain: string; hosts: number };
+
+/** Joins a host's critical resource to its double fault, opening it (and paging) if it is the first. */
+const joinGroup = (
+  txn: Transaction,
+  host: HostSlice,
+  found: CriticalResource,
+  cause?: CriticalCause,
+): void => {
+  const key = groupKey(found.domains);
+  const home = txn.domain(found.domains[0] ?? `local:${host.hostId}`);
+  const current = home.critical?.[key];
+  let group: CriticalGroup;
+  if (current === undefined || current.incident.status === 'resolved') {
+    const others =
+      cause !== undefined && cause.hosts > 1
+        ? ` and ${cause.hosts - 1} other host(s) whose last good copy depends on ${cause.failureDomain}`
+        : '';
+    const incident: Incident = {
+      id: deriveId('inc', 'double-fault', key, txn.now),
+      kind: 'double-fault',
+      failureDomain: home.failureDomain,
+      status: 'open',
+      escalated: false,
+      affectedHosts: 0,
+      openedAt: txn.now,
+      resolvedAt: null,
+      hostId: host.hostId,
+      resource: found.resource,
+      summary: `Critical: double fault on ${key}: ${found.reason} on ${host.hostId}${others}; no automatic step will touch it`,
+      paged: false,
+    };
+    group = { incident, domains: found.domains, hosts: [], beyond: 0 };
+    timeline(txn, incident.id, `double fault on ${key}`);
+  } else {
+    group = { ...current, incident: { ...current.incident }, hosts: [...current.hosts] };
+  }
+  const incident = group.incident;
+  const counted = Object.values(host.doubleFaults).some((other) => other.id === incident.id);
+  if (!counted) {
+    if (group.hosts.length < GROUP_HOSTS_CAP) group.hosts = [...group.hosts, host.hostId].sort();
+    else group.beyond += 1;
+    incident.affectedHosts += 1;
+  }
+  home.critical = { ...(home.critical ?? {}), [key]: group };
+  txn.touch(incident);
+  timeline(txn, incident.id, `double fault: ${found.reason}`, host.hostId);
+  if (!host.maintenance) {
+    page(txn, incident, 'critical', incident.summary, { host: host.hostId, resource: found.resource });
+  }
+  host.doubleFaults[found.resource] = { ...incident };
+};
+
+/** A host's resource is no longer critical: it leaves its double fault, which resolves with its last host. */
+const leaveGroup = (txn: Transaction, host: HostSlice, resource: string, why: string): void => {
+  const held = host.doubleFaults[resource];
+  delete host.doubleFaults[resource];
+  if (held === undefined) return;
+  if (Object.values(host.doubleFaults).some((other) => other.id === held.id)) return;
+  const home = txn.readDomain(held.failureDomain);
+  const entry = Object.entries(home.critical ?? {}).find(([, group]) => group.incident.id === held.id);
+  if (entry === undefined) {
+    // Not on the domain slice (a double fault from before groups): resolve the host's own copy.
+    resolveIncident(txn, { ...held }, why);
+    return;
+  }
+  const [key, current] = entry;
+  const writable = txn.domain(held.failureDomain);
+  const listed = current.hosts.includes(host.hostId);
+  const group: CriticalGroup = {
+    ...current,
+    incident: { ...current.incident },
+    hosts: current.hosts.filter((hostId) => hostId !== host.hostId),
+    beyond: listed ? current.beyond : Math.max(0, current.beyond - 1),
+  };
+  timeline(txn, group.incident.id, `${host.hostId}: ${why}`, host.hostId);
+  if (group.hosts.length === 0 && group.beyond === 0) {
+    resolveIncident(txn, group.incident, `every array and map of ${key} has a good copy again`);
+    writable.critical = withoutKey(writable.critical ?? {}, key);
+    return;
+  }
+  writable.critical = { ...(writable.critical ?? {}), [key]: group };
+  txn.touch(group.incident);
+};
+
+/**
+ * After any change to a host (or when a domain it is exposed on went down): join each critical
+ * resource to its double fault, and let go of those that have a good copy or path again.
+ */
+export const checkCritical = (txn: Transaction, host: HostSlice, cause?: CriticalCause): void => {
+  if (isUntroubled(host)) return;
+  const found = criticalResources(txn, host);
+  const now = new Set(found.map((resource) => resource.resource));
+  for (const resource of Object.keys(host.doubleFaults).sort()) {
+    if (!now.has(resource)) leaveGroup(txn, host, resource, `${resource} is no longer critical`);
+  }
+  for (const resource of found) {
+    if (host.doubleFaults[resource.resource] === undefined) joinGroup(txn, host, resource, cause);
+  }
+};
+
+/**
+ * Keeps the host listed as exposed on exactly the domains it is exposed on now (§5.4): the domain
+ * slices a host decision loads (those its resources refer to) are the ones it may be listed on.
+ */
+export const updateExposure = (txn: Transaction, host: HostSlice): void => {
+  const exposures = exposuresOf(host);
+  if (exposures.length === 0 && host.exposedOn === undefined) return;
+  const groups = new Map<string, string>();
+  for (const exposure of exposures) {
+    if (groups.has(exposure.failureDomain)) continue;
+    const resource = exposure.resource.startsWith('array:')
+      ? host.arrays[exposure.resource.slice('array:'.length)]
+      : undefined;
+    const domains = resource
+      ? [...arrayDomains(resource)]
+      : Object.values(host.paths)
+          .filter((path) => `map:${path.map}` === exposure.resource)
+          .map((path) => path.failureDomain);
+    groups.set(exposure.failureDomain, groupKey(domains));
+  }
+  const before = host.exposedOn ?? {};
+  const after: Record<string, 'listed' | 'counted'> = {};
+  for (const failureDomain of sortedUnique([...Object.keys(before), ...groups.keys()])) {
+    const key = groups.get(failureDomain);
+    const was = before[failureDomain];
+    const listedKey =
+      was === 'listed'
+        ? Object.entries(txn.readDomain(failureDomain).exposed?.groups ?? {}).find(([, hosts]) =>
+            hosts.includes(host.hostId),
+          )?.[0]
+        : undefined;
+    if (key !== undefined && was !== undefined && (was === 'counted' || listedKey === key)) {
+      after[failureDomain] = was;
+      continue;
+    }
+    const domain = txn.domain(failureDomain);
+    const exposed = domain.exposed ?? { groups: {}, beyond: 0 };
+    let groupsOf = { ...exposed.groups };
+    let beyond = exposed.beyond;
+    if (was === 'listed' && listedKey !== undefined) {
+      const rest = (groupsOf[listedKey] ?? []).filter((hostId) => hostId !== host.hostId);
+      groupsOf = rest.length === 0 ? withoutKey(groupsOf, listedKey) : { ...groupsOf, [listedKey]: rest };
+    } else if (was === 'counted') beyond = Math.max(0, beyond - 1);
+    if (key !== undefined) {
+      const listedCount = Object.values(groupsOf).reduce((sum, hosts) => sum + hosts.length, 0);
+      if (listedCount < EXPOSED_CAP) {
+        groupsOf = { ...groupsOf, [key]: [...(groupsOf[key] ?? []), host.hostId].sort() };
+        after[failureDomain] = 'listed';
+      } else {
+        beyond += 1;
+        after[failureDomain] = 'counted';
+      }
+    }
+    if (Object.keys(groupsOf).length === 0 && beyond === 0) delete domain.exposed;
+    else domain.exposed = { groups: groupsOf, beyond };
+  }
+  if (Object.keys(after).length === 0) delete host.exposedOn;
+  else host.exposedOn = after;
+};
+
+/**
+ * A domain went down (announced, silent, or by its clients' symptoms) or came back: every host
+ * listed as exposed on it now holds a critical resource, or has its last good copy back, so each is
+ * checked at once, in its own decision (for an announced outage, before the server stops). Hosts
+ * beyond the list's bound are checked at their next change.
+ */
+export const recheckExposed = (txn: Transaction, domain: DomainSlice, at: string): void => {
+  const exposed = domain.exposed;
+  if (exposed === undefined) return;
+  const hosts = sortedUnique(Object.values(exposed.groups).flat());
+  const count = hosts.length + exposed.beyond;
+  for (const hostId of hosts) {
+    txn.followUp({
+      type: 'internal.critical',
+      hostId,
+      failureDomain: domain.failureDomain,
+      at,
+      exposed: count,
+    });
+  }
+  const incidentId = domain.episode?.incident.id;
+  if (domain.state === 'down' && incidentId !== undefined && count > 0) {
+    timeline(txn, incidentId, `${count} host(s) had their last good copy or path on ${domain.failureDomain}`);
+  }
+};

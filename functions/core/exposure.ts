@@ -1,0 +1,104 @@
+import type { ArrayRecord, HostSlice, PathRecord } from './model.ts';
+
+/**
+ * Pure per-resource rules of docs/architecture.md §5.4: which failure domains still hold a good copy
+ * of an array or a usable path of a multipath map, whether losing one domain loses the last of them
+ * (the host is "exposed" on it), and whether a resource was never really redundant. Shared by the
+ * core's double-fault and planned-maintenance rules and by the topology and impact readers (§6).
+ */
+
+const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+/**
+ * The failure domains of an array's in-sync members, sorted: where its remaining good copies live.
+ * A rebuilding, faulty or spare member holds no good copy, so it does not count.
+ */
+export const inSyncDomainsOf = (array: ArrayRecord): string[] =>
+  sortedUnique(array.members.filter((member) => member.state === 'in-sync').map((m) => m.failureDomain));
+
+/**
+ * Whether losing `domain` loses the array's last good copy: it still has in-sync members and every
+ * one of them depends on `domain`. An array with no in-sync member left is already lost, not exposed
+ * on one domain, so this answers false for it (criticalReason in host.ts pages it on its own).
+ */
+export const losesLastInSyncHalf = (array: ArrayRecord, domain: string): boolean => {
+  const domains = inSyncDomainsOf(array);
+  return domains.length === 1 && domains[0] === domain;
+};
+
+/**
+ * Whether every member the array has or had since it was last healthy sits on one failure domain:
+ * "mirrored" on paper, yet one server going down takes every copy.
+ */
+export const isSinglePointOfFailure = (array: ArrayRecord): boolean =>
+  sortedUnique([...array.members, ...array.known].map((member) => member.failureDomain)).length === 1;
+
+/** Path states that carry I/O or stand by ready to (a ghost is a healthy standby path). */
+const USABLE_PATH_STATES: ReadonlySet<string> = new Set(['active', 'ghost']);
+
+/** Whether a path can carry I/O now: active, or a ghost standing by. */
+export const isPathUsable = (path: PathRecord): boolean => USABLE_PATH_STATES.has(path.state);
+
+/** A host's paths grouped by multipath map, maps and paths in name order (stable for replay). */
+export const mapsOf = (
+  paths: Record<string, PathRecord> | readonly PathRecord[],
+): Record<string, PathRecord[]> => {
+  const list = Array.isArray(paths) ? paths : Object.values(paths as Record<string, PathRecord>);
+  const sorted = [...list].sort((a, b) =>
+    a.map < b.map ? -1 : a.map > b.map ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  );
+  const maps: Record<string, PathRecord[]> = {};
+  for (const path of sorted) {
+    const group = maps[path.map];
+    if (group === undefined) maps[path.map] = [path];
+    else group.push(path);
+  }
+  return maps;
+};
+
+/** The failure domains of one map's usable paths, sorted: the same idea as `inSyncDomainsOf`. */
+export const pathDomainsOf = (paths: readonly PathRecord[]): string[] =>
+  sortedUnique(paths.filter(isPathUsable).map((path) => path.failureDomain));
+
+/**
+ * Whether losing `domain` takes the map's last usable path: it still has usable paths and all of them
+ * go through `domain`. A map with none left is already down, not exposed.
+ */
+export const mapLosesAllActivePaths = (paths: readonly PathRecord[], domain: string): boolean => {
+  const domains = pathDomainsOf(paths);
+  return domains.length === 1 && domains[0] === domain;
+};
+
+/** Whether every path of the map, usable or not, goes through one failure domain. */
+export const isMapSinglePointOfFailure = (paths: readonly PathRecord[]): boolean =>
+  paths.length > 0 && sortedUnique(paths.map((path) => path.failureDomain)).length === 1;
+
+/** One resource of a host whose last good copy or usable path depends on one domain. */
+export type Exposure = { resource: string; failureDomain: string };
+
+/**
+ * What a host is exposed on, sorted by resource: each array (`array:<name>`) not healthy whose
+ * in-sync members all sit on one domain, and each map (`map:<name>`) with a path not usable whose
+ * usable paths all go through one domain. A healthy resource on one domain only is a single point of
+ * failure by design (`isSinglePointOfFailure`), not an exposure a fault opened, so it is not listed.
+ */
+export const exposuresOf = (host: HostSlice): Exposure[] => {
+  const exposures: Exposure[] = [];
+  for (const name of Object.keys(host.arrays).sort()) {
+    const array = host.arrays[name] as ArrayRecord;
+    if (array.health === 'healthy') continue;
+    const domains = inSyncDomainsOf(array);
+    if (domains.length === 1)
+      exposures.push({ resource: `array:${name}`, failureDomain: domains[0] as string });
+  }
+  for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
+    if (paths.every(isPathUsable)) continue;
+    const domains = pathDomainsOf(paths);
+    if (domains.length === 1) exposures.push({ resource: `map:${map}`, failureDomain: domains[0] as string });
+  }
+  return exposures;
+};
+
+/** The domains a host is exposed on, sorted: where losing one server costs it its last copy or path. */
+export const exposedDomainsOf = (host: HostSlice): string[] =>
+  sortedUnique(exposuresOf(host).map((exposure) => exposure.failureDomain));
