@@ -8,6 +8,7 @@ import {
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
+  issuesText,
   parseWith,
   type SinglePointOfFailureBody,
   StatsBody,
@@ -188,8 +189,7 @@ const spofRows = (spofs: readonly SinglePointOfFailureBody[]) =>
 const answer = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
   const parsed = parseWith(schema, value);
   if (parsed.ok) return parsed.value;
-  const issues = parsed.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-  throw new OperatorError(`${what} answered outside the API's contract: ${issues}`, 1);
+  throw new OperatorError(`${what} answered outside the API's contract: ${issuesText(parsed.issues)}`, 1);
 };
 
 const USAGE = `usage:

@@ -140,3 +140,7 @@ export const parseWith = <Schema extends z.ZodType>(
   const result = schema.safeParse(input);
   return result.success ? { ok: true, value: result.data } : { ok: false, issues: toIssues(result.error) };
 };
+
+/** Issues as one line (`path: message; …`), for an error a person reads. */
+export const issuesText = (issues: readonly Issue[]): string =>
+  issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');

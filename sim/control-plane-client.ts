@@ -4,6 +4,7 @@ import {
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
+  issuesText,
   parseWith,
   type SinglePointOfFailureBody,
   StatsBody,
@@ -34,8 +35,10 @@ export type Stats = StatsBody;
 const answerOf = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
   const parsed = parseWith(schema, value);
   if (parsed.ok) return parsed.value;
-  const issues = parsed.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
-  throw new DemoError('api-error', `${what} answered outside the API's contract: ${issues}`);
+  throw new DemoError(
+    'api-error',
+    `${what} answered outside the API's contract: ${issuesText(parsed.issues)}`,
+  );
 };
 
 export class ControlPlane {
