@@ -91,6 +91,9 @@ export const MirrorRecoveringData = z.object({
   members: Members,
   progress: Percent,
   finishMinutes: z.number().min(0).optional(),
+  /** From `md/sync_completed` ("synced / total" in 512-byte sectors): finer than `progress`, so a slow resync still moves. */
+  syncedSectors: z.int().min(0).optional(),
+  totalSectors: z.int().min(0).optional(),
 });
 export const MirrorHealthyData = z.object({
   array: ArrayName,

@@ -64,13 +64,9 @@ export const escalateStalledPlans = (txn: Transaction, host: HostSlice): void =>
 
 /**
  * How far a resync got: its synced sectors (DESIGN §3: `md/sync_completed`) when the event carries
- * them, else its percentage. The contract's schema in events/ does not list the sectors yet, so they
- * are read only when present.
+ * them, else its percentage.
  */
-const resyncMeasure = (data: MirrorRecovering['data']): number => {
-  const sectors = (data as { syncedSectors?: unknown }).syncedSectors;
-  return typeof sectors === 'number' ? sectors : data.progress;
-};
+const resyncMeasure = (data: MirrorRecovering['data']): number => data.syncedSectors ?? data.progress;
 
 /**
  * A resync's report is progress for the host's running plans when it got further than the last

@@ -40,8 +40,8 @@ const stuckPath = (seed: number) => {
 };
 
 /** A recovering report of the client's root array with the sectors synced so far. */
-const resync = (client: VscsiClient, time: number, syncedSectors: number, planid: string): FaultlineEvent => {
-  const event = client.event(
+const resync = (client: VscsiClient, time: number, syncedSectors: number, planid: string): FaultlineEvent =>
+  client.event(
     'mirror.recovering',
     client.root.array,
     {
@@ -53,12 +53,12 @@ const resync = (client: VscsiClient, time: number, syncedSectors: number, planid
         client.member(client.root, 'fall', 'rebuilding'),
       ],
       progress: Math.min(99, Math.floor(syncedSectors / 1_000_000)),
+      syncedSectors,
+      totalSectors: 100_000_000,
     },
     at(time),
     { planid },
   );
-  return { ...event, data: { ...event.data, syncedSectors } } as FaultlineEvent;
-};
 
 describe(`escalation of stalled plans (seed ${SEED})`, () => {
   it('escalates once when a multipath reinstate succeeds but the path stays failed past the stall limit', () => {
