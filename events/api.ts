@@ -4,6 +4,7 @@ import { FaultlineEvent } from './event-types.ts';
 import { FailureDomain, HostId, Identifier, Rfc3339 } from './names.ts';
 import { Issue, LIMITS } from './parse.ts';
 import { Plan } from './plan.ts';
+import { ServerRole } from './storage.ts';
 
 /**
  * The requests and answers of the HTTP API (docs/architecture.md §6): what the API parses requests with, what
@@ -406,13 +407,61 @@ const TokenLabel = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, 'letters, digits, space and . _ @ : - (at most 64)');
 
+/** The failure domains a server is granted: at least one, each once. */
+const GrantedDomains = z
+  .array(FailureDomain)
+  .min(1)
+  .max(64)
+  .refine((domains) => new Set(domains).size === domains.length, 'a domain is listed twice');
+
+/** A server's grant (§3 "Sender binding"): the body of `PUT /v1/hosts/:id`. */
+export const HostGrant = z
+  .strictObject({
+    role: ServerRole.describe(
+      'What the host is: a hosting partition (VIOS, IBM i) or an LDoms control domain.',
+    ),
+    serves: GrantedDomains.describe(
+      'The failure domains it may announce and list in its heartbeats: vscsi:<system>/<partition> or vdisk:<control>/<service domain>.',
+    ),
+  })
+  .meta({ id: 'HostGrant' });
+export type HostGrant = z.infer<typeof HostGrant>;
+
+/** The path parameters of `PUT /v1/hosts/:id`. */
+export const HostRecordParams = z.strictObject({ id: HostId });
+
+/** A registered server: its grant, when and by whom it was given. */
+export const HostRecordBody = z
+  .object({
+    hostId: HostId,
+    role: ServerRole,
+    serves: z.array(FailureDomain),
+    registeredAt: Rfc3339,
+    registeredBy: z.string().describe('The label of the operator token that registered it.'),
+  })
+  .meta({ id: 'HostRecord' });
+export type HostRecordBody = z.infer<typeof HostRecordBody>;
+
+/** The answer to `GET /v1/hosts`: the registered servers, by host id. Every other host is a client. */
+export const HostList = z.object({ hosts: z.array(HostRecordBody) }).meta({ id: 'HostList' });
+export type HostList = z.infer<typeof HostList>;
+
 /** The body of `POST /v1/tokens`: an agent token for one host, or an operator token. */
 export const TokenRequest = z.union([
-  z.strictObject({
-    kind: z.literal('agent').optional(),
-    hostId: HostId,
-    label: TokenLabel.optional(),
-  }),
+  z
+    .strictObject({
+      kind: z.literal('agent').optional(),
+      hostId: HostId,
+      label: TokenLabel.optional(),
+      role: ServerRole.optional().describe(
+        'With `serves`: registers the host as a server (the grant goes to its host record).',
+      ),
+      serves: GrantedDomains.optional(),
+    })
+    .refine((body) => (body.role === undefined) === (body.serves === undefined), {
+      message: 'role and serves come together: a server is registered with both',
+      path: ['serves'],
+    }),
   z.strictObject({ kind: z.literal('operator'), label: TokenLabel.optional() }),
 ]);
 

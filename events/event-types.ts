@@ -21,6 +21,7 @@ import {
   DeviceState,
   DiskReport,
   DomainRole,
+  GuestDisk,
   HostRole,
   Member,
   MirrorKind,
@@ -144,6 +145,12 @@ export const HostHeartbeatData = z.object({
   arrays: z.array(ArrayReport).max(256),
   paths: z.array(PathReport).max(1024),
   disks: z.array(DiskReport).max(1024),
+  /** The kernel's boot time; a new boot is a changed `bootid`, never a changed boot time (an NTP step moves it). */
+  bootedAt: Rfc3339.optional(),
+  /** The failure domains a server serves now (its serving check passed), within its grant (§3). */
+  serves: z.array(FailureDomain).max(64).optional(),
+  /** A control domain's guests' virtual disks and the service domain behind each (`ldm list -o disk -p`). */
+  guests: z.array(GuestDisk).max(4096).optional(),
 });
 export const ProgressOutcome = z.enum(['started', 'succeeded', 'failed', 'skipped', 'refused']);
 export type ProgressOutcome = z.infer<typeof ProgressOutcome>;

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { BootId, DiskName, FailureDomain, Hctl, HostId, MapName, Rfc3339, Wwid } from './names.ts';
 import {
   ArrayReport,
-  DeviceState,
   DiskReport,
   HostRole,
   LdomsDomain,
@@ -27,7 +26,7 @@ export const SnapshotMap = z.object({ map: MapName, wwid: Wwid, paths: z.array(S
 export type SnapshotMap = z.infer<typeof SnapshotMap>;
 
 /** A disk as heartbeats report it, with the device state sysfs shows where there is one. */
-export const SnapshotDisk = DiskReport.extend({ deviceState: DeviceState.optional() });
+export const SnapshotDisk = DiskReport;
 export type SnapshotDisk = z.infer<typeof SnapshotDisk>;
 
 export const HostSnapshot = z.object({

@@ -52,6 +52,9 @@ export type DomainRole = z.infer<typeof DomainRole>;
 
 export const HostRole = z.enum(['client', 'hosting', 'control']);
 export type HostRole = z.infer<typeof HostRole>;
+/** The roles an operator grants (§3 "Sender binding"): a server; every host not registered is a client. */
+export const ServerRole = z.enum(['hosting', 'control']);
+export type ServerRole = z.infer<typeof ServerRole>;
 
 export const Platform = z.enum(['linux', 'solaris', 'aix', 'ibmi']);
 export type Platform = z.infer<typeof Platform>;
@@ -105,8 +108,20 @@ export const DiskReport = z.object({
   sizeBytes: ByteCount.optional(),
   wwid: Wwid.optional(),
   failureDomain: FailureDomain,
+  /** From the last probe of a disk that holds a faulty, missing or Maintenance member (§3), as in `disk.probed`. */
+  deviceState: DeviceState.optional(),
+  /** From that probe: a direct read of the first block succeeded. */
+  readable: z.boolean().optional(),
 });
 export type DiskReport = z.infer<typeof DiskReport>;
+
+/**
+ * A guest's virtual disk as its control domain's `ldm list -o disk -p` shows it (§3 heartbeat
+ * `guests`): which service domain serves it, so the guest's members carry the right failure domain
+ * with no hand-written topology. `disk` is the guest's name for it (`c0d<id>`).
+ */
+export const GuestDisk = z.object({ guest: ConsoleName, disk: DiskName, failureDomain: FailureDomain });
+export type GuestDisk = z.infer<typeof GuestDisk>;
 
 /** An LDoms domain as `ldm list` shows it from a control domain. */
 export const LdomsDomain = z.object({
