@@ -72,6 +72,16 @@ const envelope = {
   planid: Identifier.optional(),
   /** Stamped by ingest, never by agents. */
   receivedat: Rfc3339.optional(),
+  /**
+   * Who sent it, stamped by ingest (the API, or correlate for a message sent straight to SQS) from
+   * the authenticated sender, never by agents: `agent:<hostId>` or `operator:<token label>`. The
+   * timeline names it for each announcement.
+   */
+  sentby: z
+    .string()
+    .max(300)
+    .regex(/^(?:agent|operator):[^\s]{1,290}$/, 'not a sender such as agent:<host> or operator:<label>')
+    .optional(),
 };
 
 const Members = z.array(Member).max(64);
