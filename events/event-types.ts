@@ -80,7 +80,7 @@ const envelope = {
   sentby: z
     .string()
     .max(300)
-    .regex(/^(?:agent|operator):[^\s]{1,290}$/, 'not a sender such as agent:<host> or operator:<label>')
+    .regex(/^(?:agent|operator):[^\r\n]{1,290}$/, 'not a sender such as agent:<host> or operator:<label>')
     .optional(),
 };
 
