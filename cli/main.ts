@@ -13,9 +13,14 @@ commands:
   approve <id>
   pause | resume
   maintenance <host|domain> on|off
-  tokens create --host <hostId>
+  tokens create --host <hostId> [--label L] [--role hosting|control --serves <domain>...] | --operator [--label L]
+  hosts list [--json]
+  hosts register <hostId> --role hosting|control --serves <domain>...
+  announce <domain> going-down|up [--booted-at T] [--reason R]
   backup <file>
   replay <events.ndjson> [--json] [--until <time>]
+
+The operator commands (incidents ... announce) answer --help.
 `;
 
 const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

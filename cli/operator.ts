@@ -1,138 +1,45 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import {
   DomainImpactBody,
   FailureDomain,
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
-  issuesText,
-  parseWith,
   type SinglePointOfFailureBody,
   StatsBody,
   TopologyBody,
   type TopologyHostBody,
 } from '../events/index.ts';
+import { ANNOUNCE_USAGE, runAnnounce } from './operator-announce.ts';
+import {
+  answer,
+  type CommandContext,
+  call,
+  connectionOf,
+  EXIT,
+  type OperatorEnvironment,
+  OperatorError,
+  table,
+  UsageError,
+} from './operator-client.ts';
+import { HOSTS_USAGE, runHosts, runTokens, TOKENS_USAGE } from './operator-hosts.ts';
 import type { Streams } from './streams.ts';
 
 /**
  * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`, `incident`,
- * `stats`, `topology`, `impact`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`. Tables for people, `--json`
- * for scripts. The control plane's URL and operator token come from `--url`/`--token`, else
- * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` writes in its data folder.
+ * `stats`, `topology`, `impact`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`,
+ * `hosts list|register` (./operator-hosts.ts) and `announce` (./operator-announce.ts). Tables for
+ * people, `--json` for scripts, `--help` for each. The control plane's URL and operator token come
+ * from `--url`/`--token`, else `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up`
+ * writes in its data folder (./operator-client.ts).
  */
 
-export const OperatorEnvironment = z.object({
-  FAULTLINE_URL: z.url().optional(),
-  FAULTLINE_TOKEN: z.string().min(1).optional(),
-  FAULTLINE_DATA: z.string().min(1).optional(),
-});
-export type OperatorEnvironment = z.infer<typeof OperatorEnvironment>;
-
-export const DEFAULT_URL = 'http://127.0.0.1:8787';
-export const DEFAULT_DATA = '.faultline';
-/** Files `faultline up` leaves in its data folder for the operator commands on the same machine. */
-export const DATA_FILES = { url: 'url', operatorToken: 'operator-token' } as const;
-
-class OperatorError extends Error {
-  override readonly name = 'OperatorError';
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-type Connection = { url: string; token: string | undefined };
-
-const readIfPresent = (path: string): string | undefined =>
-  existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
-
-const connectionOf = (
-  values: { url?: string | undefined; token?: string | undefined; data?: string | undefined },
-  env: OperatorEnvironment,
-): Connection => {
-  const data = values.data ?? env.FAULTLINE_DATA ?? DEFAULT_DATA;
-  return {
-    url: (
-      values.url ??
-      env.FAULTLINE_URL ??
-      readIfPresent(join(data, DATA_FILES.url)) ??
-      DEFAULT_URL
-    ).replace(/\/$/, ''),
-    token: values.token ?? env.FAULTLINE_TOKEN ?? readIfPresent(join(data, DATA_FILES.operatorToken)),
-  };
-};
-
-const call = async (
-  connection: Connection,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> => {
-  let response: Response;
-  try {
-    response = await fetch(`${connection.url}${path}`, {
-      method,
-      headers: {
-        accept: 'application/json',
-        ...(connection.token === undefined ? {} : { authorization: `Bearer ${connection.token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new OperatorError(
-      `the control plane is not answering at ${connection.url} (${(error as Error).cause ?? (error as Error).message}); start it with \`npm start\` or point --url at it`,
-      3,
-    );
-  }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    // not JSON: reported as text below
-  }
-  if (response.status === 401) {
-    throw new OperatorError(
-      'the control plane refused the token: pass --token or set FAULTLINE_TOKEN to the operator token `faultline up` printed',
-      4,
-    );
-  }
-  if (!response.ok) {
-    const error = (
-      parsed as {
-        error?: { code?: string; message?: string; issues?: { path: unknown[]; message: string }[] };
-      }
-    )?.error;
-    const issues = (error?.issues ?? [])
-      .map((issue) => `\n  ${issue.path.join('.') || '(body)'}: ${issue.message}`)
-      .join('');
-    throw new OperatorError(`${response.status} ${error?.code ?? ''}: ${error?.message ?? text}${issues}`, 1);
-  }
-  return parsed;
-};
-
-const pad = (text: string, width: number): string =>
-  text.length >= width ? text : text + ' '.repeat(width - text.length);
-
-/** A plain table: a header, then one row per item, columns as wide as their widest cell. */
-export const table = (header: readonly string[], rows: readonly (readonly string[])[]): string => {
-  const widths = header.map((title, index) =>
-    Math.max(title.length, ...rows.map((row) => (row[index] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, index) => (index === cells.length - 1 ? cell : pad(cell, widths[index] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
-};
+export {
+  DATA_FILES,
+  DEFAULT_DATA,
+  DEFAULT_URL,
+  OperatorEnvironment,
+} from './operator-client.ts';
 
 const seconds = (value: number | null | undefined): string =>
   value === null || value === undefined
@@ -185,12 +92,8 @@ const spofRows = (spofs: readonly SinglePointOfFailureBody[]) =>
     spofs.map((spof) => [spof.hostId, spof.kind, spof.name, spof.failureDomain]),
   );
 
-/** An answer read through the API's own schema (events/api.ts): a mismatch is an error, not a guess. */
-const answer = <S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> => {
-  const parsed = parseWith(schema, value);
-  if (parsed.ok) return parsed.value;
-  throw new OperatorError(`${what} answered outside the API's contract: ${issuesText(parsed.issues)}`, 1);
-};
+const COMMON_OPTIONS = `common options: --url URL (default http://127.0.0.1:8787) --token T --data DIR (default .faultline) --help
+`;
 
 const USAGE = `usage:
   faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--json]
@@ -201,9 +104,51 @@ const USAGE = `usage:
   faultline approve <id> [--canary <hostId>]
   faultline pause | resume [--domain D]
   faultline maintenance <host|domain> on|off
-  faultline tokens create --host <hostId> | --operator
-common options: --url URL (default ${DEFAULT_URL}) --token T --data DIR (default ${DEFAULT_DATA})
-`;
+  faultline tokens create --host <hostId> [--label L] [--role hosting|control --serves <domain>...] | --operator [--label L]
+  faultline hosts list | register <hostId> --role hosting|control --serves <domain>...
+  faultline announce <domain> going-down [--reason R] | up [--booted-at T]
+${COMMON_OPTIONS}`;
+
+/** The usage a command prints for --help and with a usage error: its own lines when it has them. */
+const usageOf = (command: string): string => {
+  switch (command) {
+    case 'hosts':
+      return `${HOSTS_USAGE}${COMMON_OPTIONS}`;
+    case 'tokens':
+      return `${TOKENS_USAGE}${COMMON_OPTIONS}`;
+    case 'announce':
+      return `${ANNOUNCE_USAGE}${COMMON_OPTIONS}`;
+    default:
+      return USAGE;
+  }
+};
+
+/**
+ * The positionals of a command line, and the failure domains given after `--serves` as further
+ * words (`--serves vscsi:S/vios1 vscsi:S/vios2`): a word that follows a `--serves` value (or
+ * another such word) and looks like a failure domain (it has a `:`, which no host id, command or
+ * verb has) is one more value of `--serves`.
+ */
+const splitServes = (
+  tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>,
+): { positionals: string[]; serves: string[] } => {
+  const positionals: string[] = [];
+  const serves: string[] = [];
+  let afterServes = false;
+  for (const token of tokens) {
+    if (token.kind === 'option') {
+      afterServes = token.name === 'serves' && token.value !== undefined;
+      if (afterServes && token.value !== undefined) serves.push(token.value);
+    } else if (token.kind === 'positional') {
+      if (afterServes && token.value.includes(':')) serves.push(token.value);
+      else {
+        afterServes = false;
+        positionals.push(token.value);
+      }
+    } else afterServes = false;
+  }
+  return { positionals, serves };
+};
 
 export const OPERATOR_COMMANDS = [
   'incidents',
@@ -216,6 +161,8 @@ export const OPERATOR_COMMANDS = [
   'resume',
   'maintenance',
   'tokens',
+  'hosts',
+  'announce',
 ] as const;
 
 export const runOperator = async (
@@ -229,8 +176,10 @@ export const runOperator = async (
     parsed = parseArgs({
       args: [...args],
       allowPositionals: true,
+      tokens: true,
       options: {
         json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
         url: { type: 'string' },
         token: { type: 'string' },
         data: { type: 'string' },
@@ -243,23 +192,41 @@ export const runOperator = async (
         canary: { type: 'string' },
         operator: { type: 'boolean' },
         spof: { type: 'boolean' },
+        label: { type: 'string' },
+        role: { type: 'string' },
+        serves: { type: 'string', multiple: true },
+        reason: { type: 'string' },
+        'booted-at': { type: 'string' },
       },
     });
   } catch (error) {
-    streams.stderr(`faultline ${command}: ${(error as Error).message}\n${USAGE}`);
-    return 2;
+    streams.stderr(`faultline ${command}: ${(error as Error).message}\n${usageOf(command)}`);
+    return EXIT.usage;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (values.help === true) {
+    streams.stdout(usageOf(command));
+    return EXIT.ok;
+  }
   const text = (key: string): string | undefined =>
     typeof values[key] === 'string' ? (values[key] as string) : undefined;
   const connection = connectionOf({ url: text('url'), token: text('token'), data: text('data') }, env);
   const json = values.json === true;
   const print = (value: unknown, human: () => string) =>
     streams.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : human());
-  const [first, second, ...rest] = parsed.positionals;
+  const { positionals, serves } = splitServes(parsed.tokens ?? []);
+  const context: CommandContext = {
+    connection,
+    positionals,
+    text,
+    list: (key) => (key === 'serves' ? serves : []),
+    flag: (key) => values[key] === true,
+    print,
+  };
+  const [first, second, ...rest] = positionals;
   const usage = () => {
-    streams.stderr(USAGE);
-    return 2;
+    streams.stderr(usageOf(command));
+    return EXIT.usage;
   };
   try {
     switch (command) {
@@ -423,23 +390,18 @@ export const runOperator = async (
         print(answer, () => `maintenance ${second} for ${kind} ${first}\n`);
         return 0;
       }
-      case 'tokens': {
-        const host = text('host');
-        if (first !== 'create' || second !== undefined || (host === undefined) === (values.operator !== true))
-          return usage();
-        const answer = (await call(
-          connection,
-          'POST',
-          '/v1/tokens',
-          host === undefined ? { kind: 'operator' } : { kind: 'agent', hostId: host },
-        )) as {
-          token?: string;
-        };
-        print(answer, () => `${answer.token}\n`);
-        return 0;
-      }
+      case 'tokens':
+        return await runTokens(context);
+      case 'hosts':
+        return await runHosts(context);
+      case 'announce':
+        return await runAnnounce(context);
     }
   } catch (error) {
+    if (error instanceof UsageError) {
+      streams.stderr(`faultline ${command}: ${error.message}\n${usageOf(command)}`);
+      return error.exitCode;
+    }
     if (error instanceof OperatorError) {
       streams.stderr(`faultline ${command}: ${error.message}\n`);
       return error.exitCode;

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import {
   type AffectedHostBody,
+  type HostGrant,
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
@@ -104,8 +105,14 @@ export class ControlPlane {
     await this.call('GET', '/v1/incidents?limit=1');
   }
 
-  async mintAgentToken(hostId: string): Promise<string> {
-    const answer = (await this.call('POST', '/v1/tokens', { kind: 'agent', hostId })) as { token?: unknown };
+  /**
+   * Mints `hostId`'s agent token; with a `grant`, registers it as a server first (the grant goes to
+   * its host record, §3 "Sender binding"), so its heartbeats and announcements are accepted.
+   */
+  async mintAgentToken(hostId: string, grant?: HostGrant): Promise<string> {
+    const answer = (await this.call('POST', '/v1/tokens', { kind: 'agent', hostId, ...grant })) as {
+      token?: unknown;
+    };
     if (typeof answer?.token !== 'string')
       throw new DemoError('api-error', `POST /v1/tokens gave no token for ${hostId}`);
     return answer.token;

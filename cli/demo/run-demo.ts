@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SinglePointOfFailureBody } from '../../events/index.ts';
 import { SimClient } from '../../sim/client.ts';
-import { ControlDomain } from '../../sim/control-domain.ts';
+import { ControlDomain, SERVICE_DOMAINS, vdiskDomain } from '../../sim/control-domain.ts';
 import { ControlPlane, type IncidentSummary, type Stats } from '../../sim/control-plane-client.ts';
 import { DemoError } from '../../sim/errors.ts';
 import { HostingPartition, vscsiDomain } from '../../sim/hosting-partition.ts';
@@ -188,9 +188,10 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     const heartbeatError = (error: Error) =>
       view.say(`a hosting partition's heartbeat failed: ${error.message}`);
     for (const hostId of ['vios1', 'vios2']) {
+      // Registered as a server with its grant before it sends anything (§3 "Sender binding").
       const partition = new HostingPartition(
         hostId,
-        await controlPlane.mintAgentToken(hostId),
+        await controlPlane.mintAgentToken(hostId, { role: 'hosting', serves: [vscsiDomain(hostId)] }),
         controlPlane,
         SIM_AGENT_INTERVALS.heartbeatSeconds,
       );
@@ -218,7 +219,10 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     if (ldomsGuests > 0) {
       controlDomain = new ControlDomain(
         CONTROL_DOMAIN,
-        await controlPlane.mintAgentToken(CONTROL_DOMAIN),
+        await controlPlane.mintAgentToken(CONTROL_DOMAIN, {
+          role: 'control',
+          serves: Object.values(SERVICE_DOMAINS).map((service) => vdiskDomain(CONTROL_DOMAIN, service)),
+        }),
         controlPlane,
         SIM_AGENT_INTERVALS.heartbeatSeconds,
       );

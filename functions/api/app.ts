@@ -11,6 +11,7 @@ import { type LongPollOptions, POLL_SECONDS, type PollSeconds } from './plans.ts
 import { agentRoutes } from './routes/agents.ts';
 import { controlRoutes } from './routes/control.ts';
 import { eventRoutes } from './routes/events.ts';
+import { hostRoutes } from './routes/hosts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -23,10 +24,14 @@ import { topologyRoutes } from './routes/topology.ts';
  * `onError` that answers every failure (./error-response.ts), and one sub-app per route group
  * (./routes/), mounted with `app.route()`. Each route parses its input at the edge (./define-route.ts)
  * and hands it to ingest (./ingest.ts), the plan reader (./plans.ts), operator commands
- * (./commands.ts), token minting (./tokens.ts) or the store's projections.
+ * (./commands.ts), token minting (./tokens.ts), server registration (./hosts.ts) or the store's
+ * projections.
  */
 
-/** What the API reads from the store: projections, the host slices (roles, plan progress, topology) and tokens. */
+/**
+ * What the API reads from the store: projections, the host slices (plan progress, topology),
+ * tokens, and the registry of servers (which it also writes: an operator's grants).
+ */
 export type ApiStore = Pick<
   Store,
   | 'getSlices'
@@ -40,6 +45,9 @@ export type ApiStore = Pick<
   | 'getControl'
   | 'getToken'
   | 'putToken'
+  | 'getHostRecord'
+  | 'putHostRecord'
+  | 'listHostRecords'
 >;
 
 export interface ApiDeps {
@@ -138,8 +146,9 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
   routes.mount(
     app,
     '/v1/tokens',
-    tokenRoutes({ tokens: store, now, newSecret: deps.newTokenSecret ?? newTokenSecret }),
+    tokenRoutes({ tokens: store, hosts: store, now, newSecret: deps.newTokenSecret ?? newTokenSecret }),
   );
+  routes.mount(app, '/v1/hosts', hostRoutes({ hosts: store, now }));
   routes.mount(
     app,
     '/',

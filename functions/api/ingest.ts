@@ -1,18 +1,13 @@
-import {
-  type FaultlineEvent,
-  type HostRole,
-  type Issue,
-  parseEvent,
-  parseEventBatch,
-  SERVER_EVENT_TYPES,
-} from '../../events/index.ts';
+import { type FaultlineEvent, type Issue, parseEvent, parseEventBatch } from '../../events/index.ts';
 import { type BatchMessage, QUEUE_LIMITS, type WorkQueue } from '../adapters/queue/port.ts';
 import { messageRefusal } from '../adapters/queue/rules.ts';
-import { eventMessage } from '../correlate/messages.ts';
+import type { HostRecord, HostRegistry } from '../adapters/store/port.ts';
+import { grantIssues, needsGrant } from '../correlate/grants.ts';
+import { eventMessage, senderStamp } from '../correlate/messages.ts';
 import type { Principal } from './auth.ts';
 import type { ApiLog } from './error-response.ts';
 import { EventsRejectedError, ServiceUnavailableError } from './errors.ts';
-import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
+import { type PlanReader, plansFor } from './plans.ts';
 
 /**
  * Ingest (`POST /v1/events`, docs/architecture.md §3 and §6): one CloudEvent or a batch, already read within
@@ -21,14 +16,17 @@ import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
  * 1. parsed with the contract's parsers (events/parse.ts: the 64 KiB, 1 MiB and 500 limits, the
  *    schemas), the invalid ones rejected by index with their zod issues;
  * 2. bound to its sender (§3 "Sender binding"): an agent token posts only events whose `hostid` is
- *    its own host; `ipl.completed`, `domain.rebooted` and `domain.going-down` come only from an
- *    operator token or a host whose role (from its heartbeats, in its host slice) is `hosting` or
- *    `control`. A host whose role the store does not know yet (no heartbeat applied) is left to
- *    correlate, which applies the same rule to the host slice it loads when it decides
- *    (functions/correlate/records.ts, `roleGuard`) and refuses the event if the role is still
- *    unknown then: a hosting partition's agent that sends its first heartbeat and `ipl.completed`
- *    together is judged after that heartbeat, not before it;
- * 3. stamped with `receivedat` (any value an agent put there is replaced) and queued for correlate
+ *    its own host; and what it says of the serving side is judged against its host's grant, read
+ *    from the registry of servers once per request (only when an event needs it), never against
+ *    the role its own heartbeats claimed (functions/correlate/grants.ts): a heartbeat claiming
+ *    `hosting` or `control`, listing `serves` or naming `guests` beyond the grant, and an
+ *    `ipl.completed`, `domain.rebooted` or `domain.going-down` from a host not registered as a
+ *    server or for a domain outside its grant, are refused here with the reason
+ *    (`role-not-granted`, `domain-not-granted`). This is definitive: what ingest accepts,
+ *    correlate does not judge again, so a 202 never ends in the DLQ for its sender's grant. An
+ *    operator token may send any event of any host;
+ * 3. stamped with `receivedat` and `sentby` (the authenticated sender, `agent:<host>` or
+ *    `operator:<label>`: any value an agent put in either is replaced) and queued for correlate
  *    on the events queue, one message per event, marked with the authenticated sender
  *    (`FaultlineSender`, functions/correlate/messages.ts), ten to a batch send.
  *
@@ -39,7 +37,7 @@ import { loadHostSlice, type PlanReader, plansFor } from './plans.ts';
  */
 
 export interface IngestDeps {
-  readonly store: PlanReader;
+  readonly store: PlanReader & Pick<HostRegistry, 'getHostRecord'>;
   readonly queue: Pick<WorkQueue, 'sendBatch'>;
   readonly now: () => number;
   readonly log: ApiLog;
@@ -55,10 +53,6 @@ export interface IngestAnswer {
   readonly rejected: RejectedEvent[];
   readonly plansPending: boolean;
 }
-
-/** Roles that may announce that a server went down or came back. */
-const SERVER_ROLES: ReadonlySet<HostRole> = new Set(['hosting', 'control']);
-const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_EVENT_TYPES);
 
 export const INGEST_LIMITS = {
   /** Batch sends in flight at once for one request. */
@@ -141,11 +135,11 @@ const parseBody = (body: unknown): Sorting => {
   return { candidates, rejected };
 };
 
-/** Step 2: the sender binding of §3. */
+/** Step 2: the sender binding of §3, and the grant of the sender's host (read once, when needed). */
 const bindToSender = async (
   sorting: Sorting,
   principal: Principal,
-  store: PlanReader,
+  deps: IngestDeps,
   pathOf: (index: number) => (string | number)[],
 ): Promise<Sorting> => {
   if (principal.kind === 'operator') return sorting;
@@ -167,24 +161,26 @@ const bindToSender = async (
       ],
     });
   }
-  if (!own.some((candidate) => SERVER_TYPES.has(candidate.event.type))) return { candidates: own, rejected };
-  const role = (await loadHostSlice(store, principal.hostId))?.role;
-  if (role === undefined || SERVER_ROLES.has(role)) return { candidates: own, rejected };
+  if (!own.some((candidate) => needsGrant(candidate.event))) return { candidates: own, rejected };
+  const record: HostRecord | undefined = await deps.store.getHostRecord(principal.hostId);
   const candidates: Candidate[] = [];
+  const refusedCodes: string[] = [];
   for (const candidate of own) {
-    if (!SERVER_TYPES.has(candidate.event.type)) {
+    const issues = grantIssues(candidate.event, record, pathOf(candidate.index));
+    if (issues.length === 0) {
       candidates.push(candidate);
       continue;
     }
-    rejected.push({
-      index: candidate.index,
-      issues: [
-        {
-          path: [...pathOf(candidate.index), 'type'],
-          message: `${candidate.event.type} is accepted only from a host of role hosting or control, or an operator token; ${principal.hostId} is a ${role} host`,
-          code: 'sender-role',
-        },
-      ],
+    rejected.push({ index: candidate.index, issues: capped(issues) });
+    refusedCodes.push(...issues.map((issue) => issue.code ?? 'refused'));
+  }
+  if (refusedCodes.length > 0) {
+    deps.log({
+      level: 'warn',
+      msg: 'events refused beyond the grant',
+      hostId: principal.hostId,
+      codes: [...new Set(refusedCodes)],
+      refused: own.length - candidates.length,
     });
   }
   return { candidates, rejected };
@@ -269,7 +265,7 @@ const pendingPlans = async (principal: Principal, deps: IngestDeps, now: string)
 
 const byIndex = (a: RejectedEvent, b: RejectedEvent): number => a.index - b.index;
 
-/** Parses, binds, stamps and queues the events of one request. */
+/** Parses, binds, judges against the grant, stamps and queues the events of one request. */
 export const ingestEvents = async (
   body: unknown,
   principal: Principal,
@@ -277,13 +273,16 @@ export const ingestEvents = async (
 ): Promise<IngestAnswer> => {
   const batch = Array.isArray(body);
   const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
-  const bound = await bindToSender(parseBody(body), principal, deps.store, pathOf);
+  const bound = await bindToSender(parseBody(body), principal, deps, pathOf);
   const rejected = [...bound.rejected];
 
   const now = new Date(deps.now()).toISOString();
   const outgoing: Outgoing[] = [];
   for (const candidate of bound.candidates) {
-    const message = eventMessage({ ...candidate.event, receivedat: now }, principal);
+    const message = eventMessage(
+      { ...candidate.event, receivedat: now, sentby: senderStamp(principal) },
+      principal,
+    );
     const refusal = messageRefusal(message, QUEUE_LIMITS.maxMessageBytes);
     if (refusal === undefined) {
       outgoing.push({ candidate, message: { ...message, id: `e${candidate.index}` } });

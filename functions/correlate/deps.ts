@@ -1,6 +1,6 @@
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { PlanSigner } from '../adapters/signer/port.ts';
-import type { OutboxStore, ProjectionWriter, SliceStore } from '../adapters/store/port.ts';
+import type { HostRegistry, OutboxStore, ProjectionWriter, SliceStore } from '../adapters/store/port.ts';
 import type { CoreConfig } from '../core/index.ts';
 
 /** What correlate needs: its settings and its ports (functions/lambda/ builds them on Lambda, local/ on one machine). */
@@ -17,7 +17,8 @@ export interface CorrelateSettings {
 export interface CorrelateDeps {
   /** Read once, on the first batch. */
   readonly settings: CorrelateSettings;
-  readonly store: SliceStore & OutboxStore & ProjectionWriter;
+  /** The slices, the outbox and its projections; and the registry, to judge what agents send straight to SQS. */
+  readonly store: SliceStore & OutboxStore & ProjectionWriter & Pick<HostRegistry, 'getHostRecord'>;
   readonly signer: PlanSigner;
   readonly notifyQueue: Pick<WorkQueue, 'send'>;
   readonly deadLetterQueue: Pick<WorkQueue, 'send'>;

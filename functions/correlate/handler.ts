@@ -1,4 +1,5 @@
 import { isFaultlineError } from '../../events/faultline-error.ts';
+import type { FaultlineEvent } from '../../events/index.ts';
 import {
   type BatchResponse,
   processBatch,
@@ -9,10 +10,12 @@ import {
   rejectRecord,
   retryRecord,
 } from '../adapters/queue/batch.ts';
+import type { HostRecord } from '../adapters/store/port.ts';
 import { correlateFromEnv } from '../lambda/correlate.ts';
 import { engineOnFirstUse } from '../outbox/engine.ts';
 import type { CorrelateDeps, CorrelateSettings } from './deps.ts';
-import { parseRecord } from './records.ts';
+import { grantIssues } from './grants.ts';
+import { type ParsedRecord, parseRecord } from './records.ts';
 
 export type { CorrelateDeps, CorrelateSettings } from './deps.ts';
 
@@ -24,17 +27,21 @@ export type { CorrelateDeps, CorrelateSettings } from './deps.ts';
  * Records are CloudEvents, or operator commands from the API; how a sender is known (SQS
  * `SenderId`, or the API's `FaultlineSender` stamp from a trusted sender) is in messages.ts.
  *
- * For each record, in order: parse it and check its sender; skip it if its decision was already
- * applied (a redelivery); load the slices `keysFor` names; decide; save the changed slices with
- * the effects (the roll-forward protocol: made again on a lost race); perform the effects (plans
- * signed and stored, notifications enqueued) and the follow-ups. After the batch, the timers due
- * now are fired, so waves advance without waiting for sweep.
+ * For each record, in order: parse it and check its sender; judge an agent's record sent straight
+ * to SQS against its host's grant (grants.ts: a heartbeat claiming a server role, `serves` or
+ * `guests` beyond the grant, an announcement of a domain not granted; the host's record is read
+ * once per host per batch); skip it if its decision was already applied (a redelivery); load the
+ * slices `keysFor` names; decide; save the changed slices with the effects (the roll-forward
+ * protocol: made again on a lost race); perform the effects (plans signed and stored,
+ * notifications enqueued) and the follow-ups. After the batch, the timers due now are fired, so
+ * waves advance without waiting for sweep.
  *
- * A refused record (it does not parse, its sender may not send it) is reported as a batch item
- * failure until its last receive (`maxReceiveCount`, the queue's redrive setting), then sent to
- * the DLQ with its reason and deleted: it is in the DLQ after `maxReceiveCount` receives, with its
- * reason, exactly once — and a server event refused only because its host's heartbeat had not
- * been applied yet gets those receives to succeed. Any other failure is a batch item failure too.
+ * A refused record (it does not parse, its sender may not send it, it claims beyond its grant) is
+ * reported as a batch item failure until its last receive (`maxReceiveCount`, the queue's redrive
+ * setting), then sent to the DLQ with its reason and deleted: it is in the DLQ after
+ * `maxReceiveCount` receives, with its reason, exactly once — and a server whose agent started
+ * just before an operator registered it gets those receives to be accepted. Any other failure is
+ * a batch item failure too.
  */
 const DEFAULT_SOURCE_QUEUE = 'events';
 
@@ -73,12 +80,33 @@ export const createHandler = (deps: CorrelateDeps): ((event: QueueEvent) => Prom
 
   return async (event) => {
     const { engine, settings } = runtime();
+    // The host records read in this batch: one read per host, however many of its records it holds.
+    const records = new Map<string, Promise<HostRecord | undefined>>();
+    const recordOf = (hostId: string): Promise<HostRecord | undefined> => {
+      let read = records.get(hostId);
+      if (read === undefined) {
+        read = deps.store.getHostRecord(hostId);
+        records.set(hostId, read);
+        // A failed read is not kept: the next record of that host tries again.
+        read.catch(() => records.delete(hostId));
+      }
+      return read;
+    };
+    const beyondGrant = async (parsed: Extract<ParsedRecord, { ok: true }>): Promise<string | undefined> => {
+      if (!parsed.checkGrant || parsed.sender.kind !== 'agent') return undefined;
+      const event = parsed.input as FaultlineEvent;
+      const issues = grantIssues(event, await recordOf(parsed.sender.hostId));
+      return issues.length === 0
+        ? undefined
+        : issues.map((issue) => `${issue.code}: ${issue.message}`).join('; ');
+    };
     const handle = async (record: QueueRecord): Promise<RecordOutcome> => {
       const parsed = parseRecord(record, settings);
       if (!parsed.ok) return refused(record, parsed.reason, settings);
       try {
+        const refusal = await beyondGrant(parsed);
+        if (refusal !== undefined) return refused(record, refusal, settings);
         const outcome = await engine.applyInput(parsed.input, new Date(clock()).toISOString(), {
-          guard: parsed.guard,
           about: `${parsed.input.type} from ${parsed.sender.kind === 'agent' ? parsed.sender.hostId : 'an operator'}`,
         });
         return outcome.kind === 'rejected' ? refused(record, outcome.reason, settings) : recordOk;

@@ -1,8 +1,9 @@
 import { type FaultlineEvent, parseEvent } from '../../events/index.ts';
 import type { QueueRecord } from '../adapters/queue/batch.ts';
 import { recordMessageAttributes } from '../adapters/queue/batch.ts';
-import { OperatorCommand, type Slices } from '../core/index.ts';
-import { type AuthenticatedSender, parseSenderStamp, SENDER_ATTRIBUTE } from './messages.ts';
+import { OperatorCommand } from '../core/index.ts';
+import { needsGrant } from './grants.ts';
+import { type AuthenticatedSender, parseSenderStamp, SENDER_ATTRIBUTE, senderStamp } from './messages.ts';
 
 /**
  * The edge of correlate: one SQS record to a core input and the sender it is bound to
@@ -13,11 +14,16 @@ import { type AuthenticatedSender, parseSenderStamp, SENDER_ATTRIBUTE } from './
  *   whole id when it has no `:`) or the `agent:` stamp of a trusted sender; an event naming
  *   another host is refused. An operator (`operator:` stamp of a trusted sender) may send any
  *   host's events, and only an operator may send commands.
- * - `ipl.completed`, `domain.rebooted` and `domain.going-down` from an agent need its host's last
- *   heartbeat to say `hosting` or `control`: that is checked once the host's slice is loaded
- *   ({@link ParsedRecord.guard}).
+ * - An agent's record sent straight to SQS that says something of the serving side (a heartbeat
+ *   claiming a server role, `serves` or `guests`; `ipl.completed`, `domain.rebooted`,
+ *   `domain.going-down`) is marked {@link ParsedRecord.checkGrant}: the handler judges it against
+ *   its host's record in the registry (grants.ts) before deciding. A record the API stamped was
+ *   judged at ingest against the same registry, and is not judged again: what the API answered
+ *   202 for is never dead-lettered for its sender's grant.
  * - Ingest stamps `receivedat`: for a record sent straight to SQS it is the message's
  *   `SentTimestamp` (whatever the agent put there); the API stamps its own.
+ * - `sentby` is stamped from the authenticated sender (`agent:<host>`, `operator:<label>`),
+ *   whatever the body says: agents never set it.
  */
 
 export interface SenderPolicy {
@@ -30,17 +36,11 @@ export type ParsedRecord =
       readonly ok: true;
       readonly input: FaultlineEvent | OperatorCommand;
       readonly sender: AuthenticatedSender;
-      /** A reason to refuse the input once the slices are loaded, or undefined to go on. */
-      readonly guard: ((slices: Slices) => string | undefined) | undefined;
+      /** An agent's event sent straight to SQS that must be judged against its host's grant first. */
+      readonly checkGrant: boolean;
     }
   | { readonly ok: false; readonly reason: string };
 
-const SERVER_EVENTS = new Set<FaultlineEvent['type']>([
-  'ipl.completed',
-  'domain.rebooted',
-  'domain.going-down',
-]);
-const SERVING_ROLES = new Set(['hosting', 'control']);
 const MAX_REASON_ISSUES = 8;
 
 const refuse = (reason: string): ParsedRecord => ({ ok: false, reason });
@@ -80,16 +80,6 @@ const sentAt = (record: QueueRecord): string | undefined => {
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
 };
 
-const roleGuard =
-  (event: FaultlineEvent) =>
-  (slices: Slices): string | undefined => {
-    const role = slices.hosts[event.hostid]?.role;
-    if (role !== undefined && SERVING_ROLES.has(role)) return undefined;
-    return `${event.type} is accepted only from a host of role hosting or control, or an operator; ${event.hostid} ${
-      role === undefined ? 'has sent no heartbeat' : `is a ${role} by its last heartbeat`
-    }`;
-  };
-
 /** Parses one record and binds it to its sender; a refusal carries the reason for the DLQ. */
 export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRecord => {
   const sender = senderOf(record, policy);
@@ -111,7 +101,7 @@ export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRe
         )}`,
       );
     }
-    return { ok: true, input: command.data, sender, guard: undefined };
+    return { ok: true, input: command.data, sender, checkGrant: false };
   }
   const parsed = parseEvent(body);
   if (!parsed.ok) return refuse(`not a Faultline event: ${issuesText(parsed.issues)}`);
@@ -124,6 +114,7 @@ export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRe
   if (received !== undefined && (!stampedByApi || event.receivedat === undefined)) {
     event = { ...event, receivedat: received };
   }
-  const guard = sender.kind === 'agent' && SERVER_EVENTS.has(event.type) ? roleGuard(event) : undefined;
-  return { ok: true, input: event, sender, guard };
+  event = { ...event, sentby: senderStamp(sender) };
+  const checkGrant = sender.kind === 'agent' && !stampedByApi && needsGrant(event);
+  return { ok: true, input: event, sender, checkGrant };
 };

@@ -57,6 +57,14 @@ export const ROUTES: readonly RouteCase[] = [
     body: { on: true },
   },
   { method: 'POST', template: '/v1/tokens', path: '/v1/tokens', access: 'operator', body: { hostId: 'h2' } },
+  { method: 'GET', template: '/v1/hosts', path: '/v1/hosts', access: 'operator' },
+  {
+    method: 'PUT',
+    template: '/v1/hosts/{id}',
+    path: '/v1/hosts/vios2',
+    access: 'operator',
+    body: { role: 'hosting', serves: ['vscsi:Server-9080-M9S-SN78AB12C/vios2'] },
+  },
   { method: 'GET', template: '/v1/health', path: '/v1/health', access: 'public' },
   { method: 'GET', template: '/openapi.json', path: '/openapi.json', access: 'authenticated' },
 ];

@@ -126,7 +126,13 @@ describe('faultline up', () => {
     const vios2 = new HostingPartition('vios2', vscsi('vios2'));
     const tokens = new Map<string, string>();
     for (const agent of [...clients, vios2]) {
-      const minted = await call(operator, 'POST', '/v1/tokens', { kind: 'agent', hostId: agent.hostId });
+      // vios2 is registered as a server with its grant (§3 "Sender binding"); the clients are not.
+      const grant = agent === vios2 ? { role: 'hosting', serves: [vios2.failureDomain] } : {};
+      const minted = await call(operator, 'POST', '/v1/tokens', {
+        kind: 'agent',
+        hostId: agent.hostId,
+        ...grant,
+      });
       expect(minted.status).toBe(201);
       tokens.set(agent.hostId, minted.body.token);
     }

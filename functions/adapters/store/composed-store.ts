@@ -4,6 +4,8 @@ import type {
   AffectedHost,
   DecisionRecord,
   DecisionStatus,
+  HostRecord,
+  HostRegistry,
   IncidentDetail,
   IncidentQuery,
   IncidentRecord,
@@ -39,6 +41,7 @@ export interface StoreParts {
   readonly projections: ProjectionWriter;
   readonly reader: Omit<ProjectionReader, 'getControl'>;
   readonly tokens: TokenStore;
+  readonly hosts: HostRegistry;
 }
 
 /**
@@ -52,6 +55,7 @@ export abstract class ComposedStore implements Store {
   readonly #projections: ProjectionWriter;
   readonly #reader: Omit<ProjectionReader, 'getControl'>;
   readonly #tokens: TokenStore;
+  readonly #hosts: HostRegistry;
 
   protected constructor(parts: StoreParts) {
     this.#slices = parts.slices;
@@ -59,6 +63,7 @@ export abstract class ComposedStore implements Store {
     this.#projections = parts.projections;
     this.#reader = parts.reader;
     this.#tokens = parts.tokens;
+    this.#hosts = parts.hosts;
   }
 
   /** Releases the connection or the file. */
@@ -201,5 +206,19 @@ export abstract class ComposedStore implements Store {
 
   listTokens(): Promise<StoredToken[]> {
     return this.#tokens.listTokens();
+  }
+
+  // ——————————————————————————————————————— the host registry
+
+  putHostRecord(record: HostRecord): Promise<WriteOutcome> {
+    return this.#hosts.putHostRecord(record);
+  }
+
+  getHostRecord(hostId: string): Promise<HostRecord | undefined> {
+    return this.#hosts.getHostRecord(hostId);
+  }
+
+  listHostRecords(): Promise<HostRecord[]> {
+    return this.#hosts.listHostRecords();
   }
 }

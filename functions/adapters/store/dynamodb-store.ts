@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ComposedStore } from './composed-store.ts';
+import { DynamoDbHosts } from './dynamodb/hosts.ts';
 import { DynamoDbOutbox } from './dynamodb/outbox.ts';
 import { DynamoDbProjectionReader } from './dynamodb/projection-reader.ts';
 import { DynamoDbProjectionWriter } from './dynamodb/projection-writer.ts';
@@ -49,6 +50,7 @@ export class DynamoDbStore extends ComposedStore {
       projections: new DynamoDbProjectionWriter(table),
       reader: new DynamoDbProjectionReader(table),
       tokens: new DynamoDbTokens(table),
+      hosts: new DynamoDbHosts(table),
     });
     this.tableName = options.tableName;
   }

@@ -29,6 +29,7 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | |
  * | plan | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | |
  * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | | |
+ * | host record (a server's grant) | `SERVER#<host id>` | `GRANT` | `SERVERS` / `<host id>` | | | |
  *
  * Nothing grows with the fleet inside an item: a slice is bounded by the core, and what grows
  * (affected hosts, timeline, plans, decisions) is an item each. The wake, unfinished-decision and

@@ -1,4 +1,4 @@
-import type { Notification, Plan, UnsignedPlan } from '../../../events/index.ts';
+import type { Notification, Plan, ServerRole, UnsignedPlan } from '../../../events/index.ts';
 import type {
   ControlSlice,
   DomainSlice,
@@ -14,7 +14,8 @@ import type {
 /**
  * The store port (docs/architecture.md §2): the state slices the core decides on, the outbox of the effects
  * it decided, the timers it set, and the projections people and agents read (incidents, their
- * affected hosts and timeline, signed plans, stats), plus the API's bearer tokens.
+ * affected hosts and timeline, signed plans, stats), plus the API's bearer tokens and the registry
+ * of servers and their grants.
  *
  * Why it looks like this:
  *
@@ -38,7 +39,8 @@ import type {
  * writes a slice. It enqueues events and operator commands (approve, resolve, pause, resume,
  * maintenance) on the events queue, stamped with the authenticated sender, as
  * functions/correlate/messages.ts describes (`eventMessage`, `operatorCommandMessage`), and reads
- * the projections and tokens here.
+ * the projections, the tokens and the host registry here (the registry is the one thing the API
+ * writes besides tokens: an operator's grants, §3).
  *
  * Errors: adapters throw `StoreUnavailableError` / `StoreRejectedError` (functions/adapters/errors.ts) —
  * `store-unavailable` (retryable: throttling, network, a busy SQLite file) or `store-rejected` (an item too
@@ -361,10 +363,53 @@ export interface TokenStore {
   listTokens(): Promise<StoredToken[]>;
 }
 
+// ————————————————————————————————————————————— the host registry
+
+/**
+ * A registered server (§3 "Sender binding"): the role and failure domains an operator granted a
+ * host. Grants live here, on the host record, never on a token and never in what a host says of
+ * itself: ingest and correlate judge a heartbeat's `role`, `serves` and `guests`, and every
+ * `ipl.completed`, `domain.rebooted` and `domain.going-down`, against it. A host with no record
+ * is a client. The shape is the API's `HostRecord` (events/api.ts).
+ */
+export interface HostRecord {
+  readonly hostId: string;
+  readonly role: ServerRole;
+  /** The failure domains it may announce and list in its heartbeats; at least one, each once. */
+  readonly serves: readonly string[];
+  /** When this grant was given (RFC 3339, normalised): the later of two grants wins. */
+  readonly registeredAt: string;
+  /** The label of the operator token that gave it. */
+  readonly registeredBy: string;
+}
+
+/**
+ * The registry of servers. Few items (one per server, not per client), read once per request or
+ * per batch by the checks, written only by operators.
+ */
+export interface HostRegistry {
+  /**
+   * Registers a server or replaces its grant, whole: only if no grant registered later is stored
+   * (`registeredAt` not older than the stored one's), so a delayed retry never undoes a newer
+   * grant; `conflict` otherwise (nothing was written).
+   */
+  putHostRecord(record: HostRecord): Promise<WriteOutcome>;
+  /** The host's record, or undefined for a host never registered (a client). */
+  getHostRecord(hostId: string): Promise<HostRecord | undefined>;
+  /** Every registered server, by host id (eventually consistent on DynamoDB, like every index read). */
+  listHostRecords(): Promise<HostRecord[]>;
+}
+
 // ————————————————————————————————————————————— the whole store
 
 /** One store: DynamoDB in the cloud (./dynamodb-store.ts), one SQLite file locally (./sqlite-store.ts). */
-export interface Store extends SliceStore, OutboxStore, ProjectionWriter, ProjectionReader, TokenStore {
+export interface Store
+  extends SliceStore,
+    OutboxStore,
+    ProjectionWriter,
+    ProjectionReader,
+    TokenStore,
+    HostRegistry {
   /**
    * Deletes rows past their retention (functions/adapters/store/projection.ts `RETENTION`) where
    * the backend has no TTL of its own (SQLite; sweep calls it). DynamoDB's TTL does it itself.

@@ -1,5 +1,6 @@
 import { ComposedStore } from './composed-store.ts';
 import { SqliteFile } from './sqlite/database.ts';
+import { SqliteHosts } from './sqlite/hosts.ts';
 import { SqliteOutbox } from './sqlite/outbox.ts';
 import { SqliteProjectionReader } from './sqlite/projection-reader.ts';
 import { SqliteProjectionWriter } from './sqlite/projection-writer.ts';
@@ -35,6 +36,7 @@ export class SqliteStore extends ComposedStore {
       projections: new SqliteProjectionWriter(file),
       reader: new SqliteProjectionReader(file),
       tokens: new SqliteTokens(file),
+      hosts: new SqliteHosts(file),
     });
     this.path = options.path;
     this.#file = file;

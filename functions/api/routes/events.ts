@@ -5,7 +5,7 @@ import { type IngestDeps, ingestEvents } from '../ingest.ts';
 
 /**
  * The events route group, mounted at `/v1/events`: agents (and operators) post CloudEvents, which
- * ../ingest.ts parses, binds to their sender and queues for correlate.
+ * ../ingest.ts parses, binds to their sender, judges against its host's grant and queues for correlate.
  */
 
 /** The events group: `POST /v1/events`. */
@@ -21,7 +21,7 @@ export const eventRoutes = (deps: IngestDeps): RouteGroup => {
       operationId: 'postEvents',
       summary: 'Ingest one CloudEvent or a batch',
       description:
-        "An agent token may post only its own host's events; `ipl.completed`, `domain.rebooted` and `domain.going-down` only from a host of role hosting or control, or an operator token. Accepted events are stamped with `receivedat` and queued for correlate.",
+        "An agent token may post only its own host's events, and says of the serving side only what its host's grant allows (`PUT /v1/hosts/:id`): a heartbeat's `role` hosting or control, `serves` and `guests`, and `ipl.completed`, `domain.rebooted` and `domain.going-down`, only within the grant (else `role-not-granted` or `domain-not-granted`); an operator token may post any. Accepted events are stamped with `receivedat` and `sentby` and queued for correlate.",
       tags: ['agents'],
       rawBody: {
         schema: EventsRequest,

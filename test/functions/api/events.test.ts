@@ -7,6 +7,10 @@ import { AGENT_HOST } from '../../helpers/api-routes.ts';
 
 const OTHER_HOST = 'lnxclient08.example.net';
 const VIOS = 'vios2';
+const CONTROL = 't5-control';
+/** The domains of the checked-in examples (events/examples): vios2's, and the other VIOS of its system. */
+const VIOS2_DOMAIN = 'vscsi:Server-9080-M9S-SN78AB12C/vios2';
+const VIOS1_DOMAIN = 'vscsi:Server-9080-M9S-SN78AB12C/vios1';
 
 describe('POST /v1/events', () => {
   let api: ApiHarness;
@@ -76,37 +80,205 @@ describe('POST /v1/events', () => {
     expect(queued?.sender).toEqual({ kind: 'operator', label: 'ops' });
   });
 
-  it('rejects ipl.completed, domain.rebooted and domain.going-down from a client host', async () => {
-    await api.putHost(AGENT_HOST, { role: 'client' });
-    for (const type of ['ipl.completed', 'domain.rebooted', 'domain.going-down'] as const) {
-      const answer = await post(agentEvent(type, AGENT_HOST));
-      expect(answer.status, type).toBe(400);
-      expect(answer.body.error.issues).toEqual([
-        expect.objectContaining({
-          path: ['type'],
-          code: 'sender-role',
-          message: expect.stringContaining('client'),
-        }),
-      ]);
-    }
-    const heartbeat = agentEvent('host.heartbeat', AGENT_HOST);
-    const mixed = await post([agentEvent('ipl.completed', AGENT_HOST), heartbeat]);
-    expect(mixed.status).toBe(202);
-    expect(mixed.body.accepted).toEqual([heartbeat.id]);
-    expect(mixed.body.rejected[0].index).toBe(0);
-    expect(await api.drain()).toHaveLength(1);
+  it('stamps sentby from the authenticated sender, whatever the event says', async () => {
+    const forged = { ...agentEvent('mirror.degraded', AGENT_HOST), sentby: 'operator:ops' };
+    expect((await post(forged)).status).toBe(202);
+    const ipl = { ...agentEvent('ipl.completed', VIOS), sentby: 'agent:vios2' };
+    expect((await post(ipl, OPERATOR_SECRET)).status).toBe(202);
+    expect((await api.drain()).map((message) => message.body.sentby)).toEqual([
+      `agent:${AGENT_HOST}`,
+      'operator:ops',
+    ]);
   });
 
-  it('accepts them from a hosting or control host, and leaves a host of unknown role to correlate', async () => {
-    const vios = await api.agentToken(VIOS);
-    await api.putHost(VIOS, { role: 'hosting' });
-    expect((await post(agentEvent('ipl.completed', VIOS), vios)).status).toBe(202);
-    const control = await api.agentToken('primary.example.net');
-    await api.putHost('primary.example.net', { role: 'control' });
-    expect((await post(agentEvent('domain.rebooted', 'primary.example.net'), control)).status).toBe(202);
-    const fresh = await api.agentToken('vios1');
-    expect((await post(agentEvent('domain.going-down', 'vios1'), fresh)).status).toBe(202);
-    expect(await api.drain()).toHaveLength(3);
+  describe('grants, not claims', () => {
+    const register = (hostId: string, role: 'hosting' | 'control', serves: string[]) =>
+      api.store.putHostRecord({
+        hostId,
+        role,
+        serves,
+        registeredAt: new Date(API_NOW).toISOString(),
+        registeredBy: 'ops',
+      });
+    const heartbeat = (hostId: string, data: Record<string, unknown>) => {
+      const event = agentEvent('host.heartbeat', hostId);
+      return { ...event, data: { ...event.data, ...data } };
+    };
+
+    it('rejects ipl.completed, domain.rebooted and domain.going-down from a host not registered as a server, whatever its heartbeats said', async () => {
+      await api.putHost(AGENT_HOST, { role: 'hosting' });
+      for (const type of ['ipl.completed', 'domain.rebooted', 'domain.going-down'] as const) {
+        const answer = await post(agentEvent(type, AGENT_HOST));
+        expect(answer.status, type).toBe(400);
+        expect(answer.body.error.code).toBe('events-rejected');
+        expect(answer.body.error.issues).toEqual([
+          {
+            path: ['type'],
+            code: 'role-not-granted',
+            message: expect.stringMatching(
+              new RegExp(
+                `^${type} for \\S+ is accepted only from a server granted that domain, or an operator token; host ${AGENT_HOST} is not registered as a server`,
+              ),
+            ),
+          },
+        ]);
+      }
+      const beat = agentEvent('host.heartbeat', AGENT_HOST);
+      const mixed = await post([agentEvent('ipl.completed', AGENT_HOST), beat]);
+      expect(mixed.status).toBe(202);
+      expect(mixed.body.accepted).toEqual([beat.id]);
+      expect(mixed.body.rejected).toEqual([
+        { index: 0, issues: [expect.objectContaining({ path: [0, 'type'], code: 'role-not-granted' })] },
+      ]);
+      expect(await api.drain()).toHaveLength(1);
+    });
+
+    it('accepts them from a server for a domain it is granted, and refuses a domain it is not', async () => {
+      const vios = await api.agentToken(VIOS);
+      await register(VIOS, 'hosting', [VIOS2_DOMAIN]);
+      const control = await api.agentToken(CONTROL);
+      await register(CONTROL, 'control', ['vdisk:t5-control/primary', 'vdisk:t5-control/alternate']);
+      expect((await post(agentEvent('ipl.completed', VIOS), vios)).status).toBe(202);
+      expect((await post(agentEvent('domain.going-down', VIOS), vios)).status).toBe(202);
+      expect((await post(agentEvent('domain.rebooted', CONTROL), control)).status).toBe(202);
+      expect(await api.drain()).toHaveLength(3);
+
+      const other = agentEvent('domain.going-down', VIOS);
+      other.data = { failureDomain: VIOS1_DOMAIN, reason: 'not mine' };
+      const answer = await post(other, vios);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.issues).toEqual([
+        {
+          path: ['data', 'failureDomain'],
+          code: 'domain-not-granted',
+          message: `domain.going-down for ${VIOS1_DOMAIN} is accepted only from a server granted that domain, or an operator token; host ${VIOS} is registered as hosting serving ${VIOS2_DOMAIN}`,
+        },
+      ]);
+      expect(await api.drain()).toEqual([]);
+    });
+
+    it('rejects a heartbeat claiming a server role the host is not registered with, and accepts one within its grant', async () => {
+      const posing = heartbeat(AGENT_HOST, { role: 'hosting', serves: [VIOS2_DOMAIN] });
+      const answer = await post(posing);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.issues).toEqual([
+        {
+          path: ['data', 'role'],
+          code: 'role-not-granted',
+          message: expect.stringContaining(
+            `host ${AGENT_HOST} claims role hosting in its heartbeat, but it is not registered as a server`,
+          ),
+        },
+        {
+          path: ['data', 'serves', 0],
+          code: 'domain-not-granted',
+          message: `host ${AGENT_HOST} lists ${VIOS2_DOMAIN} in its heartbeat's serves, but it is not registered as a server (every host not registered is a client)`,
+        },
+      ]);
+
+      const vios = await api.agentToken(VIOS);
+      await register(VIOS, 'hosting', [VIOS2_DOMAIN]);
+      const asControl = await post(heartbeat(VIOS, { role: 'control' }), vios);
+      expect(asControl.body.error.issues).toEqual([
+        expect.objectContaining({
+          code: 'role-not-granted',
+          message: expect.stringContaining(`but it is registered as hosting serving ${VIOS2_DOMAIN}`),
+        }),
+      ]);
+      const within = heartbeat(VIOS, { role: 'hosting', serves: [VIOS2_DOMAIN] });
+      const asClient = heartbeat(VIOS, { role: 'client' });
+      const accepted = await post([within, asClient], vios);
+      expect(accepted.status).toBe(202);
+      expect(accepted.body.accepted).toEqual([within.id, asClient.id]);
+      expect((await api.drain()).map((message) => message.body.id)).toEqual([within.id, asClient.id]);
+    });
+
+    it("rejects a server's heartbeat that lists a domain or names a guest's domain outside its grant", async () => {
+      const control = await api.agentToken(CONTROL);
+      await register(CONTROL, 'control', ['vdisk:t5-control/primary']);
+      const beyond = heartbeat(CONTROL, {
+        role: 'control',
+        serves: ['vdisk:t5-control/primary', 'vdisk:t5-control/alternate'],
+        guests: [
+          { guest: 'ldg1', disk: 'c0d0', failureDomain: 'vdisk:t5-control/primary' },
+          { guest: 'ldg1', disk: 'c0d1', failureDomain: 'vdisk:t5-control/alternate' },
+        ],
+      });
+      const answer = await post([beyond], control);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.issues).toEqual([
+        expect.objectContaining({ path: [0, 'data', 'serves', 1], code: 'domain-not-granted' }),
+        {
+          path: [0, 'data', 'guests', 1, 'failureDomain'],
+          code: 'domain-not-granted',
+          message: `host ${CONTROL} names vdisk:t5-control/alternate for guest ldg1's disk c0d1, but it is registered as control serving vdisk:t5-control/primary`,
+        },
+      ]);
+      const client = heartbeat(AGENT_HOST, {
+        guests: [{ guest: 'ldg1', disk: 'c0d0', failureDomain: 'vdisk:t5-control/primary' }],
+      });
+      expect((await post(client)).body.error.issues).toEqual([
+        expect.objectContaining({ path: ['data', 'guests', 0, 'failureDomain'], code: 'domain-not-granted' }),
+      ]);
+      expect(await api.drain()).toEqual([]);
+    });
+
+    it("lets an operator token post any server's events, registered or not, for any domain", async () => {
+      await register(VIOS, 'hosting', [VIOS2_DOMAIN]);
+      const other = agentEvent('domain.going-down', VIOS);
+      other.data = { failureDomain: VIOS1_DOMAIN };
+      const posing = heartbeat('vios9', { role: 'hosting', serves: [VIOS1_DOMAIN] });
+      const answer = await post([other, posing, agentEvent('ipl.completed', 'vios9')], OPERATOR_SECRET);
+      expect(answer.status).toBe(202);
+      expect(answer.body.rejected).toEqual([]);
+      expect(await api.drain()).toHaveLength(3);
+    });
+
+    it('reads the host record once per request, and not at all when no event needs it', async () => {
+      const reads: string[] = [];
+      const counted = await apiHarness(
+        {},
+        {
+          wrapStore: (store) =>
+            new Proxy(store, {
+              get: (target, property) => {
+                if (property === 'getHostRecord')
+                  return (hostId: string) => {
+                    reads.push(hostId);
+                    return target.getHostRecord(hostId);
+                  };
+                const value = Reflect.get(target, property, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            }),
+        },
+      );
+      try {
+        const token = await counted.agentToken(VIOS);
+        await counted.store.putHostRecord({
+          hostId: VIOS,
+          role: 'hosting',
+          serves: [VIOS2_DOMAIN],
+          registeredAt: new Date(API_NOW).toISOString(),
+          registeredBy: 'ops',
+        });
+        const request = (body: unknown) => counted.request('POST', '/v1/events', { token, body });
+        expect((await request(degradedBatch(VIOS, 3))).status).toBe(202);
+        expect(reads).toEqual([]);
+        const batch = [
+          heartbeat(VIOS, { role: 'hosting', serves: [VIOS2_DOMAIN] }),
+          agentEvent('domain.going-down', VIOS),
+          agentEvent('ipl.completed', VIOS),
+          ...degradedBatch(VIOS, 2),
+        ];
+        const answer = await request(batch);
+        expect(answer.status).toBe(202);
+        expect(answer.body.accepted).toHaveLength(5);
+        expect(reads).toEqual([VIOS]);
+      } finally {
+        await counted.close();
+      }
+    });
   });
 
   it('answers 202 with accepted ids and rejected indexes with their issues for a partly invalid batch', async () => {

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toQueueRecord } from '../../../functions/adapters/queue/batch.ts';
-import { freshHost, type Slices } from '../../../functions/core/index.ts';
 import { parseRecord } from '../../../functions/correlate/records.ts';
 import { agentEvent } from '../../helpers/api-events.ts';
 import { API_NOW, type ApiHarness, apiHarness, OPERATOR_SECRET } from '../../helpers/api-harness.ts';
 import { incidentRow, putIncident } from '../../helpers/api-incidents.ts';
 import { AGENT_HOST } from '../../helpers/api-routes.ts';
+
+const VIOS2_DOMAIN = 'vscsi:Server-9080-M9S-SN78AB12C/vios2';
 
 /** What correlate makes of what the API queues (functions/correlate/messages.ts is the contract). */
 describe('the API and correlate on the events queue', () => {
@@ -30,29 +31,52 @@ describe('the API and correlate on the events queue', () => {
     }
   };
 
-  it("binds an agent's events to its host and keeps the API's receivedat", async () => {
+  it("binds an agent's events to its host, keeps the API's receivedat and sentby, and leaves nothing to judge again", async () => {
     const token = await api.agentToken(AGENT_HOST);
-    const event = agentEvent('mirror.degraded', AGENT_HOST);
+    const event = { ...agentEvent('mirror.degraded', AGENT_HOST), sentby: 'operator:forged' };
     expect((await api.request('POST', '/v1/events', { token, body: [event] })).status).toBe(202);
     const [record] = await parsedByCorrelate();
     expect(record).toMatchObject({
       ok: true,
       sender: { kind: 'agent', hostId: AGENT_HOST },
-      input: { id: event.id, receivedat: new Date(API_NOW).toISOString() },
+      input: { id: event.id, receivedat: new Date(API_NOW).toISOString(), sentby: `agent:${AGENT_HOST}` },
+      checkGrant: false,
     });
   });
 
-  it('leaves a server event of a host whose role is unknown to correlate, which refuses it until a heartbeat says hosting', async () => {
+  it("takes a registered server's announcement as judged at ingest: correlate does not judge it again", async () => {
+    await api.store.putHostRecord({
+      hostId: 'vios2',
+      role: 'hosting',
+      serves: [VIOS2_DOMAIN],
+      registeredAt: new Date(API_NOW).toISOString(),
+      registeredBy: 'ops',
+    });
     const token = await api.agentToken('vios2');
-    expect(
-      (await api.request('POST', '/v1/events', { token, body: agentEvent('ipl.completed', 'vios2') })).status,
-    ).toBe(202);
+    const ipl = agentEvent('ipl.completed', 'vios2');
+    expect((await api.request('POST', '/v1/events', { token, body: ipl })).status).toBe(202);
     const [record] = await parsedByCorrelate();
-    if (record?.ok !== true || record.guard === undefined) throw new Error('expected a guarded record');
-    const noHeartbeat: Slices = { control: { paused: false }, domains: {}, hosts: {} };
-    expect(record.guard(noHeartbeat)).toMatch(/has sent no heartbeat/);
-    const hosting: Slices = { ...noHeartbeat, hosts: { vios2: { ...freshHost('vios2'), role: 'hosting' } } };
-    expect(record.guard(hosting)).toBeUndefined();
+    expect(record).toMatchObject({
+      ok: true,
+      sender: { kind: 'agent', hostId: 'vios2' },
+      input: { id: ipl.id, sentby: 'agent:vios2' },
+      checkGrant: false,
+    });
+  });
+
+  it('marks the same announcement sent straight to SQS by its host to be judged against its grant', async () => {
+    const ipl = agentEvent('ipl.completed', 'vios2');
+    const direct = await api.events
+      .withSender('AROAEXAMPLEAGENTROLE:vios2')
+      .send({ body: JSON.stringify(ipl) });
+    expect(direct.messageId).toBeTruthy();
+    const [record] = await parsedByCorrelate();
+    expect(record).toMatchObject({
+      ok: true,
+      sender: { kind: 'agent', hostId: 'vios2' },
+      input: { id: ipl.id, sentby: 'agent:vios2' },
+      checkGrant: true,
+    });
   });
 
   it('delivers operator commands and operator-posted events as the operator', async () => {
@@ -73,8 +97,8 @@ describe('the API and correlate on the events queue', () => {
         expect.objectContaining({
           ok: true,
           sender: { kind: 'operator', label: 'ops' },
-          input: expect.objectContaining({ id: ipl.id }),
-          guard: undefined,
+          input: expect.objectContaining({ id: ipl.id, sentby: 'operator:ops' }),
+          checkGrant: false,
         }),
       ]),
     );

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FaultlineEvent } from '../../../events/index.ts';
+import type { FaultlineEvent, HostHeartbeat } from '../../../events/index.ts';
 import type { QueueRecord } from '../../../functions/adapters/queue/batch.ts';
 import { DEAD_LETTER_ATTRIBUTES, type OutgoingMessage } from '../../../functions/adapters/queue/port.ts';
 import type { SqliteStore } from '../../../functions/adapters/store/sqlite-store.ts';
 import { CoreConfig, type DomainSlice, type HostSlice } from '../../../functions/core/index.ts';
 import { createHandler } from '../../../functions/correlate/handler.ts';
 import { SENDER_ATTRIBUTE } from '../../../functions/correlate/messages.ts';
+import { parseRecord } from '../../../functions/correlate/records.ts';
 import { correlateFromEnv as fromEnv } from '../../../functions/lambda/correlate.ts';
 import { at, HostingPartition, random, T0, VscsiClient, vscsi } from '../../helpers/core-fleet.ts';
 import { API_SENDER, correlateSettings, queueRecord, stampedRecord } from '../../helpers/store-correlate.ts';
@@ -127,9 +128,15 @@ describe('correlate', () => {
     expect((await host('client1')).version).toBe(0);
   });
 
-  it('refuses ipl.completed from a client host or a host never heard from, and takes it from a hosting partition or an operator', async () => {
+  const register = (hostId: string, role: 'hosting' | 'control', serves: string[]) =>
+    store.putHostRecord({ hostId, role, serves, registeredAt: at(0), registeredBy: 'ops' });
+  const domain = async (name: string) =>
+    (await store.getSlices([{ kind: 'domain', id: name }]))[0]?.value as DomainSlice | undefined;
+
+  it('refuses ipl.completed sent straight to SQS by a host not registered as a server, or for a domain not granted, whatever its heartbeats claim; takes it within the grant or from an operator', async () => {
     const client = new VscsiClient('client1', rng);
     const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    await register('vios2', 'hosting', [vscsi('vios2')]);
     await correlate({
       Records: [direct(client.heartbeat(at(1)), 'hb-client'), direct(vios2.heartbeat(at(1)), 'hb-vios2')],
     });
@@ -140,25 +147,44 @@ describe('correlate', () => {
       { partition: 'vios2', system: 'sys', failureDomain: vscsi('vios2'), bootedAt: at(2) },
       at(3),
     );
-    const unknown = new HostingPartition('vios3', vscsi('vios3'));
+    const unregistered = new HostingPartition('vios3', vscsi('vios3'));
+    await correlate({ Records: [direct(unregistered.heartbeat(at(1)), 'hb-vios3', 3)] });
+    const beyond = vios2.event(
+      'ipl.completed',
+      vios2.hostId,
+      { partition: 'vios1', system: 'sys', failureDomain: vscsi('vios1'), bootedAt: at(2) },
+      at(3),
+    );
     const answer = await correlate({
       Records: [
         direct(posing, 'ipl-client', 3),
-        direct(unknown.iplCompleted(at(3), at(2)), 'ipl-unknown', 3),
+        direct(unregistered.iplCompleted(at(3), at(2)), 'ipl-unregistered', 3),
+        direct(beyond, 'ipl-beyond', 3),
       ],
     });
     expect(answer.batchItemFailures).toEqual([]);
     expect(reasons()).toEqual([
       {
         type: 'String',
-        value:
-          'ipl.completed is accepted only from a host of role hosting or control, or an operator; client1 is a client by its last heartbeat',
+        value: expect.stringMatching(
+          /^role-not-granted: host vios3 claims role hosting in its heartbeat, but it is not registered as a server/,
+        ),
       },
-      { type: 'String', value: expect.stringContaining('vios3 has sent no heartbeat') },
+      {
+        type: 'String',
+        value: expect.stringMatching(
+          /^role-not-granted: ipl\.completed for \S+ is accepted only from a server granted that domain, or an operator token; host client1 is not registered as a server/,
+        ),
+      },
+      { type: 'String', value: expect.stringContaining('host vios3 is not registered as a server') },
+      {
+        type: 'String',
+        value: `domain-not-granted: ipl.completed for ${vscsi('vios1')} is accepted only from a server granted that domain, or an operator token; host vios2 is registered as hosting serving ${vscsi('vios2')}`,
+      },
     ]);
-    const domain = async (name: string) =>
-      (await store.getSlices([{ kind: 'domain', id: name }]))[0]?.value as DomainSlice | undefined;
     expect((await domain(vscsi('vios2')))?.lastUpAt).toBeUndefined();
+    expect((await domain(vscsi('vios1')))?.lastUpAt).toBeUndefined();
+    expect((await host('vios3')).version).toBe(0);
 
     expect(
       (await correlate({ Records: [direct(vios2.iplCompleted(at(4), at(3)), 'ipl-vios2')] }))
@@ -166,12 +192,130 @@ describe('correlate', () => {
     ).toEqual([]);
     expect((await domain(vscsi('vios2')))?.lastUpAt).toBe(at(4.5));
     const hmc = {
-      ...stampedRecord(unknown.iplCompleted(at(5), at(4)), 'ipl-hmc', T0),
+      ...stampedRecord(unregistered.iplCompleted(at(5), at(4)), 'ipl-hmc', T0),
       messageAttributes: { [SENDER_ATTRIBUTE]: { dataType: 'String', stringValue: 'operator:hmc' } },
     };
     expect((await correlate({ Records: [hmc] })).batchItemFailures).toEqual([]);
     expect((await domain(vscsi('vios3')))?.lastUpAt).toBe(at(5));
-    expect(deadLetters).toHaveLength(2);
+    expect(deadLetters).toHaveLength(4);
+  });
+
+  it('retries a record beyond its grant until its last receive, so a server registered meanwhile is accepted', async () => {
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const record = direct(vios2.goingDown(at(2)), 'early');
+    const first = await correlate({ Records: [record] });
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'early' }]);
+    expect(deadLetters).toEqual([]);
+    expect((await domain(vscsi('vios2')))?.episode).toBeUndefined();
+    await register('vios2', 'hosting', [vscsi('vios2')]);
+    expect((await correlate({ Records: [again(record, 2)] })).batchItemFailures).toEqual([]);
+    expect((await domain(vscsi('vios2')))?.episode).toBeDefined();
+    expect(deadLetters).toEqual([]);
+  });
+
+  it("dead-letters a heartbeat sent straight to SQS whose serves or guests reach beyond its host's grant, and takes one within it", async () => {
+    const control = new HostingPartition('t5-control', 'vdisk:t5-control/primary');
+    await register('t5-control', 'control', ['vdisk:t5-control/primary']);
+    const beat = control.heartbeat(at(1)) as HostHeartbeat;
+    const beyond = {
+      ...beat,
+      data: {
+        ...beat.data,
+        role: 'control' as const,
+        serves: ['vdisk:t5-control/primary', 'vdisk:t5-control/alternate'],
+        guests: [{ guest: 'ldg1', disk: 'c0d1', failureDomain: 'vdisk:t5-control/alternate' }],
+      },
+    } as FaultlineEvent;
+    await correlate({ Records: [direct(beyond, 'beyond', 3)] });
+    expect(reasons()).toEqual([
+      {
+        type: 'String',
+        value:
+          "domain-not-granted: host t5-control lists vdisk:t5-control/alternate in its heartbeat's serves, but it is registered as control serving vdisk:t5-control/primary; domain-not-granted: host t5-control names vdisk:t5-control/alternate for guest ldg1's disk c0d1, but it is registered as control serving vdisk:t5-control/primary",
+      },
+    ]);
+    expect((await host('t5-control')).version).toBe(0);
+
+    const within = {
+      ...control.heartbeat(at(2)),
+      data: { ...beat.data, role: 'control' as const, serves: ['vdisk:t5-control/primary'] },
+    } as FaultlineEvent;
+    expect((await correlate({ Records: [direct(within, 'within')] })).batchItemFailures).toEqual([]);
+    expect((await host('t5-control')).value?.role).toBe('control');
+  });
+
+  it('reads each host record once per batch, only for the records that need it', async () => {
+    const reads: string[] = [];
+    const counting = createHandler({
+      settings: correlateSettings(CoreConfig.parse({})),
+      store: new Proxy(store, {
+        get: (target, property) => {
+          if (property === 'getHostRecord')
+            return (hostId: string) => {
+              reads.push(hostId);
+              return target.getHostRecord(hostId);
+            };
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+      signer: testSigner(),
+      notifyQueue,
+      deadLetterQueue: { send: async () => ({ messageId: 'dlq' }) },
+      clock: () => now,
+      log: () => undefined,
+    });
+    const vios1 = new HostingPartition('vios1', vscsi('vios1'));
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const client = new VscsiClient('client1', rng);
+    await register('vios1', 'hosting', [vscsi('vios1')]);
+    await register('vios2', 'hosting', [vscsi('vios2')]);
+    const answer = await counting({
+      Records: [
+        direct(vios1.heartbeat(at(1)), 'a'),
+        direct(client.heartbeat(at(1)), 'b'),
+        direct(vios2.heartbeat(at(1)), 'c'),
+        direct(vios1.goingDown(at(2)), 'd'),
+        direct(vios2.goingDown(at(2)), 'e'),
+        stampedRecord(vios1.iplCompleted(at(3), at(2.5)), 'f', T0),
+      ],
+    });
+    expect(answer.batchItemFailures).toEqual([]);
+    expect(reads).toEqual(['vios1', 'vios2']);
+  });
+
+  it('stamps sentby from the authenticated sender, whatever the record says', () => {
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const policy = correlateSettings(CoreConfig.parse({}));
+    const forged = parseRecord(
+      direct({ ...vios2.goingDown(at(2)), sentby: 'operator:ops' }, 'forged'),
+      policy,
+    );
+    const hmc = parseRecord(
+      {
+        ...stampedRecord({ ...vios2.iplCompleted(at(5), at(4)), sentby: 'agent:vios2' }, 'hmc', T0),
+        messageAttributes: { [SENDER_ATTRIBUTE]: { dataType: 'String', stringValue: 'operator:hmc' } },
+      },
+      policy,
+    );
+    const api = parseRecord(stampedRecord(vios2.heartbeat(at(6)), 'api', T0), policy);
+    expect([forged, hmc, api]).toEqual([
+      expect.objectContaining({
+        ok: true,
+        checkGrant: true,
+        input: expect.objectContaining({ sentby: 'agent:vios2' }),
+      }),
+      expect.objectContaining({
+        ok: true,
+        checkGrant: false,
+        input: expect.objectContaining({ sentby: 'operator:hmc' }),
+      }),
+      expect.objectContaining({
+        ok: true,
+        checkGrant: false,
+        input: expect.objectContaining({ sentby: 'agent:vios2' }),
+      }),
+    ]);
   });
 
   it('believes the FaultlineSender stamp only from a trusted sender: an agent cannot pose as an operator', async () => {

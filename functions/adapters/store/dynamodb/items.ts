@@ -37,6 +37,8 @@ export const affectedKey = (incidentId: string, hostId: string): Key => ({
 });
 export const planKey = (id: string): Key => ({ pk: `PLAN#${id}`, sk: 'PLAN' });
 export const tokenKey = (hash: string): Key => ({ pk: `TOKEN#${hash}`, sk: 'TOKEN' });
+/** A registered server's grant: its own partition, apart from the host's slice (`HOST#<id>`). */
+export const hostRecordKey = (hostId: string): Key => ({ pk: `SERVER#${hostId}`, sk: 'GRANT' });
 
 /** Which of `shards` index partitions an item's index key goes to (stable: a hash of `text`). */
 export const shardOf = (text: string, shards: number): number =>

@@ -15,7 +15,8 @@ import { RETENTION } from '../projection.ts';
  *   `body` (writes and effects) and `done` (indices of the effects performed).
  * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
  *   (incident_id, host_id)` indexed by host and, for `waiting` rows, by incident; `timeline (id)`
- *   by incident and time; `plans (id)` by host; `tokens (hash)`.
+ *   by incident and time; `plans (id)` by host; `tokens (hash)`; `hosts (host_id)`: the registry of
+ *   servers and their grants (`registered_at` orders two grants of one host).
  *
  * Times in indexed columns are normalised ISO strings, so they sort as text. Old rows are
  * deleted by {@link SqliteFile.purgeExpired} (sweep calls it) after the retention of
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS plans (
   revoked INTEGER NOT NULL DEFAULT 0, revoked_at TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS plans_host ON plans (host_id, issued_at, id);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hosts (host_id TEXT PRIMARY KEY, registered_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 /** What a projection row stores to order its writes (see `OutboxEffect` in ../port.ts). */

@@ -487,5 +487,63 @@ export const storeContract = (name: string, make: () => Promise<StoreFixture>): 
         expect(await store.listTokens()).toEqual([operator]);
       });
     });
+
+    describe('the host registry', () => {
+      const grant = (hostId: string, registeredAt: string, serves = [`vscsi:sys/${hostId}`]) => ({
+        hostId,
+        role: 'hosting' as const,
+        serves,
+        registeredAt,
+        registeredBy: 'ops',
+      });
+
+      it('registers servers, finds each by host id and lists them by host id; a host never registered has no record', async () => {
+        expect(await store.getHostRecord('vios1')).toBeUndefined();
+        expect(await store.listHostRecords()).toEqual([]);
+        const control = {
+          hostId: 'primary.example.net',
+          role: 'control' as const,
+          serves: ['vdisk:primary/primary', 'vdisk:primary/alternate'],
+          registeredAt: T(2),
+          registeredBy: 'hmc script',
+        };
+        for (const record of [grant('vios2', T(1)), control, grant('vios1', T(3))])
+          expect(await store.putHostRecord(record)).toBe('ok');
+        expect(await store.getHostRecord('primary.example.net')).toEqual(control);
+        expect(await store.getHostRecord('vios3')).toBeUndefined();
+        expect((await store.listHostRecords()).map((record) => record.hostId)).toEqual([
+          'primary.example.net',
+          'vios1',
+          'vios2',
+        ]);
+      });
+
+      it('replaces a grant whole with a later one, and never with an older one', async () => {
+        expect(await store.putHostRecord(grant('vios2', T(10)))).toBe('ok');
+        const widened = grant('vios2', T(20), ['vscsi:sys/vios2', 'vscsi:sys/vios2b']);
+        expect(await store.putHostRecord(widened)).toBe('ok');
+        expect(await store.getHostRecord('vios2')).toEqual(widened);
+        expect(await store.putHostRecord(grant('vios2', T(15)))).toBe('conflict');
+        expect(await store.getHostRecord('vios2')).toEqual(widened);
+        const again = {
+          ...grant('vios2', T(20)),
+          role: 'control' as const,
+          serves: ['vdisk:vios2/alternate'],
+        };
+        expect(await store.putHostRecord(again)).toBe('ok');
+        expect(await store.listHostRecords()).toEqual([again]);
+      });
+
+      it('keeps host records apart from host slices and tokens', async () => {
+        expect(await store.putHostRecord(grant('vios1', T(1)))).toBe('ok');
+        expect((await store.listHosts()).items).toEqual([]);
+        const [slice] = await store.getSlices([{ kind: 'host', id: 'vios1' }]);
+        expect(slice?.version).toBe(0);
+        expect(await store.listTokens()).toEqual([]);
+        expect(await store.putSlice(hostWrite('vios1', 0))).toBe('ok');
+        expect(await store.getHostRecord('vios1')).toEqual(grant('vios1', T(1)));
+        expect((await store.listHosts()).items.map((host) => host.hostId)).toEqual(['vios1']);
+      });
+    });
   });
 };
