@@ -8,7 +8,7 @@ import {
   TopologyQuery,
 } from '../../../events/index.ts';
 import { StoreRejectedError } from '../../adapters/errors.ts';
-import type { Page, ProjectionReader } from '../../adapters/store/port.ts';
+import type { HostRegistry, Page, ProjectionReader } from '../../adapters/store/port.ts';
 import type { HostSlice } from '../../core/index.ts';
 import {
   type DomainImpact,
@@ -19,8 +19,8 @@ import {
   type SinglePointOfFailure,
   topologyOf,
 } from '../../core/topology.ts';
-import { defineRoute, type RouteGroup, routeGroup } from '../define-route.ts';
-import { InvalidRequestError } from '../errors.ts';
+import { defineRoute, errorAnswer, type RouteGroup, routeGroup } from '../define-route.ts';
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
 
 /**
  * The topology route group, mounted at `/v1` (docs/architecture.md §5.4, §6): which failure domains
@@ -32,7 +32,7 @@ import { InvalidRequestError } from '../errors.ts';
  */
 
 export interface TopologyRoutesDeps {
-  readonly store: Pick<ProjectionReader, 'listHosts'>;
+  readonly store: Pick<ProjectionReader, 'listHosts'> & Pick<HostRegistry, 'listHostRecords'>;
 }
 
 const DEFAULT_TOPOLOGY_PAGE = 100;
@@ -94,6 +94,7 @@ export const topologyRoutes = ({ store }: TopologyRoutesDeps): RouteGroup => {
       params: DomainIdParams,
       responses: {
         200: { description: 'The impact', content: { 'application/json': { schema: DomainImpactBody } } },
+        404: errorAnswer('No host depends on this domain and no server is registered for it.'),
       },
     },
     async (c, { params }) => {
@@ -111,6 +112,16 @@ export const topologyRoutes = ({ store }: TopologyRoutesDeps): RouteGroup => {
         }
         cursor = page.cursor;
       } while (cursor !== undefined);
+      // An empty answer must not read as "safe to take down" for a mistyped name: a domain no host
+      // depends on and no server is granted is unknown.
+      if (
+        hosts.length === 0 &&
+        !(await store.listHostRecords()).some((record) => record.serves.includes(domain))
+      ) {
+        throw new NotFoundError(
+          `no host Faultline knows depends on ${domain} and no server is registered for it; faultline topology lists the domains`,
+        );
+      }
       return c.json(domainImpactOf(domain, hosts), 200);
     },
   );

@@ -213,11 +213,26 @@ describe('GET /v1/domains/:id/impact', () => {
     expect(answer.body.losingHalf).toBe(5);
   });
 
-  it('answers an empty impact for a domain nothing depends on, and refuses what is not a failure domain', async () => {
+  it('answers 404 for a domain nothing depends on and no server serves, so a typo never reads as safe', async () => {
     api = await apiHarness();
     await seedFleet();
-    const none = await get('/v1/domains/local:nobody/impact');
-    expect(none.body).toEqual({ failureDomain: 'local:nobody', hosts: [], losingHalf: 0, losingLast: 0 });
+    const unknown = await get('/v1/domains/vscsi:Server-X/vios9/impact');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toContain('no host Faultline knows depends on vscsi:Server-X/vios9');
+    // A registered server with no client yet is known: its impact is empty, not an error.
+    const registered = await api.request('PUT', '/v1/hosts/vios9', {
+      token: OPERATOR_SECRET,
+      body: { role: 'hosting', serves: ['vscsi:Server-X/vios9'] },
+    });
+    expect(registered.status).toBe(200);
+    const none = await get('/v1/domains/vscsi:Server-X/vios9/impact');
+    expect(none.status).toBe(200);
+    expect(none.body).toEqual({ failureDomain: 'vscsi:Server-X/vios9', hosts: [], losingHalf: 0, losingLast: 0 });
+  });
+
+  it('refuses what is not a failure domain', async () => {
+    api = await apiHarness();
+    await seedFleet();
     const invalid = await get('/v1/domains/vios2/impact');
     expect(invalid.status).toBe(400);
     expect(invalid.body.error.issues[0].path).toEqual(['params', 'id']);
