@@ -12,6 +12,13 @@ import { ConsoleName, FailureDomain, type HostId, Wwid } from '../events/index.t
  * system by default, `Server-<type>-<model>-SN<serial>` (`Server-9080-M9S-SN78AB12C`), which a
  * hosting partition, an HMC and a client all derive alike. A topology override may name it
  * otherwise.
+ *
+ * NPIV (ibmvfc) paths go through a VIOS too, so they carry the same domain: the client adapter's
+ * NPIV login answer names the VIOS in the host's `partition_name` and its virtual FC server
+ * adapter in `drc_name` (a virtual location code, `U9080.M9S.78AB12C-V1-C30`), which names the
+ * system as `vhost_loc` does. One VIOS IPL is then one incident whether its clients' disks come by
+ * vSCSI or by NPIV. The host's `port_loc_code` is the physical FC port's location code, whose
+ * prefix names an I/O enclosure (`U78D3.001.WZS0ABC-P1-C6-T1`), not the system: it is never used.
  */
 
 /** The HMC's default managed-system name from a Power location code such as `U9080.M9S.78AB12C-V3-C2`. */
@@ -20,6 +27,13 @@ export const systemFromLocationCode = (locationCode: string): string | null => {
   if (match === null) return null;
   return consoleNameOrNull(`Server-${match[1]}-${match[2]}-SN${match[3]}`);
 };
+
+/**
+ * The system named by a virtual slot's location code (`U9080.M9S.78AB12C-V1-C30`: an ibmvfc host's
+ * `drc_name`), or null for any other location code (a physical port's names its enclosure).
+ */
+export const systemFromVirtualLocationCode = (locationCode: string): string | null =>
+  /-V\d{1,4}-C\d{1,5}(?:-|$)/.test(locationCode.trim()) ? systemFromLocationCode(locationCode) : null;
 
 /**
  * The same system name from the device tree (`/proc/device-tree/model` = `IBM,9080-M9S`,
@@ -37,8 +51,8 @@ export const systemFromDeviceTree = (model: string, systemId: string): string | 
 export const stripNul = (text: string): string => text.replace(/\0+$/, '').trim();
 
 /**
- * The hosting partition named in an ibmvscsi host's `partition_name`, or null when the adapter
- * never heard from its server: the driver then still holds its own default (`UNKNOWN`) or this
+ * The hosting partition (or VIOS) named in an ibmvscsi or ibmvfc host's `partition_name`, or null
+ * when the adapter never heard from its server (ibmvfc before its NPIV login shows it empty): the driver then still holds its own default (`UNKNOWN`) or this
  * partition's own name, which it sends to the server before the reply overwrites it.
  */
 export const hostingPartitionName = (

@@ -1,9 +1,11 @@
 import type {
   ArrayReport,
   DeviceState,
+  FailureDomain,
   HostSnapshot,
   Member,
   PathState,
+  ProbedPartition,
   SnapshotDisk,
   SnapshotMap,
   SnapshotPath,
@@ -308,4 +310,90 @@ const diffDisks = (
 const boundRecord = <Value>(record: Record<string, Value>): Record<string, Value> => {
   const entries = Object.entries(record);
   return entries.length <= MAX_REMEMBERED ? record : Object.fromEntries(entries.slice(-MAX_REMEMBERED));
+};
+
+// ---------------------------------------------------------------------------------------------
+// The disk watch: clients confirm (§3 `disk.probed` without `planid`, §5.2-5.3)
+
+/** Member states whose disk a client probes every interval; a missing member's disk is remembered. */
+const PROBED_MEMBER_STATES: ReadonlySet<Member['state']> = new Set(['faulty', 'maintenance']);
+
+/** The most disks a client probes at once, whatever happens to the host. */
+export const MAX_WATCHED_DISKS = 64;
+
+/** A disk the client probes every interval, with what serves it and the arrays it is watched for. */
+export type WatchedDisk = { disk: string; failureDomain: FailureDomain; arrays: string[] };
+
+/** Served by another partition or array, not by this host itself or an unknown server (`local:`). */
+export const isRemoteFailureDomain = (domain: FailureDomain): boolean => !domain.startsWith('local:');
+
+/**
+ * The disks a client probes (device state, a direct read of block 0, the superblocks) while an md
+ * or SVM array has a faulty, missing or Maintenance member on a remote failure domain: the disk of
+ * each faulty or Maintenance member, and a disk watched before whose member went missing (an array
+ * it was watched for is still degraded and shows no member on it any more). A disk's
+ * domain is sysfs's, else what was known of it while it was there (a vanished disk's member reads
+ * as local), else its member's. Last Erred is never touched automatically, so not watched.
+ */
+export const disksToWatch = (
+  snapshot: HostSnapshot,
+  previous: ReadonlyMap<string, WatchedDisk> = new Map(),
+): WatchedDisk[] => {
+  const diskDomains = new Map(snapshot.disks.map((disk) => [disk.disk, disk.failureDomain]));
+  const watched = new Map<string, WatchedDisk>();
+  for (const array of snapshot.arrays) {
+    if (array.kind !== 'md' && array.kind !== 'svm') continue;
+    for (const member of array.members) {
+      if (!PROBED_MEMBER_STATES.has(member.state)) continue;
+      const failureDomain =
+        diskDomains.get(member.disk) ?? previous.get(member.disk)?.failureDomain ?? member.failureDomain;
+      if (!isRemoteFailureDomain(failureDomain)) continue;
+      const known = watched.get(member.disk);
+      if (known === undefined)
+        watched.set(member.disk, { disk: member.disk, failureDomain, arrays: [array.array] });
+      else if (!known.arrays.includes(array.array)) known.arrays.push(array.array);
+    }
+  }
+  const degraded = new Map(
+    snapshot.arrays
+      .filter((array) => mirrorPhase(array) === 'degraded')
+      .map((array) => [array.array, new Set(array.members.map((member) => member.disk))] as const),
+  );
+  for (const earlier of previous.values()) {
+    if (watched.has(earlier.disk)) continue;
+    // Its member is missing from an array still degraded: removed, or detached when the node went.
+    const arrays = earlier.arrays.filter((array) => degraded.get(array)?.has(earlier.disk) === false);
+    if (arrays.length > 0) watched.set(earlier.disk, { ...earlier, arrays });
+  }
+  return [...watched.values()].slice(0, MAX_WATCHED_DISKS);
+};
+
+/**
+ * What a probe read of a disk, as the cloud compares two read-backs (§5.3): its WWID and the
+ * superblock UUID of each partition. A change means another disk answers under this name.
+ */
+export const readBackIdentity = (wwid: string | undefined, partitions: readonly ProbedPartition[]): string =>
+  [wwid ?? '', ...partitions.map((partition) => `${partition.device}=${partition.uuid ?? ''}`)].join(' ');
+
+/**
+ * The watched disks whose probe reads again (§3 `disk.probed` without `planid`): those readable
+ * now that did not read at the previous scan (the detection state keeps it across a restart), and
+ * those still readable whose identity changed since it was last reported. `readBack` is the
+ * identity of each disk read now; `reported`, the identity last reported (or first seen) per disk.
+ */
+export const disksReadAgain = (
+  previous: HostSnapshot | undefined,
+  current: HostSnapshot,
+  readBack: ReadonlyMap<string, string>,
+  reported: ReadonlyMap<string, string>,
+): string[] => {
+  const before = new Map((previous?.disks ?? []).map((disk) => [disk.disk, disk]));
+  return current.disks
+    .filter((disk) => disk.readable === true && readBack.has(disk.disk))
+    .filter((disk) => {
+      if (before.get(disk.disk)?.readable === false) return true;
+      const last = reported.get(disk.disk);
+      return last !== undefined && last !== readBack.get(disk.disk);
+    })
+    .map((disk) => disk.disk);
 };

@@ -1,11 +1,12 @@
 import { canonicalJson, type HostSnapshot } from '../../events/index.ts';
 import { DetectionState } from '../../probes/detection-state.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
-import { detectChanges, type RecoveryProgress } from '../../probes/snapshot-diff.ts';
+import { detectChanges, disksReadAgain, type RecoveryProgress } from '../../probes/snapshot-diff.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { AgentStateStore } from '../state/agent-state.ts';
 import { STATE_FILES, type StateDirectory } from '../state/state-directory.ts';
+import type { DiskProbeReport } from './disk-watch.ts';
 import type { EventSink } from './event-sink.ts';
 import { type HeartbeatContext, heartbeatDigest, heartbeatDraft, heartbeatInventory } from './heartbeat.ts';
 import type { ReturnedDiskProbe } from './returned-disk.ts';
@@ -17,12 +18,21 @@ import type { ReturnedDiskProbe } from './returned-disk.ts';
  * duplicate the cloud absorbs), never lose it. The state is kept per boot: after a reboot, or on a
  * host whose state was inherited from another machine (a clone), detection starts afresh and
  * reports whatever faults are present.
+ *
+ * Clients confirm (§3): a disk the disk watch probes (disk-watch.ts) that did not read at the last
+ * scan and reads now is reported with `disk.probed` (no `planid` unless a plan runs), once; and
+ * again if what it reads (its WWID, its superblocks' UUIDs) changes while it keeps reading. The
+ * last scan's `readable` is in the recorded snapshot, so a disk unreadable before a restart of the
+ * agent and readable after it is reported too; the identity last reported is kept in memory only
+ * (after a restart the first read-back is taken as reported).
  */
 
-/** A scan's result as detection needs it: the snapshot and each syncing array's progress. */
+/** A scan's result as detection needs it: the snapshot, each syncing array's progress, the disk watch's probes. */
 export type HostObservation = {
   snapshot: HostSnapshot;
   progress: ReadonlyMap<string, RecoveryProgress>;
+  /** Per probed disk, its `disk.probed` and what it read; none when nothing is watched. */
+  probes?: ReadonlyMap<string, DiskProbeReport>;
 };
 
 export type DetectorOptions = {
@@ -41,6 +51,8 @@ const persistedForm = (state: DetectionState): string =>
 export class Detector {
   private state: DetectionState | undefined;
   private written: string | undefined;
+  /** Per probed disk that reads, the identity (WWID, superblock UUIDs) last reported or first seen. */
+  private readonly readBack = new Map<string, string>();
 
   private constructor(private readonly options: DetectorOptions) {}
 
@@ -61,14 +73,38 @@ export class Detector {
   async observe(observation: HostObservation, sink: EventSink): Promise<OutboundEvent[]> {
     const { log, probeReturnedDisk, bootId } = this.options;
     const changes = detectChanges(this.state, observation.snapshot, observation.progress);
+    const watched = observation.probes ?? new Map<string, DiskProbeReport>();
     const probes: EventDraft[] = [];
+    const reported = new Set<string>();
     for (const disk of changes.returnedDisks) {
+      // A watched disk that came back is reported with the probe the watch just made.
+      const probe = watched.get(disk.disk);
+      if (probe !== undefined) {
+        probes.push(probe.draft);
+        reported.add(disk.disk);
+        continue;
+      }
       try {
         probes.push(await probeReturnedDisk(disk, observation.snapshot));
       } catch (error) {
         log.warn('cannot probe a disk that came back', { disk: disk.disk, error });
       }
     }
+    const readBack = new Map(
+      [...watched].flatMap(([disk, probe]) =>
+        probe.draft.data.readable ? [[disk, probe.identity] as const] : [],
+      ),
+    );
+    for (const disk of disksReadAgain(this.state?.snapshot, observation.snapshot, readBack, this.readBack)) {
+      const probe = watched.get(disk);
+      if (probe === undefined || reported.has(disk)) continue;
+      probes.push(probe.draft);
+      reported.add(disk);
+    }
+    for (const [disk, identity] of readBack) {
+      if (reported.has(disk) || !this.readBack.has(disk)) this.readBack.set(disk, identity);
+    }
+    for (const disk of [...this.readBack.keys()]) if (!readBack.has(disk)) this.readBack.delete(disk);
     const events = sink.emit([...changes.drafts, ...probes]);
     this.state = { ...changes.state, bootId };
     this.record();

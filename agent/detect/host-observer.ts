@@ -3,17 +3,26 @@ import type { ArrayName } from '../../events/index.ts';
 import { parseMdadmExamine, toProbedPartition } from '../../probes/mdadm-examine.ts';
 import type { RecoveryProgress } from '../../probes/snapshot-diff.ts';
 import type { AgentConfig } from '../config.ts';
+import { executorSearchPath } from '../executor/programs.ts';
+import { createDdReader, createTreeReader, type DirectReader } from '../scan/direct-read.ts';
 import { scanHostInDetail } from '../scan/scan.ts';
 import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from '../scan/tool-runner.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { HostObservation } from './detector.ts';
+import { DiskWatch } from './disk-watch.ts';
 import type { ExaminePartition } from './returned-disk.ts';
 
 /**
  * The live side of detection: the probes' scan of the configured root (`/`, or a fixture tree
  * whose captured tool outputs stand in for the tools), with each syncing array's progress for
- * `mirror.recovering`, and `mdadm --examine` for the `disk.probed` of a returned disk. A probe
- * warning is logged once, not at every scan.
+ * `mirror.recovering`, the disk watch (disk-watch.ts: the disks of faulty, missing or Maintenance
+ * members on remote failure domains, probed at every scan, their state and readability put into
+ * the snapshot), and `mdadm --examine` for the `disk.probed` of a returned disk. A probe warning
+ * is logged once, not at every scan.
+ *
+ * The watch reads a disk through `dd` in a child process on `/`; on any other root (a fixture, a
+ * simulated host) it reads the tree's `dev/` nodes, unless `diskWatch.searchPath` names where a
+ * (fake) `dd` is, which then reads as on a host.
  */
 
 /** Distinct scan warnings remembered, so a host with a permanent oddity does not log it forever. */
@@ -24,15 +33,54 @@ export type HostObserver = {
   examine: ExaminePartition;
 };
 
+/** How the disk watch reads; each has a default (see {@link hostObserver}). */
+export type DiskWatchSettings = {
+  /** Where `dd` is looked for: the agent's PATH then the sbin folders on `/`; tests put their fake first. */
+  searchPath?: readonly string[];
+  /** A read's timeout, after which it is killed and reported not readable. */
+  timeoutMs?: number;
+  /** How long a scan waits for its probes. */
+  waitMs?: number;
+  /** Instead of `dd` or the tree's nodes. */
+  reader?: DirectReader;
+};
+
 export const hostObserver = (
   config: Pick<AgentConfig, 'root' | 'hostId' | 'role' | 'topology'>,
   log: AgentLog,
   /** The tools: live on `/`, captured outputs in another tree, or a simulated host's (the demo). */
   tools?: ToolRunner,
+  diskWatch: DiskWatchSettings = {},
 ): HostObserver => {
+  const live = resolve(config.root) === '/';
   const runTool: ToolRunner =
-    tools ?? (resolve(config.root) === '/' ? createLiveToolRunner() : createCapturedToolRunner(config.root));
+    tools ?? (live ? createLiveToolRunner() : createCapturedToolRunner(config.root));
   const warned = new Set<string>();
+  const watches = new Map<string, DiskWatch>();
+  /** The watch of a platform (the scan tells it), made once: it keeps its probes in flight. */
+  const watchFor = (platform: HostObservation['snapshot']['platform']): DiskWatch => {
+    let watch = watches.get(platform);
+    if (watch === undefined) {
+      const reader =
+        diskWatch.reader ??
+        (live || diskWatch.searchPath !== undefined
+          ? createDdReader({
+              platform,
+              searchPath: diskWatch.searchPath ?? executorSearchPath(process.env.PATH),
+              ...(diskWatch.timeoutMs === undefined ? {} : { timeoutMs: diskWatch.timeoutMs }),
+            })
+          : createTreeReader(config.root, platform));
+      watch = new DiskWatch({
+        root: config.root,
+        read: reader,
+        examine,
+        log,
+        ...(diskWatch.waitMs === undefined ? {} : { waitMs: diskWatch.waitMs }),
+      });
+      watches.set(platform, watch);
+    }
+    return watch;
+  };
 
   const observe = async (now: Date): Promise<HostObservation> => {
     const scan = await scanHostInDetail({
@@ -56,7 +104,8 @@ export const hostObserver = (
         ...(sync.finishMinutes === null ? {} : { finishMinutes: sync.finishMinutes }),
       });
     }
-    return { snapshot: scan.snapshot, progress };
+    const watched = await watchFor(scan.snapshot.platform).probe(scan.snapshot);
+    return { snapshot: watched.snapshot, progress, probes: watched.probes };
   };
 
   const examine: ExaminePartition = async (device, snapshot) => {
@@ -64,8 +113,8 @@ export const hostObserver = (
     const output = await runTool({
       tool: 'mdadm',
       args: ['--examine', `/dev/${device}`],
-      // A returned disk is examined afresh, never from a cached output.
-      fingerprint: `returned-disk ${now.toISOString()}`,
+      // A probed disk is examined afresh, never from a cached output.
+      fingerprint: `probed-disk ${now.toISOString()}`,
       now,
     });
     if (output === null) return undefined;

@@ -19,6 +19,7 @@ import {
   stripNul,
   systemFromDeviceTree,
   systemFromLocationCode,
+  systemFromVirtualLocationCode,
   vscsiFailureDomain,
 } from '../../probes/failure-domain.ts';
 import { deviceStateOf } from '../../probes/report-states.ts';
@@ -35,8 +36,9 @@ import { overriddenFailureDomain, type TopologyOverrides } from '../../probes/to
  * SCSI host `hostN` and ends in the `H:C:T:L` address), `size` (512-byte sectors),
  * `device/state`, `device/wwid` or `wwid`, `device/ioerr_cnt`, and for a dm device `dm/uuid` and
  * `slaves/`. Per SCSI host, under `sys/class/scsi_host/hostN/`: `proc_name` (else the `driver` link
- * of the adapter that holds `hostN`), and for ibmvscsi `partition_name`, `partition_number` and
- * `vhost_loc`. Per FC target, `sys/class/fc_transport/targetH:C:T/port_name`. From the device tree,
+ * of the adapter that holds `hostN`), for ibmvscsi `partition_name`, `partition_number` and
+ * `vhost_loc`, for ibmvfc (NPIV through a VIOS) `partition_name` and `drc_name`. Per FC target,
+ * `sys/class/fc_transport/targetH:C:T/port_name`. From the device tree,
  * `proc/device-tree/ibm,partition-name`, `model` and `system-id`. Per md array,
  * `sys/block/mdN/md/level` and each `dev-<member>/state` and `slot`; the array UUIDs from the udev
  * links `dev/disk/by-id/md-uuid-*`. The boot id from `proc/sys/kernel/random/boot_id`, else the
@@ -48,15 +50,17 @@ export type ScsiHostInfo = {
   host: string;
   /** `ibmvscsi`, `ibmvfc`, `qla2xxx`, `virtio_scsi`, ...; null when sysfs does not say. */
   driver: string | null;
-  /** ibmvscsi: the hosting partition the adapter logged in to (null until it heard from it). */
+  /** ibmvscsi, ibmvfc: the hosting partition (VIOS) the adapter logged in to (null until it heard from it). */
   partitionName: string | null;
   partitionNumber: number | null;
   /** ibmvscsi: the adapter's location code, which names the managed system. */
   vhostLoc: string | null;
+  /** ibmvfc: the DRC name of the VIOS's virtual FC server adapter, a virtual location code naming the system. */
+  drcName: string | null;
 };
 
 /** Where a disk's failure domain came from. */
-export type FailureDomainSource = 'override' | 'vscsi' | 'fc' | 'multipath' | 'local';
+export type FailureDomainSource = 'override' | 'vscsi' | 'npiv' | 'fc' | 'multipath' | 'local';
 
 /** A disk under `sys/block` with everything the snapshot and the fingerprints need. */
 export type BlockDiskInfo = {
@@ -215,11 +219,12 @@ const readScsiHost = async (
   adapterPath: string | null,
 ): Promise<ScsiHostInfo> => {
   const base = join(root, 'sys', 'class', 'scsi_host', host);
-  const [procName, partitionName, partitionNumber, vhostLoc] = await Promise.all([
+  const [procName, partitionName, partitionNumber, vhostLoc, drcName] = await Promise.all([
     readText(join(base, 'proc_name')),
     readText(join(base, 'partition_name')),
     readText(join(base, 'partition_number')),
     readText(join(base, 'vhost_loc')),
+    readText(join(base, 'drc_name')),
   ]);
   const adapterDriver = adapterPath === null ? null : await linkName(join(adapterPath, 'driver'));
   const driver = driverName(procName) ?? adapterDriver;
@@ -229,7 +234,34 @@ const readScsiHost = async (
     partitionName: partitionName === null ? null : stripNul(partitionName) || null,
     partitionNumber: partitionNumber === null ? null : parseCounter(partitionNumber),
     vhostLoc: vhostLoc === null ? null : stripNul(vhostLoc) || null,
+    drcName: drcName === null ? null : stripNul(drcName) || null,
   };
+};
+
+/**
+ * `vscsi:<system>/<partition>` of an ibmvscsi or ibmvfc host: the partition from its
+ * `partition_name`, the system from its own location code (`vhost_loc`, `drc_name`), else from the
+ * device tree (the client and its VIOS are in one managed system). Null when either is unknown.
+ */
+const viosFailureDomain = (host: ScsiHostInfo, deviceTree: DeviceTree): FailureDomain | null => {
+  const partition =
+    host.partitionName === null
+      ? null
+      : hostingPartitionName(host.partitionName, deviceTree.ownPartitionName);
+  const ownCode =
+    host.driver === 'ibmvscsi'
+      ? host.vhostLoc === null
+        ? null
+        : systemFromLocationCode(host.vhostLoc)
+      : host.drcName === null
+        ? null
+        : systemFromVirtualLocationCode(host.drcName);
+  const system =
+    ownCode ??
+    (deviceTree.model === null || deviceTree.systemId === null
+      ? null
+      : systemFromDeviceTree(deviceTree.model, deviceTree.systemId));
+  return partition === null || system === null ? null : vscsiFailureDomain(system, partition);
 };
 
 const resolveFailureDomain = (
@@ -242,16 +274,7 @@ const resolveFailureDomain = (
   const override = overriddenFailureDomain(topology, disk.disk, disk.scsiHost);
   if (override !== null) return { domain: override, source: 'override' };
   if (host?.driver === 'ibmvscsi') {
-    const partition =
-      host.partitionName === null
-        ? null
-        : hostingPartitionName(host.partitionName, deviceTree.ownPartitionName);
-    const system =
-      (host.vhostLoc === null ? null : systemFromLocationCode(host.vhostLoc)) ??
-      (deviceTree.model === null || deviceTree.systemId === null
-        ? null
-        : systemFromDeviceTree(deviceTree.model, deviceTree.systemId));
-    const domain = partition === null || system === null ? null : vscsiFailureDomain(system, partition);
+    const domain = viosFailureDomain(host, deviceTree);
     if (domain !== null) return { domain, source: 'vscsi' };
     warnings.push({
       line: 0,
@@ -259,6 +282,12 @@ const resolveFailureDomain = (
       reason: `${disk.disk}: cannot name the hosting partition or system of ${host.host}; reported as local`,
     });
     return null;
+  }
+  // NPIV through a VIOS: the VIOS's domain, as its vSCSI disks have; a capture without the
+  // host's attributes (a sosreport keeps part of sysfs) falls back to the FC target port.
+  if (host?.driver === 'ibmvfc') {
+    const domain = viosFailureDomain(host, deviceTree);
+    if (domain !== null) return { domain, source: 'npiv' };
   }
   const fc = disk.fcTargetPort === null ? null : fcFailureDomain(disk.fcTargetPort);
   if (fc !== null) return { domain: fc, source: 'fc' };

@@ -29,12 +29,14 @@ export const deviceNodeExists = (model, device) => {
   return located.number === null || partitionsShown(model, located.lun);
 };
 
+/** Whether a read of `/dev/<device>` returns data: a running, readable LUN whose server answers. */
 export const deviceReadable = (model, device) => {
   const located = locateDevice(model, device);
   return (
     located !== null &&
     deviceNodeExists(model, device) &&
     located.lun.readable &&
+    located.lun.hangs !== true &&
     located.lun.state === 'running'
   );
 };

@@ -27,12 +27,19 @@ export type FakeArray = {
 };
 
 export type FakeScsiHost = {
+  /** `ibmvscsi` (vSCSI from a hosting partition), `ibmvfc` (NPIV through a VIOS), `qla2xxx`, ... */
   driver: string;
   /** The vio adapter folder (`30000003`). */
   adapter: string;
+  /** ibmvscsi, ibmvfc: the hosting partition (VIOS) the adapter logged in to, its id, and the server adapter's slot. */
   partitionName?: string;
   partitionNumber?: number;
   slot?: number;
+  /** ibmvfc: the VIOS's physical FC adapter (`fcs0`) and its port's location code. */
+  deviceName?: string;
+  portLocCode?: string;
+  /** ibmvfc: the client adapter's virtual WWPN (`c0507604f7c300a6`). */
+  wwpn?: string;
 };
 
 export type FakeLun = {
@@ -44,9 +51,16 @@ export type FakeLun = {
   comesBackAs?: string;
   /** Whether the server exports the LUN (a rescan finds it). */
   exported: boolean;
-  /** The SCSI device state (`running`, `offline`). */
+  /** The SCSI device state (`running`, `offline`, `blocked`). */
   state: string;
   readable: boolean;
+  /** Its server stopped answering while the device still runs: a read never returns (dd hangs in D state). */
+  hangs?: boolean;
+  /** An FC (NPIV) LUN: the WWPN of the target port it is reached through (`500507680b21ac1c`). */
+  targetPort?: string;
+  /** The SCSI inquiry strings; default `AIX`/`VDASD`, a vSCSI disk's. */
+  vendor?: string;
+  product?: string;
   sizeBytes: number;
   wwid?: string;
   /** Its partitions; `signature` is what else one holds (a file system, an LVM label, swap). */
@@ -109,7 +123,8 @@ export type FakeModel = {
   dm: Record<string, { uuid: string; slaves: string[] }>;
   multipath: FakeMap[];
   svm: FakeSvm | null;
-  solarisDisks?: Record<string, { readable: boolean }>;
+  /** A Solaris guest's disks (`c0d1`): whether their raw whole-disk slice reads, or hangs (vdc waiting for its service domain). */
+  solarisDisks?: Record<string, { readable: boolean; hangs?: boolean }>;
   /** A Solaris host (an LDoms guest): no `proc/mdstat`, and a tree the scan reads as Solaris. */
   platform?: 'solaris';
   /** A kernel whose sysfs lists no holders (2.6.2x and older): only mdstat tells md membership. */

@@ -7,9 +7,12 @@ import { deviceMinor, deviceNodeExists, diskMinor, locateDevice, partitionsShown
  * Linux lays it out, for the executor and the scan to read: `proc/mdstat`, `proc/self/mountinfo`,
  * `proc/swaps`, `proc/stat`, `sys/block/<disk>` with its partitions, sizes, device numbers and
  * holders, `sys/class/scsi_device/<hctl>/device` and `sys/class/scsi_host/<host>` (ibmvscsi, with
- * the hosting partition and the location code), `sys/block/<md>/md/dev-*`, dm's `dm/uuid` and
- * slaves, and `dev/` nodes (a readable device is a file of data; an unreadable one a directory,
- * whose read fails as an offline disk's does).
+ * the hosting partition and the location code; ibmvfc, with what its NPIV login answered:
+ * `partition_name`, `device_name`, `port_loc_code`, `drc_name`, `npiv_version`, `capabilities`,
+ * its LUNs under an `rport-H:C-T` with their target's `fc_transport/.../port_name`),
+ * `proc/device-tree` (partition name, model, system id), `sys/block/<md>/md/dev-*`, dm's
+ * `dm/uuid` and slaves, and `dev/` nodes (a readable device is a file of data; an unreadable one
+ * a directory, whose read fails as an offline disk's does).
  */
 
 const DEVICE_BYTES = Buffer.alloc(4096, 0xa5);
@@ -92,6 +95,12 @@ export const renderTree = (root, model) => {
   file(root, 'proc/stat', `cpu  1 2 3 4 5 6 7 0 0 0\nbtime ${model.btime}\nprocesses 1234\n`);
   file(root, 'proc/sys/kernel/random/boot_id', `${model.bootId}\n`);
   file(root, 'proc/device-tree/ibm,partition-name', `${model.ownPartition}\0`);
+  const system = /^U(\w{4})\.(\w{3})\.(\w{7})$/.exec(model.system);
+  if (system !== null) {
+    // As firmware shows them: `IBM,<type>-<model>`, and `IBM,<plant><serial>` (plant code 02 here).
+    file(root, 'proc/device-tree/model', `IBM,${system[1]}-${system[2]}\0`);
+    file(root, 'proc/device-tree/system-id', `IBM,02${system[3]}\0`);
+  }
 
   const numbers = new Map();
   const mountLines = [];
@@ -119,7 +128,26 @@ export const renderTree = (root, model) => {
     const base = `sys/class/scsi_host/${host}`;
     file(root, `${base}/proc_name`, `${info.driver}\n`);
     file(root, `${base}/scan`, '');
-    if (info.partitionName !== undefined) {
+    if (info.driver === 'ibmvfc') {
+      // ibmvfc's host attributes show its NPIV login answer (ibmvfc_npiv_login_resp): empty
+      // strings and version 0 until the VIOS answered.
+      const login = info.partitionName !== undefined;
+      file(root, `${base}/partition_name`, `${login ? info.partitionName : ''}\n`);
+      file(root, `${base}/device_name`, `${login ? (info.deviceName ?? 'fcs0') : ''}\n`);
+      file(
+        root,
+        `${base}/port_loc_code`,
+        `${login ? (info.portLocCode ?? 'U78D3.001.WZS0ABC-P1-C6-T1') : ''}\n`,
+      );
+      file(
+        root,
+        `${base}/drc_name`,
+        `${login ? `${model.system}-V${info.partitionNumber}-C${info.slot}` : ''}\n`,
+      );
+      file(root, `${base}/npiv_version`, `${login ? 1 : 0}\n`);
+      file(root, `${base}/capabilities`, `${login ? 'e' : '0'}\n`);
+      if (info.wwpn !== undefined) file(root, `sys/class/fc_host/${host}/port_name`, `0x${info.wwpn}\n`);
+    } else if (info.partitionName !== undefined) {
       file(root, `${base}/partition_name`, `${info.partitionName}\n`);
       file(root, `${base}/partition_number`, `${info.partitionNumber}\n`);
       file(root, `${base}/vhost_loc`, `${model.system}-V${info.partitionNumber}-C${info.slot}\n`);
@@ -132,11 +160,15 @@ export const renderTree = (root, model) => {
     const [h, c, t] = hctl.split(':');
     const host = `host${h}`;
     const adapter = model.scsiHosts[host]?.adapter ?? `3000000${h}`;
-    const device = `sys/devices/vio/${adapter}/${host}/target${h}:${c}:${t}/${hctl}`;
+    // An FC LUN sits under its remote port, as the FC transport class lays it out.
+    const fc = lun.targetPort !== undefined;
+    const parent = fc ? `${host}/rport-${h}:${c}-${t}` : host;
+    const device = `sys/devices/vio/${adapter}/${parent}/target${h}:${c}:${t}/${hctl}`;
     const disk = lun.attached;
     file(root, `${device}/state`, `${lun.state}\n`);
-    file(root, `${device}/vendor`, 'AIX     \n');
-    file(root, `${device}/model`, 'VDASD           \n');
+    file(root, `${device}/vendor`, `${(lun.vendor ?? 'AIX').padEnd(8)}\n`);
+    file(root, `${device}/model`, `${(lun.product ?? 'VDASD').padEnd(16)}\n`);
+    if (fc) file(root, `sys/class/fc_transport/target${h}:${c}:${t}/port_name`, `0x${lun.targetPort}\n`);
     file(root, `${device}/ioerr_cnt`, '0x0\n');
     file(root, `${device}/delete`, '');
     if (lun.wwid !== undefined) file(root, `${device}/wwid`, `${lun.wwid}\n`);
@@ -148,7 +180,8 @@ export const renderTree = (root, model) => {
     file(root, `sys/block/${disk}/size`, `${Math.floor(lun.sizeBytes / 512)}\n`);
     file(root, `sys/block/${disk}/dev`, `8:${minor}\n`);
     folder(root, `sys/block/${disk}/holders`);
-    node(root, `dev/${disk}`, lun.readable && lun.state === 'running');
+    const reads = lun.readable && lun.state === 'running' && lun.hangs !== true;
+    node(root, `dev/${disk}`, reads);
     if (!partitionsShown(model, lun)) continue;
     for (const partition of lun.partitions) {
       const name = `${disk}${partition.number}`;
@@ -157,7 +190,7 @@ export const renderTree = (root, model) => {
       file(root, `${base}/size`, `${Math.floor(partition.sizeBytes / 512)}\n`);
       file(root, `${base}/dev`, `8:${minor + partition.number}\n`);
       folder(root, `${base}/holders`);
-      node(root, `dev/${name}`, lun.readable && lun.state === 'running', partition.signature);
+      node(root, `dev/${name}`, reads, partition.signature);
     }
   }
 
@@ -202,6 +235,6 @@ export const renderTree = (root, model) => {
     for (const holder of holders) file(root, `${path}/${holder}`, '');
   }
   for (const [device, info] of Object.entries(model.solarisDisks ?? {})) {
-    node(root, `dev/rdsk/${device}s2`, info.readable);
+    node(root, `dev/rdsk/${device}s2`, info.readable && info.hangs !== true);
   }
 };

@@ -127,9 +127,17 @@ export const createFakeHost = (
     },
   };
 
-  const runInProcess: RunProgram = async (program, args) => {
+  const runInProcess: RunProgram = async (program, args, options = {}) => {
     if (!TOOL_NAMES.includes(program)) throw new ToolMissingError(program, [binDir]);
     const result = runTool(program, args, root);
+    if (result.hangs === true) {
+      // The real program would never return: it is killed at its timeout, as the runner kills one.
+      await new Promise<void>((resolve) => {
+        if (options.timeoutMs !== undefined) setTimeout(resolve, options.timeoutMs);
+        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+      return { exitCode: null, stdout: '', stderr: '', timedOut: options.signal?.aborted !== true };
+    }
     return { exitCode: result.code, stdout: result.stdout, stderr: result.stderr, timedOut: false };
   };
 
@@ -407,6 +415,89 @@ export const multipathModel = (hostId: string): FakeModel => {
         { device: 'sdd', hctl: '4:0:0:0', dmState: 'failed', checker: 'faulty', online: 'running', group: 0 },
         { device: 'sde', hctl: '3:0:1:0', dmState: 'active', checker: 'ghost', online: 'running', group: 1 },
         { device: 'sdf', hctl: '4:0:1:0', dmState: 'active', checker: 'ghost', online: 'running', group: 1 },
+      ],
+    },
+  ];
+  return model;
+};
+
+/** The WWID of the NPIV client's data LUN. */
+export const NPIV_WWID = '36005076801810523f8000000000000b2';
+
+/**
+ * A Linux client on one managed system with two VIOS: its root disk `sda` by vSCSI from vios1
+ * (`host0`), and a SAN LUN mapped by dm-multipath (`mpatha`, dm-0) over four NPIV paths, two
+ * through each VIOS's virtual FC adapter: `sdb` and `sdc` through vios1 (`host1`, ibmvfc), `sdd`
+ * and `sde` through vios2 (`host2`), each pair on two target ports of the array.
+ */
+export const npivClientModel = (hostId: string): FakeModel => {
+  const model = emptyModel(hostId);
+  model.scsiHosts.host0 = {
+    driver: 'ibmvscsi',
+    adapter: '30000002',
+    partitionName: 'vios1',
+    partitionNumber: 1,
+    slot: 2,
+  };
+  model.scsiHosts.host1 = {
+    driver: 'ibmvfc',
+    adapter: '30000004',
+    partitionName: 'vios1',
+    partitionNumber: 1,
+    slot: 30,
+    deviceName: 'fcs0',
+    portLocCode: 'U78D3.001.WZS0ABC-P1-C6-T1',
+    wwpn: 'c0507604f7c300a6',
+  };
+  model.scsiHosts.host2 = {
+    driver: 'ibmvfc',
+    adapter: '30000005',
+    partitionName: 'vios2',
+    partitionNumber: 2,
+    slot: 30,
+    deviceName: 'fcs0',
+    portLocCode: 'U78D3.001.WZS0DEF-P1-C6-T1',
+    wwpn: 'c0507604f7c300a8',
+  };
+  const lun = (name: string, extra: Partial<FakeModel['luns'][string]> = {}) => ({
+    name,
+    attached: name,
+    exported: true,
+    state: 'running',
+    readable: true,
+    sizeBytes: DISK_BYTES,
+    partitions: [],
+    partitionsAt: 0,
+    heldOpen: false,
+    ...extra,
+  });
+  model.luns['0:0:1:0'] = lun('sda', { partitions: [{ number: 1, sizeBytes: partitionBytes(1) }] });
+  const san = { wwid: NPIV_WWID, vendor: 'IBM', product: '2145' };
+  model.luns['1:0:0:0'] = lun('sdb', { ...san, targetPort: '500507680b21ac1c' });
+  model.luns['1:0:1:0'] = lun('sdc', { ...san, targetPort: '500507680b31ac1c' });
+  model.luns['2:0:0:0'] = lun('sdd', { ...san, targetPort: '500507680b22ac1c' });
+  model.luns['2:0:1:0'] = lun('sde', { ...san, targetPort: '500507680b32ac1c' });
+  model.dm['dm-0'] = { uuid: `mpath-${NPIV_WWID}`, slaves: ['sdb', 'sdc', 'sdd', 'sde'] };
+  const path = (device: string, hctl: string, group: number) => ({
+    device,
+    hctl,
+    dmState: 'active',
+    checker: group === 0 ? 'ready' : 'ghost',
+    online: 'running',
+    group,
+  });
+  model.multipath = [
+    {
+      name: 'mpatha',
+      wwid: NPIV_WWID,
+      dm: 'dm-0',
+      vendor: 'IBM',
+      product: '2145',
+      paths: [
+        path('sdb', '1:0:0:0', 0),
+        path('sdd', '2:0:0:0', 0),
+        path('sdc', '1:0:1:0', 1),
+        path('sde', '2:0:1:0', 1),
       ],
     },
   ];

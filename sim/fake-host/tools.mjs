@@ -1,3 +1,4 @@
+import { dd } from './fake-dd.mjs';
 import { mdadm } from './fake-mdadm.mjs';
 import { multipathd } from './fake-multipathd.mjs';
 import { metadb, metareplace, metastat } from './fake-svm-tools.mjs';
@@ -5,8 +6,8 @@ import { logRead } from './host-model.mjs';
 import { toolResult } from './tool-result.mjs';
 
 /**
- * The fake storage tools: `mdadm`, `multipathd`, `metareplace`, `metastat`, `metadb` and
- * `udevadm`, each a function of its argument vector and the fake root that reads and changes the
+ * The fake storage tools: `mdadm`, `multipathd`, `metareplace`, `metastat`, `metadb`, `udevadm`
+ * and `dd`, each a function of its argument vector and the fake root that reads and changes the
  * host model as the real tool would, printing what the real tool prints (the formats the probes'
  * parsers read), including the real tools' refusals: `--re-add` without a bitmap ("mdadm: --re-add
  * for /dev/sdb1 to /dev/md0 is not possible"), `--add` of a device that "reports being an active
@@ -14,9 +15,11 @@ import { toolResult } from './tool-result.mjs';
  * real tools they also do what the executor must never ask for: `--add` over another array's
  * superblock or over a newer stale half, `metareplace -e` of a Last Erred component.
  *
- * Each tool is in its own module (fake-mdadm.mjs, fake-multipathd.mjs, fake-svm-tools.mjs); this
- * one runs them by name. The executables on the test's PATH are small `#!/usr/bin/env node`
- * scripts that call `main`; property tests call `runTool` in process to spare a process per call.
+ * Each tool is in its own module (fake-mdadm.mjs, fake-multipathd.mjs, fake-svm-tools.mjs,
+ * fake-dd.mjs); this one runs them by name. The executables on the test's PATH are small
+ * `#!/usr/bin/env node` scripts that call `main`; property tests call `runTool` in process to
+ * spare a process per call. A tool that hangs as the real one would (dd reading a blocked device)
+ * answers `hangs: true`: its executable then never exits until it is killed.
  */
 
 const udevadm = (root, argv) => {
@@ -26,10 +29,10 @@ const udevadm = (root, argv) => {
     : toolResult(2, '', `udevadm: unknown command ${argv[0] ?? ''}\n`);
 };
 
-const TOOLS = { mdadm, multipathd, metareplace, metastat, metadb, udevadm };
+const TOOLS = { mdadm, multipathd, metareplace, metastat, metadb, udevadm, dd };
 export const TOOL_NAMES = Object.keys(TOOLS);
 
-/** Runs a fake tool in process: `{code, stdout, stderr}`. */
+/** Runs a fake tool in process: `{code, stdout, stderr}`, and `hangs` when the real one would never return. */
 export const runTool = (name, argv, root) => {
   const tool = TOOLS[name];
   if (tool === undefined) return toolResult(127, '', `${name}: command not found\n`);
@@ -38,7 +41,12 @@ export const runTool = (name, argv, root) => {
 
 /** The entry point of a generated executable. */
 export const main = (name, root) => {
-  const { code, stdout, stderr } = runTool(name, process.argv.slice(2), root);
+  const { code, stdout, stderr, hangs } = runTool(name, process.argv.slice(2), root);
+  if (hangs === true) {
+    // Blocked in the kernel: no output, no exit, until a signal ends the process.
+    setInterval(() => undefined, 1 << 30);
+    return;
+  }
   process.stdout.write(stdout);
   process.stderr.write(stderr);
   process.exitCode = code;

@@ -6,6 +6,7 @@ import {
   localFailureDomain,
   systemFromDeviceTree,
   systemFromLocationCode,
+  systemFromVirtualLocationCode,
   vscsiFailureDomain,
 } from '../../probes/failure-domain.ts';
 
@@ -14,6 +15,12 @@ describe('failure domains', () => {
     expect(systemFromLocationCode('U9080.M9S.78AB12C-V7-C2\n')).toBe('Server-9080-M9S-SN78AB12C');
     expect(systemFromLocationCode('U8233.E8B.061AB2P-V3-C3')).toBe('Server-8233-E8B-SN061AB2P');
     expect(systemFromLocationCode('30000003')).toBeNull();
+  });
+
+  it("names the system from an ibmvfc host's drc_name, never from a physical port's location code", () => {
+    expect(systemFromVirtualLocationCode('U9080.M9S.78AB12C-V1-C30\n')).toBe('Server-9080-M9S-SN78AB12C');
+    expect(systemFromVirtualLocationCode('U78D3.001.WZS0ABC-P1-C6-T1')).toBeNull();
+    expect(systemFromVirtualLocationCode('')).toBeNull();
   });
 
   it('names the same system from the device tree when there is no vhost_loc', () => {

@@ -6,7 +6,7 @@ import {
   readMdUuidLinks,
   scsiAddressOf,
 } from '../../../agent/scan/sysfs-reader.ts';
-import { buildTree, materializeTree, removeScratchTrees } from '../../helpers/agent-probes.ts';
+import { buildTree, materializeTree, removeScratchTrees, writeTreeFile } from '../../helpers/agent-probes.ts';
 
 afterAll(removeScratchTrees);
 
@@ -148,6 +148,60 @@ describe('readHostTopology', () => {
       failureDomain: 'fc:500507680b21ac1c',
       failureDomainSource: 'multipath',
     });
+  });
+});
+
+describe('readHostTopology of NPIV (ibmvfc) disks', () => {
+  /** A LUN behind an ibmvfc host, under its remote port, with the host attributes a test gives. */
+  const npivDisk = (hostFiles: Record<string, string>) =>
+    buildTree(
+      {
+        'sys/devices/vio/30000004/host2/rport-2:0-0/target2:0:0/2:0:0:0/state': 'running\n',
+        'sys/block/sdc/size': '2097152\n',
+        'sys/class/scsi_host/host2/proc_name': 'ibmvfc\n',
+        'sys/class/fc_transport/target2:0:0/port_name': '0x500507680b21ac1c\n',
+        ...Object.fromEntries(
+          Object.entries(hostFiles).map(([name, text]) => [`sys/class/scsi_host/host2/${name}`, text]),
+        ),
+      },
+      { 'sys/block/sdc/device': '../../devices/vio/30000004/host2/rport-2:0-0/target2:0:0/2:0:0:0' },
+    );
+
+  it("gives a path through a VIOS the VIOS's domain, the system from drc_name, not the physical port", async () => {
+    const root = npivDisk({
+      partition_name: 'vios1\n',
+      device_name: 'fcs0\n',
+      port_loc_code: 'U78D3.001.WZS0ABC-P1-C6-T1\n',
+      drc_name: 'U9080.M9S.78AB12C-V1-C30\n',
+      npiv_version: '1\n',
+    });
+    const topology = await readHostTopology({ root, hostId: 'lnxclient07' });
+    expect(topology.warnings).toEqual([]);
+    expect(topology.disks.get('sdc')).toMatchObject({
+      driver: 'ibmvfc',
+      failureDomain: 'vscsi:Server-9080-M9S-SN78AB12C/vios1',
+      failureDomainSource: 'npiv',
+    });
+  });
+
+  it('names the system from the device tree when drc_name names none, and keeps fc: before the NPIV login', async () => {
+    const fromDeviceTree = npivDisk({ partition_name: 'vios2\n', drc_name: '\n' });
+    writeTreeFile(fromDeviceTree, 'proc/device-tree/model', 'IBM,9080-M9S\0');
+    writeTreeFile(fromDeviceTree, 'proc/device-tree/system-id', 'IBM,0278AB12C\0');
+    expect(
+      (await readHostTopology({ root: fromDeviceTree, hostId: 'lnxclient07' })).disks.get('sdc')
+        ?.failureDomain,
+    ).toBe('vscsi:Server-9080-M9S-SN78AB12C/vios2');
+
+    const noLogin = npivDisk({ partition_name: '\n', drc_name: '\n', npiv_version: '0\n' });
+    writeTreeFile(noLogin, 'proc/device-tree/model', 'IBM,9080-M9S\0');
+    writeTreeFile(noLogin, 'proc/device-tree/system-id', 'IBM,0278AB12C\0');
+    const topology = await readHostTopology({ root: noLogin, hostId: 'lnxclient07' });
+    expect(topology.disks.get('sdc')).toMatchObject({
+      failureDomain: 'fc:500507680b21ac1c',
+      failureDomainSource: 'fc',
+    });
+    expect(topology.warnings).toEqual([]);
   });
 });
 
