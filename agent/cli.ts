@@ -10,6 +10,7 @@ commands:
   scan [--root DIR] [--json]
   parse mdstat|multipath|metastat|ldm [FILE]
   hook <event> <md-device> [component]
+  announce going-down [--reason R] [--config F] [--wait S] [--only-at-shutdown]
 `;
 
 import { EXIT } from './commands/exit.ts';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   scan: () => import('./commands/scan.ts'),
   parse: () => import('./commands/parse.ts'),
   hook: () => import('./commands/hook.ts'),
+  announce: () => import('./commands/announce.ts'),
 };
 
 export const main = async (argv: readonly string[]): Promise<number> => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { FaultlineError } from '../events/faultline-error.ts';
-import { HostId, HostRole, Platform } from '../events/index.ts';
+import { ConsoleName, DomainRole, FailureDomain, HostId, HostRole, Platform } from '../events/index.ts';
 import { TopologyOverrides } from '../probes/topology.ts';
 
 /**
@@ -30,6 +30,10 @@ export const CONFIG_DEFAULTS = {
   retryMaxSeconds: 300,
   requestTimeoutSeconds: 30,
   spoolMaxBytes: 16 * 1024 * 1024,
+  /** How long `announce going-down` waits for the control plane before leaving the event spooled. */
+  announceWaitSeconds: 5,
+  /** A serving check that takes longer than this has failed. */
+  servingCheckTimeoutSeconds: 30,
 } as const;
 
 const AbsolutePath = z
@@ -105,6 +109,11 @@ export const IntervalsConfig = z.strictObject({
   scanSeconds: z.number().min(0.05).max(3600).default(CONFIG_DEFAULTS.scanSeconds),
   /** Heartbeats say the agent is alive: the cloud escalates an agent silent past three of them. */
   heartbeatSeconds: z.int().min(1).max(86_400).default(CONFIG_DEFAULTS.heartbeatSeconds),
+  /**
+   * How often a server (role `hosting` or `control`) runs its serving check, or looks at its
+   * service domains with `ldm list -p`; the scan interval when unset.
+   */
+  serverCheckSeconds: z.number().min(0.05).max(3600).optional(),
 });
 export type IntervalsConfig = z.infer<typeof IntervalsConfig>;
 
@@ -128,6 +137,53 @@ export const SpoolConfig = z.strictObject({
     .default(CONFIG_DEFAULTS.spoolMaxBytes),
 });
 export type SpoolConfig = z.infer<typeof SpoolConfig>;
+
+/**
+ * How a hosting partition knows it serves again (§5.2): `vios`, its virtual SCSI target devices
+ * `Available` in `ioscli lsmap -all` (and any virtual FC adapter mapped in `lsmap -all -npiv`),
+ * or a command of the operator's, run with an argument vector (no shell), whose exit 0 means
+ * serving (an IBM i's network server descriptions varied on, a Linux target's LUNs exported).
+ */
+export const ServingCheckConfig = z.union([
+  z.literal('vios'),
+  z.strictObject({
+    command: z.tuple([AbsolutePath], z.string().min(1).max(4096)).check(z.maxLength(64)),
+    timeoutSeconds: z.number().min(1).max(600).default(CONFIG_DEFAULTS.servingCheckTimeoutSeconds),
+  }),
+]);
+export type ServingCheckConfig = z.infer<typeof ServingCheckConfig>;
+
+/** A hosting partition's own failure domain and serving check (role `hosting`). */
+export const HostingConfig = z.strictObject({
+  /**
+   * `vscsi:<system>/<partition>`, as its clients name it; derived from the partition's own name
+   * and managed system when unset (AIX and VIOS: `uname -L`, `-M`, `-u`; Linux: the device tree).
+   */
+  failureDomain: FailureDomain.refine((domain) => domain.startsWith('vscsi:'), {
+    message: 'a hosting partition serves a vscsi:<system>/<partition> domain',
+  }).optional(),
+  servingCheck: ServingCheckConfig.optional(),
+});
+export type HostingConfig = z.infer<typeof HostingConfig>;
+
+/** An LDoms control domain's service domains and guests (role `control`). */
+export const ControlConfig = z.strictObject({
+  /**
+   * The service domains and their roles; when unset, every domain that runs a virtual disk
+   * service (`ldm list-services -p`), the control domain as `primary`, the others `alternate`.
+   */
+  serviceDomains: z.record(ConsoleName, DomainRole).optional(),
+  /** A guest's host id where it is not its domain name: `{"ldg1": "ldg1.example.net"}`. */
+  guestHostIds: z.record(ConsoleName, ConsoleName).optional(),
+});
+export type ControlConfig = z.infer<typeof ControlConfig>;
+
+/** `faultline-agent announce`. */
+export const AnnounceConfig = z.strictObject({
+  /** How long it waits for delivery before it leaves the event in the spool and returns. */
+  waitSeconds: z.number().min(0.5).max(120).default(CONFIG_DEFAULTS.announceWaitSeconds),
+});
+export type AnnounceConfig = z.infer<typeof AnnounceConfig>;
 
 const PEM_PUBLIC_KEY = /^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/;
 
@@ -166,8 +222,22 @@ export const AgentConfigFile = z
     planPublicKeyFile: AbsolutePath.optional(),
     /** While this file exists, the agent runs no plan (it still observes and reports). */
     stopFile: AbsolutePath.default(CONFIG_DEFAULTS.stopFile),
+    /** Role `hosting`: its failure domain and serving check. */
+    hosting: HostingConfig.optional(),
+    /** Role `control`: its service domains and guests. */
+    control: ControlConfig.optional(),
+    announce: AnnounceConfig.default({ waitSeconds: CONFIG_DEFAULTS.announceWaitSeconds }),
   })
   .superRefine((config, context) => {
+    for (const section of ['hosting', 'control'] as const) {
+      if (config[section] !== undefined && config.role !== section) {
+        context.addIssue({
+          code: 'custom',
+          path: [section],
+          message: `only for role ${section} (this host's role is ${config.role})`,
+        });
+      }
+    }
     if (config.planPublicKey !== undefined && config.planPublicKeyFile !== undefined) {
       context.addIssue({
         code: 'custom',
@@ -190,9 +260,11 @@ export type ResolvedApiTarget = { url: string; agentToken: string };
  */
 export type AgentConfig = Omit<
   ParsedConfigFile,
-  'platform' | 'targets' | 'planPublicKey' | 'planPublicKeyFile' | 'caBundle'
+  'platform' | 'targets' | 'planPublicKey' | 'planPublicKeyFile' | 'caBundle' | 'hosting'
 > & {
   platform: Platform;
+  /** Role `hosting`: with its serving check decided (`vios` on AIX when the file names none). */
+  hosting?: { failureDomain?: string; servingCheck: ServingCheckConfig };
   targets: { sqs?: SqsTargetConfig; api?: ResolvedApiTarget };
   /** The PEM text of the extra CAs, when `caBundle` is set. */
   caCertificates?: string;
@@ -298,6 +370,26 @@ export const resolveAgentConfig = (
     }
   }
 
+  const resolvedPlatform = file.platform ?? platformOfNode(process.platform);
+  let hosting: AgentConfig['hosting'];
+  if (file.role === 'hosting') {
+    const servingCheck = file.hosting?.servingCheck ?? (resolvedPlatform === 'aix' ? 'vios' : undefined);
+    if (servingCheck === undefined) {
+      issues.push(
+        `hosting.servingCheck: required on ${resolvedPlatform}: {"command": ["/path/to/check"]}, whose exit 0 means this partition serves its clients`,
+      );
+    } else if (servingCheck === 'vios' && resolvedPlatform !== 'aix') {
+      issues.push(
+        `hosting.servingCheck: 'vios' reads ioscli lsmap, on a VIOS (platform aix), not ${resolvedPlatform}`,
+      );
+    } else {
+      hosting = {
+        ...(file.hosting?.failureDomain === undefined ? {} : { failureDomain: file.hosting.failureDomain }),
+        servingCheck,
+      };
+    }
+  }
+
   const caCertificates = file.caBundle === undefined ? undefined : read('caBundle', file.caBundle);
   if (caCertificates !== undefined && !caCertificates.includes('-----BEGIN CERTIFICATE-----')) {
     issues.push(`caBundle: ${file.caBundle} holds no PEM certificate`);
@@ -310,11 +402,13 @@ export const resolveAgentConfig = (
     planPublicKey: _pem,
     planPublicKeyFile: _pemFile,
     caBundle: _caBundle,
+    hosting: _hosting,
     ...rest
   } = file;
   return {
     ...rest,
-    platform: platform ?? platformOfNode(process.platform),
+    platform: platform ?? resolvedPlatform,
+    ...(hosting === undefined ? {} : { hosting }),
     targets: {
       ...(targets.sqs === undefined ? {} : { sqs: targets.sqs }),
       ...(api === undefined ? {} : { api }),

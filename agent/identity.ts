@@ -24,7 +24,7 @@ export type AgentIdentity = {
 const LINUX_BOOT_ID = join('proc', 'sys', 'kernel', 'random', 'boot_id');
 const MACHINE_ID_FILES = [join('etc', 'machine-id'), join('var', 'lib', 'dbus', 'machine-id')] as const;
 /** Boot times derived from uptime are rounded to this, so one boot keeps one id despite jitter. */
-const DERIVED_BOOT_ID_GRANULARITY_SECONDS = 60;
+export const DERIVED_BOOT_ID_GRANULARITY_SECONDS = 60;
 
 const readTrimmed = (path: string): string | undefined => {
   try {

@@ -61,8 +61,9 @@ export const run = async (args: readonly string[]): Promise<number> => {
     stopSignal = signal;
     void agent?.stop();
   };
+  // SIGUSR2: a hook asks for a scan, or `announce` for an announcement (agent/serve/).
   const onScanRequest = () => {
-    void agent?.scanNow('hook');
+    agent?.requestsPending();
   };
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   canonicalJson,
+  type GuestDisk,
   type HostRole,
   type HostSnapshot,
   type PlanAction,
@@ -19,6 +20,12 @@ export type HeartbeatContext = {
   intervalSeconds: number;
   /** The plan actions this agent can run: none until an executor is plugged in. */
   capabilities: readonly PlanAction[];
+  /**
+   * A server's side (role `hosting` or `control`, agent/serve/): the kernel's boot time, the
+   * failure domains it serves now (its serving check passed) and a control domain's guests' disks.
+   * Not in the digest: the digest covers storage only.
+   */
+  server?: { bootedAt?: string; serves: readonly string[]; guests?: readonly GuestDisk[] };
 };
 
 /** The storage part of a heartbeat: what the digest covers. */
@@ -41,7 +48,11 @@ export const heartbeatInventory = (snapshot: HostSnapshot): HeartbeatInventory =
       state: path.state,
     })),
   ),
-  disks: snapshot.disks.map(({ deviceState: _deviceState, ...disk }) => disk),
+  // `deviceState` and `readable` only of a disk the disk watch probed (§3): `readable` comes from
+  // a probe alone, while the scan reads every disk's sysfs state.
+  disks: snapshot.disks.map(({ deviceState, ...disk }) =>
+    disk.readable === undefined || deviceState === undefined ? disk : { ...disk, deviceState },
+  ),
 });
 
 /**
@@ -67,5 +78,12 @@ export const heartbeatDraft = (
     intervalSeconds: context.intervalSeconds,
     capabilities: [...context.capabilities],
     ...heartbeatInventory(snapshot),
+    ...(context.server === undefined
+      ? {}
+      : {
+          ...(context.server.bootedAt === undefined ? {} : { bootedAt: context.server.bootedAt }),
+          serves: [...context.server.serves],
+          ...(context.server.guests === undefined ? {} : { guests: [...context.server.guests] }),
+        }),
   },
 });

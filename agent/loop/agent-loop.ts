@@ -12,6 +12,16 @@ import { HttpEventPublisher } from '../publish/http-publisher.ts';
 import type { OutboundEvent } from '../publish/outbound-event.ts';
 import { createTransport, type Transport } from '../publish/proxy-tunnel.ts';
 import { SqsEventPublisher } from '../publish/sqs-publisher.ts';
+import {
+  AnnouncementTracker,
+  takeAnnounceRequests,
+  trackedPublisher,
+  writeAnnounceResult,
+} from '../serve/announce-requests.ts';
+import { spoolGoingDown } from '../serve/going-down.ts';
+import { openServerRole } from '../serve/open-server-role.ts';
+import type { ServerTools } from '../serve/server-host.ts';
+import type { ServerReport, ServerRole } from '../serve/server-role.ts';
 import { type AgentLog, streamLog } from '../state/agent-log.ts';
 import { type HostSession, openHostSession } from '../state/host-session.ts';
 import { STATE_FILES } from '../state/state-directory.ts';
@@ -22,7 +32,10 @@ import type { PlanRunner, PlanRunnerContext } from './plan-runner.ts';
  * The agent's loop, run by `faultline-agent run --config agent.json` (§6). Scan every `scanSeconds`
  * (and at once when `hook` asks), diff, spool, deliver; a heartbeat at start and every
  * `heartbeatSeconds`; SIGINT and SIGTERM stop it cleanly, with every undelivered event left in
- * the spool for the next start. The executor plugs in through `PlanRunner`.
+ * the spool for the next start. The executor plugs in through `PlanRunner`. A server (role
+ * `hosting` or `control`) also runs its server side (agent/serve/) every `serverCheckSeconds`:
+ * its announcements go through the same sink, its report into the heartbeats, and it answers
+ * `announce going-down` requests (SIGUSR2) with the announcement spooled and followed to delivery.
  */
 
 /** What the loop needs besides the configuration; tests replace the scan and the publisher. */
@@ -36,6 +49,8 @@ export type AgentDependencies = {
   publisher?: EventPublisher;
   /** `mdadm --examine` for the `disk.probed` of a returned disk. */
   examine?: ExaminePartition;
+  /** How a server reaches its tools (`ldm`, `ioscli`, `uname`, its serving check); live ones by default. */
+  serverTools?: ServerTools;
 };
 
 /** A running agent. */
@@ -45,6 +60,13 @@ export type RunningAgent = {
   scanNow: (reason: string) => Promise<HostSnapshot | undefined>;
   /** Sends a heartbeat now (tests; the loop sends its own). */
   heartbeatNow: () => OutboundEvent | undefined;
+  /** Runs the server's check now (role `hosting` or `control`): its announcements, then its report. */
+  checkServerNow: () => Promise<ServerReport | undefined>;
+  /**
+   * A hook or `announce` left a request in the state directory (SIGUSR2): announcements are
+   * answered at once, then the host is scanned.
+   */
+  requestsPending: () => void;
   /** Stops the loop, leaving undelivered events in the spool. */
   stop: () => Promise<void>;
   /** Resolves once stopped. */
@@ -109,7 +131,8 @@ class Alarm {
   }
 }
 
-const createPublisher = (config: AgentConfig, transport: Transport, log: AgentLog): EventPublisher => {
+/** The publisher the configuration names: SQS when configured, else the API. */
+export const createPublisher = (config: AgentConfig, transport: Transport, log: AgentLog): EventPublisher => {
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   if (config.targets.sqs !== undefined) {
     return new SqsEventPublisher({
@@ -166,8 +189,20 @@ export const startAgent = async (
     connectTimeoutMs: config.requestTimeoutSeconds * 1000,
   });
   let publisher: EventPublisher;
+  let server: ServerRole | undefined;
+  const announcements = new AnnouncementTracker(log, clock);
   try {
-    publisher = dependencies.publisher ?? createPublisher(config, transport, log);
+    publisher = trackedPublisher(
+      dependencies.publisher ?? createPublisher(config, transport, log),
+      announcements,
+    );
+    server = openServerRole({
+      config,
+      bootId: session.identity.bootId,
+      directory: session.directory,
+      log,
+      ...(dependencies.serverTools === undefined ? {} : { tools: dependencies.serverTools }),
+    });
   } catch (error) {
     transport.close();
     session.close();
@@ -240,11 +275,98 @@ export const startAgent = async (
     return scanInFlight;
   };
 
+  let serverReport: ServerReport | undefined;
+  let serverCheckInFlight: Promise<ServerReport | undefined> | undefined;
+  let serverFailures = 0;
+  const serverAlarm = new Alarm();
+
+  /** One server check: spool its announcements, then record them as announced. */
+  const checkServerOnce = async (): Promise<ServerReport | undefined> => {
+    if (server === undefined) return undefined;
+    try {
+      const check = await server.check(clock());
+      if (check.drafts.length > 0) {
+        const spooled = session.sink.emit(check.drafts);
+        if (spooled.length === check.drafts.length) check.commit();
+      } else {
+        check.commit();
+      }
+      serverReport = check.report;
+      serverFailures = 0;
+    } catch (error) {
+      serverFailures += 1;
+      if (isPowerOfTwo(serverFailures)) log.error('server check failed', { failures: serverFailures, error });
+    }
+    return serverReport;
+  };
+
+  const checkServerNow = (): Promise<ServerReport | undefined> => {
+    serverCheckInFlight ??= checkServerOnce().finally(() => {
+      serverCheckInFlight = undefined;
+    });
+    return serverCheckInFlight;
+  };
+
+  const serverLoop = async (): Promise<void> => {
+    const periodSeconds = config.intervals.serverCheckSeconds ?? config.intervals.scanSeconds;
+    while (running && server !== undefined) {
+      await checkServerNow();
+      if (!running) break;
+      await serverAlarm.sleep(periodSeconds * 1000);
+    }
+  };
+
+  /** Answers the `announce` requests waiting in the state directory. */
+  const answerAnnouncements = async (): Promise<void> => {
+    const directory = session.directory.path;
+    if (directory === undefined) return;
+    for (const request of takeAnnounceRequests(directory, session.identity.bootId, clock(), log)) {
+      let result: Awaited<ReturnType<typeof spoolGoingDown>>;
+      try {
+        result = await spoolGoingDown({
+          id: request.id,
+          role: config.role,
+          hostId: config.hostId,
+          server,
+          sink: session.sink,
+          reason: request.reason,
+          now: clock(),
+          tracker: announcements,
+          where: { directory, spool: session.spool.location, target: publisher.target },
+        });
+      } catch (error) {
+        result = {
+          id: request.id,
+          outcome: 'failed',
+          events: [],
+          detail: `cannot announce: ${(error as Error).message}`,
+          updatedAt: clock().toISOString(),
+        };
+      }
+      log.info(`announce going-down: ${result.outcome}`, {
+        requestedBy: request.pid,
+        ...(result.detail === undefined ? {} : { detail: result.detail }),
+        domains: result.events.map((event) => event.failureDomain),
+      });
+      if (result.outcome !== 'spooled') writeAnnounceResult(directory, result);
+    }
+  };
+
+  let requestsInFlight: Promise<void> | undefined;
+  const requestsPending = (): void => {
+    requestsInFlight = (requestsInFlight ?? Promise.resolve())
+      .then(answerAnnouncements)
+      .catch((error: unknown) => log.error('cannot answer an announce request', { error }));
+    scanAlarm.wake();
+    void scanNow('hook');
+  };
+
   const heartbeatContext = () => ({
     platform: config.platform,
     role: config.role,
     intervalSeconds: config.intervals.heartbeatSeconds,
     capabilities: planRunner?.capabilities ?? [],
+    ...(server === undefined ? {} : { server: serverReport ?? { serves: [] } }),
   });
 
   const heartbeatNow = (): OutboundEvent | undefined => {
@@ -310,9 +432,16 @@ export const startAgent = async (
   });
   delivery.start();
   const firstScan = scanNow('start');
+  // A server's first heartbeat already says what it serves.
+  const firstServerCheck = checkServerNow();
+  // Requests left before this start (a restart during a shutdown) are still answered, if valid.
+  requestsInFlight = answerAnnouncements().catch((error: unknown) =>
+    log.error('cannot answer an announce request', { error }),
+  );
   const loops = Promise.all([
     scanLoop(),
-    firstScan.then(() => heartbeatLoop()),
+    serverLoop(),
+    Promise.all([firstScan, firstServerCheck]).then(() => heartbeatLoop()),
     planRunner === undefined ? Promise.resolve() : planLoop(planRunner),
   ]);
 
@@ -328,7 +457,9 @@ export const startAgent = async (
       scanAlarm.cancel();
       heartbeatAlarm.cancel();
       planAlarm.cancel();
+      serverAlarm.cancel();
       await loops.catch((error: unknown) => log.error('agent loop failed', { error }));
+      await requestsInFlight;
       await delivery?.stop();
       const stats = session.spool.stats();
       publisher.close();
@@ -347,6 +478,8 @@ export const startAgent = async (
       return scanNow(reason);
     },
     heartbeatNow,
+    checkServerNow,
+    requestsPending,
     stop,
     stopped,
   };

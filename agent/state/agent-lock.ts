@@ -1,25 +1,47 @@
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DERIVED_BOOT_ID_GRANULARITY_SECONDS } from '../identity.ts';
 import { STATE_FILES } from './state-directory.ts';
 
 /**
- * One process at a time emits events for a host: the agent, or the hook when no agent runs.
- * Both hand out `seq` numbers and append to the spool, so they must never overlap. The lock is a
+ * One process at a time emits events for a host: the agent, or the hook or `announce` when no
+ * agent runs. Each hands out `seq` numbers and append to the spool, so they must never overlap. The lock is a
  * file created with O_EXCL holding the holder's pid and boot id; a lock whose process is gone, or
  * that was taken in an earlier boot, is stale and taken over. The running agent's lock is also how
- * the hook finds it to ask for a scan.
+ * the hook finds it to ask for a scan, and `announce` to ask for an announcement.
  */
 
 export const LockHolder = z.object({
   pid: z.int().min(1),
-  role: z.enum(['agent', 'hook']),
+  role: z.enum(['agent', 'hook', 'announce']),
   bootId: z.string(),
   acquiredAt: z.string(),
 });
 export type LockHolder = z.infer<typeof LockHolder>;
 
 export type LockAttempt = { acquired: true; release: () => void } | { acquired: false; holder: LockHolder };
+
+/**
+ * Whether two boot ids name the same boot. Linux's are compared exactly. Where the kernel gives
+ * none, identity.ts derives `boot-<seconds>` from the clock minus uptime, rounded to the minute:
+ * two processes of one boot can land on neighbouring minutes (a boot time near the rounding edge,
+ * uptime counted in whole seconds), while a reboot moves it by the whole downtime. Neighbouring
+ * minutes are one boot, so an `announce` on AIX never takes a running agent's lock for a stale one.
+ */
+export const sameBoot = (left: string, right: string): boolean => {
+  if (left === right) return true;
+  const a = derivedSeconds(left);
+  const b = derivedSeconds(right);
+  return a !== undefined && b !== undefined && Math.abs(a - b) <= DERIVED_BOOT_ID_GRANULARITY_SECONDS;
+};
+
+const derivedSeconds = (bootId: string): number | undefined => {
+  const seconds = /^boot-(\d{1,15})$/.exec(bootId)?.[1];
+  if (seconds === undefined) return undefined;
+  const value = Number(seconds);
+  return value % DERIVED_BOOT_ID_GRANULARITY_SECONDS === 0 ? value : undefined;
+};
 
 /** Whether a process runs (EPERM: it runs under another user). */
 export const processIsAlive = (pid: number): boolean => {
@@ -39,7 +61,7 @@ export const liveLockHolder = (
 ): LockHolder | undefined => {
   const holder = readHolder(join(directory, STATE_FILES.lock));
   if (holder === undefined) return undefined;
-  return holder.bootId === bootId && isAlive(holder.pid) ? holder : undefined;
+  return sameBoot(holder.bootId, bootId) && isAlive(holder.pid) ? holder : undefined;
 };
 
 const readHolder = (path: string): LockHolder | undefined => {
@@ -75,7 +97,7 @@ export const acquireAgentLock = (
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const current = readHolder(path);
-      if (current !== undefined && current.bootId === record.bootId && isAlive(current.pid)) {
+      if (current !== undefined && sameBoot(current.bootId, record.bootId) && isAlive(current.pid)) {
         return { acquired: false, holder: current };
       }
       rmSync(path, { force: true });

@@ -43,6 +43,15 @@ export const STATE_FILES = {
   lock: 'agent.lock',
   scanRequest: 'scan-request.json',
   spool: 'spool',
+  /** A server's memory: the boot it last announced, its own domains, its service domains (agent/serve/). */
+  serve: 'serve.json',
+} as const;
+
+/** `announce` leaves `announce-<id>.request.json` for the running agent, which answers in `announce-<id>.result.json`. */
+export const ANNOUNCE_FILES = {
+  prefix: 'announce-',
+  request: '.request.json',
+  result: '.result.json',
 } as const;
 
 const PROBE_FILE = '.write-probe';

@@ -158,8 +158,12 @@ describe('the shipped example configuration', () => {
 describe('loadAgentConfig', () => {
   it('reads the file once into a validated object', () => {
     const path = join(scratch, 'agent.json');
-    writeFileSync(path, JSON.stringify(agentConfigFile({ role: 'hosting' })));
-    expect(loadAgentConfig(path)).toMatchObject({ role: 'hosting', source: path });
+    writeFileSync(path, JSON.stringify(agentConfigFile({ role: 'hosting', platform: 'aix' })));
+    expect(loadAgentConfig(path)).toMatchObject({
+      role: 'hosting',
+      hosting: { servingCheck: 'vios' },
+      source: path,
+    });
   });
 
   it('says when the file is not JSON', () => {

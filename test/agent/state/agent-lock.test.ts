@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireAgentLock, liveLockHolder } from '../../../agent/state/agent-lock.ts';
+import { acquireAgentLock, liveLockHolder, sameBoot } from '../../../agent/state/agent-lock.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-lock-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -54,5 +54,30 @@ describe('acquireAgentLock', () => {
     const attempt = acquireAgentLock(scratch, { role: 'agent', bootId: 'boot-1' });
     expect(attempt.acquired).toBe(true);
     if (attempt.acquired) attempt.release();
+  });
+});
+
+describe('sameBoot', () => {
+  it('compares kernel boot ids exactly, and takes neighbouring minutes of a derived one for one boot', () => {
+    expect(sameBoot('6a1f3c2e-5b4d-4e8f-9a0b-1c2d3e4f5a6b', '6a1f3c2e-5b4d-4e8f-9a0b-1c2d3e4f5a6b')).toBe(
+      true,
+    );
+    expect(sameBoot('6a1f3c2e-5b4d-4e8f-9a0b-1c2d3e4f5a6b', '7b2e4d3f-6c5e-4f90-8b1c-2d3e4f5a6b7c')).toBe(
+      false,
+    );
+    expect(sameBoot('boot-1763808120', 'boot-1763808180')).toBe(true);
+    expect(sameBoot('boot-1763808120', 'boot-1763808480')).toBe(false);
+    expect(sameBoot('boot-0', 'boot-1')).toBe(false);
+  });
+
+  it('keeps a running agent on AIX from losing its lock to an announce a minute of rounding away', () => {
+    const directory = mkdtempSync(join(scratch, 'aix-'));
+    const agent = acquireAgentLock(directory, { role: 'agent', bootId: 'boot-1763808120' });
+    expect(agent.acquired).toBe(true);
+    expect(liveLockHolder(directory, 'boot-1763808180')?.role).toBe('agent');
+    expect(acquireAgentLock(directory, { role: 'announce', bootId: 'boot-1763808180' })).toMatchObject({
+      acquired: false,
+    });
+    if (agent.acquired) agent.release();
   });
 });

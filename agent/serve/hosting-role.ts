@@ -1,0 +1,129 @@
+import type { DraftOf } from '../../probes/event-draft.ts';
+import type { PartitionIdentity } from '../../probes/partition-identity.ts';
+import type { AgentConfig } from '../config.ts';
+import type { AgentLog } from '../state/agent-log.ts';
+import type { ServeStateStore } from './serve-state.ts';
+import { hostingIdentity, readBoot, type ServerTools } from './server-host.ts';
+import type { OwnDomains, ServerCheck, ServerRole } from './server-role.ts';
+import { createServingCheck, type ServingCheck } from './serving-check.ts';
+
+/**
+ * A hosting partition (a VIOS, or an IBM i hosting its clients' disks): it serves
+ * `vscsi:<system>/<partition>`. At every check it reads its boot and runs its serving check; while
+ * the check fails it lists nothing in `serves` and announces nothing. Once it passes, it lists its
+ * domain, and if this boot is not the one it last announced, emits `ipl.completed` once
+ * (`bootedAt`: the kernel's boot time). A restart of the agent in the same boot announces nothing,
+ * and so does an NTP step, which moves the boot time but not the boot key.
+ */
+
+const isPowerOfTwo = (value: number): boolean => value > 0 && (value & (value - 1)) === 0;
+
+export class HostingRole implements ServerRole {
+  readonly role = 'hosting' as const;
+  private identity: PartitionIdentity | undefined;
+  private readonly servingCheck: ServingCheck;
+  private failures = 0;
+  private serving: boolean | undefined;
+  private identityFailure: string | undefined;
+
+  constructor(
+    private readonly config: Pick<AgentConfig, 'platform' | 'root' | 'hostId'> & {
+      hosting: NonNullable<AgentConfig['hosting']>;
+    },
+    private readonly bootId: string,
+    private readonly state: ServeStateStore,
+    private readonly tools: ServerTools,
+    private readonly log: AgentLog,
+  ) {
+    this.servingCheck = createServingCheck(config.hosting.servingCheck, tools.run);
+  }
+
+  private async identify(): Promise<PartitionIdentity | undefined> {
+    if (this.identity !== undefined) return this.identity;
+    const result = await hostingIdentity(
+      {
+        platform: this.config.platform,
+        root: this.config.root,
+        configured: this.config.hosting.failureDomain,
+      },
+      this.tools,
+    );
+    if (!result.ok) {
+      if (this.identityFailure !== result.reason)
+        this.log.error(`cannot name this partition's failure domain: ${result.reason}`);
+      this.identityFailure = result.reason;
+      return undefined;
+    }
+    this.identity = result.identity;
+    this.log.info('hosting partition', { ...result.identity });
+    const domains = [result.identity.failureDomain];
+    if (JSON.stringify(this.state.state.ownDomains) !== JSON.stringify(domains)) {
+      this.state.update((state) => ({ ...state, ownDomains: domains }));
+    }
+    return result.identity;
+  }
+
+  async check(now: Date): Promise<ServerCheck> {
+    const identity = await this.identify();
+    const boot = await readBoot(
+      { platform: this.config.platform, root: this.config.root, bootId: this.bootId, now },
+      this.tools,
+    );
+    const base = boot.bootedAt === undefined ? {} : { bootedAt: boot.bootedAt };
+    if (identity === undefined)
+      return { drafts: [], report: { ...base, serves: [] }, commit: () => undefined };
+
+    const result = await this.servingCheck();
+    if (!result.serving) {
+      this.failures += 1;
+      if (this.serving !== false || isPowerOfTwo(this.failures)) {
+        this.log.warn(`not serving ${identity.failureDomain} yet: ${result.detail}`, {
+          failures: this.failures,
+        });
+      }
+      this.serving = false;
+      return { drafts: [], report: { ...base, serves: [] }, commit: () => undefined };
+    }
+    if (this.serving !== true) this.log.info(`serving ${identity.failureDomain}: ${result.detail}`);
+    this.serving = true;
+    this.failures = 0;
+
+    const announced = this.state.state.announcedBoot;
+    if (announced?.bootKey === boot.bootKey && announced.failureDomain === identity.failureDomain) {
+      return { drafts: [], report: { ...base, serves: [identity.failureDomain] }, commit: () => undefined };
+    }
+    const bootedAt = boot.bootedAt ?? now.toISOString();
+    const draft: DraftOf<'ipl.completed'> = {
+      type: 'ipl.completed',
+      subject: this.config.hostId,
+      data: {
+        partition: identity.partition,
+        system: identity.system,
+        failureDomain: identity.failureDomain,
+        bootedAt,
+      },
+    };
+    return {
+      drafts: [draft],
+      report: { ...base, serves: [identity.failureDomain] },
+      commit: () =>
+        this.state.update((state) => ({
+          ...state,
+          announcedBoot: {
+            bootKey: boot.bootKey,
+            bootedAt,
+            announcedAt: now.toISOString(),
+            failureDomain: identity.failureDomain,
+          },
+        })),
+    };
+  }
+
+  async ownDomains(): Promise<OwnDomains> {
+    const identity = await this.identify();
+    if (identity !== undefined) return { domains: [identity.failureDomain] };
+    const recorded = this.state.state.ownDomains;
+    if (recorded !== undefined && recorded.length > 0) return { domains: recorded };
+    return { domains: [], reason: this.identityFailure ?? 'this partition has no failure domain' };
+  }
+}

@@ -1,0 +1,193 @@
+import { loadServerModel, logServerCommand, serverNow } from './server-model.mjs';
+import { toolResult } from './tool-result.mjs';
+
+/**
+ * The fake tools of a Virtual I/O Server (VIOS 3.1 on AIX 7.2), over the `vios` part of
+ * server-model.mjs: what a hosting partition's agent runs to name itself, date its boot and know
+ * it serves again.
+ *
+ * - `ioscli lsmap -all`: per virtual SCSI server adapter the `SVSA Physloc Client Partition ID`
+ *   header, `vhostN  U<type>.<model>.<serial>-V<lpar>-C<slot>  0x<client id>` (`0x00000000` when
+ *   no client is logged in) and one `VTD`/`Status`/`LUN`/`Backing device`/`Physloc`/`Mirrored`
+ *   block per virtual target device, or `VTD                   NO VIRTUAL TARGET DEVICE FOUND`.
+ *   After an IPL the target devices stay `Defined` until the VIOS has configured its virtual
+ *   devices (`configured: true`, `configureVios`): a client sees no disk behind a `Defined` one.
+ * - `ioscli lsmap -all -npiv`: per virtual FC server adapter `Name Physloc ClntID ClntName
+ *   ClntOS`, `Status:LOGGED_IN` or `Status:NOT_LOGGED_IN`, `FC name:fcs0  FC loc code:...`,
+ *   `Ports logged in:`, `Flags:`, `VFC client name:  VFC client DRC:`.
+ * - `uname -L` (`<lpar id> <partition name>`), `uname -M` (`IBM,9080-M9S`), `uname -u`
+ *   (`IBM,0278AB12C`), `uname` (`AIX`).
+ * - `who -b`: `   .        system boot  Nov 22 03:10`, the boot record in local time, no year.
+ *
+ * Failures: while the partition is down (`running: false`) nothing answers; the tools exit 255
+ * with `ioscli: the VIOS is not running` (a fake's wording: on a real VIOS the agent is down too).
+ * A `-all` without a mapping at all prints the headers of no adapter: nothing, exit 0 (this
+ * fake's reading; a VIOS always has its virtual adapters defined by its profile).
+ */
+
+const loc = (vios, slot) =>
+  `U${vios.machine.replace(/^IBM,/, '').replace('-', '.')}.${vios.systemId.replace(/^IBM,../, '')}-V${vios.lpar.id}-C${slot}`;
+
+const SVSA_HEADER = [
+  'SVSA            Physloc                                      Client Partition ID',
+  '--------------- -------------------------------------------- ------------------',
+];
+
+const lsmapAll = (vios) => {
+  const lines = [];
+  for (const vhost of vios.vhosts) {
+    const client = `0x${(vhost.client ?? 0).toString(16).padStart(8, '0')}`;
+    lines.push(...SVSA_HEADER, `${vhost.name.padEnd(16)}${loc(vios, vhost.slot).padEnd(45)}${client}`, '');
+    if (vhost.targets.length === 0) {
+      lines.push('VTD                   NO VIRTUAL TARGET DEVICE FOUND', '');
+      continue;
+    }
+    for (const target of vhost.targets) {
+      lines.push(
+        `VTD                   ${target.vtd}`,
+        `Status                ${vios.configured ? 'Available' : 'Defined'}`,
+        `LUN                   ${target.lun}`,
+        `Backing device        ${target.backing}`,
+        `Physloc               ${target.physloc ?? ''}`,
+        `Mirrored              ${target.physloc ? 'false' : 'N/A'}`,
+        '',
+      );
+    }
+  }
+  return toolResult(0, `${lines.join('\n')}\n`);
+};
+
+const lsmapNpiv = (vios) => {
+  const lines = [];
+  for (const vfchost of vios.vfchosts ?? []) {
+    const client = vfchost.loggedIn
+      ? `${String(vfchost.client).padStart(6)} ${vfchost.clientName.padEnd(14)} ${vfchost.clientOs}`
+      : '';
+    lines.push(
+      'Name          Physloc                            ClntID ClntName       ClntOS',
+      '------------- ---------------------------------- ------ -------------- -------',
+      `${vfchost.name.padEnd(14)}${loc(vios, vfchost.slot).padEnd(35)}${client}`.trimEnd(),
+      '',
+      `Status:${vfchost.loggedIn ? 'LOGGED_IN' : 'NOT_LOGGED_IN'}`,
+      `FC name:${(vfchost.fc ?? '').padEnd(24)}FC loc code:${vfchost.fcLoc ?? ''}`,
+      `Ports logged in:${vfchost.loggedIn ? 2 : 0}`,
+      `Flags:${vfchost.loggedIn ? 'a<LOGGED_IN,STRIP_MERGE>' : vfchost.fc ? '4<NOT_LOGGED>' : '1<NOT_MAPPED,NOT_CONNECTED>'}`,
+      `VFC client name:${(vfchost.loggedIn ? 'host1' : '').padEnd(16)}VFC client DRC:${vfchost.loggedIn ? loc(vios, vfchost.clientSlot ?? 4).replace(`-V${vios.lpar.id}-`, `-V${vfchost.client}-`) : ''}`,
+      '',
+    );
+  }
+  return toolResult(0, `${lines.join('\n')}\n`);
+};
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+const whoBoot = (vios) => {
+  const at = new Date(vios.bootedAt);
+  const pad = (value) => String(value).padStart(2, '0');
+  return `   .        system boot  ${MONTHS[at.getMonth()]} ${String(at.getDate()).padStart(2)} ${pad(at.getHours())}:${pad(at.getMinutes())}\n`;
+};
+
+const down = (name) => toolResult(255, '', `${name}: the VIOS is not running\n`);
+
+/** `ioscli` with its argument vector, on the host at `root`. */
+export const ioscli = (root, argv) => {
+  logServerCommand(root, ['ioscli', ...argv]);
+  const vios = loadServerModel(root).vios;
+  if (vios === null || vios === undefined) return toolResult(127, '', 'ioscli: not found\n');
+  if (vios.running === false) return down('ioscli');
+  const [command, ...rest] = argv;
+  if (command !== 'lsmap') return toolResult(1, '', `ioscli: ${command ?? ''}: not simulated\n`);
+  if (!rest.includes('-all'))
+    return toolResult(
+      1,
+      '',
+      'Usage: lsmap {-vadapter ServerVirtualAdapter | -plc PhysicalLocationCode | -all} [-npiv]\n',
+    );
+  return rest.includes('-npiv') ? lsmapNpiv(vios) : lsmapAll(vios);
+};
+
+/** `uname` with its argument vector, on the host at `root` (AIX's flags). */
+export const uname = (root, argv) => {
+  logServerCommand(root, ['uname', ...argv]);
+  const vios = loadServerModel(root).vios;
+  if (vios === null || vios === undefined) return toolResult(127, '', 'uname: not found\n');
+  if (vios.running === false) return down('uname');
+  switch (argv[0]) {
+    case undefined:
+    case '-s':
+      return toolResult(0, 'AIX\n');
+    case '-L':
+      return toolResult(0, `${vios.lpar.id} ${vios.lpar.name}\n`);
+    case '-M':
+      return toolResult(0, `${vios.machine}\n`);
+    case '-u':
+      return toolResult(0, `${vios.systemId}\n`);
+    default:
+      return toolResult(
+        1,
+        '',
+        `uname: Not a recognized flag: ${argv[0].replace(/^-/, '')}\nUsage: uname [-snlrvmapuMLFf]\n`,
+      );
+  }
+};
+
+/** `who` with its argument vector, on the host at `root`. */
+export const who = (root, argv) => {
+  logServerCommand(root, ['who', ...argv]);
+  const vios = loadServerModel(root).vios;
+  if (vios === null || vios === undefined) return toolResult(127, '', 'who: not found\n');
+  if (vios.running === false) return down('who');
+  if (argv[0] !== '-b') return toolResult(1, '', 'who: not simulated without -b\n');
+  return toolResult(0, whoBoot(vios));
+};
+
+/** The VIOS IPLs: a new boot record; its target devices `Defined` until `configureVios`. */
+export const iplVios = (model, bootedAt = serverNow(model)) => {
+  model.vios.running = true;
+  model.vios.bootedAt = bootedAt;
+  model.vios.configured = false;
+};
+
+/** The VIOS has configured its virtual devices: every target `Available`. */
+export const configureVios = (model) => {
+  model.vios.configured = true;
+};
+
+/** A VIOS `vios2` (partition 2) of `Server-9080-M9S-SN78AB12C` serving one client by vSCSI and by NPIV. */
+export const viosLayout = (options = {}) => ({
+  running: true,
+  lpar: { id: options.lparId ?? 2, name: options.name ?? 'vios2' },
+  machine: 'IBM,9080-M9S',
+  systemId: 'IBM,0278AB12C',
+  bootedAt: options.bootedAt ?? Date.parse('2026-11-10T08:00:00.000Z'),
+  configured: true,
+  vhosts: [
+    {
+      name: 'vhost0',
+      slot: 11,
+      client: 3,
+      targets: [
+        {
+          vtd: 'vtscsi0',
+          lun: '0x8100000000000000',
+          backing: 'hdisk4',
+          physloc: 'U78D3.ND1.CSS1234-P1-C2-T1-W500507680B21AC1C-L0',
+        },
+        { vtd: 'vtscsi1', lun: '0x8200000000000000', backing: 'lnxclient07_data' },
+      ],
+    },
+    { name: 'vhost1', slot: 12, client: 0, targets: [] },
+  ],
+  vfchosts: [
+    {
+      name: 'vfchost0',
+      slot: 21,
+      client: 3,
+      clientName: 'lnxclient07',
+      clientOs: 'Linux',
+      fc: 'fcs0',
+      fcLoc: 'U78D3.ND1.CSS1234-P1-C2-T1',
+      loggedIn: true,
+    },
+  ],
+});
