@@ -14,6 +14,7 @@ import {
   VscsiClient,
   vscsi,
 } from '../test/helpers/core-fleet.ts';
+import { ProbingClient, READABLE, ServingPartition, UNREADABLE } from '../test/helpers/core-servers.ts';
 
 /**
  * `npx tsx scripts/generate-storms.ts`: writes the example storms of events/examples/storms/, one per
@@ -330,6 +331,80 @@ const reinstateDoesNotStick = (): FaultlineEvent[] => {
   return live(script, (plan, time) => progressOf(stuck, plan, time + 5), 2400);
 };
 
+/**
+ * A VIOS back with its announcement lost (§5.2, issue 13): vios2's agent heartbeats with `bootedAt`
+ * and `serves`; it crashes under twelve clients, and its first heartbeats from its new boot are all
+ * that says it is back (its `ipl.completed` never arrived). Before that, a heartbeat of a boot that
+ * started before the outage arrives late from its spool: stale, it changes nothing. The canary goes
+ * out after the stability period, then the waves.
+ */
+const viosIplAnnouncementLost = (): FaultlineEvent[] => {
+  const rng = random(20261213);
+  const names = Array.from({ length: 12 }, (_, index) => `lnxnoa${String(index + 1).padStart(3, '0')}`);
+  const clients = names.map((name) => new VscsiClient(name, rng));
+  const vios2 = new ServingPartition('vios2', vscsi('vios2'), at(-86_400));
+  const script: { time: number; event: FaultlineEvent }[] = [
+    { time: 0, event: vios2.servingHeartbeat(at(0)) },
+    { time: 60, event: vios2.servingHeartbeat(at(60)) },
+  ];
+  // It crashed at 70 s and came back at 90 s in a boot whose serving check passed, then crashed
+  // again at 125 s: its heartbeat of 115 s, spooled, is received at 400 s.
+  vios2.reboot(at(90));
+  script.push({ time: 400, event: vios2.servingHeartbeat(at(115), { receivedat: at(400) }) });
+  vios2.reboot(at(690));
+  for (let beat = 720; beat <= 1800; beat += 60)
+    script.push({ time: beat, event: vios2.servingHeartbeat(at(beat)) });
+  clients.forEach((client, index) => {
+    script.push({ time: 1 + index * 0.01, event: client.heartbeat(at(1 + index * 0.01)) });
+    const degradedAt = 130 + rng.int(0, 20);
+    script.push({ time: degradedAt, event: client.rootDegraded(at(degradedAt)) });
+  });
+  const byId = new Map(clients.map((client) => [client.hostId, client]));
+  return live(script, (plan, time) => healClient(byId.get(plan.hostId) as VscsiClient, plan, time), 1800);
+};
+
+/**
+ * The seed's own layout (§5.3, issue 13): one Linux partition mirrored over vios1 and vios2, neither
+ * running an agent. Its vios2 member fails and its disk goes offline: after the hold-down, an
+ * outage of one host. The disk reads again at 895 s (`disk.probed`) and in the heartbeat after, with
+ * the same wwid and superblocks: up then, and after the stability period its plan.
+ */
+const singleClientReadBack = (): FaultlineEvent[] => {
+  const client = new ProbingClient('lnxsolo', random(20261214));
+  const script: { time: number; event: FaultlineEvent }[] = [
+    { time: 10, event: client.probingHeartbeat(at(10)) },
+    { time: 70, event: client.probingHeartbeat(at(70)) },
+    { time: 130, event: client.rootDegraded(at(130)) },
+  ];
+  for (let beat = 190; beat < 900; beat += 60)
+    script.push({
+      time: beat,
+      event: client.probingHeartbeat(at(beat), { faulty: 'fall', probe: UNREADABLE }),
+    });
+  script.push({ time: 895, event: client.diskProbed(at(895), READABLE) });
+  script.push({ time: 910, event: client.probingHeartbeat(at(910), { faulty: 'fall', probe: READABLE }) });
+  return live(script, (plan, time) => healClient(client, plan, time), 1500);
+};
+
+/**
+ * The same layout, but the member's disk still reads (§5.3): nothing says its server went away, so
+ * it is a local fault, paged after the hold-down, with no plan.
+ */
+const singleClientDiskStillReads = (): FaultlineEvent[] => {
+  const client = new ProbingClient('lnxkeep', random(20261215));
+  const script: { time: number; event: FaultlineEvent }[] = [
+    { time: 10, event: client.probingHeartbeat(at(10)) },
+    { time: 70, event: client.probingHeartbeat(at(70)) },
+    { time: 130, event: client.rootDegraded(at(130)) },
+  ];
+  for (let beat = 190; beat <= 900; beat += 60)
+    script.push({
+      time: beat,
+      event: client.probingHeartbeat(at(beat), { faulty: 'fall', probe: READABLE }),
+    });
+  return live(script, (plan, time) => healClient(client, plan, time), 900);
+};
+
 const directory = join(import.meta.dirname, '..', 'events', 'examples', 'storms');
 mkdirSync(directory, { recursive: true });
 const storms = {
@@ -340,6 +415,9 @@ const storms = {
   'vios1-crash-under-vios2-outage': vios1CrashUnderVios2Outage(),
   'vios2-announced-ipl-under-degraded-client': announcedIplUnderDegradedClient(),
   'san-reinstate-does-not-stick': reinstateDoesNotStick(),
+  'vios2-ipl-announcement-lost': viosIplAnnouncementLost(),
+  'single-client-read-back': singleClientReadBack(),
+  'single-client-disk-still-reads': singleClientDiskStillReads(),
 };
 for (const [name, events] of Object.entries(storms)) {
   writeFileSync(

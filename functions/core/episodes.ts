@@ -1,7 +1,7 @@
 import type { Notification } from '../../events/index.ts';
 import type { Runbook, RunbookMode } from './config.ts';
 import { recheckExposed } from './critical.ts';
-import { isHealthyOn, isPathHealthy } from './host.ts';
+import { isHealthyOn, isPathHealthy, servedOf } from './host.ts';
 import { deriveId } from './ids.ts';
 import { escalate, newIncident, page, resolveIncident, timeline } from './incidents.ts';
 import type { DomainSlice, Episode, HostEpisode, HostSlice } from './model.ts';
@@ -105,6 +105,28 @@ export const goDown = (
   recheckExposed(txn, domain, at);
 };
 
+/**
+ * Opens a domain's episode from its clients' symptoms and joins them to it. When the server already
+ * announced it was back after those symptoms happened (late, spooled symptoms), the episode is up
+ * at once: its clients are healed, not left waiting for an up event that already came.
+ */
+export const openFromSymptoms = (
+  txn: Transaction,
+  domain: DomainSlice,
+  symptoms: readonly { hostId: string; at: string }[],
+  reason: string,
+): void => {
+  const downAt = symptoms.reduce(
+    (first, symptom) => (toMs(symptom.at) < toMs(first) ? symptom.at : first),
+    txn.now,
+  );
+  goDown(txn, domain, downAt, reason, { symptoms });
+  if (domain.episode === undefined) return;
+  if (domain.lastUpAt !== undefined && toMs(domain.lastUpAt) > toMs(downAt)) {
+    goUp(txn, domain, domain.lastUpAt, 'its server was already back when the symptoms arrived');
+  }
+};
+
 /** A flap (§5.6): revoke what was not delivered and, after K flaps in the window, halt until resumed. */
 const countFlap = (txn: Transaction, domain: DomainSlice, episode: Episode, at: string): void => {
   const horizon = toMs(at) - txn.config.flapWindowSeconds * 1000;
@@ -153,6 +175,7 @@ export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: 
   const episode = openEpisode(domain);
   if (episode === undefined) return;
   episode.upAt = at;
+  delete episode.downBy;
   const delay = Math.max(
     txn.config.stabilitySeconds,
     episode.hasPaths ? txn.config.pathReinstateDelaySeconds : 0,
@@ -328,19 +351,17 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   else domain.wakeAt = next;
 };
 
-/** When the host slice next needs a tick: a local fault's hold-down, its silence as a server, a plan's stall. */
+/** When the host slice next needs a tick: a local fault's hold-down, its silence as a server of each domain, a plan's stall. */
 export const scheduleHost = (txn: Transaction, host: HostSlice): void => {
   const times: number[] = stallTimes(txn, host);
   for (const fault of Object.values(host.localFaults)) {
     if (fault.incident === undefined) times.push(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
   }
-  if (
-    host.serves !== undefined &&
-    host.lastSeenAt !== undefined &&
-    txn.readDomain(host.serves).state === 'up'
-  ) {
-    const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
-    times.push(toMs(host.lastSeenAt) + txn.config.silentHeartbeats * interval * 1000);
+  // A server's silence for each domain it serves, until that silence has taken the domain down once.
+  const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
+  for (const served of Object.values(servedOf(host))) {
+    if (served.silentAt === served.vouchedAt) continue;
+    times.push(toMs(served.vouchedAt) + txn.config.silentHeartbeats * interval * 1000);
   }
   const next = times.length === 0 ? undefined : toTime(Math.max(Math.min(...times), toMs(txn.now)));
   if (next === undefined) delete host.wakeAt;

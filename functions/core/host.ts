@@ -10,7 +10,15 @@ import type {
   PathReport,
   PathRestored,
 } from '../../events/index.ts';
-import type { ArrayHealth, ArrayRecord, DomainSlice, HostSlice, PathRecord, Watermark } from './model.ts';
+import type {
+  ArrayHealth,
+  ArrayRecord,
+  DomainSlice,
+  HostSlice,
+  PathRecord,
+  ServedDomain,
+  Watermark,
+} from './model.ts';
 
 /** A host's resources: per-resource last-writer-wins by `(bootid, seq)`, and what they say about health. */
 
@@ -250,7 +258,38 @@ export const referencedDomains = (host: HostSlice): string[] => {
   for (const plan of Object.values(host.plans)) domains.add(plan.failureDomain);
   for (const incident of Object.values(host.doubleFaults)) domains.add(incident.failureDomain);
   for (const domain of Object.keys(host.exposedOn ?? {})) domains.add(domain);
-  if (host.serves !== undefined) domains.add(host.serves);
+  for (const domain of Object.keys(servedOf(host))) domains.add(domain);
+  for (const domain of Object.keys(host.clientOf ?? {})) domains.add(domain);
+  return [...domains].sort();
+};
+
+/**
+ * The domains a host serves (`HostSlice.served`); a slice saved before `served` existed holds the
+ * one domain its announcements taught in `serves`, read here as announced and vouched for by the
+ * host's last event.
+ */
+export const servedOf = (host: HostSlice): Record<string, ServedDomain> => {
+  if (host.served !== undefined || host.serves === undefined || host.lastSeenAt === undefined)
+    return host.served ?? {};
+  return {
+    [host.serves]: {
+      vouchedAt: host.lastSeenAt,
+      listed: true,
+      boot: host.bootId ?? '',
+      seq: host.lastSeq ?? 0,
+    },
+  };
+};
+
+/**
+ * The storage domains of a host: every failure domain its arrays' members (present or remembered)
+ * and its paths sit on. What makes it a known client of a domain (§5.3).
+ */
+export const storageDomains = (host: HostSlice): string[] => {
+  const domains = new Set<string>();
+  for (const record of Object.values(host.arrays))
+    for (const domain of arrayDomains(record)) domains.add(domain);
+  for (const record of Object.values(host.paths)) domains.add(record.failureDomain);
   return [...domains].sort();
 };
 

@@ -113,12 +113,15 @@ export const openLocalIncident = (
   failureDomain: string,
   since: string,
 ) => {
+  const lone = (txn.readDomain(failureDomain).clients?.count ?? 0) <= 1;
   const incident = newIncident(
     'local',
     deriveId('inc', 'local', host.hostId, resource, since),
     failureDomain,
     txn.now,
-    `${resource} on ${host.hostId} lost its half on ${failureDomain}; its other clients are fine`,
+    lone
+      ? `${resource} on ${host.hostId} lost its half on ${failureDomain}, whose only known client it is; nothing shows ${failureDomain} down (its disk there still reads or was never probed, or an agent of its server heartbeats)`
+      : `${resource} on ${host.hostId} lost its half on ${failureDomain}; its other clients are fine`,
     { hostId: host.hostId, resource, affectedHosts: 1 },
   );
   txn.touch(incident);

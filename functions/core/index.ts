@@ -19,7 +19,7 @@ export {
   mapsOf,
   pathDomainsOf,
 } from './exposure.ts';
-export { freshDomain, freshHost, referencedDomains } from './host.ts';
+export { freshDomain, freshHost, referencedDomains, servedOf, storageDomains } from './host.ts';
 export * from './model.ts';
 export { toMs, toTime } from './time.ts';
 export { waitingBatch } from './waves.ts';

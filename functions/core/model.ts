@@ -120,6 +120,33 @@ export type Incident = {
   upAt?: string | null;
 };
 
+/** One domain a host serves, and when it last said so (see `HostSlice.served`). */
+export type ServedDomain = {
+  /**
+   * When the host last vouched for the domain: the latest heartbeat that listed it in `serves`, or,
+   * for a host whose heartbeats carry no `serves`, its announcement (then any of its events vouches).
+   */
+  vouchedAt: string;
+  /** Whether the host's latest word lists it (its latest heartbeat with `serves`, or its announcement). */
+  listed: boolean;
+  /** The boot and `seq` of the latest heartbeat or announcement that listed it: a listing from another boot is a new boot (§5.2). */
+  boot: string;
+  seq: number;
+  /** The `vouchedAt` its silence already took the domain down at: a silence takes it down once. */
+  silentAt?: string;
+};
+
+/** One probe of a disk as a client reported it (§3 `disk.probed`, heartbeat `disks`). */
+export type DiskProbe = {
+  seq: number;
+  at: string;
+  /** The device is `running` and a direct read of its first block succeeded. */
+  reads: boolean;
+  wwid?: string;
+  /** The md superblock uuid of each partition `mdadm --examine` read, by partition (`disk.probed` only). */
+  uuids?: Record<string, string>;
+};
+
 /** A lone symptom waiting out the hold-down, or paged as a local fault. */
 export type LocalFault = { resource: string; failureDomain: string; since: string; incident?: Incident };
 
@@ -133,8 +160,31 @@ export type HostSlice = {
   /** Ingest time minus agent time, from the latest heartbeat: corrects agent clocks. Unknown before one. */
   skewMs?: number;
   capabilities?: string[];
-  /** The failure domain this host serves (a hosting partition), learned from its own announcements. */
+  /**
+   * The failure domains this host serves (§3 "Who says a server is down or back"), each with when it
+   * last vouched for it: learned from its heartbeats' `serves` (within its grant: ingest refuses more)
+   * and from its own agent's announcements. Its silence, for one domain or all, takes that domain down.
+   */
+  served?: Record<string, ServedDomain>;
+  /**
+   * The `seq` of the latest heartbeat that carried `serves`: that heartbeat says which domains the
+   * host serves now. Unset while its heartbeats carry none (an older agent): its announcements teach
+   * the domains then, and any event of the host vouches for them.
+   */
+  servesSeq?: number;
+  /**
+   * Before `served`: the one domain a hosting partition announced. Read (as an announced domain) and
+   * replaced by `served` on the host's next decision; never written.
+   */
   serves?: string;
+  /** The domains whose known clients count this host (`DomainSlice.clients`). */
+  clientOf?: Record<string, true>;
+  /**
+   * The latest probes of disks that hold a faulty, missing or Maintenance member (heartbeat `disks`
+   * with `deviceState`/`readable`, `disk.probed` without `planid`), the last two per disk by `seq`:
+   * what the single-client rules of §5.3 read.
+   */
+  probes?: Record<string, DiskProbe[]>;
   maintenance: boolean;
   arrays: Record<string, ArrayRecord>;
   paths: Record<string, PathRecord>;
@@ -192,6 +242,17 @@ export type Episode = {
    * announcement delivered late, but made first, still makes it an announced outage (§5.8, §5.9).
    */
   pageAt?: string;
+  /**
+   * An outage of one host (§5.3): the domain's only known client cannot read its member's disks and
+   * no agent of its server heartbeats. Only its server's announcement, a new boot of a server, or two
+   * successive probes that read each of these disks with the expected identity bring it up.
+   */
+  singleClient?: { hostId: string; disks: { disk: string; wwid?: string }[] };
+  /**
+   * The server whose silence (or whose heartbeats no longer listing the domain) took it down, and
+   * the boot it was in: that server listing the domain again in the same boot brings it back.
+   */
+  downBy?: { hostId: string; boot: string };
 };
 
 /**
@@ -218,6 +279,16 @@ export type DomainSlice = {
   state: 'up' | 'down';
   maintenance: boolean;
   serverHost?: string;
+  /**
+   * The hosts whose latest word is that they serve this domain and that have not gone silent for it
+   * (bounded): "an agent of the server heartbeats" of §5.3.
+   */
+  servers?: string[];
+  /**
+   * The hosts known to have storage on this domain (arrays or paths): the first few by name, and
+   * how many in all. A domain whose count is 1 has a single client (§5.3).
+   */
+  clients?: { hosts: string[]; count: number };
   /** Symptoms from clients within the grouping window while the domain is up (bounded). */
   recentSymptoms: { hostId: string; at: string }[];
   /** Hosts with an open local fault on this domain (bounded), merged into an outage if one opens. */

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { replayWorld } from '../../cli/replay/replay.ts';
+import type { FaultlineEvent } from '../../events/index.ts';
+import { at, random, VscsiClient, vscsi } from '../helpers/core-fleet.ts';
+import { ServingPartition } from '../helpers/core-servers.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -142,6 +146,98 @@ describe('faultline replay', () => {
         .filter((n: { incidentId: string }) => n.incidentId === outage.id)
         .map((n: { action: string; severity: string }) => `${n.action} ${n.severity}`),
     ).toEqual(['trigger info', 'resolve info']);
+  });
+
+  it('brings a canary after the stability period when a server is back in a new boot and its ipl.completed was lost', async () => {
+    const file = join(STORMS, 'vios2-ipl-announcement-lost.ndjson');
+    const output = JSON.parse((await replay(file, '--json')).stdout);
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'resolved', affectedHosts: 12, escalated: false }),
+    ]);
+    expect(output.plans).toHaveLength(12);
+    // Its first heartbeat from the new boot is at 03:12:00; the stability period is 60 s.
+    expect(output.plans[0]).toMatchObject({ wave: 0, issuedAt: '2026-11-22T03:13:00.000Z' });
+    const before = JSON.parse((await replay(file, '--json', '--until', '2026-11-22T03:12:59Z')).stdout);
+    expect(before.incidents[0].status).toBe('remediating');
+    expect(before.plans).toEqual([]);
+  });
+
+  it('changes nothing for a heartbeat from a boot that started before the outage, delivered late from its spool', async () => {
+    const file = join(STORMS, 'vios2-ipl-announcement-lost.ndjson');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const stale = lines.filter((line) => {
+      const event = JSON.parse(line);
+      return event.hostid === 'vios2' && event.data.bootedAt === '2026-11-22T03:01:30.000Z';
+    });
+    expect(stale).toHaveLength(1);
+    const without = join(scratch, 'without-stale.ndjson');
+    writeFileSync(without, `${lines.filter((line) => !stale.includes(line)).join('\n')}\n`);
+    const until = '2026-11-22T03:07:00Z';
+    const withIt = JSON.parse((await replay(file, '--json', '--until', until)).stdout);
+    expect(withIt.incidents[0].status).toBe('awaiting-recovery');
+    expect(withIt.plans).toEqual([]);
+    expect((await replay(file, '--json')).stdout).toBe((await replay(without, '--json')).stdout);
+    expect((await replay(file, '--json', '--until', until)).stdout).toBe(
+      (await replay(without, '--json', '--until', until)).stdout,
+    );
+  });
+
+  it('makes a single client that cannot read its disk an outage of one host, planned only after two read-backs and the stability period', async () => {
+    const file = join(STORMS, 'single-client-read-back.ndjson');
+    const output = JSON.parse((await replay(file, '--json')).stdout);
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'resolved', affectedHosts: 1 }),
+    ]);
+    expect(output.plans).toEqual([
+      expect.objectContaining({ hostId: 'lnxsolo', wave: 0, issuedAt: '2026-11-22T03:16:10.000Z' }),
+    ]);
+    expect(
+      output.notifications.map((n: { action: string; severity: string }) => `${n.action} ${n.severity}`),
+    ).toEqual(['trigger error', 'resolve info']);
+    // Paged as an outage once the hold-down has passed, not as a local fault.
+    expect(output.notifications[0].time).toBe('2026-11-22T03:04:10.000Z');
+    const afterOneRead = JSON.parse((await replay(file, '--json', '--until', '2026-11-22T03:15:00Z')).stdout);
+    expect(afterOneRead.incidents[0].status).toBe('awaiting-recovery');
+    const afterTwo = JSON.parse((await replay(file, '--json', '--until', '2026-11-22T03:16:09Z')).stdout);
+    expect(afterTwo.incidents[0].status).toBe('remediating');
+    expect(afterTwo.plans).toEqual([]);
+  });
+
+  it('keeps a single client whose disk still reads a local fault: paged, no plan', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'single-client-disk-still-reads.ndjson'), '--json')).stdout,
+    );
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'local', status: 'open', affectedHosts: 1 }),
+    ]);
+    expect(output.plans).toEqual([]);
+    expect(output.notifications).toEqual([
+      expect.objectContaining({ action: 'trigger', severity: 'error', time: '2026-11-22T03:04:10.000Z' }),
+    ]);
+  });
+
+  it('names who sent each announcement: on the page, and on the timeline', async () => {
+    const rng = random(13);
+    const clients = ['lnxann01', 'lnxann02'].map((name) => new VscsiClient(name, rng));
+    const vios2 = new ServingPartition('vios2', vscsi('vios2'), at(-86_400));
+    const events: FaultlineEvent[] = [
+      vios2.servingHeartbeat(at(0)),
+      ...clients.map((client) => client.heartbeat(at(1))),
+      { ...vios2.goingDown(at(100)), sentby: 'agent:vios2' },
+      ...clients.map((client, index) => client.rootDegraded(at(110 + index))),
+    ];
+    vios2.reboot(at(500));
+    events.push(vios2.announceIpl(at(520), 'operator:hmc script'));
+    const file = join(scratch, 'announced.ndjson');
+    writeFileSync(file, `${events.map((event) => JSON.stringify(event)).join('\n')}\n`);
+    const output = JSON.parse((await replay(file, '--json')).stdout);
+    expect(output.notifications[0]).toMatchObject({ severity: 'info' });
+    expect(output.notifications[0].summary).toContain('announced by agent:vios2');
+    const texts = replayWorld(events).timeline.map((entry) => entry.text);
+    expect(texts).toContainEqual(expect.stringContaining('announced by agent:vios2'));
+    expect(texts).toContainEqual(
+      expect.stringMatching(/up since .*: ipl\.completed from operator:hmc script/),
+    );
   });
 
   it('prints the same bytes on every run', async () => {

@@ -11,6 +11,7 @@ import {
   join,
   markHealthy,
   openEpisode,
+  openFromSymptoms,
   reopenIfDuring,
 } from '../episodes.ts';
 import { isPathUsable } from '../exposure.ts';
@@ -22,9 +23,30 @@ import {
   isHealthyOn,
   isResourceHealthy,
   pathKey,
+  storageDomains,
 } from '../host.ts';
 import { resolveIncident, timeline } from '../incidents.ts';
-import type { ArrayRecord, DomainSlice, HostSlice, PathRecord } from '../model.ts';
+import type { ArrayRecord, HostSlice, PathRecord } from '../model.ts';
+import {
+  applyHeartbeatServes,
+  learnAnnounced,
+  migrateServes,
+  type ServerAnnouncement,
+  senderOf,
+  serverBack,
+  vouchByAnyEvent,
+} from '../servers.ts';
+import {
+  forgetProbes,
+  isSingleClient,
+  probedDomains,
+  readBack,
+  recordHeartbeatProbes,
+  recordProbed,
+  unreadAgain,
+  updateClientOf,
+  upgradeLocalFaults,
+} from '../single-client.ts';
 import { recordResyncProgress } from '../stall.ts';
 import { addSeconds, latest, toMs } from '../time.ts';
 import type { Transaction } from '../transaction.ts';
@@ -50,6 +72,8 @@ export const eventDomains = (event: FaultlineEvent): string[] => {
       return uniqueSorted([
         ...event.data.arrays.flatMap((array) => array.members.map((member) => member.failureDomain)),
         ...event.data.paths.map((path) => path.failureDomain),
+        ...(event.data.serves ?? []),
+        ...probedDomains(event),
       ]);
     case 'command.progress':
       return [];
@@ -65,28 +89,6 @@ const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
 };
 
 const WINDOW_CAP = 64;
-
-/**
- * Opens a domain's episode from its clients' symptoms and joins them to it. When the server already
- * announced it was back after those symptoms happened (late, spooled symptoms), the episode is up
- * at once: its clients are healed, not left waiting for an up event that already came.
- */
-const openFromSymptoms = (
-  txn: Transaction,
-  domain: DomainSlice,
-  symptoms: readonly { hostId: string; at: string }[],
-  reason: string,
-): void => {
-  const downAt = symptoms.reduce(
-    (first, symptom) => (toMs(symptom.at) < toMs(first) ? symptom.at : first),
-    txn.now,
-  );
-  goDown(txn, domain, downAt, reason, { symptoms });
-  if (domain.episode === undefined) return;
-  if (domain.lastUpAt !== undefined && toMs(domain.lastUpAt) > toMs(downAt)) {
-    goUp(txn, domain, domain.lastUpAt, 'its server was already back when the symptoms arrived');
-  }
-};
 
 /** A symptom implicating a domain (§5.1–5.3): join its episode, open one, or wait out the hold-down. */
 const onSymptom = (
@@ -170,6 +172,7 @@ const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void 
     const domain = txn.domain(fault.failureDomain);
     domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
   }
+  forgetProbes(host);
 };
 
 const refreshSlots = (txn: Transaction, host: HostSlice): void => {
@@ -190,62 +193,58 @@ const heartbeatDigest = (event: HostHeartbeat): string =>
   createHash('sha1')
     .update(JSON.stringify([event.data.arrays, event.data.paths, event.data.disks]))
     .digest('base64');
-const applyServerEvent = (txn: Transaction, host: HostSlice, event: FaultlineEvent, at: string): void => {
-  switch (event.type) {
-    case 'domain.going-down': {
-      if (host.role === 'hosting') host.serves = event.data.failureDomain;
-      const down = openEpisode(txn.readDomain(event.data.failureDomain));
-      if (down !== undefined && !down.announced && toMs(at) <= toMs(down.downAt)) {
-        // Announced first, delivered late: still an announced outage, if it was not paged yet.
-        const episode = txn.domain(event.data.failureDomain).episode;
-        if (episode !== undefined) episode.announced = true;
-      }
-      goDown(txn, txn.domain(event.data.failureDomain), at, event.data.reason ?? 'announced going down', {
-        announced: true,
-      });
-      return;
+/**
+ * A server's announcement (§3, §5.2), within its grant or from an operator: going down, or back
+ * (`ipl.completed`, `domain.rebooted`). The timeline names who sent it.
+ */
+const applyServerEvent = (
+  txn: Transaction,
+  host: HostSlice,
+  event: ServerAnnouncement,
+  at: string,
+  seen: string,
+): void => {
+  const sender = senderOf(event);
+  const failureDomain = event.data.failureDomain;
+  if (event.type === 'domain.going-down') {
+    learnAnnounced(txn, host, event, seen);
+    const down = openEpisode(txn.readDomain(failureDomain));
+    if (down !== undefined && !down.announced && toMs(at) <= toMs(down.downAt)) {
+      // Announced first, delivered late: still an announced outage, if it was not paged yet.
+      const episode = txn.domain(failureDomain).episode;
+      if (episode !== undefined) episode.announced = true;
     }
-    case 'ipl.completed':
-    case 'domain.rebooted': {
-      const domain = txn.domain(event.data.failureDomain);
-      if (event.type === 'ipl.completed' && host.role === 'hosting') host.serves = event.data.failureDomain;
-      const episode = openEpisode(domain);
-      const bootedAt = toMs(event.data.bootedAt) + (host.skewMs ?? 0);
-      if (episode !== undefined && bootedAt <= toMs(episode.lastDownAt)) {
-        timeline(txn, episode.incident.id, `stale ${event.type} (booted ${event.data.bootedAt}) ignored`);
-        return;
-      }
-      domain.lastUpAt = at;
-      if (episode === undefined) {
-        // A server that rebooted under symptoms its clients reported went down, whether or not enough
-        // of them reported in time to say so: open its episode now so that they are healed.
-        const symptoms = domain.recentSymptoms.filter((symptom) => toMs(symptom.at) <= toMs(at));
-        const local = domain.localHosts
-          .filter((hostId) => !symptoms.some((symptom) => symptom.hostId === hostId))
-          .map((hostId) => ({ hostId, at }));
-        if (symptoms.length + local.length > 0) {
-          openFromSymptoms(txn, domain, [...symptoms, ...local], `${event.type} under its clients' symptoms`);
-        }
-      }
-      goUp(txn, domain, at, `${event.type} (booted ${event.data.bootedAt})`);
-      return;
-    }
-    default:
-      return;
+    const reason = event.data.reason ?? 'announced going down';
+    const wasDown = txn.readDomain(failureDomain).state === 'down';
+    goDown(txn, txn.domain(failureDomain), at, `${reason}, announced by ${sender}`, { announced: true });
+    const open = openEpisode(txn.readDomain(failureDomain));
+    if (wasDown && open !== undefined)
+      timeline(
+        txn,
+        open.incident.id,
+        `${sender} announced ${failureDomain} going down (${reason}): already down`,
+      );
+    return;
   }
+  if (event.type === 'ipl.completed') learnAnnounced(txn, host, event, seen);
+  serverBack(txn, host, failureDomain, event.data.bootedAt, at, `${event.type} from ${sender}`);
 };
 
 /** Applies an agent event to its host's slice and to the domains it implicates, then reconciles the host. */
 export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
   const host = txn.host(event.hostid);
+  migrateServes(host);
   const seen = event.receivedat ?? event.time;
   const at = occurredAt(host, event);
   const fresh = host.lastSeq === undefined || event.seq > host.lastSeq;
+  const bootBefore = host.bootId;
+  const skewBefore = host.skewMs;
   host.lastSeenAt = host.lastSeenAt === undefined ? seen : latest(host.lastSeenAt, seen);
   if (fresh) {
     host.bootId = event.bootid;
     host.lastSeq = event.seq;
   }
+  vouchByAnyEvent(host, seen);
   refreshSlots(txn, host);
   const ownWork = event.planid !== undefined;
   let changed = false;
@@ -256,6 +255,8 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       host.capabilities = event.data.capabilities;
       host.intervalSeconds = event.data.intervalSeconds;
       if (event.receivedat !== undefined && fresh) host.skewMs = toMs(event.receivedat) - toMs(event.time);
+      applyHeartbeatServes(txn, host, event, { seen, at, bootBefore, skewBefore });
+      const probed = recordHeartbeatProbes(host, event, at);
       const digest = heartbeatDigest(event);
       if (
         digest !== host.heartbeatDigest &&
@@ -271,6 +272,7 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
             onSymptom(txn, host, symptom.resource, symptom.failureDomain, at);
         }
       }
+      for (const failureDomain of probed) onProbe(txn, host, failureDomain);
       break;
     }
     case 'mirror.degraded': {
@@ -304,41 +306,56 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       break;
     case 'path.restored': {
       changed = applyPathEvent(host, event, at);
-      const domain = txn.readDomain(event.data.failureDomain);
-      if (changed && !ownWork && domain.state === 'down' && openEpisode(domain) !== undefined) {
-        goUp(
+      if (changed && !ownWork)
+        clientConfirms(
           txn,
-          txn.domain(event.data.failureDomain),
+          event.data.failureDomain,
           at,
           `${host.hostId} reports ${event.data.path} restored`,
         );
-      }
       break;
     }
     case 'disk.probed': {
-      const domain = txn.readDomain(event.data.failureDomain);
-      if (
-        !ownWork &&
-        event.data.deviceState === 'running' &&
-        event.data.readable &&
-        domain.state === 'down' &&
-        openEpisode(domain) !== undefined
-      ) {
-        goUp(txn, txn.domain(event.data.failureDomain), at, `${host.hostId} reads ${event.data.disk} again`);
-      }
+      if (ownWork) break;
+      const reads = event.data.deviceState === 'running' && event.data.readable;
+      if (reads)
+        clientConfirms(txn, event.data.failureDomain, at, `${host.hostId} reads ${event.data.disk} again`);
+      if (recordProbed(host, event, at)) onProbe(txn, host, event.data.failureDomain);
       break;
     }
     case 'command.progress':
       applyProgress(txn, host, event);
       break;
     default:
-      applyServerEvent(txn, host, event, at);
+      applyServerEvent(txn, host, event, at, seen);
   }
   if (changed) {
     checkCritical(txn, host);
     updateExposure(txn, host);
   }
+  if (changed || (host.clientOf === undefined && storageDomains(host).length > 0)) updateClientOf(txn, host);
   reconcileHost(txn, host, event.type);
+};
+
+/**
+ * A client confirms its storage on a domain is back (§5.2: its disk reads again, its path is
+ * restored), after the domain went down: the domain is up. One client suffices for an outage its
+ * clients reported together; an outage of one host needs its own read-back (./single-client.ts). A
+ * report from before the domain went down (spooled) is stale and changes nothing.
+ */
+const clientConfirms = (txn: Transaction, failureDomain: string, at: string, reason: string): void => {
+  const domain = txn.readDomain(failureDomain);
+  const episode = openEpisode(domain);
+  if (domain.state !== 'down' || episode === undefined || isSingleClient(episode)) return;
+  if (toMs(at) <= toMs(episode.lastDownAt)) return;
+  goUp(txn, txn.domain(failureDomain), at, reason);
+};
+
+/** A probe of a disk on a domain was recorded: an outage of one host may open, or be read back. */
+const onProbe = (txn: Transaction, host: HostSlice, failureDomain: string): void => {
+  upgradeLocalFaults(txn, host, failureDomain);
+  readBack(txn, host, failureDomain);
+  unreadAgain(txn, host, failureDomain);
 };
 
 /**

@@ -1,8 +1,8 @@
-// The timers of `tick` (docs/architecture.md §5.2, 5.3, 5.5, 5.9, 5.10): a host's local-fault hold-down and
-// its silence as a server, a domain's escalation, wave dispatch and resolution.
+// The timers of `tick` (docs/architecture.md §5.2, 5.3, 5.5, 5.9, 5.10): a host's local-fault hold-down
+// (or the outage of one host it turns into), its silence as a server of each domain it serves, a
+// domain's escalation, wave dispatch and resolution.
 import {
   belongsToEpisode,
-  goDown,
   join,
   maybeResolve,
   openEpisode,
@@ -11,6 +11,8 @@ import {
 } from '../episodes.ts';
 import { isResourceHealthy } from '../host.ts';
 import { escalate, openLocalIncident } from '../incidents.ts';
+import { checkServerSilence, migrateServes } from '../servers.ts';
+import { openSingleClientOutage, singleClientDisks } from '../single-client.ts';
 import { escalateStalledPlans } from '../stall.ts';
 import { toMs } from '../time.ts';
 import type { Transaction } from '../transaction.ts';
@@ -20,11 +22,12 @@ import { dispatch } from '../waves.ts';
 const LOCAL_HOSTS_CAP = 64;
 
 /**
- * A host's due timer: pages the local faults that outlived their hold-down, escalates its stalled
- * plans, and notices a silent server.
+ * A host's due timer: pages the local faults that outlived their hold-down (or opens the outage of
+ * one host, §5.3), escalates its stalled plans, and notices a server silent for a domain it serves.
  */
 export const onHostWake = (txn: Transaction, hostId: string): void => {
   const host = txn.host(hostId);
+  migrateServes(host);
   escalateStalledPlans(txn, host);
   for (const [resource, fault] of Object.entries(host.localFaults).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (fault.incident !== undefined) continue;
@@ -44,6 +47,13 @@ export const onHostWake = (txn: Transaction, hostId: string): void => {
       delete host.localFaults[resource];
       continue;
     }
+    const disks = singleClientDisks(txn, host, resource, fault.failureDomain);
+    if (disks !== undefined) {
+      // The domain's one known client cannot read its disk, and no agent of its server says a
+      // word: an outage of one host (§5.3), healed with a plan once the domain is back.
+      openSingleClientOutage(txn, host, fault.failureDomain, fault.since, disks);
+      continue;
+    }
     const owned = txn.own(host.localFaults, resource);
     if (owned !== undefined)
       owned.incident = openLocalIncident(txn, host, resource, fault.failureDomain, fault.since);
@@ -51,13 +61,7 @@ export const onHostWake = (txn: Transaction, hostId: string): void => {
       domain.localHosts = [...domain.localHosts, host.hostId].sort();
     }
   }
-  if (host.serves !== undefined && host.lastSeenAt !== undefined) {
-    const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
-    const silentSince = toMs(host.lastSeenAt) + txn.config.silentHeartbeats * interval * 1000;
-    if (silentSince <= toMs(txn.now) && txn.isDomainUp(host.serves)) {
-      goDown(txn, txn.domain(host.serves), host.lastSeenAt, `its server ${host.hostId} went silent`);
-    }
-  }
+  checkServerSilence(txn, host);
 };
 
 /** A domain's due timer: escalates a long outage, or dispatches the next wave and resolves when done. */

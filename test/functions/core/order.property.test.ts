@@ -69,10 +69,11 @@ const heartbeatsAfterSymptoms = (): Storm => {
 };
 
 describe('the delivery model', () => {
-  const storm = STORMS.reduce((smallest, next) =>
-    next.inputs.length < smallest.inputs.length ? next : smallest,
-  );
   const window = DEFAULT_CORE_CONFIG.groupingWindowSeconds * 1000;
+  /** The smallest storm with inputs close enough to overtake each other (some are a minute apart throughout). */
+  const storm = STORMS.filter((candidate) =>
+    candidate.base.some((base, index) => index > 0 && base - (candidate.base[index - 1] as number) < window),
+  ).reduce((smallest, next) => (next.inputs.length < smallest.inputs.length ? next : smallest));
 
   test.prop([movesArbitrary(storm)], { numRuns: 200 })(
     'delivers every input at least once, within the grouping window after its time, once more per extra move',
@@ -125,7 +126,14 @@ describe('the delivery model', () => {
 describe('the core under SQS delivery of the recorded storms', () => {
   it('finds every storm of events/examples/storms/', () => {
     expect(STORMS.map((storm) => storm.name)).toEqual(
-      expect.arrayContaining(['ldoms-alternate-reboot', 'san-controller-port', 'vios2-ipl-40-clients']),
+      expect.arrayContaining([
+        'ldoms-alternate-reboot',
+        'san-controller-port',
+        'vios2-ipl-40-clients',
+        'vios2-ipl-announcement-lost',
+        'single-client-read-back',
+        'single-client-disk-still-reads',
+      ]),
     );
   });
 
