@@ -1,13 +1,6 @@
 import { z } from 'zod';
 import { BootId, DiskName, FailureDomain, Hctl, HostId, MapName, Rfc3339, Wwid } from './names.ts';
-import {
-  ArrayReport,
-  DiskReport,
-  HostRole,
-  LdomsDomain,
-  PathState,
-  Platform,
-} from './storage.ts';
+import { ArrayReport, DiskReport, HostRole, LdomsDomain, PathState, Platform } from './storage.ts';
 
 /**
  * One snapshot of a host's storage (`faultline-agent scan`): what the agent diffs to detect

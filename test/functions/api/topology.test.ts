@@ -227,7 +227,12 @@ describe('GET /v1/domains/:id/impact', () => {
     expect(registered.status).toBe(200);
     const none = await get('/v1/domains/vscsi:Server-X/vios9/impact');
     expect(none.status).toBe(200);
-    expect(none.body).toEqual({ failureDomain: 'vscsi:Server-X/vios9', hosts: [], losingHalf: 0, losingLast: 0 });
+    expect(none.body).toEqual({
+      failureDomain: 'vscsi:Server-X/vios9',
+      hosts: [],
+      losingHalf: 0,
+      losingLast: 0,
+    });
   });
 
   it('refuses what is not a failure domain', async () => {
