@@ -14,7 +14,7 @@ import type { Transaction } from './transaction.ts';
  * of the hosts exposed on it, maintained from each host's own decisions.
  */
 
-/** How many exposed hosts, and how many hosts of one double fault, a domain slice names. */
+/** How many exposed hosts of each group, and how many hosts of one double fault, a domain slice names. */
 const EXPOSED_CAP = 64;
 const GROUP_HOSTS_CAP = 100;
 
@@ -25,14 +25,14 @@ export const groupKey = (domains: Iterable<string>): string => sortedUnique(doma
 
 /**
  * Why a map may be critical: no usable path left (known from a path event that counted none
- * active, or from a heartbeat's full list), or every usable path through a down domain.
+ * active, or from a heartbeat's full list), or every usable path through a down domain (a map with
+ * every path still usable too: a single point of failure whose one domain is down).
  */
 const mapCriticalReason = (
   map: string,
   paths: readonly PathRecord[],
   isDomainDown: (failureDomain: string) => boolean,
 ): string | undefined => {
-  if (paths.every(isPathUsable)) return undefined;
   const usable = paths.filter(isPathUsable);
   if (usable.length === 0) {
     const known =
@@ -46,9 +46,12 @@ const mapCriticalReason = (
 
 type CriticalResource = { resource: string; domains: string[]; reason: string };
 
-/** A host with every array healthy and every path usable, and no double fault: nothing to check (the hot path). */
+/**
+ * A host with every array healthy and every path usable, no double fault, and exposed on no domain
+ * (a single point of failure is): nothing to check (the hot path).
+ */
 const isUntroubled = (host: HostSlice): boolean => {
-  if (Object.keys(host.doubleFaults).length > 0) return false;
+  if (Object.keys(host.doubleFaults).length > 0 || host.exposedOn !== undefined) return false;
   for (const name in host.arrays) {
     const record = host.arrays[name];
     if (
@@ -92,6 +95,57 @@ const withoutKey = <T>(record: Record<string, T>, key: string): Record<string, T
   return rest;
 };
 
+/**
+ * A host turned critical (§5.4: no plan for a host that holds a double fault): each plan of its still
+ * undelivered (issued, not started) is revoked, its slot freed and its row skipped, so its domain's
+ * waves issue it nothing more; the waves are woken to go on with the others. A plan already running
+ * cannot be called back: it is named, for the page and the timeline (the agent's own guards, which
+ * refuse to fail a last in-sync member, are the last line). Returns what is already running.
+ */
+const revokeUndelivered = (txn: Transaction, host: HostSlice, reason: string): string[] => {
+  const running: string[] = [];
+  for (const id of Object.keys(host.plans).sort()) {
+    const current = host.plans[id];
+    if (current === undefined || (current.status !== 'issued' && current.status !== 'started')) continue;
+    const domain = txn.readDomain(current.failureDomain);
+    const open =
+      domain.episode?.incident.id === current.incidentId && domain.episode.incident.status !== 'resolved';
+    const slot = open ? domain.episode?.slots[host.hostId] : undefined;
+    const started = current.status === 'started' || (slot?.planId === id && slot.started);
+    if (started) {
+      const text = `plan ${id} is already running on ${host.hostId}, which now holds a double fault (${reason}): its agent's own guards are the last line`;
+      running.push(text);
+      if (open) timeline(txn, current.incidentId, text, host.hostId);
+      continue;
+    }
+    const plan = txn.own(host.plans, id);
+    if (plan === undefined) continue;
+    plan.status = 'revoked';
+    txn.emit({ type: 'plan.revoke', planId: id, hostId: host.hostId });
+    if (!open) continue;
+    const episode = txn.domain(current.failureDomain).episode;
+    if (episode === undefined) continue;
+    const record = txn.own(host.episodes, current.incidentId);
+    if (record !== undefined && record.status === 'planned' && record.planId === id) {
+      record.status = 'skipped';
+      record.reason = `double fault: ${reason}`;
+      episode.unhealthy = Math.max(0, episode.unhealthy - 1);
+    }
+    if (episode.slots[host.hostId]?.planId === id) {
+      delete episode.slots[host.hostId];
+      episode.dispatched = Math.max(0, episode.dispatched - 1);
+    }
+    timeline(
+      txn,
+      episode.incident.id,
+      `revoked undelivered plan ${id}: ${host.hostId} holds a double fault (${reason})`,
+      host.hostId,
+    );
+    txn.requestWake(current.failureDomain);
+  }
+  return running;
+};
+
 /** The domain whose going down made a host critical, and how many hosts it listed as exposed. */
 export type CriticalCause = { failureDomain: string; hosts: number };
 
@@ -111,6 +165,7 @@ const joinGroup = (
       cause !== undefined && cause.hosts > 1
         ? ` and ${cause.hosts - 1} other host(s) whose last good copy depends on ${cause.failureDomain}`
         : '';
+    const what = found.domains.length === 1 ? 'single point of failure on' : 'double fault on';
     const incident: Incident = {
       id: deriveId('inc', 'double-fault', key, txn.now),
       kind: 'double-fault',
@@ -122,11 +177,11 @@ const joinGroup = (
       resolvedAt: null,
       hostId: host.hostId,
       resource: found.resource,
-      summary: `Critical: double fault on ${key}: ${found.reason} on ${host.hostId}${others}; no automatic step will touch it`,
+      summary: `Critical: ${what} ${key}: ${found.reason} on ${host.hostId}${others}; no automatic step will touch it`,
       paged: false,
     };
     group = { incident, domains: found.domains, hosts: [], beyond: 0 };
-    timeline(txn, incident.id, `double fault on ${key}`);
+    timeline(txn, incident.id, `${what} ${key}`);
   } else {
     group = { ...current, incident: { ...current.incident }, hosts: [...current.hosts] };
   }
@@ -140,8 +195,11 @@ const joinGroup = (
   home.critical = { ...(home.critical ?? {}), [key]: group };
   txn.touch(incident);
   timeline(txn, incident.id, `double fault: ${found.reason}`, host.hostId);
+  const running = revokeUndelivered(txn, host, found.reason);
+  for (const text of running) timeline(txn, incident.id, text, host.hostId);
   if (!host.maintenance) {
-    page(txn, incident, 'critical', incident.summary, { host: host.hostId, resource: found.resource });
+    const summary = running.length === 0 ? incident.summary : `${incident.summary}; ${running.join('; ')}`;
+    page(txn, incident, 'critical', summary, { host: host.hostId, resource: found.resource });
   }
   host.doubleFaults[found.resource] = { ...incident };
 };
@@ -194,8 +252,13 @@ export const checkCritical = (txn: Transaction, host: HostSlice, cause?: Critica
   }
 };
 
+/** The group a host is counted in beyond its bound (`undefined`: listed, or counted before groups were). */
+const countedGroup = (entry: 'listed' | 'counted' | { counted: string } | undefined): string | undefined =>
+  typeof entry === 'object' ? entry.counted : undefined;
+
 /**
- * Keeps the host listed as exposed on exactly the domains it is exposed on now (§5.4): the domain
+ * Keeps the host listed as exposed on exactly the domains it is exposed on now (§5.4), in the group
+ * of its resource's domains: named while its group has room, else counted in that group. The domain
  * slices a host decision loads (those its resources refer to) are the ones it may be listed on.
  */
 export const updateExposure = (txn: Transaction, host: HostSlice): void => {
@@ -215,7 +278,7 @@ export const updateExposure = (txn: Transaction, host: HostSlice): void => {
     groups.set(exposure.failureDomain, groupKey(domains));
   }
   const before = host.exposedOn ?? {};
-  const after: Record<string, 'listed' | 'counted'> = {};
+  const after: NonNullable<HostSlice['exposedOn']> = {};
   for (const failureDomain of sortedUnique([...Object.keys(before), ...groups.keys()])) {
     const key = groups.get(failureDomain);
     const was = before[failureDomain];
@@ -225,53 +288,95 @@ export const updateExposure = (txn: Transaction, host: HostSlice): void => {
             hosts.includes(host.hostId),
           )?.[0]
         : undefined;
-    if (key !== undefined && was !== undefined && (was === 'counted' || listedKey === key)) {
+    const wasKey = was === 'listed' ? listedKey : countedGroup(was);
+    if (key !== undefined && was !== undefined && (was === 'counted' || wasKey === key)) {
       after[failureDomain] = was;
       continue;
     }
     const domain = txn.domain(failureDomain);
     const exposed = domain.exposed ?? { groups: {}, beyond: 0 };
     let groupsOf = { ...exposed.groups };
+    let beyondOf = { ...(exposed.beyondOf ?? {}) };
     let beyond = exposed.beyond;
     if (was === 'listed' && listedKey !== undefined) {
       const rest = (groupsOf[listedKey] ?? []).filter((hostId) => hostId !== host.hostId);
       groupsOf = rest.length === 0 ? withoutKey(groupsOf, listedKey) : { ...groupsOf, [listedKey]: rest };
-    } else if (was === 'counted') beyond = Math.max(0, beyond - 1);
+    } else if (was !== undefined && was !== 'listed') {
+      beyond = Math.max(0, beyond - 1);
+      const counted = countedGroup(was);
+      if (counted !== undefined) {
+        const left = Math.max(0, (beyondOf[counted] ?? 0) - 1);
+        beyondOf = left === 0 ? withoutKey(beyondOf, counted) : { ...beyondOf, [counted]: left };
+      }
+    }
     if (key !== undefined) {
-      const listedCount = Object.values(groupsOf).reduce((sum, hosts) => sum + hosts.length, 0);
-      if (listedCount < EXPOSED_CAP) {
+      if ((groupsOf[key] ?? []).length < EXPOSED_CAP) {
         groupsOf = { ...groupsOf, [key]: [...(groupsOf[key] ?? []), host.hostId].sort() };
         after[failureDomain] = 'listed';
       } else {
         beyond += 1;
-        after[failureDomain] = 'counted';
+        beyondOf = { ...beyondOf, [key]: (beyondOf[key] ?? 0) + 1 };
+        after[failureDomain] = { counted: key };
       }
     }
     if (Object.keys(groupsOf).length === 0 && beyond === 0) delete domain.exposed;
-    else domain.exposed = { groups: groupsOf, beyond };
+    else
+      domain.exposed = {
+        groups: groupsOf,
+        beyond,
+        ...(Object.keys(beyondOf).length === 0 ? {} : { beyondOf }),
+      };
   }
   if (Object.keys(after).length === 0) delete host.exposedOn;
   else host.exposedOn = after;
 };
 
+/** How many hosts a domain counts exposed in one group: those it names and those past the bound. */
+const groupCount = (exposed: NonNullable<DomainSlice['exposed']>, key: string): number =>
+  (exposed.groups[key]?.length ?? 0) + (exposed.beyondOf?.[key] ?? 0);
+
+/**
+ * A host exposed on a domain that is down now, with no double fault for it yet: a host counted past
+ * its group's bound, which the domain going down could not name. Checked at its next event (a
+ * heartbeat, at the latest), so every exposed host of every pair joins its double fault.
+ */
+export const recheckIfExposedDown = (txn: Transaction, host: HostSlice): void => {
+  if (host.exposedOn === undefined) return;
+  for (const [failureDomain, entry] of Object.entries(host.exposedOn).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const domain = txn.readDomain(failureDomain);
+    if (domain.state !== 'down') continue;
+    const key = entry === 'listed' ? undefined : countedGroup(entry);
+    const held = Object.keys(host.doubleFaults).length > 0;
+    if (held && entry === 'listed') continue;
+    const hosts = key === undefined || domain.exposed === undefined ? 1 : groupCount(domain.exposed, key);
+    checkCritical(txn, host, { failureDomain, hosts });
+  }
+};
+
 /**
  * A domain went down (announced, silent, or by its clients' symptoms) or came back: every host
  * listed as exposed on it now holds a critical resource, or has its last good copy back, so each is
- * checked at once, in its own decision (for an announced outage, before the server stops). Hosts
- * beyond the list's bound are checked at their next change.
+ * checked at once, in its own decision (for an announced outage, before the server stops), with its
+ * group's count for the page: every group names hosts, so every pair of domains pages at once. Hosts
+ * counted past their group's bound are checked at their next event (`recheckIfExposedDown`).
  */
 export const recheckExposed = (txn: Transaction, domain: DomainSlice, at: string): void => {
   const exposed = domain.exposed;
   if (exposed === undefined) return;
-  const hosts = sortedUnique(Object.values(exposed.groups).flat());
-  const count = hosts.length + exposed.beyond;
-  for (const hostId of hosts) {
+  const countOf = new Map<string, number>();
+  for (const key of Object.keys(exposed.groups).sort()) {
+    const count = groupCount(exposed, key);
+    for (const hostId of exposed.groups[key] ?? [])
+      countOf.set(hostId, Math.max(countOf.get(hostId) ?? 0, count));
+  }
+  const count = sortedUnique(Object.values(exposed.groups).flat()).length + exposed.beyond;
+  for (const hostId of [...countOf.keys()].sort()) {
     txn.followUp({
       type: 'internal.critical',
       hostId,
       failureDomain: domain.failureDomain,
       at,
-      exposed: count,
+      exposed: countOf.get(hostId) ?? 1,
     });
   }
   const incidentId = domain.episode?.incident.id;

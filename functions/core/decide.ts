@@ -44,6 +44,14 @@ export const keysFor = (input: CoreInput): SliceKeys => {
       return { ...NO_KEYS, hosts: [input.hostId], domains: [input.failureDomain] };
     case 'internal.revoke':
       return { ...NO_KEYS, hosts: [input.hostId] };
+    case 'internal.silence':
+      return { ...NO_KEYS, hosts: input.clients, domains: [input.failureDomain] };
+    case 'internal.guest-disks':
+      return {
+        ...NO_KEYS,
+        hosts: [input.hostId],
+        domains: [...new Set(Object.values(input.domains))].sort(),
+      };
     default:
       return { ...NO_KEYS, hosts: [input.hostid], domains: eventDomains(input) };
   }

@@ -5,7 +5,7 @@ import { isHealthyOn, isPathHealthy, servedOf } from './host.ts';
 import { deriveId } from './ids.ts';
 import { escalate, newIncident, page, resolveIncident, timeline } from './incidents.ts';
 import type { DomainSlice, Episode, HostEpisode, HostSlice } from './model.ts';
-import { stallTimes } from './stall.ts';
+import { silenceTimes, stallTimes } from './stall.ts';
 import { addSeconds, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -191,12 +191,58 @@ export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: 
 export const belongsToEpisode = (episode: Episode, at: string): boolean =>
   episode.upAt === undefined || toMs(at) <= toMs(episode.upAt);
 
+/**
+ * A host already counted in the domain's open incident, marked healthy there, is degraded again on
+ * the domain by a report of its own (no `planid`: not Faultline's work): it counts as unhealthy again
+ * (§5.10: the outage resolves only when every affected array and path is healthy). During the outage
+ * (`waiting`) the outage explains it and its server's return heals it with a plan; after its server
+ * was back (`failed`, with the reason) it is a new fault, paged as a local fault after its hold-down
+ * (§5.3), or a flap if others report too (§5.6). Returns whether the host was counted again.
+ */
+export const relapse = (
+  txn: Transaction,
+  host: HostSlice,
+  domain: DomainSlice,
+  at: string,
+  during: boolean,
+): boolean => {
+  const episode = openEpisode(domain);
+  if (episode === undefined) return false;
+  const current = host.episodes[episode.incident.id];
+  if (current?.status !== 'healthy' || isHealthyOn(host, domain.failureDomain)) return false;
+  const record = txn.own(host.episodes, episode.incident.id);
+  if (record === undefined) return false;
+  episode.unhealthy += 1;
+  if (during) {
+    record.status = 'waiting';
+    delete record.reason;
+    episode.waiting += 1;
+    if (episode.dispatchAt !== undefined) txn.requestWake(domain.failureDomain);
+  } else {
+    record.status = 'failed';
+    record.reason = `degraded again at ${at}, after its server was back`;
+  }
+  txn.touch(episode.incident);
+  timeline(
+    txn,
+    episode.incident.id,
+    during
+      ? `${host.hostId} degraded again during the outage: waiting for a plan again`
+      : `${host.hostId} degraded again at ${at}, after ${domain.failureDomain} was back: a new fault, not this outage's`,
+    host.hostId,
+  );
+  return true;
+};
+
 /** Adds a host to the domain's open incident: an affected-host row with its own status. */
 export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at: string): void => {
   const episode = openEpisode(domain);
   if (episode === undefined) return;
   const incident = episode.incident;
-  if (host.episodes[incident.id] !== undefined) return;
+  if (host.episodes[incident.id] !== undefined) {
+    relapse(txn, host, domain, at, true);
+    return;
+  }
   const healthy = isHealthyOn(host, domain.failureDomain);
   const record: HostEpisode = {
     incidentId: incident.id,
@@ -351,9 +397,12 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   else domain.wakeAt = next;
 };
 
-/** When the host slice next needs a tick: a local fault's hold-down, its silence as a server of each domain, a plan's stall. */
+/**
+ * When the host slice next needs a tick: a local fault's hold-down, its silence as a server of each
+ * domain, a plan's stall, its agent's silence during its incident.
+ */
 export const scheduleHost = (txn: Transaction, host: HostSlice): void => {
-  const times: number[] = stallTimes(txn, host);
+  const times: number[] = [...stallTimes(txn, host), ...silenceTimes(txn, host)];
   for (const fault of Object.values(host.localFaults)) {
     if (fault.incident === undefined) times.push(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
   }

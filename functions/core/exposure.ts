@@ -27,11 +27,23 @@ export const losesLastInSyncHalf = (array: ArrayRecord, domain: string): boolean
 };
 
 /**
- * Whether every member the array has or had since it was last healthy sits on one failure domain:
- * "mirrored" on paper, yet one server going down takes every copy.
+ * Whether a failure domain names a host's own disks (`local:<host>`, §3): no other partition serves
+ * them and no server announces them down, so a mirror over two of them is no server's single point
+ * of failure, and no exposure a planned IPL could turn critical.
+ */
+export const isLocalDomain = (failureDomain: string): boolean => failureDomain.startsWith('local:');
+
+/** Whether a resource's domains are one domain that a server serves (not local disks). */
+const oneServedDomain = (domains: readonly string[]): boolean =>
+  domains.length === 1 && !isLocalDomain(domains[0] as string);
+
+/**
+ * Whether every member the array has or had since it was last healthy sits on one failure domain
+ * served by another partition: "mirrored" on paper, yet one server going down takes every copy. A
+ * RAID1 over two local disks (`local:<host>`) is not one: no server stands behind it.
  */
 export const isSinglePointOfFailure = (array: ArrayRecord): boolean =>
-  sortedUnique([...array.members, ...array.known].map((member) => member.failureDomain)).length === 1;
+  oneServedDomain(sortedUnique([...array.members, ...array.known].map((member) => member.failureDomain)));
 
 /** Path states that carry I/O or stand by ready to (a ghost is a healthy standby path). */
 const USABLE_PATH_STATES: ReadonlySet<string> = new Set(['active', 'ghost']);
@@ -69,32 +81,33 @@ export const mapLosesAllActivePaths = (paths: readonly PathRecord[], domain: str
   return domains.length === 1 && domains[0] === domain;
 };
 
-/** Whether every path of the map, usable or not, goes through one failure domain. */
+/** Whether every path of the map, usable or not, goes through one failure domain (not local disks). */
 export const isMapSinglePointOfFailure = (paths: readonly PathRecord[]): boolean =>
-  paths.length > 0 && sortedUnique(paths.map((path) => path.failureDomain)).length === 1;
+  oneServedDomain(sortedUnique(paths.map((path) => path.failureDomain)));
 
 /** One resource of a host whose last good copy or usable path depends on one domain. */
 export type Exposure = { resource: string; failureDomain: string };
 
 /**
- * What a host is exposed on, sorted by resource: each array (`array:<name>`) not healthy whose
- * in-sync members all sit on one domain, and each map (`map:<name>`) with a path not usable whose
- * usable paths all go through one domain. A healthy resource on one domain only is a single point of
- * failure by design (`isSinglePointOfFailure`), not an exposure a fault opened, so it is not listed.
+ * What a host is exposed on, sorted by resource: each array (`array:<name>`) whose in-sync members
+ * all sit on one domain, and each map (`map:<name>`) whose usable paths all go through one domain:
+ * exactly the resources `losesLastInSyncHalf` and `mapLosesAllActivePaths` say that domain going
+ * down would take the last copy or path of, so the page before planned maintenance and the impact
+ * (./topology.ts) name the same hosts. That is a resource whose other half is degraded, and a healthy
+ * single point of failure alike (§5.4: "the clients whose last in-sync member depends on that
+ * domain"). Local disks (`local:<host>`) are left out: no server announces them down.
  */
 export const exposuresOf = (host: HostSlice): Exposure[] => {
   const exposures: Exposure[] = [];
   for (const name of Object.keys(host.arrays).sort()) {
-    const array = host.arrays[name] as ArrayRecord;
-    if (array.health === 'healthy') continue;
-    const domains = inSyncDomainsOf(array);
-    if (domains.length === 1)
+    const domains = inSyncDomainsOf(host.arrays[name] as ArrayRecord);
+    if (oneServedDomain(domains))
       exposures.push({ resource: `array:${name}`, failureDomain: domains[0] as string });
   }
   for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
-    if (paths.every(isPathUsable)) continue;
     const domains = pathDomainsOf(paths);
-    if (domains.length === 1) exposures.push({ resource: `map:${map}`, failureDomain: domains[0] as string });
+    if (oneServedDomain(domains))
+      exposures.push({ resource: `map:${map}`, failureDomain: domains[0] as string });
   }
   return exposures;
 };

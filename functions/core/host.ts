@@ -260,6 +260,8 @@ export const referencedDomains = (host: HostSlice): string[] => {
   for (const domain of Object.keys(host.exposedOn ?? {})) domains.add(domain);
   for (const domain of Object.keys(servedOf(host))) domains.add(domain);
   for (const domain of Object.keys(host.clientOf ?? {})) domains.add(domain);
+  // An LDoms guest's disks placed by its control domain: its next event may implicate them.
+  for (const domain of Object.values(host.vdisks?.domains ?? {})) domains.add(domain);
   return [...domains].sort();
 };
 
@@ -295,7 +297,9 @@ export const storageDomains = (host: HostSlice): string[] => {
 
 /**
  * Why an array may never be touched automatically (docs/architecture.md §5.4, §1): no in-sync member left,
- * every in-sync member on a down domain, or an SVM component in Last Erred. Undefined when none.
+ * every in-sync member on a down domain (a healthy array too: a single point of failure whose one
+ * server is down, or a mirror whose two servers both are, has lost every copy whether or not its host
+ * has said so yet), or an SVM component in Last Erred. Undefined when none.
  */
 export const criticalReason = (
   record: ArrayRecord,
@@ -304,11 +308,14 @@ export const criticalReason = (
   if (record.members.some((member) => member.state === 'last-erred')) {
     return `${record.array} has a component in Last Erred`;
   }
-  if (record.health === 'healthy') return undefined;
   const inSync = record.members.filter((member) => member.state === IN_SYNC);
-  if (inSync.length === 0) return `${record.array} has no in-sync member left`;
+  if (inSync.length === 0)
+    return record.health === 'healthy' ? undefined : `${record.array} has no in-sync member left`;
   if (inSync.every((member) => isDomainDown(member.failureDomain))) {
-    return `${record.array}'s remaining in-sync members all depend on down domains`;
+    const domains = new Set(inSync.map((member) => member.failureDomain));
+    return record.health === 'healthy' && domains.size === 1
+      ? `${record.array} has every copy on ${[...domains][0]}, which is down (a single point of failure)`
+      : `${record.array}'s remaining in-sync members all depend on down domains`;
   }
   return undefined;
 };

@@ -68,6 +68,8 @@ export type HostEpisode = {
   attempt: number;
   planId?: string;
   reason?: string;
+  /** The host's `lastSeenAt` when its silence during this incident escalated (§5.9): once per silence. */
+  silentSince?: string;
 };
 
 export type PlanStatus = 'issued' | 'started' | 'succeeded' | 'failed' | 'refused' | 'revoked';
@@ -136,6 +138,29 @@ export type ServedDomain = {
   silentAt?: string;
 };
 
+/** A guest's virtual disks from one report of its control domain (see `HostSlice.vdisks`). */
+export type GuestDisks = {
+  control: string;
+  /** The control domain's heartbeat that reported them, and when it was received. */
+  seq: number;
+  at: string;
+  /** The failure domain serving each disk, by the guest's name for it. */
+  domains: Record<string, string>;
+};
+
+/**
+ * A server whose silence for a domain fell due while the domain was up (./servers.ts): it takes the
+ * domain down only once one of the domain's clients is heard, never on a lost contact with them all.
+ */
+export type PendingSilence = {
+  /** The boot that last listed the domain, its last vouch, and when its silence fell due. */
+  boot: string;
+  vouchedAt: string;
+  dueAt: string;
+  /** The server still heartbeats but no longer lists the domain (its serving check fails). */
+  stillHeard: boolean;
+};
+
 /** One probe of a disk as a client reported it (§3 `disk.probed`, heartbeat `disks`). */
 export type DiskProbe = {
   seq: number;
@@ -180,6 +205,17 @@ export type HostSlice = {
   /** The domains whose known clients count this host (`DomainSlice.clients`). */
   clientOf?: Record<string, true>;
   /**
+   * An LDoms guest's virtual disks as its control domain last reported them (heartbeat `guests`,
+   * ./guests.ts): the failure domain of each disk by the guest's name for it (`c0d1`), given to the
+   * members and disks its own agent could not place (`local:<hostId>`). Its domains load with the slice.
+   */
+  vdisks?: GuestDisks;
+  /**
+   * On a control domain: a digest of each guest's disks in its latest heartbeat `guests`, and that
+   * heartbeat's `seq`, so that only a guest whose disks changed is told (./guests.ts).
+   */
+  guests?: { seq: number; digests: Record<string, string> };
+  /**
    * The latest probes of disks that hold a faulty, missing or Maintenance member (heartbeat `disks`
    * with `deviceState`/`readable`, `disk.probed` without `planid`), the last two per disk by `seq`:
    * what the single-client rules of §5.3 read.
@@ -195,9 +231,10 @@ export type HostSlice = {
   doubleFaults: Record<string, Incident>;
   /**
    * The domains this host is listed on as exposed (its last good copy or usable path depends on
-   * that domain alone), and whether it is named there or only counted beyond the list's bound.
+   * that domain alone), and whether it is named there or only counted beyond its group's bound (with
+   * the group it is counted in; a bare `counted` is from before groups were counted one by one).
    */
-  exposedOn?: Record<string, 'listed' | 'counted'>;
+  exposedOn?: Record<string, 'listed' | 'counted' | { counted: string }>;
   /** The highest `seq` seen from this host, and the boot it came from. */
   lastSeq?: number;
   heartbeatDigest?: string;
@@ -270,9 +307,11 @@ export type CriticalGroup = {
 /**
  * Hosts exposed on a domain (§5.4, before planned maintenance): each has an array or map whose
  * remaining good copies or usable paths all depend on this domain, by the set of domains it spans
- * (its critical group's key). Bounded: hosts past the bound are only counted.
+ * (its critical group's key). Each group names its first hosts up to a bound and counts the rest in
+ * `beyondOf`, so every group (every pair of domains) has a host to page for it; `beyond` is the
+ * total counted past the bounds (and, from before groups were counted one by one, those of no group).
  */
-export type Exposed = { groups: Record<string, string[]>; beyond: number };
+export type Exposed = { groups: Record<string, string[]>; beyond: number; beyondOf?: Record<string, number> };
 
 export type DomainSlice = {
   failureDomain: string;
@@ -289,6 +328,11 @@ export type DomainSlice = {
    * how many in all. A domain whose count is 1 has a single client (§5.3).
    */
   clients?: { hosts: string[]; count: number };
+  /**
+   * Servers whose silence fell due while the domain was up, by host id (bounded): the silence takes
+   * the domain down once a client of the domain is heard, not while the control plane hears none.
+   */
+  silentServers?: Record<string, PendingSilence>;
   /** Symptoms from clients within the grouping window while the domain is up (bounded). */
   recentSymptoms: { hostId: string; at: string }[];
   /** Hosts with an open local fault on this domain (bounded), merged into an outage if one opens. */
@@ -399,6 +443,16 @@ export type InternalInput =
    * A domain the host is exposed on went down (or came back): check the host for a double fault now
    * (§5.4). `exposed` is how many hosts that domain listed, for the page.
    */
-  | { type: 'internal.critical'; hostId: string; failureDomain: string; at: string; exposed: number };
+  | { type: 'internal.critical'; hostId: string; failureDomain: string; at: string; exposed: number }
+  /**
+   * A control domain's heartbeat reported an LDoms guest's virtual disks anew (`guests`, §3): the guest
+   * keeps them and places its members on their failure domains (./guests.ts).
+   */
+  | ({ type: 'internal.guest-disks'; hostId: string } & GuestDisks)
+  /**
+   * A server's silence for a domain fell due (`hostId`: the server): whether the domain's named
+   * clients were heard through it, read from their slices (./servers.ts), takes the domain down now.
+   */
+  | { type: 'internal.silence'; hostId: string; failureDomain: string; clients: string[]; at: string };
 
 export type CoreInput = FaultlineEvent | OperatorCommand | InternalInput;

@@ -29,8 +29,63 @@ export const stallTimes = (txn: Transaction, host: HostSlice): number[] =>
     .filter((plan) => isWatched(host, plan))
     .map((plan) => toMs(plan.lastProgressAt) + stallMs(txn, plan));
 
-/** Escalates, once per incident, each watched plan of the host that reached its stall limit. */
+/**
+ * When the host's agent counts as silent during an open incident that waits on it (§5.9: "an agent
+ * silent past three heartbeats during its incident"): its plan is out (issued or running) and nothing
+ * came from it for `silentHeartbeats` of its heartbeat interval since it was last heard or since the
+ * plan went out, whichever is later; by incident, for those whose silence has not escalated yet. This
+ * is well before its plan slot expires (`slotTimeoutSeconds`). Only an agent whose interval is known
+ * (it heartbeated) can miss a heartbeat.
+ */
+const silences = (txn: Transaction, host: HostSlice): { incidentId: string; at: number }[] => {
+  const interval = host.intervalSeconds;
+  const lastSeenAt = host.lastSeenAt;
+  if (interval === undefined || lastSeenAt === undefined) return [];
+  const found: { incidentId: string; at: number }[] = [];
+  for (const record of Object.values(host.episodes)) {
+    if (record.status !== 'planned' || record.silentSince === lastSeenAt) continue;
+    const plan = record.planId === undefined ? undefined : host.plans[record.planId];
+    if (plan === undefined || (plan.status !== 'issued' && plan.status !== 'started')) continue;
+    const episode = txn.readDomain(record.failureDomain).episode;
+    if (episode?.incident.id !== record.incidentId || episode.incident.status === 'resolved') continue;
+    if (episode.incident.escalated) continue;
+    const since = Math.max(toMs(lastSeenAt), toMs(plan.issuedAt));
+    found.push({ incidentId: record.incidentId, at: since + txn.config.silentHeartbeats * interval * 1000 });
+  }
+  return found.sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1));
+};
+
+/** When the host's timer must wake for its agent's silence during its incidents. */
+export const silenceTimes = (txn: Transaction, host: HostSlice): number[] =>
+  silences(txn, host).map((silence) => silence.at);
+
+/** Escalates, once per incident, an agent silent past `silentHeartbeats` heartbeats during it (§5.9). */
+const escalateSilentAgent = (txn: Transaction, host: HostSlice): void => {
+  for (const silence of silences(txn, host)) {
+    if (silence.at > toMs(txn.now)) continue;
+    const record = txn.own(host.episodes, silence.incidentId);
+    if (record === undefined || host.lastSeenAt === undefined) continue;
+    record.silentSince = host.lastSeenAt;
+    const domain = txn.readDomain(record.failureDomain);
+    if (domain.maintenance || host.maintenance) continue;
+    const writable = txn.domain(record.failureDomain).episode;
+    if (writable === undefined) continue;
+    const minutes = Math.round((toMs(txn.now) - toMs(host.lastSeenAt)) / 60_000);
+    escalate(
+      txn,
+      writable.incident,
+      `${host.hostId} has been silent for ${minutes} minutes (past ${txn.config.silentHeartbeats} heartbeats) while its plan ${record.planId} is out`,
+      { host: host.hostId },
+    );
+  }
+};
+
+/**
+ * Escalates, once per incident, each watched plan of the host that reached its stall limit, and the
+ * host's agent silent past three heartbeats during an incident it is still unhealthy in (§5.9).
+ */
 export const escalateStalledPlans = (txn: Transaction, host: HostSlice): void => {
+  escalateSilentAgent(txn, host);
   for (const id of Object.keys(host.plans).sort()) {
     const plan = host.plans[id];
     if (plan === undefined || !isWatched(host, plan)) continue;

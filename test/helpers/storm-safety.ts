@@ -1,8 +1,11 @@
 /**
  * The safety rules of DESIGN §4–§5 checked on a running world, plan by plan at the moment each is
- * issued, against what the hosts themselves reported (the latest report of each array and path by
- * `seq`, §5.8) rather than the core's own reading of it; only whether a domain is up, and when it came
- * up, is read from the world's domain slices:
+ * issued and again while it can still be fetched, against what the storm's inputs say rather than the
+ * core's own reading of them: the latest report of each array and path by `seq` (§5.8), and whether a
+ * domain is down, which the monitor derives itself (down from its server's `domain.going-down`; up
+ * again from its `ipl.completed` or `domain.rebooted`, a heartbeat listing it in `serves` from another
+ * boot, or a client's own `path.restored` or readable `disk.probed`, each received after it went
+ * down). Only when a domain came up, for its stability period, is read from the world's episode:
  * - every plan starts with `disk.probe` (§4);
  * - a plan only for a domain that is up and has stayed up for the stability period (§5.5);
  * - no plan for a host holding a double fault: an array with no in-sync member, or whose in-sync
@@ -11,8 +14,12 @@
  *   healthy); at most `maxPlansInFlight` in flight per domain (§5.5);
  * - walking each branch's steps over the host's reported arrays: never fail an in-sync member
  *   without an in-sync partner on another domain that is up, never remove an in-sync member, never
- *   leave an array with no in-sync member, `svm.metareplace` only of a Maintenance component while
- *   another is Okay (§4).
+ *   delete a disk (`scsi.delete`) that still holds an in-sync member, `md.add` onto a deleted disk
+ *   only after its `disk.verify`, never leave an array with no in-sync member, `svm.metareplace` only
+ *   of a Maintenance component while another is Okay (§4);
+ * - while a plan is still fetchable (issued, not started, not revoked), a domain going down that
+ *   leaves its host holding a double fault, or that breaks its step walk, is a violation unless the
+ *   core revoked the plan in the same delivery (§5.4: no plan for a host that holds a double fault).
  * A plan leaves flight when its host reports healthy on the plan's domain, when it fails or is
  * refused, when the core revokes it, or when its incident resolves.
  */
@@ -25,7 +32,9 @@ export type Violation = { plan: string; host: string; rule: string };
 
 type ArrayReported = { seq: number; members: Member[]; healthy: boolean };
 type PathReported = { seq: number; map: string; failureDomain: string; state: string; activePaths?: number };
-type Flight = { plan: UnsignedPlan; failureDomain: string };
+type Flight = { plan: UnsignedPlan; failureDomain: string; started: boolean };
+/** A domain's state by the storm's inputs: down since its announcement, up since an up report after it. */
+type DomainSeen = { down: boolean; downAt: number; serverBoots: Map<string, string> };
 
 const HEALTHY_PATH = new Set(['active', 'ghost']);
 /** The agent's code for a plan id it already ran: a duplicate delivery, not a failure (§4). */
@@ -40,6 +49,9 @@ export class SafetyMonitor {
   private readonly paths = new Map<string, Map<string, PathReported>>();
   private readonly inFlight = new Map<string, Flight>();
   private readonly canaryDone = new Set<string>();
+  private readonly domainsSeen = new Map<string, DomainSeen>();
+  /** Each host's latest boot id, by the inputs. */
+  private readonly boots = new Map<string, string>();
 
   constructor(private readonly config: CoreConfig) {}
 
@@ -47,10 +59,12 @@ export class SafetyMonitor {
   delivered(input: CoreInput, world: MemoryWorld): void {
     if (!('hostid' in input)) return;
     this.record(input);
+    const wentDown = this.recordDomains(input);
     const planId = input.type === 'command.progress' ? input.data.planId : undefined;
     if (input.type === 'command.progress' && planId !== undefined) {
       const flight = this.inFlight.get(planId);
       const { outcome, code, step, branch } = input.data;
+      if (flight !== undefined && outcome === 'started') flight.started = true;
       if (flight !== undefined && (outcome === 'failed' || (outcome === 'refused' && code !== ALREADY_RUN))) {
         this.inFlight.delete(planId);
       } else if (flight !== undefined && outcome === 'succeeded' && flight.plan.mode === 'dry-run') {
@@ -63,6 +77,77 @@ export class SafetyMonitor {
         this.land(planId, flight);
     }
     this.dropEnded(world);
+    if (wentDown) this.recheckFetchable();
+  }
+
+  /** Whether a domain is up by the storm's inputs (see the file's comment). */
+  readonly isUp = (failureDomain: string): boolean => this.domainsSeen.get(failureDomain)?.down !== true;
+
+  /**
+   * What an input says of its domains: an announcement takes one down; a server back, a heartbeat
+   * serving it from another boot than the one that announced, or a client reading it again brings it
+   * up. Returns whether a domain went down.
+   */
+  private recordDomains(event: FaultlineEvent): boolean {
+    const seen = (failureDomain: string): DomainSeen => {
+      const known = this.domainsSeen.get(failureDomain) ?? { down: false, downAt: 0, serverBoots: new Map() };
+      this.domainsSeen.set(failureDomain, known);
+      return known;
+    };
+    const received = toMs(event.receivedat ?? event.time);
+    const up = (failureDomain: string) => {
+      const domain = seen(failureDomain);
+      if (domain.down && received > domain.downAt) domain.down = false;
+    };
+    const bootBefore = this.boots.get(event.hostid);
+    this.boots.set(event.hostid, event.bootid);
+    switch (event.type) {
+      case 'domain.going-down': {
+        const domain = seen(event.data.failureDomain);
+        const wasDown = domain.down;
+        domain.down = true;
+        domain.downAt = received;
+        domain.serverBoots.set(event.hostid, event.bootid);
+        return !wasDown;
+      }
+      case 'ipl.completed':
+      case 'domain.rebooted':
+        up(event.data.failureDomain);
+        return false;
+      case 'host.heartbeat':
+        for (const failureDomain of event.data.serves ?? []) {
+          const announcedIn = seen(failureDomain).serverBoots.get(event.hostid) ?? bootBefore;
+          if (announcedIn !== undefined && announcedIn !== event.bootid) up(failureDomain);
+        }
+        return false;
+      case 'path.restored':
+        if (event.planid === undefined) up(event.data.failureDomain);
+        return false;
+      case 'disk.probed':
+        if (event.planid === undefined && event.data.deviceState === 'running' && event.data.readable)
+          up(event.data.failureDomain);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  /** A domain went down: a plan still fetchable whose host now holds a double fault must be revoked. */
+  private recheckFetchable(): void {
+    for (const flight of this.inFlight.values()) {
+      if (flight.started) continue;
+      const { plan } = flight;
+      const fault = this.doubleFault(plan.hostId, this.isUp);
+      const rules = [plan.steps, plan.fastPath ?? []].flatMap((branch) =>
+        this.walk(plan.hostId, branch, this.isUp),
+      );
+      if (fault === undefined && rules.length === 0) continue;
+      this.violations.push({
+        plan: plan.id,
+        host: plan.hostId,
+        rule: `a plan still fetchable when its host turns critical is revoked (${fault ?? rules[0]})`,
+      });
+    }
   }
 
   /** Checks a plan the world just issued, then counts it in flight. */
@@ -73,10 +158,11 @@ export class SafetyMonitor {
     const failureDomain =
       world.hosts.get(plan.hostId)?.plans[plan.id]?.failureDomain ??
       (probe?.action === 'disk.probe' ? probe.failureDomain : '');
-    const isUp = (domain: string) => world.domains.get(domain)?.state !== 'down';
+    const isUp = this.isUp;
     const domain = world.domains.get(failureDomain);
     const upAt = domain?.episode?.upAt;
-    if (domain?.state !== 'up' || upAt === undefined) violate('a plan only for a domain that is up');
+    if (!isUp(failureDomain) || domain?.state !== 'up' || upAt === undefined)
+      violate('a plan only for a domain that is up');
     else if (toMs(plan.issuedAt) < toMs(upAt) + this.config.stabilitySeconds * 1000)
       violate('a plan only after the domain stayed up for the stability period');
     const fault = this.doubleFault(plan.hostId, isUp);
@@ -93,7 +179,7 @@ export class SafetyMonitor {
     for (const branch of [plan.steps, plan.fastPath ?? []]) {
       for (const rule of this.walk(plan.hostId, branch, isUp)) violate(rule);
     }
-    this.inFlight.set(plan.id, { plan, failureDomain });
+    this.inFlight.set(plan.id, { plan, failureDomain, started: false });
   }
 
   private record(event: FaultlineEvent): void {
@@ -190,9 +276,8 @@ export class SafetyMonitor {
     for (const [name, array] of this.arrays.get(hostId) ?? []) {
       if (array.members.some((member) => member.state === 'last-erred'))
         return `${name} has a component in Last Erred`;
-      if (array.healthy) continue;
       const inSync = array.members.filter((member) => member.state === 'in-sync');
-      if (inSync.length === 0) return `${name} has no in-sync member`;
+      if (!array.healthy && inSync.length === 0) return `${name} has no in-sync member`;
       if (inSync.every((member) => !isUp(member.failureDomain)))
         return `${name}'s in-sync members all on down domains`;
     }
@@ -214,7 +299,37 @@ export class SafetyMonitor {
         array.members.map((member) => ({ ...member })),
       ]),
     );
+    // The disk each SCSI address names in this plan (its probe and verify steps carry both).
+    const diskAt = new Map<string, string>();
     for (const step of steps) {
+      if ((step.action === 'disk.probe' || step.action === 'disk.verify') && step.hctl !== undefined)
+        diskAt.set(step.hctl, step.disk);
+    }
+    const deleted = new Set<string>();
+    for (const step of steps) {
+      if (step.action === 'scsi.delete') {
+        const disk = diskAt.get(step.hctl);
+        if (disk === undefined) continue;
+        for (const members of arrays.values()) {
+          const onDisk = members.filter((member) => member.disk === disk);
+          if (onDisk.some((member) => member.state === 'in-sync'))
+            rules.push('never delete a disk that holds an in-sync member');
+          for (const member of onDisk) members.splice(members.indexOf(member), 1);
+          if (onDisk.length > 0 && !members.some((candidate) => candidate.state === 'in-sync'))
+            rules.push('never leave an array with no in-sync member');
+        }
+        deleted.add(disk);
+        continue;
+      }
+      if (step.action === 'disk.verify') {
+        deleted.delete(step.disk);
+        continue;
+      }
+      if (step.action === 'md.add') {
+        const onDeleted = [...deleted].some((disk) => step.member.startsWith(disk));
+        if (onDeleted) rules.push('md.add onto a deleted disk only after its disk.verify');
+        continue;
+      }
       const name = 'array' in step ? step.array : 'mirror' in step ? step.mirror : undefined;
       const members = name === undefined ? undefined : arrays.get(name);
       if (members === undefined) continue;

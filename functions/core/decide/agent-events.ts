@@ -3,7 +3,7 @@
 // implicates.
 import { createHash } from 'node:crypto';
 import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
-import { checkCritical, updateExposure } from '../critical.ts';
+import { checkCritical, recheckIfExposedDown, updateExposure } from '../critical.ts';
 import {
   belongsToEpisode,
   goDown,
@@ -12,9 +12,11 @@ import {
   markHealthy,
   openEpisode,
   openFromSymptoms,
+  relapse,
   reopenIfDuring,
 } from '../episodes.ts';
 import { isPathUsable } from '../exposure.ts';
+import { guestDiskReports, placeGuestDisks } from '../guests.ts';
 import {
   applyHeartbeat,
   applyMirrorEvent,
@@ -29,6 +31,8 @@ import { resolveIncident, timeline } from '../incidents.ts';
 import type { ArrayRecord, HostSlice, PathRecord } from '../model.ts';
 import {
   applyHeartbeatServes,
+  heardFromClient,
+  isOperatorAnnouncement,
   learnAnnounced,
   migrateServes,
   type ServerAnnouncement,
@@ -91,7 +95,7 @@ const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
 const WINDOW_CAP = 64;
 
 /** A symptom implicating a domain (§5.1–5.3): join its episode, open one, or wait out the hold-down. */
-const onSymptom = (
+export const onSymptom = (
   txn: Transaction,
   host: HostSlice,
   resource: string,
@@ -105,6 +109,8 @@ const onSymptom = (
     join(txn, host, domain, at);
     return;
   }
+  // A host this outage healed, degraded again after its server was back: counted again, and a new fault.
+  if (episode !== undefined) relapse(txn, host, domain, at, false);
   const lastUpAt = domain.lastUpAt;
   if (
     episode === undefined &&
@@ -145,7 +151,7 @@ const onSymptom = (
 };
 
 /** After any change to a host's resources: heal its episodes, close what healed, forget what ended. */
-const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void => {
+export const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void => {
   for (const record of Object.values(host.episodes).sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1))) {
     const domain = txn.readDomain(record.failureDomain);
     if (domain.episode?.incident.id !== record.incidentId) {
@@ -231,20 +237,29 @@ const applyServerEvent = (
 };
 
 /** Applies an agent event to its host's slice and to the domains it implicates, then reconciles the host. */
-export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
-  const host = txn.host(event.hostid);
+export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => {
+  if (isOperatorAnnouncement(received)) {
+    // An operator's announcement acts on the domain only: no host slice for `operator` (§3).
+    const seenAt = received.receivedat ?? received.time;
+    applyServerEvent(txn, txn.readHost(received.hostid), received, seenAt, seenAt);
+    return;
+  }
+  const host = txn.host(received.hostid);
+  // An LDoms guest's members and disks on the service domains its control domain reported (§3).
+  const event = placeGuestDisks(host, received);
   migrateServes(host);
   const seen = event.receivedat ?? event.time;
   const at = occurredAt(host, event);
   const fresh = host.lastSeq === undefined || event.seq > host.lastSeq;
   const bootBefore = host.bootId;
   const skewBefore = host.skewMs;
+  const heardBefore = host.lastSeenAt;
   host.lastSeenAt = host.lastSeenAt === undefined ? seen : latest(host.lastSeenAt, seen);
   if (fresh) {
     host.bootId = event.bootid;
     host.lastSeq = event.seq;
   }
-  vouchByAnyEvent(host, seen);
+  vouchByAnyEvent(txn, host, seen);
   refreshSlots(txn, host);
   const ownWork = event.planid !== undefined;
   let changed = false;
@@ -256,6 +271,7 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       host.intervalSeconds = event.data.intervalSeconds;
       if (event.receivedat !== undefined && fresh) host.skewMs = toMs(event.receivedat) - toMs(event.time);
       applyHeartbeatServes(txn, host, event, { seen, at, bootBefore, skewBefore });
+      for (const report of guestDiskReports(host, event, seen)) txn.followUp(report);
       const probed = recordHeartbeatProbes(host, event, at);
       const digest = heartbeatDigest(event);
       if (
@@ -330,10 +346,13 @@ export const applyEvent = (txn: Transaction, event: FaultlineEvent): void => {
       applyServerEvent(txn, host, event, at, seen);
   }
   if (changed) {
+    // What an event changed, the next heartbeat is compared with anew (its digest may equal an older one's).
+    if (event.type !== 'host.heartbeat') delete host.heartbeatDigest;
     checkCritical(txn, host);
     updateExposure(txn, host);
-  }
+  } else recheckIfExposedDown(txn, host);
   if (changed || (host.clientOf === undefined && storageDomains(host).length > 0)) updateClientOf(txn, host);
+  heardFromClient(txn, host, { heardBefore, seen, at });
   reconcileHost(txn, host, event.type);
 };
 
@@ -386,16 +405,21 @@ const heartbeatSymptoms = (
 };
 
 /**
- * Whether Faultline's own work may explain what a heartbeat shows on a domain: the host is already
- * counted in its open incident, or runs a plan for it. A heartbeat carries no `planid`, so this is
- * how it opens nothing for a plan's own steps (a member the plan failed, removed or is resyncing).
+ * Whether Faultline's own work may explain what a heartbeat shows on a domain: the host is counted
+ * unhealthy in its open incident (its plan is on the way or running), or a plan of its for the domain
+ * runs or may still be fetched (issued within its TTL). A heartbeat carries no `planid`, so this is
+ * how it opens nothing for a plan's own steps (a member the plan failed, removed or is resyncing). A
+ * host marked healthy with no such plan is not: what its heartbeat shows wrong is a new symptom.
  */
 const isOwnWorkOn = (txn: Transaction, host: HostSlice, failureDomain: string): boolean => {
   const episode = openEpisode(txn.readDomain(failureDomain));
-  if (episode !== undefined && host.episodes[episode.incident.id] !== undefined) return true;
+  const record = episode === undefined ? undefined : host.episodes[episode.incident.id];
+  if (record !== undefined && record.status !== 'healthy') return true;
+  const ttlMs = txn.config.planTtlSeconds * 1000;
   return Object.values(host.plans).some(
     (plan) =>
       plan.failureDomain === failureDomain &&
-      (plan.status === 'issued' || plan.status === 'started' || plan.status === 'succeeded'),
+      (plan.status === 'started' ||
+        (plan.status === 'issued' && toMs(txn.now) < toMs(plan.issuedAt) + ttlMs)),
   );
 };

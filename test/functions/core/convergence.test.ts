@@ -109,6 +109,9 @@ describe(`convergence of heartbeats and events (seed ${SEED})`, () => {
     const client = clients.find((candidate) => candidate.hostId === plan?.hostId) as VscsiClient;
     // Mid-plan: the swap member on the returned disk was failed by the plan's own md.fail step.
     feed(client.heartbeat(at(365), { faulty: 'fall', swapFaulty: true }));
+    // Its agent keeps heartbeating while the plan runs (§5.9: not silent).
+    for (let beat = 425; beat < 700; beat += 60)
+      feed(client.heartbeat(at(beat), { faulty: 'fall', swapFaulty: true }));
     world.fireDue(at(700));
     expect(world.incidents.size).toBe(1);
     expect(world.hosts.get(client.hostId)?.localFaults).toEqual({});
@@ -140,5 +143,94 @@ describe(`convergence of heartbeats and events (seed ${SEED})`, () => {
     });
     expect(world.hosts.get(first.hostId)?.arrays[first.root.array]?.health).toBe('degraded');
     expect(outages(world)).toEqual([expect.objectContaining({ affectedHosts: 2 })]);
+  });
+});
+
+describe(`a host healed, then degraded again (seed ${SEED})`, () => {
+  /** Three clients lose their vios2 half; vios2 is back; each plan runs and heals its host. */
+  const healCanary = (seed: number) => {
+    const { clients, world, feed } = fleet(seed, 3);
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    feed(...clients.map((client, index) => client.rootDegraded(at(100 + index))));
+    feed(vios2.iplCompleted(at(300), at(290)));
+    world.fireDue(at(361));
+    const [plan] = world.plans;
+    if (plan === undefined) throw new Error('no canary plan');
+    const canary = clients.find((client) => client.hostId === plan.hostId) as VscsiClient;
+    feed(
+      ...progressOf(canary, plan, 362),
+      ...canary.mirrors.map((mirror) => canary.healthy(mirror, at(390), plan.id)),
+      canary.heartbeat(at(400)),
+    );
+    const others = clients.filter((client) => client !== canary);
+    return { clients, others, world, feed, canary, plan };
+  };
+
+  it('does not resolve the outage while a healed host shows its array degraded again in a heartbeat, and pages it', () => {
+    const { world, feed, canary, others } = healCanary(SEED + 40);
+    expect(world.hosts.get(canary.hostId)?.episodes).toEqual({
+      [outages(world)[0]?.id as string]: expect.objectContaining({ status: 'healthy' }),
+    });
+    // Its vios2 half fails again; its agent restarted, so only its heartbeats say so (no planid).
+    feed(canary.heartbeat(at(460), { faulty: 'fall' }));
+    // The others heal: the outage must still wait for the canary.
+    for (let clock = 470; clock < 1500; clock += 30) {
+      world.fireDue(at(clock));
+      for (const plan of world.plans) {
+        const owner = others.find((client) => client.hostId === plan.hostId);
+        if (owner === undefined || world.timeline.some((e) => e.text === `plan ${plan.id} succeeded`))
+          continue;
+        feed(
+          ...progressOf(owner, plan, clock),
+          ...owner.mirrors.map((m) => owner.healthy(m, at(clock + 20), plan.id)),
+        );
+      }
+    }
+    world.fireDue(at(1500));
+    expect(outages(world)[0]?.status).not.toBe('resolved');
+    const local = [...world.incidents.values()].filter((incident) => incident.kind === 'local');
+    expect(local).toEqual([expect.objectContaining({ hostId: canary.hostId, status: 'open' })]);
+  });
+
+  it('counts a healed host waiting again when a heartbeat shows it degraded again during the outage', () => {
+    const { clients, world, feed } = fleet(SEED + 41, 3);
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const [first] = clients as [VscsiClient];
+    feed(...clients.map((client, index) => client.rootDegraded(at(100 + index))));
+    // Its half comes back by itself while vios2 is still down, then fails again: heartbeats only.
+    feed(...first.mirrors.map((mirror) => first.healthy(mirror, at(150))));
+    const outage = outages(world)[0]?.id as string;
+    expect(world.hosts.get(first.hostId)?.episodes[outage]?.status).toBe('healthy');
+    feed(first.heartbeat(at(160), { faulty: 'fall' }));
+    expect(world.hosts.get(first.hostId)?.episodes[outage]?.status).toBe('waiting');
+    feed(vios2.iplCompleted(at(300), at(290)));
+    for (let clock = 360; clock < 2000; clock += 30) {
+      world.fireDue(at(clock));
+      for (const plan of world.plans) {
+        const owner = clients.find((client) => client.hostId === plan.hostId) as VscsiClient;
+        if (world.timeline.some((e) => e.text === `plan ${plan.id} succeeded`)) continue;
+        feed(
+          ...progressOf(owner, plan, clock),
+          ...owner.mirrors.map((m) => owner.healthy(m, at(clock + 20), plan.id)),
+        );
+      }
+    }
+    expect(world.plans.map((plan) => plan.hostId).sort()).toEqual(clients.map((c) => c.hostId).sort());
+    expect(outages(world)).toEqual([expect.objectContaining({ status: 'resolved', affectedHosts: 3 })]);
+  });
+
+  it('takes a heartbeat identical to an earlier one as a symptom again once events healed the array', () => {
+    const { clients, world, feed } = fleet(SEED + 42, 3);
+    const [client] = clients as [VscsiClient];
+    feed(client.heartbeat(at(10), { faulty: 'fall' }));
+    feed(client.healthy(client.root, at(20)));
+    expect(world.hosts.get(client.hostId)?.arrays[client.root.array]?.health).toBe('healthy');
+    const again = client.heartbeat(at(2000), { faulty: 'fall' });
+    feed(again);
+    expect(world.hosts.get(client.hostId)?.arrays[client.root.array]?.health).toBe('degraded');
+    world.fireDue(at(2200));
+    expect([...world.incidents.values()]).toEqual([
+      expect.objectContaining({ kind: 'local', hostId: client.hostId, status: 'open' }),
+    ]);
   });
 });

@@ -2,12 +2,16 @@
 // remaining in-sync members all depend on down domains pages `critical` at once, one page per pair
 // of domains, whichever comes first; no plan goes to a host that holds one; and an announced IPL
 // under a client whose other half is degraded pages before the server stops.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MemoryWorld } from '../../../cli/replay/memory-world.ts';
+import type { HostSlice } from '../../../functions/core/index.ts';
+import { impactOf } from '../../../functions/core/topology.ts';
 import {
   at,
   HostingPartition,
   hostNames,
+  progressOf,
   random,
   SEED,
   VscsiClient,
@@ -152,5 +156,129 @@ describe(`planned maintenance (seed ${SEED})`, () => {
     feed(client.healthy(client.root, at(20)));
     expect(world.domains.get(VIOS1)?.exposed).toBeUndefined();
     expect(world.hosts.get(client.hostId)?.exposedOn).toBeUndefined();
+  });
+});
+
+describe(`plans of a host that turns critical (seed ${SEED})`, () => {
+  /** Three clients lose their vios2 root half; vios2 is back and the canary's plan is issued. */
+  const canaryIssued = (seed: number) => {
+    const { clients, vios1, vios2, world, feed } = fleet(seed, 3);
+    feed(...clients.map((client, index) => client.rootDegraded(at(100 + index))));
+    feed(vios2.iplCompleted(at(300), at(290)));
+    world.fireDue(at(361));
+    const [plan] = world.plans;
+    if (plan === undefined) throw new Error('no canary plan');
+    const canary = clients.find((client) => client.hostId === plan.hostId) as VscsiClient;
+    return { clients, vios1, vios2, world, feed, plan, canary };
+  };
+
+  it('revokes the undelivered plan of a host an announced IPL of its other server leaves with no good copy', () => {
+    const { vios1, world, feed, plan } = canaryIssued(SEED + 20);
+    // Its first step fails the in-sync vios2 swap member: the copy that would survive vios1's IPL.
+    expect(plan.steps.map((step) => step.action)).toContain('md.fail');
+    feed(vios1.goingDown(at(370)));
+    expect(critical(world)).toHaveLength(1);
+    expect(world.revoked).toEqual([{ planId: plan.id, hostId: plan.hostId }]);
+    expect(world.hosts.get(plan.hostId)?.plans[plan.id]?.status).toBe('revoked');
+    // The waves issue nothing to a host that holds a double fault while vios1 is down.
+    world.fireDue(at(1500));
+    expect(world.plans).toHaveLength(1);
+  });
+
+  it('records a plan already running on a host that turns critical, in the page and the timeline', () => {
+    const { vios1, world, feed, plan, canary } = canaryIssued(SEED + 21);
+    feed(...progressOf(canary, plan, 362).slice(0, 3));
+    feed(vios1.goingDown(at(370)));
+    expect(world.revoked).toEqual([]);
+    expect(critical(world)[0]?.summary).toContain(`plan ${plan.id} is already running on ${canary.hostId}`);
+    expect(world.timeline.some((entry) => entry.text.includes(`plan ${plan.id} is already running`))).toBe(
+      true,
+    );
+  });
+});
+
+describe(`single points of failure and many exposed hosts (seed ${SEED})`, () => {
+  it('pages critical at the announcement for a healthy client whose two halves both sit on that server', () => {
+    const rng = random(SEED + 30);
+    const spof = new VscsiClient('lnxspof', rng, VIOS2, VIOS2);
+    const mirrored = new VscsiClient('lnxok', rng);
+    const vios2 = new HostingPartition('vios2', VIOS2);
+    const { world, feed } = worldWith();
+    feed(spof.heartbeat(at(1)), mirrored.heartbeat(at(1)));
+    feed(vios2.goingDown(at(300)));
+    expect(critical(world)).toEqual([
+      expect.objectContaining({ time: at(300), summary: expect.stringContaining('lnxspof') }),
+    ]);
+    const losing = impactOf([...world.hosts.values()], VIOS2).hosts.filter((host) => host.losesLast);
+    expect(losing.map((host) => host.hostId)).toEqual(['lnxspof']);
+  });
+
+  it('pages every pair of servers at the announcement, each with its own count, however many hosts are exposed', () => {
+    const rng = random(SEED + 31);
+    const many = Array.from({ length: 70 }, (_, index) => new VscsiClient(`lnxp${index + 100}`, rng));
+    const odd = new VscsiClient('zzodd', rng, vscsi('vios3'), VIOS2);
+    const vios2 = new HostingPartition('vios2', VIOS2);
+    const { world, feed } = worldWith();
+    feed(...many.map((client) => client.heartbeat(at(1))), odd.heartbeat(at(1)));
+    feed(...many.map((client, index) => client.rootDegraded(at(100 + index * 0.1), { side: 'stay' })));
+    feed(odd.rootDegraded(at(120), { side: 'stay' }));
+    world.fireDue(at(300));
+    feed(vios2.goingDown(at(400)));
+    const pages = critical(world);
+    expect(pages).toHaveLength(2);
+    expect(pages.find((n) => n.summary.includes('zzodd'))?.summary).not.toContain('other host(s)');
+    expect(pages.find((n) => n.summary.includes('lnxp100'))?.summary).toContain('and 69 other host(s)');
+    // Every exposed host holds its double fault by its next heartbeat, the ones past any bound too.
+    feed(...many.map((client) => client.heartbeat(at(430), { faulty: 'stay' })));
+    const counts = doubleFaults(world)
+      .map((incident) => incident.affectedHosts)
+      .sort((a, b) => a - b);
+    expect(counts).toEqual([1, 70]);
+  });
+});
+
+describe('the page before planned maintenance and the impact', () => {
+  const DOMAINS = [VIOS1, VIOS2, vscsi('vios3')];
+  it('names the same hosts: those the impact says would lose their last copy', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            stay: fc.constantFrom(...DOMAINS),
+            fall: fc.constantFrom(...DOMAINS),
+            root: fc.constantFrom(undefined, 'stay', 'fall'),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.constantFrom(...DOMAINS),
+        fc.integer(),
+        (specs, domain, seed) => {
+          const rng = random(seed);
+          const clients = specs.map((spec, index) => ({
+            spec,
+            client: new VscsiClient(`lnx${index + 10}`, rng, spec.stay, spec.fall),
+          }));
+          // No outage by symptoms here: only the announced domain goes down.
+          const { world, feed } = worldWith({ minClientsForOutage: 1000 });
+          for (const { spec, client } of clients) {
+            feed(client.heartbeat(at(1)));
+            if (spec.root !== undefined) feed(client.heartbeat(at(5), { faulty: spec.root }));
+          }
+          const hosts: HostSlice[] = [...world.hosts.values()];
+          const expected = impactOf(hosts, domain)
+            .hosts.filter((host) => host.losesLast)
+            .map((host) => host.hostId);
+          const server = new HostingPartition('server', domain);
+          feed(server.goingDown(at(300)));
+          const paged = [...world.hosts.values()]
+            .filter((host) => Object.keys(host.doubleFaults).length > 0)
+            .map((host) => host.hostId)
+            .sort();
+          expect(paged).toEqual(expected);
+          expect(critical(world).length > 0).toBe(expected.length > 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

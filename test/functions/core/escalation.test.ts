@@ -126,14 +126,64 @@ describe(`escalation of stalled plans (seed ${SEED})`, () => {
     // Every step but the last wait-sync finished; the resync crawls for an hour.
     feed(...steps.slice(0, -1));
     let sectors = 0;
+    // Its agent heartbeats every minute meanwhile: alive, not silent (§5.9).
+    const heartbeats = (from: number) =>
+      [60, 120, 180, 240, 300, 360, 420, 480, 540].map((after) =>
+        client.heartbeat(at(from + after), { faulty: 'fall' }),
+      );
     for (let time = 400; time <= 4000; time += 600) {
       sectors += 1_000_000;
-      feed(resync(client, time, sectors, plan.id));
+      feed(resync(client, time, sectors, plan.id), ...heartbeats(time));
     }
     expect(escalations(world)).toHaveLength(0);
     // Then it stops moving: the same sector count for longer than the limit.
-    for (let time = 4600; time <= 6000; time += 600) feed(resync(client, time, sectors, plan.id));
+    for (let time = 4600; time <= 6000; time += 600)
+      feed(resync(client, time, sectors, plan.id), ...heartbeats(time));
     world.fireDue(at(6000));
     expect(escalations(world)).toEqual([expect.objectContaining({ time: at(4000 + 900) })]);
+  });
+});
+
+describe(`escalation of a silent agent (seed ${SEED})`, () => {
+  /** Three clients lose their vios2 half; vios2 is back; the canary's plan goes out at 361 s. */
+  const canaryOut = (seed: number) => {
+    const rng = random(seed);
+    const clients = hostNames(rng, 3).map((name) => new VscsiClient(name, rng));
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const { world, feed } = worldWith();
+    feed(...clients.map((client) => client.heartbeat(at(1))));
+    feed(...clients.map((client, index) => client.rootDegraded(at(100 + index))));
+    feed(vios2.iplCompleted(at(300), at(290)));
+    world.fireDue(at(361));
+    const plan = world.plans[0] as UnsignedPlan;
+    const canary = clients.find((client) => client.hostId === plan.hostId) as VscsiClient;
+    const others = clients.filter((client) => client !== canary);
+    return { world, feed, plan, canary, others };
+  };
+
+  it('escalates once, long before its slot expires, an agent silent past three heartbeats while its plan is out', () => {
+    const { world, feed, plan, canary, others } = canaryOut(SEED + 50);
+    // The others heartbeat every minute; the canary never fetches its plan nor says anything more.
+    for (let clock = 420; clock <= 1500; clock += 60) {
+      feed(...others.map((client) => client.heartbeat(at(clock), { faulty: 'fall' })));
+    }
+    world.fireDue(at(1500));
+    expect(escalations(world)).toEqual([
+      expect.objectContaining({
+        incidentId: outage(world)?.id,
+        // Three heartbeats of 60 s after its plan went out: long before its slot expires (900 s).
+        time: new Date(Date.parse(plan.issuedAt) + 180_000).toISOString(),
+        summary: expect.stringContaining(`${canary.hostId} has been silent`),
+      }),
+    ]);
+  });
+
+  it('does not escalate an agent that keeps heartbeating while its plan is out', () => {
+    const { world, feed, canary, others } = canaryOut(SEED + 51);
+    for (let clock = 420; clock <= 1000; clock += 60) {
+      feed(...[canary, ...others].map((client) => client.heartbeat(at(clock), { faulty: 'fall' })));
+    }
+    world.fireDue(at(1000));
+    expect(escalations(world).filter((n) => n.summary.includes('silent'))).toEqual([]);
   });
 });

@@ -135,10 +135,29 @@ describe('exposures of a host', () => {
     expect(exposedDomainsOf(host)).toEqual([A, B]);
   });
 
-  it('lists nothing for healthy resources, even those on a single domain', () => {
+  it('lists healthy resources on a single domain (a single point of failure), and nothing of a real mirror', () => {
     const host = freshHost('lnx02');
-    host.arrays = { md0: array([member('sda1', 'in-sync', A), member('sdb1', 'in-sync', A)], 'healthy') };
+    host.arrays = {
+      md0: array([member('sda1', 'in-sync', A), member('sdb1', 'in-sync', A)], 'healthy'),
+      md1: {
+        ...array([member('sda2', 'in-sync', A), member('sdb2', 'in-sync', B)], 'healthy'),
+        array: 'md1',
+      },
+    };
     host.paths = { 'mpatha/sdc': path('sdc', 'active', A) };
+    expect(exposuresOf(host)).toEqual([
+      { resource: 'array:md0', failureDomain: A },
+      { resource: 'map:mpatha', failureDomain: A },
+    ]);
+  });
+
+  it("lists nothing on local disks: a RAID1 over two local disks is no server's single point of failure", () => {
+    const host = freshHost('x86db01');
+    const LOCAL = 'local:x86db01';
+    host.arrays = {
+      md0: array([member('sda1', 'in-sync', LOCAL), member('sdb1', 'in-sync', LOCAL)], 'healthy'),
+    };
     expect(exposuresOf(host)).toEqual([]);
+    expect(isSinglePointOfFailure(host.arrays.md0 as ArrayRecord)).toBe(false);
   });
 });

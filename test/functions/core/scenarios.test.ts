@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryWorld } from '../../../cli/replay/memory-world.ts';
-import type { Member, PlanStep, UnsignedPlan } from '../../../events/index.ts';
+import type { FaultlineEvent, Member, PlanStep, UnsignedPlan } from '../../../events/index.ts';
 import {
   Agent,
   at,
@@ -37,13 +37,21 @@ const heal = (
   }
 };
 
-/** Time passing with a live server: its heartbeats every minute, then the timers due by `to`. */
-const alive = (world: MemoryWorld, server: HostingPartition) => {
+/**
+ * Time passing with a live server (and, with `others`, live clients): their heartbeats every minute,
+ * then the timers due by `to`.
+ */
+const alive = (
+  world: MemoryWorld,
+  server: HostingPartition,
+  others: (beat: number) => FaultlineEvent[] = () => [],
+) => {
   let beat = 0;
   return (to: number) => {
     while (beat + 60 <= to) {
       beat += 60;
       world.ingest(server.heartbeat(at(beat)));
+      for (const event of others(beat)) world.ingest(event);
     }
     world.fireDue(at(to));
   };
@@ -73,7 +81,11 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(triggers(world)).toEqual([expect.objectContaining({ severity: 'error', time: at(130) })]);
 
     feed(vios2.iplCompleted(at(700), at(690)));
-    const advance = alive(world, vios2);
+    // The clients' agents heartbeat every minute too, as their state is: none is silent (§5.9).
+    const healedHosts = new Set<string>();
+    const advance = alive(world, vios2, (beat) =>
+      clients.map((one) => one.heartbeat(at(beat), healedHosts.has(one.hostId) ? {} : { faulty: 'fall' })),
+    );
     for (let beat = 60; beat < 700; beat += 60) advance(beat);
     advance(759);
     expect(world.plans).toHaveLength(0);
@@ -150,6 +162,7 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(world.plans).toHaveLength(1);
     let clock = 1000;
     advance(clock);
+    healedHosts.add(client.hostId);
     heal(world, client, canary, clock);
     advance(clock + 31);
     expect(world.plans).toHaveLength(5);
@@ -163,6 +176,7 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
       const plan = inFlight[0] as UnsignedPlan;
       clock += 60;
       advance(clock);
+      healedHosts.add(plan.hostId);
       heal(world, byId.get(plan.hostId) as VscsiClient, plan, clock, healed.size % 3 === 0);
       healed.add(plan.id);
       advance(clock + 31);
@@ -590,13 +604,17 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     const [silent, ...answering] = world.plans.slice(1) as [UnsignedPlan, ...UnsignedPlan[]];
     for (const plan of answering)
       heal(world, clients.find((c) => c.hostId === plan.hostId) as VscsiClient, plan, 500);
-    const expiry = (Date.parse(silent.issuedAt) - Date.parse(at(0))) / 1000 + 600;
-    world.fireDue(at(expiry - 1));
+    // Silent past three heartbeats of 60 s after its plan went out: paged then, once (§5.9), long
+    // before its slot expires; the expiry frees its slot and pages nothing more.
+    const issued = (Date.parse(silent.issuedAt) - Date.parse(at(0))) / 1000;
+    world.fireDue(at(issued + 179));
     expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(0);
-    world.fireDue(at(expiry));
+    world.fireDue(at(issued + 180));
     const escalations = world.notifications.filter((n) => n.severity === 'critical');
     expect(escalations).toHaveLength(1);
-    expect(escalations[0]?.summary).toContain(`${silent.hostId} went silent`);
+    expect(escalations[0]?.summary).toContain(`${silent.hostId} has been silent`);
+    world.fireDue(at(issued + 600));
+    expect(world.timeline.some((entry) => entry.text.includes(`${silent.hostId} went silent`))).toBe(true);
     world.fireDue(at(5000));
     expect(world.notifications.filter((n) => n.severity === 'critical')).toHaveLength(1);
     expect(outages(world)[0]?.status).not.toBe('resolved');
