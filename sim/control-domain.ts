@@ -1,59 +1,87 @@
-import { AnnouncingHost } from './announcing-host.ts';
-import type { ControlPlane } from './control-plane-client.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ldomsLayout } from './fake-host/fake-ldm.mjs';
+import { runServerTool } from './fake-host/server-tools.mjs';
+import { type SimServerOptions, SimulatedServer } from './simulated-server.ts';
 
 /**
- * A simulated LDoms control domain: a small driver that speaks for it with its own agent token, as
- * its agent would (docs/architecture.md §1, "a control domain's agent reports that a service domain
- * rebooted"): heartbeats as role `control`, `domain.going-down` for the alternate service domain
- * before it reboots, and `domain.rebooted` with its new boot time once it is back. The control
- * domain itself stays up throughout. Its events are sealed by the agent's own envelope code
- * (announcing-host.ts).
+ * A simulated LDoms control domain running the real agent as role `control` (docs/architecture.md
+ * §3): it watches its service domains with `ldm list -p` every second and says itself
+ * `domain.going-down` for one it sees stop and `domain.rebooted` for one it sees run again, lists
+ * those that run in `serves`, and reports its guests' disks from `ldm list -o disk -p` in
+ * `guests` (which service domain serves each guest's `c0d<id>`), so a guest's members carry
+ * `vdisk:<control>/<service domain>` with no topology written by hand. Its `ldm` is the fake of
+ * sim/fake-host/fake-ldm.mjs: a `primary` control domain and an `alternate` service domain, each
+ * exporting one virtual disk to every guest (guest disk 0 from the primary, disk 1 from the
+ * alternate); a guest's domain name is its host id (§3).
+ *
+ * Rebooting the alternate is what an operator does on the control domain: `ldm stop alternate`,
+ * then `ldm start alternate`; the domain is in transition while it boots, then runs.
  */
 
-/** The service domains of the demo's control domain, as `ldm` names them. */
+/** The service domains of the simulated control domain, as `ldm` names them. */
 export const SERVICE_DOMAINS = { primary: 'primary', alternate: 'alternate' } as const;
+
+/** How long the alternate service domain takes to boot after `ldm start` (OpenBoot and Solaris). */
+const SERVICE_DOMAIN_BOOT_SECONDS = 2;
+const POLL_MS = 200;
 
 export const vdiskDomain = (control: string, serviceDomain: string): string =>
   `vdisk:${control}/${serviceDomain}`;
 
-export class ControlDomain extends AnnouncingHost {
-  constructor(hostId: string, token: string, controlPlane: ControlPlane, heartbeatSeconds: number) {
-    super(hostId, token, controlPlane, heartbeatSeconds, { platform: 'solaris', role: 'control' });
-  }
+export type SimControlDomainOptions = SimServerOptions & {
+  /** The guests' domain names, which are their host ids. */
+  guests: readonly string[];
+};
 
-  /** The failure domain of the alternate service domain's virtual disks. */
-  get alternateDomain(): string {
-    return vdiskDomain(this.hostId, SERVICE_DOMAINS.alternate);
-  }
-
-  protected get bootId(): string {
-    const tail = this.hostId
-      .replace(/[^0-9a-f]/g, '0')
-      .padStart(12, '0')
-      .slice(-12);
-    return `c0d00000-0000-4000-8000-${tail}`;
-  }
-
-  /** The alternate service domain is about to reboot: announced before its disks go. */
-  alternateGoingDown(): Promise<void> {
-    return this.send({
-      type: 'domain.going-down',
-      subject: this.hostId,
-      data: { failureDomain: this.alternateDomain, reason: 'alternate service domain rebooting' },
-    });
-  }
-
-  /** The alternate service domain is back with a new boot. */
-  alternateRebooted(): Promise<void> {
-    return this.send({
-      type: 'domain.rebooted',
-      subject: this.hostId,
-      data: {
-        domain: SERVICE_DOMAINS.alternate,
-        role: 'alternate',
-        failureDomain: this.alternateDomain,
-        bootedAt: new Date().toISOString(),
+export class SimControlDomain extends SimulatedServer {
+  constructor(options: SimControlDomainOptions) {
+    super(options, {
+      role: 'control',
+      platform: 'solaris',
+      server: {
+        now: null,
+        ldoms: ldomsLayout({
+          guests: [...options.guests],
+          startedAt: Date.now() - 86_400_000,
+          bootSeconds: SERVICE_DOMAIN_BOOT_SECONDS,
+        }),
+        vios: null,
       },
+      section: {},
     });
+  }
+
+  /** The failure domains its service domains serve (its grant). */
+  get serves(): string[] {
+    return Object.values(SERVICE_DOMAINS).map((service) => vdiskDomain(this.hostId, service));
+  }
+
+  /** The failure domain of a service domain of it. */
+  domainOf(serviceDomain: string): string {
+    return vdiskDomain(this.hostId, serviceDomain);
+  }
+
+  #ldm(...argv: string[]): void {
+    const result = runServerTool('ldm', argv, this.host.root);
+    if (result.code !== 0) throw new Error(`ldm ${argv.join(' ')}: ${result.stderr.trim()}`);
+  }
+
+  /** `ldm stop <domain>`: it stops; the agent sees it at its next look (asked for now). */
+  async stopServiceDomain(name: string): Promise<void> {
+    this.#ldm('stop', name);
+    await this.checkNow();
+  }
+
+  /**
+   * `ldm start <domain>`, then it boots; resolves once `ldm list` shows it running normally (the
+   * agent says `domain.rebooted` at its next look, within a second, or at `checkNow`).
+   */
+  async startServiceDomain(name: string): Promise<void> {
+    this.#ldm('start', name);
+    for (;;) {
+      const list = runServerTool('ldm', ['list', '-p', name], this.host.root);
+      if (/\|flags=-n/.test(list.stdout)) break;
+      await delay(POLL_MS);
+    }
   }
 }

@@ -15,9 +15,11 @@ import {
 import { DemoError } from './errors.ts';
 
 /**
- * The demo's side of the control plane's HTTP API (docs/architecture.md §6): the operator calls it needs
- * (health, tokens, incidents, stats, topology) and the hosting partitions' events, each with a clear error
- * when the control plane does not answer or refuses the token.
+ * The demo's side of the control plane's HTTP API (docs/architecture.md §6): the operator calls it
+ * needs, each with a clear error when the control plane does not answer or refuses the token. It
+ * posts only to register the servers and mint the agent tokens, before any agent runs; then it only
+ * reads (health, incidents, stats, topology). The simulated hosts' events come from their own
+ * agents, each with its own agent token.
  */
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -116,10 +118,6 @@ export class ControlPlane {
     if (typeof answer?.token !== 'string')
       throw new DemoError('api-error', `POST /v1/tokens gave no token for ${hostId}`);
     return answer.token;
-  }
-
-  async postEvents(events: readonly unknown[], token: string): Promise<void> {
-    await this.call('POST', '/v1/events', events, token);
   }
 
   async incidents(): Promise<IncidentSummary[]> {

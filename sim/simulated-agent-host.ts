@@ -6,6 +6,12 @@ import type { Clock, ExecutorTiming } from '../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../agent/executor/sysfs.ts';
 import type { RunningAgent } from '../agent/loop/agent-loop.ts';
 import type { Transport } from '../agent/publish/proxy-tunnel.ts';
+import {
+  type DirectRead,
+  type DirectReader,
+  ddRead,
+  directReadArguments,
+} from '../agent/scan/direct-read.ts';
 import type { ToolRequest } from '../agent/scan/tool-runner.ts';
 import type { AgentLog, LogFields } from '../agent/state/agent-log.ts';
 import type { Platform } from '../events/index.ts';
@@ -16,12 +22,14 @@ import { createFakeHost, type FakeHost } from './fake-host/sim-host.ts';
 import { runTool } from './fake-host/tools.mjs';
 
 /**
- * What every simulated host of the demo that runs the REAL agent shares, whatever its storage (the
- * md clients of client.ts, the LDoms guests and multipath hosts of storage-host.ts): its simulated
+ * What every simulated client host of the demo that runs the REAL agent shares, whatever its
+ * storage (the md clients of client.ts, the LDoms guests and multipath hosts of storage-host.ts, the
+ * NPIV clients of npiv-client.ts; the servers are simulated-server.ts): its simulated
  * host with the storage programs run in process (`runTool`: the same fakes the executor's tests
  * put on a search path, recording every argument vector), the fake kernel's sysfs writer, real
  * time passing on the host (a resync progresses while the executor waits for it), the agent's own
- * scan of the host (`hostObserver`), the agent with its guarded executor (`startSimAgent`), and
+ * scan of the host (`hostObserver`, its disk watch reading through the fake `dd`), the agent with
+ * its guarded executor (`startSimAgent`), and
  * what the demo watches: the host's phase, its resync, the plans fetched and admitted. Every
  * change of the host and every scan hold a per-host lock, so the agent never reads a tree half
  * re-rendered. A kind of host adds its model, its scan tools and its faults.
@@ -42,6 +50,12 @@ export const SIM_AGENT_INTERVALS = { scanSeconds: 1, heartbeatSeconds: 5, longPo
 
 /** A simulated host booted this long before the demo. */
 const SIM_UPTIME_SECONDS = 86_400;
+
+/**
+ * How long a read the fake `dd` says would never return (a blocked device) is left before it is
+ * killed, as the agent kills a real one at its timeout (10 s on a host; shortened here).
+ */
+const SIM_DIRECT_READ_TIMEOUT_MS = 2_000;
 
 export type ClientPhase = 'healthy' | 'degraded' | 'healing' | 'resyncing' | 'healed' | 'failed';
 
@@ -159,12 +173,41 @@ export abstract class SimulatedAgentHost {
     if (this.#resync !== null && this.phase === 'healing') this.phase = 'resyncing';
   }
 
+  /**
+   * The disk watch's direct read (agent/scan/direct-read.ts), answered by the fake `dd` of the
+   * simulated host with the argument vector the agent gives the real one, and read as the agent
+   * reads dd's exit and stderr. It runs in process, inside the scan that asks for it (the scan holds
+   * the host's lock); a read that would hang is reported timed out once its timeout passed.
+   */
+  readonly #readDisk: DirectReader = (disk) => {
+    const args = directReadArguments(this.#kind.platform, disk);
+    const answer = args === null ? null : runTool('dd', args, this.host.root);
+    const result = (async (): Promise<DirectRead> => {
+      if (answer === null) {
+        return { readable: null, timedOut: false, detail: `no direct read on ${this.#kind.platform}` };
+      }
+      if (answer.hangs === true) {
+        await delay(SIM_DIRECT_READ_TIMEOUT_MS);
+        return {
+          readable: false,
+          timedOut: true,
+          detail: `timed out after ${SIM_DIRECT_READ_TIMEOUT_MS / 1000} s`,
+        };
+      }
+      const lines = answer.stderr.split('\n').filter((line) => line.trim() !== '');
+      const detail = lines.find((line) => /^(dd: |read: )/.test(line)) ?? lines[0] ?? '';
+      return { readable: ddRead(answer.code, answer.stderr), timedOut: false, detail };
+    })();
+    return { result, exited: result.then(() => undefined) };
+  };
+
   /** The agent's own scan of this simulated host, read under the host's lock. */
   get #observer(): HostObserver {
     this.#hostObserver ??= hostObserver(
       { root: this.host.root, hostId: this.hostId, role: 'client', topology: this.#kind.topology },
       this.#log,
       (request) => this.scanTool(request),
+      { reader: this.#readDisk },
     );
     return this.#hostObserver;
   }

@@ -1,6 +1,6 @@
 import type { ToolRequest } from '../agent/scan/tool-runner.ts';
 import type { TopologyOverrides } from '../probes/topology.ts';
-import { vdiskDomain } from './control-domain.ts';
+import { SERVICE_DOMAINS, vdiskDomain } from './control-domain.ts';
 import { type FakeModel, loadModel, saveModel } from './fake-host/host-model.mjs';
 import { multipathModel, svmGuestModel } from './fake-host/sim-host.ts';
 import { runTool } from './fake-host/tools.mjs';
@@ -12,14 +12,16 @@ import { createSimulatedHost, type SimAgentHostOptions, SimulatedAgentHost } fro
  *
  * - an LDoms guest: SVM mirror `d10` of `d11` (`c0d0s0`, a virtual disk from the primary service
  *   domain) and `d12` (`c0d1s0`, from the alternate). When the alternate reboots, `c0d1s0` goes to
- *   Maintenance; once it is back the plan's `metareplace -e d10 c0d1s0` resyncs it to Okay.
+ *   Maintenance; once it is back the plan's `metareplace -e d10 c0d1s0` resyncs it to Okay. A
+ *   `c0d1` names no service domain and the guest's agent is given no topology: its members are
+ *   local to it, and the control plane places them from its control domain's `guests` report
+ *   (control-domain.ts), its host id being its domain name.
  * - multipath hosts: map `mpatha` over four FC paths, two per HBA port. The switch port behind
  *   the second HBA (`fc:<wwpn>`, shared by every multipath host) fails: its paths fail on every
  *   host; when it is back multipathd reinstates them by itself, except one path on the last host,
- *   which stays failed until the plan's `multipathd reinstate path`.
- *
- * Neither discovery can see these failure domains (a `c0d1` names no service domain, an FC HBA no
- * switch port): the agent's config gives them, as its topology section would in the field.
+ *   which stays failed until the plan's `multipathd reinstate path`. An FC HBA names no switch
+ *   port and a switch runs no agent: the agent's config gives the ports, as its topology section
+ *   would in the field.
  */
 
 export type StorageHostKind = 'ldoms-guest' | 'multipath';
@@ -44,7 +46,7 @@ const SVM_GUEST = {
 export type SimStorageHostOptions = SimAgentHostOptions & {
   kind: StorageHostKind;
   index: number;
-  /** The control domain whose service domains serve the guest's disks. */
+  /** The control domain whose service domains serve the guest's disks (its `guests` report says so). */
   controlDomain: string;
   /** A multipath host whose stuck path multipathd does not reinstate by itself. */
   stuckPath?: boolean;
@@ -76,16 +78,9 @@ const healthyMultipathModel = (hostId: string, index: number): FakeModel => {
   return model;
 };
 
-/** The failure domains the agent's config gives, as its topology section would in the field. */
-const storageTopology = (options: SimStorageHostOptions): TopologyOverrides =>
-  options.kind === 'ldoms-guest'
-    ? {
-        disks: {
-          [SVM_GUEST.primaryDisk]: vdiskDomain(options.controlDomain, 'primary'),
-          [SVM_GUEST.alternateDisk]: vdiskDomain(options.controlDomain, 'alternate'),
-        },
-      }
-    : { scsiHosts: { ...SIM_FC_PORTS } };
+/** The FC ports the multipath agents' config gives, as its topology section would in the field; none for a guest. */
+const storageTopology = (options: SimStorageHostOptions): TopologyOverrides | undefined =>
+  options.kind === 'ldoms-guest' ? undefined : { scsiHosts: { ...SIM_FC_PORTS } };
 
 export class SimStorageHost extends SimulatedAgentHost {
   readonly kind: StorageHostKind;
@@ -108,7 +103,7 @@ export class SimStorageHost extends SimulatedAgentHost {
   /** The failure domain this host's fault is on. */
   get failureDomain(): string {
     return this.kind === 'ldoms-guest'
-      ? vdiskDomain(this.#options.controlDomain, 'alternate')
+      ? vdiskDomain(this.#options.controlDomain, SERVICE_DOMAINS.alternate)
       : SIM_FC_PORTS[FC_FAILING.scsiHost];
   }
 

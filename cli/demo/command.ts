@@ -9,13 +9,16 @@ import type { Streams } from '../streams.ts';
 import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
 
 /**
- * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]`: a simulated fleet on the
- * running control plane: the demo's driver (cli/demo/) over the simulated fleet (sim/).
+ * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3] [--single-clients 1]`: a
+ * simulated fleet on the running control plane: the demo's driver (cli/demo/) over the simulated
+ * fleet (sim/). `--single-clients 0` leaves out the one-client layout (a client alone on two
+ * hosting partitions that run no agent), as `--ldoms-guests 0` leaves out the LDoms guests.
  * The control plane is found as the operator commands find it: `--url`/`--token`, else
  * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`.
  */
 
 const USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--ldoms-guests ${DEMO_DEFAULTS.ldomsGuests}] [--multipath-hosts ${DEMO_DEFAULTS.multipathHosts}]
+       [--single-clients ${DEMO_DEFAULTS.singleClients}]
        [--url URL] [--token T] [--data DIR]
        [--sink-port ${LOCAL_SINK.port}] [--outage-seconds ${DEMO_DEFAULTS.outageSeconds}] [--timeout ${DEMO_DEFAULTS.timeoutSeconds}]
 `;
@@ -39,6 +42,8 @@ const Arguments = z.object({
       'one multipath host alone is a local fault, never planned: 0, or 2 and more',
     )
     .default(DEMO_DEFAULTS.multipathHosts),
+  /** Each on its own managed system with two hosting partitions, so at most a handful. */
+  singleClients: z.coerce.number().int().min(0).max(10).default(DEMO_DEFAULTS.singleClients),
   sinkPort: z.coerce.number().int().min(0).max(65_535).default(LOCAL_SINK.port),
   outageSeconds: z.coerce.number().min(0).max(3600).default(DEMO_DEFAULTS.outageSeconds),
   timeout: z.coerce.number().min(1).max(86_400).default(DEMO_DEFAULTS.timeoutSeconds),
@@ -56,6 +61,7 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
         clients: { type: 'string' },
         'ldoms-guests': { type: 'string' },
         'multipath-hosts': { type: 'string' },
+        'single-clients': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         data: { type: 'string' },
@@ -73,6 +79,7 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
     clients: text('clients'),
     ldomsGuests: text('ldoms-guests'),
     multipathHosts: text('multipath-hosts'),
+    singleClients: text('single-clients'),
     sinkPort: text('sink-port'),
     outageSeconds: text('outage-seconds'),
     timeout: text('timeout'),
@@ -98,6 +105,7 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
       clients: parsed.data.clients,
       ldomsGuests: parsed.data.ldomsGuests,
       multipathHosts: parsed.data.multipathHosts,
+      singleClients: parsed.data.singleClients,
       url,
       operatorToken,
       dataDir: data,

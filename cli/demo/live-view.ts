@@ -1,6 +1,6 @@
 import type { SimClient } from '../../sim/client.ts';
 import type { IncidentSummary } from '../../sim/control-plane-client.ts';
-import type { SimStorageHost } from '../../sim/storage-host.ts';
+import type { SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
 
 /**
  * What the terminal shows while the demo runs: the story so far (outage, incident, canary, waves,
@@ -46,8 +46,8 @@ export class LiveView {
     private readonly write: (text: string) => void,
     private readonly tty: boolean,
     private readonly clients: () => readonly SimClient[],
-    /** The LDoms guests and the multipath hosts, on a row of their own below the clients. */
-    private readonly storageHosts: () => readonly SimStorageHost[] = () => [],
+    /** The LDoms guests, the multipath hosts and the single clients, on rows of their own below the clients. */
+    private readonly storageHosts: () => readonly SimulatedAgentHost[] = () => [],
   ) {}
 
   /** A line of the story: printed at once when not on a terminal. */
@@ -82,11 +82,11 @@ export class LiveView {
       `clients: ${clients.length}, healed ${healed}`,
       '',
     ];
-    const cell = (client: SimClient | SimStorageHost) => {
+    const cell = (client: SimulatedAgentHost) => {
       const percent = client.resyncPercent;
       const progress =
         client.phase === 'healed' ? bar(100) : percent === null ? ' '.repeat(BAR_WIDTH + 2) : bar(percent);
-      return `${client.hostId.padEnd(8)} ${PHASE_MARK[client.phase]} ${progress}`;
+      return `${client.hostId.padEnd(9)} ${PHASE_MARK[client.phase]} ${progress}`;
     };
     const columns = 3;
     const grid = (cells: string[]) => {
@@ -102,7 +102,10 @@ export class LiveView {
     grid(clients.map(cell));
     const storageHosts = this.storageHosts();
     if (storageHosts.length > 0) {
-      lines.push('', 'LDoms guests (SVM over primary/alternate) and multipath hosts (FC paths):');
+      lines.push(
+        '',
+        'LDoms guests (SVM over primary/alternate), multipath hosts (FC paths), single clients (no server agent):',
+      );
       grid(storageHosts.map(cell));
     }
     lines.push('', ...this.story.slice(-STORY_LINES));

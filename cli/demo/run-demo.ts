@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SinglePointOfFailureBody } from '../../events/index.ts';
 import { SimClient } from '../../sim/client.ts';
-import { ControlDomain, SERVICE_DOMAINS, vdiskDomain } from '../../sim/control-domain.ts';
+import { SERVICE_DOMAINS, SimControlDomain, vdiskDomain } from '../../sim/control-domain.ts';
 import { ControlPlane, type IncidentSummary, type Stats } from '../../sim/control-plane-client.ts';
 import { DemoError } from '../../sim/errors.ts';
-import { HostingPartition, vscsiDomain } from '../../sim/hosting-partition.ts';
-import { SIM_AGENT_INTERVALS } from '../../sim/simulated-agent-host.ts';
+import { DEMO_SYSTEM, vscsiDomain } from '../../sim/managed-system.ts';
+import { SIM_AGENT_INTERVALS, type SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
+import type { SimulatedServer } from '../../sim/simulated-server.ts';
 import { SimStorageHost, type StorageHostKind } from '../../sim/storage-host.ts';
+import { SimVios } from '../../sim/vios.ts';
 import { LiveView } from './live-view.ts';
 import { type Page, type PageSink, startPageSink } from './page-sink.ts';
 import {
@@ -18,20 +20,33 @@ import {
   type SideScenarioSetup,
   type Until,
 } from './side-scenario.ts';
+import { runSingleClientScenario, SINGLE_CLIENT_PARTITIONS, singleClient } from './single-client.ts';
 import { SPOF_CLIENT, SPOF_PARTITION, spofClient, spofLine, spofListed, spofTrouble } from './spof-client.ts';
 
 /**
- * `faultline demo`: a simulated fleet on the running control plane. `clients` Linux partitions
- * (sim/client.ts), each running the real agent over its own simulated host, mirror their disks
- * over vios1 and vios2 (sim/hosting-partition.ts). vios2 goes down, its clients' halves fail, the
- * control plane opens one outage; vios2 comes back (`ipl.completed`), and the control plane heals
- * the clients in waves (a canary first) while the demo's page sink receives the trigger and the
- * resolve. Meanwhile an LDoms guest loses the submirror its alternate service domain serves while
- * that domain reboots (its control domain announces both, sim/control-domain.ts), and a few
- * multipath hosts lose the paths through one FC port (sim/storage-host.ts): each is its own incident,
- * run by side-scenario.ts. One more client has both halves on vios1 (spof-client.ts): the topology
- * lists it as a single point of failure and vios2's outage leaves it alone. The demo ends when
- * every incident is resolved and every simulated host is healthy, or fails with the reason at its deadline.
+ * `faultline demo`: a simulated fleet on the running control plane, healing with no operator in the
+ * loop. `clients` Linux partitions (sim/client.ts), each running the real agent over its own
+ * simulated host, mirror their disks over vios1 and vios2, two VIOS (sim/vios.ts) that run the real
+ * agent too, as role `hosting` with the `vios` serving check. vios2 shuts down: its `rc.shutdown`
+ * runs `faultline-agent announce going-down` through its agent, then it stops and its clients' halves
+ * fail; the control plane opens one outage. vios2 IPLs in a new boot, its agent starts, and once
+ * its virtual target devices are `Available` it announces `ipl.completed` itself; the control plane
+ * heals the clients in waves (a canary first) while the demo's page sink receives the trigger and
+ * the resolve. Meanwhile an LDoms guest loses the submirror its alternate service domain serves
+ * while that domain reboots (`ldm stop`/`ldm start` on a control domain whose real agent announces
+ * both and reports which service domain serves each guest disk, sim/control-domain.ts), a few
+ * multipath hosts lose the paths through one FC port (sim/storage-host.ts), and a client alone on
+ * two hosting partitions that run no agent (single-client.ts) loses one and heals from its own
+ * read-backs: each is its own incident, run by side-scenario.ts and single-client.ts. One more
+ * client has both halves on vios1 (spof-client.ts): the topology lists it as a single point of
+ * failure and vios2's outage leaves it alone.
+ *
+ * The operator token registers the servers with their grants and mints every agent token before
+ * anything runs; after that the demo only reads with it (incidents, topology, stats): every event
+ * comes from an agent with its own token. The demo ends when every incident is resolved and every
+ * simulated host is healthy, or fails with the reason at its deadline; `cleanup` then stops every
+ * agent together, servers and clients alike, as `systemctl stop` does (no shutdown, nothing
+ * announced), so the control plane loses contact with the whole fleet at once.
  */
 
 export const DEMO_DEFAULTS = {
@@ -40,8 +55,12 @@ export const DEMO_DEFAULTS = {
   ldomsGuests: 1,
   /** Multipath hosts behind the failing FC port: at least two, so the fault is an outage. */
   multipathHosts: 3,
-  /** How long vios2 stays down once the outage is seen. */
+  /** Clients alone on two hosting partitions that run no agent (the seed's own layout). */
+  singleClients: 1,
+  /** How long vios2 stays down once the outage is seen (its IPL may take longer: sim/vios.ts). */
   outageSeconds: 3,
+  /** How long a booted VIOS takes to configure its virtual devices (its targets `Defined` meanwhile). */
+  viosConfigureSeconds: 2,
   /** The whole demo's deadline: the control plane's default stability period alone is a minute. */
   timeoutSeconds: 900,
   /** How long the demo waits for the resolve page once the incident resolved. */
@@ -55,6 +74,8 @@ export type DemoOptions = {
   ldomsGuests?: number;
   /** Defaults to DEMO_DEFAULTS.multipathHosts; 0 leaves them out, 1 is refused. */
   multipathHosts?: number;
+  /** Defaults to DEMO_DEFAULTS.singleClients; 0 leaves the one-client layout out. */
+  singleClients?: number;
   url: string;
   operatorToken: string | undefined;
   /** The control plane's data folder (its plan public key), when the key is not given. */
@@ -75,7 +96,7 @@ export type DemoResult = {
   incident: IncidentSummary;
   /** The vios2 outage's pages. */
   pages: Page[];
-  /** The incidents of the LDoms guests' alternate service domain and of the FC port, resolved. */
+  /** The incidents of the LDoms guests' alternate service domain, of the FC port and of the single clients, resolved. */
   sideIncidents: SideIncident[];
   /** The single points of failure the control plane's topology lists (the vios1-only client's arrays). */
   singlePointsOfFailure: SinglePointOfFailureBody[];
@@ -88,16 +109,20 @@ export type DemoResult = {
   wallSeconds: number;
 };
 
-/** A running demo: its clients (for tests to watch) and how it ends. */
+/** A running demo: its hosts (for tests to watch) and how it ends. */
 export type DemoRun = {
   clients: SimClient[];
   /** The client whose two halves both come from vios1, kept apart: vios2's outage is not its. */
   spofClients: SimClient[];
   /** The LDoms guests and the multipath hosts. */
   storageHosts: SimStorageHost[];
+  /** The clients alone on hosting partitions that run no agent. */
+  singleClients: SimClient[];
+  /** vios1, vios2 and the LDoms control domain, each running the real agent in its server role. */
+  servers: SimulatedServer[];
   view: LiveView;
   done: Promise<DemoResult>;
-  /** Stops the agents, the partitions and the sink, and removes the simulated hosts. */
+  /** Stops every agent together (servers and clients, no shutdown), the sink, and removes the simulated hosts. */
   cleanup: () => Promise<void>;
 };
 
@@ -106,6 +131,10 @@ const storageHostName = (kind: StorageHostKind, index: number): string =>
   `${kind === 'ldoms-guest' ? 'ldg' : 'mpx'}${String(index + 1).padStart(2, '0')}`;
 /** The control domain of the LDoms guests. */
 const CONTROL_DOMAIN = 'ctl1';
+/** The VIOS of the md clients; vios2 is the one that IPLs. */
+const VIOS = { first: 'vios1', second: 'vios2' } as const;
+/** The first client's partition id; each client's adapters name it. */
+const FIRST_CLIENT_PARTITION_ID = 3;
 
 const readPlanKey = (options: DemoOptions): string => {
   if (options.planPublicKeyPem !== undefined) return options.planPublicKeyPem;
@@ -122,12 +151,14 @@ const readPlanKey = (options: DemoOptions): string => {
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 const tenths = (value: number | null | undefined): number | null =>
   value === null || value === undefined ? null : Math.round(value * 10) / 10;
+const clockTime = (at: number): string => new Date(at).toISOString().slice(11, 19);
 
 export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   const started = Date.now();
   const controlPlane = new ControlPlane(options.url, options.operatorToken);
   const ldomsGuests = options.ldomsGuests ?? DEMO_DEFAULTS.ldomsGuests;
   const multipathHosts = options.multipathHosts ?? DEMO_DEFAULTS.multipathHosts;
+  const singleClients = options.singleClients ?? DEMO_DEFAULTS.singleClients;
   if (multipathHosts === 1) {
     throw new DemoError(
       'invalid-option',
@@ -139,11 +170,13 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   const clients: SimClient[] = [];
   const spofClients: SimClient[] = [];
   const storageHosts: SimStorageHost[] = [];
+  const singleClientHosts: SimClient[] = [];
+  const servers: SimulatedServer[] = [];
   const view = new LiveView(
     options.write,
     options.tty,
     () => clients,
-    () => storageHosts,
+    () => [...storageHosts, ...singleClientHosts],
   );
   const deadline = started + options.timeoutSeconds * 1000;
 
@@ -160,24 +193,32 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   const onLog = (hostId: string, level: string, message: string) => {
     if (level !== 'info' || !message.includes('admitted')) view.say(`${hostId}: ${message}`);
   };
+  let cleaned = false;
+  const onServerLog = (hostId: string, _level: string, message: string) => {
+    // Once the demo is over its agents stopping is no news.
+    if (!cleaned) view.say(`${hostId}: ${message}`);
+  };
 
   const sink: PageSink = await startPageSink(options.sinkPort, options.sinkHost, (page) =>
     view.say(
       `page ${page.event_action.toUpperCase()} at the sink: ${page.payload?.summary ?? page.dedup_key ?? ''}`,
     ),
   );
-  const partitions: HostingPartition[] = [];
-  let controlDomain: ControlDomain | undefined;
-  let cleaned = false;
+  const agentHosts = (): SimulatedAgentHost[] => [
+    ...clients,
+    ...spofClients,
+    ...storageHosts,
+    ...singleClientHosts,
+  ];
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
     view.stop();
-    for (const partition of partitions) partition.stop();
-    controlDomain?.stop();
-    const hosts = [...clients, ...spofClients, ...storageHosts];
-    await Promise.all(hosts.map((client) => client.stop().catch(() => undefined)));
-    for (const client of hosts) client.remove();
+    // Every agent stops at once, servers and clients alike, cleanly: `systemctl stop` is no
+    // shutdown and announces nothing, so the control plane loses contact with the whole fleet.
+    const everyone = [...servers, ...agentHosts()];
+    await Promise.all(everyone.map((host) => host.stop().catch(() => undefined)));
+    for (const host of everyone) host.remove();
     await sink.close();
   };
 
@@ -185,18 +226,48 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   try {
     for (const incident of await controlPlane.incidents()) existing.add(incident.id);
     view.headline = `${options.url}, sink ${sink.url}`;
-    const heartbeatError = (error: Error) =>
-      view.say(`a hosting partition's heartbeat failed: ${error.message}`);
-    for (const hostId of ['vios1', 'vios2']) {
-      // Registered as a server with its grant before it sends anything (§3 "Sender binding").
-      const partition = new HostingPartition(
-        hostId,
-        await controlPlane.mintAgentToken(hostId, { role: 'hosting', serves: [vscsiDomain(hostId)] }),
-        controlPlane,
-        SIM_AGENT_INTERVALS.heartbeatSeconds,
+    const { url } = options;
+
+    // Registration, with the operator token, before anything runs: each server with its grant
+    // (role and domains, §3 "Sender binding"), then an agent token for every host. From here on
+    // the demo only reads with the operator token.
+    const clientIds = Array.from({ length: options.clients }, (_, index) => hostName(index));
+    for (const [lparId, partition] of [
+      [1, VIOS.first],
+      [2, VIOS.second],
+    ] as const) {
+      const served = partition === SPOF_PARTITION ? [...clientIds, SPOF_CLIENT] : clientIds;
+      servers.push(
+        new SimVios({
+          hostId: partition,
+          system: DEMO_SYSTEM,
+          lparId,
+          vscsiClients: served.map((hostId, index) => ({
+            hostId,
+            partitionId: FIRST_CLIENT_PARTITION_ID + index,
+          })),
+          url,
+          agentToken: await controlPlane.mintAgentToken(partition, {
+            role: 'hosting',
+            serves: [vscsiDomain(partition)],
+          }),
+          onLog: onServerLog,
+        }),
       );
-      partitions.push(partition);
-      await partition.start(heartbeatError);
+    }
+    if (ldomsGuests > 0) {
+      const guests = Array.from({ length: ldomsGuests }, (_, index) => storageHostName('ldoms-guest', index));
+      // Its grant names the failure domains of its service domains: `vdisk:ctl1/primary`, `.../alternate`.
+      const serves = Object.values(SERVICE_DOMAINS).map((service) => vdiskDomain(CONTROL_DOMAIN, service));
+      servers.push(
+        new SimControlDomain({
+          hostId: CONTROL_DOMAIN,
+          guests,
+          url,
+          agentToken: await controlPlane.mintAgentToken(CONTROL_DOMAIN, { role: 'control', serves }),
+          onLog: onServerLog,
+        }),
+      );
     }
     for (let index = 0; index < options.clients; index += 1) {
       const hostId = hostName(index);
@@ -204,7 +275,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         new SimClient({
           hostId,
           index,
-          url: options.url,
+          url,
           agentToken: await controlPlane.mintAgentToken(hostId),
           planPublicKeyPem,
           onLog,
@@ -212,24 +283,9 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         }),
       );
     }
-    const { url } = options;
     spofClients.push(
       await spofClient(controlPlane, { index: options.clients, url, planPublicKeyPem, onLog }),
     );
-    if (ldomsGuests > 0) {
-      controlDomain = new ControlDomain(
-        CONTROL_DOMAIN,
-        await controlPlane.mintAgentToken(CONTROL_DOMAIN, {
-          role: 'control',
-          serves: Object.values(SERVICE_DOMAINS).map((service) => vdiskDomain(CONTROL_DOMAIN, service)),
-        }),
-        controlPlane,
-        SIM_AGENT_INTERVALS.heartbeatSeconds,
-      );
-      await controlDomain.start((error) =>
-        view.say(`the control domain's heartbeat failed: ${error.message}`),
-      );
-    }
     const sides: [StorageHostKind, number][] = [
       ['ldoms-guest', ldomsGuests],
       ['multipath', multipathHosts],
@@ -242,7 +298,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
             kind,
             hostId,
             index,
-            url: options.url,
+            url,
             agentToken: await controlPlane.mintAgentToken(hostId),
             planPublicKeyPem,
             controlDomain: CONTROL_DOMAIN,
@@ -253,37 +309,58 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         );
       }
     }
+    for (let index = 0; index < singleClients; index += 1) {
+      singleClientHosts.push(
+        await singleClient(controlPlane, index, {
+          clientIndex: options.clients + 1 + index,
+          url,
+          planPublicKeyPem,
+          onLog,
+          onPlanFetched,
+        }),
+      );
+    }
+
     view.start();
     view.say(
       `${clients.length} clients, each a real agent over a simulated host (md0 root, md1 swap over vios1 and vios2)`,
     );
+    view.say(
+      'vios1 and vios2 run the real agent too (role hosting, serving check: ioscli lsmap), registered with their grants',
+    );
     view.say(`${SPOF_CLIENT}: md0 and md1 with both halves on ${SPOF_PARTITION}, mirrored on paper only`);
     if (ldomsGuests > 0)
       view.say(
-        `${ldomsGuests} LDoms guest(s): SVM d10 over ${CONTROL_DOMAIN}'s primary and alternate service domains`,
+        `${ldomsGuests} LDoms guest(s): SVM d10 over ${CONTROL_DOMAIN}'s primary and alternate service domains; ${CONTROL_DOMAIN} runs the real agent (role control, ldm) and reports which domain serves each guest disk`,
       );
     if (multipathHosts > 0)
       view.say(`${multipathHosts} multipath hosts: mpatha over two FC ports, one of them about to fail`);
-    for (const client of [...clients, ...spofClients]) await client.start();
-    for (const host of storageHosts) await host.start();
-    const everyHost = [...clients, ...spofClients, ...storageHosts];
-    await Promise.all(everyHost.map((client) => client.scanNow('demo baseline')));
-    view.say('every host reported healthy storage; vios1, vios2 and the control domain heartbeat');
+    for (const client of singleClientHosts)
+      view.say(
+        `${client.hostId}: alone on ${SINGLE_CLIENT_PARTITIONS.local} and ${SINGLE_CLIENT_PARTITIONS.remote} of its own system, which run no agent`,
+      );
+    // The servers boot first, as a fleet does: each agent lists what it serves once its check passes.
+    for (const server of servers) await server.start();
+    for (const host of agentHosts()) await host.start();
+    await Promise.all(agentHosts().map((host) => host.scanNow('demo baseline')));
+    await Promise.all(servers.map((server) => server.checkNow()));
+    view.say(
+      `every host reported healthy storage; ${servers.map((server) => server.hostId).join(', ')} heartbeat, each listing what it serves`,
+    );
   } catch (error) {
     await cleanup();
     throw error;
   }
 
-  const vios2 = partitions[1] as HostingPartition;
-  const domain = vscsiDomain('vios2');
+  const vios2 = servers.find((server) => server.hostId === VIOS.second) as SimVios;
+  const domain = vios2.failureDomain;
+  const controlDomain = servers.find(
+    (server): server is SimControlDomain => server instanceof SimControlDomain,
+  );
 
   const run = async (): Promise<DemoResult> => {
     // Wait for the agents' first heartbeats to be delivered before the fault.
     await delay(SIM_AGENT_INTERVALS.scanSeconds * 2000);
-    const downAt = Date.now();
-    vios2.goDown();
-    await Promise.all(clients.map((client) => client.vios2Down()));
-    view.say(`vios2 goes DOWN: ${clients.length} clients lose the md half it serves (${domain})`);
 
     const tolerant = async <T>(what: () => Promise<T>): Promise<T | undefined> => {
       try {
@@ -307,6 +384,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       }
     };
 
+    const say = (line: string) => view.say(line);
     const side: SideScenarioSetup = {
       storageHosts,
       controlDomain,
@@ -314,11 +392,28 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       existing,
       outageSeconds: options.outageSeconds,
       until,
-      say: (line) => view.say(line),
+      say,
     };
-    const sideRuns = Promise.all([runSideScenario('ldoms-guest', side), runSideScenario('multipath', side)]);
+    const sideRuns = Promise.all([
+      runSideScenario('ldoms-guest', side).then((incident) => (incident === undefined ? [] : [incident])),
+      runSideScenario('multipath', side).then((incident) => (incident === undefined ? [] : [incident])),
+      runSingleClientScenario({
+        clients: singleClientHosts,
+        controlPlane,
+        existing,
+        outageSeconds: options.outageSeconds,
+        until,
+        say,
+      }),
+    ]).then((runs) => runs.flat());
     // Awaited once vios2's outage is healed; a failure meanwhile is not left unhandled.
     sideRuns.catch(() => undefined);
+
+    const downAt = Date.now();
+    const announced = await vios2.shutdown();
+    view.say(`vios2 shuts down: rc.shutdown runs faultline-agent announce going-down: ${announced.message}`);
+    await Promise.all(clients.map((client) => client.remoteDown()));
+    view.say(`vios2 is DOWN: ${clients.length} clients lose the md half it serves (${domain})`);
 
     const ours = (incident: IncidentSummary) =>
       !existing.has(incident.id) && incident.failureDomain === domain;
@@ -334,16 +429,29 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       view.incident = detail.incident;
       return detail.incident.affectedHosts >= clients.length ? detail.incident : undefined;
     });
-    view.say(`hosts affected: ${affected.affectedHosts}; vios2 stays down ${options.outageSeconds} s`);
+    view.say(
+      `hosts affected: ${affected.affectedHosts}; vios2 stays down ${options.outageSeconds} s at least`,
+    );
     await delay(options.outageSeconds * 1000);
 
-    await Promise.all(clients.map((client) => client.vios2Back()));
+    const bootAt = vios2.iplAt();
+    view.say(
+      bootAt > Date.now() + 1000
+        ? `vios2 IPLs: it boots at ${clockTime(bootAt)} (AIX keeps its boot record to the minute: it must postdate the shutdown)`
+        : 'vios2 IPLs',
+    );
+    await vios2.ipl();
+    view.say(
+      `vios2 booted (boot ${vios2.boots}, a new boot id); its agent runs but lists nothing while lsmap shows its target devices Defined`,
+    );
+    await delay(DEMO_DEFAULTS.viosConfigureSeconds * 1000);
+    await Promise.all(clients.map((client) => client.remoteBack()));
+    vios2.configure();
+    await vios2.checkNow();
     const backAt = Date.now();
-    await until('ipl.completed accepted', async () => {
-      await vios2.comeBack();
-      return true;
-    });
-    view.say('vios2 is BACK: ipl.completed posted; its disks answer again after a rescan');
+    view.say(
+      "vios2 configured its virtual devices (lsmap: every target Available): its agent lists its domain and announces ipl.completed; the clients' disks answer again after a rescan",
+    );
 
     let lastStatus = affected.status;
     const resolved = await until('the incident resolved and every client healthy', async () => {
@@ -359,7 +467,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       return clients.every((client) => client.isHealthy()) ? current : undefined;
     });
     const resolvedAt = Date.parse(resolved.resolvedAt ?? new Date().toISOString());
-    const sideIncidents = (await sideRuns).filter((side) => side !== undefined);
+    const sideIncidents = await sideRuns;
     const singlePointsOfFailure = await spofListed(controlPlane, until);
 
     // Every incident that paged has its resolve delivered to the sink.
@@ -380,7 +488,8 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     }
     const stats = await tolerant(() => controlPlane.stats());
     const unhealthy = clients.filter((client) => !client.isHealthy()).map((client) => client.hostId);
-    for (const host of storageHosts) if (!host.isHealthy()) unhealthy.push(host.hostId);
+    for (const host of [...storageHosts, ...singleClientHosts])
+      if (!host.isHealthy()) unhealthy.push(host.hostId);
     unhealthy.push(...spofClients.flatMap((client) => spofTrouble(client) ?? []));
     if (unhealthy.length > 0)
       throw new DemoError('not-healed', `clients not healthy: ${unhealthy.join(', ')}`);
@@ -397,26 +506,37 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     };
   };
 
-  return { clients, spofClients, storageHosts, view, done: run(), cleanup };
+  return {
+    clients,
+    spofClients,
+    storageHosts,
+    singleClients: singleClientHosts,
+    servers,
+    view,
+    done: run(),
+    cleanup,
+  };
+};
+
+/** What a side incident's hosts are called in the summary. */
+const SIDE_HOSTS: Readonly<Record<SideIncident['scenario'], string>> = {
+  'ldoms-guest': 'LDoms guest(s)',
+  multipath: 'multipath hosts',
+  'single-client': 'single client(s) (no server agent)',
 };
 
 /** The closing summary. */
-export const summaryLines = (
-  result: DemoResult,
-  clients: readonly SimClient[],
-  storageHosts: readonly SimStorageHost[] = [],
-): string[] => {
-  const hosts = [...clients, ...storageHosts];
+export const summaryLines = (result: DemoResult, clients: readonly SimClient[]): string[] => {
+  const hosts = [...clients, ...result.sideIncidents.flatMap((side) => side.hosts)];
   const plans = hosts.reduce((sum, client) => sum + client.plansAdmitted.length, 0);
   const servedAgain = hosts.reduce((sum, client) => sum + client.plansServedAgain, 0);
   const triggers = result.sinkPages.filter((page) => page.event_action === 'trigger').length;
   const resolves = result.sinkPages.filter((page) => page.event_action === 'resolve').length;
   const sideLines = result.sideIncidents.map((side) => {
-    const hosts = storageHosts.filter((host) => host.kind === side.scenario);
-    const commands = hosts.flatMap((host) =>
+    const commands = side.hosts.flatMap((host) =>
       host.actions().map((argv) => `${host.hostId}: ${argv.join(' ')}`),
     );
-    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${hosts.length} ${side.scenario === 'ldoms-guest' ? 'LDoms guest(s)' : 'multipath hosts'} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}`;
+    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${side.hosts.length} ${SIDE_HOSTS[side.scenario]} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}`;
   });
   const stat = (value: number | null | undefined) => {
     const shown = tenths(value);
@@ -424,10 +544,11 @@ export const summaryLines = (
   };
   return [
     `incident ${result.incident.id} RESOLVED: ${result.incident.affectedHosts} hosts healed, ${plans} plans run (each once)`,
-    `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 back → resolved)`,
+    `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 serving again → resolved)`,
     `control plane stats: time to detect ${stat(result.stats?.timeToDetect?.meanSeconds)}, time to heal ${stat(result.stats?.timeToHeal?.meanSeconds)}`,
     ...sideLines,
     ...(result.singlePointsOfFailure.length === 0 ? [] : [spofLine(result.singlePointsOfFailure)]),
+    'no operator in the loop: the servers announced themselves with their own tokens; the operator token only registered them and read',
     `pages at the sink: ${triggers} trigger, ${resolves} resolve; demo wall time ${result.wallSeconds} s`,
     ...(servedAgain === 0 ? [] : [`plans served again after they ran (not run twice): ${servedAgain}`]),
   ];
@@ -438,7 +559,7 @@ export const runFleetDemo = async (options: DemoOptions): Promise<number> => {
   const demo = await startDemo(options);
   try {
     const result = await demo.done;
-    demo.view.close(summaryLines(result, demo.clients, demo.storageHosts));
+    demo.view.close(summaryLines(result, demo.clients));
     return 0;
   } catch (error) {
     demo.view.close([`faultline demo: ${(error as Error).message}`]);

@@ -1,18 +1,24 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ControlDomain } from '../../sim/control-domain.ts';
+import { SERVICE_DOMAINS, type SimControlDomain } from '../../sim/control-domain.ts';
 import type { ControlPlane, IncidentSummary } from '../../sim/control-plane-client.ts';
 import { DemoError } from '../../sim/errors.ts';
+import type { SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
 import type { SimStorageHost, StorageHostKind } from '../../sim/storage-host.ts';
 
 /**
  * The demo's side scenarios (run-demo.ts), beside vios2's outage: the LDoms guests lose the
- * submirror their alternate service domain serves while that domain reboots, and the multipath
- * hosts lose the paths through one FC port. Each is its own incident, opened, healed and resolved
- * while the md clients' outage runs.
+ * submirror their alternate service domain serves while that domain reboots (`ldm stop`, `ldm
+ * start` on the control domain, whose real agent says both itself), and the multipath hosts lose
+ * the paths through one FC port. Each is its own incident, opened, healed and resolved while the md
+ * clients' outage runs. The single clients' outages (single-client.ts) are side incidents too.
  */
 
-/** An incident of the LDoms guests or the multipath hosts, resolved. */
-export type SideIncident = { scenario: StorageHostKind; incident: IncidentSummary };
+/** An incident beside vios2's, resolved, with the hosts it healed. */
+export type SideIncident = {
+  scenario: StorageHostKind | 'single-client';
+  incident: IncidentSummary;
+  hosts: readonly SimulatedAgentHost[];
+};
 
 /** Polls `probe` until it answers, or fails the demo at its deadline, saying what it waited for. */
 export type Until = <T>(what: string, probe: () => Promise<T | undefined>) => Promise<T>;
@@ -21,8 +27,8 @@ export type Until = <T>(what: string, probe: () => Promise<T | undefined>) => Pr
 export type SideScenarioSetup = {
   /** The LDoms guests and the multipath hosts; the scenario takes those of its kind. */
   storageHosts: readonly SimStorageHost[];
-  /** The LDoms guests' control domain, when there are guests. */
-  controlDomain: ControlDomain | undefined;
+  /** The LDoms guests' control domain, running the real agent, when there are guests. */
+  controlDomain: SimControlDomain | undefined;
   controlPlane: ControlPlane;
   /** The incidents open before the demo began: not the demo's. */
   existing: ReadonlySet<string>;
@@ -32,9 +38,11 @@ export type SideScenarioSetup = {
 };
 
 /**
- * The LDoms guests' and the multipath hosts' fault, beside vios2's: the server goes (the
- * control domain announces its alternate service domain going down first), the hosts join its
- * incident, it comes back, and the incident resolves with every host healthy.
+ * The LDoms guests' and the multipath hosts' fault, beside vios2's: the server goes (`ldm stop
+ * alternate`: the control domain's agent sees it stop and announces it), the hosts join its
+ * incident (the guests by the control domain's `guests` report: their own agents know no service
+ * domain), it comes back (`ldm start alternate`: its agent announces `domain.rebooted` once it
+ * runs), and the incident resolves with every host healthy.
  */
 export const runSideScenario = async (
   kind: StorageHostKind,
@@ -46,11 +54,10 @@ export const runSideScenario = async (
   if (failureDomain === undefined) return undefined;
   const control = kind === 'ldoms-guest' ? setup.controlDomain : undefined;
   if (control !== undefined) {
-    await until('domain.going-down accepted', async () => {
-      await control.alternateGoingDown();
-      return true;
-    });
-    say(`${control.hostId} announces its alternate service domain going DOWN (${failureDomain})`);
+    await control.stopServiceDomain(SERVICE_DOMAINS.alternate);
+    say(
+      `${control.hostId}: ldm stop ${SERVICE_DOMAINS.alternate}; its agent announces ${failureDomain} going DOWN`,
+    );
   }
   await Promise.all(hosts.map((host) => host.faultDown()));
   say(
@@ -69,14 +76,15 @@ export const runSideScenario = async (
     return detail.incident.affectedHosts >= hosts.length ? detail.incident : undefined;
   });
   await delay(setup.outageSeconds * 1000);
-  await Promise.all(hosts.map((host) => host.faultBack()));
   if (control !== undefined) {
-    await until('domain.rebooted accepted', async () => {
-      await control.alternateRebooted();
-      return true;
-    });
-    say(`${control.hostId}: the alternate service domain is BACK (domain.rebooted)`);
+    await control.startServiceDomain(SERVICE_DOMAINS.alternate);
+    await Promise.all(hosts.map((host) => host.faultBack()));
+    await control.checkNow();
+    say(
+      `${control.hostId}: ldm start ${SERVICE_DOMAINS.alternate}; it runs again and its agent announces domain.rebooted`,
+    );
   } else {
+    await Promise.all(hosts.map((host) => host.faultBack()));
     say(`FC port ${failureDomain} is BACK: multipathd reinstates most paths by itself`);
   }
   const resolved = await until(`the incident of ${failureDomain} resolved`, async () => {
@@ -86,7 +94,7 @@ export const runSideScenario = async (
     return current;
   });
   say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}`);
-  return { scenario: kind, incident: resolved };
+  return { scenario: kind, incident: resolved, hosts };
 };
 
 /** The demo fails when the control plane halts a healing: an operator must look. */

@@ -6,20 +6,26 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoRun, startDemo } from '../../../cli/demo/run-demo.ts';
+import { SINGLE_CLIENT_PARTITIONS, singleClientSystem } from '../../../cli/demo/single-client.ts';
 import { SPOF_CLIENT } from '../../../cli/demo/spof-client.ts';
-import { vscsiDomain } from '../../../sim/hosting-partition.ts';
+import { vscsiDomain } from '../../../sim/managed-system.ts';
+import { SimVios } from '../../../sim/vios.ts';
 
 /**
  * `faultline demo` end to end: `faultline up` as a child process on a free port, the demo's 40
- * simulated clients (each the real agent and executor over its own simulated host) against it,
+ * simulated clients (each the real agent and executor over its own simulated host) and its servers
+ * (vios1, vios2 and an LDoms control domain, each the real agent in its server role) against it,
  * pages to the demo's sink on another free port. In the middle of the healing an operator pauses
  * and resumes, and the control plane is killed with SIGKILL and restarted on the same data folder
- * and port.
+ * and port. Once the demo is done and every agent stopped, nothing is open and nothing escalates.
  */
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'faultline');
 const CLIENTS = 40;
+/** The simulated agents' heartbeat interval (sim/simulated-agent-host.ts): silence is three of them. */
+const HEARTBEAT_SECONDS = 5;
+const SWEEP_SECONDS = 0.2;
 const run = promisify(execFile);
 
 const freePort = async (): Promise<number> => {
@@ -84,7 +90,7 @@ beforeAll(async () => {
         // The multipath hosts' stuck path: multipathd's own chance to reinstate it, shortened.
         pathReinstateDelaySeconds: 5,
       },
-      sweepIntervalSeconds: 0.2,
+      sweepIntervalSeconds: SWEEP_SECONDS,
       queues: { waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 },
       pollSeconds: { active: 1, idle: 5 },
       notify: {
@@ -112,7 +118,7 @@ afterAll(async () => {
 });
 
 describe('faultline demo', () => {
-  it('says clearly when the control plane is not running, or the token is wrong', async () => {
+  it('says clearly when the control plane is not running, the token is wrong, or an option is out of range', async () => {
     const closed = await freePort();
     const down = await run(BIN, ['demo', '--url', `http://127.0.0.1:${closed}`, '--token', 'x'], {
       cwd: ROOT,
@@ -124,6 +130,11 @@ describe('faultline demo', () => {
     }).catch((error: { code: number; stderr: string }) => error);
     expect(refused).toMatchObject({ code: 4 });
     expect((refused as { stderr: string }).stderr).toContain('refused the operator token');
+    const badOption = await run(BIN, ['demo', '--single-clients', '11', '--url', url], { cwd: ROOT }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(badOption).toMatchObject({ code: 2 });
+    expect((badOption as { stderr: string }).stderr).toContain('singleClients');
   });
 
   it('heals 40 simulated clients after vios2 goes down and comes back, through a pause and a SIGKILL of the control plane', async () => {
@@ -208,11 +219,25 @@ describe('faultline demo', () => {
     expect(result.sideIncidents.map((side) => [side.scenario, side.incident.status])).toEqual([
       ['ldoms-guest', 'resolved'],
       ['multipath', 'resolved'],
+      ['single-client', 'resolved'],
     ]);
     expect(result.sideIncidents.map((side) => side.incident.failureDomain)).toEqual([
       'vdisk:ctl1/alternate',
       'fc:500507680b22ac1c',
+      vscsiDomain(SINGLE_CLIENT_PARTITIONS.remote, singleClientSystem(0)),
     ]);
+    // The guest joined its service domain's incident from its control domain's guests report alone.
+    expect(result.sideIncidents[0]?.incident.affectedHosts).toBe(1);
+    // The client alone on hosting partitions that run no agent: an outage of one host, healed
+    // from its own read-backs, only its faulty member removed and re-added.
+    const single = result.sideIncidents[2];
+    expect(single?.incident).toMatchObject({ kind: 'outage', affectedHosts: 1 });
+    expect(demo.singleClients).toHaveLength(1);
+    for (const client of demo.singleClients) {
+      expect(client.isHealthy(), client.hostId).toBe(true);
+      expect(client.actions(), client.hostId).toEqual(client.expectedActions());
+      expect(client.plansAdmitted, client.hostId).toHaveLength(1);
+    }
     for (const host of storageHosts) {
       expect(host.isHealthy(), host.hostId).toBe(true);
       expect(host.actions(), host.hostId).toEqual(host.expectedActions());
@@ -270,5 +295,26 @@ describe('faultline demo', () => {
     };
     expect([impact.losingHalf, impact.losingLast]).toEqual([CLIENTS, 0]);
     expect(impact.hosts.map((host) => host.hostId)).not.toContain(SPOF_CLIENT);
+
+    // No operator in the loop: vios2's own agent announced its shutdown and its IPL.
+    const vios2 = demo.servers.find((server) => server.hostId === 'vios2');
+    expect(vios2).toBeInstanceOf(SimVios);
+    expect((vios2 as SimVios).boots).toBe(2);
+    const said = timeline.map((entry) => JSON.stringify(entry)).join('\n');
+    expect(said).toContain('announced by agent:vios2');
+    expect(said).toContain('ipl.completed from agent:vios2');
+    expect(said).not.toContain('operator:');
+
+    // The demo ends cleanly: its agents, servers and clients alike, stopped together. Past the
+    // silence deadline (three heartbeats) and a few sweeps, no incident is open and none escalated.
+    await demo.cleanup();
+    await new Promise((done) =>
+      setTimeout(done, (3 * HEARTBEAT_SECONDS + 3) * 1000 + 10 * SWEEP_SECONDS * 1000),
+    );
+    const after = JSON.parse(await cli('incidents', '--json')) as {
+      incidents: { id: string; status: string; escalated: boolean; failureDomain: string }[];
+    };
+    expect(after.incidents.filter((incident) => incident.status !== 'resolved')).toEqual([]);
+    expect(after.incidents.filter((incident) => incident.escalated)).toEqual([]);
   }, 600_000);
 });
