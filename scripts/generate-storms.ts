@@ -14,6 +14,7 @@ import {
   VscsiClient,
   vscsi,
 } from '../test/helpers/core-fleet.ts';
+import { ControlDomain, LdomsGuest } from '../test/helpers/core-ldoms.ts';
 import { ProbingClient, READABLE, ServingPartition, UNREADABLE } from '../test/helpers/core-servers.ts';
 
 /**
@@ -405,6 +406,40 @@ const singleClientDiskStillReads = (): FaultlineEvent[] => {
   return live(script, (plan, time) => healClient(client, plan, time), 900);
 };
 
+/**
+ * LDoms guests with no topology file (§3 heartbeat `guests`): their SVM members carry
+ * `local:<guest>`; the control domain's agent, restarted, first reports which service domain serves
+ * each guest disk only after the guests lost their alternate submirror. One outage of the alternate
+ * service domain with the three guests in it, planned after its reboot, from the agents' word alone.
+ */
+const ldomsGuestsPlacedByControl = (): FaultlineEvent[] => {
+  const control = new ControlDomain('t5-control', at(-86_400));
+  const guests = ['ldg-erp01', 'ldg-erp02', 'ldg-web01'].map((name) => new LdomsGuest(name));
+  const disks = guests.flatMap((guest) => guest.guestDisks(control));
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  guests.forEach((guest, index) => {
+    script.push({ time: 1 + index, event: guest.heartbeat(at(1 + index)) });
+  });
+  script.push({ time: 100, event: control.goingDown('alternate', at(100)) });
+  guests.forEach((guest, index) => {
+    script.push({ time: 110 + index, event: guest.degraded(at(110 + index)) });
+  });
+  for (let beat = 150; beat <= 1800; beat += 60) {
+    const running = beat < 500 ? ['primary'] : ['primary', 'alternate'];
+    script.push({ time: beat, event: control.heartbeat(at(beat), { running, guests: disks }) });
+  }
+  script.push({ time: 500, event: control.rebooted('alternate', at(500), at(490)) });
+  const byId = new Map(guests.map((guest) => [guest.hostId, guest]));
+  return live(
+    script.sort((a, b) => a.time - b.time),
+    (plan, time) => {
+      const guest = byId.get(plan.hostId) as LdomsGuest;
+      return [...progressOf(guest, plan, time + 10), guest.healthy(at(time + 60), plan.id)];
+    },
+    1800,
+  );
+};
+
 const directory = join(import.meta.dirname, '..', 'events', 'examples', 'storms');
 mkdirSync(directory, { recursive: true });
 const storms = {
@@ -418,6 +453,7 @@ const storms = {
   'vios2-ipl-announcement-lost': viosIplAnnouncementLost(),
   'single-client-read-back': singleClientReadBack(),
   'single-client-disk-still-reads': singleClientDiskStillReads(),
+  'ldoms-guests-placed-by-control': ldomsGuestsPlacedByControl(),
 };
 for (const [name, events] of Object.entries(storms)) {
   writeFileSync(

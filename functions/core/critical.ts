@@ -130,6 +130,7 @@ const revokeUndelivered = (txn: Transaction, host: HostSlice, reason: string): s
       record.status = 'skipped';
       record.reason = `double fault: ${reason}`;
       episode.unhealthy = Math.max(0, episode.unhealthy - 1);
+      episode.skipped = (episode.skipped ?? 0) + 1;
     }
     if (episode.slots[host.hostId]?.planId === id) {
       delete episode.slots[host.hostId];

@@ -343,7 +343,14 @@ export const maybeResolve = (txn: Transaction, domain: DomainSlice): void => {
   const episode = openEpisode(domain);
   if (episode === undefined || domain.state !== 'up' || episode.unhealthy > 0) return;
   if (episode.dispatchAt === undefined || toMs(txn.now) < toMs(episode.dispatchAt)) return;
-  resolveDomainEpisode(txn, domain, 'every affected array and path is healthy');
+  const skipped = episode.skipped ?? 0;
+  resolveDomainEpisode(
+    txn,
+    domain,
+    skipped === 0
+      ? 'every affected array and path is healthy'
+      : `every host it could heal is healthy; ${skipped} host(s) left to a person (a double fault, or no safe plan) are paged on their own`,
+  );
 };
 
 export const resolveDomainEpisode = (txn: Transaction, domain: DomainSlice, why: string): void => {

@@ -262,6 +262,8 @@ export type Episode = {
   unhealthy: number;
   /** Affected hosts waiting for a plan. */
   waiting: number;
+  /** Affected hosts left to a person (a double fault, or no safe plan): the resolve says so. */
+  skipped?: number;
   wave: number;
   dispatched: number;
   canaryHost?: string;

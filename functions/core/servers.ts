@@ -8,8 +8,8 @@ import type {
 import { goDown, goUp, openEpisode, openFromSymptoms } from './episodes.ts';
 import { servedOf } from './host.ts';
 import { timeline } from './incidents.ts';
-import type { HostSlice, ServedDomain } from './model.ts';
-import { latest, toMs } from './time.ts';
+import type { HostSlice, PendingSilence, ServedDomain } from './model.ts';
+import { latest, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
@@ -23,6 +23,15 @@ import type { Transaction } from './transaction.ts';
  *   intervals is down: its server went silent, or it still heartbeats but no longer lists the
  *   domain (its serving check fails: not serving, whatever it announced). That silence takes the
  *   domain down once; the next vouch starts it anew.
+ * - **Lost contact is not an outage.** The silence takes the domain down only while the control
+ *   plane still hears the domain's clients: it is kept pending on the domain until one of its known
+ *   clients is heard (any event). A client heard within its own heartbeat interval before the
+ *   silence fell due means contact held: down at the server's last vouch. Clients that fell silent
+ *   with the server (the demo ending, a site's network down) leave it pending: no outage, nothing
+ *   to escalate; once a client is heard again and the server still vouches for nothing, the domain
+ *   goes down then. A domain with no known client is never taken down by a silence (an outage with
+ *   nothing to heal helps nobody) until a client of it is known and heard. The single-client rule of
+ *   §5.3 does not wait: it reads the client's probe and only needs no server vouching.
  * - **Back.** A heartbeat listing a domain from a boot other than the one that last listed it (or,
  *   for a domain the host never listed, than its last event's boot) is a new boot: with `bootedAt`
  *   (corrected by the host's skew) after the domain went down it brings the domain up exactly as
@@ -55,9 +64,14 @@ const setServed = (host: HostSlice, failureDomain: string, entry: ServedDomain):
 const isVouching = (entry: ServedDomain | undefined): boolean =>
   entry?.listed === true && entry.silentAt !== entry.vouchedAt;
 
-/** Keeps the domain's `servers` naming the host exactly while it vouches for the domain. */
+/**
+ * Keeps the domain's `servers` naming the host exactly while it vouches for the domain; a host that
+ * vouches again ends its pending silence there.
+ */
 const syncServers = (txn: Transaction, host: HostSlice, failureDomain: string): void => {
   const vouching = isVouching(host.served?.[failureDomain]);
+  if (vouching && txn.readDomain(failureDomain).silentServers?.[host.hostId] !== undefined)
+    setPendingSilence(txn, failureDomain, host.hostId, undefined);
   const current = txn.readDomain(failureDomain).servers ?? [];
   if (current.includes(host.hostId) === vouching) return;
   const others = current.filter((hostId) => hostId !== host.hostId);
@@ -72,11 +86,12 @@ const syncServers = (txn: Transaction, host: HostSlice, failureDomain: string): 
  * Any event of a host whose heartbeats carry no `serves` vouches for the domains its announcements
  * named (the rule before heartbeats carried `serves`: its heartbeats stopping is its silence).
  */
-export const vouchByAnyEvent = (host: HostSlice, seen: string): void => {
+export const vouchByAnyEvent = (txn: Transaction, host: HostSlice, seen: string): void => {
   if (host.servesSeq !== undefined || host.served === undefined) return;
-  for (const [failureDomain, entry] of Object.entries(host.served)) {
+  for (const [failureDomain, entry] of Object.entries(host.served).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (toMs(entry.vouchedAt) >= toMs(seen)) continue;
     setServed(host, failureDomain, { ...entry, vouchedAt: seen });
+    syncServers(txn, host, failureDomain);
   }
 };
 
@@ -226,29 +241,171 @@ export const applyHeartbeatServes = (
   for (const failureDomain of Object.keys(servedOf(host)).sort()) syncServers(txn, host, failureDomain);
 };
 
+/** Sets or ends a server's pending silence on a domain (bounded as `servers` is). */
+const setPendingSilence = (
+  txn: Transaction,
+  failureDomain: string,
+  hostId: string,
+  silence: PendingSilence | undefined,
+): void => {
+  const domain = txn.domain(failureDomain);
+  const pending = { ...(domain.silentServers ?? {}) };
+  if (silence === undefined) delete pending[hostId];
+  else if (Object.keys(pending).length < SERVERS_CAP || pending[hostId] !== undefined)
+    pending[hostId] = silence;
+  if (Object.keys(pending).length === 0) delete domain.silentServers;
+  else domain.silentServers = pending;
+};
+
 /**
  * A server's due silence (§5.2 "when its own heartbeats stop"), per domain: nothing vouched for the
- * domain in `silentHeartbeats` intervals. It takes the domain down once (if it is up), at the last
- * vouch, and the host stops counting as the domain's server until it vouches again.
+ * domain in `silentHeartbeats` intervals. The host stops counting as the domain's server at once
+ * (§5.3 reads that), and the silence is kept pending on the domain, if it is up: it takes the domain
+ * down only while the domain's clients are heard. The clients the domain names are read at once (a
+ * follow-up loads their slices: `silenceWhileClientsHeard`); any client heard later settles it too
+ * (`heardFromClient`). A silence whose clients are silent too is a lost contact (the demo ending, a
+ * site's network down), not an outage. It falls due once per vouch.
  */
 export const checkServerSilence = (txn: Transaction, host: HostSlice): void => {
   const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
   for (const [failureDomain, entry] of Object.entries(servedOf(host)).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (entry.silentAt === entry.vouchedAt) continue;
-    if (toMs(entry.vouchedAt) + txn.config.silentHeartbeats * interval * 1000 > toMs(txn.now)) continue;
+    const dueAt = toMs(entry.vouchedAt) + txn.config.silentHeartbeats * interval * 1000;
+    if (dueAt > toMs(txn.now)) continue;
     setServed(host, failureDomain, { ...entry, silentAt: entry.vouchedAt });
     syncServers(txn, host, failureDomain);
     if (!txn.isDomainUp(failureDomain)) continue;
     const stillHeard = host.lastSeenAt !== undefined && toMs(host.lastSeenAt) > toMs(entry.vouchedAt);
-    const reason = stillHeard
-      ? `its server ${host.hostId} heartbeats but no longer lists it in serves (its serving check fails)`
-      : `its server ${host.hostId} went silent`;
-    const domain = txn.domain(failureDomain);
-    goDown(txn, domain, entry.vouchedAt, reason);
-    const episode = openEpisode(domain);
-    if (episode !== undefined) episode.downBy = { hostId: host.hostId, boot: entry.boot };
+    setPendingSilence(txn, failureDomain, host.hostId, {
+      boot: entry.boot,
+      vouchedAt: entry.vouchedAt,
+      dueAt: toTime(dueAt),
+      stillHeard,
+    });
+    const clients = txn.readDomain(failureDomain).clients?.hosts ?? [];
+    if (clients.length > 0)
+      txn.followUp({ type: 'internal.silence', hostId: host.hostId, failureDomain, clients, at: txn.now });
   }
 };
+
+/**
+ * How far before a server's silence fell due a client must have been heard for contact to have held
+ * through it, in the client's own heartbeat intervals: one interval, and half of one more for the
+ * jitter of its heartbeats. Clients that stopped with their server (all heartbeating every interval,
+ * the silence falling due three intervals after the server's last vouch) were last heard more than
+ * two intervals before it.
+ */
+const CONTACT_WINDOW_INTERVALS = 1.5;
+
+/**
+ * A client of a domain is heard (any event) while a server's silence for it is pending: the control
+ * plane still hears the domain's clients, so the silence takes it down. Had the client been heard
+ * within `CONTACT_WINDOW_INTERVALS` of its own heartbeat interval before the silence fell due (its
+ * last event before this one, or this one if it happened then), contact never broke: down at the
+ * server's last vouch, as a silence always was. Otherwise contact with the domain's clients broke
+ * too and is back now: down now, when the control plane hears a client again and the server still
+ * vouches for nothing. A domain no longer up (taken down or brought back otherwise since) drops its
+ * pending silences.
+ */
+export const heardFromClient = (
+  txn: Transaction,
+  host: HostSlice,
+  context: { heardBefore: string | undefined; seen: string; at: string },
+): void => {
+  for (const failureDomain of Object.keys(host.clientOf ?? {}).sort()) {
+    const pending = txn.readDomain(failureDomain).silentServers;
+    if (pending === undefined) continue;
+    for (const [serverId, silence] of Object.entries(pending).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (serverId === host.hostId) continue;
+      const held =
+        heardThrough(txn, host, context.heardBefore, silence) ||
+        (toMs(context.at) <= toMs(silence.dueAt) && heardThrough(txn, host, context.at, silence));
+      silenceTakesDown(
+        txn,
+        failureDomain,
+        serverId,
+        silence,
+        held ? undefined : { host, seen: context.seen },
+      );
+    }
+  }
+};
+
+/** Whether a client heard at `heardAt` was heard through the silence (`CONTACT_WINDOW_INTERVALS`). */
+const heardThrough = (
+  txn: Transaction,
+  client: HostSlice,
+  heardAt: string | undefined,
+  silence: PendingSilence,
+): boolean => {
+  if (heardAt === undefined) return false;
+  const interval = client.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
+  return toMs(heardAt) >= toMs(silence.dueAt) - CONTACT_WINDOW_INTERVALS * interval * 1000;
+};
+
+/**
+ * Ends a server's pending silence on a domain: takes the domain down if it is still up, at the
+ * server's last vouch (contact held), or, with `regained`, when that client was heard again.
+ */
+const silenceTakesDown = (
+  txn: Transaction,
+  failureDomain: string,
+  serverId: string,
+  silence: PendingSilence,
+  regained?: { host: HostSlice; seen: string },
+): void => {
+  setPendingSilence(txn, failureDomain, serverId, undefined);
+  if (!txn.isDomainUp(failureDomain)) return;
+  const what = silence.stillHeard
+    ? `its server ${serverId} heartbeats but no longer lists it in serves (its serving check fails)`
+    : `its server ${serverId} went silent`;
+  const domain = txn.domain(failureDomain);
+  if (regained === undefined) goDown(txn, domain, silence.vouchedAt, what);
+  else
+    goDown(
+      txn,
+      domain,
+      latest(regained.seen, silence.vouchedAt),
+      `${what} at ${silence.vouchedAt}; its clients fell silent too (lost contact) until ${regained.host.hostId} was heard at ${regained.seen}`,
+    );
+  const episode = openEpisode(domain);
+  if (episode !== undefined) episode.downBy = { hostId: serverId, boot: silence.boot };
+};
+
+/**
+ * The follow-up of a server's due silence (`internal.silence`): the clients the domain names, read
+ * (never written) from their slices. One of them heard through the silence means the control plane
+ * still hears the domain: its silence takes it down now, at its last vouch. None heard leaves it
+ * pending for the next client heard (`heardFromClient`).
+ */
+export const silenceWhileClientsHeard = (
+  txn: Transaction,
+  serverId: string,
+  failureDomain: string,
+  clients: readonly string[],
+): void => {
+  const silence = txn.readDomain(failureDomain).silentServers?.[serverId];
+  if (silence === undefined) return;
+  const heard = clients.some((hostId) => {
+    const client = txn.readHost(hostId);
+    return client.lastSeenAt !== undefined && heardThrough(txn, client, client.lastSeenAt, silence);
+  });
+  if (heard) silenceTakesDown(txn, failureDomain, serverId, silence);
+};
+
+/**
+ * An announcement an operator posted (`faultline announce`: sender `operator:<label>`, or, unstamped,
+ * host id `operator`): it acts on the domain only, and keeps no host (no slice, topology, client or
+ * served domains of a host `operator`).
+ */
+export const isOperatorAnnouncement = (event: FaultlineEvent): event is ServerAnnouncement =>
+  (event.type === 'domain.going-down' ||
+    event.type === 'ipl.completed' ||
+    event.type === 'domain.rebooted') &&
+  (event.sentby === undefined ? event.hostid === OPERATOR_HOST : event.sentby.startsWith('operator:'));
+
+/** The host id and boot id of an operator's announcements (cli/operator-announce.ts). */
+const OPERATOR_HOST = 'operator';
 
 /** The announcements of §3 that name a domain going down or coming back. */
 export type ServerAnnouncement = DomainGoingDown | IplCompleted | DomainRebooted;

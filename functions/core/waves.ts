@@ -79,6 +79,7 @@ const issue = (
     record.reason = outcome.reason;
     episode.waiting = Math.max(0, episode.waiting - 1);
     episode.unhealthy = Math.max(0, episode.unhealthy - 1);
+    episode.skipped = (episode.skipped ?? 0) + 1;
     timeline(txn, episode.incident.id, `no plan for ${host.hostId}: ${outcome.reason}`, host.hostId);
     const critical = Object.keys(host.doubleFaults).length > 0;
     if (!critical && !domain.maintenance) {

@@ -3,13 +3,24 @@
 import { checkCritical } from '../critical.ts';
 import { join, openEpisode } from '../episodes.ts';
 import type { InternalInput } from '../model.ts';
+import { silenceWhileClientsHeard } from '../servers.ts';
 import type { Transaction } from '../transaction.ts';
+import { applyGuestDisks } from './guest-disks.ts';
 
 /**
  * Applies a follow-up: a host joins a domain's incident, a host exposed on a domain that went down
- * is checked for a double fault, or a revoked or expired plan is let go.
+ * is checked for a double fault, a revoked or expired plan is let go, an LDoms guest is told its
+ * disks' failure domains, or a server's due silence is checked against its domain's clients.
  */
 export const applyInternal = (txn: Transaction, input: InternalInput): void => {
+  if (input.type === 'internal.guest-disks') {
+    applyGuestDisks(txn, input);
+    return;
+  }
+  if (input.type === 'internal.silence') {
+    silenceWhileClientsHeard(txn, input.hostId, input.failureDomain, input.clients);
+    return;
+  }
   const host = txn.host(input.hostId);
   if (input.type === 'internal.join') {
     const domain = txn.domain(input.failureDomain);

@@ -121,10 +121,12 @@ describe(`a server's heartbeats (seed ${SEED})`, () => {
     expect(world.plans).toEqual([expect.objectContaining({ hostId: 'lnxlate01', wave: 0 })]);
   });
 
-  it('arm the silence rule from serves alone: a server that never announced anything going silent takes its domain down', () => {
+  it('arm the silence rule from serves alone: a server that never announced anything going silent takes its domain down while its client heartbeats', () => {
     const { world, feed } = worldWith();
     const vios2 = new ServingPartition('vios2', VIOS2, at(-86_400));
-    feed(vios2.servingHeartbeat(at(0)), vios2.servingHeartbeat(at(60)));
+    const client = new VscsiClient('lnxapp01', random(SEED));
+    feed(vios2.servingHeartbeat(at(0)), client.heartbeat(at(0)), vios2.servingHeartbeat(at(60)));
+    for (let beat = 60; beat < 240; beat += 60) feed(client.heartbeat(at(beat)));
     world.fireDue(at(239));
     expect(outage(world)).toBeUndefined();
     world.fireDue(at(240));
@@ -135,11 +137,12 @@ describe(`a server's heartbeats (seed ${SEED})`, () => {
   it('take the domain down when the server heartbeats without listing it for the silence period, and back when it lists it again in the same boot', () => {
     const { world, feed } = worldWith();
     const vios2 = new ServingPartition('vios2', VIOS2, at(-86_400));
-    feed(vios2.servingHeartbeat(at(0)));
+    const client = new VscsiClient('lnxapp01', random(SEED));
+    feed(vios2.servingHeartbeat(at(0)), client.heartbeat(at(0)));
     expect(world.domains.get(VIOS2)?.servers).toEqual(['vios2']);
-    feed(vios2.servingHeartbeat(at(60), { serving: false }));
+    feed(vios2.servingHeartbeat(at(60), { serving: false }), client.heartbeat(at(60)));
     expect(world.domains.get(VIOS2)?.servers).toBeUndefined();
-    feed(vios2.servingHeartbeat(at(120), { serving: false }));
+    feed(vios2.servingHeartbeat(at(120), { serving: false }), client.heartbeat(at(120)));
     world.fireDue(at(179));
     expect(outage(world)).toBeUndefined();
     world.fireDue(at(180));
@@ -228,5 +231,43 @@ describe('the timeline of announcements', () => {
     expect(texts).toContainEqual(expect.stringMatching(/down: IPL, announced by agent:vios2/));
     expect(texts).toContainEqual(expect.stringMatching(/up since .*ipl\.completed from operator:hmc script/));
     expect(texts).toContainEqual(expect.stringMatching(/ipl\.completed from operator: .* already up/));
+  });
+});
+
+describe('an operator announcement', () => {
+  it('acts on the domain only: no host slice for the operator, and the timeline names the operator', () => {
+    const { world, feed } = worldWith();
+    const vios2 = new ServingPartition('vios2', VIOS2, at(-86_400));
+    feed(vios2.servingHeartbeat(at(0)));
+    const operator = new HostingPartition('operator', VIOS2);
+    operator.bootid = 'operator';
+    const going = operator.goingDown(at(10));
+    const decisions = world.ingest({ ...going, sentby: 'operator:hmc script' });
+    expect(decisions.flatMap((decision) => Object.keys(decision.slices.hosts))).toEqual([]);
+    outageOfVios2(world);
+    feed({ ...operator.iplCompleted(at(700), at(690)), sentby: 'operator:hmc script' });
+    expect(world.hosts.has('operator')).toBe(false);
+    expect(outage(world)).toMatchObject({ status: 'remediating', affectedHosts: 3 });
+    const texts = timelineOf(world);
+    expect(texts).toContainEqual(expect.stringMatching(/down: IPL, announced by operator:hmc script/));
+    expect(texts).toContainEqual(expect.stringMatching(/up since .*ipl\.completed from operator:hmc script/));
+  });
+});
+
+describe('a heartbeat whose storage did not change', () => {
+  it('still applies its serves, bootid and bootedAt (its storage digest covers arrays, paths and disks only)', () => {
+    const { world, feed } = worldWith();
+    const vios2 = new ServingPartition('vios2', VIOS2, at(-86_400));
+    feed(vios2.servingHeartbeat(at(0)));
+    const digestSeq = world.hosts.get('vios2')?.heartbeatSeq;
+    outageOfVios2(world);
+    feed(vios2.servingHeartbeat(at(60), { serving: false }));
+    expect(world.hosts.get('vios2')?.served?.[VIOS2]).toMatchObject({ listed: false });
+    expect(world.domains.get(VIOS2)?.servers).toBeUndefined();
+    vios2.reboot(at(600));
+    feed(vios2.servingHeartbeat(at(620)));
+    expect(world.hosts.get('vios2')).toMatchObject({ bootId: vios2.bootid, heartbeatSeq: digestSeq });
+    expect(world.domains.get(VIOS2)?.servers).toEqual(['vios2']);
+    expect(outage(world)).toMatchObject({ status: 'remediating', upAt: at(620) });
   });
 });
