@@ -322,6 +322,7 @@ export const markHealthy = (txn: Transaction, host: HostSlice, incidentId: strin
   const wasCounted = COUNTED_UNHEALTHY.has(record.status);
   const wasWaiting = record.status === 'waiting';
   record.status = 'healthy';
+  if (host.lastSeq !== undefined) record.healthySeq = host.lastSeq;
   if (episode === undefined || episode.incident.id !== record.incidentId) return;
   if (wasCounted) episode.unhealthy = Math.max(0, episode.unhealthy - 1);
   if (wasWaiting) episode.waiting = Math.max(0, episode.waiting - 1);

@@ -70,6 +70,11 @@ export type HostEpisode = {
   reason?: string;
   /** The host's `lastSeenAt` when its silence during this incident escalated (§5.9): once per silence. */
   silentSince?: string;
+  /**
+   * The host's highest `seq` when it was marked healthy here: a report it sent before that (a late
+   * heartbeat from the plan's own work) is no relapse (§5.8), whatever order it arrives in.
+   */
+  healthySeq?: number;
 };
 
 export type PlanStatus = 'issued' | 'started' | 'succeeded' | 'failed' | 'refused' | 'revoked';

@@ -284,7 +284,7 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
         changed = applyHeartbeat(host, event, at);
         // A heartbeat that shows an array degraded or a path failed is a symptom like the event (§5.8).
         for (const symptom of heartbeatSymptoms(host, before, event.seq)) {
-          if (!isOwnWorkOn(txn, host, symptom.failureDomain))
+          if (!isOwnWorkOn(txn, host, symptom.failureDomain, event.seq))
             onSymptom(txn, host, symptom.resource, symptom.failureDomain, at);
         }
       }
@@ -411,10 +411,12 @@ const heartbeatSymptoms = (
  * how it opens nothing for a plan's own steps (a member the plan failed, removed or is resyncing). A
  * host marked healthy with no such plan is not: what its heartbeat shows wrong is a new symptom.
  */
-const isOwnWorkOn = (txn: Transaction, host: HostSlice, failureDomain: string): boolean => {
+const isOwnWorkOn = (txn: Transaction, host: HostSlice, failureDomain: string, seq: number): boolean => {
   const episode = openEpisode(txn.readDomain(failureDomain));
   const record = episode === undefined ? undefined : host.episodes[episode.incident.id];
   if (record !== undefined && record.status !== 'healthy') return true;
+  // Sent before the host was marked healthy: what the plan's own steps looked like, delivered late.
+  if (record?.healthySeq !== undefined && seq <= record.healthySeq) return true;
   const ttlMs = txn.config.planTtlSeconds * 1000;
   return Object.values(host.plans).some(
     (plan) =>
