@@ -265,11 +265,15 @@ export const playStorm = async (
   await feed(server.heartbeat(at(0)), ...clients.map((client) => client.heartbeat(at(1))));
   for (const [index, client] of clients.entries()) await feed(client.rootDegraded(at(100 + index * 0.25)));
   await feed(server.iplCompleted(at(700), at(690)));
+  // Clients with a plan out heartbeat like any running agent (their root still degraded until the
+  // plan runs): a client silent past three heartbeats while its plan is out escalates (§5.9).
+  const waiting = new Set<VscsiClient>();
   let beat = 0;
   const advance = async (to: number): Promise<void> => {
     while (beat + 60 <= to) {
       beat += 60;
       await feed(server.heartbeat(at(beat)));
+      for (const client of waiting) await feed(client.heartbeat(at(beat), { faulty: 'fall' }));
     }
     await fleet.fireDue(at(to));
   };
@@ -278,13 +282,20 @@ export const playStorm = async (
   let clock = 1000;
   for (let rounds = 0; rounds < options.clients * 4; rounds += 1) {
     const plans = await fleet.plans();
+    for (const plan of plans) {
+      const client = byHost.get(plan.hostId);
+      if (client !== undefined && !healed.has(plan.id)) waiting.add(client);
+    }
     const next = plans.find((plan) => !healed.has(plan.id));
     if (next === undefined) break;
     await options.onPlan?.(next);
     clock += 60;
     await advance(clock);
     const client = byHost.get(next.hostId);
-    if (client !== undefined) await feed(...healingOf(client, next, clock, healed.size % 3 === 2));
+    if (client !== undefined) {
+      waiting.delete(client);
+      await feed(...healingOf(client, next, clock, healed.size % 3 === 2));
+    }
     healed.add(next.id);
     await advance(clock + 31);
   }
