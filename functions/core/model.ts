@@ -296,7 +296,16 @@ export type Episode = {
    * The server whose silence (or whose heartbeats no longer listing the domain) took it down, and
    * the boot it was in: that server listing the domain again in the same boot brings it back.
    */
-  downBy?: { hostId: string; boot: string };
+  downBy?: {
+    hostId: string;
+    boot: string;
+    /**
+     * Its own `domain.going-down` took the domain down, sent at this time (by its clock): listing the
+     * domain again in the same boot brings it back only `silentHeartbeats` intervals later (a
+     * shutdown called off), never the heartbeats a server sends while it shuts down.
+     */
+    announcedAt?: string;
+  };
 };
 
 /**

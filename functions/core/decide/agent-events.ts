@@ -33,6 +33,7 @@ import {
   applyHeartbeatServes,
   heardFromClient,
   isOperatorAnnouncement,
+  isServerOwnWord,
   learnAnnounced,
   migrateServes,
   type ServerAnnouncement,
@@ -224,6 +225,11 @@ const applyServerEvent = (
     const wasDown = txn.readDomain(failureDomain).state === 'down';
     goDown(txn, txn.domain(failureDomain), at, `${reason}, announced by ${sender}`, { announced: true });
     const open = openEpisode(txn.readDomain(failureDomain));
+    if (!wasDown && open !== undefined && isServerOwnWord(host, event)) {
+      const episode = txn.domain(failureDomain).episode;
+      if (episode !== undefined)
+        episode.downBy = { hostId: host.hostId, boot: event.bootid, announcedAt: event.time };
+    }
     if (wasDown && open !== undefined)
       timeline(
         txn,
@@ -325,6 +331,7 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
       if (changed && !ownWork)
         clientConfirms(
           txn,
+          host,
           event.data.failureDomain,
           at,
           `${host.hostId} reports ${event.data.path} restored`,
@@ -334,8 +341,14 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
     case 'disk.probed': {
       if (ownWork) break;
       const reads = event.data.deviceState === 'running' && event.data.readable;
-      if (reads)
-        clientConfirms(txn, event.data.failureDomain, at, `${host.hostId} reads ${event.data.disk} again`);
+      if (reads && holdsMemberOn(host, event.data.disk, event.data.failureDomain))
+        clientConfirms(
+          txn,
+          host,
+          event.data.failureDomain,
+          at,
+          `${host.hostId} reads ${event.data.disk} again`,
+        );
       if (recordProbed(host, event, at)) onProbe(txn, host, event.data.failureDomain);
       break;
     }
@@ -360,15 +373,40 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
  * A client confirms its storage on a domain is back (§5.2: its disk reads again, its path is
  * restored), after the domain went down: the domain is up. One client suffices for an outage its
  * clients reported together; an outage of one host needs its own read-back (./single-client.ts). A
- * report from before the domain went down (spooled) is stale and changes nothing.
+ * report from before the domain went down (spooled) is stale and changes nothing. Only a client the
+ * outage counts may confirm it: any agent token can post a `path.restored` or a `disk.probed`
+ * naming any domain, and a false up dispatches plans onto a server that is still down (which then
+ * fail and halt the domain).
  */
-const clientConfirms = (txn: Transaction, failureDomain: string, at: string, reason: string): void => {
+const clientConfirms = (
+  txn: Transaction,
+  host: HostSlice,
+  failureDomain: string,
+  at: string,
+  reason: string,
+): void => {
   const domain = txn.readDomain(failureDomain);
   const episode = openEpisode(domain);
   if (domain.state !== 'down' || episode === undefined || isSingleClient(episode)) return;
   if (toMs(at) <= toMs(episode.lastDownAt)) return;
+  if (host.episodes[episode.incident.id]?.failureDomain !== failureDomain) {
+    timeline(
+      txn,
+      episode.incident.id,
+      `${reason}: not taken as ${failureDomain} back (${host.hostId} is not among its affected clients)`,
+    );
+    return;
+  }
   goUp(txn, txn.domain(failureDomain), at, reason);
 };
+
+/** Whether one of the host's arrays has a member on that disk served by that domain (as last reported). */
+const holdsMemberOn = (host: HostSlice, disk: string, failureDomain: string): boolean =>
+  Object.values(host.arrays).some((array) =>
+    [...array.members, ...array.known].some(
+      (member) => member.disk === disk && member.failureDomain === failureDomain,
+    ),
+  );
 
 /** A probe of a disk on a domain was recorded: an outage of one host may open, or be read back. */
 const onProbe = (txn: Transaction, host: HostSlice, failureDomain: string): void => {

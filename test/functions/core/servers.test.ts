@@ -187,6 +187,99 @@ describe(`a server's heartbeats (seed ${SEED})`, () => {
     expect(timelineOf(world).filter((text) => text.includes('down again'))).toEqual([]);
   });
 
+  it('bring the domain back when a shutdown it announced is called off: the same boot still serving three heartbeats later, not the heartbeats sent while it shuts down', () => {
+    const { world: planned, feed: feedPlanned } = worldWith();
+    const server = new ServingPartition('vios2', VIOS2, at(-86_400));
+    const client = new VscsiClient('lnxapp01', random(SEED));
+    feedPlanned(server.servingHeartbeat(at(0)), client.heartbeat(at(0)));
+    feedPlanned({ ...server.goingDown(at(100)), sentby: 'agent:vios2' });
+    expect(outage(planned)).toMatchObject({ status: 'awaiting-recovery' });
+    // While it shuts down it heartbeats on, still serving: no resume.
+    feedPlanned(
+      server.servingHeartbeat(at(120)),
+      server.servingHeartbeat(at(180)),
+      server.servingHeartbeat(at(240)),
+    );
+    expect(outage(planned)?.status).toBe('awaiting-recovery');
+    // Three heartbeats after its announcement it still serves in the same boot: called off.
+    feedPlanned(server.servingHeartbeat(at(280)));
+    expect(outage(planned)).toMatchObject({ status: 'remediating', upAt: at(280) });
+    expect(timelineOf(planned)).toContainEqual(expect.stringMatching(/the shutdown was called off/));
+  });
+
+  it('keep a shutdown announced by an operator or a control domain from being called off by the host heartbeating on', () => {
+    const { world, feed } = worldWith();
+    const vios2 = new ServingPartition('vios2', VIOS2, at(-86_400));
+    feed(vios2.servingHeartbeat(at(0)));
+    feed({ ...vios2.goingDown(at(100)), sentby: 'operator:hmc' });
+    for (let beat = 1; beat <= 8; beat += 1) feed(vios2.servingHeartbeat(at(100 + beat * 60)));
+    expect(outage(world)?.status).toBe('awaiting-recovery');
+  });
+
+  it('take a client confirming its storage is back only from a client the outage counts', () => {
+    const { world, feed } = worldWith();
+    outageOfVios2(world);
+    world.fireDue(at(600));
+    expect(outage(world)?.status).toBe('awaiting-recovery');
+    // A host with no part in the outage (any agent token) reads a disk "on" vios2, then restores a path "on" it.
+    const stranger = new VscsiClient('intruder', random(SEED + 1));
+    feed(stranger.heartbeat(at(610)));
+    feed(
+      stranger.event(
+        'disk.probed',
+        stranger.remoteDisk,
+        {
+          disk: stranger.remoteDisk,
+          failureDomain: VIOS2,
+          deviceState: 'running',
+          readable: true,
+          partitions: [],
+        },
+        at(650),
+      ),
+      stranger.event(
+        'path.restored',
+        'mpatha',
+        {
+          map: 'mpatha',
+          wwid: '360050768018086d1e000000000000001',
+          path: 'sdq',
+          hctl: '2:0:1:0',
+          failureDomain: VIOS2,
+          state: 'active',
+          activePaths: 2,
+        },
+        at(660),
+      ),
+    );
+    expect(outage(world)?.status).toBe('awaiting-recovery');
+    expect(timelineOf(world)).toContainEqual(
+      expect.stringMatching(/intruder is not among its affected clients/),
+    );
+  });
+
+  it('take a counted client reading a disk again only for a disk of its own member on that domain', () => {
+    const { world, feed } = worldWith();
+    const [first] = outageOfVios2(world);
+    if (first === undefined) throw new Error('no client');
+    world.fireDue(at(600));
+    feed(
+      first.event(
+        'disk.probed',
+        first.localDisk,
+        {
+          disk: first.localDisk,
+          failureDomain: VIOS2,
+          deviceState: 'running',
+          readable: true,
+          partitions: [],
+        },
+        at(650),
+      ),
+    );
+    expect(outage(world)?.status).toBe('awaiting-recovery');
+  });
+
   it('learn the domain from an agent announcement of a hosting partition, not from an operator', () => {
     const { world, feed } = worldWith();
     const vios1 = new HostingPartition('vios1', vscsi('vios1'));
