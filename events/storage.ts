@@ -115,18 +115,31 @@ export const DiskReport = z.object({
 });
 export type DiskReport = z.infer<typeof DiskReport>;
 
+/** An LDoms domain's state as `ldm list -p` prints it (`state=`). */
+export const LdomsDomainState = z.enum(['active', 'bound', 'inactive']);
+export type LdomsDomainState = z.infer<typeof LdomsDomainState>;
+
 /**
  * A guest's virtual disk as its control domain's `ldm list -o disk -p` shows it (§3 heartbeat
  * `guests`): which service domain serves it, so the guest's members carry the right failure domain
- * with no hand-written topology. `disk` is the guest's name for it (`c0d<id>`).
+ * with no hand-written topology. `disk` is the guest's name for it (`c0d<id>`). `state` is the
+ * guest domain's state in `ldm list -p` (`ldm list -o disk -p` prints none, and lists the disks of
+ * a bound or inactive domain too, such as a disaster-recovery standby's copy of a guest): only a
+ * control domain where the guest is `active` places its disks. Absent (an older agent), the guest
+ * counts as active there.
  */
-export const GuestDisk = z.object({ guest: ConsoleName, disk: DiskName, failureDomain: FailureDomain });
+export const GuestDisk = z.object({
+  guest: ConsoleName,
+  disk: DiskName,
+  failureDomain: FailureDomain,
+  state: LdomsDomainState.optional(),
+});
 export type GuestDisk = z.infer<typeof GuestDisk>;
 
 /** An LDoms domain as `ldm list` shows it from a control domain. */
 export const LdomsDomain = z.object({
   name: ConsoleName,
-  state: z.enum(['active', 'bound', 'inactive']),
+  state: LdomsDomainState,
   flags: z.string().regex(/^[-a-z]{0,16}$/, 'not ldm flags such as -n-cv-'),
 });
 export type LdomsDomain = z.infer<typeof LdomsDomain>;

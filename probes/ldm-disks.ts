@@ -1,4 +1,4 @@
-import { ConsoleName, DiskName, FailureDomain, type GuestDisk } from '../events/index.ts';
+import { ConsoleName, DiskName, FailureDomain, type GuestDisk, type LdomsDomain } from '../events/index.ts';
 import { LDM_RECORD_TYPE, ldmRecords, type VirtualDiskService } from './ldm-services.ts';
 import { type ProbeWarning, WarningLog } from './tool-text.ts';
 
@@ -123,6 +123,12 @@ export type GuestDiskOptions = {
   services?: readonly VirtualDiskService[];
   /** A guest's host id where it is not its domain name (the control domain's config). */
   guestNames?: Readonly<Record<string, string>>;
+  /**
+   * The domains of `ldm list -p`, whose `state` each guest disk then carries (`ldm list -o disk -p`
+   * prints no state, and lists a bound or inactive domain's disks too): only a control domain where
+   * the guest is active places its disks (§3 `guests`). A guest this list does not name carries none.
+   */
+  domains?: readonly Pick<LdomsDomain, 'name' | 'state'>[];
 };
 
 /** What {@link guestDisksOf} could not place, one line each. */
@@ -139,11 +145,13 @@ export const guestDisksOf = (reading: LdmDisksReading, options: GuestDiskOptions
   for (const domain of reading.domains) {
     for (const service of domain.services) serviceDomain.set(service.name, domain.name);
   }
+  const states = new Map((options.domains ?? []).map((domain) => [domain.name, domain.state]));
   const guests: GuestDisk[] = [];
   const unplaced: string[] = [];
   for (const domain of reading.domains) {
     const names = options.guestNames;
     const guest = names !== undefined && Object.hasOwn(names, domain.name) ? names[domain.name] : domain.name;
+    const state = states.get(domain.name);
     for (const vdisk of domain.vdisks) {
       const server = vdisk.server ?? serviceDomain.get(vdisk.service) ?? null;
       if (server === null) {
@@ -161,7 +169,7 @@ export const guestDisksOf = (reading: LdmDisksReading, options: GuestDiskOptions
         unplaced.push(`${domain.name} ${vdisk.name}: ${guest ?? ''} ${disk} ${failureDomain} do not fit`);
         continue;
       }
-      guests.push({ guest, disk, failureDomain });
+      guests.push({ guest, disk, failureDomain, ...(state === undefined ? {} : { state }) });
     }
   }
   return { guests, unplaced };

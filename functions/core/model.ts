@@ -154,6 +154,30 @@ export type GuestDisks = {
 };
 
 /**
+ * How a control domain's latest report lists a guest (see `GuestClaim`): `active` there (`ldm list
+ * -p`; or its agent does not say), listed but `inactive` (bound or inactive there: a standby's copy),
+ * or `gone` (its report no longer lists the guest).
+ */
+export type GuestListing = 'active' | 'inactive' | 'gone';
+
+/**
+ * One control domain's latest word on a guest (see `HostSlice.vdiskClaims`, ./guests.ts): the
+ * guest's placement comes from one control domain at a time, chosen from these.
+ */
+export type GuestClaim = {
+  /** The control domain's heartbeat that said it, and when it was received. */
+  seq: number;
+  at: string;
+  listing: GuestListing;
+  /** When it began to list the guest active without a break (its claim's age); `at` otherwise. */
+  since: string;
+  /** The failure domain of each disk it listed (none when `gone`). */
+  domains: Record<string, string>;
+  /** With no newer word from it by then, its claim has lapsed (its silence). */
+  lapsesAt: string;
+};
+
+/**
  * A server whose silence for a domain fell due while the domain was up (./servers.ts): it takes the
  * domain down only once one of the domain's clients is heard, never on a lost contact with them all.
  */
@@ -216,10 +240,18 @@ export type HostSlice = {
    */
   vdisks?: GuestDisks;
   /**
-   * On a control domain: a digest of each guest's disks in its latest heartbeat `guests`, and that
-   * heartbeat's `seq`, so that only a guest whose disks changed is told (./guests.ts).
+   * On an LDoms guest: each control domain's latest word on it, by control domain (./guests.ts): the
+   * one whose active listing is the oldest still standing owns its placement (`vdisks`); the others'
+   * are kept, unapplied, for when it lets the guest go. Absent on a slice saved before: `vdisks`
+   * then stands for its control domain's claim.
    */
-  guests?: { seq: number; digests: Record<string, string> };
+  vdiskClaims?: Record<string, GuestClaim>;
+  /**
+   * On a control domain: a digest of each guest's disks in its latest heartbeat `guests`, and that
+   * heartbeat's `seq`, so that only a guest whose disks changed is told (./guests.ts); `renewedAt`:
+   * when it last told every guest it lists active anew, unchanged or not (its claims' renewal).
+   */
+  guests?: { seq: number; digests: Record<string, string>; renewedAt?: string };
   /**
    * The latest probes of disks that hold a faulty, missing or Maintenance member (heartbeat `disks`
    * with `deviceState`/`readable`, `disk.probed` without `planid`), the last two per disk by `seq`:
@@ -461,10 +493,18 @@ export type InternalInput =
    */
   | { type: 'internal.critical'; hostId: string; failureDomain: string; at: string; exposed: number }
   /**
-   * A control domain's heartbeat reported an LDoms guest's virtual disks anew (`guests`, §3): the guest
-   * keeps them and places its members on their failure domains (./guests.ts).
+   * A control domain's heartbeat reported an LDoms guest's virtual disks anew (`guests`, §3), or no
+   * longer lists the guest, or renews its claim: the guest keeps its word and, from the control
+   * domain that owns it, places its members on their failure domains (./guests.ts).
    */
-  | ({ type: 'internal.guest-disks'; hostId: string } & GuestDisks)
+  | ({
+      type: 'internal.guest-disks';
+      hostId: string;
+      /** How the report lists the guest; absent (a follow-up saved before) it is `active`. */
+      listing?: GuestListing;
+      /** When the control domain's claim lapses without a newer word from it (`GuestClaim.lapsesAt`). */
+      lapsesAt?: string;
+    } & GuestDisks)
   /**
    * A server's silence for a domain fell due (`hostId`: the server): whether the domain's named
    * clients were heard through it, read from their slices (./servers.ts), takes the domain down now.

@@ -18,6 +18,12 @@ import type { HostRecord } from '../adapters/store/port.ts';
  *
  * Operator tokens are not judged here: an operator (or an HMC script with an operator token) may
  * announce any domain. Every other event needs no grant.
+ *
+ * A grant names the failure domains a control domain serves, not the LDoms guests it runs: within
+ * its grant, any control domain may name any guest in `guests`. Which control domain places a guest
+ * is the core's to judge, from every control domain's word on that guest (functions/core/guests.ts:
+ * one at a time, the first to list it active, until it lets it go or falls silent), since a record
+ * read here says nothing of another host's guests.
  */
 
 /** The issue codes of a refusal, as `POST /v1/events` reports them and the DLQ reason starts. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseLdmList } from '../../probes/ldm.ts';
 import { guestDisksOf, parseLdmDisks } from '../../probes/ldm-disks.ts';
 import { parseLdmServices, serviceDomainsOf } from '../../probes/ldm-services.ts';
 import { ldmDomainUptimes } from '../../probes/ldm-uptime.ts';
@@ -78,6 +79,28 @@ describe('parseLdmDisks', () => {
       { guest: 'ldg1', disk: 'c0d2', failureDomain: 'vdisk:cdom1/alternate' },
       { guest: 'ldg2.example.net', disk: 'c0d0', failureDomain: 'vdisk:cdom1/primary' },
     ]);
+  });
+
+  it("carries each guest's state from ldm list -p, which ldm list -o disk -p does not print: a bound guest's disks are listed too", () => {
+    const reading = parseLdmDisks(fixtureText('ldm-disks/list-disks-parseable.txt'));
+    const domains = parseLdmList(fixtureText('ldm/list-parseable.txt')).domains;
+    const placed = guestDisksOf(reading, {
+      controlHostId: 'cdom1',
+      guestNames: { ldg2: 'ldg2.example.net' },
+      domains,
+    });
+    expect(placed.guests.map((disk) => [disk.guest, disk.disk, disk.state])).toEqual([
+      ['ldg1', 'c0d0', 'active'],
+      ['ldg1', 'c0d1', 'active'],
+      ['ldg1', 'c0d2', 'active'],
+      ['ldg2.example.net', 'c0d0', 'bound'],
+    ]);
+    // A guest ldm list -p did not name carries no state (it counts as active, as before states).
+    expect(
+      guestDisksOf(reading, { controlHostId: 'cdom1', domains: [] }).guests.every(
+        (disk) => disk.state === undefined,
+      ),
+    ).toBe(true);
   });
 
   it('places a disk of an ldm that prints no server by the domain running its service, or says it cannot', () => {

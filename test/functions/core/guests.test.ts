@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryWorld } from '../../../cli/replay/memory-world.ts';
-import type { FaultlineEvent } from '../../../events/index.ts';
+import type { FaultlineEvent, GuestDisk } from '../../../events/index.ts';
+import { GUEST_CLAIM } from '../../../functions/core/guests.ts';
+import type { HostSlice } from '../../../functions/core/model.ts';
 import { at, progressOf, worldWith } from '../../helpers/core-fleet.ts';
 import { ControlDomain, LdomsGuest } from '../../helpers/core-ldoms.ts';
 
@@ -196,6 +198,240 @@ describe('a control domain report', () => {
     expect(world.hosts.get(guest.hostId)?.arrays.d10?.members.map((member) => member.failureDomain)).toEqual([
       control.primary,
       `local:${guest.hostId}`,
+    ]);
+  });
+});
+
+/**
+ * DESIGN §3 "Sender binding" and heartbeat `guests`: a grant names the `vdisk:` domains a control
+ * domain serves, not the guests, so any control domain may name any guest. A guest's placement comes
+ * from one control domain at a time (functions/core/guests.ts): the first to list it active, until it
+ * stops listing it or falls silent; a standby's bound or inactive copy never places it.
+ */
+describe('an LDoms guest two control domains name', () => {
+  const placedOn = (world: MemoryWorld, guest: LdomsGuest) =>
+    world.hosts.get(guest.hostId)?.arrays.d10?.members.map((member) => member.failureDomain);
+  const withState = (disks: readonly GuestDisk[], state: GuestDisk['state']): GuestDisk[] =>
+    disks.map((disk) => ({ ...disk, state }));
+
+  it("keeps the placement of the control domain that listed it first when another lists it active, and heals when the first one's service domain reboots", () => {
+    const { world, feed } = worldWith();
+    const owner = new ControlDomain('t5-a', at(-86_400));
+    const other = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    const script: { time: number; event: FaultlineEvent }[] = [
+      { time: 1, event: guest.heartbeat(at(1)) },
+      { time: 100, event: owner.goingDown('alternate', at(100)) },
+      { time: 120, event: guest.degraded(at(120)) },
+      { time: 500, event: owner.rebooted('alternate', at(500), at(490)) },
+    ];
+    for (let beat = 10; beat < 600; beat += 60) {
+      const running = beat >= 100 && beat < 500 ? ['primary'] : ['primary', 'alternate'];
+      script.push({
+        time: beat,
+        event: owner.heartbeat(at(beat), { running, guests: guest.guestDisks(owner) }),
+      });
+      // The other control domain names the guest too, on its own service domains, and later moves it.
+      const claimed =
+        beat < 200 ? guest.guestDisks(other) : withState(guest.guestDisks(other), 'active').reverse();
+      const moved =
+        beat >= 200 ? claimed.map((disk) => ({ ...disk, failureDomain: other.primary })) : claimed;
+      script.push({ time: beat + 5, event: other.heartbeat(at(beat + 5), { guests: moved }) });
+    }
+    for (const { event } of script.sort((a, b) => a.time - b.time)) feed(event);
+
+    expect(world.hosts.get(guest.hostId)?.vdisks).toMatchObject({
+      control: owner.hostId,
+      domains: { c0d0: owner.primary, c0d1: owner.alternate },
+    });
+    expect(placedOn(world, guest)).toEqual([owner.primary, owner.alternate]);
+    // The other's word is kept, not applied, and said on the guest's open incident.
+    expect(world.hosts.get(guest.hostId)?.vdiskClaims?.[other.hostId]).toMatchObject({
+      listing: 'active',
+      domains: { c0d0: other.primary, c0d1: other.primary },
+    });
+    const [outage, ...others] = outages(world);
+    expect(others).toEqual([]);
+    expect(outage).toMatchObject({ failureDomain: owner.alternate, affectedHosts: 1 });
+    expect(
+      world.timeline.filter(
+        (entry) => entry.incidentId === outage?.id && /t5-b lists ldg-erp01 active/.test(entry.text),
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        hostId: guest.hostId,
+        text: expect.stringMatching(/not applied, its disks are placed by t5-a/),
+      }),
+    ]);
+    world.fireDue(at(560));
+    expect(world.plans.map((plan) => [plan.hostId, plan.steps[0]])).toEqual([
+      [guest.hostId, { action: 'disk.probe', disk: 'c0d1', failureDomain: owner.alternate }],
+    ]);
+    heal(world, guest, 570);
+    world.fireDue(at(700));
+    expect(outages(world)[0]?.status).toBe('resolved');
+  });
+
+  it('is never placed by a control domain that lists it bound or inactive (a standby copy), before or after the active one', () => {
+    const { world, feed } = worldWith();
+    const active = new ControlDomain('t5-a', at(-86_400));
+    const standby = new ControlDomain('t5-dr', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(guest.heartbeat(at(1)));
+    feed(standby.heartbeat(at(5), { guests: withState(guest.guestDisks(standby), 'bound') }));
+    expect(world.hosts.get(guest.hostId)?.vdisks).toBeUndefined();
+    expect(placedOn(world, guest)).toEqual([`local:${guest.hostId}`, `local:${guest.hostId}`]);
+
+    feed(active.heartbeat(at(10), { guests: withState(guest.guestDisks(active), 'active') }));
+    expect(placedOn(world, guest)).toEqual([active.primary, active.alternate]);
+    feed(standby.heartbeat(at(65), { guests: withState(guest.guestDisks(standby), 'inactive') }));
+    feed(active.heartbeat(at(70), { guests: withState(guest.guestDisks(active), 'active') }));
+    feed(standby.heartbeat(at(125), { guests: withState(guest.guestDisks(standby), 'bound') }));
+    expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(active.hostId);
+    expect(placedOn(world, guest)).toEqual([active.primary, active.alternate]);
+  });
+
+  it('moves to another control domain once the one that placed it stops listing it, whichever of their reports comes first', () => {
+    const run = (order: 'release-first' | 'claim-first') => {
+      const { world, feed } = worldWith();
+      const from = new ControlDomain('t5-a', at(-86_400));
+      const to = new ControlDomain('t5-b', at(-86_400));
+      const guest = new LdomsGuest('ldg-erp01');
+      feed(guest.heartbeat(at(1)), from.heartbeat(at(10), { guests: guest.guestDisks(from) }));
+      const release = from.heartbeat(at(70), { guests: [] });
+      const claim = to.heartbeat(at(70), { guests: withState(guest.guestDisks(to), 'active') });
+      if (order === 'release-first') feed(release, claim);
+      else {
+        feed(claim);
+        expect(placedOn(world, guest)).toEqual([from.primary, from.alternate]);
+        feed(release);
+      }
+      expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(to.hostId);
+      expect(placedOn(world, guest)).toEqual([to.primary, to.alternate]);
+      // An outage of its new control domain's alternate service domain is the guest's, and heals it.
+      const script: { time: number; event: FaultlineEvent }[] = [
+        { time: 100, event: to.goingDown('alternate', at(100)) },
+        { time: 120, event: guest.degraded(at(120)) },
+        { time: 500, event: to.rebooted('alternate', at(500), at(490)) },
+      ];
+      for (let beat = 130; beat < 600; beat += 60) {
+        const running = beat < 500 ? ['primary'] : ['primary', 'alternate'];
+        const guests = withState(guest.guestDisks(to), 'active');
+        script.push({ time: beat, event: to.heartbeat(at(beat), { running, guests }) });
+      }
+      for (const { event } of script.sort((a, b) => a.time - b.time)) feed(event);
+      world.fireDue(at(600));
+      return {
+        incidents: outages(world).map((incident) => `${incident.failureDomain} ${incident.affectedHosts}`),
+        plans: world.plans.map((plan) => plan.hostId),
+      };
+    };
+    expect(run('release-first')).toEqual({ incidents: ['vdisk:t5-b/alternate 1'], plans: ['ldg-erp01'] });
+    expect(run('claim-first')).toEqual(run('release-first'));
+  });
+
+  it("says on the guest's open incident which control domain places it now, and why the one before let it go", () => {
+    const { world, feed } = worldWith();
+    const from = new ControlDomain('t5-a', at(-86_400));
+    const to = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(
+      guest.heartbeat(at(1)),
+      from.heartbeat(at(10), { guests: guest.guestDisks(from) }),
+      from.goingDown('alternate', at(100)),
+      guest.degraded(at(120)),
+      to.heartbeat(at(130), { guests: guest.guestDisks(to) }),
+      from.heartbeat(at(140), { running: ['primary'], guests: [] }),
+    );
+    const [outage] = outages(world);
+    expect(outage).toMatchObject({ failureDomain: from.alternate, affectedHosts: 1 });
+    expect(
+      world.timeline.filter((entry) => entry.incidentId === outage?.id).map((entry) => entry.text),
+    ).toEqual(
+      expect.arrayContaining([
+        `control domain t5-b lists ldg-erp01 active (c0d0 on ${to.primary}, c0d1 on ${to.alternate}): not applied, its disks are placed by t5-a, which lists it active since ${at(10)}`,
+        `control domain t5-b places ldg-erp01's disks now (c0d0 on ${to.primary}, c0d1 on ${to.alternate}), in place of t5-a, which no longer lists it`,
+      ]),
+    );
+    expect(placedOn(world, guest)).toEqual([to.primary, to.alternate]);
+  });
+
+  it('takes the control domain that placed it for its owner on a slice saved before control domains words were kept', () => {
+    const { world, feed } = worldWith();
+    const owner = new ControlDomain('t5-a', at(-86_400));
+    const other = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(guest.heartbeat(at(1)), owner.heartbeat(at(10), { guests: guest.guestDisks(owner) }));
+    const { vdiskClaims, ...saved } = world.hosts.get(guest.hostId) as HostSlice;
+    expect(vdiskClaims).toBeDefined();
+    world.hosts.set(guest.hostId, saved);
+    feed(other.heartbeat(at(20), { guests: guest.guestDisks(other) }));
+    expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(owner.hostId);
+    expect(Object.keys(world.hosts.get(guest.hostId)?.vdiskClaims ?? {})).toEqual([
+      owner.hostId,
+      other.hostId,
+    ]);
+  });
+
+  it("goes to another control domain listing it active only after its owner's silence outlasts the lapse", () => {
+    const { world, feed } = worldWith();
+    const silent = new ControlDomain('t5-a', at(-86_400));
+    const other = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(guest.heartbeat(at(1)), silent.heartbeat(at(10), { guests: guest.guestDisks(silent) }));
+    const lapse = GUEST_CLAIM.lapseRenewals * GUEST_CLAIM.renewSeconds;
+    const owners: Record<number, string | undefined> = {};
+    for (let beat = 20; beat <= lapse + 700; beat += 60) {
+      feed(other.heartbeat(at(beat), { guests: guest.guestDisks(other) }));
+      owners[beat] = world.hosts.get(guest.hostId)?.vdisks?.control;
+    }
+    // Its renewals every ten minutes tell the guest the other is still there; the owner said nothing.
+    expect(owners[20]).toBe(silent.hostId);
+    expect(owners[lapse - 40]).toBe(silent.hostId);
+    expect(owners[lapse + 20]).toBe(other.hostId);
+    expect(placedOn(world, guest)).toEqual([other.primary, other.alternate]);
+  });
+
+  it("keeps its owner through a silence shorter than the lapse (the control domain's own reboot)", () => {
+    const { world, feed } = worldWith();
+    const owner = new ControlDomain('t5-a', at(-86_400));
+    const other = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(guest.heartbeat(at(1)));
+    for (let beat = 10; beat <= 4000; beat += 60) {
+      if (beat < 600 || beat > 2400) feed(owner.heartbeat(at(beat), { guests: guest.guestDisks(owner) }));
+      feed(other.heartbeat(at(beat + 5), { guests: guest.guestDisks(other) }));
+    }
+    expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(owner.hostId);
+    expect(placedOn(world, guest)).toEqual([owner.primary, owner.alternate]);
+  });
+});
+
+describe('a control domain renewing its word', () => {
+  it('tells every guest it lists active again every renewal period, changed or not, and a guest it no longer lists that it let it go', () => {
+    const { world } = worldWith();
+    const control = new ControlDomain('t5-control', at(-86_400));
+    const guests = [new LdomsGuest('ldg-a'), new LdomsGuest('ldg-b')];
+    const told = (event: FaultlineEvent) =>
+      world
+        .ingest(event)
+        .flatMap((decision) => decision.effects)
+        .flatMap((effect) =>
+          effect.type === 'follow-up' && effect.input.type === 'internal.guest-disks'
+            ? [`${effect.input.hostId} ${effect.input.listing}`]
+            : [],
+        );
+    const both = guests.flatMap((guest) => guest.guestDisks(control));
+    expect(told(control.heartbeat(at(0), { guests: both }))).toEqual(['ldg-a active', 'ldg-b active']);
+    for (let beat = 60; beat < GUEST_CLAIM.renewSeconds; beat += 60)
+      expect(told(control.heartbeat(at(beat), { guests: both }))).toEqual([]);
+    expect(told(control.heartbeat(at(GUEST_CLAIM.renewSeconds), { guests: both }))).toEqual([
+      'ldg-a active',
+      'ldg-b active',
+    ]);
+    const onlyB = (guests[1] as LdomsGuest).guestDisks(control);
+    expect(told(control.heartbeat(at(GUEST_CLAIM.renewSeconds + 60), { guests: onlyB }))).toEqual([
+      'ldg-a gone',
     ]);
   });
 });
