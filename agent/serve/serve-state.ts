@@ -7,8 +7,10 @@ import { STATE_FILES, type StateDirectory } from '../state/state-directory.ts';
  * What a server's agent must remember across its own restarts (`serve.json` in the state
  * directory): the boot whose IPL it last announced, so a restart in the same boot announces
  * nothing and a new boot is announced once; its own failure domain as last derived, so
- * `announce going-down` at shutdown needs no tool; and, on a control domain, what it last saw of
- * each service domain, so a transition is announced once even across restarts.
+ * `announce going-down` at shutdown needs no tool; on a VIOS, what served when it last served, so
+ * that after its next boot it waits for those and for no left-over device; and, on a control
+ * domain, what it last saw of each service domain, so a transition is announced once even across
+ * restarts.
  */
 
 export const AnnouncedBoot = z.object({
@@ -29,11 +31,25 @@ export const RecordedServiceDomain = z.object({
 });
 export type RecordedServiceDomain = z.infer<typeof RecordedServiceDomain>;
 
+/** The most serving units a VIOS's record keeps: far above any real VIOS's virtual devices. */
+export const MAX_RECORDED_SERVING_UNITS = 20_000;
+
+export const ViosServed = z.object({
+  /** `vtd:<virtual target device>` `Available`, `vfchost:<adapter>` its client logged in through. */
+  units: z.array(z.string().min(1).max(128)).max(MAX_RECORDED_SERVING_UNITS),
+  /** The boot it last served in, and when this record last changed. */
+  bootKey: z.string().min(1).max(128),
+  recordedAt: Rfc3339,
+});
+export type ViosServed = z.infer<typeof ViosServed>;
+
 export const ServeStateFile = z.object({
   version: z.literal(1),
   announcedBoot: AnnouncedBoot.optional(),
   /** The failure domains this server announces as its own (a hosting partition's, a control domain's). */
   ownDomains: z.array(FailureDomain).max(16).optional(),
+  /** A VIOS: what served when it last served (probes/vios-lsmap.ts `viosServing`). */
+  viosServed: ViosServed.optional().catch(undefined),
   serviceDomains: z.record(z.string(), RecordedServiceDomain).default({}),
 });
 export type ServeStateFile = z.infer<typeof ServeStateFile>;

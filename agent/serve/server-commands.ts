@@ -10,6 +10,11 @@ import { TOOL_RUNNER_DEFAULTS } from '../scan/tool-runner.ts';
  * to tell a shutdown from a restart of the agent, and the operator's own serving check (an
  * absolute path from the configuration). Each runs with an argument vector (`execFile`, never a
  * shell), the C locale and a timeout; a bare name is looked up on the server search path only.
+ *
+ * The environment is built, not inherited, with one exception: `TZ`, when the agent has it. AIX
+ * (and the VIOS, and IBM i PASE) take the local time zone from `TZ` alone (set for everyone in
+ * `/etc/environment`), so a program run without it prints local times in another zone (UTC on
+ * AIX) than the agent, whose Node reads the same `TZ`: `who -b` would date the boot hours off.
  */
 
 /** The bare program names a server's agent may run; anything else must be an absolute path. */
@@ -63,12 +68,26 @@ const executable = async (path: string): Promise<boolean> => {
   }
 };
 
-/** The runner of a live agent; `searchPath` comes first (tests put their fakes there). */
+/** What a server's program inherits from the agent's own environment: its time zone. */
+export type InheritedEnvironment = { readonly TZ?: string | undefined };
+
+/**
+ * The runner of a live agent; `searchPath` comes first (tests put their fakes there). `inherited`
+ * is the agent's own environment (tests give their own): its `TZ` is passed on, so a program
+ * prints local times in the zone the agent reads them in.
+ */
 export const createServerCommandRunner = (
   searchPath: readonly string[] = SERVER_SEARCH_PATH,
+  inherited: InheritedEnvironment = process.env,
 ): RunServerCommand => {
   const path = [...new Set([...searchPath, ...SERVER_SEARCH_PATH])];
-  const env = { LC_ALL: 'C', LANG: 'C', PATH: path.join(delimiter) };
+  const timeZone = inherited.TZ;
+  const env = {
+    LC_ALL: 'C',
+    LANG: 'C',
+    PATH: path.join(delimiter),
+    ...(timeZone === undefined || timeZone === '' ? {} : { TZ: timeZone }),
+  };
   return async (argv, options = {}) => {
     const [program, ...args] = argv;
     if (program === undefined) return missing('(no program)');

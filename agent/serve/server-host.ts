@@ -8,7 +8,7 @@ import {
   partitionIdentity,
   partitionNameFromUnameL,
 } from '../../probes/partition-identity.ts';
-import { parseWhoBoot } from '../../probes/who-boot.ts';
+import { parseWhoBoot, whoBootKeyInUtc } from '../../probes/who-boot.ts';
 import { describeResult, type RunServerCommand } from './server-commands.ts';
 
 /**
@@ -21,12 +21,22 @@ import { describeResult, type RunServerCommand } from './server-commands.ts';
  * it again after every step. Linux names each boot with `/proc/sys/kernel/random/boot_id`; AIX,
  * the VIOS and IBM i PASE have no such id, and there the boot record of `who -b` (written once
  * when the system came up, never moved by a clock step) names the boot.
+ *
+ * The boot time is read where no time zone comes into it: Linux's `btime` in `/proc/stat`, else
+ * now minus the uptime. On AIX and the VIOS Node's `os.uptime()` is `time(NULL)` minus the utmp
+ * boot record's `ut_time` (libuv, src/unix/aix.c): the very record `who -b` prints, in seconds since
+ * the epoch instead of a local time to the minute. Only where there is no uptime (IBM i PASE:
+ * libuv's src/unix/ibmi.c has none, `os.uptime()` throws) is the time `who -b` prints read, in the
+ * agent's own zone, which the command runner passes to `who` as `TZ` (server-commands.ts).
  */
 
 /** How the server reaches its host; tests and the simulated fleet give their own. */
 export type ServerTools = {
   run: RunServerCommand;
-  /** Seconds since boot (`os.uptime()`), the fallback boot time where nothing better is readable. */
+  /**
+   * Seconds since boot (`os.uptime()`): the boot time, zone-free, where the kernel publishes no
+   * `btime`. May throw where the platform has none (IBM i PASE).
+   */
   uptimeSeconds?: () => number;
   /** Reads a file under the configured root, null when absent. */
   readFile?: (path: string) => Promise<string | null>;
@@ -48,12 +58,21 @@ export type BootReading = {
   bootKey: string;
   /** The kernel's boot time (RFC 3339), when it could be read. */
   bootedAt: string | undefined;
+  /**
+   * Other keys an older agent recorded for this same boot: the `who -b` record as printed in UTC,
+   * by agents that ran `who` without their `TZ`. The boot announced under one of them was this one.
+   */
+  formerKeys: string[];
 };
+
+/** Boot times are reported to the second (AIX's uptime counts whole seconds): no finer unit is true. */
+const MS_PER_SECOND = 1000;
 
 /**
  * Reads this boot. `bootId` is the agent's envelope boot id (identity.ts): the kernel's boot id
  * on Linux, which is the key; elsewhere one derived from uptime, which an NTP step moves, so the
- * `who -b` boot record is the key when it reads.
+ * `who -b` boot record is the key when it reads. The boot time: `btime`, else now minus the
+ * uptime, else the `who -b` record (see the module's comment).
  */
 export const readBoot = async (
   context: { platform: Platform; root: string; bootId: string; now: Date },
@@ -63,7 +82,9 @@ export const readBoot = async (
   const fromUptime = (): string | undefined => {
     try {
       const seconds = (tools.uptimeSeconds ?? uptime)();
-      return new Date(context.now.getTime() - Math.floor(seconds) * 1000).toISOString();
+      if (!Number.isFinite(seconds) || seconds < 0) return undefined;
+      const bootedAtMs = context.now.getTime() - seconds * MS_PER_SECOND;
+      return new Date(Math.round(bootedAtMs / MS_PER_SECOND) * MS_PER_SECOND).toISOString();
     } catch {
       return undefined;
     }
@@ -79,12 +100,13 @@ export const readBoot = async (
   if (context.platform === 'linux') {
     const stat = await read(join(context.root, 'proc', 'stat'));
     const seconds = stat === null ? undefined : /^btime\s+(\d{1,15})\s*$/m.exec(stat)?.[1];
-    btime = seconds === undefined ? undefined : new Date(Number(seconds) * 1000).toISOString();
+    btime = seconds === undefined ? undefined : new Date(Number(seconds) * MS_PER_SECOND).toISOString();
   }
-  return {
-    bootKey: derived && boot !== null ? boot.key : context.bootId,
-    bootedAt: btime ?? boot?.bootedAt.toISOString() ?? fromUptime(),
-  };
+  const bootedAt = btime ?? fromUptime() ?? boot?.bootedAt.toISOString();
+  const bootKey = derived && boot !== null ? boot.key : context.bootId;
+  const inUtc =
+    derived && boot !== null && bootedAt !== undefined ? whoBootKeyInUtc(new Date(bootedAt)) : bootKey;
+  return { bootKey, bootedAt, formerKeys: inUtc === bootKey ? [] : [inUtc] };
 };
 
 export type IdentityResult = { ok: true; identity: PartitionIdentity } | { ok: false; reason: string };

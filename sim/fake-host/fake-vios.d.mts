@@ -6,5 +6,5 @@ export function ioscli(root: string, argv: readonly string[]): ToolResult;
 export function uname(root: string, argv: readonly string[]): ToolResult;
 export function who(root: string, argv: readonly string[]): ToolResult;
 export function iplVios(model: FakeServerModel, bootedAt?: number): void;
-export function configureVios(model: FakeServerModel): void;
+export function configureVios(model: FakeServerModel, vtds?: readonly string[]): void;
 export function viosLayout(options?: { lparId?: number; name?: string; bootedAt?: number }): FakeVios;

@@ -11,13 +11,25 @@ import { toolResult } from './tool-result.mjs';
  *   no client is logged in) and one `VTD`/`Status`/`LUN`/`Backing device`/`Physloc`/`Mirrored`
  *   block per virtual target device, or `VTD                   NO VIRTUAL TARGET DEVICE FOUND`.
  *   After an IPL the target devices stay `Defined` until the VIOS has configured its virtual
- *   devices (`configured: true`, `configureVios`): a client sees no disk behind a `Defined` one.
+ *   devices (`configured: true`, `configureVios`; `configureVios(model, ['vtscsi0'])` configures
+ *   only those, as a VIOS configures its targets one after another): a client sees no disk behind
+ *   a `Defined` one. A `stale` target is a VTD whose backing disk or logical volume was removed
+ *   and that was never `rmvdev`'d: its `Backing device` still names the device, and cfgmgr cannot
+ *   configure it, so it stays `Defined` after every boot.
  * - `ioscli lsmap -all -npiv`: per virtual FC server adapter `Name Physloc ClntID ClntName
  *   ClntOS`, `Status:LOGGED_IN` or `Status:NOT_LOGGED_IN`, `FC name:fcs0  FC loc code:...`,
- *   `Ports logged in:`, `Flags:`, `VFC client name:  VFC client DRC:`.
+ *   `Ports logged in:`, `Flags:`, `VFC client name:  VFC client DRC:`. A mapped adapter's client
+ *   (`loggedIn`: its partition runs) logs in through it only once the VIOS has configured its
+ *   devices and while the physical port is on the fabric (`portOnFabric`, default true: its cable
+ *   and switch port up); otherwise `Status:NOT_LOGGED_IN`, `Ports logged in:0`,
+ *   `Flags:4<NOT_LOGGED>`, the client's columns empty, as an unmapped adapter
+ *   (`Flags:1<NOT_MAPPED,NOT_CONNECTED>`) shows them.
  * - `uname -L` (`<lpar id> <partition name>`), `uname -M` (`IBM,9080-M9S`), `uname -u`
  *   (`IBM,0278AB12C`), `uname` (`AIX`).
- * - `who -b`: `   .        system boot  Nov 22 03:10`, the boot record in local time, no year.
+ * - `who -b`: `   .        system boot  Nov 22 03:10`, the boot record in local time, no year, to the
+ *   minute. Like AIX's `who`, the zone is the one the `TZ` of its environment names, and UTC
+ *   without one (AIX has no `/etc/localtime`: the zone is `TZ`, set in `/etc/environment`); a `TZ` that
+ *   is not an Olson name (AIX's POSIX `CST6CDT,M3.2.0,M11.1.0`) is read as Node reads it.
  *
  * Failures: while the partition is down (`running: false`) nothing answers; the tools exit 255
  * with `ioscli: the VIOS is not running` (a fake's wording: on a real VIOS the agent is down too).
@@ -43,9 +55,10 @@ const lsmapAll = (vios) => {
       continue;
     }
     for (const target of vhost.targets) {
+      const available = target.stale !== true && (vios.configured || target.configured === true);
       lines.push(
         `VTD                   ${target.vtd}`,
-        `Status                ${vios.configured ? 'Available' : 'Defined'}`,
+        `Status                ${available ? 'Available' : 'Defined'}`,
         `LUN                   ${target.lun}`,
         `Backing device        ${target.backing}`,
         `Physloc               ${target.physloc ?? ''}`,
@@ -60,7 +73,10 @@ const lsmapAll = (vios) => {
 const lsmapNpiv = (vios) => {
   const lines = [];
   for (const vfchost of vios.vfchosts ?? []) {
-    const client = vfchost.loggedIn
+    // Logged in only through a mapped port on the fabric of a VIOS that configured its devices.
+    const loggedIn =
+      vfchost.loggedIn && vios.configured && Boolean(vfchost.fc) && vfchost.portOnFabric !== false;
+    const client = loggedIn
       ? `${String(vfchost.client).padStart(6)} ${vfchost.clientName.padEnd(14)} ${vfchost.clientOs}`
       : '';
     lines.push(
@@ -68,11 +84,11 @@ const lsmapNpiv = (vios) => {
       '------------- ---------------------------------- ------ -------------- -------',
       `${vfchost.name.padEnd(14)}${loc(vios, vfchost.slot).padEnd(35)}${client}`.trimEnd(),
       '',
-      `Status:${vfchost.loggedIn ? 'LOGGED_IN' : 'NOT_LOGGED_IN'}`,
+      `Status:${loggedIn ? 'LOGGED_IN' : 'NOT_LOGGED_IN'}`,
       `FC name:${(vfchost.fc ?? '').padEnd(24)}FC loc code:${vfchost.fcLoc ?? ''}`,
-      `Ports logged in:${vfchost.loggedIn ? 2 : 0}`,
-      `Flags:${vfchost.loggedIn ? 'a<LOGGED_IN,STRIP_MERGE>' : vfchost.fc ? '4<NOT_LOGGED>' : '1<NOT_MAPPED,NOT_CONNECTED>'}`,
-      `VFC client name:${(vfchost.loggedIn ? 'host1' : '').padEnd(16)}VFC client DRC:${vfchost.loggedIn ? loc(vios, vfchost.clientSlot ?? 4).replace(`-V${vios.lpar.id}-`, `-V${vfchost.client}-`) : ''}`,
+      `Ports logged in:${loggedIn ? 2 : 0}`,
+      `Flags:${loggedIn ? 'a<LOGGED_IN,STRIP_MERGE>' : vfchost.fc ? '4<NOT_LOGGED>' : '1<NOT_MAPPED,NOT_CONNECTED>'}`,
+      `VFC client name:${(loggedIn ? 'host1' : '').padEnd(16)}VFC client DRC:${loggedIn ? loc(vios, vfchost.clientSlot ?? 4).replace(`-V${vios.lpar.id}-`, `-V${vfchost.client}-`) : ''}`,
       '',
     );
   }
@@ -81,10 +97,30 @@ const lsmapNpiv = (vios) => {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** Month, day, hour and minute of `at` in the zone `TZ` names (UTC without one), as AIX prints them. */
+const localFields = (at) => {
+  const zone = process.env.TZ === undefined || process.env.TZ === '' ? 'UTC' : process.env.TZ;
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone.replace(/^:/, ''),
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      hourCycle: 'h23',
+    }).formatToParts(at);
+    const field = (type) => Number(parts.find((part) => part.type === type)?.value);
+    return { month: field('month') - 1, day: field('day'), hour: field('hour'), minute: field('minute') };
+  } catch {
+    // Not an Olson name: the zone as Node itself reads TZ.
+    return { month: at.getMonth(), day: at.getDate(), hour: at.getHours(), minute: at.getMinutes() };
+  }
+};
+
 const whoBoot = (vios) => {
-  const at = new Date(vios.bootedAt);
+  const { month, day, hour, minute } = localFields(new Date(vios.bootedAt));
   const pad = (value) => String(value).padStart(2, '0');
-  return `   .        system boot  ${MONTHS[at.getMonth()]} ${String(at.getDate()).padStart(2)} ${pad(at.getHours())}:${pad(at.getMinutes())}\n`;
+  return `   .        system boot  ${MONTHS[month]} ${String(day).padStart(2)} ${pad(hour)}:${pad(minute)}\n`;
 };
 
 const down = (name) => toolResult(255, '', `${name}: the VIOS is not running\n`);
@@ -146,11 +182,20 @@ export const iplVios = (model, bootedAt = serverNow(model)) => {
   model.vios.running = true;
   model.vios.bootedAt = bootedAt;
   model.vios.configured = false;
+  for (const vhost of model.vios.vhosts) for (const target of vhost.targets) delete target.configured;
 };
 
-/** The VIOS has configured its virtual devices: every target `Available`. */
-export const configureVios = (model) => {
-  model.vios.configured = true;
+/**
+ * The VIOS has configured its virtual devices: every target `Available` (but a stale one), its
+ * NPIV clients logged in; or, given VTD names, only those targets (the rest still configuring).
+ */
+export const configureVios = (model, vtds) => {
+  if (vtds === undefined) {
+    model.vios.configured = true;
+    return;
+  }
+  for (const vhost of model.vios.vhosts)
+    for (const target of vhost.targets) if (vtds.includes(target.vtd)) target.configured = true;
 };
 
 /** A VIOS `vios2` (partition 2) of `Server-9080-M9S-SN78AB12C` serving one client by vSCSI and by NPIV. */

@@ -37,7 +37,16 @@ export type FakeLdoms = {
   vdisks: FakeVirtualDisk[];
 };
 
-export type FakeVirtualTarget = { vtd: string; lun: string; backing: string; physloc?: string };
+export type FakeVirtualTarget = {
+  vtd: string;
+  lun: string;
+  backing: string;
+  physloc?: string;
+  /** Its backing device was removed and the VTD never `rmvdev`'d: `Defined` after every boot. */
+  stale?: boolean;
+  /** Configured in this boot before the rest (`configureVios(model, [vtd])`). */
+  configured?: boolean;
+};
 
 export type FakeVios = {
   running: boolean;
@@ -56,7 +65,10 @@ export type FakeVios = {
     clientOs: string;
     fc?: string;
     fcLoc?: string;
+    /** Its client partition runs (it logs in once the VIOS is configured and the port on the fabric). */
     loggedIn: boolean;
+    /** The physical port is logged into the fabric (cable, switch port up); default true. */
+    portOnFabric?: boolean;
     clientSlot?: number;
   }[];
 };

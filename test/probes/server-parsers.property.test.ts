@@ -53,7 +53,8 @@ describe('the server parsers on any input', () => {
         const disks = parseLdmDisks(text);
         const lsmap = parseLsmap(text);
         const npiv = parseLsmapNpiv(text);
-        viosServing(lsmap, npiv);
+        viosServing(lsmap, npiv, { servedBefore: null, settled: false });
+        viosServing(lsmap, null, { servedBefore: ['vtd:vtscsi0', 'vfchost:vfchost0'], settled: true });
         ldmDomainUptimes(text);
         parseWhoBoot(text, new Date('2026-12-01T00:00:00Z'));
         for (const reading of [services, disks, lsmap, npiv]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWhoBoot } from '../../probes/who-boot.ts';
+import { parseWhoBoot, whoBootKeyInUtc } from '../../probes/who-boot.ts';
 import { fixtureText } from '../helpers/agent-probes.ts';
 
 const local = (year: number, month: number, day: number, hour: number, minute: number) =>
@@ -19,6 +19,11 @@ describe('parseWhoBoot', () => {
   it('reads the GNU layout with its year', () => {
     const boot = parseWhoBoot(fixtureText('who/who-b-linux.txt'), local(2027, 6, 1, 0, 0));
     expect(boot).toEqual({ bootedAt: local(2026, 11, 22, 3, 10), key: 'who-202611220310' });
+  });
+
+  it('names a boot as who -b printing in UTC would: the key an agent that ran it without TZ kept', () => {
+    expect(whoBootKeyInUtc(new Date('2026-11-22T09:10:37Z'))).toBe('who-202611220910');
+    expect(whoBootKeyInUtc(new Date('2026-12-31T23:59:59Z'))).toBe('who-202612312359');
   });
 
   it('reads nothing from output without a boot record or with an impossible date', () => {

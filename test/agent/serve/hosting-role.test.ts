@@ -45,11 +45,16 @@ const start = (
   return { role, log };
 };
 
+/** The tests' clock: each check moves it to its `now`, and the fake VIOS's uptime counts by it. */
+let clockNow = new Date();
+const clock = () => clockNow;
+
 /** One check as the loop runs it: the drafts are spooled (checked against the contract here), then committed. */
 const check = async (
   role: HostingRole,
   now: Date,
 ): Promise<{ drafts: EventDraft[]; serves: string[]; bootedAt?: string }> => {
+  clockNow = now;
   const result = await role.check(now);
   for (const draft of result.drafts) {
     const event = {
@@ -79,7 +84,7 @@ describe('a VIOS hosting partition', () => {
   it('announces its IPL once, only after lsmap shows its target devices Available, and never again in that boot', async () => {
     const host = createServerHost({ now: null, ldoms: null, vios: viosLayout() });
     hosts.push(host);
-    const tools = inProcessTools(host.root);
+    const tools = inProcessTools(host.root, { clock });
     const first = start(host, 'boot-1762761600', tools, { servingCheck: 'vios' }, 'aix');
     const installed = await check(first.role, new Date('2026-11-22T09:00:00Z'));
     // Installed on a running VIOS: the boot it runs in was never reported.
@@ -207,6 +212,43 @@ describe('a Linux hosting partition', () => {
       nextBoot.drafts.map((draft) => [draft.type, (draft.data as { bootedAt: string }).bootedAt]),
     ).toEqual([['ipl.completed', new Date(1763900000 * 1000).toISOString()]]);
     expect((await check(next.role, new Date())).drafts).toEqual([]);
+  });
+
+  it('takes a serving command that timed out for no answer: the last answer of the boot stands', async () => {
+    const host = linuxHost(1763800000, LINUX_BOOT_A);
+    const path = '/opt/faultline/bin/check-serving';
+    let answer: 'serving' | 'not serving' | 'hangs' = 'hangs';
+    const tools = inProcessTools(host.root, {
+      programs: {
+        [path]: () =>
+          answer === 'hangs'
+            ? { exitCode: null, stdout: '', stderr: '', timedOut: true, missing: false }
+            : {
+                exitCode: answer === 'serving' ? 0 : 1,
+                stdout: '',
+                stderr: '',
+                timedOut: false,
+                missing: false,
+              },
+      },
+    });
+    const hosting = { servingCheck: { command: [path] as [string], timeoutSeconds: 5 } };
+    const domain = 'vscsi:Server-9080-M9S-SN78AB12C/lnxvios1';
+    const { role, log } = start(host, LINUX_BOOT_A, tools, hosting, 'linux');
+    // Not served yet in this boot: a hang does not make it serve.
+    expect((await check(role, new Date())).serves).toEqual([]);
+    expect(log.lines.at(-1)?.message).toBe(
+      `cannot tell whether it serves ${domain}; not listing it yet: ${path}: no answer within its timeout`,
+    );
+    answer = 'serving';
+    expect((await check(role, new Date())).drafts.map((draft) => draft.type)).toEqual(['ipl.completed']);
+    // Serving: a hang keeps it listed, announcing nothing; an exit 1 takes it off.
+    answer = 'hangs';
+    expect(await check(role, new Date())).toMatchObject({ drafts: [], serves: [domain] });
+    answer = 'not serving';
+    expect((await check(role, new Date())).serves).toEqual([]);
+    answer = 'hangs';
+    expect((await check(role, new Date())).serves).toEqual([]);
   });
 
   it('takes its failure domain from the configuration over the device tree', async () => {

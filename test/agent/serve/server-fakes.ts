@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CommandResult } from '../../../agent/serve/server-commands.ts';
 import type { ServerTools } from '../../../agent/serve/server-host.ts';
 import type { FakeServerModel } from '../../../sim/fake-host/server-model.d.mts';
-import { saveServerModel, updateServerModel } from '../../../sim/fake-host/server-model.mjs';
+import { loadServerModel, saveServerModel, updateServerModel } from '../../../sim/fake-host/server-model.mjs';
 import { runServerTool, SERVER_TOOL_NAMES } from '../../../sim/fake-host/server-tools.mjs';
 import { type ApiHandler, type EventsApi, startEventsApi } from '../../helpers/agent-http.ts';
 
@@ -77,15 +77,33 @@ export const flippableCheck = (path = '/opt/faultline/bin/check-serving'): Flipp
   };
 };
 
-/** The fakes run in process, plus the test's own programs by absolute path; `uptime` is the test's. */
+/** Uptime where the test names none and the host is no VIOS. */
+const DEFAULT_UPTIME_SECONDS = 3600;
+
+/**
+ * The fakes run in process, plus the test's own programs by absolute path (they replace a fake of
+ * the same name). The uptime is the test's, else a VIOS's counts from its boot record (as AIX's
+ * does, from utmp) at `clock` (the wall clock unless the test moves time itself), else an hour.
+ */
 export const inProcessTools = (
   root: string,
-  options: { programs?: Record<string, () => CommandResult>; uptimeSeconds?: () => number } = {},
+  options: {
+    programs?: Record<string, () => CommandResult>;
+    uptimeSeconds?: () => number;
+    clock?: () => Date;
+  } = {},
 ): ServerTools & { calls: string[][] } => {
   const calls: string[][] = [];
+  const clock = options.clock ?? (() => new Date());
+  const uptimeSeconds = (): number => {
+    const vios = loadServerModel(root).vios;
+    return vios === null || vios === undefined
+      ? DEFAULT_UPTIME_SECONDS
+      : (clock().getTime() - vios.bootedAt) / 1000;
+  };
   return {
     calls,
-    uptimeSeconds: options.uptimeSeconds ?? (() => 3600),
+    uptimeSeconds: options.uptimeSeconds ?? uptimeSeconds,
     run: async (argv) => {
       calls.push([...argv]);
       const [program = '', ...args] = argv;
