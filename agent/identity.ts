@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { BootId } from '../events/index.ts';
+import { parseWhoBoot } from '../probes/who-boot.ts';
 
 /**
  * Who is speaking: the host (configured), this boot of it, and this agent instance. The cloud
@@ -42,12 +44,47 @@ const readTrimmed = (path: string): string | undefined => {
 export const readBootId = (
   root: string,
   now: Date = new Date(),
-  uptimeSeconds: number = uptime(),
+  uptimeSeconds: number | (() => number) = uptime,
+  bootedAtFromRecord: (now: Date) => Date | null = whoBootedAt,
 ): string => {
   const linux = readTrimmed(join(root, LINUX_BOOT_ID));
   if (linux !== undefined && BootId.safeParse(linux).success) return linux;
-  return deriveBootId(now, uptimeSeconds);
+  try {
+    return deriveBootId(now, typeof uptimeSeconds === 'number' ? uptimeSeconds : uptimeSeconds());
+  } catch {
+    // IBM i PASE: libuv has no uptime there (`os.uptime()` throws ENOSYS); the boot record has it.
+    const bootedAt = bootedAtFromRecord(now);
+    if (bootedAt === null) return UNKNOWN_BOOT;
+    return deriveBootId(now, (now.getTime() - bootedAt.getTime()) / 1000);
+  }
 };
+
+/** The boot id of an agent that can read no boot time at all: it still runs, as one boot. */
+const UNKNOWN_BOOT = 'boot-unknown';
+
+/**
+ * The boot time `who -b` prints (IBM i PASE and AIX: `system boot  Dec  3 05:12`), read in the
+ * agent's own time zone (`TZ`, which PASE programs and Node read alike); null if it cannot be run.
+ */
+const whoBootedAt = (now: Date): Date | null => {
+  try {
+    const output = execFileSync('who', ['-b'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: {
+        PATH: WHO_PATH,
+        LC_ALL: 'C',
+        LANG: 'C',
+        ...(process.env.TZ === undefined ? {} : { TZ: process.env.TZ }),
+      },
+    });
+    return parseWhoBoot(output, now)?.bootedAt ?? null;
+  } catch {
+    return null;
+  }
+};
+
+const WHO_PATH = ['/QOpenSys/usr/bin', '/usr/bin', '/bin'].join(':');
 
 /** A boot id from the boot time, for platforms with no `boot_id`: `boot-<epoch seconds>`. */
 export const deriveBootId = (now: Date, uptimeSeconds: number): string => {

@@ -9,9 +9,9 @@ import { type SimServerOptions, SimulatedServer } from './simulated-server.ts';
 /**
  * A simulated Virtual I/O Server running the real agent as role `hosting` (docs/architecture.md §3
  * "Who says a server is down or back", §5.2), on AIX with the `vios` serving check: it names
- * itself with `uname -L`, `-M` and `-u` (`vscsi:Server-<type>-<model>-SN<serial>/<partition>`), dates
- * its boot with `who -b`, and serves once `ioscli lsmap -all` (and `-all -npiv`) shows every
- * virtual target device `Available`. The fakes answer from its adapters: one virtual SCSI server
+ * itself with `uname -L`, `-M` and `-u` (`vscsi:Server-<type>-<model>-SN<serial>/<partition>`), keys
+ * its boot by `who -b` and dates it by uptime, and serves once `ioscli lsmap -all` (and `-all
+ * -npiv`) shows the targets and NPIV clients that served before `Available` and logged in again. The fakes answer from its adapters: one virtual SCSI server
  * adapter per vSCSI client, one virtual FC server adapter per NPIV client.
  *
  * Its life: `shutdown` is `shutdown -restart` on the VIOS: `/etc/rc.shutdown` runs
@@ -21,10 +21,9 @@ import { type SimServerOptions, SimulatedServer } from './simulated-server.ts';
  * `Available`, and the agent's next check (within a second) lists its domain in `serves` and emits
  * `ipl.completed` once for the new boot.
  *
- * `who -b` prints the boot record to the minute, so the `bootedAt` an AIX agent reports is the
- * minute it booted in: a boot in the same minute as the shutdown would read as older than the
- * outage (a stale up, ignored). A real VIOS IPL takes minutes; the simulated one lasts at least
- * until the minute after its shutdown, then boots.
+ * `who -b` prints the boot record to the minute, and its key names the boot: a boot in the same
+ * minute as the shutdown would read as the same boot. A real VIOS IPL takes minutes; the simulated
+ * one lasts at least until the minute after its shutdown, then boots.
  */
 
 /** Past the minute boundary, so the boot record's minute is wholly after the shutdown. */

@@ -118,6 +118,7 @@ export class ControlRole implements ServerRole {
       const placed = guestDisksOf(diskReading, {
         controlHostId: this.config.hostId,
         services,
+        domains: reading.domains,
         ...(this.config.control?.guestHostIds === undefined
           ? {}
           : { guestNames: this.config.control.guestHostIds }),

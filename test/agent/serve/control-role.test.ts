@@ -78,10 +78,10 @@ describe('an LDoms control domain', () => {
     ]);
     expect(first.report.serves).toEqual([PRIMARY, ALTERNATE]);
     expect(first.report.guests).toEqual([
-      { guest: 'ldg1', disk: 'c0d0', failureDomain: PRIMARY },
-      { guest: 'ldg1', disk: 'c0d1', failureDomain: ALTERNATE },
-      { guest: 'ldg2.example.net', disk: 'c0d0', failureDomain: PRIMARY },
-      { guest: 'ldg2.example.net', disk: 'c0d1', failureDomain: ALTERNATE },
+      { guest: 'ldg1', disk: 'c0d0', failureDomain: PRIMARY, state: 'active' },
+      { guest: 'ldg1', disk: 'c0d1', failureDomain: ALTERNATE, state: 'active' },
+      { guest: 'ldg2.example.net', disk: 'c0d0', failureDomain: PRIMARY, state: 'active' },
+      { guest: 'ldg2.example.net', disk: 'c0d1', failureDomain: ALTERNATE, state: 'active' },
     ]);
     expect((await check(agent.role)).drafts).toEqual([]);
 

@@ -23,6 +23,16 @@ describe('readBootId', () => {
     expect(deriveBootId(now, 3600)).toMatch(/^boot-\d+$/);
   });
 
+  it('derives one from the boot record where there is no uptime (IBM i PASE: os.uptime() throws ENOSYS)', () => {
+    const now = new Date('2026-11-22T03:12:09Z');
+    const noUptime = (): number => {
+      throw Object.assign(new Error('ENOSYS: function not implemented, uv_uptime'), { code: 'ENOSYS' });
+    };
+    const bootedAt = new Date(now.getTime() - 3600_000);
+    expect(readBootId(join(root, 'nowhere'), now, noUptime, () => bootedAt)).toBe(deriveBootId(now, 3600));
+    expect(readBootId(join(root, 'nowhere'), now, noUptime, () => null)).toBe('boot-unknown');
+  });
+
   it('gives one boot one derived id despite the jitter of uptime', () => {
     const now = new Date('2026-11-22T03:12:09Z');
     const later = new Date(now.getTime() + 7_000);
