@@ -173,6 +173,15 @@ export class MemoryWorld {
     return decisions;
   }
 
+  /**
+   * Applies an input alone at `now` and returns its follow-ups unapplied, as an outbox that performs
+   * them late would leave them: `apply` each later, in any order.
+   */
+  applyHoldingFollowUps(input: CoreInput, now: string): InternalInput[] {
+    this.advance(now);
+    return this.save(decide(this.load(keysFor(input)), input, now, this.config));
+  }
+
   /** Fires every timer due at or before `now`, each at its own time, in order. */
   fireDue(now: string): Decision[] {
     const decisions: Decision[] = [];

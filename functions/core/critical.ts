@@ -3,6 +3,7 @@ import { arrayDomains, criticalReason } from './host.ts';
 import { deriveId } from './ids.ts';
 import { page, resolveIncident, timeline } from './incidents.ts';
 import type { CriticalGroup, DomainSlice, HostSlice, Incident, PathRecord } from './model.ts';
+import { toMs } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
@@ -31,7 +32,7 @@ export const groupKey = (domains: Iterable<string>): string => sortedUnique(doma
 const mapCriticalReason = (
   map: string,
   paths: readonly PathRecord[],
-  isDomainDown: (failureDomain: string) => boolean,
+  isPathLost: (path: PathRecord) => boolean,
 ): string | undefined => {
   const usable = paths.filter(isPathUsable);
   if (usable.length === 0) {
@@ -39,7 +40,7 @@ const mapCriticalReason = (
       paths.some((path) => path.activePaths === 0) || paths.every((path) => path.activePaths === undefined);
     return known ? `multipath map ${map} has no active path` : undefined;
   }
-  return usable.every((path) => isDomainDown(path.failureDomain))
+  return usable.every(isPathLost)
     ? `multipath map ${map}'s remaining paths all go through down domains`
     : undefined;
 };
@@ -68,6 +69,17 @@ const isUntroubled = (host: HostSlice): boolean => {
 };
 
 /** Every resource of the host that is critical now, sorted: arrays by name, then maps (`map:<name>`). */
+/**
+ * A usable path through a down domain is lost, unless the host reported it usable since the domain
+ * went down (`path.restored` while the domain waits for its clients' confirmations): it works.
+ */
+const isPathLost = (txn: Transaction, path: PathRecord): boolean => {
+  const domain = txn.readDomain(path.failureDomain);
+  if (domain.state !== 'down') return false;
+  const downAt = domain.episode?.lastDownAt;
+  return downAt === undefined || toMs(path.changedAt) <= toMs(downAt);
+};
+
 export const criticalResources = (txn: Transaction, host: HostSlice): CriticalResource[] => {
   const isDomainDown = (failureDomain: string): boolean => !txn.isDomainUp(failureDomain);
   const found: CriticalResource[] = [];
@@ -79,7 +91,7 @@ export const criticalResources = (txn: Transaction, host: HostSlice): CriticalRe
       found.push({ resource: name, domains: [...arrayDomains(record)].sort(), reason });
   }
   for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
-    const reason = mapCriticalReason(map, paths, isDomainDown);
+    const reason = mapCriticalReason(map, paths, (path) => isPathLost(txn, path));
     if (reason !== undefined)
       found.push({
         resource: `map:${map}`,

@@ -176,6 +176,7 @@ export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: 
   if (episode === undefined) return;
   episode.upAt = at;
   delete episode.downBy;
+  delete episode.confirmedBy;
   const delay = Math.max(
     txn.config.stabilitySeconds,
     episode.hasPaths ? txn.config.pathReinstateDelaySeconds : 0,

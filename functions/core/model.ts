@@ -328,16 +328,12 @@ export type Episode = {
    * The server whose silence (or whose heartbeats no longer listing the domain) took it down, and
    * the boot it was in: that server listing the domain again in the same boot brings it back.
    */
-  downBy?: {
-    hostId: string;
-    boot: string;
-    /**
-     * Its own `domain.going-down` took the domain down, sent at this time (by its clock): listing the
-     * domain again in the same boot brings it back only `silentHeartbeats` intervals later (a
-     * shutdown called off), never the heartbeats a server sends while it shuts down.
-     */
-    announcedAt?: string;
-  };
+  downBy?: { hostId: string; boot: string };
+  /**
+   * The counted clients that confirmed the domain back since it went down, and when (./confirm.ts):
+   * it is up once `minClientsForOutage` of them did. At most that many are kept.
+   */
+  confirmedBy?: Record<string, string>;
 };
 
 /**

@@ -163,38 +163,20 @@ export const serverBack = (
   if (wasUp && open !== undefined) timeline(txn, open.incident.id, `${what}: ${failureDomain} already up`);
 };
 
-/**
- * The server whose silence, or whose own going-down, took the domain down lists it again in the
- * same boot: it serves again. After its going-down, only once it went on serving for
- * `silentHeartbeats` intervals by its own clock (its shutdown was called off): a server keeps
- * heartbeating, and listing what it still serves, for a while after it announced its shutdown.
- */
+/** The server whose silence took the domain down lists it again in the same boot: it serves again. */
 const resumeInSameBoot = (
   txn: Transaction,
   host: HostSlice,
   failureDomain: string,
-  heartbeat: { boot: string; time: string },
+  boot: string,
   seen: string,
   at: string,
 ): void => {
   const current = txn.readDomain(failureDomain);
   const episode = openEpisode(current);
-  const downBy = episode?.downBy;
-  if (current.state !== 'down' || episode === undefined || downBy === undefined) return;
-  if (downBy.hostId !== host.hostId || downBy.boot !== heartbeat.boot) return;
+  if (current.state !== 'down' || episode?.downBy === undefined) return;
+  if (episode.downBy.hostId !== host.hostId || episode.downBy.boot !== boot) return;
   if (toMs(seen) <= toMs(episode.lastDownAt)) return;
-  if (downBy.announcedAt !== undefined) {
-    const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
-    const calledOffAt = toMs(downBy.announcedAt) + txn.config.silentHeartbeats * interval * 1000;
-    if (toMs(heartbeat.time) < calledOffAt) return;
-    goUp(
-      txn,
-      txn.domain(failureDomain),
-      at,
-      `its server ${host.hostId} still serves it in the same boot ${txn.config.silentHeartbeats} heartbeats after announcing its shutdown (the shutdown was called off)`,
-    );
-    return;
-  }
   goUp(
     txn,
     txn.domain(failureDomain),
@@ -240,14 +222,7 @@ export const applyHeartbeatServes = (
     const previousBoot = entry?.boot ?? context.bootBefore;
     if (previousBoot === undefined) continue;
     if (previousBoot === event.bootid) {
-      resumeInSameBoot(
-        txn,
-        host,
-        failureDomain,
-        { boot: event.bootid, time: event.time },
-        context.seen,
-        context.at,
-      );
+      resumeInSameBoot(txn, host, failureDomain, event.bootid, context.seen, context.at);
     } else if (event.data.bootedAt !== undefined) {
       serverBack(
         txn,

@@ -3,11 +3,11 @@
 // implicates.
 import { createHash } from 'node:crypto';
 import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
+import { clientConfirms, holdsMemberOn } from '../confirm.ts';
 import { checkCritical, recheckIfExposedDown, updateExposure } from '../critical.ts';
 import {
   belongsToEpisode,
   goDown,
-  goUp,
   join,
   markHealthy,
   openEpisode,
@@ -43,7 +43,6 @@ import {
 } from '../servers.ts';
 import {
   forgetProbes,
-  isSingleClient,
   probedDomains,
   readBack,
   recordHeartbeatProbes,
@@ -201,6 +200,16 @@ const heartbeatDigest = (event: HostHeartbeat): string =>
     .update(JSON.stringify([event.data.arrays, event.data.paths, event.data.disks]))
     .digest('base64');
 /**
+ * A server's own announcement sent in a boot before the one that last listed its domain (`seq` runs
+ * on across boots): that later boot serves the domain, so the announcement is stale.
+ */
+const isFromEarlierBoot = (host: HostSlice, event: ServerAnnouncement): boolean => {
+  if (!isServerOwnWord(host, event)) return false;
+  const entry = host.served?.[event.data.failureDomain];
+  return entry?.listed === true && entry.boot !== event.bootid && entry.seq > event.seq;
+};
+
+/**
  * A server's announcement (§3, §5.2), within its grant or from an operator: going down, or back
  * (`ipl.completed`, `domain.rebooted`). The timeline names who sent it.
  */
@@ -214,6 +223,17 @@ const applyServerEvent = (
   const sender = senderOf(event);
   const failureDomain = event.data.failureDomain;
   if (event.type === 'domain.going-down') {
+    if (isFromEarlierBoot(host, event)) {
+      // Delivered late (a spool, SQS): the server already listed the domain from a later boot.
+      const open = openEpisode(txn.readDomain(failureDomain));
+      if (open !== undefined)
+        timeline(
+          txn,
+          open.incident.id,
+          `stale going-down of ${failureDomain} from ${sender}'s boot ${event.bootid} ignored: it serves it again from a later boot`,
+        );
+      return;
+    }
     learnAnnounced(txn, host, event, seen);
     const down = openEpisode(txn.readDomain(failureDomain));
     if (down !== undefined && !down.announced && toMs(at) <= toMs(down.downAt)) {
@@ -225,11 +245,6 @@ const applyServerEvent = (
     const wasDown = txn.readDomain(failureDomain).state === 'down';
     goDown(txn, txn.domain(failureDomain), at, `${reason}, announced by ${sender}`, { announced: true });
     const open = openEpisode(txn.readDomain(failureDomain));
-    if (!wasDown && open !== undefined && isServerOwnWord(host, event)) {
-      const episode = txn.domain(failureDomain).episode;
-      if (episode !== undefined)
-        episode.downBy = { hostId: host.hostId, boot: event.bootid, announcedAt: event.time };
-    }
     if (wasDown && open !== undefined)
       timeline(
         txn,
@@ -368,45 +383,6 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
   heardFromClient(txn, host, { heardBefore, seen, at });
   reconcileHost(txn, host, event.type);
 };
-
-/**
- * A client confirms its storage on a domain is back (§5.2: its disk reads again, its path is
- * restored), after the domain went down: the domain is up. One client suffices for an outage its
- * clients reported together; an outage of one host needs its own read-back (./single-client.ts). A
- * report from before the domain went down (spooled) is stale and changes nothing. Only a client the
- * outage counts may confirm it: any agent token can post a `path.restored` or a `disk.probed`
- * naming any domain, and a false up dispatches plans onto a server that is still down (which then
- * fail and halt the domain).
- */
-const clientConfirms = (
-  txn: Transaction,
-  host: HostSlice,
-  failureDomain: string,
-  at: string,
-  reason: string,
-): void => {
-  const domain = txn.readDomain(failureDomain);
-  const episode = openEpisode(domain);
-  if (domain.state !== 'down' || episode === undefined || isSingleClient(episode)) return;
-  if (toMs(at) <= toMs(episode.lastDownAt)) return;
-  if (host.episodes[episode.incident.id]?.failureDomain !== failureDomain) {
-    timeline(
-      txn,
-      episode.incident.id,
-      `${reason}: not taken as ${failureDomain} back (${host.hostId} is not among its affected clients)`,
-    );
-    return;
-  }
-  goUp(txn, txn.domain(failureDomain), at, reason);
-};
-
-/** Whether one of the host's arrays has a member on that disk served by that domain (as last reported). */
-const holdsMemberOn = (host: HostSlice, disk: string, failureDomain: string): boolean =>
-  Object.values(host.arrays).some((array) =>
-    [...array.members, ...array.known].some(
-      (member) => member.disk === disk && member.failureDomain === failureDomain,
-    ),
-  );
 
 /** A probe of a disk on a domain was recorded: an outage of one host may open, or be read back. */
 const onProbe = (txn: Transaction, host: HostSlice, failureDomain: string): void => {

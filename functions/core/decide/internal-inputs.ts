@@ -1,5 +1,6 @@
 // The internal inputs of `decide`: follow-ups the core asked for in an earlier decision, applied in
 // their own transaction because they touch a slice that decision had not loaded.
+import { confirmsOnJoin } from '../confirm.ts';
 import { checkCritical } from '../critical.ts';
 import { join, openEpisode } from '../episodes.ts';
 import type { InternalInput } from '../model.ts';
@@ -24,7 +25,9 @@ export const applyInternal = (txn: Transaction, input: InternalInput): void => {
   const host = txn.host(input.hostId);
   if (input.type === 'internal.join') {
     const domain = txn.domain(input.failureDomain);
-    if (domain.episode?.incident.id === input.incidentId) join(txn, host, domain, input.at);
+    if (domain.episode?.incident.id !== input.incidentId) return;
+    join(txn, host, domain, input.at);
+    confirmsOnJoin(txn, host, input.failureDomain);
     return;
   }
   if (input.type === 'internal.critical') {

@@ -34,7 +34,7 @@ const stuckPath = (seed: number) => {
   others.forEach((host, index) => {
     feed(pathEvent(host, 'path.restored', 100 + index, 'sdq', 'active', 2));
   });
-  world.fireDue(at(220));
+  world.fireDue(at(221));
   const plan = world.plans[0] as UnsignedPlan;
   return { world, feed, stuck, plan };
 };

@@ -326,6 +326,27 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(resolves(world)).toHaveLength(1);
   });
 
+  it('takes the paths restored before their hosts joined the outage (the outbox ran late) as their confirmations', () => {
+    const rng = random(SEED + 5);
+    const [first, second] = hostNames(rng, 2, 'db').map((name) => new Agent(name)) as [Agent, Agent];
+    const { world, feed } = worldWith();
+    feed(pathEvent(first, 'path.lost', 10, 'sdq', 'failed', 1));
+    // The second symptom takes the port down; the joins it asks for are performed late.
+    const joins = world.applyHoldingFollowUps(pathEvent(second, 'path.lost', 11, 'sdq', 'failed', 1), at(11));
+    expect(joins.length).toBeGreaterThan(0);
+    expect(outages(world)[0]?.status).toBe('awaiting-recovery');
+    feed(
+      pathEvent(first, 'path.restored', 14, 'sdq', 'active', 2),
+      pathEvent(second, 'path.restored', 15, 'sdq', 'active', 2),
+    );
+    for (const join of joins) world.apply(join, at(16));
+    expect(outages(world)[0]).toMatchObject({ status: 'remediating', affectedHosts: 2 });
+    expect([at(14), at(15)]).toContain(outages(world)[0]?.upAt);
+    world.fireDue(at(1000));
+    expect(outages(world)[0]?.status).toBe('resolved');
+    expect(world.plans).toHaveLength(0);
+  });
+
   it('reinstates a path still failed a set time after its domain is back', () => {
     const rng = random(SEED + 3);
     const hosts = hostNames(rng, 12, 'db').map((name) => new Agent(name));
@@ -337,9 +358,10 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     others.forEach((host, index) => {
       feed(pathEvent(host, 'path.restored', 100 + index, 'sdq', 'active', 2));
     });
-    world.fireDue(at(100 + 119));
+    // Up at the second client's path restored (101 s: a quorum of two), then the reinstate delay.
+    world.fireDue(at(101 + 119));
     expect(world.plans).toHaveLength(0);
-    world.fireDue(at(100 + 120));
+    world.fireDue(at(101 + 120));
     expect(world.plans).toHaveLength(1);
     expect(world.plans[0]).toMatchObject({
       hostId: stuck.hostId,
