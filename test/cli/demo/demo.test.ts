@@ -1,31 +1,43 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DemoRun, startDemo } from '../../../cli/demo/run-demo.ts';
 import { SINGLE_CLIENT_PARTITIONS, singleClientSystem } from '../../../cli/demo/single-client.ts';
 import { SPOF_CLIENT } from '../../../cli/demo/spof-client.ts';
 import { vscsiDomain } from '../../../sim/managed-system.ts';
 import { SimVios } from '../../../sim/vios.ts';
+import {
+  FAULTLINE_BIN,
+  type FaultlineUp,
+  operatorCli,
+  pagerDutyAt,
+  QUICK_SWEEP_SECONDS,
+  quickHealingConfig,
+  startFaultlineUp,
+  until,
+  writeConfigFile,
+} from '../../helpers/faultline-up.ts';
 
 /**
  * `faultline demo` end to end: `faultline up` as a child process on a free port, the demo's 40
  * simulated clients (each the real agent and executor over its own simulated host) and its servers
  * (vios1, vios2 and an LDoms control domain, each the real agent in its server role) against it,
- * pages to the demo's sink on another free port. In the middle of the healing an operator pauses
- * and resumes, and the control plane is killed with SIGKILL and restarted on the same data folder
- * and port. Once the demo is done and every agent stopped, nothing is open and nothing escalates.
+ * pages to the demo's sink on another free port. In the middle of the healing the control plane is
+ * killed with SIGKILL and restarted on the same data folder and port. No operator in the loop: the
+ * operator token registers the servers and mints the agent tokens before anything runs, then only
+ * reads (the demo's requests are watched to show it; the test's own CLI commands only read). The
+ * operator's pause is test/e2e/operator-pause.test.ts. Once the demo is done and every agent
+ * stopped, nothing is open and nothing escalates.
  */
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const BIN = join(ROOT, 'bin', 'faultline');
 const CLIENTS = 40;
 /** The simulated agents' heartbeat interval (sim/simulated-agent-host.ts): silence is three of them. */
 const HEARTBEAT_SECONDS = 5;
-const SWEEP_SECONDS = 0.2;
 const run = promisify(execFile);
 
 const freePort = async (): Promise<number> => {
@@ -39,110 +51,90 @@ const freePort = async (): Promise<number> => {
 
 const data = mkdtempSync(join(tmpdir(), 'faultline-demo-'));
 const planeDir = join(data, 'plane');
-let plane: ChildProcess | undefined;
+const configFile = join(data, 'faultline.json');
+let plane: FaultlineUp | undefined;
 let url = '';
 let sinkPort = 0;
 let demo: DemoRun | undefined;
 
 const start = async (port = 0): Promise<void> => {
-  const child = spawn(
-    BIN,
-    ['up', '--port', String(port), '--data', planeDir, '--config', join(data, 'faultline.json')],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  plane = child;
-  url = await new Promise<string>((ready, fail) => {
-    let out = '';
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match?.[1]) ready(match[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`faultline up exited ${code}: ${out}`)));
+  plane = await startFaultlineUp({ dataDir: planeDir, configFile, port });
+  url = plane.url;
+};
+
+/** The operator CLI, as a person would run it, against the test's control plane: reads only. */
+const cli = (...args: string[]): Promise<string> => operatorCli(url, planeDir)(...args);
+
+/** A request the demo made in this process with the operator token. */
+type OperatorRequest = { method: string; path: string };
+
+/** Watches the process's `fetch` for requests carrying `token`, passing every request on unchanged. */
+const watchOperatorRequests = (token: string): OperatorRequest[] => {
+  const seen: OperatorRequest[] = [];
+  const passOn = globalThis.fetch;
+  vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+    const request = input instanceof Request ? input : undefined;
+    const headers = new Headers(init?.headers ?? request?.headers);
+    if (headers.get('authorization') === `Bearer ${token}`) {
+      const target = new URL(request?.url ?? String(input));
+      seen.push({ method: (init?.method ?? request?.method ?? 'GET').toUpperCase(), path: target.pathname });
+    }
+    return passOn(input, init);
   });
+  return seen;
 };
-
-const until = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, seconds = 240) => {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-};
-
-/** The operator CLI, as a person would run it, against the test's control plane. */
-const cli = async (...args: string[]): Promise<string> =>
-  (await run(BIN, [...args, '--url', url, '--data', planeDir], { cwd: ROOT })).stdout;
 
 beforeAll(async () => {
   sinkPort = await freePort();
-  writeFileSync(
-    join(data, 'faultline.json'),
-    JSON.stringify({
-      core: {
-        groupingWindowSeconds: 10,
-        holdDownSeconds: 10,
-        stabilitySeconds: 1,
-        escalateDownSeconds: 3600,
-        maxPlansInFlight: 8,
-        // The multipath hosts' stuck path: multipathd's own chance to reinstate it, shortened.
-        pathReinstateDelaySeconds: 5,
-      },
-      sweepIntervalSeconds: SWEEP_SECONDS,
-      queues: { waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 },
-      pollSeconds: { active: 1, idle: 5 },
-      notify: {
-        destinations: [
-          {
-            name: 'demo-sink',
-            kind: 'pagerduty',
-            url: `http://127.0.0.1:${sinkPort}/v2/enqueue`,
-            routingKey: 'R0UT1NGKEY0123456789abcd',
-          },
-        ],
-      },
+  writeConfigFile(
+    configFile,
+    quickHealingConfig({
+      maxPlansInFlight: 8,
+      notify: pagerDutyAt('demo-sink', `http://127.0.0.1:${sinkPort}/v2/enqueue`),
     }),
   );
   await start();
 });
 
 afterAll(async () => {
+  vi.restoreAllMocks();
   await demo?.cleanup();
-  if (plane?.exitCode === null) {
-    plane.kill('SIGTERM');
-    await new Promise((done) => plane?.once('exit', done));
-  }
+  await plane?.stop();
   rmSync(data, { recursive: true, force: true });
 });
 
 describe('faultline demo', () => {
   it('says clearly when the control plane is not running, the token is wrong, or an option is out of range', async () => {
     const closed = await freePort();
-    const down = await run(BIN, ['demo', '--url', `http://127.0.0.1:${closed}`, '--token', 'x'], {
+    const down = await run(FAULTLINE_BIN, ['demo', '--url', `http://127.0.0.1:${closed}`, '--token', 'x'], {
       cwd: ROOT,
     }).catch((error: { code: number; stderr: string }) => error);
     expect(down).toMatchObject({ code: 3 });
     expect((down as { stderr: string }).stderr).toContain('the control plane is not answering');
-    const refused = await run(BIN, ['demo', '--url', url, '--token', 'flt_not-a-token', '--data', planeDir], {
-      cwd: ROOT,
-    }).catch((error: { code: number; stderr: string }) => error);
+    const refused = await run(
+      FAULTLINE_BIN,
+      ['demo', '--url', url, '--token', 'flt_not-a-token', '--data', planeDir],
+      {
+        cwd: ROOT,
+      },
+    ).catch((error: { code: number; stderr: string }) => error);
     expect(refused).toMatchObject({ code: 4 });
     expect((refused as { stderr: string }).stderr).toContain('refused the operator token');
-    const badOption = await run(BIN, ['demo', '--single-clients', '11', '--url', url], { cwd: ROOT }).catch(
-      (error: { code: number; stderr: string }) => error,
-    );
+    const badOption = await run(FAULTLINE_BIN, ['demo', '--single-clients', '11', '--url', url], {
+      cwd: ROOT,
+    }).catch((error: { code: number; stderr: string }) => error);
     expect(badOption).toMatchObject({ code: 2 });
     expect((badOption as { stderr: string }).stderr).toContain('singleClients');
   });
 
-  it('heals 40 simulated clients after vios2 goes down and comes back, through a pause and a SIGKILL of the control plane', async () => {
+  it('heals 40 simulated clients after vios2 goes down and comes back, through a SIGKILL of the control plane, with no operator in the loop', async () => {
     const lines: string[] = [];
+    const operatorToken = readFileSync(join(planeDir, 'operator-token'), 'utf8').trim();
+    const operatorRequests = watchOperatorRequests(operatorToken);
     demo = await startDemo({
       clients: CLIENTS,
       url,
-      operatorToken: readFileSync(join(planeDir, 'operator-token'), 'utf8').trim(),
+      operatorToken,
       dataDir: planeDir,
       sinkPort,
       outageSeconds: 1,
@@ -150,42 +142,22 @@ describe('faultline demo', () => {
       tty: false,
       write: (text) => lines.push(text),
     });
+    // startDemo returns once every host is registered and its agent started: registration is over.
+    const registration = operatorRequests.length;
     const { clients } = demo;
     const done = demo.done.catch((error: Error) => error);
     const healed = () => clients.filter((client) => client.phase === 'healed').length;
-    const admitted = () => clients.reduce((sum, client) => sum + client.plansFetched.length, 0);
     const busy = () => clients.some((client) => client.phase === 'healing' || client.phase === 'resyncing');
 
-    // Pause: once the plans in flight are done, no client fetches a new plan until resume.
-    await until('a first wave healed', () => (healed() >= 4 ? true : undefined));
-    expect(await cli('pause')).toContain('paused');
-    // The pause is an operator command correlate applies through the core: wait until it has.
-    await until('the pause applied', async () => {
-      const health = (await (await fetch(`${url}/v1/health`)).json()) as { paused?: boolean };
-      return health.paused === true ? true : undefined;
-    });
-    // Plans dispatched before it was applied still run: wait until nothing was fetched or is
-    // healing for three seconds, then no client may fetch a plan until resume.
-    let lastChange = { at: Date.now(), admitted: admitted() };
-    await until('the plans in flight done', () => {
-      if (admitted() !== lastChange.admitted || busy()) lastChange = { at: Date.now(), admitted: admitted() };
-      return Date.now() - lastChange.at >= 3_000 ? true : undefined;
-    });
-    const fetchedAtPause = admitted();
-    const pollsBefore = clients.map((client) => client.plansServedAgain);
-    // Every client polls at least every active interval (1 s) with a 5 s long poll: wait out two.
-    await new Promise((done) => setTimeout(done, 6_000));
-    expect(admitted()).toBe(fetchedAtPause);
-    expect(clients.map((client) => client.plansServedAgain)).toEqual(pollsBefore);
-    expect(await cli('resume')).toContain('resumed');
-
-    // SIGKILL in the middle of the healing, then a restart on the same data folder and port.
-    await until('more hosts healing after resume', () =>
-      admitted() > fetchedAtPause + 4 ? true : undefined,
+    // SIGKILL in the middle of the healing, plans in flight, then a restart on the same data folder
+    // and port.
+    await until('a first wave healed and more hosts healing', () =>
+      healed() >= 4 && busy() ? true : undefined,
     );
     const port = Number(new URL(url).port);
-    plane?.kill('SIGKILL');
-    await new Promise((done) => plane?.once('exit', done));
+    const killed = plane?.child;
+    killed?.kill('SIGKILL');
+    await new Promise((exited) => killed?.once('exit', exited));
     const healedAtKill = healed();
     expect(healedAtKill).toBeLessThan(CLIENTS);
     await start(port);
@@ -304,12 +276,20 @@ describe('faultline demo', () => {
     expect(said).toContain('announced by agent:vios2');
     expect(said).toContain('ipl.completed from agent:vios2');
     expect(said).not.toContain('operator:');
+    // The operator token posted only to register the servers and mint the agent tokens, before any
+    // agent ran; from then on the demo only read with it.
+    const hosts = [...demo.servers, ...clients, ...demo.spofClients, ...storageHosts, ...demo.singleClients];
+    expect(operatorRequests.slice(0, registration).filter((request) => request.method !== 'GET')).toEqual(
+      hosts.map(() => ({ method: 'POST', path: '/v1/tokens' })),
+    );
+    expect(operatorRequests.slice(registration).filter((request) => request.method !== 'GET')).toEqual([]);
+    expect(operatorRequests.length).toBeGreaterThan(registration);
 
     // The demo ends cleanly: its agents, servers and clients alike, stopped together. Past the
     // silence deadline (three heartbeats) and a few sweeps, no incident is open and none escalated.
     await demo.cleanup();
     await new Promise((done) =>
-      setTimeout(done, (3 * HEARTBEAT_SECONDS + 3) * 1000 + 10 * SWEEP_SECONDS * 1000),
+      setTimeout(done, (3 * HEARTBEAT_SECONDS + 3) * 1000 + 10 * QUICK_SWEEP_SECONDS * 1000),
     );
     const after = JSON.parse(await cli('incidents', '--json')) as {
       incidents: { id: string; status: string; escalated: boolean; failureDomain: string }[];
