@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { BootId } from '../events/index.ts';
-import { parseWhoBoot } from '../probes/who-boot.ts';
+import { parseWhoBoot, WHO_BOOT_TZ } from '../probes/who-boot.ts';
 
 /**
  * Who is speaking: the host (configured), this boot of it, and this agent instance. The cloud
@@ -63,20 +63,17 @@ export const readBootId = (
 const UNKNOWN_BOOT = 'boot-unknown';
 
 /**
- * The boot time `who -b` prints (IBM i PASE and AIX: `system boot  Dec  3 05:12`), read in the
- * agent's own time zone (`TZ`, which PASE programs and Node read alike); null if it cannot be run.
+ * The boot time `who -b` prints (IBM i PASE and AIX: `system boot  Dec  3 05:12`), run with
+ * `TZ=UTC0` and read as UTC (probes/who-boot.ts): the agent's own `TZ`, on PASE a POSIX rule
+ * string like `CST6CDT,M3.2.0,M11.1.0`, is one Node reads as UTC. Null if it cannot be run.
+ * `searchPath` is where `who` is looked for (tests give their fake's).
  */
-const whoBootedAt = (now: Date): Date | null => {
+export const whoBootedAt = (now: Date, searchPath: readonly string[] = WHO_SEARCH_PATH): Date | null => {
   try {
     const output = execFileSync('who', ['-b'], {
       encoding: 'utf8',
       timeout: 10_000,
-      env: {
-        PATH: WHO_PATH,
-        LC_ALL: 'C',
-        LANG: 'C',
-        ...(process.env.TZ === undefined ? {} : { TZ: process.env.TZ }),
-      },
+      env: { PATH: searchPath.join(':'), LC_ALL: 'C', LANG: 'C', TZ: WHO_BOOT_TZ },
     });
     return parseWhoBoot(output, now)?.bootedAt ?? null;
   } catch {
@@ -84,7 +81,7 @@ const whoBootedAt = (now: Date): Date | null => {
   }
 };
 
-const WHO_PATH = ['/QOpenSys/usr/bin', '/usr/bin', '/bin'].join(':');
+const WHO_SEARCH_PATH = ['/QOpenSys/usr/bin', '/usr/bin', '/bin'] as const;
 
 /** A boot id from the boot time, for platforms with no `boot_id`: `boot-<epoch seconds>`. */
 export const deriveBootId = (now: Date, uptimeSeconds: number): string => {

@@ -11,25 +11,32 @@
  * boot and no clock step rewrites it, so on a platform whose kernel publishes no boot id it names
  * the boot (the kernel's own boot time, now minus uptime, moves when NTP steps the clock).
  *
- * The key is the text as printed, so it names the boot as long as `who` prints in one zone. The
- * time is local time in a zone the text does not name: it is the true instant only when read in
- * the zone `who` printed it in. AIX's `who` takes its zone from `TZ` (UTC without one), so the agent
- * runs it with its own `TZ` (agent/serve/server-commands.ts) and reads it here in its own zone; and
- * where a zone-free boot time exists (Linux `btime`, AIX uptime) the agent reports that instead.
+ * The time is a local time in a zone the text does not name, so the agent runs `who` with
+ * `TZ=UTC0` ({@link WHO_BOOT_TZ}) and reads what it prints as UTC, whatever its own zone. `UTC0` is
+ * a POSIX zone string (a name, `UTC`, and an offset, 0) that every C library reads as UTC, AIX's and
+ * IBM i PASE's included. The agent's own `TZ` would not do: AIX and PASE usually set a POSIX rule
+ * string (`CST6CDT,M3.2.0,M11.1.0`) that `who` reads and Node does not (it takes it for UTC).
+ *
+ * The key is the text as printed, in UTC, which names the boot: AIX's `who` prints in UTC without
+ * `TZ` too, so this is the key an agent that ran `who` with no `TZ` recorded for the same boot.
  */
+
+/** The `TZ` `who -b` runs with: its output is UTC. */
+export const WHO_BOOT_TZ = 'UTC0';
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] as const;
 
-/** The boot as `who -b` names it: when (local time, to the minute) and a key that names this boot. */
+/** The boot as `who -b` names it: when (to the minute) and a key that names this boot. */
 export type WhoBoot = { bootedAt: Date; key: string };
 
 const MS_PER_DAY = 86_400_000;
 
+const pad = (value: number) => String(value).padStart(2, '0');
+
 /**
- * Reads `who -b`. A date without a year is placed in the latest year that does not put it more
- * than a day after `now` (a boot on 31 December read on 1 January is last year's). Null when no
- * `system boot` line is there. The time is read in this process's local zone: `who` must have
- * printed it in the same one (run with this process's `TZ`).
+ * Reads `who -b` as printed in UTC (run with {@link WHO_BOOT_TZ}). A date without a year is placed
+ * in the latest year that does not put it more than a day after `now` (a boot on 31 December read
+ * on 1 January is last year's). Null when no `system boot` line is there.
  */
 export const parseWhoBoot = (text: string, now: Date): WhoBoot | null => {
   const line = /system boot\s+(.+?)\s*$/m.exec(text)?.[1];
@@ -53,33 +60,13 @@ export const parseWhoBoot = (text: string, now: Date): WhoBoot | null => {
     month = MONTHS.indexOf((monthDay[1] ?? '').toLowerCase() as (typeof MONTHS)[number]);
     if (month < 0) return null;
     [day, hour, minute] = [Number(monthDay[2]), Number(monthDay[3]), Number(monthDay[4])];
-    year = now.getFullYear();
-    if (new Date(year, month, day, hour, minute).getTime() > now.getTime() + MS_PER_DAY) year -= 1;
+    year = now.getUTCFullYear();
+    if (Date.UTC(year, month, day, hour, minute) > now.getTime() + MS_PER_DAY) year -= 1;
   } else {
     return null;
   }
   if (day < 1 || day > 31 || hour > 23 || minute > 59) return null;
-  const bootedAt = new Date(year, month, day, hour, minute);
-  if (Number.isNaN(bootedAt.getTime()) || bootedAt.getDate() !== day) return null;
-  return { bootedAt, key: whoBootKey(year, month, day, hour, minute) };
+  const bootedAt = new Date(Date.UTC(year, month, day, hour, minute));
+  if (Number.isNaN(bootedAt.getTime()) || bootedAt.getUTCDate() !== day) return null;
+  return { bootedAt, key: `who-${year}${pad(month + 1)}${pad(day)}${pad(hour)}${pad(minute)}` };
 };
-
-const pad = (value: number) => String(value).padStart(2, '0');
-
-/** The key of a boot record printed as `year`, `month` (0-11), `day`, `hour`, `minute`. */
-const whoBootKey = (year: number, month: number, day: number, hour: number, minute: number): string =>
-  `who-${year}${pad(month + 1)}${pad(day)}${pad(hour)}${pad(minute)}`;
-
-/**
- * The key `who -b` gives a boot at `bootedAt` when it prints in UTC: what an agent that ran `who`
- * without `TZ` (before it passed its own) recorded, so that the boot it announced then is still
- * known as announced.
- */
-export const whoBootKeyInUtc = (bootedAt: Date): string =>
-  whoBootKey(
-    bootedAt.getUTCFullYear(),
-    bootedAt.getUTCMonth(),
-    bootedAt.getUTCDate(),
-    bootedAt.getUTCHours(),
-    bootedAt.getUTCMinutes(),
-  );

@@ -119,15 +119,8 @@ export class HostingRole implements ServerRole {
     if (result.record !== undefined) this.recordServed(result.record, boot.bootKey, now);
 
     const announced = this.state.state.announcedBoot;
-    if (announced !== undefined && announced.failureDomain === identity.failureDomain) {
-      if (announced.bootKey === boot.bootKey) {
-        return { drafts: [], report: { ...base, serves: [identity.failureDomain] }, commit: () => undefined };
-      }
-      if (boot.formerKeys.includes(announced.bootKey)) {
-        // Announced by an older agent under the boot record it read in UTC: this boot, known now by its key.
-        this.state.update((state) => ({ ...state, announcedBoot: { ...announced, bootKey: boot.bootKey } }));
-        return { drafts: [], report: { ...base, serves: [identity.failureDomain] }, commit: () => undefined };
-      }
+    if (announced?.bootKey === boot.bootKey && announced.failureDomain === identity.failureDomain) {
+      return { drafts: [], report: { ...base, serves: [identity.failureDomain] }, commit: () => undefined };
     }
     const bootedAt = boot.bootedAt ?? now.toISOString();
     const draft: DraftOf<'ipl.completed'> = {

@@ -14,7 +14,7 @@ import { STATE_FILES, type StateDirectory } from '../state/state-directory.ts';
  */
 
 export const AnnouncedBoot = z.object({
-  /** The boot's key: the kernel's boot id, or where there is none the boot record (`who -b`). */
+  /** The boot's key: the kernel's boot id, or where there is none the boot record (`who -b`, in UTC). */
   bootKey: z.string().min(1).max(128),
   bootedAt: Rfc3339.optional(),
   announcedAt: Rfc3339,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { WHO_BOOT_TZ } from '../../probes/who-boot.ts';
 import { TOOL_RUNNER_DEFAULTS } from '../scan/tool-runner.ts';
 
 /**
@@ -11,10 +12,11 @@ import { TOOL_RUNNER_DEFAULTS } from '../scan/tool-runner.ts';
  * absolute path from the configuration). Each runs with an argument vector (`execFile`, never a
  * shell), the C locale and a timeout; a bare name is looked up on the server search path only.
  *
- * The environment is built, not inherited, with one exception: `TZ`, when the agent has it. AIX
- * (and the VIOS, and IBM i PASE) take the local time zone from `TZ` alone (set for everyone in
- * `/etc/environment`), so a program run without it prints local times in another zone (UTC on
- * AIX) than the agent, whose Node reads the same `TZ`: `who -b` would date the boot hours off.
+ * The environment is built, not inherited: the C locale, the search path, and for `who` alone
+ * `TZ=UTC0`, so that it prints the boot record in UTC, which is how the agent reads it
+ * (probes/who-boot.ts). The agent's own `TZ` is never passed on: on AIX and IBM i PASE it is often
+ * a POSIX rule string (`CST6CDT,M3.2.0,M11.1.0`) that the C library reads and Node does not, and
+ * no other program's output carries a time the agent reads.
  */
 
 /** The bare program names a server's agent may run; anything else must be an absolute path. */
@@ -68,26 +70,13 @@ const executable = async (path: string): Promise<boolean> => {
   }
 };
 
-/** What a server's program inherits from the agent's own environment: its time zone. */
-export type InheritedEnvironment = { readonly TZ?: string | undefined };
-
-/**
- * The runner of a live agent; `searchPath` comes first (tests put their fakes there). `inherited`
- * is the agent's own environment (tests give their own): its `TZ` is passed on, so a program
- * prints local times in the zone the agent reads them in.
- */
+/** The runner of a live agent; `searchPath` comes first (tests put their fakes there). */
 export const createServerCommandRunner = (
   searchPath: readonly string[] = SERVER_SEARCH_PATH,
-  inherited: InheritedEnvironment = process.env,
 ): RunServerCommand => {
   const path = [...new Set([...searchPath, ...SERVER_SEARCH_PATH])];
-  const timeZone = inherited.TZ;
-  const env = {
-    LC_ALL: 'C',
-    LANG: 'C',
-    PATH: path.join(delimiter),
-    ...(timeZone === undefined || timeZone === '' ? {} : { TZ: timeZone }),
-  };
+  const env = { LC_ALL: 'C', LANG: 'C', PATH: path.join(delimiter) };
+  const whoEnv = { ...env, TZ: WHO_BOOT_TZ };
   return async (argv, options = {}) => {
     const [program, ...args] = argv;
     if (program === undefined) return missing('(no program)');
@@ -111,7 +100,7 @@ export const createServerCommandRunner = (
         args,
         {
           encoding: 'utf8',
-          env,
+          env: program === 'who' ? whoEnv : env,
           timeout: timeoutMs,
           killSignal: 'SIGKILL',
           maxBuffer: SERVER_COMMAND_DEFAULTS.maxOutputBytes,

@@ -8,7 +8,7 @@ import {
   partitionIdentity,
   partitionNameFromUnameL,
 } from '../../probes/partition-identity.ts';
-import { parseWhoBoot, whoBootKeyInUtc } from '../../probes/who-boot.ts';
+import { parseWhoBoot } from '../../probes/who-boot.ts';
 import { describeResult, type RunServerCommand } from './server-commands.ts';
 
 /**
@@ -26,8 +26,9 @@ import { describeResult, type RunServerCommand } from './server-commands.ts';
  * now minus the uptime. On AIX and the VIOS Node's `os.uptime()` is `time(NULL)` minus the utmp
  * boot record's `ut_time` (libuv, src/unix/aix.c): the very record `who -b` prints, in seconds since
  * the epoch instead of a local time to the minute. Only where there is no uptime (IBM i PASE:
- * libuv's src/unix/ibmi.c has none, `os.uptime()` throws) is the time `who -b` prints read, in the
- * agent's own zone, which the command runner passes to `who` as `TZ` (server-commands.ts).
+ * libuv's src/unix/ibmi.c has none, `os.uptime()` throws) is the time `who -b` prints read: the
+ * command runner runs `who` with `TZ=UTC0` (server-commands.ts), and its output is read as UTC, so
+ * the agent's own `TZ` never comes into it (probes/who-boot.ts).
  */
 
 /** How the server reaches its host; tests and the simulated fleet give their own. */
@@ -58,11 +59,6 @@ export type BootReading = {
   bootKey: string;
   /** The kernel's boot time (RFC 3339), when it could be read. */
   bootedAt: string | undefined;
-  /**
-   * Other keys an older agent recorded for this same boot: the `who -b` record as printed in UTC,
-   * by agents that ran `who` without their `TZ`. The boot announced under one of them was this one.
-   */
-  formerKeys: string[];
 };
 
 /** Boot times are reported to the second (AIX's uptime counts whole seconds): no finer unit is true. */
@@ -104,9 +100,7 @@ export const readBoot = async (
   }
   const bootedAt = btime ?? fromUptime() ?? boot?.bootedAt.toISOString();
   const bootKey = derived && boot !== null ? boot.key : context.bootId;
-  const inUtc =
-    derived && boot !== null && bootedAt !== undefined ? whoBootKeyInUtc(new Date(bootedAt)) : bootKey;
-  return { bootKey, bootedAt, formerKeys: inUtc === bootKey ? [] : [inUtc] };
+  return { bootKey, bootedAt };
 };
 
 export type IdentityResult = { ok: true; identity: PartitionIdentity } | { ok: false; reason: string };

@@ -27,9 +27,14 @@ import { toolResult } from './tool-result.mjs';
  * - `uname -L` (`<lpar id> <partition name>`), `uname -M` (`IBM,9080-M9S`), `uname -u`
  *   (`IBM,0278AB12C`), `uname` (`AIX`).
  * - `who -b`: `   .        system boot  Nov 22 03:10`, the boot record in local time, no year, to the
- *   minute. Like AIX's `who`, the zone is the one the `TZ` of its environment names, and UTC
- *   without one (AIX has no `/etc/localtime`: the zone is `TZ`, set in `/etc/environment`); a `TZ` that
- *   is not an Olson name (AIX's POSIX `CST6CDT,M3.2.0,M11.1.0`) is read as Node reads it.
+ *   minute, in the zone the `TZ` of its environment names, read as the C library's `tzset` reads
+ *   it (glibc's order; AIX 7.2 and IBM i PASE take both forms): a zone file's name
+ *   (`America/Chicago`, `:America/Chicago`), else a POSIX rule string (POSIX.1-2017 XBD 8.3:
+ *   `UTC0`, `IST-5:30`, `CST6CDT,M3.2.0,M11.1.0` as AIX and IBM i PASE set it,
+ *   `<CST>6<CDT>,M3.2.0,M11.1.0`; the offset counts hours west of UTC), else UTC, as it is
+ *   without `TZ` (AIX has no `/etc/localtime`: its zone is `TZ` alone, set in
+ *   `/etc/environment`). Node reads only the zone files' names, and a rule string as UTC: the
+ *   fake reads the rules itself. The agent runs it with `TZ=UTC0`.
  *
  * Failures: while the partition is down (`running: false`) nothing answers; the tools exit 255
  * with `ioscli: the VIOS is not running` (a fake's wording: on a real VIOS the agent is down too).
@@ -97,24 +102,98 @@ const lsmapNpiv = (vios) => {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** Month, day, hour and minute of `at` in the zone `TZ` names (UTC without one), as AIX prints them. */
-const localFields = (at) => {
-  const zone = process.env.TZ === undefined || process.env.TZ === '' ? 'UTC' : process.env.TZ;
+const MS_PER_HOUR = 3_600_000;
+const MS_PER_DAY = 86_400_000;
+
+/** `[+-]hh[:mm[:ss]]` of a POSIX `TZ` in milliseconds, as written (positive west of UTC for an offset). */
+const posixDuration = (text) => {
+  const [hours = '0', minutes = '0', seconds = '0'] = text.replace(/^[+-]/, '').split(':');
+  const ms = (Number(hours) * 3600 + Number(minutes) * 60 + Number(seconds)) * 1000;
+  return text.startsWith('-') ? -ms : ms;
+};
+
+/** Midnight (as UTC milliseconds of that local day) of the day a POSIX rule (`Mm.w.d`, `Jn`, `n`) names in `year`. */
+const ruleDay = (year, rule) => {
+  const month = /^M(\d{1,2})\.([1-5])\.([0-6])$/.exec(rule);
+  if (month !== null) {
+    const [m, week, weekday] = [Number(month[1]) - 1, Number(month[2]), Number(month[3])];
+    const first = new Date(Date.UTC(year, m, 1)).getUTCDay();
+    let day = 1 + ((weekday - first + 7) % 7) + (week - 1) * 7;
+    // Week 5 is the last such weekday of the month.
+    if (day > new Date(Date.UTC(year, m + 1, 0)).getUTCDate()) day -= 7;
+    return Date.UTC(year, m, day);
+  }
+  // `Jn`: day 1 to 365, 29 February never counted; `n`: day 0 to 365, counted.
+  const julian = /^J(\d{1,3})$/.exec(rule);
+  if (julian === null) return Date.UTC(year, 0, 1) + Number(rule) * MS_PER_DAY;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const n = Number(julian[1]);
+  return Date.UTC(year, 0, 1) + (n - 1 + (leap && n >= 60 ? 1 : 0)) * MS_PER_DAY;
+};
+
+const NAME = '(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)';
+const OFFSET = '([+-]?\\d{1,2}(?::\\d{1,2}){0,2})';
+const RULE = '(M\\d{1,2}\\.[1-5]\\.[0-6]|J\\d{1,3}|\\d{1,3})(?:/([+-]?\\d{1,3}(?::\\d{1,2}){0,2}))?';
+const POSIX_TZ = new RegExp(`^${NAME}${OFFSET}(?:(${NAME})${OFFSET}?(?:,${RULE},${RULE})?)?$`);
+/** A daylight-saving name with no rules takes glibc's `posixrules` (America/New_York's: the US rules since 2007). */
+const DEFAULT_RULES = ['M3.2.0', undefined, 'M11.1.0', undefined];
+
+/** The UTC offset (ms, east positive) a POSIX `TZ` rule string gives at `at`; null when it is not one. */
+const posixOffset = (tz, at) => {
+  const match = POSIX_TZ.exec(tz);
+  if (match === null) return null;
+  const [, std, dstName, dst, ...given] = match;
+  const standard = -posixDuration(std);
+  // No daylight name: a fixed offset (`UTC0`, `IST-5:30`).
+  if (dstName === undefined) return standard;
+  // A daylight name without its offset (`CST6CDT`) is an hour ahead of standard time.
+  const daylight = dst === undefined ? standard + MS_PER_HOUR : -posixDuration(dst);
+  const [startRule, startTime = '2', endRule, endTime = '2'] = given[0] === undefined ? DEFAULT_RULES : given;
+  const year = new Date(at.getTime() + standard).getUTCFullYear();
+  // The change to daylight time is at a standard local time, the change back at a daylight one.
+  const start = ruleDay(year, startRule) + posixDuration(startTime) - standard;
+  const end = ruleDay(year, endRule) + posixDuration(endTime) - daylight;
+  const t = at.getTime();
+  const inDaylight = start < end ? t >= start && t < end : !(t >= end && t < start);
+  return inDaylight ? daylight : standard;
+};
+
+/** Month, day, hour and minute of `at` in the zone file `name` (an Olson name); null when there is none. */
+const zoneFileFields = (name, at) => {
+  let parts;
   try {
-    const parts = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone.replace(/^:/, ''),
+    parts = new Intl.DateTimeFormat('en-US', {
+      timeZone: name,
       month: 'numeric',
       day: 'numeric',
       hour: 'numeric',
       minute: 'numeric',
       hourCycle: 'h23',
     }).formatToParts(at);
-    const field = (type) => Number(parts.find((part) => part.type === type)?.value);
-    return { month: field('month') - 1, day: field('day'), hour: field('hour'), minute: field('minute') };
   } catch {
-    // Not an Olson name: the zone as Node itself reads TZ.
-    return { month: at.getMonth(), day: at.getDate(), hour: at.getHours(), minute: at.getMinutes() };
+    return null;
   }
+  const field = (type) => Number(parts.find((part) => part.type === type)?.value);
+  return { month: field('month') - 1, day: field('day'), hour: field('hour'), minute: field('minute') };
+};
+
+/**
+ * Month, day, hour and minute of `at` in the zone `TZ` names, as the C library reads it: a zone
+ * file's name first (a leading `:` says only that), then a POSIX rule string, else UTC (also
+ * without `TZ`).
+ */
+const localFields = (at) => {
+  const tz = process.env.TZ ?? '';
+  const fromFile = tz === '' ? null : zoneFileFields(tz.replace(/^:/, ''), at);
+  if (fromFile !== null) return fromFile;
+  const offset = tz.startsWith(':') ? 0 : (posixOffset(tz, at) ?? 0);
+  const local = new Date(at.getTime() + offset);
+  return {
+    month: local.getUTCMonth(),
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+  };
 };
 
 const whoBoot = (vios) => {

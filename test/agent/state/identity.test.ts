@@ -1,8 +1,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { decideInstance, deriveBootId, readBootId, readMachineId } from '../../../agent/identity.ts';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  decideInstance,
+  deriveBootId,
+  readBootId,
+  readMachineId,
+  whoBootedAt,
+} from '../../../agent/identity.ts';
+import { iplVios, viosLayout } from '../../../sim/fake-host/fake-vios.mjs';
+import { installServerTools } from '../../../sim/fake-host/server-tools.mjs';
+import { createServerHost, type ServerHost } from '../serve/server-fakes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-identity-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,6 +40,36 @@ describe('readBootId', () => {
     const bootedAt = new Date(now.getTime() - 3600_000);
     expect(readBootId(join(root, 'nowhere'), now, noUptime, () => bootedAt)).toBe(deriveBootId(now, 3600));
     expect(readBootId(join(root, 'nowhere'), now, noUptime, () => null)).toBe('boot-unknown');
+  });
+
+  describe('on IBM i PASE, whose TZ is a POSIX rule string Node reads as UTC', () => {
+    const hosts: ServerHost[] = [];
+    const savedTz = process.env.TZ;
+    afterEach(() => {
+      if (savedTz === undefined) delete process.env.TZ;
+      else process.env.TZ = savedTz;
+      for (const host of hosts.splice(0)) host.remove();
+    });
+    const noUptime = (): number => {
+      throw Object.assign(new Error('ENOSYS: function not implemented, uv_uptime'), { code: 'ENOSYS' });
+    };
+
+    it.each(['CST6CDT,M3.2.0,M11.1.0', '<CST>6<CDT>,M3.2.0,M11.1.0', 'America/Chicago'])(
+      'derives the boot id from the true boot minute that who -b prints (TZ=%s)',
+      (zone) => {
+        process.env.TZ = zone;
+        // Booted 22 November 2026 09:10:37 UTC (03:10 CST); `who` is the fake, libc-like in its TZ.
+        const bootedAt = Date.UTC(2026, 10, 22, 9, 10, 37);
+        const host = createServerHost({ now: null, ldoms: null, vios: viosLayout() });
+        hosts.push(host);
+        host.update((model) => iplVios(model, bootedAt));
+        const binDir = join(host.base, 'bin');
+        installServerTools(binDir, host.root);
+        const now = new Date(Date.UTC(2026, 11, 3, 5, 12, 9));
+        const bootId = readBootId(join(root, 'nowhere'), now, noUptime, (at) => whoBootedAt(at, [binDir]));
+        expect(bootId).toBe(`boot-${Date.UTC(2026, 10, 22, 9, 10) / 1000}`);
+      },
+    );
   });
 
   it('gives one boot one derived id despite the jitter of uptime', () => {
