@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import type { SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
 import type { SimulatedServer } from '../../sim/simulated-server.ts';
 import { SimStorageHost } from '../../sim/storage-host.ts';
 import { SimVios } from '../../sim/vios.ts';
+import { type FaultlineUp, startFaultlineUp, until } from '../helpers/faultline-up.ts';
 
 /**
  * Healing with no operator in the loop (#13's acceptance), end to end: `faultline up` as a child
@@ -36,46 +36,13 @@ import { SimVios } from '../../sim/vios.ts';
  * fleets share two cores.
  */
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'faultline');
 const CASE_SECONDS = 300;
 
 const data = mkdtempSync(join(tmpdir(), 'faultline-no-operator-'));
 const planeDir = join(data, 'plane');
-let plane: ChildProcess | undefined;
+let plane: FaultlineUp | undefined;
 let url = '';
 let controlPlane: ControlPlane;
-
-const startPlane = async (): Promise<void> => {
-  const child = spawn(
-    BIN,
-    ['up', '--port', '0', '--data', planeDir, '--config', join(data, 'faultline.json')],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  plane = child;
-  url = await new Promise<string>((ready, fail) => {
-    let out = '';
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match?.[1]) ready(match[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`faultline up exited ${code}: ${out}`)));
-  });
-};
-
-const until = async <T>(what: string, probe: () => Promise<T | undefined>, seconds = 180): Promise<T> => {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-};
 
 /** Every server and host of every case, stopped and removed at the end. */
 const servers: SimulatedServer[] = [];
@@ -259,7 +226,8 @@ beforeAll(async () => {
       },
     }),
   );
-  await startPlane();
+  plane = await startFaultlineUp({ dataDir: planeDir, configFile: join(data, 'faultline.json') });
+  url = plane.url;
   controlPlane = new ControlPlane(url, readFileSync(join(planeDir, 'operator-token'), 'utf8').trim());
   const registration = { planPublicKeyPem: readFileSync(join(planeDir, 'plan-public-key.pem'), 'utf8') };
 
@@ -308,10 +276,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...servers, ...agentHosts].map((host) => host.stop().catch(() => undefined)));
   for (const host of [...servers, ...agentHosts]) host.remove();
-  if (plane?.exitCode === null) {
-    plane.kill('SIGTERM');
-    await new Promise((done) => plane?.once('exit', done));
-  }
+  await plane?.stop();
   rmSync(data, { recursive: true, force: true });
 });
 
