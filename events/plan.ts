@@ -33,6 +33,9 @@ export const PLAN_ACTIONS = [
   'svm.metareplace',
   'svm.wait-sync',
   'multipath.reinstate',
+  'md.zero-superblock',
+  'scsi.online',
+  'svm.metadb-restore',
 ] as const;
 export const PlanAction = z.enum(PLAN_ACTIONS);
 export type PlanAction = z.infer<typeof PlanAction>;
@@ -126,8 +129,38 @@ export const MultipathReinstateStep = z.strictObject({
   action: z.literal('multipath.reinstate'),
   map: MapName,
   path: DiskName,
+  /** How long the path has to be back in its former state after the reinstate; 30 when absent. */
+  checkSeconds: z.int().min(1).max(3600).optional(),
 });
 export type MultipathReinstateStep = z.infer<typeof MultipathReinstateStep>;
+
+/**
+ * `mdadm --zero-superblock` of a stale member, right before its `md.add`, for an array without a
+ * write-intent bitmap: mdadm 4.x refuses both `--re-add` and `--add` of it otherwise.
+ */
+export const MdZeroSuperblockStep = z.strictObject({
+  action: z.literal('md.zero-superblock'),
+  array: ArrayName,
+  member: DeviceName,
+  uuid: MdUuid,
+});
+export type MdZeroSuperblockStep = z.infer<typeof MdZeroSuperblockStep>;
+
+/** A device the SCSI layer set `offline` during the outage set `running` again (a reinstate cannot). */
+export const ScsiOnlineStep = z.strictObject({
+  action: z.literal('scsi.online'),
+  hctl: Hctl,
+  disk: DiskName,
+});
+export type ScsiOnlineStep = z.infer<typeof ScsiOnlineStep>;
+
+/** The state database replicas on the repaired disk's slice, deleted and re-created (`metadb -d`, `metadb -a -c`). */
+export const SvmMetadbRestoreStep = z.strictObject({
+  action: z.literal('svm.metadb-restore'),
+  slice: DeviceName,
+  count: z.int().min(1).max(50),
+});
+export type SvmMetadbRestoreStep = z.infer<typeof SvmMetadbRestoreStep>;
 
 /** One step of a plan, discriminated by `action`; an unknown action is rejected. */
 export const PlanStep = z.discriminatedUnion('action', [
@@ -142,6 +175,9 @@ export const PlanStep = z.discriminatedUnion('action', [
   SvmMetareplaceStep,
   SvmWaitSyncStep,
   MultipathReinstateStep,
+  MdZeroSuperblockStep,
+  ScsiOnlineStep,
+  SvmMetadbRestoreStep,
 ]);
 export type PlanStep = z.infer<typeof PlanStep>;
 

@@ -75,6 +75,8 @@ export const STEP_REFUSAL = {
   metadbUnhealthy: 'metadb-unhealthy',
   notAPathOfMap: 'not-a-path-of-map',
   ghostPath: 'ghost-path',
+  /** A step this agent does not implement (admission refuses such a plan before it runs). */
+  unsupportedAction: PLAN_REFUSAL.unsupportedAction,
 } as const;
 export type StepRefusalCode = (typeof STEP_REFUSAL)[keyof typeof STEP_REFUSAL];
 

@@ -8,12 +8,14 @@ import type {
 } from '../../events/index.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
+import { STEP_REFUSAL } from './codes.ts';
 import type { HostAccess } from './host-view.ts';
 import { Projection } from './projection.ts';
 import {
   type Clock,
   type ExecutorTiming,
   failed,
+  refused,
   type StepContext,
   type StepOutcome,
   type StepResult,
@@ -108,6 +110,11 @@ const runStep = async (step: PlanStep, context: StepContext): Promise<StepResult
       return svmWaitSync(step, context);
     case 'multipath.reinstate':
       return multipathReinstate(step, context);
+    case 'md.zero-superblock':
+    case 'scsi.online':
+    case 'svm.metadb-restore':
+      // Not in this agent's capabilities (./plan-runner.ts): plan admission refuses such a plan first.
+      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
   }
 };
 

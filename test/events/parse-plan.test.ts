@@ -11,8 +11,8 @@ const plan = (mutate: (plan: ReturnType<typeof example>) => void) => () => {
 const INVALID_PLANS: [string, () => unknown, (string | number)[]][] = [
   [
     'an unknown action',
-    plan((p) => p.steps.push({ action: 'md.zero-superblock', array: 'md0' })),
-    ['steps', 14, 'action'],
+    plan((p) => p.steps.push({ action: 'md.format', array: 'md0' })),
+    ['steps', 17, 'action'],
   ],
   [
     'no steps',
@@ -138,6 +138,34 @@ const INVALID_PLANS: [string, () => unknown, (string | number)[]][] = [
       p.steps[13].path = 'sdd sde';
     }),
     ['steps', 13, 'path'],
+  ],
+  [
+    'a reinstate checked for zero seconds',
+    plan((p) => {
+      p.steps[13].checkSeconds = 0;
+    }),
+    ['steps', 13, 'checkSeconds'],
+  ],
+  [
+    'an scsi.online of a partition',
+    plan((p) => {
+      p.steps[14].disk = 'sdd1';
+    }),
+    ['steps', 14, 'disk'],
+  ],
+  [
+    'an md.zero-superblock without the uuid it must find',
+    plan((p) => {
+      delete p.steps[15].uuid;
+    }),
+    ['steps', 15, 'uuid'],
+  ],
+  [
+    'an svm.metadb-restore of no replica',
+    plan((p) => {
+      p.steps[16].count = 0;
+    }),
+    ['steps', 16, 'count'],
   ],
   [
     'a wait-sync with no stall limit',
