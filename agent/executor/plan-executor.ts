@@ -110,10 +110,12 @@ const runStep = async (step: PlanStep, context: StepContext): Promise<StepResult
       return svmWaitSync(step, context);
     case 'multipath.reinstate':
       return multipathReinstate(step, context);
+    // Not yet in this agent's capabilities (./plan-runner.ts): plan admission refuses such a plan first.
     case 'md.zero-superblock':
+      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
     case 'scsi.online':
+      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
     case 'svm.metadb-restore':
-      // Not in this agent's capabilities (./plan-runner.ts): plan admission refuses such a plan first.
       return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
   }
 };
