@@ -161,8 +161,20 @@ export type GuestDisks = {
 export type GuestListing = 'active' | 'inactive' | 'gone';
 
 /**
- * One control domain's latest word on a guest (see `HostSlice.vdiskClaims`, ./guests.ts): the
- * guest's placement comes from one control domain at a time, chosen from these.
+ * One unbroken active listing of a guest by a control domain, ended (see `GuestClaim.runs`): from its
+ * first active word to the last moment it is known to have listed the guest active.
+ */
+export type GuestRun = {
+  since: string;
+  /** Its last heartbeat known to list the guest active (`previousAt` of the word that ended it). */
+  until: string;
+  /** When it stopped standing: the word that said otherwise, or just after its last word lapsed. */
+  endedAt: string;
+};
+
+/**
+ * One control domain's latest word on a guest (see `HostSlice.vdiskClaims`, ./guests.ts), with its
+ * active listings before it: the guest's owner follows from these, whatever order they came in.
  */
 export type GuestClaim = {
   /** The control domain's heartbeat that said it, and when it was received. */
@@ -171,10 +183,18 @@ export type GuestClaim = {
   listing: GuestListing;
   /** When it began to list the guest active without a break (its claim's age); `at` otherwise. */
   since: string;
-  /** The failure domain of each disk it listed (none when `gone`). */
+  /**
+   * The failure domain of each disk as it last listed the guest active (none before it did): what it
+   * places while it owns the guest, through a stop of the guest too.
+   */
   domains: Record<string, string>;
   /** With no newer word from it by then, its claim has lapsed (its silence). */
   lapsesAt: string;
+  /**
+   * Its active listings that ended, oldest first, at most `GUEST_CLAIM.keptRuns` (the oldest two are
+   * then taken as one, as if it had listed the guest active between them). Absent: none, or saved before.
+   */
+  runs?: GuestRun[];
 };
 
 /**
@@ -241,17 +261,30 @@ export type HostSlice = {
   vdisks?: GuestDisks;
   /**
    * On an LDoms guest: each control domain's latest word on it, by control domain (./guests.ts): the
-   * one whose active listing is the oldest still standing owns its placement (`vdisks`); the others'
-   * are kept, unapplied, for when it lets the guest go. Absent on a slice saved before: `vdisks`
-   * then stands for its control domain's claim.
+   * one that owns it places it (`vdisks`), and keeps it until it no longer lists it active (or its
+   * word lapsed) and another began listing it active after it last did; the others' are kept,
+   * unapplied. Absent on a slice saved before: `vdisks` then stands for its control domain's claim.
    */
   vdiskClaims?: Record<string, GuestClaim>;
   /**
-   * On a control domain: a digest of each guest's disks in its latest heartbeat `guests`, and that
-   * heartbeat's `seq`, so that only a guest whose disks changed is told (./guests.ts); `renewedAt`:
-   * when it last told every guest it lists active anew, unchanged or not (its claims' renewal).
+   * On an LDoms guest: the open incidents already told that more than one control domain lists it
+   * active, and which of those control domains each was told of (each said once per incident).
    */
-  guests?: { seq: number; digests: Record<string, string>; renewedAt?: string };
+  vdiskContested?: Record<string, string[]>;
+  /**
+   * On a control domain: a digest of each guest's disks in its latest heartbeat `guests`, that
+   * heartbeat's `seq` and when it was received (`at`), so that only a guest whose disks changed is
+   * told (./guests.ts); `renewedAt`: when it last told every guest it lists active anew, unchanged or
+   * not (its claims' renewal); `ignored`: how many guests that heartbeat named beyond
+   * `GUEST_CLAIM.maxGuestsPerReport` (absent: none), left untold.
+   */
+  guests?: {
+    seq: number;
+    at?: string;
+    digests: Record<string, string>;
+    renewedAt?: string;
+    ignored?: number;
+  };
   /**
    * The latest probes of disks that hold a faulty, missing or Maintenance member (heartbeat `disks`
    * with `deviceState`/`readable`, `disk.probed` without `planid`), the last two per disk by `seq`:
@@ -500,6 +533,11 @@ export type InternalInput =
       listing?: GuestListing;
       /** When the control domain's claim lapses without a newer word from it (`GuestClaim.lapsesAt`). */
       lapsesAt?: string;
+      /**
+       * When its heartbeat before this one was received: a guest it listed active then and no longer
+       * does was listed active until that moment (absent: unknown, its last word to the guest stands).
+       */
+      previousAt?: string;
     } & GuestDisks)
   /**
    * A server's silence for a domain fell due (`hostId`: the server): whether the domain's named

@@ -7,6 +7,7 @@ import {
   boundClaims,
   claimsOf,
   type GuestReport,
+  listingActive,
   nextClaim,
   ownerOf,
   placeKnownDisks,
@@ -47,14 +48,8 @@ const domainsText = (domains: Record<string, string>): string =>
     .map(([disk, failureDomain]) => `${disk} on ${failureDomain}`)
     .join(', ');
 
-/** Whether a word says what the one before it said (a renewal): an ignored claim is told once. */
-const saysAgain = (previous: GuestClaim | undefined, claim: GuestClaim): boolean =>
-  previous !== undefined &&
-  previous.listing === claim.listing &&
-  domainsText(previous.domains) === domainsText(claim.domains);
-
-/** Why the control domain that placed a guest no longer does, in words. */
-const letGo = (word: GuestClaim | undefined, words: Record<string, GuestClaim>): string => {
+/** Why a control domain's word does not place the guest (any more), in words. */
+const whatItSays = (word: GuestClaim | undefined, words: Record<string, GuestClaim>): string => {
   if (word === undefined || word.listing === 'gone') return 'no longer lists it';
   if (word.listing === 'inactive') return 'lists it bound or inactive';
   const newest = Math.max(...Object.values(words).map((other) => toMs(other.at)));
@@ -63,15 +58,65 @@ const letGo = (word: GuestClaim | undefined, words: Record<string, GuestClaim>):
 };
 
 /**
+ * While more than one control domain lists the guest active, says so on each of its open incidents,
+ * once per incident and contender (`HostSlice.vdiskContested`): the owner's placement stands, the
+ * others' words are kept and not applied.
+ */
+const sayContested = (
+  txn: Transaction,
+  read: HostSlice,
+  words: Record<string, GuestClaim>,
+  owner: string,
+): void => {
+  const active = listingActive(words);
+  if (active.length < 2) return;
+  const contenders = active.filter((control) => control !== owner);
+  const told = read.vdiskContested ?? {};
+  const open = openIncidentsOf(txn, read);
+  const next: Record<string, string[]> = {};
+  let changed = Object.keys(told).some((incidentId) => !open.includes(incidentId));
+  const claim = words[owner];
+  const ownerText =
+    claim !== undefined && active.includes(owner)
+      ? `which lists it active since ${claim.since}`
+      : `which keeps it (it ${whatItSays(claim, words)}): they began listing it active before it last did`;
+  for (const incidentId of open) {
+    const before = told[incidentId] ?? [];
+    const fresh = contenders.filter((control) => !before.includes(control));
+    next[incidentId] = [...before, ...fresh].sort();
+    if (fresh.length === 0) continue;
+    changed = true;
+    const [only] = fresh;
+    const who =
+      fresh.length === 1 && only !== undefined
+        ? `control domain ${only} lists it active too (${domainsText(words[only]?.domains ?? {})})`
+        : `control domains ${fresh.map((control) => `${control} (${domainsText(words[control]?.domains ?? {})})`).join(', ')} list it active too`;
+    timeline(
+      txn,
+      incidentId,
+      `${read.hostId} is contested: ${who}: not applied, its disks are placed by ${owner}, ${ownerText}`,
+      read.hostId,
+    );
+  }
+  if (!changed) return;
+  const host = txn.host(read.hostId);
+  if (Object.keys(next).length === 0) delete host.vdiskContested;
+  else host.vdiskContested = next;
+};
+
+const sameDisks = (a: Record<string, string>, b: Record<string, string>): boolean =>
+  domainsText(a) === domainsText(b);
+
+/**
  * Applies a control domain's word to its guest. Newer than the one the guest keeps from that control
  * domain, it replaces it; an older one changes nothing. Then the guest's owner (`ownerOf`) places it:
- * the word just come, when it is the owner's (the guest's arrays and disks are placed anew, and each
- * local fault of an array whose members moved off `local:<guest>` is filed on the domains it now
- * implicates, at the time it happened, as if its symptom had arrived with the report in place); the
- * owner's kept word, by a follow-up that loads its domains, when the owner changed to another
- * control domain (the one before let the guest go); nothing, when the owner's word is placed already:
- * another control domain's active listing of an owned guest is kept, not applied, and said on the
- * guest's open incidents.
+ * directly, when its disks are the ones the word just come carries or the ones placed already (the
+ * guest's arrays and disks are placed anew, and each local fault of an array whose members moved off
+ * `local:<guest>` is filed on the domains it now implicates, at the time it happened, as if its
+ * symptom had arrived with the report in place); by a follow-up that loads its domains, when the
+ * owner changed to another control domain; nothing, when the owner's word is placed already. Another
+ * control domain's active listing of an owned guest is kept, not applied, and said on the guest's
+ * open incidents once (`sayContested`).
  */
 export const applyGuestDisks = (txn: Transaction, input: GuestReport): void => {
   const read = txn.readHost(input.hostId);
@@ -84,31 +129,27 @@ export const applyGuestDisks = (txn: Transaction, input: GuestReport): void => {
   const owner = ownerOf(words);
   const claim = owner === undefined ? undefined : words[owner];
   if (owner === undefined || claim === undefined) return;
+  if (newer) sayContested(txn, read, words, owner);
   const kept = read.vdisks;
-  const placedAlready = kept?.control === owner && kept.seq === claim.seq;
-  if (owner !== input.control) {
-    if (!placedAlready) {
-      txn.followUp({
-        type: 'internal.guest-disks',
-        hostId: input.hostId,
-        control: owner,
-        seq: claim.seq,
-        at: claim.at,
-        domains: claim.domains,
-        listing: claim.listing,
-        lapsesAt: claim.lapsesAt,
-      });
-    }
-    const word = words[input.control];
-    if (newer && word?.listing === 'active' && !saysAgain(previous, word)) {
-      const text = `control domain ${input.control} lists ${input.hostId} active (${domainsText(word.domains)}): not applied, its disks are placed by ${owner}, which lists it active since ${claim.since}`;
-      for (const incidentId of openIncidentsOf(txn, read)) timeline(txn, incidentId, text, input.hostId);
-    }
+  if (kept?.control === owner && kept.seq === claim.seq) return;
+  const loaded =
+    (kept?.control === owner && sameDisks(kept.domains, claim.domains)) ||
+    (owner === input.control && input.seq === claim.seq && sameDisks(input.domains, claim.domains));
+  if (!loaded) {
+    txn.followUp({
+      type: 'internal.guest-disks',
+      hostId: input.hostId,
+      control: owner,
+      seq: claim.seq,
+      at: claim.at,
+      domains: claim.domains,
+      listing: claim.listing,
+      lapsesAt: claim.lapsesAt,
+    });
     return;
   }
-  if (placedAlready) return;
   if (kept !== undefined && kept.control !== owner) {
-    const text = `control domain ${owner} places ${input.hostId}'s disks now (${domainsText(claim.domains)}), in place of ${kept.control}, which ${letGo(words[kept.control], words)}`;
+    const text = `control domain ${owner} places ${input.hostId}'s disks now (${domainsText(claim.domains)}), in place of ${kept.control}, which ${whatItSays(words[kept.control], words)}`;
     for (const incidentId of openIncidentsOf(txn, read)) timeline(txn, incidentId, text, input.hostId);
   }
   const report: GuestDisks = { control: owner, seq: claim.seq, at: claim.at, domains: claim.domains };
@@ -148,5 +189,5 @@ export const applyGuestDisks = (txn: Transaction, input: GuestReport): void => {
   checkCritical(txn, host);
   updateExposure(txn, host);
   updateClientOf(txn, host);
-  reconcileHost(txn, host, `its control domain ${input.control} placed its disks`);
+  reconcileHost(txn, host, `its control domain ${owner} placed its disks`);
 };

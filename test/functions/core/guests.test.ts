@@ -206,7 +206,8 @@ describe('a control domain report', () => {
  * DESIGN §3 "Sender binding" and heartbeat `guests`: a grant names the `vdisk:` domains a control
  * domain serves, not the guests, so any control domain may name any guest. A guest's placement comes
  * from one control domain at a time (functions/core/guests.ts): the first to list it active, until it
- * stops listing it or falls silent; a standby's bound or inactive copy never places it.
+ * stops listing it or falls silent and another begins listing it active; a standby's bound or inactive
+ * copy never places it.
  */
 describe('an LDoms guest two control domains name', () => {
   const placedOn = (world: MemoryWorld, guest: LdomsGuest) =>
@@ -255,7 +256,9 @@ describe('an LDoms guest two control domains name', () => {
     expect(outage).toMatchObject({ failureDomain: owner.alternate, affectedHosts: 1 });
     expect(
       world.timeline.filter(
-        (entry) => entry.incidentId === outage?.id && /t5-b lists ldg-erp01 active/.test(entry.text),
+        (entry) =>
+          entry.incidentId === outage?.id &&
+          /contested: control domain t5-b lists it active/.test(entry.text),
       ),
     ).toEqual([
       expect.objectContaining({
@@ -349,7 +352,7 @@ describe('an LDoms guest two control domains name', () => {
       world.timeline.filter((entry) => entry.incidentId === outage?.id).map((entry) => entry.text),
     ).toEqual(
       expect.arrayContaining([
-        `control domain t5-b lists ldg-erp01 active (c0d0 on ${to.primary}, c0d1 on ${to.alternate}): not applied, its disks are placed by t5-a, which lists it active since ${at(10)}`,
+        `ldg-erp01 is contested: control domain t5-b lists it active too (c0d0 on ${to.primary}, c0d1 on ${to.alternate}): not applied, its disks are placed by t5-a, which lists it active since ${at(10)}`,
         `control domain t5-b places ldg-erp01's disks now (c0d0 on ${to.primary}, c0d1 on ${to.alternate}), in place of t5-a, which no longer lists it`,
       ]),
     );
@@ -404,6 +407,197 @@ describe('an LDoms guest two control domains name', () => {
     }
     expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(owner.hostId);
     expect(placedOn(world, guest)).toEqual([owner.primary, owner.alternate]);
+  });
+});
+
+/**
+ * The owner is sticky (functions/core/guests.ts): it keeps the guest while its word stands, and hands
+ * it over only once it no longer lists the guest active (or its word lapsed) to a control domain that
+ * began listing it active after the owner last did: a live migration or a failover, never a control
+ * domain that listed it active all along while the owner did.
+ */
+describe('an LDoms guest another control domain lists active all along', () => {
+  const placedOn = (world: MemoryWorld, guest: LdomsGuest) =>
+    world.hosts.get(guest.hostId)?.arrays.d10?.members.map((member) => member.failureDomain);
+  const withState = (disks: readonly GuestDisk[], state: GuestDisk['state']): GuestDisk[] =>
+    disks.map((disk) => ({ ...disk, state }));
+  const lapse = GUEST_CLAIM.lapseRenewals * GUEST_CLAIM.renewSeconds;
+
+  it.each([
+    ['any control domain listing it active', 'active'],
+    ['a DR standby whose older agent says no state', undefined],
+  ] as const)(
+    "stays with its owner through the owner's stop and start of it, against %s, and an outage of the owner's service domain still counts it",
+    (_, contenderState) => {
+      const { world, feed } = worldWith();
+      const owner = new ControlDomain('t5-a', at(-86_400));
+      const rogue = new ControlDomain('t5-rogue', at(-86_400));
+      const guest = new LdomsGuest('ldg-erp01');
+      const script: { time: number; event: FaultlineEvent }[] = [
+        { time: 1, event: guest.heartbeat(at(1)) },
+        { time: 400, event: owner.goingDown('alternate', at(400)) },
+        { time: 420, event: guest.degraded(at(420)) },
+        // The contender's own alternate service domain stops and comes back while the owner's is down.
+        { time: 450, event: rogue.goingDown('alternate', at(450)) },
+        { time: 600, event: rogue.rebooted('alternate', at(600), at(590)) },
+        { time: 800, event: owner.rebooted('alternate', at(800), at(790)) },
+      ];
+      for (let beat = 10; beat < 900; beat += 60) {
+        const running = beat >= 400 && beat < 800 ? ['primary'] : ['primary', 'alternate'];
+        // `ldm stop` then `ldm start` of the guest (to resize it): bound for one heartbeat.
+        const state = beat === 250 ? 'bound' : 'active';
+        script.push({
+          time: beat,
+          event: owner.heartbeat(at(beat), { running, guests: withState(guest.guestDisks(owner), state) }),
+        });
+        const contender = withState(guest.guestDisks(rogue), contenderState);
+        const rogueRunning = beat >= 450 && beat < 600 ? ['primary'] : ['primary', 'alternate'];
+        script.push({
+          time: beat + 5,
+          event: rogue.heartbeat(at(beat + 5), { running: rogueRunning, guests: contender }),
+        });
+      }
+      const played = script.sort((a, b) => a.time - b.time);
+      for (const { time, event } of played) {
+        feed(event);
+        if (time > 10 && time < 700)
+          expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(owner.hostId);
+      }
+      expect(placedOn(world, guest)).toEqual([owner.primary, owner.alternate]);
+      world.fireDue(at(700));
+      expect(world.plans).toEqual([]);
+      expect(outages(world).filter((incident) => incident.failureDomain === owner.alternate)).toEqual([
+        expect.objectContaining({ affectedHosts: 1 }),
+      ]);
+      world.fireDue(at(860));
+      expect(world.plans.map((plan) => [plan.hostId, plan.steps[0]])).toEqual([
+        [guest.hostId, { action: 'disk.probe', disk: 'c0d1', failureDomain: owner.alternate }],
+      ]);
+    },
+  );
+
+  it('moves with a live migration: the old control domain stops listing it, then the new one lists it active, in either delivery order', () => {
+    const run = (order: 'in-time' | 'claim-first') => {
+      const { world, feed } = worldWith();
+      const from = new ControlDomain('t5-a', at(-86_400));
+      const to = new ControlDomain('t5-b', at(-86_400));
+      const standby = new ControlDomain('t5-dr', at(-86_400));
+      const guest = new LdomsGuest('ldg-erp01');
+      feed(guest.heartbeat(at(1)));
+      for (let beat = 10; beat < 300; beat += 60) {
+        feed(
+          from.heartbeat(at(beat), { guests: withState(guest.guestDisks(from), 'active') }),
+          // A DR standby on an older agent: no state, so counted active, all along.
+          standby.heartbeat(at(beat + 2), { guests: guest.guestDisks(standby) }),
+        );
+        // The migration's target shows it bound while it comes over.
+        if (beat >= 190)
+          feed(to.heartbeat(at(beat + 5), { guests: withState(guest.guestDisks(to), 'bound') }));
+      }
+      const release = from.heartbeat(at(310), { guests: [] });
+      const claim = to.heartbeat(at(315), { guests: withState(guest.guestDisks(to), 'active') });
+      feed(...(order === 'in-time' ? [release, claim] : [claim, release]));
+      return { owner: world.hosts.get(guest.hostId)?.vdisks?.control, placed: placedOn(world, guest) };
+    };
+    expect(run('in-time')).toEqual({
+      owner: 't5-b',
+      placed: ['vdisk:t5-b/primary', 'vdisk:t5-b/alternate'],
+    });
+    expect(run('claim-first')).toEqual(run('in-time'));
+  });
+
+  it("moves to the DR standby that lists it active after its owner's silence outlasted the lapse, never to one listing it active all along", () => {
+    const { world, feed } = worldWith();
+    const owner = new ControlDomain('t5-a', at(-86_400));
+    const standby = new ControlDomain('t5-dr', at(-86_400));
+    const rogue = new ControlDomain('t5-rogue', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(guest.heartbeat(at(1)));
+    // The primary site is lost at 900: its control domain's last word on the guest is its renewal at 610.
+    const lapsed = 610 + lapse;
+    const owners: Record<number, string | undefined> = {};
+    for (let beat = 10; beat <= lapsed + 1300; beat += 60) {
+      if (beat < 900)
+        feed(owner.heartbeat(at(beat), { guests: withState(guest.guestDisks(owner), 'active') }));
+      if (beat > 10)
+        feed(rogue.heartbeat(at(beat + 3), { guests: withState(guest.guestDisks(rogue), 'active') }));
+      const state = beat < lapsed + 300 ? 'bound' : 'active';
+      feed(standby.heartbeat(at(beat + 5), { guests: withState(guest.guestDisks(standby), state) }));
+      owners[beat] = world.hosts.get(guest.hostId)?.vdisks?.control;
+    }
+    expect(owners[850]).toBe(owner.hostId);
+    // Lapsed, the owner keeps the guest while no control domain began listing it active after it did.
+    expect(owners[lapsed + 240]).toBe(owner.hostId);
+    expect(owners[lapsed + 300]).toBe(standby.hostId);
+    expect(owners[lapsed + 1260]).toBe(standby.hostId);
+    expect(placedOn(world, guest)).toEqual([standby.primary, standby.alternate]);
+  });
+
+  it('says once on its open incident that it is contested, however often the other control domain changes its word', () => {
+    const { world, feed } = worldWith();
+    const owner = new ControlDomain('t5-a', at(-86_400));
+    const other = new ControlDomain('t5-b', at(-86_400));
+    const guest = new LdomsGuest('ldg-erp01');
+    feed(
+      guest.heartbeat(at(1)),
+      owner.heartbeat(at(10), { guests: guest.guestDisks(owner) }),
+      owner.goingDown('alternate', at(100)),
+      guest.degraded(at(120)),
+    );
+    for (let beat = 130; beat < 1500; beat += 60) {
+      const moved = guest
+        .guestDisks(other)
+        .map((disk, index) =>
+          index === 1 && beat % 120 === 70 ? { ...disk, failureDomain: other.primary } : disk,
+        );
+      feed(other.heartbeat(at(beat), { guests: moved }));
+      feed(owner.heartbeat(at(beat + 5), { running: ['primary'], guests: guest.guestDisks(owner) }));
+    }
+    const [outage] = outages(world);
+    const notes = world.timeline
+      .filter((entry) => entry.incidentId === outage?.id && /contested/.test(entry.text))
+      .map((entry) => entry.text);
+    expect(notes).toEqual([
+      `ldg-erp01 is contested: control domain t5-b lists it active too (c0d0 on ${other.primary}, c0d1 on ${other.alternate}): not applied, its disks are placed by t5-a, which lists it active since ${at(10)}`,
+    ]);
+    expect(world.hosts.get(guest.hostId)?.vdisks?.control).toBe(owner.hostId);
+  });
+});
+
+describe('a control domain report naming many guests', () => {
+  it('tells at most GUEST_CLAIM.maxGuestsPerReport guests, those it already listed first, and keeps how many it ignored', () => {
+    const { world } = worldWith();
+    const control = new ControlDomain('t5-control', at(-86_400));
+    const max = GUEST_CLAIM.maxGuestsPerReport;
+    const named = (count: number, prefix: string): GuestDisk[] =>
+      Array.from({ length: count }, (_, index) => ({
+        guest: `${prefix}${String(index).padStart(4, '0')}`,
+        disk: 'c0d0',
+        failureDomain: control.primary,
+      }));
+    const told = (event: FaultlineEvent) =>
+      world
+        .ingest(event)
+        .flatMap((decision) => decision.effects)
+        .flatMap((effect) =>
+          effect.type === 'follow-up' && effect.input.type === 'internal.guest-disks'
+            ? [effect.input.hostId]
+            : [],
+        );
+    const first = named(max, 'ldg-b');
+    expect(told(control.heartbeat(at(0), { guests: first }))).toHaveLength(max);
+    // Names sorting before the ones it lists already do not push them out.
+    const more = [...named(3, 'ldg-a'), ...first];
+    expect(told(control.heartbeat(at(60), { guests: more }))).toEqual([]);
+    expect(world.hosts.get(control.hostId)?.guests).toMatchObject({ ignored: 3 });
+    expect(world.hosts.has('ldg-a0000')).toBe(false);
+    expect(told(control.heartbeat(at(120), { guests: more.slice(0, 4) }))).toEqual([
+      'ldg-a0000',
+      'ldg-a0001',
+      'ldg-a0002',
+      ...first.slice(1).map((disk) => disk.guest),
+    ]);
+    expect(world.hosts.get(control.hostId)?.guests?.ignored).toBeUndefined();
   });
 });
 
