@@ -40,6 +40,12 @@ export type MdstatArrayReading = MdstatArray & {
   syncPending: MdSyncPending | null;
   /** The kernel's estimate (`finish=12.3min`) while a sync runs. */
   finishMinutes: number | null;
+  /**
+   * The live position of a running sync and its end, in 1 KiB blocks (`(a/b)` after the percentage:
+   * `status_resync` prints sectors / 2): finer than the percentage, which moves by 0.1 %.
+   */
+  syncedBlocks: number | null;
+  syncTotalBlocks: number | null;
   /** True when a `bitmap:` line follows: the array has a write-intent bitmap. */
   bitmap: boolean;
 };
@@ -58,6 +64,7 @@ const MEMBER = /^([^\s[\]()]+)\[(\d{1,6})\]((?:\([A-Z]\))*)$/;
 const PROGRESS = /\b(recovery|resync|check|repair|reshape)\s*=\s*(\d{1,3}(?:\.\d+)?)%/;
 const PENDING = /\b(?:resync|recovery)\s*=\s*(DELAYED|PENDING|REMOTE)\b/;
 const FINISH = /\bfinish\s*=\s*(\d+(?:\.\d+)?)min\b/;
+const COUNTS = /%\s*\((\d{1,15})\/(\d{1,15})\)/;
 const BLOCKS = /^\s+(\d{1,20})\s+blocks\b(.*)$/;
 
 const FLAG_BY_LETTER: Readonly<Record<string, MdstatMemberFlag>> = {
@@ -84,6 +91,8 @@ type Draft = {
   progress: number | null;
   syncPending: MdSyncPending | null;
   finishMinutes: number | null;
+  syncedBlocks: number | null;
+  syncTotalBlocks: number | null;
   bitmap: boolean;
 };
 
@@ -198,6 +207,8 @@ const startArray = (
     progress: null,
     syncPending: null,
     finishMinutes: null,
+    syncedBlocks: null,
+    syncTotalBlocks: null,
     bitmap: false,
   };
 };
@@ -259,6 +270,13 @@ const readStatusLine = (draft: Draft, lineNumber: number, raw: string, log: Warn
     draft.progress = percent;
     const finishAt = FINISH.exec(raw);
     draft.finishMinutes = finishAt === null ? null : toNumber(finishAt[1]);
+    const counts = COUNTS.exec(raw);
+    const synced = counts === null ? null : toCount(counts[1]);
+    const total = counts === null ? null : toCount(counts[2]);
+    if (synced !== null && total !== null && synced <= total) {
+      draft.syncedBlocks = synced;
+      draft.syncTotalBlocks = total;
+    }
     return;
   }
   const pending = PENDING.exec(raw);
@@ -292,6 +310,8 @@ const finish = (draft: Draft, log: WarningLog): MdstatArrayReading | null => {
     syncAction: draft.active ? draft.syncAction : null,
     syncPending: draft.active ? draft.syncPending : null,
     finishMinutes: draft.active && draft.syncAction !== null ? draft.finishMinutes : null,
+    syncedBlocks: draft.active && draft.syncAction !== null ? draft.syncedBlocks : null,
+    syncTotalBlocks: draft.active && draft.syncAction !== null ? draft.syncTotalBlocks : null,
     bitmap: draft.bitmap,
   };
   if (!MdstatArray.safeParse(pickMdstatArray(reading)).success) {

@@ -12,15 +12,26 @@
  * and with `-i` a legend of the flags after the table. Lower-case flags describe a working
  * replica (`a` active, `m` master, `l` locator read, `u` up to date, `o`, `p`, `c`, `r`, `t`);
  * upper-case ones are errors (`W` write errors, `R` read errors, `M` master blocks, `D` data
- * blocks, `F` format, `S` too small, `B` tagged data invalid). Pure: text in, replicas out; what
- * the executor makes of them is agent/executor/metadb.ts.
+ * blocks, `F` format, `S` too small, `B` tagged data invalid). As metadb.c's `info()` prints it,
+ * the flags are 20 fixed columns (`MDDB_FLAGS_STRING`, one per bit) followed by TABs, and a
+ * replica whose locator could not be read shows `unknown` for its first block and block count
+ * (read here as null). Pure: text in, replicas out; what the executor makes of them is
+ * agent/executor/metadb.ts.
  */
 
-export type MetadbReplica = { flags: string; firstBlock: number; blockCount: number; device: string };
+export type MetadbReplica = {
+  flags: string;
+  /** Null when metadb printed `unknown` (the replica's locator could not be read). */
+  firstBlock: number | null;
+  blockCount: number | null;
+  device: string;
+};
 
 export type MetadbReading = { replicas: MetadbReplica[]; messages: string[] };
 
-const REPLICA = /^\s*([A-Za-z][A-Za-z ]*?)\s+(\d{1,15})\s+(\d{1,15})\s+(\S+)\s*$/;
+const REPLICA = /^\s*([A-Za-z][A-Za-z ]*?)\s+(\d{1,15}|unknown)\s+(\d{1,15}|unknown)\s+(\S+)\s*$/;
+const blocks = (text: string | undefined): number | null =>
+  text === undefined || text === 'unknown' ? null : Number(text);
 /** The upper-case flags of a replica in error. */
 export const ERROR_FLAGS = /[WRMDFSB]/;
 
@@ -39,8 +50,8 @@ export const parseMetadb = (text: string): MetadbReading => {
     }
     replicas.push({
       flags: (replica[1] ?? '').replace(/\s+/g, ''),
-      firstBlock: Number(replica[2]),
-      blockCount: Number(replica[3]),
+      firstBlock: blocks(replica[2]),
+      blockCount: blocks(replica[3]),
       device: replica[4] ?? '',
     });
   }

@@ -22,8 +22,17 @@ import type { DraftOf, EventDraft } from './event-draft.ts';
 /** A recovering array reports progress when it enters recovery and then every this many percent. */
 export const PROGRESS_REPORT_STEP_PERCENT = 10;
 
-/** How far a resync or recovery has come, from the mdstat parse (`progress`) where the snapshot has none. */
-export type RecoveryProgress = { progress: number; finishMinutes?: number };
+/**
+ * How far a resync or recovery has come, where the snapshot has none: the mdstat parse's
+ * `progress`, and the sectors of `md/sync_completed` while a sync runs (finer than the
+ * percentage, so the control plane sees a slow resync move).
+ */
+export type RecoveryProgress = {
+  progress: number;
+  finishMinutes?: number;
+  syncedSectors?: number;
+  totalSectors?: number;
+};
 
 /** Bounds what detection remembers of lost paths and absent disks, whatever happens to the host. */
 const MAX_REMEMBERED = 4096;
@@ -141,6 +150,9 @@ const recoveringDraft = (array: ArrayReport, recovery: RecoveryProgress): DraftO
     ...mirrorData(array),
     progress: recovery.progress,
     ...(recovery.finishMinutes === undefined ? {} : { finishMinutes: recovery.finishMinutes }),
+    ...(recovery.syncedSectors === undefined || recovery.totalSectors === undefined
+      ? {}
+      : { syncedSectors: recovery.syncedSectors, totalSectors: recovery.totalSectors }),
   },
 });
 

@@ -15,6 +15,12 @@ import {
   vscsi,
 } from '../test/helpers/core-fleet.ts';
 import { ControlDomain, LdomsGuest } from '../test/helpers/core-ldoms.ts';
+import {
+  type ClientMirror,
+  LINUX_ACTIONS_BEFORE,
+  MdClient,
+  MultipathHost,
+} from '../test/helpers/core-runbooks.ts';
 import { ProbingClient, READABLE, ServingPartition, UNREADABLE } from '../test/helpers/core-servers.ts';
 
 /**
@@ -25,17 +31,27 @@ import { ProbingClient, READABLE, ServingPartition, UNREADABLE } from '../test/h
 
 type Respond = (plan: UnsignedPlan, time: number) => FaultlineEvent[];
 
-/** Runs a fleet live: scripted events, plus what each agent sends back for the plans it gets. */
+/**
+ * Runs a fleet live: scripted events, plus what each agent sends back for the plans it gets. With
+ * `agents`, what agents send each second, made at that second (so each agent's `seq` follows its
+ * clock: an event made ahead of its time would number it out of order).
+ */
 const live = (
   script: { time: number; event: FaultlineEvent }[],
   respond: Respond,
   end: number,
+  agents: (time: number) => FaultlineEvent[] = () => [],
 ): FaultlineEvent[] => {
   const world = new MemoryWorld(DEFAULT_CORE_CONFIG);
   const recorded: FaultlineEvent[] = [];
   const queue = [...script].sort((a, b) => a.time - b.time);
   let seen = 0;
   for (let time = queue[0]?.time ?? 0; time <= end; time += 1) {
+    const now = agents(time);
+    if (now.length > 0) {
+      queue.push(...now.map((event) => ({ time, event })));
+      queue.sort((a, b) => a.time - b.time);
+    }
     while ((queue[0]?.time ?? Number.POSITIVE_INFINITY) <= time) {
       const { event } = queue.shift() as { event: FaultlineEvent };
       const stamped = {
@@ -440,6 +456,117 @@ const ldomsGuestsPlacedByControl = (): FaultlineEvent[] => {
   );
 };
 
+/**
+ * Issue 14's md runbooks (DESIGN §4 v3): vios2 IPLs under five clients that heartbeat every minute:
+ * one with a bitmap on every array; one whose arrays have none (each member is zeroed right before
+ * it is added back); one whose root and data disks both come from vios2 (one plan: both disks probed,
+ * then the field order disk by disk); one with both; and one without bitmaps whose agent predates
+ * `md.zero-superblock`: it gets no plan (it would refuse it and halt the domain) and is paged.
+ */
+const vios2IplRunbooks = (): FaultlineEvent[] => {
+  const rng = random(20261401);
+  const noBitmap = () => false;
+  const clients = [
+    new MdClient('lnxrbk01', rng),
+    new MdClient('lnxrbk02', rng, { bitmap: noBitmap }),
+    new MdClient('lnxrbk03', rng, { dataDisk: true }),
+    new MdClient('lnxrbk04', rng, { bitmap: noBitmap, capabilities: LINUX_ACTIONS_BEFORE }),
+    new MdClient('lnxrbk05', rng, { dataDisk: true, bitmap: noBitmap }),
+  ];
+  const faulty = (client: MdClient): ClientMirror[] =>
+    client.mirrors.filter((mirror) => mirror !== client.mirror('swap'));
+  const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  for (let beat = 0; beat <= 2400; beat += 60) {
+    if (beat < 120 || beat >= 720) script.push({ time: beat, event: vios2.heartbeat(at(beat)) });
+  }
+  script.push({ time: 700, event: vios2.iplCompleted(at(700), at(690)) });
+  const degradedAt = new Map(clients.map((client, index) => [client.hostId, 130 + index * 3]));
+  /** While a plan runs (issued, not yet done) its agent is busy; then its mirrors are in sync. */
+  const plans = new Map<string, { from: number; done: number }>();
+  const byId = new Map(clients.map((client) => [client.hostId, client]));
+  return live(
+    script,
+    (plan, time) => {
+      const client = byId.get(plan.hostId) as MdClient;
+      const done = time + 90;
+      plans.set(client.hostId, { from: time, done });
+      return [
+        ...progressOf(client, plan, done - 20),
+        ...client.mirrors.map((mirror) => client.healthy(mirror, at(done), plan.id)),
+      ];
+    },
+    2400,
+    (time) =>
+      clients.flatMap((client, index) => {
+        const events: FaultlineEvent[] = [];
+        const down = degradedAt.get(client.hostId) as number;
+        if (time === down) events.push(...faulty(client).map((mirror) => client.degraded(mirror, at(time))));
+        const plan = plans.get(client.hostId);
+        if ((time - 1 - index) % 60 === 0 && (plan === undefined || time < plan.from || time > plan.done)) {
+          const healed = plan !== undefined && time > plan.done;
+          events.push(client.heartbeat(at(time), time < down || healed ? [] : faulty(client)));
+        }
+        return events;
+      }),
+  );
+};
+
+/**
+ * A SAN port goes away under four multipath hosts (DESIGN §4 v3 `scsi.online`): `dbofl01`'s leg,
+ * active until then, is set `offline` by the SCSI layer; `dbofl02`'s leg had been offline since
+ * long before (paged as a local fault then); the two others come back by themselves. The canary
+ * `dbofl01` gets `scsi.online` before its reinstate; `dbofl02` gets the reinstate alone, which fails
+ * on an offline device: its domain halts and a person is paged. Every host heartbeats each minute.
+ */
+const sanPortOfflineLeg = (): FaultlineEvent[] => {
+  const hosts = ['dbofl01', 'dbofl02', 'dbofl03', 'dbofl04'].map((name) => new MultipathHost(name));
+  const [offlined, offlineBefore, ...others] = hosts as [
+    MultipathHost,
+    MultipathHost,
+    MultipathHost,
+    MultipathHost,
+  ];
+  type LegState = 'active' | 'offline' | 'failed';
+  const states = new Map<string, LegState>(hosts.map((host) => [host.hostId, 'active']));
+  const changes: { time: number; host: MultipathHost; state: LegState }[] = [
+    { time: 100, host: offlineBefore, state: 'offline' },
+    { time: 400, host: offlined, state: 'offline' },
+    ...others.map((host, index) => ({ time: 401 + index, host, state: 'failed' as const })),
+    ...others.map((host, index) => ({ time: 500 + index, host, state: 'active' as const })),
+  ];
+  const busy = new Map<string, number>();
+  const byId = new Map(hosts.map((host) => [host.hostId, host]));
+  return live(
+    [],
+    (plan, time) => {
+      const host = byId.get(plan.hostId) as MultipathHost;
+      busy.set(host.hostId, time + 30);
+      if (host === offlineBefore) return progressOf(host, plan, time + 5, { failAt: 1 });
+      states.set(host.hostId, 'active');
+      return [
+        ...progressOf(host, plan, time + 5),
+        host.path('path.restored', at(time + 20), 'active', plan.id),
+      ];
+    },
+    1800,
+    (time) =>
+      hosts.flatMap((host, index) => {
+        const events: FaultlineEvent[] = [];
+        for (const change of changes) {
+          if (change.time !== time || change.host !== host) continue;
+          states.set(host.hostId, change.state);
+          events.push(
+            host.path(change.state === 'active' ? 'path.restored' : 'path.lost', at(time), change.state),
+          );
+        }
+        if ((time - 5 - index) % 60 === 0 && time > (busy.get(host.hostId) ?? Number.NEGATIVE_INFINITY))
+          events.push(host.heartbeat(at(time), states.get(host.hostId) ?? 'active'));
+        return events;
+      }),
+  );
+};
+
 const directory = join(import.meta.dirname, '..', 'events', 'examples', 'storms');
 mkdirSync(directory, { recursive: true });
 const storms = {
@@ -454,6 +581,8 @@ const storms = {
   'single-client-read-back': singleClientReadBack(),
   'single-client-disk-still-reads': singleClientDiskStillReads(),
   'ldoms-guests-placed-by-control': ldomsGuestsPlacedByControl(),
+  'vios2-ipl-runbooks-of-issue-14': vios2IplRunbooks(),
+  'san-port-offline-leg': sanPortOfflineLeg(),
 };
 for (const [name, events] of Object.entries(storms)) {
   writeFileSync(

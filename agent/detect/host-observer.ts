@@ -102,6 +102,9 @@ export const hostObserver = (
       progress.set(array, {
         progress: sync.progress ?? 0,
         ...(sync.finishMinutes === null ? {} : { finishMinutes: sync.finishMinutes }),
+        ...(sync.syncedSectors === undefined || sync.totalSectors === undefined
+          ? {}
+          : { syncedSectors: sync.syncedSectors, totalSectors: sync.totalSectors }),
       });
     }
     const watched = await watchFor(scan.snapshot.platform).probe(scan.snapshot);

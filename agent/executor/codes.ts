@@ -66,6 +66,14 @@ export const STEP_REFUSAL = {
   foreignSignature: 'foreign-signature',
   staleHalfNewer: 'stale-half-newer',
   tooSmall: 'too-small',
+  /** `md.zero-superblock` of a partition that no `md.remove` of this plan took out of that array in this run. */
+  notRemovedByPlan: 'not-removed-by-plan',
+  /** `md.zero-superblock` on a disk no `disk.verify` of this plan passed in this run, or that no longer is what it verified. */
+  diskNotVerified: 'disk-not-verified',
+  /** `md.zero-superblock` in an array that has a write-intent bitmap: `--re-add` brings its member back without a full rebuild. */
+  bitmapPresent: 'bitmap-present',
+  /** The in-sync partner on another failure domain runs, but the agent's own read of it fails. */
+  partnerNotReadable: 'partner-not-readable',
   mirrorNotFound: 'mirror-not-found',
   componentNotFound: 'component-not-found',
   notInMaintenance: 'not-in-maintenance',
@@ -73,8 +81,29 @@ export const STEP_REFUSAL = {
   partnerNotOkay: 'partner-not-okay',
   hotSpareInUse: 'hot-spare-in-use',
   metadbUnhealthy: 'metadb-unhealthy',
+  /** `svm.metadb-restore` before this plan's `svm.wait-sync` of each repaired mirror succeeded in this run. */
+  waitSyncNotSucceeded: 'wait-sync-not-succeeded',
+  /** `svm.metadb-restore` of a slice that is not on the disk of this plan's `svm.metareplace`. */
+  sliceNotOnRepairedDisk: 'slice-not-on-repaired-disk',
+  /** `metadb` gave no answer (missing, timed out, or no state database at all). */
+  metadbUnreadable: 'metadb-unreadable',
+  noReplicaOnSlice: 'no-replica-on-slice',
+  /** A replica on the slice is not in error: deleting it would drop a working copy. */
+  replicaNotInError: 'replica-not-in-error',
+  /** A replica on another disk is in error or not active. */
+  otherReplicaNotActive: 'other-replica-not-active',
+  /** The replicas on other disks are fewer than half of all: deleting would leave no majority. */
+  tooFewOtherReplicas: 'too-few-other-replicas',
+  /** The plan's `count` is not the number of replicas on the slice now. */
+  replicaCountMismatch: 'replica-count-mismatch',
   notAPathOfMap: 'not-a-path-of-map',
   ghostPath: 'ghost-path',
+  /** `scsi.online` of a device that is not `offline` (blocked, transport-offline, ...): the kernel or the transport owns it. */
+  deviceNotOffline: 'device-not-offline',
+  /** `scsi.online` of an address with no SCSI device under it: its target is gone. */
+  targetGone: 'target-gone',
+  /** `scsi.online` where no WWID is known to check the disk against, or the disk's own cannot be read. */
+  wwidUnknown: 'wwid-unknown',
   /** A step this agent does not implement (admission refuses such a plan before it runs). */
   unsupportedAction: PLAN_REFUSAL.unsupportedAction,
 } as const;
@@ -98,6 +127,10 @@ export const STEP_FAILURE = {
   /** mdadm refused both `--re-add` and `--add` (for instance a device that reports being an active member). */
   addRefused: 'add-refused',
   syncStalled: 'sync-stalled',
+  /** `multipathd reinstate` answered ok, but the path was not back in its former state within `checkSeconds`. */
+  pathNotBack: 'path-not-back',
+  /** `scsi.online` set the device running, but a direct read of the disk still fails. */
+  readFailed: 'read-failed',
   memberFailed: 'member-failed',
   lastErred: 'last-erred',
   arrayNotFound: 'array-not-found',

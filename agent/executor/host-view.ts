@@ -14,6 +14,7 @@ import {
   mdMemberStatesFromMdstat,
 } from '../../probes/report-states.ts';
 import { overriddenFailureDomain, type TopologyOverrides } from '../../probes/topology.ts';
+import type { DirectReader } from '../scan/direct-read.ts';
 import {
   type BlockDiskInfo,
   readHostTopology,
@@ -40,6 +41,8 @@ export type HostAccess = {
   topology: TopologyOverrides | undefined;
   runProgram: RunProgram;
   signal?: AbortSignal | undefined;
+  /** The direct read of a disk's first block (./disk-read.ts); the tree's nodes are read when absent. */
+  directRead?: DirectReader | undefined;
 };
 
 /** One member of an md array as the kernel shows it now. */

@@ -1,26 +1,112 @@
-import { ERROR_FLAGS, type MetadbReading } from '../../probes/metadb.ts';
+import { diskOfDevice } from '../../probes/block-device.ts';
+import { ERROR_FLAGS, type MetadbReading, type MetadbReplica } from '../../probes/metadb.ts';
+import type { StepRefusalCode } from './codes.ts';
 
 /**
- * The executor's reading of the state database (`metadb -i`, parsed by probes/metadb.ts):
- * `svm.metareplace` runs only while the replicas are healthy (docs/architecture.md §4): a resync
- * that starts while SVM cannot commit its state is how a mirror ends up with two stale halves.
+ * The executor's reading of the state database (`metadb`, parsed by probes/metadb.ts), for the SVM
+ * steps of docs/architecture.md §4.
+ *
+ * SVM needs half of its replicas to keep running and half plus one to boot; a resync that starts
+ * while SVM cannot commit its state is how a mirror ends up with two stale halves. But replicas on
+ * a disk that went away (its service domain rebooted) keep their error flags after the disk is
+ * back, until they are deleted and re-created (`metadb -d`, `metadb -a`): those alone must not
+ * refuse the repair of that very disk, and a guest with three replicas per disk then has exactly
+ * half of them active.
  */
 
+/** The slice a replica sits on, as the plans name it: `/dev/dsk/c0d1s7` → `c0d1s7`. */
+export const replicaSlice = (replica: MetadbReplica): string => replica.device.replace(/^\/dev\/r?dsk\//, '');
+
+/** The disk a replica sits on (`c0d1`), or null for a name that is not a disk's slice. */
+export const replicaDisk = (replica: MetadbReplica): string | null => diskOfDevice(replicaSlice(replica));
+
+/** A replica with an error flag (`W`, `R`, `M`, `D`, `F`, `S`, `B`). */
+export const replicaInError = (replica: MetadbReplica): boolean => ERROR_FLAGS.test(replica.flags);
+
+/** A replica SVM commits to: flagged `a` and in no error. */
+export const replicaActive = (replica: MetadbReplica): boolean =>
+  replica.flags.includes('a') && !replicaInError(replica);
+
+const describe = (replicas: readonly MetadbReplica[]): string =>
+  replicas.map((replica) => `${replicaSlice(replica)} (${replica.flags})`).join(', ');
+
 /**
- * Whether the state database is healthy: at least one replica, none with an error flag, and a
- * majority of them active (SVM needs half the replicas to run and half plus one to boot).
- * Returns why not, or null when healthy.
+ * Whether the state database allows `svm.metareplace` of a component on `repairedDisk`: at least
+ * one replica, every replica in error on the disk being repaired, and at least half of them
+ * active. Without a repaired disk, any replica in error refuses. Returns why not, or null.
  */
-export const metadbProblem = (reading: MetadbReading): string | null => {
+export const metadbProblem = (
+  reading: MetadbReading,
+  options: { repairedDisk?: string | null } = {},
+): string | null => {
   const { replicas } = reading;
   if (replicas.length === 0) {
     return reading.messages[0] === undefined ? 'no state database replica' : reading.messages[0];
   }
-  const erred = replicas.filter((replica) => ERROR_FLAGS.test(replica.flags));
-  if (erred.length > 0) {
-    return `replica errors: ${erred.map((replica) => `${replica.device} (${replica.flags})`).join(', ')}`;
+  const repairedDisk = options.repairedDisk ?? null;
+  const erredElsewhere = replicas.filter(
+    (replica) => replicaInError(replica) && (repairedDisk === null || replicaDisk(replica) !== repairedDisk),
+  );
+  if (erredElsewhere.length > 0) {
+    return repairedDisk === null
+      ? `replica errors: ${describe(erredElsewhere)}`
+      : `replica errors off the repaired disk ${repairedDisk}: ${describe(erredElsewhere)}`;
   }
-  const active = replicas.filter((replica) => replica.flags.includes('a')).length;
-  if (active * 2 <= replicas.length) return `only ${active} of ${replicas.length} replicas are active`;
+  const active = replicas.filter(replicaActive).length;
+  if (active * 2 < replicas.length) return `only ${active} of ${replicas.length} replicas are active`;
   return null;
+};
+
+/** A refusal of `svm.metadb-restore`: its code and why. */
+export type MetadbRestoreRefusal = { code: StepRefusalCode; detail: string };
+
+/** What `svm.metadb-restore` found on the host: the replicas on its slice and the others. */
+export type MetadbRestoreReading = { onSlice: MetadbReplica[]; otherDisks: MetadbReplica[]; total: number };
+
+/**
+ * The state database guards of `svm.metadb-restore` (§4), on a fresh reading: every replica on
+ * `slice` is in error, every replica on another disk is active and those are at least half of all
+ * replicas, and `count` is the number of replicas on the slice. Replicas on other slices of the
+ * repaired disk count in the total only. The other guards (the plan's wait-sync, the repaired disk)
+ * are the step's.
+ */
+export const metadbRestoreRefusal = (
+  reading: MetadbReading,
+  slice: string,
+  count: number,
+): MetadbRestoreRefusal | MetadbRestoreReading => {
+  const disk = diskOfDevice(slice);
+  const { replicas } = reading;
+  const onSlice = replicas.filter((replica) => replicaSlice(replica) === slice);
+  const otherDisks = replicas.filter((replica) => replicaDisk(replica) !== disk);
+  if (onSlice.length === 0) {
+    return { code: 'no-replica-on-slice', detail: `metadb lists no replica on ${slice}` };
+  }
+  const working = onSlice.filter((replica) => !replicaInError(replica));
+  if (working.length > 0) {
+    return {
+      code: 'replica-not-in-error',
+      detail: `${working.length} of the ${onSlice.length} replicas on ${slice} are not in error (${describe(working)}): nothing to re-create`,
+    };
+  }
+  const inactive = otherDisks.filter((replica) => !replicaActive(replica));
+  if (inactive.length > 0) {
+    return {
+      code: 'other-replica-not-active',
+      detail: `replicas on other disks are not active: ${describe(inactive)}`,
+    };
+  }
+  if (otherDisks.length * 2 < replicas.length) {
+    return {
+      code: 'too-few-other-replicas',
+      detail: `only ${otherDisks.length} of ${replicas.length} replicas are on other disks than ${disk ?? slice}: fewer than half`,
+    };
+  }
+  if (count !== onSlice.length) {
+    return {
+      code: 'replica-count-mismatch',
+      detail: `the plan re-creates ${count} replicas on ${slice}, metadb lists ${onSlice.length}`,
+    };
+  }
+  return { onSlice, otherDisks, total: replicas.length };
 };

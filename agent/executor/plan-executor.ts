@@ -8,23 +8,22 @@ import type {
 } from '../../events/index.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
-import { STEP_REFUSAL } from './codes.ts';
 import type { HostAccess } from './host-view.ts';
 import { Projection } from './projection.ts';
 import {
   type Clock,
   type ExecutorTiming,
   failed,
-  refused,
   type StepContext,
   type StepOutcome,
   type StepResult,
 } from './step-context.ts';
 import { runDiskProbe } from './steps/disk-probe.ts';
 import { mdAdd, mdFail, mdRemove, mdWaitSync } from './steps/md-steps.ts';
+import { mdZeroSuperblock } from './steps/md-zero-superblock.ts';
 import { multipathReinstate } from './steps/multipath-steps.ts';
-import { diskVerify, scsiDelete, scsiRescan } from './steps/scsi-steps.ts';
-import { svmMetareplace, svmWaitSync } from './steps/svm-steps.ts';
+import { diskVerify, scsiDelete, scsiOnline, scsiRescan } from './steps/scsi-steps.ts';
+import { svmMetadbRestore, svmMetareplace, svmWaitSync } from './steps/svm-steps.ts';
 import type { WriteSysfs } from './sysfs.ts';
 
 /**
@@ -77,6 +76,8 @@ const CHANGING_ACTIONS: ReadonlySet<PlanAction> = new Set([
   'md.add',
   'svm.metareplace',
   'multipath.reinstate',
+  'scsi.online',
+  'svm.metadb-restore',
 ]);
 
 const MAX_DETAIL = 4096;
@@ -110,13 +111,12 @@ const runStep = async (step: PlanStep, context: StepContext): Promise<StepResult
       return svmWaitSync(step, context);
     case 'multipath.reinstate':
       return multipathReinstate(step, context);
-    // Not yet in this agent's capabilities (./plan-runner.ts): plan admission refuses such a plan first.
     case 'md.zero-superblock':
-      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
+      return mdZeroSuperblock(step, context);
     case 'scsi.online':
-      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
+      return scsiOnline(step, context);
     case 'svm.metadb-restore':
-      return refused(STEP_REFUSAL.unsupportedAction, `${step.action} is not implemented by this agent`);
+      return svmMetadbRestore(step, context);
   }
 };
 

@@ -13,8 +13,10 @@ import type { EventSink } from '../detect/event-sink.ts';
 import type { AgentIdentity } from '../identity.ts';
 import type { PlanRunner, PlanRunnerContext } from '../loop/plan-runner.ts';
 import { createTransport, type Transport } from '../publish/proxy-tunnel.ts';
+import type { DirectReader } from '../scan/direct-read.ts';
 import { type AgentLog, streamLog } from '../state/agent-log.ts';
 import type { PlanRefusalCode } from './codes.ts';
+import { executorDirectReader } from './disk-read.ts';
 import { pathExists, readBootTime } from './host-files.ts';
 import { ADMISSION_DEFAULTS, type Admission, type AdmissionPolicy, admitPlan } from './plan-admission.ts';
 import { executePlan, type StepReport } from './plan-executor.ts';
@@ -58,10 +60,12 @@ export const capabilitiesFor = (platform: Platform): readonly PlanAction[] => {
         'disk.verify',
         'md.add',
         'md.wait-sync',
+        'md.zero-superblock',
         'multipath.reinstate',
+        'scsi.online',
       ];
     case 'solaris':
-      return ['disk.probe', 'svm.metareplace', 'svm.wait-sync'];
+      return ['disk.probe', 'svm.metareplace', 'svm.wait-sync', 'svm.metadb-restore'];
     case 'aix':
     case 'ibmi':
       return [];
@@ -81,6 +85,8 @@ export type ExecutorOptions = {
   searchPath?: readonly string[];
   /** Writes sysfs attributes; directly under the root by default. */
   writeSysfs?: WriteSysfs;
+  /** Reads a disk's first block; by default `dd` found on `searchPath` (./disk-read.ts). */
+  directRead?: DirectReader;
   clock?: Clock;
   timing?: Partial<ExecutorTiming>;
   policy?: Partial<AdmissionPolicy>;
@@ -123,6 +129,14 @@ const resolveOptions = (options: ExecutorOptions) => {
     capabilities: capabilitiesFor(options.platform ?? 'linux'),
     runProgram: options.runProgram ?? createProgramRunner(searchPath),
     writeSysfs: options.writeSysfs ?? writeSysfsFile,
+    directReadFor: (root: string): DirectReader =>
+      options.directRead ??
+      executorDirectReader({
+        root,
+        platform: options.platform ?? 'linux',
+        searchPath,
+        searchPathGiven: options.searchPath !== undefined,
+      }),
     clock,
     timing: { ...EXECUTOR_TIMING_DEFAULTS, ...options.timing },
     policy: { ...ADMISSION_DEFAULTS, ...options.policy },
@@ -224,6 +238,7 @@ const handlePlan = async (
         topology: config.topology,
         runProgram: resolved.runProgram,
         signal: environment.signal,
+        directRead: resolved.directReadFor(config.root),
       },
       clock: resolved.clock,
       timing: resolved.timing,

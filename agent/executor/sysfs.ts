@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * The two sysfs files the executor writes (§4 `scsi.delete`, `scsi.rescan`), written directly
+ * The sysfs files the executor writes (§4 `scsi.delete`, `scsi.rescan`, `scsi.online`), written directly
  * under the configured root (`/` on a host, a fake tree in tests). The names come from a parsed
  * plan (`Hctl`, `ScsiHost`), which admit no `/` or `..`, so a path can only land where it should.
  * A file is opened write-only without `O_CREAT`: a missing attribute (the device is gone) is an
@@ -25,6 +25,16 @@ export const writeSysfsFile: WriteSysfs = async (path, text) => {
 /** `/sys/class/scsi_device/<hctl>/device/delete` under `root`. */
 export const scsiDeletePath = (root: string, hctl: string): string =>
   join(root, 'sys', 'class', 'scsi_device', hctl, 'device', 'delete');
+
+/** `/sys/class/scsi_device/<hctl>/device/state` under `root`. */
+export const scsiStatePath = (root: string, hctl: string): string =>
+  join(root, 'sys', 'class', 'scsi_device', hctl, 'device', 'state');
+
+/**
+ * What `scsi.online` writes to `state`: the kernel's `store_state_field` takes a state name only
+ * when a newline follows it (what `echo running` writes); a bare `running` is EINVAL.
+ */
+export const SCSI_RUNNING_STATE = 'running\n';
 
 /** `/sys/class/scsi_host/<host>/scan` under `root`. */
 export const scsiScanPath = (root: string, scsiHost: string): string =>

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   type ArrayReport,
   type FailureDomain,
@@ -7,6 +8,7 @@ import {
 } from '../../events/index.ts';
 import { diskOfDevice } from '../../probes/block-device.ts';
 import { localFailureDomain } from '../../probes/failure-domain.ts';
+import { type MdSyncCompleted, parseSyncCompleted } from '../../probes/md-sync-completed.ts';
 import { type MdadmDetail, parseMdadmDetail } from '../../probes/mdadm-detail.ts';
 import { type MdstatArrayReading, parseMdstat } from '../../probes/mdstat.ts';
 import {
@@ -16,13 +18,14 @@ import {
 } from '../../probes/report-states.ts';
 import { overriddenFailureDomain } from '../../probes/topology.ts';
 import { limit, type ScanContext, SNAPSHOT_LIMITS, toolRequest } from './scan-context.ts';
-import { type HostTopology, readMdSysfs } from './sysfs-reader.ts';
+import { type HostTopology, readMdSysfs, readText } from './sysfs-reader.ts';
 
 /**
  * The Linux md section of a host scan (scan.ts): each array of `/proc/mdstat` with its members'
  * states and failure domains, from sysfs (`md/dev-*`) where it has them and from
  * `mdadm --detail` only for what files cannot tell (an array's UUID without a udev `md-uuid-`
- * link, its level, a member's state); and the sync progress of arrays resyncing or recovering.
+ * link, its level, a member's state); and the sync progress of arrays resyncing or recovering,
+ * with the sectors of `md/sync_completed` (§3 `mirror.recovering`).
  */
 
 /** The md arrays of `/proc/mdstat` (its text), with their sync progress recorded in the context. */
@@ -48,10 +51,23 @@ export const scanMdArrays = async (
   }
   for (const array of mdstat.arrays) {
     if (array.syncAction !== null || array.syncPending !== null) {
-      context.sync[array.name] = { progress: array.progress, finishMinutes: array.finishMinutes };
+      const completed = await readSyncCompleted(context.root, array.name);
+      context.sync[array.name] = {
+        progress: array.progress,
+        finishMinutes: array.finishMinutes,
+        ...(completed?.state === 'running'
+          ? { syncedSectors: completed.syncedSectors, totalSectors: completed.totalSectors }
+          : {}),
+      };
     }
   }
   return arrays;
+};
+
+/** `md/sync_completed` of an array (probes/md-sync-completed.ts); null where sysfs has none. */
+const readSyncCompleted = async (root: string, array: string): Promise<MdSyncCompleted | null> => {
+  const text = await readText(join(root, 'sys', 'block', array, 'md', 'sync_completed'));
+  return text === null ? null : parseSyncCompleted(text);
 };
 
 /** What `mdadm --detail` of an array depends on: its membership and state, not its progress. */

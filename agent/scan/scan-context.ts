@@ -9,8 +9,16 @@ import type { ToolRequest, ToolRunner } from './tool-runner.ts';
  * the tool runner for a tool's output.
  */
 
-/** Sync progress of an array, which the snapshot does not carry but `mirror.recovering` does. */
-export type ArraySync = { progress: number | null; finishMinutes: number | null };
+/**
+ * Sync progress of an array, which the snapshot does not carry but `mirror.recovering` does: the
+ * percentage and estimate of mdstat, and the sectors of `md/sync_completed` while a sync runs.
+ */
+export type ArraySync = {
+  progress: number | null;
+  finishMinutes: number | null;
+  syncedSectors?: number;
+  totalSectors?: number;
+};
 
 /** What a probe could not read, tagged with the probe. */
 export type ScanWarning = ProbeWarning & {

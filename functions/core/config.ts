@@ -40,6 +40,8 @@ export const CoreConfig = z.strictObject({
   planStallSeconds: z.int().min(1).max(86_400).default(900),
   /** A path still failed this long after its domain is up gets `multipath.reinstate`. */
   pathReinstateDelaySeconds: Seconds.default(120),
+  /** `multipath.reinstate` succeeds only if its path is back in its former state within this long (§4). */
+  reinstateCheckSeconds: z.int().min(1).max(3600).default(30),
   /** After `flapLimit` downs within `flapWindowSeconds` during waves, the domain stays halted. */
   flapLimit: z.int().min(1).max(100).default(3),
   flapWindowSeconds: Seconds.default(3600),

@@ -19,6 +19,7 @@ import type {
   ServedDomain,
   Watermark,
 } from './model.ts';
+import { lossAfter, withOlderSighting } from './path-loss.ts';
 
 /** A host's resources: per-resource last-writer-wins by `(bootid, seq)`, and what they say about health. */
 
@@ -121,7 +122,13 @@ export const applyMirrorEvent = (
 /** Applies a path event to its path if it is newer than what the host slice holds. */
 export const applyPathEvent = (host: HostSlice, event: PathLost | PathRestored, at: string): boolean => {
   const key = pathKey(event.data.map, event.data.path);
-  if (!isNewer(host.paths[key]?.watermark, event.seq)) return false;
+  const previous = host.paths[key];
+  const sighting = { state: event.data.state, seq: event.seq, at };
+  if (!isNewer(previous?.watermark, event.seq)) {
+    if (previous !== undefined) host.paths[key] = withOlderSighting(previous, sighting);
+    return false;
+  }
+  const lost = lossAfter(previous, sighting);
   host.paths[key] = {
     map: event.data.map,
     wwid: event.data.wwid,
@@ -130,17 +137,22 @@ export const applyPathEvent = (host: HostSlice, event: PathLost | PathRestored, 
     failureDomain: event.data.failureDomain,
     state: event.data.state,
     activePaths: event.data.activePaths,
+    ...(lost === undefined ? {} : { lost }),
     watermark: { bootid: event.bootid, seq: event.seq },
     changedAt: at,
   };
   return true;
 };
 
-const pathRecord = (report: PathReport, watermark: Watermark, at: string): PathRecord => ({
-  ...report,
-  watermark,
-  changedAt: at,
-});
+const pathRecord = (
+  previous: PathRecord | undefined,
+  report: PathReport,
+  watermark: Watermark,
+  at: string,
+): PathRecord => {
+  const lost = lossAfter(previous, { state: report.state, seq: watermark.seq, at });
+  return { ...report, ...(lost === undefined ? {} : { lost }), watermark, changedAt: at };
+};
 
 /**
  * Applies a heartbeat's full picture: each array and path newer than its watermark is replaced,
@@ -175,9 +187,13 @@ export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string
     const key = pathKey(report.map, report.path);
     paths.add(key);
     const previous = host.paths[key];
-    if (!isNewer(previous?.watermark, event.seq)) continue;
+    if (!isNewer(previous?.watermark, event.seq)) {
+      if (previous !== undefined)
+        host.paths[key] = withOlderSighting(previous, { state: report.state, seq: event.seq, at });
+      continue;
+    }
     if (previous === undefined || previous.state !== report.state) changed = true;
-    host.paths[key] = pathRecord(report, watermark, at);
+    host.paths[key] = pathRecord(previous, report, watermark, at);
   }
   for (const [key, record] of Object.entries(host.paths)) {
     if (!paths.has(key) && isNewer(record.watermark, event.seq)) {

@@ -42,6 +42,13 @@ export type ArrayRecord = {
   changedAt: string;
 };
 
+/**
+ * When a path left the healthy states (./path-loss.ts): the first report out of them (`seq`, `at`)
+ * since the last that showed it healthy, and, when one did, that report's state (`from`: `active` or
+ * `ghost`) and `seq`. A leg the outage took `offline` was healthy until it; one offline before is not.
+ */
+export type PathLoss = { seq: number; at: string; from?: PathState; healthySeq?: number };
+
 export type PathRecord = {
   map: string;
   wwid: string;
@@ -50,6 +57,8 @@ export type PathRecord = {
   failureDomain: string;
   state: PathState;
   activePaths?: number;
+  /** While the path is out of the healthy states: since when, and from which. */
+  lost?: PathLoss;
   watermark: Watermark;
   changedAt: string;
 };

@@ -69,6 +69,7 @@ const issue = (
     failureDomain: domain.failureDomain,
     config: txn.config,
     isDomainUp: txn.isDomainUp,
+    downAt: episode.downAt,
   });
   if (outcome.kind === 'healthy') {
     markHealthy(txn, host, record.incidentId, 'nothing left to do');

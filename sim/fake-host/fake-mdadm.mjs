@@ -2,6 +2,7 @@ import { deviceMinor } from './devices.mjs';
 import {
   addMember,
   bumpEvents,
+  clearSuperblock,
   DATA_OFFSET_BYTES,
   deviceNodeExists,
   deviceReadable,
@@ -16,14 +17,55 @@ import {
 import { toolResult } from './tool-result.mjs';
 
 /**
- * The fake `mdadm` (tools.mjs): `--detail` and `--examine` print what the real tool prints (the
- * formats the probes' parsers read); `--fail`, `--remove`, `--add` and `--re-add` change the host
- * model as the real tool and the kernel would, with the real refusals: `--re-add` without a bitmap
- * ("mdadm: --re-add for /dev/sdb1 to /dev/md0 is not possible"), `--add` of a device that "reports
- * being an active member", failing the last in-sync member (EBUSY from the kernel), a device too
- * small. Like the real tool it also does what the executor must never ask for: `--add` over
- * another array's superblock or over a newer stale half.
+ * The fake `mdadm` (tools.mjs), copying mdadm 4.2 (`Manage.c`, `Kill.c`, `Detail.c`) over the
+ * kernel's md driver, or the mdadm of 3.1.5 to 3.2.3 when the model says so (`mdadmVersion`):
+ * `--detail` and `--examine` print what the real tool prints (the formats the probes' parsers
+ * read); `--fail`, `--remove`, `--add`, `--re-add` and `--zero-superblock` change the host model
+ * as the real tool and the kernel would, with the real refusals:
+ *
+ * - `--re-add` of a member the kernel cannot take back incrementally: on an array without a
+ *   write-intent bitmap every member that missed events (`super_1_validate` leaves its `raid_disk`
+ *   at -1, so `ADD_NEW_DISK` fails with EINVAL), with a bitmap one older than its last clear. Exit 1,
+ *   "mdadm: --re-add for /dev/sdb1 to /dev/md0 is not possible".
+ * - `--add` of such a member (its superblock names this array, active): mdadm 4.x tries the re-add,
+ *   and when the kernel refuses it adds the device as a new one, which the kernel rebuilds in full
+ *   ("mdadm: added /dev/sdb1", exit 0). mdadm 3.1.5 to 3.2.3 refused instead, exit 1 (the refusal
+ *   was dropped in 3.2.4, commit 0a999759 "Relax restrictions on when --add is permitted"):
+ *   "mdadm: /dev/sdb1 reports being an active member for /dev/md0, but a --re-add fails." /
+ *   "mdadm: not performing --add as that would convert /dev/sdb1 in to a spare." /
+ *   "mdadm: To make this a spare, use "mdadm --zero-superblock /dev/sdb1" first."
+ * - `--zero-superblock` (`Kill`): opens the device `O_EXCL`, so a member of a running array, a
+ *   mounted or swap partition, or one a device-mapper target holds is refused with exit 2, "mdadm:
+ *   Couldn't open /dev/sdb1 for write - not zeroing"; a device with no superblock prints "mdadm:
+ *   Unrecognised md component device - /dev/sdb1" and still exits 0; a superblock is zeroed
+ *   silently, exit 0. The next `--add` then rebuilds the device in full, in every version.
+ * - failing the last in-sync member (EBUSY from the kernel), a device too small.
+ *
+ * Like the real tool it also does what the executor must never ask for: `--add` over another
+ * array's superblock or over a newer stale half, `--zero-superblock` of any device not in use.
  */
+
+/** The mdadm the fake copies when the model names none. */
+export const DEFAULT_MDADM_VERSION = '4.2';
+
+const versionParts = (version) => version.split('.').map((part) => Number.parseInt(part, 10) || 0);
+
+/** Whether `version` is at least `floor` (`3.2.4` ≥ `3.2`). */
+const atLeast = (version, floor) => {
+  const left = versionParts(version);
+  const right = versionParts(floor);
+  for (let index = 0; index < Math.max(left.length, right.length); index += 1) {
+    const difference = (left[index] ?? 0) - (right[index] ?? 0);
+    if (difference !== 0) return difference > 0;
+  }
+  return true;
+};
+
+/** mdadm 3.1.5 to 3.2.3 refuse to `--add` a device that reports being an active member. */
+const refusesAddOfActiveMember = (model) => {
+  const version = model.mdadmVersion ?? DEFAULT_MDADM_VERSION;
+  return atLeast(version, '3.1.5') && !atLeast(version, '3.2.4');
+};
 
 const pad = (text, width) => String(text).padStart(width);
 
@@ -57,8 +99,10 @@ const detailText = (model, name) => {
     `    Failed Devices : ${failed}`,
     `     Spare Devices : ${spares}`,
     '',
-    `Consistency Policy : ${array.bitmap ? 'bitmap' : 'resync'}`,
-    '',
+    // mdadm 4.0 added the line.
+    ...(atLeast(model.mdadmVersion ?? DEFAULT_MDADM_VERSION, '4.0')
+      ? [`Consistency Policy : ${array.bitmap ? 'bitmap' : 'resync'}`, '']
+      : []),
     ...(array.recovery === null
       ? []
       : [`    Rebuild Status : ${Math.floor(array.recovery.progress)}% complete`, '']),
@@ -168,6 +212,7 @@ export const mdadm = (root, argv) => {
     }
     return toolResult(code, stdout, stderr);
   }
+  if (first === '--zero-superblock') return zeroSuperblock(root, model, rest);
   const args = first === '--manage' ? rest : argv;
   const name = (args[0] ?? '').replace(/^\/dev\//, '');
   const op = MANAGE_OPS.get(args[1] ?? '');
@@ -273,7 +318,7 @@ export const mdadm = (root, argv) => {
     addMember(root, model, name, target, { reAdd: true });
     return done(0, `mdadm: re-added ${targetPath}\n`);
   }
-  if (ours && superblock.role === 'active') {
+  if (ours && superblock.role === 'active' && refusesAddOfActiveMember(model)) {
     return done(
       1,
       [
@@ -284,7 +329,71 @@ export const mdadm = (root, argv) => {
       ].join('\n'),
     );
   }
-  // Like the real mdadm, a plain --add writes this array's superblock over whatever was there.
+  // The re-add the kernel refused falls through to a plain add (mdadm ≥ 3.2.4), which, like any
+  // --add, writes this array's superblock over whatever was there: a full rebuild.
   addMember(root, model, name, target, { reAdd: false });
   return done(0, `mdadm: added ${targetPath}\n`);
+};
+
+/** What holds a device open, so that mdadm's `O_EXCL` open of it fails with EBUSY; null when nothing. */
+const exclusiveHolder = (model, device) => {
+  for (const [name, array] of Object.entries(model.arrays)) {
+    if (array.members.some((member) => member.device === device)) return `md array ${name}`;
+  }
+  if (model.mounts.some((mount) => mount.device === device)) return 'a mount';
+  if (model.swaps.includes(device)) return 'swap';
+  for (const [dm, info] of Object.entries(model.dm)) if (info.slaves.includes(device)) return dm;
+  const extra = model.extraHolders[device];
+  if (extra !== undefined && extra.length > 0) return extra[0];
+  return null;
+};
+
+/** The array a superblock names, when the host runs it. */
+const arrayNamedBy = (model, superblock) =>
+  superblock === null
+    ? null
+    : (Object.entries(model.arrays).find(([, array]) => array.uuid === superblock.uuid) ?? null);
+
+/**
+ * `mdadm --zero-superblock <device>...` (`Kill` in Kill.c, each device in turn, the exit codes
+ * or-ed): 2 when the device cannot be opened exclusively, 0 otherwise, with "Unrecognised md
+ * component device" when there was nothing to zero.
+ */
+const zeroSuperblock = (root, model, paths) => {
+  let code = 0;
+  let stderr = '';
+  for (const path of paths) {
+    const device = path.replace(/^\/dev\//, '');
+    const onMedium = readSuperblock(root, model, device);
+    const named = arrayNamedBy(model, onMedium);
+    logAction(root, {
+      argv: ['mdadm', '--zero-superblock', path],
+      before:
+        named === null
+          ? null
+          : {
+              array: named[0],
+              uuid: named[1].uuid,
+              events: named[1].events,
+              inSync: inSyncDevices(named[1]),
+              member: named[1].members.find((member) => member.device === device)?.state ?? null,
+              onMedium: { uuid: onMedium.uuid, events: onMedium.events },
+            },
+    });
+    if (
+      !deviceNodeExists(model, device) ||
+      !deviceReadable(model, device) ||
+      exclusiveHolder(model, device) !== null
+    ) {
+      stderr += `mdadm: Couldn't open ${path} for write - not zeroing\n`;
+      code |= 2;
+      continue;
+    }
+    if (onMedium === null) {
+      stderr += `mdadm: Unrecognised md component device - ${path}\n`;
+      continue;
+    }
+    clearSuperblock(root, model, device);
+  }
+  return toolResult(code, '', stderr);
 };

@@ -18,12 +18,32 @@ export type FakeArray = {
   events: number;
   nextDescriptor: number;
   members: FakeMember[];
-  recovery: { device: string; progress: number; rate: number } | null;
+  recovery: FakeRecovery | null;
   /** Percent per second of a full recovery, and of a bitmap re-add. */
   ratePerSecond: number;
   reAddRatePerSecond: number;
+  /**
+   * A fixed sync speed in KiB/s, instead of the rates: the kernel's `speed_limit_min` (1,000) for
+   * an array whose disks are busy, which the kernel throttles down to that minimum.
+   */
+  syncSpeedKiB?: number;
   /** A resync that makes no progress. */
   stalled: boolean;
+};
+
+/** A recovery the kernel runs (or has queued) on an array. */
+export type FakeRecovery = {
+  device: string;
+  /** Percent done: the live position mdstat shows. */
+  progress: number;
+  /** Percent per second. */
+  rate: number;
+  /** What `sync_completed` shows: the kernel's last checkpoint, in sectors. */
+  completedSectors?: number;
+  /** Simulated time of that checkpoint. */
+  checkpointMs?: number;
+  /** Waiting for another array's sync on the same disks (`resync=DELAYED`, `sync_completed` `delayed`). */
+  delayed?: boolean;
 };
 
 export type FakeScsiHost = {
@@ -76,10 +96,14 @@ export type FakeLun = {
 export type FakePath = {
   device: string;
   hctl: string;
+  /** As multipathd shows it (fake-multipathd.mjs): dm's `active`/`failed`, the checker's state, `dev_st` at its last check. */
   dmState: string;
   checker: string;
   online: string;
+  /** The path group; a group other than the first holds the array's standby (ghost) ports. */
   group: number;
+  /** Simulated time of the checker's next run, set by an operator's `reinstate path`. */
+  recheckAtMs?: number;
 };
 export type FakeMap = {
   name: string;
@@ -98,10 +122,22 @@ export type FakeSubmirror = {
   components: FakeComponent[];
 };
 export type FakeMirror = { name: string; blocks: number; resync: number | null; submirrors: FakeSubmirror[] };
+/**
+ * A state database replica on a slice (`c0d1s7`), with its flag letters as `metadb -i` prints them;
+ * its blocks default to the next 8192 on its slice, and `locatorUnread` prints them `unknown`.
+ */
+export type FakeReplica = {
+  device: string;
+  flags: string;
+  firstBlock?: number;
+  blockCount?: number;
+  locatorUnread?: boolean;
+};
 export type FakeSvm = {
   mirrors: FakeMirror[];
   hotSparePools: { name: string; spares: { device: string; status: string }[] }[];
-  metadb: { device: string; flags: string }[];
+  /** The state database replicas (fake-svm-tools.mjs): `metadb -i`'s flag letters (`a m p luo`, `W p l`). */
+  metadb: FakeReplica[];
   ratePerSecond: number;
   stalled: boolean;
 };
@@ -129,6 +165,14 @@ export type FakeModel = {
   platform?: 'solaris';
   /** A kernel whose sysfs lists no holders (2.6.2x and older): only mdstat tells md membership. */
   noHolders?: boolean;
+  /**
+   * The mdadm the fake copies (fake-mdadm.mjs): `4.2` when absent. `3.1.5` to `3.2.3` refuse a plain
+   * `--add` of a stale active member ("reports being an active member"); later ones add it as a
+   * new device and rebuild it in full.
+   */
+  mdadmVersion?: string;
+  /** `/proc/sys/dev/raid/speed_limit_min` in KiB/s; 1,000 when absent. */
+  speedLimitMinKiB?: number;
 };
 
 export type FakeSuperblock = {
@@ -144,6 +188,8 @@ export type FakeSuperblock = {
 
 export type FakeLogEntry = {
   argv: string[];
+  /** `metadb -a`/`-d`: the replicas as they were when it was asked. */
+  replicasBefore?: { device: string; flags: string }[];
   before?: {
     array: string;
     uuid: string;
@@ -175,9 +221,13 @@ export function writeSuperblock(
   device: string,
   superblock: FakeSuperblock,
 ): void;
+/** Blanks a partition's md superblock (`mdadm --zero-superblock`). */
+export function clearSuperblock(root: string, model: FakeModel, device: string): void;
 export function superblockFor(array: FakeArray, member: FakeMember): FakeSuperblock;
 export function inSyncDevices(array: FakeArray): string[];
 export function scsiDelete(root: string, model: FakeModel, hctl: string): boolean;
+/** A write to a SCSI device's `state` as the kernel takes it: the errno it fails with, or null. */
+export function scsiSetState(model: FakeModel, hctl: string, text: string): 'ENOENT' | 'EINVAL' | null;
 export function scsiScan(
   model: FakeModel,
   host: string,
@@ -186,6 +236,18 @@ export function scsiScan(
   lun: string,
 ): boolean;
 export function advance(root: string, model: FakeModel, ms: number): boolean;
+/** The kernel's default `speed_limit_min`, KiB/s. */
+export const SPEED_LIMIT_MIN_KIB: number;
+/** How long the kernel may leave `sync_completed` unmoved while a sync runs (five minutes). */
+export const SYNC_CHECKPOINT_MS: number;
+/** An array's sync size in 512-byte sectors. */
+export function syncTotalSectors(array: FakeArray): number;
 export function saveModelOnly(root: string, model: FakeModel): void;
 /** A new event on an array: its count goes up and every working, reachable member's superblock follows. */
 export function bumpEvents(root: string, model: FakeModel, name: string): void;
+/** The flags of a replica in error, as `metadb -d` counts them. */
+export const REPLICA_ERROR_FLAGS: RegExp;
+/** The disk of a Solaris slice (`c0d1s7` → `c0d1`). */
+export function sliceDisk(slice: string): string;
+/** Replicas on a disk that does not answer take their write error (`W`), latched until re-created. */
+export function latchReplicaErrors(model: FakeModel): void;

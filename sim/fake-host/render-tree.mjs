@@ -10,7 +10,8 @@ import { deviceMinor, deviceNodeExists, diskMinor, locateDevice, partitionsShown
  * the hosting partition and the location code; ibmvfc, with what its NPIV login answered:
  * `partition_name`, `device_name`, `port_loc_code`, `drc_name`, `npiv_version`, `capabilities`,
  * its LUNs under an `rport-H:C-T` with their target's `fc_transport/.../port_name`),
- * `proc/device-tree` (partition name, model, system id), `sys/block/<md>/md/dev-*`, dm's
+ * `proc/device-tree` (partition name, model, system id), `proc/sys/dev/raid/speed_limit_min`,
+ * `sys/block/<md>/md/dev-*`, `sync_action` and `sync_completed`, dm's
  * `dm/uuid` and slaves, and `dev/` nodes (a readable device is a file of data; an unreadable one
  * a directory, whose read fails as an offline disk's does).
  */
@@ -70,11 +71,19 @@ const mdstatText = (model) => {
     lines.push(
       `      ${array.sizeKiB} blocks super ${array.metadata} [${array.raidDevices}/${up}] [${slots}]`,
     );
-    if (array.recovery !== null) {
+    if (array.recovery?.delayed === true) {
+      // md_seq_show: a sync waiting for another array on the same disks.
+      lines.push('      \tresync=DELAYED');
+    } else if (array.recovery !== null) {
       const done = Math.floor((array.sizeKiB * array.recovery.progress) / 100);
       const bar = Math.floor(array.recovery.progress / 5);
+      const speedKiB = Math.max(
+        1,
+        Math.round(array.syncSpeedKiB ?? (array.recovery.rate * array.sizeKiB) / 100),
+      );
+      const finish = (array.sizeKiB - done) / speedKiB / 60;
       lines.push(
-        `      [${'='.repeat(bar)}>${'.'.repeat(Math.max(0, 19 - bar))}]  recovery = ${array.recovery.progress.toFixed(1)}% (${done}/${array.sizeKiB}) finish=${((100 - array.recovery.progress) / 10).toFixed(1)}min speed=204800K/sec`,
+        `      [${'='.repeat(bar)}>${'.'.repeat(Math.max(0, 19 - bar))}]  recovery = ${array.recovery.progress.toFixed(1)}% (${done}/${array.sizeKiB}) finish=${finish.toFixed(1)}min speed=${speedKiB}K/sec`,
       );
     }
     if (array.bitmap) lines.push('      bitmap: 1/1 pages [4KB], 65536KB chunk');
@@ -94,6 +103,8 @@ export const renderTree = (root, model) => {
   else file(root, 'proc/mdstat', mdstatText(model));
   file(root, 'proc/stat', `cpu  1 2 3 4 5 6 7 0 0 0\nbtime ${model.btime}\nprocesses 1234\n`);
   file(root, 'proc/sys/kernel/random/boot_id', `${model.bootId}\n`);
+  file(root, 'proc/sys/dev/raid/speed_limit_min', `${model.speedLimitMinKiB ?? 1000}\n`);
+  file(root, 'proc/sys/dev/raid/speed_limit_max', '200000\n');
   file(root, 'proc/device-tree/ibm,partition-name', `${model.ownPartition}\0`);
   const system = /^U(\w{4})\.(\w{3})\.(\w{7})$/.exec(model.system);
   if (system !== null) {
@@ -207,6 +218,17 @@ export const renderTree = (root, model) => {
     file(root, `${base}/level`, `${array.level}\n`);
     file(root, `${base}/metadata_version`, `${array.metadata}\n`);
     file(root, `${base}/sync_action`, array.recovery === null ? 'idle\n' : 'recover\n');
+    // sync_completed_show: `none`, `delayed`, or the checkpointed `<done> / <total>` sectors.
+    const total = array.sizeKiB * 2;
+    file(
+      root,
+      `${base}/sync_completed`,
+      array.recovery === null
+        ? 'none\n'
+        : array.recovery.delayed === true
+          ? 'delayed\n'
+          : `${Math.min(total, array.recovery.completedSectors ?? 0)} / ${total}\n`,
+    );
     for (const member of array.members) {
       const state = member.state === 'in_sync' ? 'in_sync' : member.state === 'faulty' ? 'faulty' : 'spare';
       file(root, `${base}/dev-${member.device}/state`, `${state}\n`);

@@ -22,6 +22,7 @@ import {
   saveModelOnly,
   scsiDelete,
   scsiScan,
+  scsiSetState,
   superblockPath,
   updateModel,
 } from './host-model.mjs';
@@ -31,7 +32,7 @@ import { runTool, TOOL_NAMES } from './tools.mjs';
  * A simulated host, for the demo's fleet and the executor's tests: a root tree rendered from a
  * model (host-model.mjs), fake storage programs generated as `#!/usr/bin/env node` scripts into a folder that is the whole
  * search path the executor gets (so no real `mdadm` is ever reached), the fake kernel (the sysfs
- * writer that reacts to `delete` and `scan` as the SCSI midlayer does, EBUSY included) and a clock
+ * writer that reacts to `delete`, `scan` and `state` as the SCSI midlayer does, EBUSY and EINVAL included) and a clock
  * whose sleeps make time pass on the host (resyncs progress, late partitions appear) without
  * waiting. Every command that changes the host, and every sysfs write, is recorded with its
  * argument vector.
@@ -72,6 +73,10 @@ const ebusy = (path: string): NodeJS.ErrnoException =>
     syscall: 'write',
   });
 
+/** The errno a sysfs write fails with: EINVAL for a state the kernel will not take. */
+const sysfsError = (code: string, path: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`${code}: write '${path}'`), { code, syscall: 'write' });
+
 export const createFakeHost = (
   model: FakeModel,
   options: { start?: number; programs?: boolean } = {},
@@ -101,6 +106,14 @@ export const createFakeHost = (
     const deleted = /^\/sys\/class\/scsi_device\/([^/]+)\/device\/delete$/.exec(shown);
     if (deleted?.[1] !== undefined && loadModel(root).luns[deleted[1]]?.heldOpen === true) throw ebusy(path);
     await writeSysfsFile(path, text);
+    const stated = /^\/sys\/class\/scsi_device\/([^/]+)\/device\/state$/.exec(shown)?.[1];
+    if (stated !== undefined) {
+      const current = loadModel(root);
+      const errno = scsiSetState(current, stated, text);
+      saveModel(root, current);
+      if (errno !== null) throw sysfsError(errno, path);
+      return;
+    }
     const scanned = /^\/sys\/class\/scsi_host\/(host\d+)\/scan$/.exec(shown);
     if (deleted?.[1] !== undefined) {
       const hctl = deleted[1];

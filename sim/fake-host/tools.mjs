@@ -9,9 +9,11 @@ import { toolResult } from './tool-result.mjs';
  * The fake storage tools: `mdadm`, `multipathd`, `metareplace`, `metastat`, `metadb`, `udevadm`
  * and `dd`, each a function of its argument vector and the fake root that reads and changes the
  * host model as the real tool would, printing what the real tool prints (the formats the probes'
- * parsers read), including the real tools' refusals: `--re-add` without a bitmap ("mdadm: --re-add
- * for /dev/sdb1 to /dev/md0 is not possible"), `--add` of a device that "reports being an active
- * member", failing the last in-sync member (EBUSY from the kernel), a device too small. Like the
+ * parsers read), including the real tools' refusals: `--re-add` of a stale member without a bitmap
+ * ("mdadm: --re-add for /dev/sdb1 to /dev/md0 is not possible"), `--add` of a device that "reports
+ * being an active member" (mdadm 3.1.5 to 3.2.3; 4.x rebuilds it in full), `--zero-superblock` of
+ * a device in use ("Couldn't open ... for write - not zeroing"), failing the last in-sync member
+ * (EBUSY from the kernel), a device too small. Like the
  * real tools they also do what the executor must never ask for: `--add` over another array's
  * superblock or over a newer stale half, `metareplace -e` of a Last Erred component.
  *

@@ -30,6 +30,14 @@ const MDSTAT: Record<Md0Stage, string> = {
   recovered: `${PERSONALITIES}md0 : active raid1 sdb1[2] sda1[0]\n      1048512 blocks super 1.2 [2/2] [UU]\n${BITMAP}      \nunused devices: <none>\n`,
 };
 
+/** `sys/block/md0/md/sync_completed` (`sync_completed_show`): the recovery's last checkpoint, in sectors. */
+const SYNC_COMPLETED: Record<Md0Stage, string> = {
+  healthy: 'none',
+  degraded: 'none',
+  recovering: '524288 / 2097024',
+  recovered: 'none',
+};
+
 /** `sys/block/md0/md/dev-<member>/{state,slot}` at each stage. */
 const MEMBER_SYSFS: Record<Md0Stage, Record<'sda1' | 'sdb1', { state: string; slot: string }>> = {
   healthy: { sda1: { state: 'in_sync', slot: '0' }, sdb1: { state: 'in_sync', slot: '1' } },
@@ -111,6 +119,7 @@ export const createFakeRoot = (stage: Md0Stage = 'healthy'): FakeRoot => {
       write(`sys/block/md0/md/dev-${member}/state`, `${files.state}\n`);
       write(`sys/block/md0/md/dev-${member}/slot`, `${files.slot}\n`);
     }
+    write('sys/block/md0/md/sync_completed', `${SYNC_COMPLETED[next]}\n`);
     // mdstat last, through a rename, so a scan never reads half of it.
     write('proc/.mdstat.tmp', MDSTAT[next]);
     renameSync(join(root, 'proc', '.mdstat.tmp'), join(root, 'proc', 'mdstat'));

@@ -16,7 +16,11 @@
  *   without an in-sync partner on another domain that is up, never remove an in-sync member, never
  *   delete a disk (`scsi.delete`) that still holds an in-sync member, `md.add` onto a deleted disk
  *   only after its `disk.verify`, never leave an array with no in-sync member, `svm.metareplace` only
- *   of a Maintenance component while another is Okay (§4);
+ *   of a Maintenance component while another is Okay; `md.zero-superblock` never of an in-sync member
+ *   (the last one least of all), only of a member the branch removed, on a disk the branch verified,
+ *   while an in-sync member on another up domain remains, and right before the `md.add` of that
+ *   member; `svm.metadb-restore` only after an `svm.wait-sync`, of a slice on a disk the branch
+ *   repaired; `scsi.online` only of a leg reported `offline` (§4);
  * - while a plan is still fetchable (issued, not started, not revoked), a domain going down that
  *   leaves its host holding a double fault, or that breaks its step walk, is a violation unless the
  *   core revoked the plan in the same delivery (§5.4: no plan for a host that holds a double fault).
@@ -26,6 +30,7 @@
 import type { MemoryWorld } from '../../cli/replay/memory-world.ts';
 import type { FaultlineEvent, Member, PlanStep, UnsignedPlan } from '../../events/index.ts';
 import { type CoreConfig, type CoreInput, toMs } from '../../functions/core/index.ts';
+import { diskOfDevice } from '../../probes/block-device.ts';
 
 /** A broken rule, with the plan and host that broke it. */
 export type Violation = { plan: string; host: string; rule: string };
@@ -290,6 +295,37 @@ export class SafetyMonitor {
     return undefined;
   }
 
+  /** What an `md.zero-superblock` breaks at its place in a branch (see the file's comment). */
+  private zeroRules(
+    step: Extract<PlanStep, { action: 'md.zero-superblock' }>,
+    next: PlanStep | undefined,
+    arrays: ReadonlyMap<string, Member[]>,
+    reported: ReadonlyMap<string, Member>,
+    branch: { removed: ReadonlySet<string>; verified: ReadonlySet<string> },
+    isUp: (domain: string) => boolean,
+  ): string[] {
+    const rules: string[] = [];
+    const key = `${step.array}\u0000${step.member}`;
+    const members = arrays.get(step.array) ?? [];
+    if (members.find((member) => member.device === step.member)?.state === 'in-sync')
+      rules.push('never zero the superblock of an in-sync member');
+    if (!branch.removed.has(key)) rules.push('md.zero-superblock only of a member the plan removed');
+    const disk = reported.get(key)?.disk ?? diskOfDevice(step.member) ?? step.member;
+    if (!branch.verified.has(disk)) rules.push('md.zero-superblock only on a disk the plan verified');
+    const domain = reported.get(key)?.failureDomain;
+    const partner = members.some(
+      (member) =>
+        member.device !== step.member &&
+        member.state === 'in-sync' &&
+        member.failureDomain !== domain &&
+        isUp(member.failureDomain),
+    );
+    if (!partner) rules.push('md.zero-superblock only while an in-sync member on another up domain remains');
+    if (next?.action !== 'md.add' || next.array !== step.array || next.member !== step.member)
+      rules.push('md.zero-superblock right before the md.add of its member');
+    return rules;
+  }
+
   /** Walks one branch's steps over a copy of the host's reported arrays. */
   private walk(hostId: string, steps: readonly PlanStep[], isUp: (domain: string) => boolean): string[] {
     const rules: string[] = [];
@@ -306,7 +342,38 @@ export class SafetyMonitor {
         diskAt.set(step.hctl, step.disk);
     }
     const deleted = new Set<string>();
-    for (const step of steps) {
+    // Each reported member as it was before the branch, by array and device: what a removed member was.
+    const reported = new Map<string, Member>();
+    for (const [name, members] of arrays)
+      for (const member of members) reported.set(`${name}\u0000${member.device}`, { ...member });
+    const removed = new Set<string>();
+    const verified = new Set<string>();
+    const repairedDisks = new Set<string>();
+    let waitedForSvm = false;
+    for (const [index, step] of steps.entries()) {
+      if (step.action === 'md.zero-superblock') {
+        rules.push(...this.zeroRules(step, steps[index + 1], arrays, reported, { removed, verified }, isUp));
+        continue;
+      }
+      if (step.action === 'svm.metadb-restore') {
+        if (!waitedForSvm) rules.push('svm.metadb-restore only after svm.wait-sync');
+        if (!repairedDisks.has(diskOfDevice(step.slice) ?? step.slice))
+          rules.push('svm.metadb-restore only of a slice on a disk the plan repaired');
+        continue;
+      }
+      if (step.action === 'scsi.online') {
+        const legs = [...(this.paths.get(hostId)?.entries() ?? [])].filter(([key]) =>
+          key.endsWith(`/${step.disk}`),
+        );
+        if (legs.length === 0 || legs.some(([, path]) => path.state !== 'offline'))
+          rules.push('scsi.online only of a leg reported offline');
+        continue;
+      }
+      if (step.action === 'svm.wait-sync') waitedForSvm = true;
+      if (step.action === 'svm.metareplace')
+        repairedDisks.add(diskOfDevice(step.component) ?? step.component);
+      if (step.action === 'md.remove') removed.add(`${step.array}\u0000${step.member}`);
+      if (step.action === 'disk.verify') verified.add(step.disk);
       if (step.action === 'scsi.delete') {
         const disk = diskAt.get(step.hctl);
         if (disk === undefined) continue;

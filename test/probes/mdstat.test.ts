@@ -110,6 +110,9 @@ describe('parseMdstat', () => {
       progress: 35.2,
       syncAction: 'recovery',
       finishMinutes: 4.1,
+      // The live position in 1 KiB blocks, finer than the percentage.
+      syncedBlocks: 14_752_896,
+      syncTotalBlocks: 41_908_224,
     });
     expect(arrayNamed(reading.arrays, 'md1')).toMatchObject({
       state: 'degraded',
@@ -117,6 +120,7 @@ describe('parseMdstat', () => {
       progress: null,
       syncAction: null,
       syncPending: 'DELAYED',
+      syncedBlocks: null,
     });
   });
 

@@ -120,6 +120,20 @@ describe('detectChanges: mirrors', () => {
     });
   });
 
+  it('carries the sectors of md/sync_completed in mirror.recovering when the scan read them', () => {
+    const changes = detectChanges(
+      initialDetectionState(degraded),
+      recovering,
+      new Map([['md0', { progress: 35.2, syncedSectors: 29_360_128, totalSectors: 83_816_448 }]]),
+    );
+    expect(changes.drafts).toMatchObject([
+      {
+        type: 'mirror.recovering',
+        data: { progress: 35.2, syncedSectors: 29_360_128, totalSectors: 83_816_448 },
+      },
+    ]);
+  });
+
   it('reports progress 0 for a resync the kernel delayed and has no percentage for', () => {
     const [, changes] = run([degraded, recovering]);
     expect(changes?.drafts).toMatchObject([{ type: 'mirror.recovering', data: { progress: 0 } }]);

@@ -3,7 +3,8 @@ import type { DeviceState, DiskProbeStep, Plan, ProbedPartition } from '../../..
 import { diskOfDevice } from '../../../probes/block-device.ts';
 import type { DraftOf } from '../../../probes/event-draft.ts';
 import { toProbedPartition } from '../../../probes/mdadm-examine.ts';
-import { hasSysBlock, pathExists, readFirstBlock, sysfsPartitions } from '../host-files.ts';
+import { readDiskDirectly } from '../disk-read.ts';
+import { hasSysBlock, pathExists, sysfsPartitions } from '../host-files.ts';
 import {
   examineSuperblock,
   type HostAccess,
@@ -15,9 +16,10 @@ import {
 import { type StepContext, type StepResult, succeeded } from '../step-context.ts';
 
 /**
- * `disk.probe` (§4): the device's state from sysfs, a direct read of its first block, and
- * `mdadm --examine` of each partition; reported as `disk.probed`. It also decides the branch: the
- * fast path when the disk is running, readable, and each partition the plan names holds a
+ * `disk.probe` (§4): the device's state from sysfs, a direct read of its first block (`dd` in a
+ * child process, ../disk-read.ts: a dead disk costs a killed child, never a stuck agent), and
+ * `mdadm --examine` of each partition that reads; reported as `disk.probed`. It also decides the
+ * branch: the fast path when the disk is running, readable, and each partition the plan names holds a
  * superblock of its array (same UUID, no more events than the array), else the rest of `steps`.
  * It only reads, so a dry-run runs it too.
  */
@@ -88,7 +90,7 @@ export const runDiskProbe = async (step: DiskProbeStep, context: StepContext): P
   const disks = linux ? await readDisks(host) : new Map();
   const info = disks.get(step.disk);
   const node = linux && info === undefined ? null : await diskNode(host.root, step.disk, linux);
-  const read = node === null ? null : await readFirstBlock(node);
+  const read = node === null ? null : await readDiskDirectly(host, step.disk, linux ? 'linux' : 'solaris');
   const readable = read?.readable === true;
   let deviceState: DeviceState;
   if (node === null || (linux && info === undefined)) deviceState = 'gone';
@@ -101,10 +103,15 @@ export const runDiskProbe = async (step: DiskProbeStep, context: StepContext): P
   const partitions: ProbedPartition[] = [];
   const partitionNames = linux && deviceState !== 'gone' ? await sysfsPartitions(host.root, step.disk) : [];
   for (const device of partitionNames) {
-    const partitionRead = await readFirstBlock(join(host.root, 'dev', device));
-    const superblock: SuperblockReading = partitionRead.readable
-      ? await examineSuperblock(host, device)
-      : { kind: 'unknown', reason: `${device} is not readable (${partitionRead.error ?? 'error'})` };
+    // A partition of a disk that does not read is not read at all: another dd would only hang or fail too.
+    const partitionRead = readable ? await readDiskDirectly(host, device, 'linux') : null;
+    const superblock: SuperblockReading =
+      partitionRead?.readable === true
+        ? await examineSuperblock(host, device)
+        : {
+            kind: 'unknown',
+            reason: `${device} is not readable (${partitionRead === null ? `${step.disk} is not` : partitionRead.detail || 'error'})`,
+          };
     superblocks.set(device, superblock);
     partitions.push(
       superblock.kind === 'md'
@@ -117,7 +124,9 @@ export const runDiskProbe = async (step: DiskProbeStep, context: StepContext): P
   if (context.plan.fastPath === undefined) reasons.push('the plan has no fast path');
   if (deviceState !== 'running') reasons.push(`${step.disk} is ${deviceState}`);
   if (!readable)
-    reasons.push(`${step.disk} is not readable${read?.error === undefined ? '' : ` (${read.error})`}`);
+    reasons.push(
+      `${step.disk} is not readable${read === null || read.detail === '' ? '' : ` (${read.detail})`}`,
+    );
   const checked: string[] = [];
   for (const expected of expectedPartitions(context.plan, step.disk)) {
     const superblock = superblocks.get(expected.device);
@@ -165,7 +174,7 @@ export const runDiskProbe = async (step: DiskProbeStep, context: StepContext): P
       partitions,
     },
   };
-  const state = `${step.disk}${hctl === null || hctl === undefined ? '' : ` at ${hctl}`}: ${deviceState}, ${readable ? `readable (${read?.how ?? 'direct'} read)` : 'not readable'}`;
+  const state = `${step.disk}${hctl === null || hctl === undefined ? '' : ` at ${hctl}`}: ${deviceState}, ${readable ? `readable (direct read: ${read?.detail || 'ok'})` : 'not readable'}`;
   const decision = fastPath
     ? `fast path (${checked.length === 0 ? 'no superblock to check' : checked.join('; ')})`
     : `steps (${reasons.join('; ')})`;

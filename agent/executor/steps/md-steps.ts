@@ -25,6 +25,9 @@ import {
   succeeded,
   wouldRun,
 } from '../step-context.ts';
+import { findPartner } from './md-partner.ts';
+import { recordRemoval, zeroedInThisRun } from './md-run-record.ts';
+import { describeSync, readSyncs, SyncHighWater, type SyncReading, syncsAhead } from './md-sync-progress.ts';
 
 /**
  * The md steps of §4, each decided on the array as the kernel shows it at that moment:
@@ -32,15 +35,21 @@ import {
  * - `md.fail` of an in-sync member only while another in-sync member sits on a different failure
  *   domain and its device is running and readable;
  * - `md.remove` only of a faulty member, or of a detached one (its device gone) that is not in
- *   sync, by name, or as `detached` when its node is gone;
+ *   sync, by name, or as `detached` when its node is gone; what it removed is recorded for this
+ *   run's `md.zero-superblock` (md-zero-superblock.ts), which zeroes only what the plan removed;
  * - `md.add` only onto a partition nothing uses (mount, swap, LVM, another array), whose superblock
  *   is blank and which carries no other signature (a file system, an LVM label, swap), or whose
  *   superblock names this array with no more events than the array (a newer stale half is never
  *   overwritten), and which is big enough; with `--re-add` when the superblock and a bitmap allow
  *   it, else `--add`;
- * - `md.wait-sync` until the array is in sync, failing after `stallSeconds` without progress (never
- *   on a fixed deadline: a large resync takes hours), or at once when a member fails meanwhile (the
- *   resync cannot finish, and waiting out the stall would only delay the page).
+ * - `md.wait-sync` until the array is in sync, failing after `stallSeconds` without a sector of
+ *   progress (never on a fixed deadline: a large resync takes hours, and at the kernel's minimum
+ *   speed its percentage moves by 0.1 % in a quarter of an hour), measured in sectors from
+ *   `md/sync_completed` and mdstat (md-sync-progress.ts); a resync queued behind another array on
+ *   the same disks (`delayed`, `resync=DELAYED`, `resync=PENDING`) is not stalled while the syncs
+ *   ahead of it move; it fails at once when a member fails meanwhile (the resync cannot finish, and
+ *   waiting out the stall would only delay the page). It reports `mirror.recovering` with the
+ *   sectors of `sync_completed` as it waits, 0 % while queued.
  *
  * No step touches an array with no in-sync member left: that is a double fault for a human (§5.4).
  */
@@ -53,21 +62,6 @@ const describeMembers = (view: MdArrayView): string =>
 const readArray = async (context: StepContext, array: string): Promise<MdArrayView | null> => {
   const view = await readMdArray(context.host, array, { detail: true });
   return view === null ? null : context.projection.applyTo(view);
-};
-
-/** Whether a member's own device answers: its disk running in sysfs and its first block readable. */
-const deviceAnswers = async (
-  context: StepContext,
-  member: MemberView,
-  deviceStates: ReadonlyMap<string, { deviceState: string | null }>,
-): Promise<{ ok: boolean; why: string }> => {
-  if (member.detached || member.disk === null) return { ok: false, why: `${member.device} is detached` };
-  const state = deviceStates.get(member.disk)?.deviceState ?? null;
-  if (state !== 'running') return { ok: false, why: `${member.disk} is ${state ?? 'in an unknown state'}` };
-  const read = await readFirstBlock(join(context.host.root, 'dev', member.device));
-  return read.readable
-    ? { ok: true, why: `${member.disk} running and readable` }
-    : { ok: false, why: `${member.device} is not readable (${read.error ?? 'error'})` };
 };
 
 export const mdFail = async (step: MdFailStep, context: StepContext): Promise<StepResult> => {
@@ -93,38 +87,17 @@ export const mdFail = async (step: MdFailStep, context: StepContext): Promise<St
   }
   let partnerNote = `${step.member} is ${member.state}: failing it costs no redundancy`;
   if (member.state === 'in-sync') {
-    const partners = inSyncMembers(view).filter((candidate) => candidate.device !== step.member);
-    if (partners.length === 0) {
-      return refused('last-in-sync-member', `${step.member} is the last in-sync member of ${step.array}`);
-    }
-    const disks = await readDisks(context.host);
-    const domain = failureDomainOf(context.host, disks, member.disk);
-    const elsewhere = partners.filter(
-      (partner) => failureDomainOf(context.host, disks, partner.disk) !== domain,
-    );
-    if (elsewhere.length === 0) {
-      return refused(
-        'partner-same-domain',
-        `every other in-sync member of ${step.array} (${partners.map((partner) => partner.device).join(', ')}) is on ${domain}, like ${step.member}`,
-      );
-    }
-    const answers: string[] = [];
-    let partner: MemberView | undefined;
-    for (const candidate of elsewhere) {
-      const answer = await deviceAnswers(context, candidate, disks);
-      answers.push(answer.why);
-      if (answer.ok) {
-        partner = candidate;
-        break;
+    const search = await findPartner(context, view, step.member, member.disk);
+    if (!search.found) {
+      if (search.reason === 'none') {
+        return refused('last-in-sync-member', `${step.member} is the last in-sync member of ${step.array}`);
       }
-    }
-    if (partner === undefined) {
       return refused(
-        'partner-not-running',
-        `no in-sync partner of ${step.member} on another domain answers: ${answers.join('; ')}`,
+        search.reason === 'same-domain' ? 'partner-same-domain' : 'partner-not-running',
+        search.detail,
       );
     }
-    partnerNote = `partner ${partner.device} in sync on ${failureDomainOf(context.host, disks, partner.disk)}`;
+    partnerNote = `partner ${search.partner.device} in sync on ${search.domain}`;
   }
   const args = [`/dev/${step.array}`, '--fail', `/dev/${step.member}`];
   if (context.dryRun) {
@@ -176,6 +149,7 @@ export const mdRemove = async (step: MdRemoveStep, context: StepContext): Promis
   }
   if (context.dryRun) {
     context.projection.remove(step.array, step.member);
+    recordRemoval(context, step.array, step.member);
     return wouldRun(`mdadm ${args.join(' ')} (${step.member} is ${member.state})`);
   }
   const run = await runAction(context, 'mdadm', args);
@@ -184,6 +158,7 @@ export const mdRemove = async (step: MdRemoveStep, context: StepContext): Promis
   if (after?.members.some((candidate) => candidate.device === step.member) === true) {
     return failed('not-applied', `${run.line} returned, but ${step.member} is still listed in ${step.array}`);
   }
+  recordRemoval(context, step.array, step.member);
   return succeeded(`${run.line}: ${toolMessage(run.result) || 'done'}`);
 };
 
@@ -283,10 +258,15 @@ export const mdAdd = async (step: MdAddStep, context: StepContext): Promise<Step
       const signature = await readSignature(join(host.root, 'dev', step.member));
       if (signature === 'unreadable') return refused('device-not-readable', `${step.member} cannot be read`);
       if (signature !== null) {
-        return refused(
-          'foreign-signature',
-          `${step.member} holds no md superblock but a ${signature} signature: adding it would destroy that`,
-        );
+        // A member whose 0.90 or 1.0 superblock (at its end) this plan zeroed still shows the
+        // array's own file system or LVM label at its start: that is the array's data, not another's.
+        if (!zeroedInThisRun(context, step.array, step.member)) {
+          return refused(
+            'foreign-signature',
+            `${step.member} holds no md superblock but a ${signature} signature: adding it would destroy that`,
+          );
+        }
+        superblockNote = `superblock zeroed by this plan; the ${signature} signature at its start is ${step.array}'s own data`;
       }
     }
     if (superblock.kind === 'md') {
@@ -376,7 +356,7 @@ export const mdWaitSync = async (step: MdWaitSyncStep, context: StepContext): Pr
   if (context.dryRun) {
     if (first === null) return refused('array-not-found', `${step.array} is not a running array`);
     return wouldRun(
-      `wait until ${step.array} is in sync, failing after ${step.stallSeconds} s without progress`,
+      `wait until ${step.array} is in sync, failing after ${step.stallSeconds} s without a sector of progress (a queued resync waits while the one ahead of it moves)`,
     );
   }
   if (first === null) return failed('array-not-found', `${step.array} is not a running array`);
@@ -384,7 +364,8 @@ export const mdWaitSync = async (step: MdWaitSyncStep, context: StepContext): Pr
   const faultyAtStart = new Set(
     first.members.filter((member) => member.state === 'faulty').map((member) => member.device),
   );
-  let bestProgress = -1;
+  const highWater = new SyncHighWater();
+  let wasQueued: SyncReading['queued'] = null;
   let lastChange = started;
   let lastReport = Number.NEGATIVE_INFINITY;
   for (;;) {
@@ -407,12 +388,22 @@ export const mdWaitSync = async (step: MdWaitSyncStep, context: StepContext): Pr
         `${newlyFaulty.map((member) => member.device).join(', ')} failed while ${step.array} synced`,
       );
     }
-    const progress = view.reading.progress;
-    if (progress !== null && progress > bestProgress) {
-      bestProgress = progress;
-      lastChange = now;
-    }
-    if (progress !== null && now - lastReport >= timing.progressReportMs && view.level !== null) {
+    const syncs = await readSyncs(host);
+    const ours = syncs.get(step.array);
+    const queued = ours?.queued ?? null;
+    // A sync that starts, or leaves the queue, has moved; a queued one moves with those ahead of it.
+    let moved = queued !== wasQueued;
+    wasQueued = queued;
+    if (ours !== undefined && highWater.advance(ours)) moved = true;
+    const ahead = queued === null ? [] : syncsAhead(syncs, step.array);
+    for (const sync of ahead) if (highWater.advance(sync)) moved = true;
+    if (moved) lastChange = now;
+
+    if (
+      (ours?.running === true || queued !== null) &&
+      now - lastReport >= timing.progressReportMs &&
+      view.level !== null
+    ) {
       lastReport = now;
       const disks = await readDisks(host);
       context.emit({
@@ -423,18 +414,41 @@ export const mdWaitSync = async (step: MdWaitSyncStep, context: StepContext): Pr
           kind: 'md',
           level: view.level,
           members: reportedMembers(context, view, disks),
-          progress,
-          ...(view.reading.finishMinutes === null ? {} : { finishMinutes: view.reading.finishMinutes }),
+          // A queued resync reports 0: not started, which the control plane counts as progress (§5.9).
+          ...recoveringProgress(queued === null ? ours : undefined),
         },
       });
     }
     if (now - lastChange >= step.stallSeconds * 1000) {
-      const where = bestProgress < 0 ? 'no sync running' : `stuck at ${bestProgress}%`;
+      const where =
+        queued === null
+          ? describeSync(ours)
+          : `queued (resync=${queued}${queued === 'PENDING' ? ': an auto-read-only array resyncs at its first write' : ''}) behind ${ahead.length === 0 ? 'no sync that runs' : ahead.map((sync) => `${sync.array} at ${describeSync(sync)}`).join(', ')}`;
       return failed(
         'sync-stalled',
-        `${step.array}: no progress for ${step.stallSeconds} s (${where}, ${view.reading.state})`,
+        `${step.array}: no sector of progress for ${step.stallSeconds} s (${where}; ${view.reading.state})`,
       );
     }
     await clock.sleep(timing.syncPollMs, host.signal);
   }
+};
+
+/** The progress fields of `mirror.recovering` (§3): percent, and the sectors of `md/sync_completed`. */
+const recoveringProgress = (
+  sync: SyncReading | undefined,
+): { progress: number; finishMinutes?: number; syncedSectors?: number; totalSectors?: number } => {
+  if (sync === undefined || !sync.running) return { progress: 0 };
+  const sectors =
+    sync.syncedSectors !== null && sync.totalSectors !== null
+      ? { syncedSectors: sync.syncedSectors, totalSectors: sync.totalSectors }
+      : {};
+  const fromSectors =
+    sync.syncedSectors !== null && sync.totalSectors !== null && sync.totalSectors > 0
+      ? Math.floor((sync.syncedSectors / sync.totalSectors) * 1000) / 10
+      : 0;
+  return {
+    progress: Math.min(100, sync.percent ?? fromSectors),
+    ...(sync.finishMinutes === null ? {} : { finishMinutes: sync.finishMinutes }),
+    ...sectors,
+  };
 };

@@ -1,9 +1,15 @@
 import { join } from 'node:path';
-import type { DiskVerifyStep, ScsiDeleteStep, ScsiRescanStep } from '../../../events/index.ts';
+import type {
+  DiskVerifyStep,
+  ScsiDeleteStep,
+  ScsiOnlineStep,
+  ScsiRescanStep,
+} from '../../../events/index.ts';
 import { pathStateOf } from '../../../probes/report-states.ts';
+import { readDiskDirectly } from '../disk-read.ts';
 import { ToolMissingError } from '../errors.ts';
 import { usageOf } from '../holders.ts';
-import { diskAtAddress, pathExists, readFirstBlock, scsiHostExists } from '../host-files.ts';
+import { diskAtAddress, pathExists, scsiHostExists } from '../host-files.ts';
 import { examineSuperblock, failureDomainOf, readDisks, readMdDetail, readMultipath } from '../host-view.ts';
 import {
   failed,
@@ -11,10 +17,11 @@ import {
   refused,
   type StepContext,
   type StepResult,
+  skipped,
   succeeded,
   wouldRun,
 } from '../step-context.ts';
-import { hostPath, scsiDeletePath, scsiScanPath } from '../sysfs.ts';
+import { hostPath, SCSI_RUNNING_STATE, scsiDeletePath, scsiScanPath, scsiStatePath } from '../sysfs.ts';
 
 /**
  * The SCSI steps of §4. `scsi.delete` writes `1` to the device's `delete` attribute only while
@@ -23,6 +30,8 @@ import { hostPath, scsiDeletePath, scsiScanPath } from '../sysfs.ts';
  * multipath leg, another path of its map is active. `scsi.rescan` asks the SCSI host for that one
  * LUN. `disk.verify` waits for udev and for late partition nodes, then fails unless the disk came
  * back under its name with its identity and each partition's superblock names its array.
+ * `scsi.online` sets a device the SCSI layer took `offline` during the outage `running` again,
+ * only while its address still holds the disk the agent knew, and fails unless the disk reads.
  */
 
 export const scsiDelete = async (step: ScsiDeleteStep, context: StepContext): Promise<StepResult> => {
@@ -150,10 +159,10 @@ const checkSuperblocks = async (
   const matched: string[] = [];
   const unchecked: string[] = [];
   for (const partition of step.partitions) {
-    const read = await readFirstBlock(join(context.host.root, 'dev', partition.device));
-    if (!read.readable) {
+    const read = await readDiskDirectly(context.host, partition.device, 'linux');
+    if (read.readable !== true) {
       if (options.skipUnreadable) unchecked.push(partition.device);
-      else problems.push(`${partition.device} is not readable (${read.error ?? 'error'})`);
+      else problems.push(`${partition.device} is not readable (${read.detail || 'error'})`);
       continue;
     }
     const expected = partition.uuid ?? (await readMdDetail(context.host, partition.array))?.uuid ?? null;
@@ -236,4 +245,116 @@ export const diskVerify = async (step: DiskVerifyStep, context: StepContext): Pr
   return succeeded(
     `${step.disk} is back at ${step.hctl}${info.sizeBytes === null ? '' : `, ${info.sizeBytes} bytes`}${info.wwid === null ? '' : `, wwid ${info.wwid}`} (${settled}); ${matched.join('; ') || 'no partition to check'}`,
   );
+};
+
+/**
+ * The WWID the disk had before the outage, as the agent knows it: the plan's `disk.verify` of it,
+ * else the multipath map multipathd keeps it in (a path stays in the map it joined, whose WWID is
+ * the LUN's, while its device is offline). Null when neither names it.
+ */
+const knownWwid = async (
+  context: StepContext,
+  step: ScsiOnlineStep,
+): Promise<{ wwid: string; source: string } | { moved: string } | null> => {
+  for (const planned of context.plan.steps) {
+    if (planned.action === 'disk.verify' && planned.disk === step.disk && planned.wwid !== undefined) {
+      return { wwid: planned.wwid, source: 'the plan' };
+    }
+  }
+  const topology = await readMultipath(context.host);
+  const maps = (topology?.maps ?? []).filter((map) => map.paths.some((path) => path.device === step.disk));
+  const [map, ...others] = maps;
+  if (map === undefined) return null;
+  if (others.length > 0)
+    return { moved: `${step.disk} is a path of ${maps.map((each) => each.name).join(' and ')}` };
+  const path = map.paths.find((candidate) => candidate.device === step.disk);
+  if (path?.hctl !== null && path?.hctl !== undefined && path.hctl !== step.hctl) {
+    return { moved: `multipathd shows ${step.disk} of ${map.name} at ${path.hctl}, not ${step.hctl}` };
+  }
+  const reinstate = context.plan.steps.find(
+    (planned) => planned.action === 'multipath.reinstate' && planned.path === step.disk,
+  );
+  if (
+    reinstate?.action === 'multipath.reinstate' &&
+    reinstate.map !== map.name &&
+    reinstate.map !== map.wwid
+  ) {
+    return { moved: `${step.disk} is a path of ${map.name}, not of ${reinstate.map} as planned` };
+  }
+  return { wwid: map.wwid, source: `multipathd's map ${map.name}` };
+};
+
+export const scsiOnline = async (step: ScsiOnlineStep, context: StepContext): Promise<StepResult> => {
+  const { host, probe } = context;
+  const address = await diskAtAddress(host.root, step.hctl);
+  if (!address.present) {
+    return refused(
+      'target-gone',
+      `no SCSI device at ${step.hctl}: its target is gone, nothing to set running`,
+    );
+  }
+  const [disk, ...more] = address.disks;
+  if (disk !== step.disk || more.length > 0) {
+    return refused(
+      'address-moved',
+      `${step.hctl} resolves to ${address.disks.join(', ') || 'no disk'}, not ${step.disk}`,
+    );
+  }
+  const disks = await readDisks(host);
+  const info = disks.get(disk);
+  if (info === undefined) return refused('address-moved', `${disk} is not under /sys/block`);
+  const domain = failureDomainOf(host, disks, disk);
+  if (domain !== probe.failureDomain || (info.hctl !== null && info.hctl !== step.hctl)) {
+    return refused(
+      'address-moved',
+      `${disk} at ${info.hctl ?? step.hctl} is served by ${domain}, not ${probe.failureDomain} as planned`,
+    );
+  }
+  const known = await knownWwid(context, step);
+  if (known !== null && 'moved' in known) return refused('address-moved', known.moved);
+  if (known === null) {
+    return refused(
+      'wwid-unknown',
+      `no WWID is known for ${disk}: it is no path of a multipath map and the plan names none, so its identity cannot be checked`,
+    );
+  }
+  if (info.wwid === null)
+    return refused('wwid-unknown', `the WWID of ${disk} at ${step.hctl} cannot be read`);
+  if (info.wwid !== known.wwid) {
+    return refused(
+      'address-moved',
+      `${step.hctl} holds ${disk} with wwid ${info.wwid}, not ${known.wwid} (${known.source}): another LUN`,
+    );
+  }
+  const state = info.sysfsState?.trim() ?? 'unknown';
+  if (state === 'running') return skipped(`${disk} at ${step.hctl} is already running`);
+  if (state !== 'offline') {
+    return refused(
+      'device-not-offline',
+      `${disk} at ${step.hctl} is ${state}, not offline: only a device the SCSI layer set offline is set running`,
+    );
+  }
+  const path = scsiStatePath(host.root, step.hctl);
+  const shown = `echo running > ${hostPath(host.root, path)}`;
+  const identity = `${disk}, wwid ${info.wwid} as ${known.source} knows it`;
+  if (context.dryRun) {
+    return wouldRun(`${shown} (${identity}, is offline)`, [
+      `a direct read of /dev/${disk} must pass afterwards`,
+    ]);
+  }
+  try {
+    await context.writeSysfs(path, SCSI_RUNNING_STATE);
+  } catch (error) {
+    return failed('sysfs-write-failed', `${shown}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const after = (await readDisks(host)).get(disk)?.sysfsState?.trim() ?? 'gone';
+  if (after !== 'running') return failed('not-applied', `${shown}: ${disk} is ${after}, not running`);
+  const read = await readDiskDirectly(host, disk, 'linux');
+  if (read.readable !== true) {
+    return failed(
+      'read-failed',
+      `${shown}: ${disk} is running, but a direct read of it fails: ${read.detail || (read.timedOut ? 'timed out' : 'not readable')}`,
+    );
+  }
+  return succeeded(`${shown}: ${identity}, is running and reads (${read.detail || 'direct read'})`);
 };

@@ -1,11 +1,17 @@
-import type { Member, SvmMetareplaceStep, SvmWaitSyncStep } from '../../../events/index.ts';
+import type {
+  Member,
+  PlanStep,
+  SvmMetadbRestoreStep,
+  SvmMetareplaceStep,
+  SvmWaitSyncStep,
+} from '../../../events/index.ts';
 import { diskOfDevice } from '../../../probes/block-device.ts';
 import { localFailureDomain } from '../../../probes/failure-domain.ts';
 import type { MetastatReading, MetastatSubmirrorReading } from '../../../probes/metastat.ts';
 import { svmMemberState } from '../../../probes/report-states.ts';
 import { overriddenFailureDomain } from '../../../probes/topology.ts';
 import { readMetadb, readMetastat } from '../host-view.ts';
-import { metadbProblem } from '../metadb.ts';
+import { metadbProblem, metadbRestoreRefusal, replicaActive, replicaSlice } from '../metadb.ts';
 import { toolMessage } from '../programs.ts';
 import {
   failed,
@@ -20,9 +26,26 @@ import {
 /**
  * The SVM steps of §4. `metareplace -e` re-enables a component only when it is in exactly
  * `Maintenance` (a `Last Erred` component is never touched automatically: it holds the last good
- * copy of some blocks), the other submirror is `Okay`, no hot spare stands in, and the state
- * database replicas are healthy. `svm.wait-sync` waits until every submirror is `Okay`.
+ * copy of some blocks), the other submirror is `Okay`, no hot spare stands in, and at least half of
+ * the state database replicas are active with every replica in error on the disk being repaired
+ * (replicas on a returned disk keep their error flags until re-created). `svm.wait-sync` waits
+ * until every submirror is `Okay`. `svm.metadb-restore` then re-creates the replicas in error on
+ * the repaired disk (`metadb -d <slice>`, `metadb -a -c <count> <slice>`, never `-f`), only after
+ * this run's wait-sync of every mirror the plan repaired succeeded.
  */
+
+/**
+ * The mirrors whose `svm.wait-sync` succeeded in this run of a plan (in a dry-run: would have run),
+ * keyed by the run's step context, which lives as long as the run: the plan's own record of what it
+ * did, never the host's word, which cannot tell this run's resync from an earlier one.
+ */
+const syncedInRun = new WeakMap<StepContext, Set<string>>();
+
+const recordSynced = (context: StepContext, mirror: string): void => {
+  const synced = syncedInRun.get(context) ?? new Set<string>();
+  synced.add(mirror);
+  syncedInRun.set(context, synced);
+};
 
 const submirrorsOf = (reading: MetastatReading, mirror: string): MetastatSubmirrorReading[] =>
   reading.submirrors.filter((submirror) => submirror.mirror === mirror);
@@ -82,9 +105,14 @@ export const svmMetareplace = async (step: SvmMetareplaceStep, context: StepCont
   }
   if (standIns.length > 0) return refused('hot-spare-in-use', standIns.join('; '));
   const metadb = await readMetadb(context.host);
-  const problem = metadb === null ? 'metadb gave no answer' : metadbProblem(metadb);
+  const problem =
+    metadb === null
+      ? 'metadb gave no answer'
+      : metadbProblem(metadb, { repairedDisk: diskOfDevice(step.component) });
   if (problem !== null) return refused('metadb-unhealthy', problem);
   const args = ['-e', step.mirror, step.component];
+  // A resync starts (or would): a wait-sync of this mirror before it no longer counts.
+  syncedInRun.get(context)?.delete(step.mirror);
   if (context.dryRun)
     return wouldRun(
       `metareplace ${args.join(' ')} (${partners.map((submirror) => submirror.name).join(', ')} Okay)`,
@@ -130,6 +158,7 @@ export const svmWaitSync = async (step: SvmWaitSyncStep, context: StepContext): 
     if (reading?.mirrors.some((mirror) => mirror.name === step.mirror) !== true) {
       return refused('mirror-not-found', `${step.mirror} is not an SVM mirror on this host`);
     }
+    recordSynced(context, step.mirror);
     return wouldRun(
       `wait until every submirror of ${step.mirror} is Okay, failing after ${step.stallSeconds} s without progress`,
     );
@@ -150,6 +179,7 @@ export const svmWaitSync = async (step: SvmWaitSyncStep, context: StepContext): 
     const submirrors = submirrorsOf(reading, step.mirror);
     const now = clock.now();
     if (submirrors.length > 0 && submirrors.every(healthy)) {
+      recordSynced(context, step.mirror);
       return succeeded(
         `every submirror of ${step.mirror} is Okay after ${Math.round((now - started) / 1000)} s`,
       );
@@ -188,4 +218,80 @@ export const svmWaitSync = async (step: SvmWaitSyncStep, context: StepContext): 
     }
     await clock.sleep(timing.syncPollMs, host.signal);
   }
+};
+
+/** The branch of the plan that holds `step`, up to it: what ran before it in this run. */
+const stepsBefore = (context: StepContext, step: PlanStep): PlanStep[] => {
+  const fastPath = context.plan.fastPath ?? [];
+  const branch = fastPath.includes(step) ? fastPath : context.plan.steps;
+  const at = branch.indexOf(step);
+  return at < 0 ? [] : branch.slice(0, at);
+};
+
+/**
+ * `svm.metadb-restore`: re-creates the state database replicas on a slice of the disk this plan
+ * repaired, which stayed in error since the disk went away (the documented recovery once its
+ * component is back). Guards, re-read right before: the wait-sync of every mirror this plan's
+ * `metareplace` steps re-enabled succeeded in this run; the slice is on a disk this plan repaired;
+ * every replica on it is in error while every replica on other disks is active and those are at
+ * least half of all; `count` is the number of replicas on it now. Then `metadb -d <slice>` and
+ * `metadb -a -c <count> <slice>` (never `-f`: the real tool deletes replicas that are all in error
+ * without it), and it fails unless the slice then holds `count` active replicas.
+ */
+export const svmMetadbRestore = async (
+  step: SvmMetadbRestoreStep,
+  context: StepContext,
+): Promise<StepResult> => {
+  const before = stepsBefore(context, step);
+  const repairs = before.filter(
+    (earlier): earlier is SvmMetareplaceStep => earlier.action === 'svm.metareplace',
+  );
+  const repairedMirrors = [...new Set(repairs.map((repair) => repair.mirror))];
+  const synced = syncedInRun.get(context) ?? new Set<string>();
+  const unsynced = repairedMirrors.filter((mirror) => !synced.has(mirror));
+  if (repairedMirrors.length === 0 || unsynced.length > 0) {
+    return refused(
+      'wait-sync-not-succeeded',
+      repairedMirrors.length === 0
+        ? 'this plan re-enabled no SVM component before this step: no resync to wait for'
+        : `no svm.wait-sync of ${unsynced.join(', ')} succeeded in this run before this step`,
+    );
+  }
+  const repairedDisks = [...new Set(repairs.flatMap((repair) => diskOfDevice(repair.component) ?? []))];
+  const disk = diskOfDevice(step.slice);
+  if (disk === null || step.slice === disk || !repairedDisks.includes(disk)) {
+    return refused(
+      'slice-not-on-repaired-disk',
+      `${step.slice} is not a slice of the disk this plan repaired (${repairedDisks.join(', ')})`,
+    );
+  }
+  const reading = await readMetadb(context.host);
+  if (reading === null) return refused('metadb-unreadable', 'metadb gave no answer');
+  const checked = metadbRestoreRefusal(reading, step.slice, step.count);
+  if ('code' in checked) return refused(checked.code, checked.detail);
+  const state = `${checked.onSlice.length} replicas on ${step.slice} in error, ${checked.otherDisks.length} of ${checked.total} on other disks active`;
+  const remove = ['-d', step.slice];
+  const add = ['-a', '-c', String(step.count), step.slice];
+  if (context.dryRun) return wouldRun(`metadb ${remove.join(' ')}; metadb ${add.join(' ')} (${state})`);
+  const removed = await runAction(context, 'metadb', remove);
+  if (!removed.ok) return removed.result;
+  const added = await runAction(context, 'metadb', add);
+  if (!added.ok) {
+    return {
+      ...added.result,
+      detail: `${added.result.detail}; the ${checked.onSlice.length} replicas of ${step.slice} were deleted and not re-created: ${checked.total - checked.onSlice.length} replicas remain`,
+    };
+  }
+  const after = await readMetadb(context.host);
+  const onSlice = after?.replicas.filter((replica) => replicaSlice(replica) === step.slice) ?? [];
+  const active = onSlice.filter(replicaActive);
+  if (active.length !== step.count || onSlice.length !== step.count) {
+    return failed(
+      'not-applied',
+      `${removed.line} and ${added.line} returned, but ${step.slice} holds ${onSlice.length} replicas, ${active.length} active`,
+    );
+  }
+  return succeeded(
+    `${removed.line}; ${added.line}: ${active.length} replicas on ${step.slice} active (${checked.otherDisks.length} on other disks)`,
+  );
 };

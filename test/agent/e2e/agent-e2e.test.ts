@@ -149,6 +149,8 @@ describe('faultline-agent run, end to end', () => {
       array: 'md0',
       progress: 27.1,
       finishMinutes: 0.3,
+      syncedSectors: 524_288,
+      totalSectors: 2_097_024,
       members: expect.arrayContaining([expect.objectContaining({ device: 'sdb1', state: 'rebuilding' })]),
     });
 

@@ -180,6 +180,7 @@ describe('createPlanRunner', () => {
       'disk.probe',
       'svm.metareplace',
       'svm.wait-sync',
+      'svm.metadb-restore',
     ]);
     expect(createPlanRunner({ platform: 'aix' }).capabilities).toEqual([]);
   });

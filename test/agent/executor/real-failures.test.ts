@@ -86,8 +86,9 @@ describe('the executor against real failures', () => {
     expect(host.model().luns[LAYOUT.hctl]?.attached).toBe('sdb');
   });
 
-  it('without a bitmap, adds with --add and stops when mdadm says the device reports being an active member', async () => {
+  it('without a bitmap, adds with --add and stops when mdadm 3.2.3 says the device reports being an active member', async () => {
     const host = mdHost('back', (model) => {
+      model.mdadmVersion = '3.2.3';
       for (const array of Object.values(model.arrays)) array.bitmap = false;
     });
     const run = await runOn(host, fastPathPlan(host));
@@ -99,8 +100,9 @@ describe('the executor against real failures', () => {
     ]);
   });
 
-  it('falls back to --add when mdadm refuses the --re-add, and reports both refusals', async () => {
+  it('falls back to --add when mdadm refuses the --re-add, and reports both refusals of mdadm 3.2.3', async () => {
     const host = mdHost('back', (model) => {
+      model.mdadmVersion = '3.2.3';
       const md0 = model.arrays.md0;
       if (md0 !== undefined) md0.bitmapEventsCleared = 1_830;
     });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { capabilitiesFor } from '../../../agent/executor/plan-runner.ts';
 import type { PlanStep } from '../../../events/index.ts';
 import type {
   FakeArray,
@@ -16,12 +17,17 @@ import {
 } from '../../helpers/fake-host.ts';
 import { FOREIGN_UUID, planOn, runOn } from './harness.ts';
 
+/** Until 'md.zero-superblock' is in the Linux capabilities, admission refuses every plan with one. */
+const zeroing = capabilitiesFor('linux').includes('md.zero-superblock');
+
 /**
  * The executor's safety, over random hosts and random validly signed plans: whatever the plan
  * asks, it never runs an `md.fail` or `md.remove` that would leave an array with no in-sync member,
  * never fails an in-sync member without a running partner on another failure domain, never adds a
  * partition over another array's superblock or over a stale half with more events than the array,
- * and a dry-run changes nothing. The fake tools, like the real ones, would do all of that if asked; the
+ * never zeroes a superblock but that of a stale member this plan removed from an array without a
+ * bitmap, no newer than the array, while an in-sync partner on another domain runs, and a dry-run
+ * changes nothing. The fake tools, like the real ones, would do all of that if asked; the
  * judgement is the executor's, and the fakes record what they were asked with the host as it was.
  */
 
@@ -71,18 +77,41 @@ const memberOf = (partition: number) =>
     })
     .map(({ disk, other }) => `${disk.disk}${other ? 3 - partition : partition}`);
 
-const stepArbitrary: fc.Arbitrary<PlanStep> = fc.constantFrom(...ARRAYS).chain((array) =>
+/** The runbook's tail for a member: remove it, verify its disk, zero its superblock (md.zero-superblock). */
+const zeroChunk = (array: (typeof ARRAYS)[number]) =>
+  fc
+    .record({
+      member: memberOf(array.partition),
+      remove: mostly(true, fc.constant(false)),
+      verify: mostly(true, fc.constant(false)),
+    })
+    .map(({ member, remove, verify }): PlanStep[] => {
+      const disk = DISKS.find(({ disk: name }) => member.startsWith(name)) ?? DISKS[0];
+      const steps: PlanStep[] = [];
+      if (remove) steps.push({ action: 'md.remove', array: array.name, member });
+      if (verify) steps.push({ action: 'disk.verify', disk: disk.disk, hctl: disk.hctl, partitions: [] });
+      steps.push({ action: 'md.zero-superblock', array: array.name, member, uuid: array.uuid });
+      return steps;
+    });
+
+const stepArbitrary: fc.Arbitrary<PlanStep[]> = fc.constantFrom(...ARRAYS).chain((array) =>
   fc.oneof(
-    memberOf(array.partition).map((member): PlanStep => ({ action: 'md.fail', array: array.name, member })),
-    memberOf(array.partition).map((member): PlanStep => ({ action: 'md.remove', array: array.name, member })),
-    fc.record({ member: memberOf(array.partition), withUuid: fc.boolean() }).map(
-      ({ member, withUuid }): PlanStep => ({
-        action: 'md.add',
-        array: array.name,
-        member,
-        ...(withUuid ? { uuid: array.uuid } : {}),
-      }),
-    ),
+    // Until the capability is there, admission would refuse every plan with one: none is generated.
+    ...(zeroing ? [{ weight: 3, arbitrary: zeroChunk(array) }] : []),
+    memberOf(array.partition).map((member): PlanStep[] => [{ action: 'md.fail', array: array.name, member }]),
+    memberOf(array.partition).map((member): PlanStep[] => [
+      { action: 'md.remove', array: array.name, member },
+    ]),
+    fc
+      .record({ member: memberOf(array.partition), withUuid: fc.boolean() })
+      .map(({ member, withUuid }): PlanStep[] => [
+        {
+          action: 'md.add',
+          array: array.name,
+          member,
+          ...(withUuid ? { uuid: array.uuid } : {}),
+        },
+      ]),
   ),
 );
 
@@ -90,7 +119,7 @@ const planArbitrary = fc.record({
   mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
   probe: fc.constantFrom(...DISKS),
   domain: fc.constantFrom('vios1', 'vios2'),
-  steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 6 }),
+  steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 5 }).map((chunks) => chunks.flat()),
 });
 
 /** The fake host a shape describes, with the superblock each partition holds. */
@@ -192,6 +221,58 @@ const manage = (entry: FakeLogEntry) => {
     : null;
 };
 
+const isZeroSuperblock = (entry: FakeLogEntry): boolean => entry.argv[1] === '--zero-superblock';
+
+/**
+ * A superblock zeroed (md.zero-superblock) was that of an array the host runs, of a partition no
+ * longer in it, no newer than the array, in an array without a bitmap, while an in-sync member on
+ * another domain, on a running disk, held the data.
+ */
+const checkZeroSuperblock = (entry: FakeLogEntry, shape: HostShape): void => {
+  const target = (entry.argv[2] ?? '').replace(/^\/dev\//, '');
+  const shown = entry.argv.join(' ');
+  expect(entry.before, `${shown}: a superblock of no array on this host`).toBeTruthy();
+  const before = entry.before;
+  if (before === null || before === undefined) return;
+  expect(before.member, `${shown}: still a member of ${before.array}`).toBeNull();
+  expect(before.onMedium?.events, `${shown}: over a newer half`).toBeLessThanOrEqual(before.events);
+  const arrayIndex = ARRAYS.findIndex((array) => array.uuid === before.uuid);
+  expect(shape.arrays[arrayIndex]?.bitmap, `${shown}: the array has a bitmap`).toBe(false);
+  const domain = shape.domains[diskIndex(target)];
+  const partners = before.inSync.filter(
+    (device) => shape.domains[diskIndex(device)] !== domain && shape.running[diskIndex(device)] === true,
+  );
+  expect(partners, `${shown}: no running in-sync partner on another domain`).not.toEqual([]);
+};
+
+/** The no-bitmap runbook for one member, as the planners emit it: [fail,] remove, verify, zero, add. */
+const runbookArbitrary = fc.record({
+  mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
+  array: fc.constantFrom(...ARRAYS),
+  disk: fc.constantFrom(...DISKS),
+  fail: fc.boolean(),
+  domain: fc.constantFrom('vios1', 'vios2'),
+  /** Mostly the case the runbook is for: no bitmap, the member faulty, its superblock behind. */
+  typical: mostly(true, fc.constant(false)),
+});
+type Runbook = typeof runbookArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+/** The host, made the runbook's typical case when the runbook says so (the other guards stay random). */
+const typicalFor = (shape: HostShape, runbook: Runbook): HostShape => {
+  if (!runbook.typical) return shape;
+  const arrayIndex = ARRAYS.indexOf(runbook.array);
+  const memberIndex = DISKS.indexOf(runbook.disk);
+  const arrays = shape.arrays.map((spec, index) => {
+    if (index !== arrayIndex) return spec;
+    const members = [...spec.members] as MemberKind[];
+    const superblocks = [...spec.superblocks] as SuperblockKind[];
+    members[memberIndex] = 'faulty';
+    superblocks[memberIndex] = 'older';
+    return { ...spec, bitmap: false, members, superblocks } as typeof spec;
+  }) as HostShape['arrays'];
+  return { ...shape, arrays };
+};
+
 describe('executor safety (property)', () => {
   it('never fails or removes the last in-sync member, fails none without a partner elsewhere, never adds over a newer or foreign superblock', async () => {
     let ran = 0;
@@ -218,6 +299,10 @@ describe('executor safety (property)', () => {
           if (plan.mode === 'dry-run') expect(host.actions()).toEqual([]);
           expect(['succeeded', 'failed', 'refused']).toContain(run.result.outcome);
           for (const entry of host.actionLog()) {
+            if (isZeroSuperblock(entry)) {
+              checkZeroSuperblock(entry, shape);
+              continue;
+            }
             const call = manage(entry);
             if (call === null) continue;
             ran += 1;
@@ -261,5 +346,48 @@ describe('executor safety (property)', () => {
     // The generators reach both sides: commands that ran, and plans that were refused.
     expect(ran).toBeGreaterThan(10);
     expect(refused).toBeGreaterThan(10);
+  }, 240_000);
+
+  it('zeroes a superblock only of a stale member this plan removed, with a partner on another domain', async () => {
+    let zeroed = 0;
+    await fc.assert(
+      fc.asyncProperty(hostArbitrary, runbookArbitrary, async (randomShape, runbook) => {
+        const shape = typicalFor(randomShape, runbook);
+        const { model, superblocks } = build(shape);
+        const host = createFakeHost(model, { programs: false });
+        try {
+          for (const { hctl, partition, superblock } of superblocks)
+            host.setSuperblock(hctl, partition, superblock);
+          const member = `${runbook.disk.disk}${runbook.array.partition}`;
+          const array = runbook.array.name;
+          const plan = planOn(host, [
+            {
+              action: 'disk.probe',
+              disk: runbook.disk.disk,
+              hctl: runbook.disk.hctl,
+              scsiHost: runbook.disk.host,
+              failureDomain: `vscsi:Server-9080-M9S-SN78AB12C/${runbook.domain}`,
+            },
+            ...(runbook.fail ? [{ action: 'md.fail', array, member } as const] : []),
+            { action: 'md.remove', array, member },
+            { action: 'disk.verify', disk: runbook.disk.disk, hctl: runbook.disk.hctl, partitions: [] },
+            { action: 'md.zero-superblock', array, member, uuid: runbook.array.uuid },
+            { action: 'md.add', array, member, uuid: runbook.array.uuid },
+          ]);
+          plan.mode = runbook.mode;
+          await runOn(host, plan, { inProcess: true });
+          if (plan.mode === 'dry-run') expect(host.actions()).toEqual([]);
+          for (const entry of host.actionLog()) {
+            if (!isZeroSuperblock(entry)) continue;
+            zeroed += 1;
+            checkZeroSuperblock(entry, shape);
+          }
+        } finally {
+          host.remove();
+        }
+      }),
+      { numRuns: 150 },
+    );
+    if (zeroing) expect(zeroed).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -412,13 +412,13 @@ describe('svm.metareplace', () => {
     expect(expectRefusedStep(host, run, 1, 'hot-spare-in-use')).toContain('c0d5s0');
   });
 
-  it('refuses while a state database replica has errors (metadb-unhealthy)', async () => {
+  it('refuses while a state database replica off the repaired disk has errors (metadb-unhealthy)', async () => {
     const host = guest((model) => {
-      const replica = model.svm?.metadb[2];
+      const replica = model.svm?.metadb[1];
       if (replica !== undefined) replica.flags = 'W    p  l';
     });
     const run = await runSteps(host, [probeC0d1, replace('c0d1s0')], { platform: 'solaris' });
-    expect(expectRefusedStep(host, run, 1, 'metadb-unhealthy')).toContain('c0d1s7');
+    expect(expectRefusedStep(host, run, 1, 'metadb-unhealthy')).toContain('c0d0s7');
   });
 
   it('re-enables a component in Maintenance and waits until both submirrors are Okay', async () => {

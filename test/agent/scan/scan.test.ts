@@ -169,6 +169,18 @@ describe('scanHost', () => {
     });
   });
 
+  it('reads the sectors of md/sync_completed beside the percentage, none for a delayed resync', async () => {
+    const root = materializeTree('md-client-two-vios');
+    writeTreeFile(root, 'proc/mdstat', fixtureText('mdstat/recovering.txt'));
+    writeTreeFile(root, 'sys/block/md2/md/sync_completed', '29360128 / 83816448\n');
+    writeTreeFile(root, 'sys/block/md1/md/sync_completed', 'delayed\n');
+    const scan = await scanHostInDetail({ root, hostId: 'lnxclient07', now: NOW });
+    expect(scan.sync).toEqual({
+      md2: { progress: 35.2, finishMinutes: 4.1, syncedSectors: 29_360_128, totalSectors: 83_816_448 },
+      md1: { progress: null, finishMinutes: null },
+    });
+  });
+
   it('asks mdadm --detail which member rebuilds when sysfs cannot tell, and says so when nothing can', async () => {
     const root = materializeTree('md-client-two-vios');
     writeTreeFile(root, 'proc/mdstat', fixtureText('mdstat/recovering.txt'));

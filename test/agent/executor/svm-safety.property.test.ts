@@ -1,0 +1,167 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PlanStep } from '../../../events/index.ts';
+import type { FakeReplica } from '../../../sim/fake-host/host-model.mjs';
+import { createFakeHost } from '../../helpers/fake-host.ts';
+import { execute, guestModel, probeC0d1, restore } from './svm-guest.ts';
+
+/**
+ * The SVM steps' safety, over random guests (replicas active, in error or inactive on three disks)
+ * and random plans of `svm.metareplace`, `svm.wait-sync` and `svm.metadb-restore`: no replica is
+ * ever deleted unless every replica on its slice was in error, the slice is on a disk this run
+ * re-enabled a component of, every replica on other disks was active and those held at least half
+ * of all (so a majority is left); `-f` is never used; a dry-run changes nothing. The fake `metadb`,
+ * like the real one with `-f`, would delete anything it is asked to; the judgement is the
+ * executor's, and the fake records what it was asked with the replicas as they were.
+ */
+
+const SLICES = ['c0d0s7', 'c0d1s7', 'c0d1s6', 'c0d2s7'] as const;
+const FLAGS = { active: 'apluo', write: 'Wpl', master: 'Mp', inactive: 'pluo' } as const;
+type ReplicaKind = keyof typeof FLAGS;
+
+/** Mostly active replicas, sometimes one in error or inactive. */
+const kindArbitrary = fc.oneof(
+  { weight: 8, arbitrary: fc.constant<ReplicaKind>('active') },
+  { weight: 1, arbitrary: fc.constantFrom<ReplicaKind>('write', 'master', 'inactive') },
+);
+const sliceArbitrary = fc.record({
+  count: fc.integer({ min: 0, max: 3 }),
+  kinds: fc.array(kindArbitrary, { minLength: 3, maxLength: 3 }),
+});
+
+/** The returned disk's slice: mostly all in error, as after a service domain reboot. */
+const returnedSliceArbitrary = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      count: fc.integer({ min: 1, max: 3 }),
+      kinds: fc.constant<ReplicaKind[]>(['write', 'write', 'write']),
+    }),
+  },
+  { weight: 1, arbitrary: sliceArbitrary },
+);
+
+const guestArbitrary = fc.record({
+  slices: fc.tuple(
+    fc.record({ count: fc.constantFrom(1, 2, 3, 3, 3), kinds: sliceArbitrary.map((spec) => spec.kinds) }),
+    returnedSliceArbitrary,
+    sliceArbitrary,
+    sliceArbitrary,
+  ),
+  maintenance: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(true) },
+    { weight: 1, arbitrary: fc.constant(false) },
+  ),
+});
+
+const stepArbitrary: fc.Arbitrary<PlanStep> = fc.oneof(
+  fc.constantFrom<PlanStep>(
+    { action: 'svm.metareplace', mirror: 'd10', component: 'c0d1s0' },
+    { action: 'svm.metareplace', mirror: 'd10', component: 'c0d0s0' },
+    { action: 'svm.wait-sync', mirror: 'd10', stallSeconds: 600 },
+  ),
+  fc
+    .record({ slice: fc.constantFrom(...SLICES), count: fc.integer({ min: 1, max: 4 }) })
+    .map(({ slice, count }) => restore(slice, count)),
+);
+
+/** Either random steps, or the runbook's shape with a slice and a count near the replicas on it. */
+const planArbitrary = fc.record({
+  mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
+  steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 5 }),
+  runbook: fc.option(
+    fc.record({
+      slice: fc.oneof(
+        { weight: 3, arbitrary: fc.constant('c0d1s7') },
+        { weight: 1, arbitrary: fc.constantFrom(...SLICES) },
+      ),
+      countOffset: fc.constantFrom(0, 0, 0, 1, -1),
+    }),
+    { freq: 2 },
+  ),
+});
+
+const diskOf = (slice: string) => slice.replace(/s\d+$/, '');
+const inError = (flags: string) => /[WRMDFSB]/.test(flags);
+const active = (flags: string) => flags.includes('a') && !inError(flags);
+
+describe('svm safety (property)', () => {
+  it('never deletes a replica unless its slice is all in error on a repaired disk and the others hold the majority; never -f', async () => {
+    let deleted = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(guestArbitrary, planArbitrary, async (shape, planShape) => {
+        const metadb: FakeReplica[] = shape.slices.flatMap((spec, index) =>
+          spec.kinds
+            .slice(0, spec.count)
+            .map((kind) => ({ device: SLICES[index] ?? 'c0d0s7', flags: FLAGS[kind] })),
+        );
+        const model = guestModel(metadb);
+        model.solarisDisks = { ...model.solarisDisks, c0d2: { readable: true } };
+        if (!shape.maintenance) {
+          for (const submirror of model.svm?.mirrors[0]?.submirrors ?? []) {
+            submirror.state = 'Okay';
+            for (const component of submirror.components) component.state = 'Okay';
+          }
+        }
+        const host = createFakeHost(model, { programs: false });
+        try {
+          const runbook = planShape.runbook;
+          const steps: PlanStep[] =
+            runbook === null
+              ? planShape.steps
+              : [
+                  { action: 'svm.metareplace', mirror: 'd10', component: 'c0d1s0' },
+                  { action: 'svm.wait-sync', mirror: 'd10', stallSeconds: 600 },
+                  restore(
+                    runbook.slice,
+                    Math.max(
+                      1,
+                      metadb.filter((replica) => replica.device === runbook.slice).length +
+                        runbook.countOffset,
+                    ),
+                  ),
+                ];
+          const { execution } = await execute(host, [probeC0d1, ...steps], {
+            mode: planShape.mode,
+            inProcess: true,
+          });
+          if (planShape.mode === 'dry-run') expect(host.actions()).toEqual([]);
+          if (execution.outcome === 'refused') refused += 1;
+          const repaired = new Set<string>();
+          for (const entry of host.actionLog()) {
+            const [program, ...args] = entry.argv;
+            expect(args, entry.argv.join(' ')).not.toContain('-f');
+            if (program === 'metareplace' && args[2] !== undefined) repaired.add(diskOf(args[2]));
+            if (program !== 'metadb' || args[0] !== '-d') continue;
+            deleted += 1;
+            const slice = args[1] ?? '';
+            const before = entry.replicasBefore ?? [];
+            const onSlice = before.filter((replica) => replica.device === slice);
+            const others = before.filter((replica) => diskOf(replica.device) !== diskOf(slice));
+            expect(repaired.has(diskOf(slice)), `${slice} on a disk this run did not repair`).toBe(true);
+            expect(onSlice.length).toBeGreaterThan(0);
+            expect(
+              onSlice.every((replica) => inError(replica.flags)),
+              `${slice}: ${JSON.stringify(before)}`,
+            ).toBe(true);
+            expect(
+              others.every((replica) => active(replica.flags)),
+              JSON.stringify(before),
+            ).toBe(true);
+            expect(others.length * 2, JSON.stringify(before)).toBeGreaterThanOrEqual(before.length);
+            // What is left after the delete: the other disks' replicas are its majority.
+            const left = before.filter((replica) => replica.device !== slice);
+            expect(others.length * 2).toBeGreaterThan(left.length);
+          }
+        } finally {
+          host.remove();
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // The generators reach both sides: replicas re-created, and plans refused.
+    expect(deleted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(10);
+  }, 240_000);
+});

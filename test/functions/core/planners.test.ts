@@ -1,0 +1,208 @@
+// The planners on one host's slice (functions/core/planners.ts): what they refuse rather than send a
+// plan the agent would refuse, which halts the whole domain (DESIGN §4, §5.5).
+import { describe, expect, it } from 'vitest';
+import type { FaultlineEvent, Member, PlanStep } from '../../../events/index.ts';
+import { DEFAULT_CORE_CONFIG } from '../../../functions/core/index.ts';
+import type { HostSlice } from '../../../functions/core/model.ts';
+import { capabilityRefusal } from '../../../functions/core/planners/capabilities.ts';
+import { planFor } from '../../../functions/core/planners.ts';
+import { Agent, at, pathEvent, random, SAN_PORT, SEED, vscsi, worldWith } from '../../helpers/core-fleet.ts';
+import { type ClientMirror, MdClient } from '../../helpers/core-runbooks.ts';
+
+const VIOS2 = vscsi('vios2');
+const MD_UUID = '3f1c2a9e:0b7d4e21:9a8c6f53:12e4b7d0';
+
+/** The host's slice once the core applied the events. */
+const sliceAfter = (hostId: string, ...events: FaultlineEvent[]): HostSlice => {
+  const { world, feed } = worldWith();
+  feed(...events);
+  const host = world.hosts.get(hostId);
+  if (host === undefined) throw new Error(`no slice for ${hostId}`);
+  return host;
+};
+
+const planOn = (host: HostSlice, failureDomain = VIOS2) =>
+  planFor({ host, failureDomain, config: DEFAULT_CORE_CONFIG, isDomainUp: () => true, downAt: at(100) });
+
+/** A heartbeat of the client with the mirror's arrays reported by `members` instead. */
+const reporting = (
+  client: MdClient,
+  time: string,
+  mirror: ClientMirror,
+  members: (reported: Member[]) => Member[],
+): FaultlineEvent => {
+  const event = client.heartbeat(time, [mirror]);
+  if (event.type !== 'host.heartbeat') throw new Error('a heartbeat builder changed');
+  return {
+    ...event,
+    data: {
+      ...event.data,
+      arrays: event.data.arrays.map((array) =>
+        array.array === mirror.array ? { ...array, members: members(array.members) } : array,
+      ),
+    },
+  };
+};
+
+describe(`the planners (seed ${SEED})`, () => {
+  it('refuses a no-bitmap array whose stale member md no longer lists: the agent zeroes only a member the plan removed', () => {
+    const client = new MdClient('lnxgone1', random(SEED), { bitmap: () => false });
+    const root = client.mirror('root');
+    const host = sliceAfter(
+      client.hostId,
+      client.heartbeat(at(1)),
+      reporting(client, at(200), root, (members) =>
+        members.filter((member) => member.failureDomain !== VIOS2),
+      ),
+    );
+    expect(planOn(host)).toEqual({
+      kind: 'refuse',
+      reason: `${client.device(root, 'fall')} is no longer in ${root.array}, which has no write-intent bitmap: mdadm takes it back only after md.zero-superblock, which a plan runs only on a member it removed itself`,
+    });
+  });
+
+  it('still adds back a removed member of an array with a bitmap', () => {
+    const client = new MdClient('lnxgone2', random(SEED + 1));
+    const root = client.mirror('root');
+    const host = sliceAfter(
+      client.hostId,
+      client.heartbeat(at(1)),
+      reporting(client, at(200), root, (members) =>
+        members.filter((member) => member.failureDomain !== VIOS2),
+      ),
+    );
+    const outcome = planOn(host);
+    expect(outcome.kind).toBe('plan');
+    expect(outcome.kind === 'plan' && outcome.planned.fastPath).toEqual([
+      { action: 'md.add', array: root.array, member: client.device(root, 'fall'), uuid: root.uuid },
+      { action: 'md.wait-sync', array: root.array, stallSeconds: 600 },
+    ]);
+  });
+
+  it('never zeroes a member whose only in-sync partner sits on the same failure domain', () => {
+    const client = new MdClient('lnxspof1', random(SEED + 2), { bitmap: () => false });
+    const root = client.mirror('root');
+    const host = sliceAfter(
+      client.hostId,
+      client.heartbeat(at(1)),
+      reporting(client, at(200), root, (members) =>
+        members.map((member) => ({ ...member, failureDomain: VIOS2 })),
+      ),
+    );
+    expect(planOn(host)).toEqual({
+      kind: 'refuse',
+      reason: `${client.device(root, 'fall')} would be zeroed with no in-sync member of ${root.array} on another up domain`,
+    });
+  });
+
+  it('takes a host not heard from yet to run the actions agents ran before capabilities, and none added since', () => {
+    const quiet = new Agent('dbquiet1');
+    const host = sliceAfter(quiet.hostId, pathEvent(quiet, 'path.lost', 10, 'sdq', 'failed', 1));
+    expect(host.capabilities).toBeUndefined();
+    expect(planOn(host, SAN_PORT).kind).toBe('plan');
+    const zero: PlanStep = { action: 'md.zero-superblock', array: 'md0', member: 'sdb1', uuid: MD_UUID };
+    expect(
+      capabilityRefusal(host, {
+        steps: [{ action: 'disk.probe', disk: 'sdb', failureDomain: VIOS2 }, zero],
+        touches: [],
+      }),
+    ).toBe(
+      'the plan needs md.zero-superblock, and its agent has not said it runs it (no heartbeat with its capabilities yet)',
+    );
+  });
+
+  it('pages a host whose platform runs no runbook (AIX, IBM i) rather than send it a reinstate', () => {
+    const aix = new Agent('aixdb01');
+    const host = sliceAfter(
+      aix.hostId,
+      aix.event(
+        'host.heartbeat',
+        aix.hostId,
+        {
+          platform: 'aix',
+          role: 'client',
+          agentVersion: '0.1.0',
+          intervalSeconds: 60,
+          capabilities: [],
+          arrays: [],
+          paths: [
+            {
+              map: 'hdisk4',
+              wwid: '3600507680c80810c1800000000000a40',
+              path: 'hdisk4',
+              hctl: '1:0:2:0',
+              failureDomain: 'fc:500507680c110a3f',
+              state: 'failed',
+            },
+          ],
+          disks: [],
+        },
+        at(10),
+      ),
+    );
+    expect(planOn(host, 'fc:500507680c110a3f')).toEqual({
+      kind: 'refuse',
+      reason:
+        "the plan needs disk.probe, multipath.reinstate, which its agent does not run (not in its heartbeat's capabilities)",
+    });
+  });
+
+  it('plans every virtual disk of a guest the returned service domain serves at once: each probed, then its components, then the waits', () => {
+    const guest = new Agent('ldg-two01');
+    const PRIMARY = 'vdisk:t5-control/primary';
+    const ALTERNATE = 'vdisk:t5-control/alternate';
+    const member = (device: string, state: Member['state'], failureDomain: string): Member => ({
+      device,
+      disk: device.slice(0, -2),
+      state,
+      failureDomain,
+      submirror: `d${device.slice(3, 4)}1`,
+    });
+    const host = sliceAfter(
+      guest.hostId,
+      guest.event(
+        'host.heartbeat',
+        guest.hostId,
+        {
+          platform: 'solaris',
+          role: 'client',
+          agentVersion: '0.1.0',
+          intervalSeconds: 60,
+          capabilities: ['disk.probe', 'svm.metareplace', 'svm.wait-sync'],
+          arrays: [
+            {
+              array: 'd10',
+              kind: 'svm',
+              level: 'raid1',
+              state: 'degraded',
+              members: [member('c0d0s0', 'in-sync', PRIMARY), member('c0d1s0', 'maintenance', ALTERNATE)],
+            },
+            {
+              array: 'd20',
+              kind: 'svm',
+              level: 'raid1',
+              state: 'degraded',
+              members: [member('c0d2s0', 'in-sync', PRIMARY), member('c0d3s0', 'maintenance', ALTERNATE)],
+            },
+          ],
+          paths: [],
+          disks: ['c0d0', 'c0d1', 'c0d2', 'c0d3'].map((disk, index) => ({
+            disk,
+            driver: 'vdc',
+            failureDomain: index % 2 === 0 ? PRIMARY : ALTERNATE,
+          })),
+        },
+        at(10),
+      ),
+    );
+    const outcome = planOn(host, ALTERNATE);
+    expect(outcome.kind === 'plan' && outcome.planned.steps).toEqual([
+      { action: 'disk.probe', disk: 'c0d1', failureDomain: ALTERNATE },
+      { action: 'disk.probe', disk: 'c0d3', failureDomain: ALTERNATE },
+      { action: 'svm.metareplace', mirror: 'd10', component: 'c0d1s0' },
+      { action: 'svm.metareplace', mirror: 'd20', component: 'c0d3s0' },
+      { action: 'svm.wait-sync', mirror: 'd10', stallSeconds: 600 },
+      { action: 'svm.wait-sync', mirror: 'd20', stallSeconds: 600 },
+    ]);
+  });
+});
