@@ -136,7 +136,8 @@ export type MultipathReinstateStep = z.infer<typeof MultipathReinstateStep>;
 
 /**
  * `mdadm --zero-superblock` of a stale member, right before its `md.add`, for an array without a
- * write-intent bitmap: mdadm 4.x refuses both `--re-add` and `--add` of it otherwise.
+ * write-intent bitmap: `--re-add` of it fails in every mdadm, and mdadm 3.1.5–3.2.3 also refuse its
+ * `--add` ("reports being an active member"); 4.x adds it as a new device, so zeroing is harmless there.
  */
 export const MdZeroSuperblockStep = z.strictObject({
   action: z.literal('md.zero-superblock'),
