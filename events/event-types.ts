@@ -30,6 +30,7 @@ import {
   Platform,
   ProbedPartition,
   RaidLevel,
+  ReplicaReports,
 } from './storage.ts';
 
 /** The CloudEvents `source` of an agent: `faultline-agent://<hostId>`. */
@@ -161,6 +162,14 @@ export const HostHeartbeatData = z.object({
   serves: z.array(FailureDomain).max(64).optional(),
   /** A control domain's guests' virtual disks and the service domain behind each (`ldm list -o disk -p`). */
   guests: z.array(GuestDisk).max(4096).optional(),
+  /**
+   * An SVM host's state database replicas per slice (`metadb -i`): what lets the core plan
+   * `svm.metadb-restore` of the replicas a returned disk keeps in error (§4). Absent from an older
+   * agent, and whenever `metadb` could not be read: the core then plans no restore.
+   */
+  replicas: ReplicaReports.optional().describe(
+    'The state database replicas per slice, from metadb -i (SVM hosts), each slice once. Absent when the agent predates it or could not read metadb; never partial.',
+  ),
 });
 export const ProgressOutcome = z.enum(['started', 'succeeded', 'failed', 'skipped', 'refused']);
 export type ProgressOutcome = z.infer<typeof ProgressOutcome>;

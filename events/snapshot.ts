@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { BootId, DiskName, FailureDomain, Hctl, HostId, MapName, Rfc3339, Wwid } from './names.ts';
-import { ArrayReport, DiskReport, HostRole, LdomsDomain, PathState, Platform } from './storage.ts';
+import {
+  ArrayReport,
+  DiskReport,
+  HostRole,
+  LdomsDomain,
+  PathState,
+  Platform,
+  ReplicaReports,
+} from './storage.ts';
 
 /**
  * One snapshot of a host's storage (`faultline-agent scan`): what the agent diffs to detect
@@ -32,5 +40,7 @@ export const HostSnapshot = z.object({
   maps: z.array(SnapshotMap).max(1024),
   disks: z.array(SnapshotDisk).max(1024),
   domains: z.array(LdomsDomain).max(256),
+  /** The state database replicas per slice (`metadb -i`) on an SVM host; absent when unread. */
+  replicas: ReplicaReports.optional(),
 });
 export type HostSnapshot = z.infer<typeof HostSnapshot>;

@@ -143,3 +143,53 @@ export const LdomsDomain = z.object({
   flags: z.string().regex(/^[-a-z]{0,16}$/, 'not ldm flags such as -n-cv-'),
 });
 export type LdomsDomain = z.infer<typeof LdomsDomain>;
+
+/**
+ * SVM keeps at most 50 state database replicas (Solaris Volume Manager Administration Guide), so a
+ * slice holds 1 to 50 of them and a host lists at most 50 slices; `svm.metadb-restore` re-creates
+ * at most that many.
+ */
+export const MAX_STATE_DATABASE_REPLICAS = 50;
+const ReplicaCount = z.int().min(0).max(MAX_STATE_DATABASE_REPLICAS);
+
+/**
+ * The state database replicas on one slice, counted from `metadb -i` (§3 heartbeat `replicas`).
+ * Counts rather than the replicas themselves: the core needs to know which slice of a repaired disk
+ * holds replicas that are all in error (its `svm.metadb-restore {slice, count}`) and whether the
+ * others hold a majority. A replica may be neither active nor in error (SVM stopped committing to
+ * it), so `active + erred` may fall short of `count`.
+ */
+export const ReplicaReport = z
+  .object({
+    slice: DeviceName.describe('The slice as the plans name it, without /dev/dsk/: c0d1s7.'),
+    count: z
+      .int()
+      .min(1)
+      .max(MAX_STATE_DATABASE_REPLICAS)
+      .describe('How many replicas metadb lists on the slice; active and erred together never exceed it.'),
+    active: ReplicaCount.describe(
+      'Of those, how many SVM commits to: flagged a (active) and carrying no error flag.',
+    ),
+    erred: ReplicaCount.describe(
+      'Of those, how many carry an error flag (W, R, M, D, F, S or B); never counted as active.',
+    ),
+  })
+  .refine((report) => report.active + report.erred <= report.count, {
+    message: 'active and erred replicas together exceed count',
+    path: ['count'],
+  });
+export type ReplicaReport = z.infer<typeof ReplicaReport>;
+
+/**
+ * Every slice that holds a state database replica, each once: the whole state database, since the
+ * majority rules of §4 need the total. Absent rather than partial or empty when `metadb` failed or
+ * printed something the agent could not read: an unknown state database never reads as healthy.
+ */
+export const ReplicaReports = z
+  .array(ReplicaReport)
+  .min(1)
+  .max(MAX_STATE_DATABASE_REPLICAS)
+  .refine((reports) => new Set(reports.map((report) => report.slice)).size === reports.length, {
+    message: 'a slice is listed twice',
+  });
+export type ReplicaReports = z.infer<typeof ReplicaReports>;

@@ -15,8 +15,8 @@
  * blocks, `F` format, `S` too small, `B` tagged data invalid). As metadb.c's `info()` prints it,
  * the flags are 20 fixed columns (`MDDB_FLAGS_STRING`, one per bit) followed by TABs, and a
  * replica whose locator could not be read shows `unknown` for its first block and block count
- * (read here as null). Pure: text in, replicas out; what the executor makes of them is
- * agent/executor/metadb.ts.
+ * (read here as null). Pure: text in, replicas out, and what a replica's flags say; what the
+ * executor makes of them is agent/executor/metadb.ts, what the scan reports is agent/scan/solaris-scan.ts.
  */
 
 export type MetadbReplica = {
@@ -56,4 +56,33 @@ export const parseMetadb = (text: string): MetadbReading => {
     });
   }
   return { replicas, messages };
+};
+
+/** The slice a replica sits on, as the plans name it: `/dev/dsk/c0d1s7` → `c0d1s7`. */
+export const replicaSlice = (replica: MetadbReplica): string => replica.device.replace(/^\/dev\/r?dsk\//, '');
+
+/** A replica with an error flag (`W`, `R`, `M`, `D`, `F`, `S`, `B`). */
+export const replicaInError = (replica: MetadbReplica): boolean => ERROR_FLAGS.test(replica.flags);
+
+/** A replica SVM commits to: flagged `a` and in no error. */
+export const replicaActive = (replica: MetadbReplica): boolean =>
+  replica.flags.includes('a') && !replicaInError(replica);
+
+/** How many replicas sit on one slice, and how many of them are active or in error. */
+export type SliceReplicas = { slice: string; count: number; active: number; erred: number };
+
+/** The replicas of a reading counted per slice, slices in name order (`c0d2s7` before `c0d10s7`). */
+export const replicasBySlice = (reading: MetadbReading): SliceReplicas[] => {
+  const bySlice = new Map<string, SliceReplicas>();
+  for (const replica of reading.replicas) {
+    const slice = replicaSlice(replica);
+    const counts = bySlice.get(slice) ?? { slice, count: 0, active: 0, erred: 0 };
+    counts.count += 1;
+    if (replicaActive(replica)) counts.active += 1;
+    if (replicaInError(replica)) counts.erred += 1;
+    bySlice.set(slice, counts);
+  }
+  return [...bySlice.values()].sort((left, right) =>
+    left.slice.localeCompare(right.slice, 'en', { numeric: true }),
+  );
 };

@@ -29,13 +29,15 @@ export type HeartbeatContext = {
 };
 
 /** The storage part of a heartbeat: what the digest covers. */
-export type HeartbeatInventory = DraftOf<'host.heartbeat'>['data'] extends infer Data
-  ? Data extends { arrays: infer A; paths: infer P; disks: infer D }
-    ? { arrays: A; paths: P; disks: D }
-    : never
-  : never;
+export type HeartbeatInventory = Pick<
+  DraftOf<'host.heartbeat'>['data'],
+  'arrays' | 'paths' | 'disks' | 'replicas'
+>;
 
-/** The arrays, paths and disks of a snapshot in the shapes of §3's heartbeat. */
+/**
+ * The arrays, paths, disks and state database replicas of a snapshot in the shapes of §3's
+ * heartbeat; `replicas` only when the scan read them, so an unread `metadb` says nothing.
+ */
 export const heartbeatInventory = (snapshot: HostSnapshot): HeartbeatInventory => ({
   arrays: snapshot.arrays,
   paths: snapshot.maps.flatMap((map) =>
@@ -53,13 +55,15 @@ export const heartbeatInventory = (snapshot: HostSnapshot): HeartbeatInventory =
   disks: snapshot.disks.map(({ deviceState, ...disk }) =>
     disk.readable === undefined || deviceState === undefined ? disk : { ...disk, deviceState },
   ),
+  ...(snapshot.replicas === undefined ? {} : { replicas: snapshot.replicas }),
 });
 
 /**
- * The digest of a heartbeat's arrays, paths and disks: SHA-256 over their canonical JSON. It is not
- * an event field: the cloud derives the same value from the heartbeat it receives and, when it did
- * not change, only refreshes the host's last-seen time (§3). The agent keeps it to log whether
- * anything changed and to know which spooled heartbeats are redundant.
+ * The digest of a heartbeat's arrays, paths, disks and replicas: SHA-256 over their canonical JSON
+ * (a host without `replicas` keeps the digest it had before the field). It is not an event field:
+ * the cloud derives the same value from the heartbeat it receives and, when it did not change, only
+ * refreshes the host's last-seen time (§3). The agent keeps it to log whether anything changed and
+ * to know which spooled heartbeats are redundant.
  */
 export const heartbeatDigest = (inventory: HeartbeatInventory): string =>
   createHash('sha256').update(canonicalJson(inventory)).digest('hex');

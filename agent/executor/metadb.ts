@@ -1,5 +1,11 @@
 import { diskOfDevice } from '../../probes/block-device.ts';
-import { ERROR_FLAGS, type MetadbReading, type MetadbReplica } from '../../probes/metadb.ts';
+import {
+  type MetadbReading,
+  type MetadbReplica,
+  replicaActive,
+  replicaInError,
+  replicaSlice,
+} from '../../probes/metadb.ts';
 import type { StepRefusalCode } from './codes.ts';
 
 /**
@@ -14,18 +20,8 @@ import type { StepRefusalCode } from './codes.ts';
  * half of them active.
  */
 
-/** The slice a replica sits on, as the plans name it: `/dev/dsk/c0d1s7` → `c0d1s7`. */
-export const replicaSlice = (replica: MetadbReplica): string => replica.device.replace(/^\/dev\/r?dsk\//, '');
-
 /** The disk a replica sits on (`c0d1`), or null for a name that is not a disk's slice. */
 export const replicaDisk = (replica: MetadbReplica): string | null => diskOfDevice(replicaSlice(replica));
-
-/** A replica with an error flag (`W`, `R`, `M`, `D`, `F`, `S`, `B`). */
-export const replicaInError = (replica: MetadbReplica): boolean => ERROR_FLAGS.test(replica.flags);
-
-/** A replica SVM commits to: flagged `a` and in no error. */
-export const replicaActive = (replica: MetadbReplica): boolean =>
-  replica.flags.includes('a') && !replicaInError(replica);
 
 const describe = (replicas: readonly MetadbReplica[]): string =>
   replicas.map((replica) => `${replicaSlice(replica)} (${replica.flags})`).join(', ');

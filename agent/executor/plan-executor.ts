@@ -1,11 +1,4 @@
-import type {
-  DiskProbeStep,
-  Plan,
-  PlanAction,
-  PlanBranch,
-  PlanStep,
-  ProgressOutcome,
-} from '../../events/index.ts';
+import type { Plan, PlanAction, PlanBranch, PlanStep, ProgressOutcome } from '../../events/index.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { HostAccess } from './host-view.ts';
@@ -14,6 +7,8 @@ import {
   type Clock,
   type ExecutorTiming,
   failed,
+  leadingProbes,
+  probeForStep,
   type StepContext,
   type StepOutcome,
   type StepResult,
@@ -27,12 +22,15 @@ import { svmMetadbRestore, svmMetareplace, svmWaitSync } from './steps/svm-steps
 import type { WriteSysfs } from './sysfs.ts';
 
 /**
- * Runs a plan that passed verification (plan-admission.ts): `disk.probe` first (step 0 of
- * `steps`), `disk.probed` reported, then the fast path or the rest of `steps`, with
- * `command.progress` for every step (`started`, then its outcome, with its branch, duration and
- * what ran), stopping at the first failure or refusal. Each step reads the host afresh; in a
- * dry-run each one checks its preconditions against the host as the earlier steps would have left
- * it and reports what it would run, and nothing runs.
+ * Runs a plan that passed verification (plan-admission.ts): every `disk.probe` at the start of
+ * `steps` first (one per disk the plan covers, §4), each reported as `disk.probed`, then the fast
+ * path only if every probed disk qualifies for it, else the rest of `steps`: one disk that did not
+ * come back intact sends the whole plan down the full path, which heals every disk. Each step
+ * reports `command.progress` (`started`, then its outcome, with its branch, duration and what ran),
+ * and the plan stops at the first failure or refusal. Each step reads the host afresh and is
+ * checked against the probe of the disk it acts on (step-context.ts `probeForStep`); in a dry-run
+ * each one checks its preconditions against the host as the earlier steps would have left it and
+ * reports what it would run, and nothing runs.
  */
 
 /** What running a plan needs from the agent. */
@@ -84,6 +82,12 @@ const MAX_DETAIL = 4096;
 const clip = (detail: string): string =>
   detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail;
 
+/** What the last of several probes adds to its detail: the branch the whole plan takes, and why. */
+const planDecision = (probed: number, notQualifying: readonly string[]): string =>
+  notQualifying.length === 0
+    ? `plan → fast path (all ${probed} probed disks qualify)`
+    : `plan → steps (${notQualifying.join(', ')} ${notQualifying.length === 1 ? 'does' : 'do'} not qualify for the fast path)`;
+
 const runStep = async (step: PlanStep, context: StepContext): Promise<StepResult> => {
   switch (step.action) {
     case 'disk.probe': {
@@ -125,11 +129,11 @@ export const executePlan = async (
   plan: Plan,
   dependencies: ExecutionDependencies,
 ): Promise<PlanExecution> => {
-  const probeStep = plan.steps[0] as DiskProbeStep;
+  const probes = leadingProbes(plan);
   const context: StepContext = {
     host: dependencies.host,
     plan,
-    probe: probeStep,
+    probe: probes[0],
     dryRun: plan.mode === 'dry-run',
     projection: new Projection(),
     clock: dependencies.clock,
@@ -170,6 +174,7 @@ export const executePlan = async (
     body: () => Promise<StepResult>,
   ): Promise<boolean> => {
     const started = dependencies.clock.now();
+    context.probe = probeForStep(step, probes);
     progress(number, step.action, branch, 'started');
     let result: StepResult;
     if (await dependencies.stopRequested()) {
@@ -225,18 +230,25 @@ export const executePlan = async (
     return { outcome, branch, steps: reports };
   };
 
-  let fastPath = false;
-  const probed = await perform(0, 'steps', probeStep, async () => {
-    const probe = await runDiskProbe(probeStep, context);
-    dependencies.emit(probe.draft);
-    fastPath = probe.fastPath;
-    return probe.result;
-  });
-  if (!probed) return finish('steps');
-  const branch: PlanBranch = fastPath && plan.fastPath !== undefined ? 'fastPath' : 'steps';
-  const steps = branch === 'fastPath' ? (plan.fastPath ?? []) : plan.steps.slice(1);
+  /** The probed disks that do not qualify for the fast path. */
+  const notQualifying: string[] = [];
+  for (const [number, probeStep] of probes.entries()) {
+    const probed = await perform(number, 'steps', probeStep, async () => {
+      const probe = await runDiskProbe(probeStep, context);
+      dependencies.emit(probe.draft);
+      if (!probe.fastPath) notQualifying.push(probeStep.disk);
+      const decidesForSeveral =
+        probes.length > 1 && number === probes.length - 1 && plan.fastPath !== undefined;
+      return decidesForSeveral
+        ? { ...probe.result, detail: `${probe.result.detail}; ${planDecision(probes.length, notQualifying)}` }
+        : probe.result;
+    });
+    if (!probed) return finish('steps');
+  }
+  const branch: PlanBranch = notQualifying.length === 0 && plan.fastPath !== undefined ? 'fastPath' : 'steps';
+  const steps = branch === 'fastPath' ? (plan.fastPath ?? []) : plan.steps.slice(probes.length);
   for (const [index, step] of steps.entries()) {
-    const number = branch === 'fastPath' ? index : index + 1;
+    const number = branch === 'fastPath' ? index : index + probes.length;
     if (!(await perform(number, branch, step, () => runStep(step, context)))) break;
   }
   return finish(branch);

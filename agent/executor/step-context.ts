@@ -1,4 +1,5 @@
-import type { DiskProbeStep, Plan } from '../../events/index.ts';
+import type { DiskProbeStep, Plan, PlanStep } from '../../events/index.ts';
+import { diskOfDevice } from '../../probes/block-device.ts';
 import type { EventDraft } from '../../probes/event-draft.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { StepFailureCode, StepRefusalCode } from './codes.ts';
@@ -61,7 +62,11 @@ export const EXECUTOR_TIMING_DEFAULTS: ExecutorTiming = {
 export type StepContext = {
   host: HostAccess;
   plan: Plan;
-  /** The plan's `disk.probe`: which disk, address and failure domain the plan is about. */
+  /**
+   * The `disk.probe` of the disk this step acts on (probeForStep), else the plan's first: which
+   * disk, address and failure domain the step is checked against. The executor sets it before
+   * each step; the context itself stays one object per run (md-run-record.ts keys on it).
+   */
   probe: DiskProbeStep;
   dryRun: boolean;
   projection: Projection;
@@ -73,6 +78,67 @@ export type StepContext = {
   /** Emits an event caused by this step (the plan id is added). */
   emit: (draft: EventDraft) => void;
   log: AgentLog;
+};
+
+/** A plan's leading probes: one per disk it covers (§4), the first always there (the contract). */
+export type PlanProbes = readonly [DiskProbeStep, ...DiskProbeStep[]];
+
+/** Every `disk.probe` at the start of `steps`, before its first other step. */
+export const leadingProbes = (plan: Plan): PlanProbes => {
+  // The contract (events/plan.ts) makes every plan start with `disk.probe`.
+  const first = plan.steps[0] as DiskProbeStep;
+  const more: DiskProbeStep[] = [];
+  for (const step of plan.steps.slice(1)) {
+    if (step.action !== 'disk.probe') break;
+    more.push(step);
+  }
+  return [first, ...more];
+};
+
+/** The disk a step acts on, by name and by SCSI address, as far as its arguments say. */
+const targetOf = (step: PlanStep): { disk: string | null; hctl: string | null } => {
+  switch (step.action) {
+    case 'disk.probe':
+      return { disk: step.disk, hctl: step.hctl ?? null };
+    case 'disk.verify':
+    case 'scsi.online':
+      return { disk: step.disk, hctl: step.hctl };
+    case 'md.fail':
+    case 'md.remove':
+    case 'md.add':
+    case 'md.zero-superblock':
+      return { disk: diskOfDevice(step.member), hctl: null };
+    case 'scsi.delete':
+      return { disk: null, hctl: step.hctl };
+    case 'scsi.rescan':
+      return {
+        disk: null,
+        hctl: `${step.scsiHost.slice('host'.length)}:${step.channel}:${step.target}:${step.lun}`,
+      };
+    case 'multipath.reinstate':
+      return { disk: diskOfDevice(step.path), hctl: null };
+    case 'svm.metareplace':
+      return { disk: diskOfDevice(step.component), hctl: null };
+    case 'svm.metadb-restore':
+      return { disk: diskOfDevice(step.slice), hctl: null };
+    case 'md.wait-sync':
+    case 'svm.wait-sync':
+      return { disk: null, hctl: null };
+  }
+};
+
+/**
+ * The probe of the disk a step acts on: the one of its disk (a member's or a path's disk), else the
+ * one at its SCSI address (`scsi.delete`, `scsi.rescan`), else the plan's first (a wait names no
+ * disk). A step checks the disk and failure domain against its own disk's probe, not the first's.
+ */
+export const probeForStep = (step: PlanStep, probes: PlanProbes): DiskProbeStep => {
+  const { disk, hctl } = targetOf(step);
+  return (
+    (disk === null ? undefined : probes.find((probe) => probe.disk === disk)) ??
+    (hctl === null ? undefined : probes.find((probe) => probe.hctl === hctl)) ??
+    probes[0]
+  );
 };
 
 export type StepOutcome = 'succeeded' | 'failed' | 'skipped' | 'refused';

@@ -22,7 +22,7 @@ export type ArraySync = {
 
 /** What a probe could not read, tagged with the probe. */
 export type ScanWarning = ProbeWarning & {
-  source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'ldm' | 'sysfs' | 'scan';
+  source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'metadb' | 'ldm' | 'sysfs' | 'scan';
 };
 
 /** One scan in progress: the host it reads, and what its sections found besides the snapshot. */

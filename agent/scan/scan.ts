@@ -21,7 +21,7 @@ import {
   type ScanWarning,
   SNAPSHOT_LIMITS,
 } from './scan-context.ts';
-import { scanSolaris } from './solaris-scan.ts';
+import { type SolarisScan, scanSolaris } from './solaris-scan.ts';
 import {
   type BlockDiskInfo,
   readBootId,
@@ -33,8 +33,8 @@ import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from 
 
 /**
  * One snapshot of a host's storage (docs/architecture.md §6 `faultline-agent scan`): its md and SVM mirrors
- * with each member's state and failure domain, its multipath maps, its disks and, on a control
- * domain, its LDoms domains. Detection calls this every few seconds, so a scan reads files
+ * with each member's state and failure domain, its multipath maps, its disks, on an SVM host its
+ * state database replicas per slice and, on a control domain, its LDoms domains. Detection calls this every few seconds, so a scan reads files
  * (`proc/mdstat`, sysfs) and asks the tool runner only for what those files cannot tell: an array's
  * UUID when udev has no `md-uuid-` link, member states when sysfs has no `md/dev-*` folders,
  * `multipath -ll` when dm has multipath maps; the live runner reruns a tool only when the sysfs
@@ -113,7 +113,7 @@ export const scanHostInDetail = async (options: ScanOptions): Promise<HostScan> 
   }
 
   const linux = platform === 'linux' ? await scanLinux(context) : { arrays: [], maps: [], disks: [] };
-  const solaris =
+  const solaris: SolarisScan =
     platform === 'solaris' ? await scanSolaris(context) : { arrays: [], disks: [], domains: [] };
 
   const snapshot: HostSnapshot = {
@@ -131,6 +131,7 @@ export const scanHostInDetail = async (options: ScanOptions): Promise<HostScan> 
     maps: limit(linux.maps, SNAPSHOT_LIMITS.maps, 'multipath maps', context),
     disks: limit([...linux.disks, ...solaris.disks], SNAPSHOT_LIMITS.disks, 'disks', context),
     domains: limit(solaris.domains, SNAPSHOT_LIMITS.domains, 'domains', context),
+    ...(solaris.replicas === undefined ? {} : { replicas: solaris.replicas }),
   };
   const parsed = HostSnapshot.safeParse(snapshot);
   if (!parsed.success) {

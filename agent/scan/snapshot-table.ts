@@ -3,7 +3,8 @@ import type { ArraySync } from './scan.ts';
 
 /**
  * `faultline-agent scan` without `--json`: the snapshot as aligned tables for an operator at a
- * terminal, one section per kind of storage, empty sections left out. Pure.
+ * terminal, one section per kind of storage (the state database replicas per slice on an SVM host),
+ * empty sections left out. Pure.
  */
 export const formatSnapshotTable = (
   snapshot: HostSnapshot,
@@ -64,6 +65,13 @@ export const formatSnapshotTable = (
         disk.deviceState ?? '-',
         disk.failureDomain,
       ]);
+    }
+    sections.push(alignColumns(rows));
+  }
+  if (snapshot.replicas !== undefined) {
+    const rows: string[][] = [['REPLICA SLICE', 'COUNT', 'ACTIVE', 'IN ERROR']];
+    for (const slice of snapshot.replicas) {
+      rows.push([slice.slice, String(slice.count), String(slice.active), String(slice.erred)]);
     }
     sections.push(alignColumns(rows));
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 /**
  * How the scan gets the output of the storage tools (`multipath -ll`, `mdadm --detail`,
- * `metastat`, `ldm list -p`): run on a live host, or read from what a sosreport (or a fixture tree)
+ * `metastat`, `metadb -i`, `ldm list -p`): run on a live host, or read from what a sosreport (or a fixture tree)
  * captured. The scan only says what it needs and what that output depends on (a fingerprint of
  * cheap sysfs reads); the runner decides whether to run anything. The live runner reuses an output
  * while the fingerprint is unchanged and the output is younger than its refresh interval, so a
@@ -13,7 +13,7 @@ import { join } from 'node:path';
  */
 
 /** The tools the scan asks for. */
-export type ToolName = 'multipath' | 'mdadm' | 'metastat' | 'ldm';
+export type ToolName = 'multipath' | 'mdadm' | 'metastat' | 'metadb' | 'ldm';
 
 /** What the scan needs run, and what the answer depends on so a runner can reuse it. */
 export type ToolRequest = {
@@ -151,9 +151,10 @@ export const sosCommandFileName = (command: string): string =>
  *   array one after another (the scan picks the array by its `/dev/md0:` header);
  * - `mdadm --examine /dev/sdb3`: `sos_commands/md/mdadm_--examine_.dev.sdb3`, then the md plugin's
  *   `mdadm_-E_.dev.sdb3`;
- * - `metastat`: `sos_commands/svm/metastat`; `ldm list -p`: `sos_commands/ldoms/ldm_list_-p`, then
- *   `sos_commands/ldoms/ldm_list`. Solaris has no sosreport: a Solaris capture for Faultline keeps
- *   its outputs under the same names.
+ * - `metastat`: `sos_commands/svm/metastat`; `metadb -i`: `sos_commands/svm/metadb_-i`, then
+ *   `sos_commands/svm/metadb` (the same replicas without the legend); `ldm list -p`:
+ *   `sos_commands/ldoms/ldm_list_-p`, then `sos_commands/ldoms/ldm_list`. Solaris has no sosreport:
+ *   a Solaris capture for Faultline keeps its outputs under the same names.
  */
 export const capturedOutputFiles = (request: Pick<ToolRequest, 'tool' | 'args'>): string[] => {
   const command = [request.tool, ...request.args].join(' ');
@@ -179,6 +180,11 @@ export const capturedOutputFiles = (request: Pick<ToolRequest, 'tool' | 'args'>)
     }
     case 'metastat':
       return [join('sos_commands', 'svm', sosCommandFileName(command))];
+    case 'metadb':
+      return [
+        join('sos_commands', 'svm', sosCommandFileName(command)),
+        join('sos_commands', 'svm', sosCommandFileName('metadb')),
+      ];
     case 'ldm':
       return [
         join('sos_commands', 'ldoms', sosCommandFileName(command)),

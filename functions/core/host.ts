@@ -156,7 +156,9 @@ const pathRecord = (
 
 /**
  * Applies a heartbeat's full picture: each array and path newer than its watermark is replaced,
- * and those the heartbeat no longer lists are dropped. Returns whether anything changed.
+ * and those the heartbeat no longer lists are dropped; disks and the state database replicas are
+ * taken as the heartbeat gives them (the caller applies only a heartbeat newer than the last one),
+ * replicas it omits forgotten. Returns whether an array or path changed.
  */
 export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string): boolean => {
   const watermark = { bootid: event.bootid, seq: event.seq };
@@ -202,6 +204,8 @@ export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string
     }
   }
   host.disks = Object.fromEntries(event.data.disks.map((disk) => [disk.disk, disk]));
+  if (event.data.replicas === undefined) delete host.replicas;
+  else host.replicas = event.data.replicas;
   return changed;
 };
 

@@ -9,6 +9,7 @@ import {
   type Member,
   type Notification,
   type PathState,
+  type ReplicaReport,
   Rfc3339,
   type UnsignedPlan,
 } from '../../events/index.ts';
@@ -304,6 +305,12 @@ export type HostSlice = {
   arrays: Record<string, ArrayRecord>;
   paths: Record<string, PathRecord>;
   disks: Record<string, DiskReport>;
+  /**
+   * The state database replicas per slice of the latest heartbeat (by `seq`) that carried storage:
+   * what the svm-ldoms planner reads to re-create replicas a returned disk keeps in error. Absent
+   * when that heartbeat had none (an older agent, or `metadb` unread): no restore is planned then.
+   */
+  replicas?: ReplicaReport[];
   episodes: Record<string, HostEpisode>;
   plans: Record<string, HostPlan>;
   localFaults: Record<string, LocalFault>;

@@ -268,6 +268,44 @@ const INVALID_EVENTS: [string, () => unknown, (string | number)[]][] = [
     ['data', 'capabilities', 9],
   ],
   [
+    'state database replicas with more active and in error than there are',
+    of('host.heartbeat', (e) => {
+      e.data.replicas = [{ slice: 'c0d1s7', count: 3, active: 2, erred: 2 }];
+    }),
+    ['data', 'replicas', 0, 'count'],
+  ],
+  [
+    'state database replicas listing a slice twice',
+    of('host.heartbeat', (e) => {
+      e.data.replicas = [
+        { slice: 'c0d1s7', count: 3, active: 3, erred: 0 },
+        { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+      ];
+    }),
+    ['data', 'replicas'],
+  ],
+  [
+    'an empty list of state database replicas (absent says unknown)',
+    of('host.heartbeat', (e) => {
+      e.data.replicas = [];
+    }),
+    ['data', 'replicas'],
+  ],
+  [
+    'a replica slice given as a path',
+    of('host.heartbeat', (e) => {
+      e.data.replicas = [{ slice: '/dev/dsk/c0d1s7', count: 3, active: 3, erred: 0 }];
+    }),
+    ['data', 'replicas', 0, 'slice'],
+  ],
+  [
+    'a fractional replica count',
+    of('host.heartbeat', (e) => {
+      e.data.replicas = [{ slice: 'c0d1s7', count: 2.5, active: 0, erred: 0 }];
+    }),
+    ['data', 'replicas', 0, 'count'],
+  ],
+  [
     'an unknown progress outcome',
     of('command.progress', (e) => {
       e.data.outcome = 'maybe';
@@ -313,6 +351,19 @@ describe('parseEvent', () => {
     if (!result.ok) expect.fail(JSON.stringify(result.issues));
     expect(result.value).not.toHaveProperty('newattribute');
     expect(result.value.data).toEqual(example('mirror.degraded').data);
+  });
+
+  it('accepts a heartbeat with the state database replicas per slice, and one without (an older agent)', () => {
+    const event = example('host.heartbeat');
+    expect(parseEvent(event).ok).toBe(true);
+    event.data.replicas = [
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+      { slice: 'c0d2s7', count: 1, active: 0, erred: 0 },
+    ];
+    const result = parseEvent(event);
+    if (!result.ok) expect.fail(JSON.stringify(result.issues));
+    expect(result.value.type === 'host.heartbeat' && result.value.data.replicas).toEqual(event.data.replicas);
   });
 
   it('accepts the real shapes of device names', () => {

@@ -1,11 +1,13 @@
-import type { FaultlineEvent, Member, PathState, PlanAction } from '../../events/index.ts';
+import type { FaultlineEvent, Member, PathState, PlanAction, ReplicaReport } from '../../events/index.ts';
 import { Agent, type Random, SAN_PORT, vscsi } from './core-fleet.ts';
+import { LdomsGuest } from './core-ldoms.ts';
 
 /**
  * Builders for issue 14's runbooks (DESIGN §4 v3): Linux clients whose md arrays may lack a
  * write-intent bitmap and whose root and data disks may both come from one VIOS, agents that run
- * or lack the new actions, and multipath hosts whose leg the SCSI layer set `offline`. Disk letters,
- * SCSI addresses and array numbers come from a seeded generator, as in ./core-fleet.ts.
+ * or lack the new actions, multipath hosts whose leg the SCSI layer set `offline`, and LDoms guests
+ * whose state database replicas on a returned disk stay in error. Disk letters, SCSI addresses and
+ * array numbers come from a seeded generator, as in ./core-fleet.ts.
  */
 
 /** What the Linux agent runs once it implements the steps of issue 14. */
@@ -276,5 +278,58 @@ export class MultipathHost extends Agent {
       time,
       planid === undefined ? {} : { planid },
     );
+  }
+}
+
+/** What the Solaris agent runs once it implements the steps of issue 14. */
+export const SOLARIS_ACTIONS: PlanAction[] = [
+  'disk.probe',
+  'svm.metareplace',
+  'svm.wait-sync',
+  'svm.metadb-restore',
+];
+
+/** How one slice's replicas read in `metadb -i`: all active, all in error, or neither (not committed to). */
+export type ReplicaState = 'active' | 'erred' | 'idle';
+
+/**
+ * An LDoms guest (./core-ldoms.ts: `d10` over `c0d0s0` on `primary` and `c0d1s0` on `alternate`)
+ * whose agent reports its state database as the real layout of test/fixtures/agent/metadb has it:
+ * three replicas on slice 7 of each disk (`c0d0s7`, `c0d1s7`). `replicas` is what its next heartbeats
+ * say of each slice; null: they carry no `replicas` (an older agent, or `metadb` unread).
+ */
+export class ReplicaGuest extends LdomsGuest {
+  replicas: { c0d0s7: ReplicaState; c0d1s7: ReplicaState } | null = { c0d0s7: 'active', c0d1s7: 'active' };
+
+  constructor(
+    hostId: string,
+    readonly capabilities: PlanAction[] = SOLARIS_ACTIONS,
+  ) {
+    super(hostId);
+  }
+
+  /** The heartbeat `replicas` its state database gives now. */
+  replicaReports(): ReplicaReport[] | undefined {
+    if (this.replicas === null) return undefined;
+    return Object.entries(this.replicas).map(([slice, state]) => ({
+      slice,
+      count: 3,
+      active: state === 'active' ? 3 : 0,
+      erred: state === 'erred' ? 3 : 0,
+    }));
+  }
+
+  override heartbeat(time: string, options: { alternate?: Member['state'] } = {}): FaultlineEvent {
+    const beat = super.heartbeat(time, options);
+    if (beat.type !== 'host.heartbeat') throw new Error('LdomsGuest.heartbeat no longer builds a heartbeat');
+    const replicas = this.replicaReports();
+    return {
+      ...beat,
+      data: {
+        ...beat.data,
+        capabilities: this.capabilities,
+        ...(replicas === undefined ? {} : { replicas }),
+      },
+    };
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { metadbProblem, metadbRestoreRefusal } from '../../agent/executor/metadb.ts';
-import { parseMetadb } from '../../probes/metadb.ts';
+import { parseMetadb, replicasBySlice } from '../../probes/metadb.ts';
 import { fixtureText } from '../helpers/agent-probes.ts';
 
 const read = (name: string) => parseMetadb(fixtureText(`metadb/${name}`));
@@ -37,6 +37,39 @@ describe('parseMetadb', () => {
       { flags: 'Mp', firstBlock: null, blockCount: null, device: '/dev/dsk/c0d1s7' },
       { flags: 'au', firstBlock: 16, blockCount: 8192, device: '/dev/dsk/c0d2s7' },
     ]);
+  });
+});
+
+describe('replicasBySlice', () => {
+  it('counts the replicas of each slice, active and in error, from the real metadb -i fixtures', () => {
+    expect(replicasBySlice(read('healthy.txt'))).toEqual([
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 3, erred: 0 },
+    ]);
+    expect(replicasBySlice(read('replicas-in-error.txt'))).toEqual([
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+    ]);
+    expect(replicasBySlice(read('unknown-locators.txt'))).toEqual([
+      { slice: 'c0d0s7', count: 2, active: 2, erred: 0 },
+      { slice: 'c0d1s7', count: 2, active: 0, erred: 2 },
+      { slice: 'c0d2s7', count: 1, active: 1, erred: 0 },
+    ]);
+  });
+
+  it('counts a replica neither active nor in error in its slice only, and orders slices by number', () => {
+    const text = fixtureText('metadb/healthy.txt')
+      .replace('/dev/dsk/c0d0s7', '/dev/dsk/c0d10s7')
+      .replaceAll(
+        /^ {5}a {4}p {2}luo {4}(\t16400\t\t8192\t\t\/dev\/dsk\/c0d1s7)$/gm,
+        '          p  luo    $1',
+      );
+    expect(replicasBySlice(parseMetadb(text))).toEqual([
+      { slice: 'c0d0s7', count: 2, active: 2, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 2, erred: 0 },
+      { slice: 'c0d10s7', count: 1, active: 1, erred: 0 },
+    ]);
+    expect(replicasBySlice(parseMetadb('metadb: ldg1: there are no existing databases\n'))).toEqual([]);
   });
 });
 

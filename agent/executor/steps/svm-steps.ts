@@ -7,11 +7,12 @@ import type {
 } from '../../../events/index.ts';
 import { diskOfDevice } from '../../../probes/block-device.ts';
 import { localFailureDomain } from '../../../probes/failure-domain.ts';
+import { replicaActive, replicaSlice } from '../../../probes/metadb.ts';
 import type { MetastatReading, MetastatSubmirrorReading } from '../../../probes/metastat.ts';
 import { svmMemberState } from '../../../probes/report-states.ts';
 import { overriddenFailureDomain } from '../../../probes/topology.ts';
 import { readMetadb, readMetastat } from '../host-view.ts';
-import { metadbProblem, metadbRestoreRefusal, replicaActive, replicaSlice } from '../metadb.ts';
+import { metadbProblem, metadbRestoreRefusal } from '../metadb.ts';
 import { toolMessage } from '../programs.ts';
 import {
   failed,

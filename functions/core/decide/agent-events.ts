@@ -194,11 +194,18 @@ const refreshSlots = (txn: Transaction, host: HostSlice): void => {
   }
 };
 
-/** What a heartbeat says about the host's storage; an agent serialises it the same way each time. */
-const heartbeatDigest = (event: HostHeartbeat): string =>
-  createHash('sha1')
-    .update(JSON.stringify([event.data.arrays, event.data.paths, event.data.disks]))
+/**
+ * What a heartbeat says about the host's storage; an agent serialises it the same way each time.
+ * `replicas` only when present, so a heartbeat without them keeps the digest it had before the field.
+ */
+const heartbeatDigest = (event: HostHeartbeat): string => {
+  const { arrays, paths, disks, replicas } = event.data;
+  return createHash('sha1')
+    .update(
+      JSON.stringify(replicas === undefined ? [arrays, paths, disks] : [arrays, paths, disks, replicas]),
+    )
     .digest('base64');
+};
 /**
  * A server's own announcement sent in a boot before the one that last listed its domain (`seq` runs
  * on across boots): that later boot serves the domain, so the announcement is stale.

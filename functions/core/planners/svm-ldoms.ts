@@ -1,18 +1,21 @@
-import type { Member, PlanStep } from '../../../events/index.ts';
+import type { Member, PlanStep, ReplicaReport } from '../../../events/index.ts';
 import { criticalReason } from '../host.ts';
 import type { PlanContext, PlanOutcome } from './plan-context.ts';
-import { unhealthyArraysOn } from './plan-context.ts';
+import { byName, unhealthyArraysOn } from './plan-context.ts';
 
 /**
  * SVM in an LDoms guest: `metareplace -e` of each component in Maintenance on the returned domain
- * whose other submirror is Okay, then wait for each mirror. A mirror with a Last Erred component or
- * no in-sync member is never planned; it pages. Every virtual disk of the guest the domain serves is
- * in the one plan: one `disk.probe` per disk first, then each disk's components by name, then the
- * waits, one per mirror.
+ * whose other submirror is Okay, then wait for each mirror, then re-create the state database
+ * replicas the repaired disks kept in error (`svm.metadb-restore`). A mirror with a Last Erred
+ * component or no in-sync member is never planned; it pages. Every virtual disk of the guest the
+ * domain serves is in the one plan: one `disk.probe` per disk first, then each disk's components by
+ * name, then the waits, one per mirror, then the restores, one per slice by name.
  *
- * The state database replicas that sit on the repaired disk and stay in error (`svm.metadb-restore`,
- * §4) are not planned: the core has no report of the replicas (no heartbeat field carries `metadb
- * -i`), and a restore is only planned of replicas it knows.
+ * The replicas come from the latest heartbeat's `replicas` (§3). Replicas on a returned disk keep
+ * their error flags until re-created; the agent refuses a `metareplace` while replicas are in error
+ * off the disk it repairs, or fewer than half are active, and a refused step halts the domain's
+ * waves: such a guest is paged instead. Without `replicas` (an older agent, `metadb` unread) the
+ * plan is the repair alone: no restore is planned of replicas the core does not know.
  */
 export const planSvm = ({
   host,
@@ -47,6 +50,8 @@ export const planSvm = ({
   const disks = [...byDisk.keys()].sort();
   if (disks.length === 0)
     return { kind: 'refuse', reason: 'no SVM component in Maintenance can be replaced safely' };
+  const stateDatabase = host.replicas === undefined ? { restores: [] } : replicaPlan(host.replicas, disks);
+  if ('refuse' in stateDatabase) return { kind: 'refuse', reason: stateDatabase.refuse };
   return {
     kind: 'plan',
     planned: {
@@ -62,8 +67,64 @@ export const planSvm = ({
           ),
         ),
         ...wait,
+        ...stateDatabase.restores,
       ],
       touches: mirrors.map((record) => record.array),
     },
+  };
+};
+
+/** Whether a slice (`c0d1s7`, `c0d1p0`) is one of the disk's (`c0d1`); `c0d10s7` is not `c0d1`'s. */
+const isSliceOf = (slice: string, disk: string): boolean =>
+  slice.startsWith(disk) && /^[sp]\d{1,2}$/.test(slice.slice(disk.length));
+
+/** Whether replicas named `slice` sit on the disk: one of its slices, or the whole disk as the agent reads it. */
+const isOnDisk = (slice: string, disk: string): boolean => slice === disk || isSliceOf(slice, disk);
+
+const listed = (reports: readonly ReplicaReport[]): string =>
+  reports.map((report) => `${report.slice} (${report.erred} of ${report.count} in error)`).join(', ');
+
+/**
+ * The state database rules of §4, read from the heartbeat's replicas for a plan that repairs
+ * `repairedDisks`: why its `metareplace` steps would be refused (replicas in error off the disk a
+ * step repairs, or fewer than half active), else the restores to append: each slice of a repaired
+ * disk whose replicas are all in error, while every replica on the other disks is active and those
+ * are at least half of all (what `svm.metadb-restore` re-checks). A slice only partly in error, or
+ * a state database whose other replicas are not all active, gets no restore: the agent would
+ * refuse it.
+ */
+const replicaPlan = (
+  replicas: readonly ReplicaReport[],
+  repairedDisks: readonly string[],
+): { refuse: string } | { restores: PlanStep[] } => {
+  const erred = replicas.filter((report) => report.erred > 0);
+  for (const disk of repairedDisks) {
+    const elsewhere = erred.filter((report) => !isOnDisk(report.slice, disk));
+    if (elsewhere.length > 0)
+      return {
+        refuse: `state database replicas in error off ${disk}, the disk being repaired: ${listed(elsewhere)}; its agent refuses svm.metareplace then (metadb-unhealthy)`,
+      };
+  }
+  const total = replicas.reduce((sum, report) => sum + report.count, 0);
+  const active = replicas.reduce((sum, report) => sum + report.active, 0);
+  if (active * 2 < total)
+    return {
+      refuse: `only ${active} of ${total} state database replicas are active; its agent refuses svm.metareplace then (metadb-unhealthy)`,
+    };
+  const restored = repairedDisks.flatMap((disk) => {
+    const others = replicas.filter((report) => !isOnDisk(report.slice, disk));
+    const othersHold =
+      others.every((report) => report.active === report.count) &&
+      others.reduce((sum, report) => sum + report.count, 0) * 2 >= total;
+    return othersHold
+      ? replicas.filter((report) => isSliceOf(report.slice, disk) && report.erred === report.count)
+      : [];
+  });
+  return {
+    restores: restored
+      .sort(byName((report) => report.slice))
+      .map(
+        (report): PlanStep => ({ action: 'svm.metadb-restore', slice: report.slice, count: report.count }),
+      ),
   };
 };

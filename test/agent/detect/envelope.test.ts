@@ -89,6 +89,27 @@ describe('sealEvent', () => {
     expect(JSON.parse(sealed.outbound.body).data.disks[0]).not.toHaveProperty('deviceState');
   });
 
+  it("sends an SVM guest's state database replicas per slice, and none when its scan read none", () => {
+    const replicas = [
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+    ];
+    const context = {
+      platform: 'solaris',
+      role: 'client',
+      intervalSeconds: 60,
+      capabilities: ['disk.probe', 'svm.metareplace', 'svm.wait-sync', 'svm.metadb-restore'],
+    } as const;
+    const guest = hostSnapshot({ platform: 'solaris', arrays: [], maps: [], disks: [], replicas });
+    const sealed = sealEvent(heartbeatDraft(guest, context), identity, 8, time);
+    if (!sealed.ok) expect.fail(JSON.stringify(sealed.issues));
+    expect(sealed.event.data).toMatchObject({ replicas });
+    const { replicas: _unread, ...unread } = guest;
+    const silent = sealEvent(heartbeatDraft(unread, context), identity, 9, time);
+    if (!silent.ok) expect.fail(JSON.stringify(silent.issues));
+    expect(silent.event.data).not.toHaveProperty('replicas');
+  });
+
   it('refuses a draft the cloud would reject, with the issues, instead of spooling it', () => {
     const sealed = sealEvent(
       {
@@ -124,5 +145,16 @@ describe('heartbeatDigest', () => {
     expect(heartbeatDigest(first)).toBe(heartbeatDigest(later));
     expect(heartbeatDigest(first)).not.toBe(heartbeatDigest(degraded));
     expect(heartbeatDigest(first)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('changes when the replicas a returned disk kept in error are re-created, and leaves a host without replicas as it was', () => {
+    const erred = heartbeatInventory(
+      hostSnapshot({ replicas: [{ slice: 'c0d1s7', count: 3, active: 0, erred: 3 }] }),
+    );
+    const restored = heartbeatInventory(
+      hostSnapshot({ replicas: [{ slice: 'c0d1s7', count: 3, active: 3, erred: 0 }] }),
+    );
+    expect(heartbeatDigest(erred)).not.toBe(heartbeatDigest(restored));
+    expect(Object.keys(heartbeatInventory(hostSnapshot())).sort()).toEqual(['arrays', 'disks', 'paths']);
   });
 });

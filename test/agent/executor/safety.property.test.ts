@@ -115,11 +115,31 @@ const stepArbitrary: fc.Arbitrary<PlanStep[]> = fc.constantFrom(...ARRAYS).chain
   ),
 );
 
+/** One probed disk, or two: a plan covers every disk of the host the failure domain serves (§4). */
+const probedDisksArbitrary = fc.uniqueArray(fc.constantFrom(...DISKS), {
+  minLength: 1,
+  maxLength: 2,
+  selector: (disk) => disk.disk,
+});
+
 const planArbitrary = fc.record({
   mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
-  probe: fc.constantFrom(...DISKS),
+  probes: probedDisksArbitrary,
   domain: fc.constantFrom('vios1', 'vios2'),
   steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 5 }).map((chunks) => chunks.flat()),
+  /** Sometimes a fast path, which the executor takes only when every probed disk qualifies. */
+  fastPath: fc.option(
+    fc.array(stepArbitrary, { minLength: 1, maxLength: 4 }).map((chunks) => chunks.flat()),
+    { freq: 2 },
+  ),
+});
+
+const probeOf = (disk: (typeof DISKS)[number], domain: string): PlanStep => ({
+  action: 'disk.probe',
+  disk: disk.disk,
+  hctl: disk.hctl,
+  scsiHost: disk.host,
+  failureDomain: `vscsi:Server-9080-M9S-SN78AB12C/${domain}`,
 });
 
 /** The fake host a shape describes, with the superblock each partition holds. */
@@ -245,11 +265,14 @@ const checkZeroSuperblock = (entry: FakeLogEntry, shape: HostShape): void => {
   expect(partners, `${shown}: no running in-sync partner on another domain`).not.toEqual([]);
 };
 
-/** The no-bitmap runbook for one member, as the planners emit it: [fail,] remove, verify, zero, add. */
+/**
+ * The no-bitmap runbook, as the planners emit it: a probe per disk, then for each disk's member
+ * [fail,] remove, verify, zero, add. Over two disks, both members of one array may be on the plan.
+ */
 const runbookArbitrary = fc.record({
   mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
   array: fc.constantFrom(...ARRAYS),
-  disk: fc.constantFrom(...DISKS),
+  disks: probedDisksArbitrary,
   fail: fc.boolean(),
   domain: fc.constantFrom('vios1', 'vios2'),
   /** Mostly the case the runbook is for: no bitmap, the member faulty, its superblock behind. */
@@ -261,13 +284,15 @@ type Runbook = typeof runbookArbitrary extends fc.Arbitrary<infer T> ? T : never
 const typicalFor = (shape: HostShape, runbook: Runbook): HostShape => {
   if (!runbook.typical) return shape;
   const arrayIndex = ARRAYS.indexOf(runbook.array);
-  const memberIndex = DISKS.indexOf(runbook.disk);
   const arrays = shape.arrays.map((spec, index) => {
     if (index !== arrayIndex) return spec;
     const members = [...spec.members] as MemberKind[];
     const superblocks = [...spec.superblocks] as SuperblockKind[];
-    members[memberIndex] = 'faulty';
-    superblocks[memberIndex] = 'older';
+    for (const disk of runbook.disks) {
+      const memberIndex = DISKS.indexOf(disk);
+      members[memberIndex] = 'faulty';
+      superblocks[memberIndex] = 'older';
+    }
     return { ...spec, bitmap: false, members, superblocks } as typeof spec;
   }) as HostShape['arrays'];
   return { ...shape, arrays };
@@ -277,6 +302,8 @@ describe('executor safety (property)', () => {
   it('never fails or removes the last in-sync member, fails none without a partner elsewhere, never adds over a newer or foreign superblock', async () => {
     let ran = 0;
     let refused = 0;
+    let twoDisks = 0;
+    let twoDiskFastPaths = 0;
     await fc.assert(
       fc.asyncProperty(hostArbitrary, planArbitrary, async (shape, planShape) => {
         const { model, superblocks } = build(shape);
@@ -284,18 +311,19 @@ describe('executor safety (property)', () => {
         try {
           for (const { hctl, partition, superblock } of superblocks)
             host.setSuperblock(hctl, partition, superblock);
-          const plan = planOn(host, [
-            {
-              action: 'disk.probe',
-              disk: planShape.probe.disk,
-              hctl: planShape.probe.hctl,
-              scsiHost: planShape.probe.host,
-              failureDomain: `vscsi:Server-9080-M9S-SN78AB12C/${planShape.domain}`,
-            },
-            ...planShape.steps,
-          ]);
+          const [first, ...more] = planShape.probes.map((disk) => probeOf(disk, planShape.domain));
+          if (first === undefined) throw new Error('a plan probes at least one disk');
+          const plan = planOn(
+            host,
+            [first, ...more, ...planShape.steps],
+            planShape.fastPath === null ? {} : { fastPath: planShape.fastPath },
+          );
           plan.mode = planShape.mode;
           const run = await runOn(host, plan, { inProcess: true });
+          if (more.length > 0) {
+            twoDisks += 1;
+            if (run.result.branch === 'fastPath') twoDiskFastPaths += 1;
+          }
           if (plan.mode === 'dry-run') expect(host.actions()).toEqual([]);
           expect(['succeeded', 'failed', 'refused']).toContain(run.result.outcome);
           for (const entry of host.actionLog()) {
@@ -343,9 +371,12 @@ describe('executor safety (property)', () => {
       }),
       { numRuns: 200 },
     );
-    // The generators reach both sides: commands that ran, and plans that were refused.
+    // The generators reach both sides: commands that ran, and plans that were refused; and plans
+    // over two disks, some of which both probes sent down the fast path.
     expect(ran).toBeGreaterThan(10);
     expect(refused).toBeGreaterThan(10);
+    expect(twoDisks).toBeGreaterThan(10);
+    expect(twoDiskFastPaths).toBeGreaterThan(0);
   }, 240_000);
 
   it('zeroes a superblock only of a stale member this plan removed, with a partner on another domain', async () => {
@@ -358,22 +389,20 @@ describe('executor safety (property)', () => {
         try {
           for (const { hctl, partition, superblock } of superblocks)
             host.setSuperblock(hctl, partition, superblock);
-          const member = `${runbook.disk.disk}${runbook.array.partition}`;
           const array = runbook.array.name;
-          const plan = planOn(host, [
-            {
-              action: 'disk.probe',
-              disk: runbook.disk.disk,
-              hctl: runbook.disk.hctl,
-              scsiHost: runbook.disk.host,
-              failureDomain: `vscsi:Server-9080-M9S-SN78AB12C/${runbook.domain}`,
-            },
-            ...(runbook.fail ? [{ action: 'md.fail', array, member } as const] : []),
-            { action: 'md.remove', array, member },
-            { action: 'disk.verify', disk: runbook.disk.disk, hctl: runbook.disk.hctl, partitions: [] },
-            { action: 'md.zero-superblock', array, member, uuid: runbook.array.uuid },
-            { action: 'md.add', array, member, uuid: runbook.array.uuid },
-          ]);
+          const perDisk = runbook.disks.flatMap((disk): PlanStep[] => {
+            const member = `${disk.disk}${runbook.array.partition}`;
+            return [
+              ...(runbook.fail ? [{ action: 'md.fail', array, member } as const] : []),
+              { action: 'md.remove', array, member },
+              { action: 'disk.verify', disk: disk.disk, hctl: disk.hctl, partitions: [] },
+              { action: 'md.zero-superblock', array, member, uuid: runbook.array.uuid },
+              { action: 'md.add', array, member, uuid: runbook.array.uuid },
+            ];
+          });
+          const [first, ...more] = runbook.disks.map((disk) => probeOf(disk, runbook.domain));
+          if (first === undefined) throw new Error('a runbook probes at least one disk');
+          const plan = planOn(host, [first, ...more, ...perDisk]);
           plan.mode = runbook.mode;
           await runOn(host, plan, { inProcess: true });
           if (plan.mode === 'dry-run') expect(host.actions()).toEqual([]);

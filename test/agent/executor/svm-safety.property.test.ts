@@ -65,9 +65,25 @@ const stepArbitrary: fc.Arbitrary<PlanStep> = fc.oneof(
     .map(({ slice, count }) => restore(slice, count)),
 );
 
-/** Either random steps, or the runbook's shape with a slice and a count near the replicas on it. */
+/** A probe of another of the guest's disks, served by the same domain as `c0d1`. */
+const probeOf = (disk: string): PlanStep => ({
+  action: 'disk.probe',
+  disk,
+  failureDomain: 'vdisk:t5-control/alternate',
+});
+
+/**
+ * Either random steps, or the runbook's shape with a slice and a count near the replicas on it;
+ * after one probe, or two (a plan covers every disk of the guest the domain serves, §4).
+ */
 const planArbitrary = fc.record({
   mode: fc.constantFrom<'execute' | 'dry-run'>('execute', 'execute', 'execute', 'dry-run'),
+  probes: fc.constantFrom<[PlanStep, ...PlanStep[]]>(
+    [probeC0d1],
+    [probeC0d1],
+    [probeC0d1, probeOf('c0d2')],
+    [probeOf('c0d0'), probeC0d1],
+  ),
   steps: fc.array(stepArbitrary, { minLength: 1, maxLength: 5 }),
   runbook: fc.option(
     fc.record({
@@ -122,7 +138,7 @@ describe('svm safety (property)', () => {
                     ),
                   ),
                 ];
-          const { execution } = await execute(host, [probeC0d1, ...steps], {
+          const { execution } = await execute(host, [...planShape.probes, ...steps], {
             mode: planShape.mode,
             inProcess: true,
           });

@@ -316,6 +316,67 @@ describe('scanHost', () => {
     ]);
   });
 
+  it('counts the state database replicas of an LDoms guest per slice from metadb -i: those its returned disk keeps in error, and the active ones', async () => {
+    const root = materializeTree('ldoms-guest');
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', fixtureText('metadb/replicas-in-error.txt'));
+    const { runTool, requests } = recordingRunner(root);
+    const scan = await scanHostInDetail({ root, hostId: 'ldg1', now: NOW, runTool });
+    expect(requests.filter((request) => request.tool === 'metadb').map((request) => request.args)).toEqual([
+      ['-i'],
+    ]);
+    expect(scan.warnings.filter((warning) => warning.source === 'metadb')).toEqual([]);
+    expect(HostSnapshot.parse(scan.snapshot).replicas).toEqual([
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+    ]);
+
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', fixtureText('metadb/unknown-locators.txt'));
+    expect((await scanHost({ root, hostId: 'ldg1', now: NOW })).replicas).toEqual([
+      { slice: 'c0d0s7', count: 2, active: 2, erred: 0 },
+      { slice: 'c0d1s7', count: 2, active: 0, erred: 2 },
+      { slice: 'c0d2s7', count: 1, active: 1, erred: 0 },
+    ]);
+
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', fixtureText('metadb/healthy.txt'));
+    expect((await scanHost({ root, hostId: 'ldg1', now: NOW })).replicas).toEqual([
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 3, erred: 0 },
+    ]);
+  });
+
+  it('reports no replicas when metadb says nothing sure: not run, no state database, or a line it cannot read', async () => {
+    const root = materializeTree('ldoms-guest');
+    const unread = await scanHostInDetail({ root, hostId: 'ldg1', now: NOW });
+    expect(unread.snapshot).not.toHaveProperty('replicas');
+    expect(unread.snapshot.arrays).toHaveLength(2);
+
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', 'metadb: ldg1: there are no existing databases\n');
+    const none = await scanHostInDetail({ root, hostId: 'ldg1', now: NOW });
+    expect(none.snapshot).not.toHaveProperty('replicas');
+    expect(none.warnings.filter((warning) => warning.source === 'metadb')).toEqual([]);
+
+    const text = fixtureText('metadb/replicas-in-error.txt');
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', `${text}metadb: ldg1: stale databases\n`);
+    const garbled = await scanHostInDetail({ root, hostId: 'ldg1', now: NOW });
+    expect(garbled.snapshot).not.toHaveProperty('replicas');
+    expect(garbled.warnings.filter((warning) => warning.source === 'metadb')).toEqual([
+      {
+        source: 'metadb',
+        line: 0,
+        text: 'metadb: ldg1: stale databases',
+        reason: 'a line of metadb -i not read: replicas not reported',
+      },
+    ]);
+
+    const replicaLine = '     a    p  luo    \t16\t\t8192\t\t/dev/dsk/c0d0s7\n';
+    writeTreeFile(root, 'sos_commands/svm/metadb_-i', replicaLine.repeat(51));
+    const tooMany = await scanHostInDetail({ root, hostId: 'ldg1', now: NOW });
+    expect(tooMany.snapshot).not.toHaveProperty('replicas');
+    expect(tooMany.warnings.map((warning) => warning.reason)).toContainEqual(
+      expect.stringMatching(/^replicas not reported: /),
+    );
+  });
+
   it('scans a control domain: its domains from ldm list -p make its role control', async () => {
     const root = materializeTree('ldoms-control');
     const snapshot = await scanHost({ root, hostId: 'primary', now: NOW });

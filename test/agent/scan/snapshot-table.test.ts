@@ -64,6 +64,27 @@ describe('formatSnapshotTable', () => {
     );
   });
 
+  it("prints an SVM guest's state database replicas per slice", () => {
+    const guest: HostSnapshot = {
+      ...SNAPSHOT,
+      platform: 'solaris',
+      arrays: [],
+      maps: [],
+      disks: [],
+      domains: [],
+      replicas: [
+        { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+        { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+      ],
+    };
+    expect(formatSnapshotTable(guest).split('\n').slice(2)).toEqual([
+      'REPLICA SLICE  COUNT  ACTIVE  IN ERROR',
+      'c0d0s7         3      3       0',
+      'c0d1s7         3      0       3',
+      '',
+    ]);
+  });
+
   it('says so when the host has no storage to show', () => {
     expect(formatSnapshotTable({ ...SNAPSHOT, arrays: [], maps: [], disks: [], domains: [] })).toContain(
       'no arrays, multipath maps, disks or domains found',

@@ -71,6 +71,10 @@ describe('sosCommandFileName', () => {
       'sos_commands/md/mdadm_-E_.dev.sdb3',
     ]);
     expect(capturedOutputFiles({ tool: 'metastat', args: [] })).toEqual(['sos_commands/svm/metastat']);
+    expect(capturedOutputFiles({ tool: 'metadb', args: ['-i'] })).toEqual([
+      'sos_commands/svm/metadb_-i',
+      'sos_commands/svm/metadb',
+    ]);
   });
 });
 

@@ -1,7 +1,7 @@
 // The planners on one host's slice (functions/core/planners.ts): what they refuse rather than send a
 // plan the agent would refuse, which halts the whole domain (DESIGN §4, §5.5).
 import { describe, expect, it } from 'vitest';
-import type { FaultlineEvent, Member, PlanStep } from '../../../events/index.ts';
+import type { FaultlineEvent, Member, PlanStep, ReplicaReport } from '../../../events/index.ts';
 import { DEFAULT_CORE_CONFIG } from '../../../functions/core/index.ts';
 import type { HostSlice } from '../../../functions/core/model.ts';
 import { capabilityRefusal } from '../../../functions/core/planners/capabilities.ts';
@@ -42,6 +42,66 @@ const reporting = (
       ),
     },
   };
+};
+
+const PRIMARY = 'vdisk:t5-control/primary';
+const ALTERNATE = 'vdisk:t5-control/alternate';
+
+/**
+ * The slice of an LDoms guest with `d10` over `c0d0s0`/`c0d1s0` and `d20` over `c0d2s0`/`c0d3s0`,
+ * each with its alternate half (`c0d1`, `c0d3`) in Maintenance (`d20`'s Okay with `oneDisk`), and
+ * `replicas` in its heartbeat when given.
+ */
+const twoDiskGuest = (replicas?: ReplicaReport[], options: { oneDisk?: boolean } = {}): HostSlice => {
+  const guest = new Agent('ldg-two01');
+  const member = (device: string, state: Member['state'], failureDomain: string): Member => ({
+    device,
+    disk: device.slice(0, -2),
+    state,
+    failureDomain,
+    submirror: `d${device.slice(3, 4)}1`,
+  });
+  return sliceAfter(
+    guest.hostId,
+    guest.event(
+      'host.heartbeat',
+      guest.hostId,
+      {
+        platform: 'solaris',
+        role: 'client',
+        agentVersion: '0.1.0',
+        intervalSeconds: 60,
+        capabilities: ['disk.probe', 'svm.metareplace', 'svm.wait-sync', 'svm.metadb-restore'],
+        arrays: [
+          {
+            array: 'd10',
+            kind: 'svm',
+            level: 'raid1',
+            state: 'degraded',
+            members: [member('c0d0s0', 'in-sync', PRIMARY), member('c0d1s0', 'maintenance', ALTERNATE)],
+          },
+          {
+            array: 'd20',
+            kind: 'svm',
+            level: 'raid1',
+            state: options.oneDisk === true ? 'clean' : 'degraded',
+            members: [
+              member('c0d2s0', 'in-sync', PRIMARY),
+              member('c0d3s0', options.oneDisk === true ? 'in-sync' : 'maintenance', ALTERNATE),
+            ],
+          },
+        ],
+        paths: [],
+        disks: ['c0d0', 'c0d1', 'c0d2', 'c0d3'].map((disk, index) => ({
+          disk,
+          driver: 'vdc',
+          failureDomain: index % 2 === 0 ? PRIMARY : ALTERNATE,
+        })),
+        ...(replicas === undefined ? {} : { replicas }),
+      },
+      at(10),
+    ),
+  );
 };
 
 describe(`the planners (seed ${SEED})`, () => {
@@ -148,53 +208,7 @@ describe(`the planners (seed ${SEED})`, () => {
   });
 
   it('plans every virtual disk of a guest the returned service domain serves at once: each probed, then its components, then the waits', () => {
-    const guest = new Agent('ldg-two01');
-    const PRIMARY = 'vdisk:t5-control/primary';
-    const ALTERNATE = 'vdisk:t5-control/alternate';
-    const member = (device: string, state: Member['state'], failureDomain: string): Member => ({
-      device,
-      disk: device.slice(0, -2),
-      state,
-      failureDomain,
-      submirror: `d${device.slice(3, 4)}1`,
-    });
-    const host = sliceAfter(
-      guest.hostId,
-      guest.event(
-        'host.heartbeat',
-        guest.hostId,
-        {
-          platform: 'solaris',
-          role: 'client',
-          agentVersion: '0.1.0',
-          intervalSeconds: 60,
-          capabilities: ['disk.probe', 'svm.metareplace', 'svm.wait-sync'],
-          arrays: [
-            {
-              array: 'd10',
-              kind: 'svm',
-              level: 'raid1',
-              state: 'degraded',
-              members: [member('c0d0s0', 'in-sync', PRIMARY), member('c0d1s0', 'maintenance', ALTERNATE)],
-            },
-            {
-              array: 'd20',
-              kind: 'svm',
-              level: 'raid1',
-              state: 'degraded',
-              members: [member('c0d2s0', 'in-sync', PRIMARY), member('c0d3s0', 'maintenance', ALTERNATE)],
-            },
-          ],
-          paths: [],
-          disks: ['c0d0', 'c0d1', 'c0d2', 'c0d3'].map((disk, index) => ({
-            disk,
-            driver: 'vdc',
-            failureDomain: index % 2 === 0 ? PRIMARY : ALTERNATE,
-          })),
-        },
-        at(10),
-      ),
-    );
+    const host = twoDiskGuest();
     const outcome = planOn(host, ALTERNATE);
     expect(outcome.kind === 'plan' && outcome.planned.steps).toEqual([
       { action: 'disk.probe', disk: 'c0d1', failureDomain: ALTERNATE },
@@ -203,6 +217,78 @@ describe(`the planners (seed ${SEED})`, () => {
       { action: 'svm.metareplace', mirror: 'd20', component: 'c0d3s0' },
       { action: 'svm.wait-sync', mirror: 'd10', stallSeconds: 600 },
       { action: 'svm.wait-sync', mirror: 'd20', stallSeconds: 600 },
+    ]);
+  });
+});
+
+describe('the svm-ldoms planner and the state database replicas (DESIGN §4)', () => {
+  const slices = (states: Record<string, 'active' | 'erred' | 'idle' | 'half'>): ReplicaReport[] =>
+    Object.entries(states).map(([slice, state]) => ({
+      slice,
+      count: 2,
+      active: state === 'active' ? 2 : state === 'half' ? 1 : 0,
+      erred: state === 'erred' ? 2 : state === 'half' ? 1 : 0,
+    }));
+  /** The restores planned for the guest with `c0d1` alone to repair. */
+  const restoresOf = (replicas: ReplicaReport[]) => {
+    const outcome = planOn(twoDiskGuest(replicas, { oneDisk: true }), ALTERNATE);
+    if (outcome.kind !== 'plan') throw new Error(`no plan: ${JSON.stringify(outcome)}`);
+    return outcome.planned.steps.filter((step) => step.action === 'svm.metadb-restore');
+  };
+
+  it('refuses a guest whose replicas are in error on both repaired disks: each metareplace meets the other disk in error', () => {
+    const outcome = planOn(
+      twoDiskGuest(slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'active', c0d3s7: 'erred' })),
+      ALTERNATE,
+    );
+    expect(outcome).toEqual({
+      kind: 'refuse',
+      reason: expect.stringMatching(
+        /^state database replicas in error off c0d1, the disk being repaired: c0d3s7/,
+      ),
+    });
+  });
+
+  it('refuses a guest with fewer than half of its replicas active, and plans one with exactly half', () => {
+    expect(
+      planOn(twoDiskGuest(slices({ c0d0s7: 'idle', c0d1s7: 'active', c0d2s7: 'idle' })), ALTERNATE),
+    ).toEqual({
+      kind: 'refuse',
+      reason: expect.stringMatching(/^only 2 of 6 state database replicas are active/),
+    });
+    expect(restoresOf(slices({ c0d0s7: 'active', c0d1s7: 'erred' }))).toEqual([
+      { action: 'svm.metadb-restore', slice: 'c0d1s7', count: 2 },
+    ]);
+  });
+
+  it('restores only slices all in error, and only while the other disks hold active replicas, at least half', () => {
+    // A slice partly in error is left: the agent re-creates only a slice whose replicas are all in error.
+    expect(restoresOf(slices({ c0d0s7: 'active', c0d1s7: 'half', c0d2s7: 'active' }))).toEqual([]);
+    // An idle replica on another disk: the agent would refuse the restore (other-replica-not-active).
+    expect(
+      restoresOf([
+        ...slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'active' }),
+        { slice: 'c0d2s6', count: 1, active: 0, erred: 0 },
+      ]),
+    ).toEqual([]);
+    // Fewer than half on other disks, the rest active on the repaired one (too-few-other-replicas).
+    expect(
+      restoresOf([
+        { slice: 'c0d0s7', count: 1, active: 1, erred: 0 },
+        ...slices({ c0d1s6: 'active', c0d1s7: 'erred' }),
+      ]),
+    ).toEqual([]);
+    // Two slices of the repaired disk in error, restored by name; c0d10s7 is another disk's.
+    expect(
+      restoresOf([
+        ...slices({ c0d0s7: 'active', c0d2s7: 'active', c0d3s7: 'active' }),
+        { slice: 'c0d1s7', count: 1, active: 0, erred: 1 },
+        { slice: 'c0d1s6', count: 1, active: 0, erred: 1 },
+        { slice: 'c0d10s7', count: 2, active: 2, erred: 0 },
+      ]),
+    ).toEqual([
+      { action: 'svm.metadb-restore', slice: 'c0d1s6', count: 1 },
+      { action: 'svm.metadb-restore', slice: 'c0d1s7', count: 1 },
     ]);
   });
 });

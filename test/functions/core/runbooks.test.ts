@@ -1,8 +1,10 @@
 // Issue 14's runbooks in the core (DESIGN §4 v3): md arrays without a write-intent bitmap, hosts with
-// several disks on the returned server, SCSI legs left offline, and agents that lack an action.
+// several disks on the returned server, SCSI legs left offline, state database replicas left in
+// error on a returned disk, and agents that lack an action.
 import { describe, expect, it } from 'vitest';
 import type { MemoryWorld } from '../../../cli/replay/memory-world.ts';
 import type { FaultlineEvent, PlanStep, UnsignedPlan } from '../../../events/index.ts';
+import { DEFAULT_CORE_CONFIG } from '../../../functions/core/index.ts';
 import {
   at,
   HostingPartition,
@@ -13,13 +15,16 @@ import {
   vscsi,
   worldWith,
 } from '../../helpers/core-fleet.ts';
+import { ControlDomain } from '../../helpers/core-ldoms.ts';
 import {
   type ClientDisk,
   type ClientMirror,
   LINUX_ACTIONS_BEFORE,
   MdClient,
   MultipathHost,
+  ReplicaGuest,
 } from '../../helpers/core-runbooks.ts';
+import { SafetyMonitor } from '../../helpers/storm-safety.ts';
 
 const VIOS2 = vscsi('vios2');
 const actions = (steps: readonly PlanStep[] | undefined) => (steps ?? []).map((step) => step.action);
@@ -374,6 +379,150 @@ describe(`an offline SCSI leg (seed ${SEED})`, () => {
     expect(pages(world)).toContainEqual(
       expect.objectContaining({
         summary: `${offlined.hostId} needs a person: the plan needs scsi.online, which its agent does not run (not in its heartbeat's capabilities)`,
+      }),
+    );
+  });
+});
+
+/**
+ * The alternate service domain of t5-control stops at 100 s and runs again at 500 s (booted at 490 s);
+ * the guest's `c0d1s0` goes to Maintenance at 120 s, and from then on its heartbeats give its replicas
+ * as `afterStop` says. The control domain and the guest heartbeat every minute up to `until`; each
+ * input goes to the world and to the §5 safety monitor, and each plan to the monitor as it is issued.
+ */
+const alternateReboot = (guest: ReplicaGuest, afterStop: ReplicaGuest['replicas'], until = 600) => {
+  const { world, feed } = worldWith();
+  const monitor = new SafetyMonitor(DEFAULT_CORE_CONFIG);
+  const control = new ControlDomain('t5-control', at(-86_400));
+  const issued = new Set<string>();
+  const deliver = (event: FaultlineEvent) => {
+    feed(event);
+    monitor.delivered(event, world);
+    for (const plan of world.plans) {
+      if (issued.has(plan.id)) continue;
+      issued.add(plan.id);
+      monitor.issued(plan, world);
+    }
+  };
+  const script: { time: number; event: () => FaultlineEvent }[] = [
+    { time: 100, event: () => control.goingDown('alternate', at(100)) },
+    {
+      time: 120,
+      event: () => {
+        guest.replicas = afterStop;
+        return guest.degraded(at(120));
+      },
+    },
+    { time: 500, event: () => control.rebooted('alternate', at(500), at(490)) },
+  ];
+  for (let beat = 0; beat <= until; beat += 60) {
+    const running = beat >= 100 && beat < 500 ? ['primary'] : ['primary', 'alternate'];
+    script.push({
+      time: beat,
+      event: () => control.heartbeat(at(beat), { running, guests: guest.guestDisks(control) }),
+    });
+    script.push({
+      time: beat + 1,
+      event: () => guest.heartbeat(at(beat + 1), beat >= 120 ? { alternate: 'maintenance' } : {}),
+    });
+  }
+  for (const { event } of script.sort((a, b) => a.time - b.time)) deliver(event());
+  world.fireDue(at(until));
+  return { world, control, monitor, deliver };
+};
+
+const restoreSteps = (steps: readonly PlanStep[]) =>
+  steps.filter((step) => step.action === 'svm.metadb-restore');
+
+describe('state database replicas left in error on a returned disk (DESIGN §4 svm.metadb-restore)', () => {
+  it('re-creates the replicas the returned disk kept in error after the wait-sync, and the guest heals', () => {
+    const guest = new ReplicaGuest('ldg-erp01');
+    const { world, control, monitor, deliver } = alternateReboot(guest, {
+      c0d0s7: 'active',
+      c0d1s7: 'erred',
+    });
+    expect(world.plans).toHaveLength(1);
+    const plan = world.plans[0] as UnsignedPlan;
+    expect(plan.steps).toEqual([
+      { action: 'disk.probe', disk: 'c0d1', failureDomain: control.alternate },
+      { action: 'svm.metareplace', mirror: 'd10', component: 'c0d1s0' },
+      { action: 'svm.wait-sync', mirror: 'd10', stallSeconds: DEFAULT_CORE_CONFIG.stallSeconds },
+      { action: 'svm.metadb-restore', slice: 'c0d1s7', count: 3 },
+    ]);
+    expect(monitor.violations).toEqual([]);
+    guest.replicas = { c0d0s7: 'active', c0d1s7: 'active' };
+    for (const event of progressOf(guest, plan, 620)) deliver(event);
+    deliver(guest.healthy(at(640), plan.id));
+    world.fireDue(at(700));
+    expect([...world.incidents.values()]).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'resolved', affectedHosts: 1 }),
+    ]);
+    expect(monitor.violations).toEqual([]);
+  });
+
+  it('pages, with no plan, a guest whose replicas are in error on the disk that stayed: its agent would refuse the metareplace', () => {
+    const guest = new ReplicaGuest('ldg-erp02');
+    const { world } = alternateReboot(guest, { c0d0s7: 'erred', c0d1s7: 'erred' });
+    expect(world.plans).toEqual([]);
+    expect(pages(world)).toContainEqual(
+      expect.objectContaining({
+        severity: 'critical',
+        summary: `${guest.hostId} needs a person: state database replicas in error off c0d1, the disk being repaired: c0d0s7 (3 of 3 in error); its agent refuses svm.metareplace then (metadb-unhealthy)`,
+      }),
+    );
+  });
+
+  it('plans the repair alone for a guest whose heartbeats carry no replicas (an older agent), or none in error', () => {
+    const older = new ReplicaGuest('ldg-old01', ['disk.probe', 'svm.metareplace', 'svm.wait-sync']);
+    older.replicas = null;
+    const unknown = alternateReboot(older, null);
+    expect(unknown.world.plans).toHaveLength(1);
+    expect(actions(unknown.world.plans[0]?.steps)).toEqual([
+      'disk.probe',
+      'svm.metareplace',
+      'svm.wait-sync',
+    ]);
+
+    const healthy = alternateReboot(new ReplicaGuest('ldg-erp03'), { c0d0s7: 'active', c0d1s7: 'active' });
+    expect(healthy.world.plans).toHaveLength(1);
+    expect(restoreSteps(healthy.world.plans[0]?.steps ?? [])).toEqual([]);
+    expect(healthy.monitor.violations).toEqual([]);
+  });
+
+  it("keeps the replicas of the guest's latest heartbeat by seq: a late older heartbeat changes nothing, a change of replicas alone is applied, a heartbeat without them forgets them", () => {
+    const guest = new ReplicaGuest('ldg-erp05');
+    const { world, feed } = worldWith();
+    const slice = () => world.hosts.get(guest.hostId);
+    const erred = [
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 0, erred: 3 },
+    ];
+    feed(guest.heartbeat(at(1)));
+    guest.replicas = { c0d0s7: 'active', c0d1s7: 'erred' };
+    const duringOutage = guest.heartbeat(at(61), { alternate: 'maintenance' });
+    // The mirror resynced; the replicas of the returned disk stay in error.
+    const resynced = guest.heartbeat(at(121));
+    feed(resynced, duringOutage);
+    expect(slice()?.replicas).toEqual(erred);
+    expect(slice()?.arrays.d10?.health).toBe('healthy');
+    guest.replicas = { c0d0s7: 'active', c0d1s7: 'active' };
+    feed(guest.heartbeat(at(181)));
+    expect(slice()?.replicas).toEqual([
+      { slice: 'c0d0s7', count: 3, active: 3, erred: 0 },
+      { slice: 'c0d1s7', count: 3, active: 3, erred: 0 },
+    ]);
+    guest.replicas = null;
+    feed(guest.heartbeat(at(241)));
+    expect(slice()).not.toHaveProperty('replicas');
+  });
+
+  it('pages a guest whose agent reports replicas in error but cannot restore them, naming svm.metadb-restore, and sends it no plan', () => {
+    const guest = new ReplicaGuest('ldg-erp04', ['disk.probe', 'svm.metareplace', 'svm.wait-sync']);
+    const { world } = alternateReboot(guest, { c0d0s7: 'active', c0d1s7: 'erred' });
+    expect(world.plans).toEqual([]);
+    expect(pages(world)).toContainEqual(
+      expect.objectContaining({
+        summary: expect.stringMatching(new RegExp(`^${guest.hostId} needs a person: .*svm\\.metadb-restore`)),
       }),
     );
   });
