@@ -20,9 +20,9 @@ import {
  *
  * The fast path, for disks that came back by themselves, only adds back the members that are not in
  * sync (removing first a faulty member md still lists, as `--re-add` requires), then waits; nothing
- * healthy is failed. The agent takes it when its first probe finds that disk intact; a plan over
- * several disks has each disk's part of the fast path open with its `disk.verify`, so that no disk
- * the first probe did not look at is touched before its identity and superblocks are checked.
+ * healthy is failed. The agent takes it only when every leading probe finds its disk intact; a plan
+ * over several disks still has each disk's part of the fast path open with its `disk.verify` (which
+ * `md.zero-superblock` requires too), so no disk is touched before its identity is checked again.
  *
  * An array without a write-intent bitmap (`bitmap: false`): mdadm 4.x refuses both `--re-add` and
  * `--add` of a stale member ("reports being an active member … not performing --add"), so each of
