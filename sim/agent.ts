@@ -6,7 +6,7 @@ import type { Clock, ExecutorTiming } from '../agent/executor/step-context.ts';
 import type { WriteSysfs } from '../agent/executor/sysfs.ts';
 import { type AgentDependencies, type RunningAgent, startAgent } from '../agent/loop/agent-loop.ts';
 import { createTransport, type Transport } from '../agent/publish/proxy-tunnel.ts';
-import type { Platform } from '../events/index.ts';
+import { type PlanAction, type Platform, parsePlan } from '../events/index.ts';
 import type { TopologyOverrides } from '../probes/topology.ts';
 
 /**
@@ -39,7 +39,15 @@ export type SimAgentSpec = {
   alreadyRan: (planId: string) => boolean;
   /** A plan the control plane served again after it ran (its healthy report not yet correlated). */
   onServedAgain: (planId: string) => void;
-  onFetched: (planId: string, wave: number) => void;
+  /** A plan fetched, with the actions of its steps and fast path (none when it does not parse: the executor refuses it). */
+  onFetched: (planId: string, wave: number, actions: readonly PlanAction[]) => void;
+};
+
+/** The actions a fetched plan carries, in its steps then its fast path; none when it does not parse. */
+const plannedActions = (plan: unknown): PlanAction[] => {
+  const parsed = parsePlan(plan);
+  if (!parsed.ok) return [];
+  return [...parsed.value.steps, ...(parsed.value.fastPath ?? [])].map((step) => step.action);
 };
 
 export const startSimAgent = async (
@@ -81,7 +89,7 @@ export const startSimAgent = async (
           spec.onServedAgain(plan.id);
           return false;
         }
-        spec.onFetched(plan.id, typeof plan.wave === 'number' ? plan.wave : -1);
+        spec.onFetched(plan.id, typeof plan.wave === 'number' ? plan.wave : -1, plannedActions(plan));
         return true;
       });
       return { ...poll, plans: fresh };

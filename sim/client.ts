@@ -1,6 +1,21 @@
 import type { ToolRequest } from '../agent/scan/tool-runner.ts';
-import { bumpEvents, type FakeModel, loadModel, saveModel } from './fake-host/host-model.mjs';
-import { type MdClientLayout, mdClientModel, seedMdClientSuperblocks } from './fake-host/sim-host.ts';
+import {
+  bumpEvents,
+  DATA_OFFSET_BYTES,
+  type FakeModel,
+  loadModel,
+  saveModel,
+  superblockFor,
+  updateModel,
+  writeSuperblock,
+} from './fake-host/host-model.mjs';
+import {
+  DISK_BYTES,
+  type MdClientLayout,
+  mdClientModel,
+  partitionBytes,
+  seedMdClientSuperblocks,
+} from './fake-host/sim-host.ts';
 import { runTool } from './fake-host/tools.mjs';
 import { DEMO_SYSTEM, locationPrefix, type ManagedSystem } from './managed-system.ts';
 import { createSimulatedHost, type SimAgentHostOptions, SimulatedAgentHost } from './simulated-agent-host.ts';
@@ -13,6 +28,12 @@ import { createSimulatedHost, type SimAgentHostOptions, SimulatedAgentHost } fro
  * healing it over HTTP with its own agent token. What every simulated agent host shares (the
  * agent, the lock, time passing, what the demo watches) is in simulated-agent-host.ts; here are the
  * md client's layout, its scan tools and the fault of the partition serving its second half.
+ *
+ * Two field layouts the plain client does not have (#14): arrays with no write-intent bitmap on an
+ * mdadm that refuses the `--add` of a stale member (`bitmap: false`, `mdadmVersion`: each member
+ * goes back only after `mdadm --zero-superblock`, then rebuilds in full), and a data disk from each
+ * hosting partition beside the root disk (`dataDisk`: `md2` over `sdd1` and `sdc1`), so that the
+ * outage of the second takes two disks of the client at once.
  */
 
 /** The disks and arrays of every simulated client: sda from vios1, sdb from vios2. */
@@ -25,8 +46,29 @@ export const CLIENT_LAYOUT = {
   swapArray: 'md1',
 } as const;
 
-/** Resync speeds of the simulated arrays, in percent per second (a re-add copies only what the bitmap marks). */
-export const SIM_RESYNC = { reAddPercentPerSecond: 25, fullPercentPerSecond: 10 } as const;
+/**
+ * The data disks of a client with `dataDisk`: `sdd` from the first hosting partition, `sdc` from the
+ * second (the kernel named the data disks after the root disks), one partition each, mirrored as
+ * `md2`.
+ */
+export const DATA_DISK_LAYOUT = {
+  localDisk: 'sdd',
+  localHctl: '0:0:2:0',
+  remoteDisk: 'sdc',
+  hctl: '1:0:2:0',
+  array: 'md2',
+  partition: 1,
+} as const;
+
+/**
+ * Resync speeds of the simulated arrays: a re-add in percent per second (it copies only what the
+ * bitmap marks), a full rebuild at one speed in KiB/s, so a small array (swap) finishes sooner than
+ * the root one: about 10 s for a 40 GiB root, 2 s for an 8 GiB swap.
+ */
+export const SIM_RESYNC = { reAddPercentPerSecond: 25, fullKiBPerSecond: 4 * 1024 * 1024 } as const;
+
+/** Percent per second of an array's full rebuild at `SIM_RESYNC.fullKiBPerSecond`. */
+const fullRebuildRate = (sizeKiB: number): number => (SIM_RESYNC.fullKiBPerSecond / sizeKiB) * 100;
 
 export type SimClientOptions = SimAgentHostOptions & {
   index: number;
@@ -45,6 +87,29 @@ export type SimClientOptions = SimAgentHostOptions & {
    * what a client's read-back compares, beside the superblocks, when no server says it is back.
    */
   wwids?: boolean;
+  /**
+   * Whether its arrays keep a write-intent bitmap (default true). Without one, a member that
+   * missed writes cannot be re-added: the plan zeroes its superblock first and the add rebuilds it
+   * in full.
+   */
+  bitmap?: boolean;
+  /**
+   * The mdadm it runs (fake-mdadm.mjs; 4.2 when absent): `3.2.3` refuses the `--add` of a stale
+   * active member ("reports being an active member ... not performing --add").
+   */
+  mdadmVersion?: string;
+  /** A data disk from each hosting partition beside the root disk (`DATA_DISK_LAYOUT`). */
+  dataDisk?: boolean;
+};
+
+/** One RAID1 of a client: its partition, the disk of its remote half, and whether the outage's writes reach it. */
+type ClientMirror = {
+  array: string;
+  partition: number;
+  remoteDisk: string;
+  remoteHctl: string;
+  /** Written to while its remote half is away (root, data), so md fails that half; swap is not. */
+  written: boolean;
 };
 
 /**
@@ -64,6 +129,26 @@ const uuidOf = (index: number, array: number): string => {
 const wwidOf = (index: number, disk: number): string =>
   `36005076801810523f8${(0xc0000 + index * 2 + disk).toString(16).padStart(14, '0')}`;
 
+/** The client's mirrors: root and swap on the root disks, and the data mirror on the data disks. */
+const clientMirrors = (options: SimClientOptions): ClientMirror[] => {
+  const root = { remoteDisk: CLIENT_LAYOUT.remoteDisk, remoteHctl: CLIENT_LAYOUT.hctl };
+  return [
+    { ...root, array: CLIENT_LAYOUT.rootArray, partition: 1, written: true },
+    { ...root, array: CLIENT_LAYOUT.swapArray, partition: 2, written: false },
+    ...(options.dataDisk === true
+      ? [
+          {
+            array: DATA_DISK_LAYOUT.array,
+            partition: DATA_DISK_LAYOUT.partition,
+            remoteDisk: DATA_DISK_LAYOUT.remoteDisk,
+            remoteHctl: DATA_DISK_LAYOUT.hctl,
+            written: true,
+          },
+        ]
+      : []),
+  ];
+};
+
 const clientLayout = (options: SimClientOptions): MdClientLayout => ({
   hostId: options.hostId,
   localDisk: CLIENT_LAYOUT.localDisk,
@@ -78,25 +163,74 @@ const clientLayout = (options: SimClientOptions): MdClientLayout => ({
   ...(options.remotePartition === undefined ? {} : { remotePartition: options.remotePartition }),
 });
 
+/** The writes md sees while the remote half is away: its event count moves on that far. */
+const WRITES_WHILE_AWAY = 42;
+
+/** The data disks and `md2` of a client with `dataDisk`, healthy. */
+const addDataDisks = (model: FakeModel, uuid: string): void => {
+  const { partition } = DATA_DISK_LAYOUT;
+  const lun = (name: string) => ({
+    name,
+    attached: name,
+    exported: true,
+    state: 'running',
+    readable: true,
+    sizeBytes: DISK_BYTES,
+    partitions: [{ number: partition, sizeBytes: partitionBytes(partition) }],
+    partitionsAt: 0,
+    heldOpen: false,
+  });
+  model.luns[DATA_DISK_LAYOUT.localHctl] = lun(DATA_DISK_LAYOUT.localDisk);
+  model.luns[DATA_DISK_LAYOUT.hctl] = lun(DATA_DISK_LAYOUT.remoteDisk);
+  const sizeKiB = (partitionBytes(partition) - DATA_OFFSET_BYTES) / 1024;
+  model.arrays[DATA_DISK_LAYOUT.array] = {
+    uuid,
+    name: `${model.ownPartition}:${DATA_DISK_LAYOUT.array.slice(2)}`,
+    level: 'raid1',
+    metadata: '1.2',
+    raidDevices: 2,
+    sizeKiB,
+    bitmap: true,
+    events: 977,
+    nextDescriptor: 2,
+    members: [
+      { device: `${DATA_DISK_LAYOUT.localDisk}${partition}`, descriptor: 0, slot: 0, state: 'in_sync' },
+      { device: `${DATA_DISK_LAYOUT.remoteDisk}${partition}`, descriptor: 1, slot: 1, state: 'in_sync' },
+    ],
+    recovery: null,
+    ratePerSecond: fullRebuildRate(sizeKiB),
+    reAddRatePerSecond: SIM_RESYNC.reAddPercentPerSecond,
+    stalled: false,
+  };
+};
+
 const healthyClientModel = (layout: MdClientLayout, options: SimClientOptions): FakeModel => {
   const { index } = options;
   const model = mdClientModel(layout, 'healthy');
   model.system = locationPrefix(options.system ?? DEMO_SYSTEM);
   model.bootId = `b00710${String(index).padStart(6, '0')}-1c2d-4e5f-8a9b-0c1d2e3f4a5b`.slice(0, 36);
+  if (options.dataDisk === true) addDataDisks(model, uuidOf(index, 2));
+  if (options.mdadmVersion !== undefined) model.mdadmVersion = options.mdadmVersion;
   if (options.wwids === true) {
     Object.values(model.luns).forEach((lun, disk) => {
       lun.wwid = wwidOf(index, disk);
     });
   }
   for (const array of Object.values(model.arrays)) {
+    array.bitmap = options.bitmap ?? true;
     array.reAddRatePerSecond = SIM_RESYNC.reAddPercentPerSecond;
-    array.ratePerSecond = SIM_RESYNC.fullPercentPerSecond;
+    array.ratePerSecond = fullRebuildRate(array.sizeKiB);
   }
   return model;
 };
 
 export class SimClient extends SimulatedAgentHost {
   readonly layout: MdClientLayout;
+  /** Whether its arrays keep a write-intent bitmap. */
+  readonly bitmap: boolean;
+  /** The mdadm it runs. */
+  readonly mdadmVersion: string | undefined;
+  readonly #mirrors: readonly ClientMirror[];
   /** How its remote half failed last; the plan it needs depends on it. */
   #fault: RemoteFault = 'offline';
 
@@ -108,7 +242,24 @@ export class SimClient extends SimulatedAgentHost {
       examinesReturnedDisks: true,
     });
     this.layout = layout;
+    this.bitmap = options.bitmap ?? true;
+    this.mdadmVersion = options.mdadmVersion;
+    this.#mirrors = clientMirrors(options);
     seedMdClientSuperblocks(this.host, this.layout, 'healthy');
+    if (options.dataDisk === true) {
+      // Each half of the data mirror holds its superblock, as seedMdClientSuperblocks writes the root disks'.
+      updateModel(this.host.root, (model) => {
+        const array = model.arrays[DATA_DISK_LAYOUT.array];
+        if (array === undefined) return;
+        for (const member of array.members)
+          writeSuperblock(this.host.root, model, member.device, superblockFor(array, member));
+      });
+    }
+  }
+
+  /** The disks its remote hosting partition serves it, by name. */
+  remoteDisks(): string[] {
+    return [...new Set(this.#mirrors.map((mirror) => mirror.remoteDisk))].sort();
   }
 
   /** The syncing arrays' mean progress. */
@@ -130,26 +281,31 @@ export class SimClient extends SimulatedAgentHost {
   }
 
   /**
-   * The remote half's hosting partition goes down: its disk goes offline (or fails every read), the
-   * root mirror (written to meanwhile) marks that half faulty and moves on, while the swap mirror
-   * (nothing written) still shows its half in sync.
+   * The remote half's hosting partition goes down: its disks go offline (or fail every read), the
+   * root and data mirrors (written to meanwhile) mark their half faulty and move on, while the swap
+   * mirror (nothing written) still shows its half in sync.
    */
   remoteDown(fault: RemoteFault = 'offline'): Promise<void> {
     return this.lock(() => {
       this.#fault = fault;
       const model = loadModel(this.host.root);
-      const lun = model.luns[CLIENT_LAYOUT.hctl];
-      if (lun !== undefined) {
+      for (const hctl of new Set(this.#mirrors.map((mirror) => mirror.remoteHctl))) {
+        const lun = model.luns[hctl];
+        if (lun === undefined) continue;
         if (fault === 'offline') lun.state = 'offline';
         lun.readable = false;
         lun.exported = false;
       }
-      const root = model.arrays[CLIENT_LAYOUT.rootArray];
-      const member = root?.members.find((candidate) => candidate.device.startsWith(CLIENT_LAYOUT.remoteDisk));
-      if (root !== undefined && member !== undefined) {
+      for (const mirror of this.#mirrors) {
+        if (!mirror.written) continue;
+        const array = model.arrays[mirror.array];
+        const member = array?.members.find(
+          (candidate) => candidate.device === `${mirror.remoteDisk}${mirror.partition}`,
+        );
+        if (array === undefined || member === undefined) continue;
         member.state = 'faulty';
-        for (let write = 0; write < 42; write += 1)
-          bumpEvents(this.host.root, model, CLIENT_LAYOUT.rootArray);
+        for (let write = 0; write < WRITES_WHILE_AWAY; write += 1)
+          bumpEvents(this.host.root, model, mirror.array);
       }
       saveModel(this.host.root, model);
       this.phase = 'degraded';
@@ -163,8 +319,9 @@ export class SimClient extends SimulatedAgentHost {
   remoteBack(): Promise<void> {
     return this.lock(() => {
       const model = loadModel(this.host.root);
-      const lun = model.luns[CLIENT_LAYOUT.hctl];
-      if (lun !== undefined) {
+      for (const hctl of new Set(this.#mirrors.map((mirror) => mirror.remoteHctl))) {
+        const lun = model.luns[hctl];
+        if (lun === undefined) continue;
         lun.exported = true;
         if (lun.state === 'running') lun.readable = true;
       }
@@ -184,26 +341,35 @@ export class SimClient extends SimulatedAgentHost {
   }
 
   /**
-   * What this client's tools must have recorded, once: the field order when its device went
-   * offline; when it read again by itself, only the faulty root member removed and re-added.
+   * What this client's tools must have recorded, once: the field order when its devices went
+   * offline, disk after disk by name; when they read again by themselves, only the faulty members
+   * removed and added back. A member of an array without a bitmap has its superblock zeroed right
+   * before its `--add` (a full rebuild); with a bitmap it is re-added.
    */
   expectedActions(): string[][] {
-    const [, channel, target, lun] = CLIENT_LAYOUT.hctl.split(':');
-    const member = (partition: number) => `/dev/${CLIENT_LAYOUT.remoteDisk}${partition}`;
-    if (this.#fault === 'io-errors') {
+    const member = (mirror: ClientMirror) => `/dev/${mirror.remoteDisk}${mirror.partition}`;
+    const mdadm = (mirror: ClientMirror, op: string) => ['mdadm', `/dev/${mirror.array}`, op, member(mirror)];
+    const addBack = (mirror: ClientMirror): string[][] =>
+      this.bitmap
+        ? [mdadm(mirror, '--re-add')]
+        : [['mdadm', '--zero-superblock', member(mirror)], mdadm(mirror, '--add')];
+    return this.remoteDisks().flatMap((disk) => {
+      const mirrors = this.#mirrors
+        .filter((mirror) => mirror.remoteDisk === disk)
+        .sort((a, b) => (a.array < b.array ? -1 : 1));
+      const stale = mirrors.filter((mirror) => mirror.written);
+      if (this.#fault === 'io-errors') {
+        return [...stale.map((mirror) => mdadm(mirror, '--remove')), ...stale.flatMap(addBack)];
+      }
+      const hctl = mirrors[0]?.remoteHctl ?? CLIENT_LAYOUT.hctl;
+      const [, channel, target, lun] = hctl.split(':');
       return [
-        ['mdadm', `/dev/${CLIENT_LAYOUT.rootArray}`, '--remove', member(1)],
-        ['mdadm', `/dev/${CLIENT_LAYOUT.rootArray}`, '--re-add', member(1)],
+        ...mirrors.filter((mirror) => !mirror.written).map((mirror) => mdadm(mirror, '--fail')),
+        ...mirrors.map((mirror) => mdadm(mirror, '--remove')),
+        ['write', `/sys/class/scsi_device/${hctl}/device/delete`, '1'],
+        ['write', `/sys/class/scsi_host/${CLIENT_LAYOUT.scsiHost}/scan`, `${channel} ${target} ${lun}`],
+        ...mirrors.flatMap(addBack),
       ];
-    }
-    return [
-      ['mdadm', `/dev/${CLIENT_LAYOUT.swapArray}`, '--fail', member(2)],
-      ['mdadm', `/dev/${CLIENT_LAYOUT.rootArray}`, '--remove', member(1)],
-      ['mdadm', `/dev/${CLIENT_LAYOUT.swapArray}`, '--remove', member(2)],
-      ['write', `/sys/class/scsi_device/${CLIENT_LAYOUT.hctl}/device/delete`, '1'],
-      ['write', `/sys/class/scsi_host/${CLIENT_LAYOUT.scsiHost}/scan`, `${channel} ${target} ${lun}`],
-      ['mdadm', `/dev/${CLIENT_LAYOUT.rootArray}`, '--re-add', member(1)],
-      ['mdadm', `/dev/${CLIENT_LAYOUT.swapArray}`, '--re-add', member(2)],
-    ];
+    });
   }
 }

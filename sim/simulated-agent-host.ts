@@ -14,7 +14,7 @@ import {
 } from '../agent/scan/direct-read.ts';
 import type { ToolRequest } from '../agent/scan/tool-runner.ts';
 import type { AgentLog, LogFields } from '../agent/state/agent-log.ts';
-import type { Platform } from '../events/index.ts';
+import type { PlanAction, Platform } from '../events/index.ts';
 import type { TopologyOverrides } from '../probes/topology.ts';
 import { startSimAgent } from './agent.ts';
 import { advance, type FakeModel, loadModel, saveModel, saveModelOnly } from './fake-host/host-model.mjs';
@@ -101,8 +101,8 @@ export abstract class SimulatedAgentHost {
   readonly hostId: string;
   readonly host: FakeHost;
   phase: ClientPhase = 'healthy';
-  /** Every plan the agent fetched (a plan served again is listed again), with its wave. */
-  readonly plansFetched: { id: string; wave: number; at: number }[] = [];
+  /** Every plan the agent fetched (a plan served again is listed again), with its wave and the actions it carries. */
+  readonly plansFetched: { id: string; wave: number; at: number; actions: readonly PlanAction[] }[] = [];
   /** Polls that served again a plan this agent had already run (kept from the executor). */
   plansServedAgain = 0;
   /** Plans the executor admitted, in order. */
@@ -132,6 +132,11 @@ export abstract class SimulatedAgentHost {
 
   /** What this host's tools must have recorded, once, by the end of the demo. */
   abstract expectedActions(): string[][];
+
+  /** Whether a plan this agent fetched carries `action` (in its steps or its fast path). */
+  planned(action: PlanAction): boolean {
+    return this.plansFetched.some((plan) => plan.actions.includes(action));
+  }
 
   /** The output of a tool the scan asks for, from the simulated host; null when it has none. */
   protected abstract scanTool(request: ToolRequest): Promise<string | null>;
@@ -269,8 +274,8 @@ export abstract class SimulatedAgentHost {
       onServedAgain: () => {
         this.plansServedAgain += 1;
       },
-      onFetched: (planId, wave) => {
-        this.plansFetched.push({ id: planId, wave, at: Date.now() });
+      onFetched: (planId, wave, actions) => {
+        this.plansFetched.push({ id: planId, wave, at: Date.now(), actions });
         this.#options.onPlanFetched?.(this.hostId, planId, wave);
       },
     });

@@ -1,7 +1,7 @@
 import type { ToolRequest } from '../agent/scan/tool-runner.ts';
 import type { TopologyOverrides } from '../probes/topology.ts';
 import { SERVICE_DOMAINS, vdiskDomain } from './control-domain.ts';
-import { type FakeModel, loadModel, saveModel } from './fake-host/host-model.mjs';
+import { type FakeModel, loadModel, REPLICA_ERROR_FLAGS, saveModel } from './fake-host/host-model.mjs';
 import { multipathModel, svmGuestModel } from './fake-host/sim-host.ts';
 import { runTool } from './fake-host/tools.mjs';
 import { createSimulatedHost, type SimAgentHostOptions, SimulatedAgentHost } from './simulated-agent-host.ts';
@@ -11,11 +11,16 @@ import { createSimulatedHost, type SimAgentHostOptions, SimulatedAgentHost } fro
  * simulated host, like the md clients of client.ts (what they share is in simulated-agent-host.ts):
  *
  * - an LDoms guest: SVM mirror `d10` of `d11` (`c0d0s0`, a virtual disk from the primary service
- *   domain) and `d12` (`c0d1s0`, from the alternate). When the alternate reboots, `c0d1s0` goes to
- *   Maintenance; once it is back the plan's `metareplace -e d10 c0d1s0` resyncs it to Okay. A
- *   `c0d1` names no service domain and the guest's agent is given no topology: its members are
- *   local to it, and the control plane places them from its control domain's `guests` report
- *   (control-domain.ts), its host id being its domain name.
+ *   domain) and `d12` (`c0d1s0`, from the alternate), and three state database replicas on each
+ *   disk (`c0d0s7`, `c0d1s7`), as `metadb -a -f -c 3` lays them out on a two-disk system. When the
+ *   alternate reboots, `c0d1s0` goes to Maintenance and SVM's next commit gives the replicas on
+ *   `c0d1s7` a write error, which they keep once the disk is back (host-model.mjs latches it):
+ *   exactly half of the replicas stay active. The plan's `metareplace -e d10 c0d1s0` resyncs the
+ *   component to Okay; its `svm.metadb-restore`, when the plan carries one, re-creates the three
+ *   replicas (`metadb -d c0d1s7`, `metadb -a -c 3 c0d1s7`). A `c0d1` names no service domain and
+ *   the guest's agent is given no topology: its members are local to it, and the control plane
+ *   places them from its control domain's `guests` report (control-domain.ts), its host id being
+ *   its domain name.
  * - multipath hosts: map `mpatha` over four FC paths, two per HBA port. The switch port behind
  *   the second HBA (`fc:<wwpn>`, shared by every multipath host) fails: its paths fail on every
  *   host; when it is back multipathd reinstates them by itself, except one path on the last host,
@@ -39,6 +44,10 @@ const SVM_GUEST = {
   alternateDisk: 'c0d1',
   alternateSubmirror: 'd12',
   alternateComponent: 'c0d1s0',
+  /** The state database slices: one per disk, each holding `replicasPerDisk` replicas. */
+  primaryReplicaSlice: 'c0d0s7',
+  alternateReplicaSlice: 'c0d1s7',
+  replicasPerDisk: 3,
   /** Percent per second of the simulated SVM resync. */
   resyncPercentPerSecond: 20,
 } as const;
@@ -62,9 +71,21 @@ const healthyGuestModel = (hostId: string, index: number): FakeModel => {
       for (const component of submirror.components) component.state = 'Okay';
     }
   }
-  if (model.svm !== null) model.svm.ratePerSecond = SVM_GUEST.resyncPercentPerSecond;
+  if (model.svm !== null) {
+    model.svm.ratePerSecond = SVM_GUEST.resyncPercentPerSecond;
+    // `metadb -i` of a guest booted with three replicas per disk: the first is the master.
+    model.svm.metadb = [SVM_GUEST.primaryReplicaSlice, SVM_GUEST.alternateReplicaSlice].flatMap((device) =>
+      Array.from({ length: SVM_GUEST.replicasPerDisk }, () => ({ device, flags: 'a    p  luo' })),
+    );
+    const [master] = model.svm.metadb;
+    if (master !== undefined) master.flags = 'a m  p  luo';
+  }
   return model;
 };
+
+/** The programs the guest's scan may read: `metastat`, and `metadb` without `-a`, `-d` or `-f`. */
+const guestReads = (program: string, args: readonly string[]): boolean =>
+  program === 'metastat' || (program === 'metadb' && !args.some((arg) => /^-[a-z]*[adf]/.test(arg)));
 
 const healthyMultipathModel = (hostId: string, index: number): FakeModel => {
   const model = multipathModel(hostId);
@@ -113,13 +134,14 @@ export class SimStorageHost extends SimulatedAgentHost {
   }
 
   /**
-   * The scan's tools, answered by the simulated host: `metastat` on the guest (no `ldm`: it is
-   * not a control domain), and `multipath -ll` as multipathd prints its topology on a SAN host.
+   * The scan's tools, answered by the simulated host: `metastat` and `metadb -i` on the guest (no
+   * `ldm`: it is not a control domain), and `multipath -ll` as multipathd prints its topology on a
+   * SAN host.
    */
   protected async scanTool(request: ToolRequest): Promise<string | null> {
-    const [program, args] =
+    const [program, args]: [string, readonly string[]] =
       request.tool === 'multipath' ? ['multipathd', ['show', 'topology']] : [request.tool, request.args];
-    if (this.kind === 'ldoms-guest' ? program !== 'metastat' : program !== 'multipathd') return null;
+    if (this.kind === 'ldoms-guest' ? !guestReads(program, args) : program !== 'multipathd') return null;
     const result = runTool(program, args, this.host.root);
     return result.code === 0 && result.stdout !== '' ? result.stdout : null;
   }
@@ -180,11 +202,32 @@ export class SimStorageHost extends SimulatedAgentHost {
     });
   }
 
-  /** Every SVM component Okay with no resync, or every path active (or a ghost). */
+  /** The slices holding a state database replica in error (`metadb -i` flags `W`, `R`, ...), by name. */
+  replicasInError(): string[] {
+    const replicas = loadModel(this.host.root).svm?.metadb ?? [];
+    return [
+      ...new Set(
+        replicas
+          .filter((replica) => REPLICA_ERROR_FLAGS.test(replica.flags))
+          .map((replica) => replica.device),
+      ),
+    ].sort();
+  }
+
+  /** Whether a plan this guest fetched re-creates its replicas in error (`svm.metadb-restore`). */
+  get restorePlanned(): boolean {
+    return this.planned('svm.metadb-restore');
+  }
+
+  /**
+   * The guest: every SVM component Okay with no resync, and no state database replica in error
+   * (the metareplace alone leaves those of the repaired disk in error). A multipath host: every
+   * path active (or a ghost).
+   */
   isHealthy(): boolean {
     const model = loadModel(this.host.root);
     if (this.kind === 'ldoms-guest') {
-      return (model.svm?.mirrors ?? []).every(
+      const mirrorsOkay = (model.svm?.mirrors ?? []).every(
         (mirror) =>
           mirror.resync === null &&
           mirror.submirrors.every(
@@ -193,14 +236,28 @@ export class SimStorageHost extends SimulatedAgentHost {
               submirror.components.every((component) => component.state === 'Okay'),
           ),
       );
+      return mirrorsOkay && this.replicasInError().length === 0;
     }
     return model.multipath.every((map) => map.paths.every((path) => path.dmState === 'active'));
   }
 
-  /** What this host's tools must have recorded, once: the guest's alternate component, the stuck path. */
+  /**
+   * What this host's tools must have recorded, once: the guest's alternate component, and its
+   * replicas re-created when its plan carried `svm.metadb-restore`; the stuck path.
+   */
   expectedActions(): string[][] {
-    if (this.kind === 'ldoms-guest')
-      return [['metareplace', '-e', SVM_GUEST.mirror, SVM_GUEST.alternateComponent]];
+    if (this.kind === 'ldoms-guest') {
+      const slice = SVM_GUEST.alternateReplicaSlice;
+      return [
+        ['metareplace', '-e', SVM_GUEST.mirror, SVM_GUEST.alternateComponent],
+        ...(this.restorePlanned
+          ? [
+              ['metadb', '-d', slice],
+              ['metadb', '-a', '-c', String(SVM_GUEST.replicasPerDisk), slice],
+            ]
+          : []),
+      ];
+    }
     return this.#options.stuckPath === true
       ? [['multipathd', 'reinstate', 'path', FC_FAILING.stuckPath]]
       : [];

@@ -29,8 +29,14 @@ import { type SimServerOptions, SimulatedServer } from './simulated-server.ts';
 /** Past the minute boundary, so the boot record's minute is wholly after the shutdown. */
 const IPL_MARGIN_MS = 500;
 
-/** A client partition the VIOS serves, by its partition id (its adapters name it). */
-export type ViosClient = { hostId: string; partitionId: number };
+/**
+ * A client partition the VIOS serves, by its partition id (its adapters name it), and how many
+ * disks it maps to it (one virtual target device each on its vhost; one when absent).
+ */
+export type ViosClient = { hostId: string; partitionId: number; disks?: number };
+
+/** The volume groups a client's disks are backed by, in order: root first, then data. */
+const BACKING_VOLUME_GROUPS = ['rootvg', 'datavg'] as const;
 
 export type SimViosOptions = SimServerOptions & {
   system: ManagedSystem;
@@ -42,32 +48,43 @@ export type SimViosOptions = SimServerOptions & {
 };
 
 /** The VIOS of `options`, booted at `bootedAt`, serving its clients. */
-const viosModel = (options: SimViosOptions, bootedAt: number): FakeVios => ({
-  running: true,
-  lpar: { id: options.lparId, name: options.partition ?? options.hostId },
-  machine: `IBM,${options.system.type}-${options.system.model}`,
-  systemId: `IBM,02${options.system.serial}`,
-  bootedAt,
-  configured: true,
-  vhosts: options.vscsiClients.map((client, index) => ({
-    name: `vhost${index}`,
-    slot: 11 + index,
-    client: client.partitionId,
-    targets: [
-      { vtd: `vtscsi${index}`, lun: '0x8100000000000000', backing: `${client.hostId}_rootvg`.slice(0, 15) },
-    ],
-  })),
-  vfchosts: (options.npivClients ?? []).map((client, index) => ({
-    name: `vfchost${index}`,
-    slot: 30 + index,
-    client: client.partitionId,
-    clientName: client.hostId,
-    clientOs: 'Linux',
-    fc: 'fcs0',
-    fcLoc: 'U78D3.001.WZS0ABC-P1-C6-T1',
-    loggedIn: true,
-  })),
-});
+const viosModel = (options: SimViosOptions, bootedAt: number): FakeVios => {
+  let vtds = 0;
+  const targets = (client: ViosClient) =>
+    Array.from({ length: client.disks ?? 1 }, (_, disk) => {
+      const vtd = `vtscsi${vtds}`;
+      vtds += 1;
+      return {
+        vtd,
+        lun: `0x8${disk + 1}00000000000000`,
+        backing: `${client.hostId}_${BACKING_VOLUME_GROUPS[disk] ?? `vg${disk}`}`.slice(0, 15),
+      };
+    });
+  return {
+    running: true,
+    lpar: { id: options.lparId, name: options.partition ?? options.hostId },
+    machine: `IBM,${options.system.type}-${options.system.model}`,
+    systemId: `IBM,02${options.system.serial}`,
+    bootedAt,
+    configured: true,
+    vhosts: options.vscsiClients.map((client, index) => ({
+      name: `vhost${index}`,
+      slot: 11 + index,
+      client: client.partitionId,
+      targets: targets(client),
+    })),
+    vfchosts: (options.npivClients ?? []).map((client, index) => ({
+      name: `vfchost${index}`,
+      slot: 30 + index,
+      client: client.partitionId,
+      clientName: client.hostId,
+      clientOs: 'Linux',
+      fc: 'fcs0',
+      fcLoc: 'U78D3.001.WZS0ABC-P1-C6-T1',
+      loggedIn: true,
+    })),
+  };
+};
 
 export class SimVios extends SimulatedServer {
   readonly failureDomain: string;

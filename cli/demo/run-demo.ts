@@ -10,7 +10,7 @@ import { DEMO_SYSTEM, vscsiDomain } from '../../sim/managed-system.ts';
 import { SIM_AGENT_INTERVALS, type SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
 import type { SimulatedServer } from '../../sim/simulated-server.ts';
 import { SimStorageHost, type StorageHostKind } from '../../sim/storage-host.ts';
-import { SimVios } from '../../sim/vios.ts';
+import { SimVios, type ViosClient } from '../../sim/vios.ts';
 import { LiveView } from './live-view.ts';
 import { type Page, type PageSink, startPageSink } from './page-sink.ts';
 import {
@@ -22,6 +22,7 @@ import {
 } from './side-scenario.ts';
 import { runSingleClientScenario, SINGLE_CLIENT_PARTITIONS, singleClient } from './single-client.ts';
 import { SPOF_CLIENT, SPOF_PARTITION, spofClient, spofLine, spofListed, spofTrouble } from './spof-client.ts';
+import { VARIANT_STORY, variantClients, variantLine, variantViosClients } from './variant-clients.ts';
 
 /**
  * `faultline demo`: a simulated fleet on the running control plane, healing with no operator in the
@@ -39,7 +40,10 @@ import { SPOF_CLIENT, SPOF_PARTITION, spofClient, spofLine, spofListed, spofTrou
  * two hosting partitions that run no agent (single-client.ts) loses one and heals from its own
  * read-backs: each is its own incident, run by side-scenario.ts and single-client.ts. One more
  * client has both halves on vios1 (spof-client.ts): the topology lists it as a single point of
- * failure and vios2's outage leaves it alone.
+ * failure and vios2's outage leaves it alone. Two more of vios2's clients are laid out as some in
+ * the field are (variant-clients.ts): one whose arrays have no write-intent bitmap on an mdadm
+ * that refuses the stale `--add`, one with a root and a data disk from each VIOS; they are in
+ * vios2's outage with the plain clients.
  *
  * The operator token registers the servers with their grants and mints every agent token before
  * anything runs; after that the demo only reads with it (incidents, topology, stats): every event
@@ -112,6 +116,8 @@ export type DemoResult = {
 /** A running demo: its hosts (for tests to watch) and how it ends. */
 export type DemoRun = {
   clients: SimClient[];
+  /** vios2's clients laid out otherwise, in its outage too: no bitmap (mdadm 3.2.3), two disks. */
+  variantClients: SimClient[];
   /** The client whose two halves both come from vios1, kept apart: vios2's outage is not its. */
   spofClients: SimClient[];
   /** The LDoms guests and the multipath hosts. */
@@ -168,16 +174,17 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   await controlPlane.check();
   const planPublicKeyPem = readPlanKey(options);
   const clients: SimClient[] = [];
+  const variants: SimClient[] = [];
+  /** Every client of vios2's outage: the plain ones and the other layouts. */
+  const vios2Clients = (): SimClient[] => [...clients, ...variants];
   const spofClients: SimClient[] = [];
   const storageHosts: SimStorageHost[] = [];
   const singleClientHosts: SimClient[] = [];
   const servers: SimulatedServer[] = [];
-  const view = new LiveView(
-    options.write,
-    options.tty,
-    () => clients,
-    () => [...storageHosts, ...singleClientHosts],
-  );
+  const view = new LiveView(options.write, options.tty, vios2Clients, () => [
+    ...storageHosts,
+    ...singleClientHosts,
+  ]);
   const deadline = started + options.timeoutSeconds * 1000;
 
   const waves = new Map<number, string[]>();
@@ -205,7 +212,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     ),
   );
   const agentHosts = (): SimulatedAgentHost[] => [
-    ...clients,
+    ...vios2Clients(),
     ...spofClients,
     ...storageHosts,
     ...singleClientHosts,
@@ -231,21 +238,24 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     // Registration, with the operator token, before anything runs: each server with its grant
     // (role and domains, §3 "Sender binding"), then an agent token for every host. From here on
     // the demo only reads with the operator token.
-    const clientIds = Array.from({ length: options.clients }, (_, index) => hostName(index));
+    // Every vSCSI client by its partition id: the plain clients, the vios1-only one, the other layouts.
+    const partitionId = (index: number) => FIRST_CLIENT_PARTITION_ID + index;
+    const plain: ViosClient[] = Array.from({ length: options.clients }, (_, index) => ({
+      hostId: hostName(index),
+      partitionId: partitionId(index),
+    }));
+    const spof: ViosClient = { hostId: SPOF_CLIENT, partitionId: partitionId(options.clients) };
+    const others = variantViosClients(partitionId(options.clients + 1));
     for (const [lparId, partition] of [
       [1, VIOS.first],
       [2, VIOS.second],
     ] as const) {
-      const served = partition === SPOF_PARTITION ? [...clientIds, SPOF_CLIENT] : clientIds;
       servers.push(
         new SimVios({
           hostId: partition,
           system: DEMO_SYSTEM,
           lparId,
-          vscsiClients: served.map((hostId, index) => ({
-            hostId,
-            partitionId: FIRST_CLIENT_PARTITION_ID + index,
-          })),
+          vscsiClients: [...plain, ...(partition === SPOF_PARTITION ? [spof] : []), ...others],
           url,
           agentToken: await controlPlane.mintAgentToken(partition, {
             role: 'hosting',
@@ -283,6 +293,15 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         }),
       );
     }
+    variants.push(
+      ...(await variantClients(controlPlane, {
+        firstIndex: options.clients + 1 + singleClients,
+        url,
+        planPublicKeyPem,
+        onLog,
+        onPlanFetched,
+      })),
+    );
     spofClients.push(
       await spofClient(controlPlane, { index: options.clients, url, planPublicKeyPem, onLog }),
     );
@@ -328,6 +347,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     view.say(
       'vios1 and vios2 run the real agent too (role hosting, serving check: ioscli lsmap), registered with their grants',
     );
+    view.say(VARIANT_STORY);
     view.say(`${SPOF_CLIENT}: md0 and md1 with both halves on ${SPOF_PARTITION}, mirrored on paper only`);
     if (ldomsGuests > 0)
       view.say(
@@ -412,8 +432,8 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     const downAt = Date.now();
     const announced = await vios2.shutdown();
     view.say(`vios2 shuts down: rc.shutdown runs faultline-agent announce going-down: ${announced.message}`);
-    await Promise.all(clients.map((client) => client.remoteDown()));
-    view.say(`vios2 is DOWN: ${clients.length} clients lose the md half it serves (${domain})`);
+    await Promise.all(vios2Clients().map((client) => client.remoteDown()));
+    view.say(`vios2 is DOWN: ${vios2Clients().length} clients lose the md half it serves (${domain})`);
 
     const ours = (incident: IncidentSummary) =>
       !existing.has(incident.id) && incident.failureDomain === domain;
@@ -427,7 +447,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     const affected = await until('every client in the incident', async () => {
       const detail = await controlPlane.incident(opened.id);
       view.incident = detail.incident;
-      return detail.incident.affectedHosts >= clients.length ? detail.incident : undefined;
+      return detail.incident.affectedHosts >= vios2Clients().length ? detail.incident : undefined;
     });
     view.say(
       `hosts affected: ${affected.affectedHosts}; vios2 stays down ${options.outageSeconds} s at least`,
@@ -445,7 +465,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       `vios2 booted (boot ${vios2.boots}, a new boot id); its agent runs but lists nothing while lsmap shows its target devices Defined`,
     );
     await delay(DEMO_DEFAULTS.viosConfigureSeconds * 1000);
-    await Promise.all(clients.map((client) => client.remoteBack()));
+    await Promise.all(vios2Clients().map((client) => client.remoteBack()));
     vios2.configure();
     await vios2.checkNow();
     const backAt = Date.now();
@@ -464,7 +484,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       }
       if (current.status === 'halted') throw haltedError(current);
       if (current.status !== 'resolved') return undefined;
-      return clients.every((client) => client.isHealthy()) ? current : undefined;
+      return vios2Clients().every((client) => client.isHealthy()) ? current : undefined;
     });
     const resolvedAt = Date.parse(resolved.resolvedAt ?? new Date().toISOString());
     const sideIncidents = await sideRuns;
@@ -487,7 +507,9 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       }
     }
     const stats = await tolerant(() => controlPlane.stats());
-    const unhealthy = clients.filter((client) => !client.isHealthy()).map((client) => client.hostId);
+    const unhealthy = vios2Clients()
+      .filter((client) => !client.isHealthy())
+      .map((client) => client.hostId);
     for (const host of [...storageHosts, ...singleClientHosts])
       if (!host.isHealthy()) unhealthy.push(host.hostId);
     unhealthy.push(...spofClients.flatMap((client) => spofTrouble(client) ?? []));
@@ -508,6 +530,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
 
   return {
     clients,
+    variantClients: variants,
     spofClients,
     storageHosts,
     singleClients: singleClientHosts,
@@ -525,9 +548,21 @@ const SIDE_HOSTS: Readonly<Record<SideIncident['scenario'], string>> = {
   'single-client': 'single client(s) (no server agent)',
 };
 
+/** The state database replicas an LDoms guest's plan re-created (`metadb -a -c N <slice>`), if any. */
+const replicaNote = (host: SimulatedAgentHost): string | undefined => {
+  if (!(host instanceof SimStorageHost) || host.kind !== 'ldoms-guest') return undefined;
+  const added = host.actions().filter((argv) => argv[0] === 'metadb' && argv[1] === '-a');
+  if (added.length === 0) return undefined;
+  const recreated = added.map((argv) => `${argv[3] ?? '1'} on ${argv.at(-1) ?? '?'}`).join(', ');
+  return `${host.hostId}: replicas re-created (${recreated})`;
+};
+
 /** The closing summary. */
-export const summaryLines = (result: DemoResult, clients: readonly SimClient[]): string[] => {
-  const hosts = [...clients, ...result.sideIncidents.flatMap((side) => side.hosts)];
+export const summaryLines = (
+  result: DemoResult,
+  { clients, variantClients }: Pick<DemoRun, 'clients' | 'variantClients'>,
+): string[] => {
+  const hosts = [...clients, ...variantClients, ...result.sideIncidents.flatMap((side) => side.hosts)];
   const plans = hosts.reduce((sum, client) => sum + client.plansAdmitted.length, 0);
   const servedAgain = hosts.reduce((sum, client) => sum + client.plansServedAgain, 0);
   const triggers = result.sinkPages.filter((page) => page.event_action === 'trigger').length;
@@ -536,7 +571,8 @@ export const summaryLines = (result: DemoResult, clients: readonly SimClient[]):
     const commands = side.hosts.flatMap((host) =>
       host.actions().map((argv) => `${host.hostId}: ${argv.join(' ')}`),
     );
-    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${side.hosts.length} ${SIDE_HOSTS[side.scenario]} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}`;
+    const notes = side.hosts.flatMap((host) => replicaNote(host) ?? []);
+    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${side.hosts.length} ${SIDE_HOSTS[side.scenario]} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}${notes.map((note) => `; ${note}`).join('')}`;
   });
   const stat = (value: number | null | undefined) => {
     const shown = tenths(value);
@@ -545,6 +581,7 @@ export const summaryLines = (result: DemoResult, clients: readonly SimClient[]):
   return [
     `incident ${result.incident.id} RESOLVED: ${result.incident.affectedHosts} hosts healed, ${plans} plans run (each once)`,
     `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 serving again → resolved)`,
+    ...(variantClients.length === 0 ? [] : [variantLine(variantClients)]),
     `control plane stats: time to detect ${stat(result.stats?.timeToDetect?.meanSeconds)}, time to heal ${stat(result.stats?.timeToHeal?.meanSeconds)}`,
     ...sideLines,
     ...(result.singlePointsOfFailure.length === 0 ? [] : [spofLine(result.singlePointsOfFailure)]),
@@ -559,7 +596,7 @@ export const runFleetDemo = async (options: DemoOptions): Promise<number> => {
   const demo = await startDemo(options);
   try {
     const result = await demo.done;
-    demo.view.close(summaryLines(result, demo.clients));
+    demo.view.close(summaryLines(result, demo));
     return 0;
   } catch (error) {
     demo.view.close([`faultline demo: ${(error as Error).message}`]);

@@ -360,7 +360,12 @@ describe.concurrent('healing with no operator in the loop', () => {
       const resolved = await resolvedWhenHealthy(opened.id, [guest]);
       expect(resolved.affectedHosts.map((host) => host.hostId)).toEqual(['d-ldg1']);
       expectHealedOnce([guest]);
-      expect(guest.actions()).toEqual([['metareplace', '-e', 'd10', 'c0d1s0']]);
+      // Its replicas on the returned disk stayed in error: the plan re-creates them after the resync.
+      expect(guest.actions()).toEqual([
+        ['metareplace', '-e', 'd10', 'c0d1s0'],
+        ['metadb', '-d', 'c0d1s7'],
+        ['metadb', '-a', '-c', '3', 'c0d1s7'],
+      ]);
       const said = timelineText(resolved);
       expect(said).toContain('announced by agent:d-ctl1');
       expect(said).toContain('domain.rebooted from agent:d-ctl1');

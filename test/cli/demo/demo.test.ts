@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type DemoRun, startDemo } from '../../../cli/demo/run-demo.ts';
+import { type DemoRun, startDemo, summaryLines } from '../../../cli/demo/run-demo.ts';
 import { SINGLE_CLIENT_PARTITIONS, singleClientSystem } from '../../../cli/demo/single-client.ts';
 import { SPOF_CLIENT } from '../../../cli/demo/spof-client.ts';
+import { VARIANT_CLIENTS } from '../../../cli/demo/variant-clients.ts';
 import { vscsiDomain } from '../../../sim/managed-system.ts';
 import { SimVios } from '../../../sim/vios.ts';
 import {
@@ -26,16 +27,20 @@ import {
  * `faultline demo` end to end: `faultline up` as a child process on a free port, the demo's 40
  * simulated clients (each the real agent and executor over its own simulated host) and its servers
  * (vios1, vios2 and an LDoms control domain, each the real agent in its server role) against it,
- * pages to the demo's sink on another free port. In the middle of the healing the control plane is
- * killed with SIGKILL and restarted on the same data folder and port. No operator in the loop: the
- * operator token registers the servers and mints the agent tokens before anything runs, then only
- * reads (the demo's requests are watched to show it; the test's own CLI commands only read). The
- * operator's pause is test/e2e/operator-pause.test.ts. Once the demo is done and every agent
- * stopped, nothing is open and nothing escalates.
+ * pages to the demo's sink on another free port. Two more of vios2's clients are laid out as some in
+ * the field are: arrays without a write-intent bitmap on mdadm 3.2.3, and a root and a data disk
+ * from each VIOS; the LDoms guest keeps three state database replicas per disk. In the middle of
+ * the healing the control plane is killed with SIGKILL and restarted on the same data folder and
+ * port. No operator in the loop: the operator token registers the servers and mints the agent
+ * tokens before anything runs, then only reads (the demo's requests are watched to show it; the
+ * test's own CLI commands only read). The operator's pause is test/e2e/operator-pause.test.ts. Once
+ * the demo is done and every agent stopped, nothing is open and nothing escalates.
  */
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const CLIENTS = 40;
+/** vios2's clients in the outage: the plain ones, and the two laid out otherwise. */
+const VIOS2_CLIENTS = CLIENTS + Object.keys(VARIANT_CLIENTS).length;
 /** The simulated agents' heartbeat interval (sim/simulated-agent-host.ts): silence is three of them. */
 const HEARTBEAT_SECONDS = 5;
 const run = promisify(execFile);
@@ -127,7 +132,7 @@ describe('faultline demo', () => {
     expect((badOption as { stderr: string }).stderr).toContain('singleClients');
   });
 
-  it('heals 40 simulated clients after vios2 goes down and comes back, through a SIGKILL of the control plane, with no operator in the loop', async () => {
+  it('heals 40 simulated clients, one more without a bitmap and one with two disks, after vios2 goes down and comes back, through a SIGKILL of the control plane, with no operator in the loop', async () => {
     const lines: string[] = [];
     const operatorToken = readFileSync(join(planeDir, 'operator-token'), 'utf8').trim();
     const operatorRequests = watchOperatorRequests(operatorToken);
@@ -164,10 +169,14 @@ describe('faultline demo', () => {
 
     const result = await done;
     if (result instanceof Error) throw new Error(`${result.message}\n${lines.join('')}`);
-    expect(result.incident).toMatchObject({ kind: 'outage', status: 'resolved', affectedHosts: CLIENTS });
+    expect(result.incident).toMatchObject({
+      kind: 'outage',
+      status: 'resolved',
+      affectedHosts: VIOS2_CLIENTS,
+    });
 
     // Every client healthy, its tools asked for the field order once: no plan ran twice.
-    for (const client of clients) {
+    for (const client of [...clients, ...demo.variantClients]) {
       expect(client.isHealthy(), client.hostId).toBe(true);
       expect(client.actions(), client.hostId).toEqual(client.expectedActions());
       expect(client.plansAdmitted, client.hostId).toHaveLength(1);
@@ -175,6 +184,45 @@ describe('faultline demo', () => {
       expect(reads.some((read) => read.startsWith('mdadm --detail /dev/md0'))).toBe(true);
     }
     expect(result.pages.map((page) => page.event_action)).toEqual(['trigger', 'resolve']);
+
+    // The client without a bitmap, on an mdadm that refuses the stale --add: each member's
+    // superblock zeroed right before its add, both arrays rebuilt in full. The client with two
+    // disks from vios2: one plan, the field order for sdb, then for sdc.
+    const variant = (hostId: string) => {
+      const found = demo?.variantClients.find((client) => client.hostId === hostId);
+      if (found === undefined) throw new Error(`no ${hostId} in the demo`);
+      return found;
+    };
+    const noBitmap = variant(VARIANT_CLIENTS.noBitmap);
+    expect(noBitmap.planned('md.zero-superblock')).toBe(true);
+    expect(noBitmap.actions()).toEqual([
+      ['mdadm', '/dev/md1', '--fail', '/dev/sdb2'],
+      ['mdadm', '/dev/md0', '--remove', '/dev/sdb1'],
+      ['mdadm', '/dev/md1', '--remove', '/dev/sdb2'],
+      ['write', '/sys/class/scsi_device/1:0:1:0/device/delete', '1'],
+      ['write', '/sys/class/scsi_host/host1/scan', '0 1 0'],
+      ['mdadm', '--zero-superblock', '/dev/sdb1'],
+      ['mdadm', '/dev/md0', '--add', '/dev/sdb1'],
+      ['mdadm', '--zero-superblock', '/dev/sdb2'],
+      ['mdadm', '/dev/md1', '--add', '/dev/sdb2'],
+    ]);
+    const twoDisks = variant(VARIANT_CLIENTS.twoDisks);
+    expect(
+      twoDisks.plansFetched.map((plan) => plan.actions.filter((action) => action === 'disk.probe')),
+    ).toEqual([['disk.probe', 'disk.probe']]);
+    expect(twoDisks.actions()).toEqual([
+      ['mdadm', '/dev/md1', '--fail', '/dev/sdb2'],
+      ['mdadm', '/dev/md0', '--remove', '/dev/sdb1'],
+      ['mdadm', '/dev/md1', '--remove', '/dev/sdb2'],
+      ['write', '/sys/class/scsi_device/1:0:1:0/device/delete', '1'],
+      ['write', '/sys/class/scsi_host/host1/scan', '0 1 0'],
+      ['mdadm', '/dev/md0', '--re-add', '/dev/sdb1'],
+      ['mdadm', '/dev/md1', '--re-add', '/dev/sdb2'],
+      ['mdadm', '/dev/md2', '--remove', '/dev/sdc1'],
+      ['write', '/sys/class/scsi_device/1:0:2:0/device/delete', '1'],
+      ['write', '/sys/class/scsi_host/host1/scan', '0 2 0'],
+      ['mdadm', '/dev/md2', '--re-add', '/dev/sdc1'],
+    ]);
 
     // The client whose two halves both come from vios1: vios2's outage left it alone.
     expect(demo.spofClients.map((client) => client.hostId)).toEqual([SPOF_CLIENT]);
@@ -215,7 +263,19 @@ describe('faultline demo', () => {
       expect(host.actions(), host.hostId).toEqual(host.expectedActions());
     }
     const guest = storageHosts.filter((host) => host.kind === 'ldoms-guest');
-    expect(guest.flatMap((host) => host.actions())).toEqual([['metareplace', '-e', 'd10', 'c0d1s0']]);
+    expect(guest).toHaveLength(1);
+    const [ldg] = guest;
+    expect(ldg?.plansAdmitted).toHaveLength(1);
+    // Its three replicas on c0d1s7 took a write error while the alternate rebooted and keep it once
+    // the disk is back: its plan (made from the replicas in its heartbeat) re-creates them after the
+    // resync, and the metadb then shows none in error.
+    expect(ldg?.restorePlanned).toBe(true);
+    expect(ldg?.replicasInError()).toEqual([]);
+    expect(ldg?.actions()).toEqual([
+      ['metareplace', '-e', 'd10', 'c0d1s0'],
+      ['metadb', '-d', 'c0d1s7'],
+      ['metadb', '-a', '-c', '3', 'c0d1s7'],
+    ]);
     const multipath = storageHosts.filter((host) => host.kind === 'multipath');
     expect(multipath).toHaveLength(3);
     expect(multipath.flatMap((host) => host.actions())).toEqual([['multipathd', 'reinstate', 'path', 'sdd']]);
@@ -229,6 +289,18 @@ describe('faultline demo', () => {
     console.log(
       `demo: wall ${result.wallSeconds} s, time to detect ${result.timeToDetectSeconds} s, time to heal ${result.timeToHealSeconds} s, healed at SIGKILL ${healedAtKill}`,
     );
+
+    // The summary `faultline demo` prints names them and what was special about each.
+    const summary = summaryLines(result, demo).join('\n');
+    console.log(summary);
+    expect(summary).toContain(`${VIOS2_CLIENTS} hosts healed`);
+    expect(summary).toContain(
+      `${VARIANT_CLIENTS.noBitmap} no bitmap (mdadm 3.2.3): 2 superblocks zeroed, rebuilt in full`,
+    );
+    expect(summary).toContain(
+      `${VARIANT_CLIENTS.twoDisks} two disks (sdb, sdc): 2 disks rescanned by 1 plan`,
+    );
+    expect(summary).toContain('ldg01: replicas re-created (3 on c0d1s7)');
 
     // The operator commands show it.
     const incidents = JSON.parse(await cli('incidents', '--json')) as { incidents: { id: string }[] };
@@ -250,7 +322,7 @@ describe('faultline demo', () => {
     expect(stats.timeToHeal.meanSeconds).not.toBeNull();
 
     // The topology lists the vios1-only client's arrays, and only them, as single points of failure;
-    // vios2 going down now would cost the 40 clients a half each, and that client nothing.
+    // vios2 going down now would cost its 42 clients a half each, and that client nothing.
     const spofs = JSON.parse(await cli('topology', '--spof', '--json')) as {
       singlePointsOfFailure: { hostId: string; kind: string; name: string; failureDomain: string }[];
     };
@@ -265,7 +337,7 @@ describe('faultline demo', () => {
       losingHalf: number;
       losingLast: number;
     };
-    expect([impact.losingHalf, impact.losingLast]).toEqual([CLIENTS, 0]);
+    expect([impact.losingHalf, impact.losingLast]).toEqual([VIOS2_CLIENTS, 0]);
     expect(impact.hosts.map((host) => host.hostId)).not.toContain(SPOF_CLIENT);
 
     // No operator in the loop: vios2's own agent announced its shutdown and its IPL.
@@ -278,7 +350,14 @@ describe('faultline demo', () => {
     expect(said).not.toContain('operator:');
     // The operator token posted only to register the servers and mint the agent tokens, before any
     // agent ran; from then on the demo only read with it.
-    const hosts = [...demo.servers, ...clients, ...demo.spofClients, ...storageHosts, ...demo.singleClients];
+    const hosts = [
+      ...demo.servers,
+      ...clients,
+      ...demo.variantClients,
+      ...demo.spofClients,
+      ...storageHosts,
+      ...demo.singleClients,
+    ];
     expect(operatorRequests.slice(0, registration).filter((request) => request.method !== 'GET')).toEqual(
       hosts.map(() => ({ method: 'POST', path: '/v1/tokens' })),
     );
