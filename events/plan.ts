@@ -21,7 +21,8 @@ import {
  * plan is signed, and an agent must never act on a field it does not understand.
  */
 
-export const PLAN_ACTIONS = [
+/** The actions of the first contract, which every agent runs that does not list `capabilities`. */
+export const FIRST_PLAN_ACTIONS = [
   'disk.probe',
   'md.fail',
   'md.remove',
@@ -33,6 +34,10 @@ export const PLAN_ACTIONS = [
   'svm.metareplace',
   'svm.wait-sync',
   'multipath.reinstate',
+] as const;
+
+export const PLAN_ACTIONS = [
+  ...FIRST_PLAN_ACTIONS,
   'md.zero-superblock',
   'scsi.online',
   'svm.metadb-restore',

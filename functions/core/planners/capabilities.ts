@@ -1,4 +1,4 @@
-import type { PlanAction } from '../../../events/index.ts';
+import { FIRST_PLAN_ACTIONS, type PlanAction } from '../../../events/index.ts';
 import type { HostSlice } from '../model.ts';
 import type { PlannedSteps } from './plan-context.ts';
 
@@ -14,19 +14,7 @@ import type { PlannedSteps } from './plan-context.ts';
  * events or a lost heartbeat gets here; the steps added since (md.zero-superblock, scsi.online,
  * svm.metadb-restore) need an agent that said it runs them.
  */
-export const ACTIONS_BEFORE_CAPABILITIES: readonly PlanAction[] = [
-  'disk.probe',
-  'md.fail',
-  'md.remove',
-  'scsi.delete',
-  'scsi.rescan',
-  'disk.verify',
-  'md.add',
-  'md.wait-sync',
-  'svm.metareplace',
-  'svm.wait-sync',
-  'multipath.reinstate',
-];
+export const ACTIONS_BEFORE_CAPABILITIES: readonly PlanAction[] = FIRST_PLAN_ACTIONS;
 
 /** Why the host's agent cannot be sent the plan: the actions of either branch it does not run. */
 export const capabilityRefusal = (host: HostSlice, planned: PlannedSteps): string | undefined => {
