@@ -349,6 +349,44 @@ const reinstateDoesNotStick = (): FaultlineEvent[] => {
 };
 
 /**
+ * A reinstate that does not stick, as today's agent reports it (§4 `multipath.reinstate`): twelve
+ * hosts lose their `sdq` leg through the SAN port; eleven get it back on their own, and the
+ * twelfth's `multipathd reinstate path` answers `ok` while the checker fails the path again. Its
+ * agent re-reads the map for `checkSeconds`, fails the step with `path-not-back`, and the domain's
+ * waves halt with a page.
+ */
+const reinstatePathNotBack = (): FaultlineEvent[] => {
+  const hosts = Array.from(
+    { length: 12 },
+    (_, index) => new Agent(`dbnbk${String(index + 1).padStart(2, '0')}`),
+  );
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  hosts.forEach((host, index) => {
+    script.push({
+      time: 10 + index * 0.5,
+      event: pathEvent(host, 'path.lost', 10 + index * 0.5, 'sdq', 'failed', 1),
+    });
+    if (index !== 4)
+      script.push({
+        time: 200 + index,
+        event: pathEvent(host, 'path.restored', 200 + index, 'sdq', 'active', 2),
+      });
+  });
+  const stuck = hosts[4] as Agent;
+  for (let beat = 60; beat <= 1200; beat += 60) {
+    script.push({ time: beat + 0.5, event: multipathHeartbeat(stuck, beat + 0.5, 'failed') });
+  }
+  return live(
+    script,
+    (plan, time) => {
+      const reinstate = plan.steps.findIndex((step) => step.action === 'multipath.reinstate');
+      return progressOf(stuck, plan, time + 5, { failAt: reinstate, code: 'path-not-back' });
+    },
+    1200,
+  );
+};
+
+/**
  * A VIOS back with its announcement lost (§5.2, issue 13): vios2's agent heartbeats with `bootedAt`
  * and `serves`; it crashes under twelve clients, and its first heartbeats from its new boot are all
  * that says it is back (its `ipl.completed` never arrived). Before that, a heartbeat of a boot that
@@ -577,6 +615,7 @@ const storms = {
   'vios1-crash-under-vios2-outage': vios1CrashUnderVios2Outage(),
   'vios2-announced-ipl-under-degraded-client': announcedIplUnderDegradedClient(),
   'san-reinstate-does-not-stick': reinstateDoesNotStick(),
+  'san-reinstate-path-not-back': reinstatePathNotBack(),
   'vios2-ipl-announcement-lost': viosIplAnnouncementLost(),
   'single-client-read-back': singleClientReadBack(),
   'single-client-disk-still-reads': singleClientDiskStillReads(),

@@ -27,26 +27,29 @@ const describe = (replicas: readonly MetadbReplica[]): string =>
   replicas.map((replica) => `${replicaSlice(replica)} (${replica.flags})`).join(', ');
 
 /**
- * Whether the state database allows `svm.metareplace` of a component on `repairedDisk`: at least
- * one replica, every replica in error on the disk being repaired, and at least half of them
- * active. Without a repaired disk, any replica in error refuses. Returns why not, or null.
+ * Whether the state database allows `svm.metareplace` of a component when the plan repairs
+ * `repairedDisks` (the disks of its `metareplace` components, every disk of the guest the returned
+ * domain serves): at least one replica, every replica in error on a disk being repaired, and at
+ * least half of them active. A guest whose root and data disks both come from the returned domain
+ * has replicas in error on one of them only, and its data disk's repair must not be refused for
+ * them. Without repaired disks, any replica in error refuses. Returns why not, or null.
  */
 export const metadbProblem = (
   reading: MetadbReading,
-  options: { repairedDisk?: string | null } = {},
+  options: { repairedDisks?: readonly string[] } = {},
 ): string | null => {
   const { replicas } = reading;
   if (replicas.length === 0) {
     return reading.messages[0] === undefined ? 'no state database replica' : reading.messages[0];
   }
-  const repairedDisk = options.repairedDisk ?? null;
+  const repairedDisks = options.repairedDisks ?? [];
   const erredElsewhere = replicas.filter(
-    (replica) => replicaInError(replica) && (repairedDisk === null || replicaDisk(replica) !== repairedDisk),
+    (replica) => replicaInError(replica) && !repairedDisks.includes(replicaDisk(replica) ?? ''),
   );
   if (erredElsewhere.length > 0) {
-    return repairedDisk === null
+    return repairedDisks.length === 0
       ? `replica errors: ${describe(erredElsewhere)}`
-      : `replica errors off the repaired disk ${repairedDisk}: ${describe(erredElsewhere)}`;
+      : `replica errors off the repaired ${repairedDisks.length === 1 ? 'disk' : 'disks'} ${repairedDisks.join(', ')}: ${describe(erredElsewhere)}`;
   }
   const active = replicas.filter(replicaActive).length;
   if (active * 2 < replicas.length) return `only ${active} of ${replicas.length} replicas are active`;
@@ -61,20 +64,25 @@ export type MetadbRestoreReading = { onSlice: MetadbReplica[]; otherDisks: Metad
 
 /**
  * The state database guards of `svm.metadb-restore` (§4), on a fresh reading: every replica on
- * `slice` is in error, every replica on another disk is active and those are at least half of all
- * replicas, and `count` is the number of replicas on the slice. Replicas on other slices of the
- * repaired disk count in the total only. The other guards (the plan's wait-sync, the repaired disk)
- * are the step's.
+ * `slice` is in error, every replica on the disks the plan did not repair is active and those are
+ * at least half of all replicas (so a majority is left once the slice's are deleted), and `count`
+ * is the number of replicas on the slice. Replicas on other slices of the repaired disks (in error
+ * until their own restore, or already re-created) count in the total only: deleting replicas that
+ * are all in error takes nothing from those that work. `repairedDisks` are the disks of the plan's
+ * `metareplace` steps; the slice's own disk is always one. The other guards (the plan's
+ * wait-sync, the slice on a repaired disk) are the step's.
  */
 export const metadbRestoreRefusal = (
   reading: MetadbReading,
   slice: string,
   count: number,
+  repairedDisks: readonly string[] = [],
 ): MetadbRestoreRefusal | MetadbRestoreReading => {
   const disk = diskOfDevice(slice);
+  const repaired = new Set([...repairedDisks, ...(disk === null ? [] : [disk])]);
   const { replicas } = reading;
   const onSlice = replicas.filter((replica) => replicaSlice(replica) === slice);
-  const otherDisks = replicas.filter((replica) => replicaDisk(replica) !== disk);
+  const otherDisks = replicas.filter((replica) => !repaired.has(replicaDisk(replica) ?? ''));
   if (onSlice.length === 0) {
     return { code: 'no-replica-on-slice', detail: `metadb lists no replica on ${slice}` };
   }
@@ -89,13 +97,13 @@ export const metadbRestoreRefusal = (
   if (inactive.length > 0) {
     return {
       code: 'other-replica-not-active',
-      detail: `replicas on other disks are not active: ${describe(inactive)}`,
+      detail: `replicas on disks this plan did not repair are not active: ${describe(inactive)}`,
     };
   }
   if (otherDisks.length * 2 < replicas.length) {
     return {
       code: 'too-few-other-replicas',
-      detail: `only ${otherDisks.length} of ${replicas.length} replicas are on other disks than ${disk ?? slice}: fewer than half`,
+      detail: `only ${otherDisks.length} of ${replicas.length} replicas are on other disks than ${[...repaired].join(', ') || slice}: fewer than half`,
     };
   }
   if (count !== onSlice.length) {

@@ -143,6 +143,20 @@ const issue = (
     `${wave === 0 ? 'canary' : `wave ${wave}`} plan ${id} (${mode}) for ${host.hostId}: ${plan.steps.length} steps`,
     host.hostId,
   );
+  const { attention } = outcome.planned;
+  if (attention !== undefined) {
+    timeline(
+      txn,
+      episode.incident.id,
+      `${host.hostId} needs a person after plan ${id}: ${attention}`,
+      host.hostId,
+    );
+    if (!domain.maintenance)
+      escalate(txn, episode.incident, `${host.hostId} needs a person after its plan: ${attention}`, {
+        host: host.hostId,
+        planId: id,
+      });
+  }
   return true;
 };
 

@@ -138,6 +138,22 @@ describe('faultline replay', () => {
     ).toEqual(['trigger error', 'trigger critical']);
   });
 
+  it('halts the domain with a page when the agent fails a reinstate whose path did not come back (path-not-back)', async () => {
+    const output = JSON.parse(
+      (await replay(join(STORMS, 'san-reinstate-path-not-back.ndjson'), '--json')).stdout,
+    );
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'halted', escalated: true, affectedHosts: 12 }),
+    ]);
+    expect(output.plans.map((plan: { hostId: string }) => plan.hostId)).toEqual(['dbnbk05']);
+    expect(
+      output.notifications.map((n: { action: string; severity: string }) => `${n.action} ${n.severity}`),
+    ).toEqual(['trigger error', 'trigger critical']);
+    expect(output.notifications[1].summary).toMatch(
+      /^Faultline halted fc:500507680c110a3f: plan pln-\w+ on dbnbk05 failed: multipath\.reinstate at step 1 \(path-not-back\)\. Faultline changed: nothing$/,
+    );
+  });
+
   it('pages an announced outage at info', async () => {
     const output = JSON.parse((await replay(join(STORMS, 'ldoms-alternate-reboot.ndjson'), '--json')).stdout);
     const outage = output.incidents.find((incident: { kind: string }) => incident.kind === 'outage');

@@ -305,12 +305,15 @@ export class HostingPartition extends Agent {
   }
 }
 
-/** The progress a healthy agent reports for a plan, step by step, on the branch it chose. */
+/**
+ * The progress a healthy agent reports for a plan, step by step, on the branch it chose; with
+ * `failAt`, the step of that number ends `outcome` (failed by default) with `code`, and none after it runs.
+ */
 export const progressOf = (
   agent: Agent,
   plan: UnsignedPlan,
   start: number,
-  options: { fastPath?: boolean; failAt?: number; outcome?: 'failed' | 'refused' } = {},
+  options: { fastPath?: boolean; failAt?: number; outcome?: 'failed' | 'refused'; code?: string } = {},
 ): FaultlineEvent[] => {
   const events: FaultlineEvent[] = [];
   let clock = start;
@@ -330,7 +333,8 @@ export const progressOf = (
           action,
           outcome,
           branch,
-          ...(outcome === 'refused' ? { code: 'last-in-sync-member' } : {}),
+          ...(outcome === 'refused' ? { code: options.code ?? 'last-in-sync-member' } : {}),
+          ...(outcome === 'failed' && options.code !== undefined ? { code: options.code } : {}),
         },
         at(clock),
         { planid: plan.id },

@@ -289,8 +289,11 @@ export const SOLARIS_ACTIONS: PlanAction[] = [
   'svm.metadb-restore',
 ];
 
-/** How one slice's replicas read in `metadb -i`: all active, all in error, or neither (not committed to). */
-export type ReplicaState = 'active' | 'erred' | 'idle';
+/**
+ * How one slice's replicas read in `metadb -i`: all active, all in error, neither (not committed
+ * to), or one of the three active and two in error (`partly`).
+ */
+export type ReplicaState = 'active' | 'erred' | 'idle' | 'partly';
 
 /**
  * An LDoms guest (./core-ldoms.ts: `d10` over `c0d0s0` on `primary` and `c0d1s0` on `alternate`)
@@ -314,8 +317,8 @@ export class ReplicaGuest extends LdomsGuest {
     return Object.entries(this.replicas).map(([slice, state]) => ({
       slice,
       count: 3,
-      active: state === 'active' ? 3 : 0,
-      erred: state === 'erred' ? 3 : 0,
+      active: state === 'active' ? 3 : state === 'partly' ? 1 : 0,
+      erred: state === 'erred' ? 3 : state === 'partly' ? 2 : 0,
     }));
   }
 

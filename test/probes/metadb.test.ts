@@ -76,21 +76,43 @@ describe('replicasBySlice', () => {
 describe('the state database guards', () => {
   it('lets metareplace repair the disk whose replicas alone are in error, with exactly half active', () => {
     const reading = read('replicas-in-error.txt');
-    expect(metadbProblem(reading, { repairedDisk: 'c0d1' })).toBeNull();
-    expect(metadbProblem(reading, { repairedDisk: 'c0d0' })).toContain('off the repaired disk c0d0');
+    expect(metadbProblem(reading, { repairedDisks: ['c0d1'] })).toBeNull();
+    expect(metadbProblem(reading, { repairedDisks: ['c0d0'] })).toContain('off the repaired disk c0d0');
     expect(metadbProblem(reading)).toContain('c0d1s7 (Wpl)');
   });
 
   it('refuses metareplace when errors sit on another disk or fewer than half are active', () => {
     const reading = read('unknown-locators.txt');
-    expect(metadbProblem(reading, { repairedDisk: 'c0d2' })).toContain('c0d1s7 (Mp)');
-    expect(metadbProblem(reading, { repairedDisk: 'c0d1' })).toBeNull();
+    expect(metadbProblem(reading, { repairedDisks: ['c0d2'] })).toContain('c0d1s7 (Mp)');
+    expect(metadbProblem(reading, { repairedDisks: ['c0d1'] })).toBeNull();
     const text = fixtureText('metadb/replicas-in-error.txt');
     const elsewhere = parseMetadb(text.replace(/^ {5}a {4}p {2}luo {4}/m, '      W   p  l      '));
-    expect(metadbProblem(elsewhere, { repairedDisk: 'c0d1' })).toContain('c0d0s7 (Wpl)');
+    expect(metadbProblem(elsewhere, { repairedDisks: ['c0d1'] })).toContain('c0d0s7 (Wpl)');
     // Not in error but no longer active (a replica SVM stopped committing to): 1 of 6 is not half.
     const inactive = parseMetadb(text.replaceAll(/^ {5}a {4}p {2}luo {4}/gm, '          p  luo    '));
-    expect(metadbProblem(inactive, { repairedDisk: 'c0d1' })).toBe('only 1 of 6 replicas are active');
+    expect(metadbProblem(inactive, { repairedDisks: ['c0d1'] })).toBe('only 1 of 6 replicas are active');
+  });
+
+  it('lets a plan repairing two disks of the returned domain run with replicas in error on either', () => {
+    // Root (c0d1) and data (c0d2) disks both from the returned alternate domain; the data disk
+    // holds one replica of its own, in error too. Four of seven are active on c0d0.
+    const text = `${fixtureText('metadb/replicas-in-error.txt').replace(
+      /^( {5}a {4}p {2}luo {4}\t16400\t\t8192\t\t\/dev\/dsk\/c0d0s7)$/m,
+      '$1\n     a    p  luo    \t24592\t\t8192\t\t/dev/dsk/c0d0s7\n      W   p  l      \t16\t\t8192\t\t/dev/dsk/c0d2s7',
+    )}`;
+    const reading = parseMetadb(text);
+    expect(reading.replicas).toHaveLength(8);
+    expect(metadbProblem(reading, { repairedDisks: ['c0d1', 'c0d2'] })).toBeNull();
+    expect(metadbProblem(reading, { repairedDisks: ['c0d2'] })).toContain(
+      'off the repaired disk c0d2: c0d1s7 (Wpl)',
+    );
+    // c0d1s7's restore while c0d2s7 is still in error: c0d0's four of eight are the others.
+    expect(metadbRestoreRefusal(reading, 'c0d1s7', 3, ['c0d1', 'c0d2'])).toMatchObject({ total: 8 });
+    expect(metadbRestoreRefusal(reading, 'c0d1s7', 3, ['c0d1'])).toMatchObject({
+      code: 'other-replica-not-active',
+    });
+    // And c0d2s7's, with c0d1s7 still in error: those count in the total only.
+    expect(metadbRestoreRefusal(reading, 'c0d2s7', 1, ['c0d1', 'c0d2'])).toMatchObject({ total: 8 });
   });
 
   it('checks a restore of the slice in error: count, the others active and at least half', () => {

@@ -28,10 +28,11 @@ import {
  * The SVM steps of §4. `metareplace -e` re-enables a component only when it is in exactly
  * `Maintenance` (a `Last Erred` component is never touched automatically: it holds the last good
  * copy of some blocks), the other submirror is `Okay`, no hot spare stands in, and at least half of
- * the state database replicas are active with every replica in error on the disk being repaired
- * (replicas on a returned disk keep their error flags until re-created). `svm.wait-sync` waits
+ * the state database replicas are active with every replica in error on a disk the plan repairs
+ * (replicas on a returned disk keep their error flags until re-created; a guest's root and data
+ * disks may both come from the returned domain). `svm.wait-sync` waits
  * until every submirror is `Okay`. `svm.metadb-restore` then re-creates the replicas in error on
- * the repaired disk (`metadb -d <slice>`, `metadb -a -c <count> <slice>`, never `-f`), only after
+ * the repaired disks (`metadb -d <slice>`, `metadb -a -c <count> <slice>`, never `-f`), only after
  * this run's wait-sync of every mirror the plan repaired succeeded.
  */
 
@@ -109,7 +110,7 @@ export const svmMetareplace = async (step: SvmMetareplaceStep, context: StepCont
   const problem =
     metadb === null
       ? 'metadb gave no answer'
-      : metadbProblem(metadb, { repairedDisk: diskOfDevice(step.component) });
+      : metadbProblem(metadb, { repairedDisks: repairedDisks(branchOf(context, step)) });
   if (problem !== null) return refused('metadb-unhealthy', problem);
   const args = ['-e', step.mirror, step.component];
   // A resync starts (or would): a wait-sync of this mirror before it no longer counts.
@@ -221,21 +222,36 @@ export const svmWaitSync = async (step: SvmWaitSyncStep, context: StepContext): 
   }
 };
 
+/** The branch of the plan that holds `step`. */
+const branchOf = (context: StepContext, step: PlanStep): PlanStep[] => {
+  const fastPath = context.plan.fastPath ?? [];
+  return fastPath.includes(step) ? fastPath : context.plan.steps;
+};
+
 /** The branch of the plan that holds `step`, up to it: what ran before it in this run. */
 const stepsBefore = (context: StepContext, step: PlanStep): PlanStep[] => {
-  const fastPath = context.plan.fastPath ?? [];
-  const branch = fastPath.includes(step) ? fastPath : context.plan.steps;
+  const branch = branchOf(context, step);
   const at = branch.indexOf(step);
   return at < 0 ? [] : branch.slice(0, at);
 };
 
 /**
- * `svm.metadb-restore`: re-creates the state database replicas on a slice of the disk this plan
+ * The disks whose components `steps` re-enable (`svm.metareplace`): the disks of the guest the
+ * returned domain serves, whose replicas stayed in error while they were away.
+ */
+const repairedDisks = (steps: readonly PlanStep[]): string[] => [
+  ...new Set(
+    steps.flatMap((step) => (step.action === 'svm.metareplace' ? (diskOfDevice(step.component) ?? []) : [])),
+  ),
+];
+
+/**
+ * `svm.metadb-restore`: re-creates the state database replicas on a slice of a disk this plan
  * repaired, which stayed in error since the disk went away (the documented recovery once its
  * component is back). Guards, re-read right before: the wait-sync of every mirror this plan's
  * `metareplace` steps re-enabled succeeded in this run; the slice is on a disk this plan repaired;
- * every replica on it is in error while every replica on other disks is active and those are at
- * least half of all; `count` is the number of replicas on it now. Then `metadb -d <slice>` and
+ * every replica on it is in error while every replica on the disks this plan did not repair is
+ * active and those are at least half of all; `count` is the number of replicas on it now. Then `metadb -d <slice>` and
  * `metadb -a -c <count> <slice>` (never `-f`: the real tool deletes replicas that are all in error
  * without it), and it fails unless the slice then holds `count` active replicas.
  */
@@ -258,19 +274,19 @@ export const svmMetadbRestore = async (
         : `no svm.wait-sync of ${unsynced.join(', ')} succeeded in this run before this step`,
     );
   }
-  const repairedDisks = [...new Set(repairs.flatMap((repair) => diskOfDevice(repair.component) ?? []))];
+  const repaired = repairedDisks(repairs);
   const disk = diskOfDevice(step.slice);
-  if (disk === null || step.slice === disk || !repairedDisks.includes(disk)) {
+  if (disk === null || step.slice === disk || !repaired.includes(disk)) {
     return refused(
       'slice-not-on-repaired-disk',
-      `${step.slice} is not a slice of the disk this plan repaired (${repairedDisks.join(', ')})`,
+      `${step.slice} is not a slice of a disk this plan repaired (${repaired.join(', ')})`,
     );
   }
   const reading = await readMetadb(context.host);
   if (reading === null) return refused('metadb-unreadable', 'metadb gave no answer');
-  const checked = metadbRestoreRefusal(reading, step.slice, step.count);
+  const checked = metadbRestoreRefusal(reading, step.slice, step.count, repaired);
   if ('code' in checked) return refused(checked.code, checked.detail);
-  const state = `${checked.onSlice.length} replicas on ${step.slice} in error, ${checked.otherDisks.length} of ${checked.total} on other disks active`;
+  const state = `${checked.onSlice.length} replicas on ${step.slice} in error, ${checked.otherDisks.length} of ${checked.total} on disks this plan did not repair active`;
   const remove = ['-d', step.slice];
   const add = ['-a', '-c', String(step.count), step.slice];
   if (context.dryRun) return wouldRun(`metadb ${remove.join(' ')}; metadb ${add.join(' ')} (${state})`);
@@ -293,6 +309,6 @@ export const svmMetadbRestore = async (
     );
   }
   return succeeded(
-    `${removed.line}; ${added.line}: ${active.length} replicas on ${step.slice} active (${checked.otherDisks.length} on other disks)`,
+    `${removed.line}; ${added.line}: ${active.length} replicas on ${step.slice} active (${checked.otherDisks.length} on disks this plan did not repair)`,
   );
 };

@@ -2,8 +2,16 @@ import type { Member, PlanStep } from '../../../events/index.ts';
 import type { CoreConfig } from '../config.ts';
 import type { ArrayRecord, HostSlice } from '../model.ts';
 
-/** What a runbook's planner returns: the plan's branches and the arrays or maps it touches. */
-export type PlannedSteps = { steps: PlanStep[]; fastPath?: PlanStep[]; touches: string[] };
+/**
+ * What a runbook's planner returns: the plan's branches, the arrays or maps it touches, and what
+ * the plan leaves for a person (`attention`: paged when the plan goes out).
+ */
+export type PlannedSteps = {
+  steps: PlanStep[];
+  fastPath?: PlanStep[];
+  touches: string[];
+  attention?: string;
+};
 
 /** A plan, nothing to do, or why no plan may go to the host (it is then skipped and paged). */
 export type PlanOutcome =

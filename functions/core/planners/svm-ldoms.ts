@@ -13,8 +13,9 @@ import { byName, unhealthyArraysOn } from './plan-context.ts';
  *
  * The replicas come from the latest heartbeat's `replicas` (§3). Replicas on a returned disk keep
  * their error flags until re-created; the agent refuses a `metareplace` while replicas are in error
- * off the disk it repairs, or fewer than half are active, and a refused step halts the domain's
- * waves: such a guest is paged instead. Without `replicas` (an older agent, `metadb` unread) the
+ * off the disks the plan repairs, or fewer than half are active, and a refused step halts the
+ * domain's waves: such a guest is paged instead. Replicas in error the plan cannot re-create are
+ * named in the plan's `attention` (the mirrors are repaired, and a person is paged for them). Without `replicas` (an older agent, `metadb` unread) the
  * plan is the repair alone: no restore is planned of replicas the core does not know.
  */
 export const planSvm = ({
@@ -50,7 +51,8 @@ export const planSvm = ({
   const disks = [...byDisk.keys()].sort();
   if (disks.length === 0)
     return { kind: 'refuse', reason: 'no SVM component in Maintenance can be replaced safely' };
-  const stateDatabase = host.replicas === undefined ? { restores: [] } : replicaPlan(host.replicas, disks);
+  const stateDatabase: { refuse: string } | { restores: PlanStep[]; attention?: string } =
+    host.replicas === undefined ? { restores: [] } : replicaPlan(host.replicas, disks);
   if ('refuse' in stateDatabase) return { kind: 'refuse', reason: stateDatabase.refuse };
   return {
     kind: 'plan',
@@ -70,6 +72,7 @@ export const planSvm = ({
         ...stateDatabase.restores,
       ],
       touches: mirrors.map((record) => record.array),
+      ...(stateDatabase.attention === undefined ? {} : { attention: stateDatabase.attention }),
     },
   };
 };
@@ -86,45 +89,53 @@ const listed = (reports: readonly ReplicaReport[]): string =>
 
 /**
  * The state database rules of §4, read from the heartbeat's replicas for a plan that repairs
- * `repairedDisks`: why its `metareplace` steps would be refused (replicas in error off the disk a
- * step repairs, or fewer than half active), else the restores to append: each slice of a repaired
- * disk whose replicas are all in error, while every replica on the other disks is active and those
- * are at least half of all (what `svm.metadb-restore` re-checks). A slice only partly in error, or
- * a state database whose other replicas are not all active, gets no restore: the agent would
- * refuse it.
+ * `repairedDisks` (every disk of the guest the domain serves): why its `metareplace` steps would be
+ * refused (replicas in error off those disks, or fewer than half active), else the restores to
+ * append: each slice of a repaired disk whose replicas are all in error, while every replica off
+ * the repaired disks is active and those are at least half of all (what `svm.metadb-restore`
+ * re-checks). Replicas the plan cannot re-create (a slice only partly in error, or a state
+ * database whose other replicas are not all active or fewer than half) are named in `attention`:
+ * the mirrors are repaired and a person is paged for the replicas.
  */
 const replicaPlan = (
   replicas: readonly ReplicaReport[],
   repairedDisks: readonly string[],
-): { refuse: string } | { restores: PlanStep[] } => {
-  const erred = replicas.filter((report) => report.erred > 0);
-  for (const disk of repairedDisks) {
-    const elsewhere = erred.filter((report) => !isOnDisk(report.slice, disk));
-    if (elsewhere.length > 0)
-      return {
-        refuse: `state database replicas in error off ${disk}, the disk being repaired: ${listed(elsewhere)}; its agent refuses svm.metareplace then (metadb-unhealthy)`,
-      };
-  }
+): { refuse: string } | { restores: PlanStep[]; attention?: string } => {
+  const onRepaired = (report: ReplicaReport): boolean =>
+    repairedDisks.some((disk) => isOnDisk(report.slice, disk));
+  const elsewhere = replicas.filter((report) => report.erred > 0 && !onRepaired(report));
+  if (elsewhere.length > 0)
+    return {
+      refuse: `state database replicas in error off ${repairedDisks.join(', ')}, the ${repairedDisks.length === 1 ? 'disk' : 'disks'} being repaired: ${listed(elsewhere)}; its agent refuses svm.metareplace then (metadb-unhealthy)`,
+    };
   const total = replicas.reduce((sum, report) => sum + report.count, 0);
   const active = replicas.reduce((sum, report) => sum + report.active, 0);
   if (active * 2 < total)
     return {
       refuse: `only ${active} of ${total} state database replicas are active; its agent refuses svm.metareplace then (metadb-unhealthy)`,
     };
-  const restored = repairedDisks.flatMap((disk) => {
-    const others = replicas.filter((report) => !isOnDisk(report.slice, disk));
-    const othersHold =
-      others.every((report) => report.active === report.count) &&
-      others.reduce((sum, report) => sum + report.count, 0) * 2 >= total;
-    return othersHold
-      ? replicas.filter((report) => isSliceOf(report.slice, disk) && report.erred === report.count)
-      : [];
-  });
+  const others = replicas.filter((report) => !onRepaired(report));
+  const othersCount = others.reduce((sum, report) => sum + report.count, 0);
+  const othersHold = others.every((report) => report.active === report.count) && othersCount * 2 >= total;
+  const inError = replicas.filter((report) => report.erred > 0 && isSliceOfAny(report.slice, repairedDisks));
+  const restored = othersHold ? inError.filter((report) => report.erred === report.count) : [];
+  const left = inError.filter((report) => !restored.includes(report));
+  const why = othersHold
+    ? 'only some of their replicas are in error, and svm.metadb-restore re-creates a slice whose replicas are all in error'
+    : `the replicas off ${repairedDisks.join(', ')} are ${othersCount * 2 < total ? `${othersCount} of ${total}, fewer than half` : 'not all active'}`;
   return {
     restores: restored
       .sort(byName((report) => report.slice))
       .map(
         (report): PlanStep => ({ action: 'svm.metadb-restore', slice: report.slice, count: report.count }),
       ),
+    ...(left.length === 0
+      ? {}
+      : {
+          attention: `state database replicas in error on ${listed(left)} are not re-created by the plan (${why}): re-create them by hand once the mirrors are in sync (metadb -d, metadb -a)`,
+        }),
   };
 };
+
+const isSliceOfAny = (slice: string, disks: readonly string[]): boolean =>
+  disks.some((disk) => isSliceOf(slice, disk));

@@ -56,6 +56,42 @@ export const returnedGuest = (metadb: FakeReplica[] = THREE_PER_DISK): FakeHost 
   return host;
 };
 
+/**
+ * The guest with its data disk from the alternate domain too: mirror `d20` of `d21` (`c0d0s3`, from
+ * the primary) and `d22` (`c0d2s0`, in Maintenance), and `metadb` replicas on both returned disks
+ * (by default three on `c0d0s7`, two on `c0d1s7`, one on `c0d2s7`: half on each side). Both disks
+ * stopped answering and answer again; their replicas stay in error.
+ */
+export const returnedTwoDiskGuest = (
+  metadb: FakeReplica[] = [
+    ...replicas('c0d0s7', 3, 'apluo', true),
+    ...replicas('c0d1s7', 2, 'apluo'),
+    ...replicas('c0d2s7', 1, 'apluo'),
+  ],
+): FakeHost => {
+  const model = guestModel(metadb);
+  model.solarisDisks = { ...model.solarisDisks, c0d2: { readable: true } };
+  model.svm?.mirrors.push({
+    name: 'd20',
+    blocks: 20_972_736,
+    resync: null,
+    submirrors: [
+      { name: 'd21', state: 'Okay', components: [{ device: 'c0d0s3', state: 'Okay' }] },
+      { name: 'd22', state: 'Needs maintenance', components: [{ device: 'c0d2s0', state: 'Maintenance' }] },
+    ],
+  });
+  const host = createFakeHost(model);
+  for (const readable of [false, true]) {
+    host.update((changed) => {
+      for (const disk of ['c0d1', 'c0d2']) {
+        const entry = changed.solarisDisks?.[disk];
+        if (entry !== undefined) entry.readable = readable;
+      }
+    });
+  }
+  return host;
+};
+
 export const probeC0d1: PlanStep = {
   action: 'disk.probe',
   disk: 'c0d1',

@@ -13,6 +13,7 @@ import {
   replicas,
   restore,
   returnedGuest,
+  returnedTwoDiskGuest,
   waitD10,
 } from './svm-guest.ts';
 
@@ -131,6 +132,48 @@ describe('svm.metadb-restore', () => {
     ]);
     expect(lastReport(run)).toMatchObject({ action: 'svm.metadb-restore', outcome: 'succeeded' });
     expect(lastReport(run)?.detail).toContain('3 replicas on c0d1s7 active');
+  });
+
+  it('heals a guest whose root and data disks both came back, replicas in error on both: one plan', async () => {
+    const host = track(returnedTwoDiskGuest());
+    expect(replicaFlags(host).filter((flags) => flags.includes('W'))).toEqual([
+      'c0d1s7:Wpl',
+      'c0d1s7:Wpl',
+      'c0d2s7:Wpl',
+    ]);
+    const probeC0d2 = { ...probeC0d1, disk: 'c0d2' };
+    const run = await execute(host, [
+      probeC0d1,
+      probeC0d2,
+      replaceC0d1s0,
+      { action: 'svm.metareplace', mirror: 'd20', component: 'c0d2s0' },
+      waitD10,
+      { action: 'svm.wait-sync', mirror: 'd20', stallSeconds: 600 },
+      restore('c0d1s7', 2),
+      restore('c0d2s7', 1),
+    ]);
+    expect(run.execution).toMatchObject({ outcome: 'succeeded', branch: 'steps' });
+    expect(host.actions()).toEqual([
+      ...REPAIR,
+      ['metareplace', '-e', 'd20', 'c0d2s0'],
+      ['metadb', '-d', 'c0d1s7'],
+      ['metadb', '-a', '-c', '2', 'c0d1s7'],
+      ['metadb', '-d', 'c0d2s7'],
+      ['metadb', '-a', '-c', '1', 'c0d2s7'],
+    ]);
+    expectNeverForced(host);
+    expect(replicaFlags(host).filter((flags) => !flags.startsWith('c0d0s7'))).toEqual([
+      'c0d1s7:au',
+      'c0d1s7:au',
+      'c0d2s7:au',
+    ]);
+  });
+
+  it('still refuses a plan repairing one disk while the other returned disk’s replicas are in error', async () => {
+    const host = track(returnedTwoDiskGuest());
+    const run = await execute(host, [probeC0d1, replaceC0d1s0]);
+    expect(expectRefused(run, 1, 'metadb-unhealthy')).toContain('c0d2s7 (Wpl)');
+    expect(host.actions()).toEqual([]);
   });
 
   it('in a dry-run checks every guard and runs nothing', async () => {

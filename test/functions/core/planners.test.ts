@@ -236,15 +236,38 @@ describe('the svm-ldoms planner and the state database replicas (DESIGN §4)', (
     return outcome.planned.steps.filter((step) => step.action === 'svm.metadb-restore');
   };
 
-  it('refuses a guest whose replicas are in error on both repaired disks: each metareplace meets the other disk in error', () => {
+  it('plans a guest whose replicas are in error on both repaired disks: both re-created, by name, after the waits', () => {
     const outcome = planOn(
       twoDiskGuest(slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'active', c0d3s7: 'erred' })),
+      ALTERNATE,
+    );
+    if (outcome.kind !== 'plan') throw new Error(`no plan: ${JSON.stringify(outcome)}`);
+    expect(outcome.planned.steps.map((step) => step.action)).toEqual([
+      'disk.probe',
+      'disk.probe',
+      'svm.metareplace',
+      'svm.metareplace',
+      'svm.wait-sync',
+      'svm.wait-sync',
+      'svm.metadb-restore',
+      'svm.metadb-restore',
+    ]);
+    expect(outcome.planned.steps.slice(-2)).toEqual([
+      { action: 'svm.metadb-restore', slice: 'c0d1s7', count: 2 },
+      { action: 'svm.metadb-restore', slice: 'c0d3s7', count: 2 },
+    ]);
+    expect(outcome.planned.attention).toBeUndefined();
+  });
+
+  it('refuses a guest whose replicas are in error off the disks being repaired', () => {
+    const outcome = planOn(
+      twoDiskGuest(slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'erred' }), { oneDisk: true }),
       ALTERNATE,
     );
     expect(outcome).toEqual({
       kind: 'refuse',
       reason: expect.stringMatching(
-        /^state database replicas in error off c0d1, the disk being repaired: c0d3s7/,
+        /^state database replicas in error off c0d1, the disk being repaired: c0d2s7/,
       ),
     });
   });
@@ -259,6 +282,31 @@ describe('the svm-ldoms planner and the state database replicas (DESIGN §4)', (
     expect(restoresOf(slices({ c0d0s7: 'active', c0d1s7: 'erred' }))).toEqual([
       { action: 'svm.metadb-restore', slice: 'c0d1s7', count: 2 },
     ]);
+  });
+
+  it('repairs the mirrors and names for a person the replicas in error it cannot re-create', () => {
+    const attentionOf = (replicas: ReplicaReport[]) => {
+      const outcome = planOn(twoDiskGuest(replicas, { oneDisk: true }), ALTERNATE);
+      if (outcome.kind !== 'plan') throw new Error(`no plan: ${JSON.stringify(outcome)}`);
+      expect(outcome.planned.steps.filter((step) => step.action === 'svm.metareplace')).toHaveLength(1);
+      return outcome.planned.attention;
+    };
+    expect(attentionOf(slices({ c0d0s7: 'active', c0d1s7: 'half', c0d2s7: 'active' }))).toMatch(
+      /^state database replicas in error on c0d1s7 \(1 of 2 in error\) are not re-created by the plan \(only some of their replicas are in error/,
+    );
+    expect(
+      attentionOf([
+        ...slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'active' }),
+        { slice: 'c0d2s6', count: 1, active: 0, erred: 0 },
+      ]),
+    ).toContain('(the replicas off c0d1 are not all active)');
+    expect(
+      attentionOf([
+        { slice: 'c0d0s7', count: 1, active: 1, erred: 0 },
+        ...slices({ c0d1s6: 'active', c0d1s7: 'erred' }),
+      ]),
+    ).toContain('(the replicas off c0d1 are 1 of 5, fewer than half)');
+    expect(attentionOf(slices({ c0d0s7: 'active', c0d1s7: 'erred', c0d2s7: 'active' }))).toBeUndefined();
   });
 
   it('restores only slices all in error, and only while the other disks hold active replicas, at least half', () => {

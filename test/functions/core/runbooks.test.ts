@@ -472,6 +472,23 @@ describe('state database replicas left in error on a returned disk (DESIGN §4 s
     );
   });
 
+  it('repairs a guest whose returned disk kept only some replicas in error, and pages a person for those', () => {
+    const guest = new ReplicaGuest('ldg-erp04');
+    const { world, monitor, deliver } = alternateReboot(guest, { c0d0s7: 'active', c0d1s7: 'partly' });
+    expect(world.plans).toHaveLength(1);
+    const plan = world.plans[0] as UnsignedPlan;
+    expect(actions(plan.steps)).toEqual(['disk.probe', 'svm.metareplace', 'svm.wait-sync']);
+    const summary = `${guest.hostId} needs a person after its plan: state database replicas in error on c0d1s7 (2 of 3 in error) are not re-created by the plan (only some of their replicas are in error, and svm.metadb-restore re-creates a slice whose replicas are all in error): re-create them by hand once the mirrors are in sync (metadb -d, metadb -a)`;
+    expect(pages(world)).toContainEqual(expect.objectContaining({ severity: 'critical', summary }));
+    for (const event of progressOf(guest, plan, 620)) deliver(event);
+    deliver(guest.healthy(at(640), plan.id));
+    world.fireDue(at(700));
+    expect([...world.incidents.values()]).toEqual([
+      expect.objectContaining({ kind: 'outage', status: 'resolved', affectedHosts: 1, escalated: true }),
+    ]);
+    expect(monitor.violations).toEqual([]);
+  });
+
   it('plans the repair alone for a guest whose heartbeats carry no replicas (an older agent), or none in error', () => {
     const older = new ReplicaGuest('ldg-old01', ['disk.probe', 'svm.metareplace', 'svm.wait-sync']);
     older.replicas = null;
