@@ -13,6 +13,7 @@ export * from './notification.ts';
 export * from './parse.ts';
 export * from './parse-output.ts';
 export * from './plan.ts';
+export * from './plan-lines.ts';
 export * from './signing.ts';
 export * from './snapshot.ts';
 export * from './storage.ts';

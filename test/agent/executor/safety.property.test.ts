@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { capabilitiesFor } from '../../../agent/executor/plan-runner.ts';
 import type { PlanStep } from '../../../events/index.ts';
 import type {
   FakeArray,
@@ -16,9 +15,6 @@ import {
   partitionBytes,
 } from '../../helpers/fake-host.ts';
 import { FOREIGN_UUID, planOn, runOn } from './harness.ts';
-
-/** Until 'md.zero-superblock' is in the Linux capabilities, admission refuses every plan with one. */
-const zeroing = capabilitiesFor('linux').includes('md.zero-superblock');
 
 /**
  * The executor's safety, over random hosts and random validly signed plans: whatever the plan
@@ -96,8 +92,7 @@ const zeroChunk = (array: (typeof ARRAYS)[number]) =>
 
 const stepArbitrary: fc.Arbitrary<PlanStep[]> = fc.constantFrom(...ARRAYS).chain((array) =>
   fc.oneof(
-    // Until the capability is there, admission would refuse every plan with one: none is generated.
-    ...(zeroing ? [{ weight: 3, arbitrary: zeroChunk(array) }] : []),
+    { weight: 3, arbitrary: zeroChunk(array) },
     memberOf(array.partition).map((member): PlanStep[] => [{ action: 'md.fail', array: array.name, member }]),
     memberOf(array.partition).map((member): PlanStep[] => [
       { action: 'md.remove', array: array.name, member },
@@ -417,6 +412,6 @@ describe('executor safety (property)', () => {
       }),
       { numRuns: 150 },
     );
-    if (zeroing) expect(zeroed).toBeGreaterThan(0);
+    expect(zeroed).toBeGreaterThan(0);
   }, 240_000);
 });
