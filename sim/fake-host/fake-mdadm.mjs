@@ -40,6 +40,9 @@ import { toolResult } from './tool-result.mjs';
  *   Unrecognised md component device - /dev/sdb1" and still exits 0; a superblock is zeroed
  *   silently, exit 0. The next `--add` then rebuilds the device in full, in every version.
  * - failing the last in-sync member (EBUSY from the kernel), a device too small.
+ * - `-If <name>` (`--incremental --fail`), what udev's md rule runs when a disk's partition goes
+ *   away (incrementalRemove below): the member is failed and removed, its superblock left naming
+ *   the array, before any plan runs.
  *
  * Like the real tool it also does what the executor must never ask for: `--add` over another
  * array's superblock or over a newer stale half, `--zero-superblock` of any device not in use.
@@ -213,6 +216,12 @@ export const mdadm = (root, argv) => {
     return toolResult(code, stdout, stderr);
   }
   if (first === '--zero-superblock') return zeroSuperblock(root, model, rest);
+  if (
+    first === '-If' ||
+    ((first === '--incremental' || first === '-I') && ['--fail', '-f'].includes(rest[0]))
+  ) {
+    return incrementalRemove(root, model, first === '-If' ? rest : rest.slice(1), argv);
+  }
   const args = first === '--manage' ? rest : argv;
   const name = (args[0] ?? '').replace(/^\/dev\//, '');
   const op = MANAGE_OPS.get(args[1] ?? '');
@@ -396,4 +405,69 @@ const zeroSuperblock = (root, model, paths) => {
     clearSuperblock(root, model, device);
   }
   return toolResult(code, '', stderr);
+};
+
+/**
+ * `mdadm -If <name> [--path <id_path>]` (`IncrementalRemove` in Incremental.c, mdadm 4.2), which
+ * udev runs for every block device that goes away (udev-md-raid-assembly.rules: `ACTION=="remove",
+ * ENV{ID_PATH}=="?*", RUN+="BINDIR/mdadm -If $name --path $env{ID_PATH}"`): when a VIOS reboots
+ * and a client's virtual disk is deleted, its md members leave their arrays before any plan runs.
+ * It finds the array mdstat lists the kernel name in, fails the member through
+ * `/sys/block/<md>/md/dev-<name>/state` (`Manage_subdevs` with `f`: "mdadm: set sdb1 faulty in
+ * md0") and removes it (`r`: "mdadm: hot removed sdb1 from md0"), each an event of the array. The
+ * partition's superblock is not written: the kernel writes none to a faulty member, so it still
+ * names the array, with the events it had (the stale half `md.zero-superblock` is for). Refusals,
+ * exit 1: a path instead of a kernel name ("mdadm: incremental removal requires a kernel device
+ * name, not a file: /dev/sdb1"), a name mdstat lists in no array ("mdadm: sdb1 does not appear to
+ * be a component of any array"), the last in-sync member (EBUSY from the kernel: "mdadm: set
+ * device faulty failed for sdb1:  Device or resource busy"; mdadm then tries to stop the array,
+ * which one in use refuses, so it stays as it was).
+ */
+const incrementalRemove = (root, model, args, argv) => {
+  const name = args[0] ?? '';
+  const listed = Object.entries(model.arrays).find(([, array]) =>
+    array.members.some((member) => member.device === name),
+  );
+  const onMedium = readSuperblock(root, model, name);
+  logAction(root, {
+    argv: ['mdadm', ...argv],
+    before:
+      listed === undefined
+        ? null
+        : {
+            array: listed[0],
+            uuid: listed[1].uuid,
+            events: listed[1].events,
+            inSync: inSyncDevices(listed[1]),
+            member: listed[1].members.find((member) => member.device === name)?.state ?? null,
+            onMedium: onMedium === null ? null : { uuid: onMedium.uuid, events: onMedium.events },
+          },
+  });
+  if (name.includes('/')) {
+    return toolResult(
+      1,
+      '',
+      `mdadm: incremental removal requires a kernel device name, not a file: ${name}\n`,
+    );
+  }
+  if (listed === undefined) {
+    return toolResult(1, '', `mdadm: ${name} does not appear to be a component of any array\n`);
+  }
+  const [arrayName, array] = listed;
+  const member = array.members.find((candidate) => candidate.device === name);
+  const messages = [];
+  if (member.state !== 'faulty') {
+    if (member.state === 'in_sync' && inSyncDevices(array).length === 1) {
+      return toolResult(1, '', `mdadm: set device faulty failed for ${name}:  Device or resource busy\n`);
+    }
+    if (array.recovery?.device === name) array.recovery = null;
+    member.state = 'faulty';
+    bumpEvents(root, model, arrayName);
+  }
+  messages.push(`mdadm: set ${name} faulty in ${arrayName}`);
+  array.members = array.members.filter((candidate) => candidate !== member);
+  bumpEvents(root, model, arrayName);
+  messages.push(`mdadm: hot removed ${name} from ${arrayName}`);
+  saveModel(root, model);
+  return toolResult(0, '', `${messages.join('\n')}\n`);
 };

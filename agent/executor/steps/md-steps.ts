@@ -26,17 +26,21 @@ import {
   wouldRun,
 } from '../step-context.ts';
 import { findPartner } from './md-partner.ts';
-import { recordRemoval, zeroedInThisRun } from './md-run-record.ts';
+import { recordRemoval, removalPlannedAfter, zeroedInThisRun } from './md-run-record.ts';
 import { describeSync, readSyncs, SyncHighWater, type SyncReading, syncsAhead } from './md-sync-progress.ts';
 
 /**
  * The md steps of §4, each decided on the array as the kernel shows it at that moment:
  *
  * - `md.fail` of an in-sync member only while another in-sync member sits on a different failure
- *   domain and its device is running and readable;
+ *   domain and its device is running and readable; a member the array no longer lists is skipped
+ *   when this plan's `md.remove` of it follows (udev removed it first, see below), else refused;
  * - `md.remove` only of a faulty member, or of a detached one (its device gone) that is not in
  *   sync, by name, or as `detached` when its node is gone; what it removed is recorded for this
- *   run's `md.zero-superblock` (md-zero-superblock.ts), which zeroes only what the plan removed;
+ *   run's `md.zero-superblock` (md-zero-superblock.ts), which zeroes only what the plan removed.
+ *   A member the array no longer lists is skipped, and recorded as found out: when a disk goes
+ *   away, udev's md rule (`ACTION=="remove"`, `mdadm -If $name`) fails and removes its members
+ *   before any plan runs, so the removal the plan asks for is already done;
  * - `md.add` only onto a partition nothing uses (mount, swap, LVM, another array), whose superblock
  *   is blank and which carries no other signature (a file system, an LVM label, swap), or whose
  *   superblock names this array with no more events than the array (a newer stale half is never
@@ -70,6 +74,14 @@ export const mdFail = async (step: MdFailStep, context: StepContext): Promise<St
     return refused('array-not-found', `${step.array} is not a running array`);
   const member = view.members.find((candidate) => candidate.device === step.member);
   if (member === undefined) {
+    // Out already (udev's `mdadm -If` when its disk went away): there is nothing to fail, and the
+    // plan's md.remove of it, which follows, records the removal. Without one, the plan was made
+    // for a member this array does not have.
+    if (removalPlannedAfter(context, step, step.array, step.member)) {
+      return skipped(
+        `${step.member} is no longer a member of ${step.array}, removed before the plan ran (udev's mdadm -If): nothing to fail`,
+      );
+    }
     return refused(
       'member-not-in-array',
       `${step.member} is not a member of ${step.array} (${describeMembers(view)})`,
@@ -119,7 +131,14 @@ export const mdRemove = async (step: MdRemoveStep, context: StepContext): Promis
   if (view === null || !view.running)
     return refused('array-not-found', `${step.array} is not a running array`);
   const member = view.members.find((candidate) => candidate.device === step.member);
-  if (member === undefined) return skipped(`${step.member} is no longer a member of ${step.array}`);
+  if (member === undefined) {
+    // The removal the plan asks for is done (udev's `mdadm -If` when its disk went away). Recorded
+    // as found out, so that md.zero-superblock's own guards judge what the partition holds.
+    recordRemoval(context, step.array, step.member, 'found-out');
+    return skipped(
+      `${step.member} is no longer a member of ${step.array}: removed before the plan ran (udev's mdadm -If)`,
+    );
+  }
   if (inSyncMembers(view).length === 0) {
     return refused('no-in-sync-member', `${step.array} has no in-sync member (${describeMembers(view)})`);
   }

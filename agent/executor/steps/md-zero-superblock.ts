@@ -18,7 +18,7 @@ import {
   wouldRun,
 } from '../step-context.ts';
 import { findPartner } from './md-partner.ts';
-import { recordZeroing, removedInThisRun, verifiedBefore } from './md-run-record.ts';
+import { recordZeroing, removalInThisRun, verifiedBefore } from './md-run-record.ts';
 
 /**
  * `md.zero-superblock` (§4): `mdadm --zero-superblock /dev/<member>`, planned right before the
@@ -32,8 +32,11 @@ import { recordZeroing, removedInThisRun, verifiedBefore } from './md-run-record
  * host right before the step, each with its own refusal code:
  * - the array runs, is the one the plan was made for (`uuid`), and has no bitmap
  *   (`bitmap-present`: with one, `--re-add` brings the member back without a full rebuild);
- * - an `md.remove` of this plan took the member out of this array in this run
- *   (`not-removed-by-plan`), and it is not in the array now;
+ * - an `md.remove` of this plan, earlier in this run, took the member out of this array or found
+ *   it already out (`not-removed-by-plan`), and it is not in the array now: when a disk goes away,
+ *   udev's md rule runs `mdadm -If` on its partitions, which fails and removes them before any
+ *   plan runs, leaving their superblocks naming the array; the guards below, not the removal,
+ *   then tell this array's stale member from anything else;
  * - a `disk.verify` of its disk passed earlier in this run, and the disk is still the one it
  *   verified: same address, WWID and size, running (`disk-not-verified`);
  * - another in-sync member of the array sits on a different failure domain, its disk runs and the
@@ -72,12 +75,15 @@ export const mdZeroSuperblock = async (
       `${step.array} has a write-intent bitmap: ${step.member} is re-added from it, and zeroing its superblock would only force a full rebuild`,
     );
   }
-  if (!removedInThisRun(context, step.array, step.member)) {
+  const removal = removalInThisRun(context, step.array, step.member);
+  if (removal === null) {
     return refused(
       'not-removed-by-plan',
-      `no md.remove of this plan took ${step.member} out of ${step.array} in this run: only a member the plan itself removed is zeroed`,
+      `no md.remove of this plan took ${step.member} out of ${step.array} in this run, or found it out: only a member the plan itself removes is zeroed`,
     );
   }
+  const removalNote =
+    removal === 'found-out' ? `${step.member} removed before the plan ran (udev's mdadm -If)` : null;
   const listed = view.members.find((member) => member.device === step.member);
   if (listed !== undefined) {
     return refused(
@@ -203,7 +209,9 @@ export const mdZeroSuperblock = async (
   }
 
   const args = ['--zero-superblock', `/dev/${step.member}`];
-  const note = `${superblockNote}; ${disk} verified at ${verified.hctl}; ${partnerNote}`;
+  const note = [removalNote, superblockNote, `${disk} verified at ${verified.hctl}`, partnerNote]
+    .filter((part) => part !== null)
+    .join('; ');
   if (context.dryRun) {
     recordZeroing(context, step.array, step.member);
     return wouldRun(`mdadm ${args.join(' ')} (${note})`, deferred);

@@ -29,10 +29,11 @@ import {
  * its members gets `md.zero-superblock` right before its `md.add`, which then rebuilds it in full.
  * The fast path too: its members are just as stale (md failed them during the outage), and without
  * the zeroing its `md.add` would fail and halt the domain. The agent zeroes only a partition this
- * plan removed, on a disk that passed `disk.verify`, while an in-sync member on another failure
- * domain remains (§4): so the fast path verifies such a disk before it, and a member md no longer
- * lists (removed before the plan), or whose array has no in-sync member on another up domain, is
- * not planned: the host is paged. An array whose bitmap is unknown is not planned either: zeroing a member of an array
+ * plan's `md.remove` took out or found out (udev's `mdadm -If` removes a member whose disk went
+ * away, often before the plan is made), on a disk that passed `disk.verify`, while an in-sync
+ * member on another failure domain remains (§4): so every zeroed member gets its `md.remove`, the
+ * fast path verifies such a disk before it, and a member whose array has no in-sync member on
+ * another up domain is not planned: the host is paged. An array whose bitmap is unknown is not planned either: zeroing a member of an array
  * with a bitmap is refused by the agent, not zeroing one without makes `md.add` fail, and either
  * halts the domain's waves, while a skipped host only pages.
  */
@@ -118,11 +119,6 @@ const planDisk = (
     const present = new Map(record.members.map((member) => [member.device, member]));
     for (const member of membersOnDisk(record, diskName)) {
       const current = present.get(member.device);
-      if (zeroFirst && current === undefined) {
-        return {
-          refuse: `${member.device} is no longer in ${record.array}, which has no write-intent bitmap: mdadm takes it back only after md.zero-superblock, which a plan runs only on a member it removed itself`,
-        };
-      }
       if (current?.state === 'in-sync') {
         if (!hasSafePartner(record, current, isDomainUp)) {
           return {
@@ -136,7 +132,10 @@ const planDisk = (
           refuse: `${member.device} would be zeroed with no in-sync member of ${record.array} on another up domain`,
         };
       }
-      if (current !== undefined)
+      // A member md no longer lists (udev's `mdadm -If` took it out when its disk went away) still
+      // gets its md.remove when it is to be zeroed: the agent finds it out and records it so, and
+      // md.zero-superblock zeroes only a member the plan's md.remove took or found out.
+      if (current !== undefined || zeroFirst)
         remove.push({ action: 'md.remove', array: record.array, member: member.device });
       partitions.push({ device: member.device, array: record.array, ...(uuid ? { uuid } : {}) });
       const addBack: PlanStep[] = [
@@ -147,7 +146,7 @@ const planDisk = (
       ];
       add.push(...addBack);
       if (current?.state !== 'in-sync') {
-        if (current !== undefined)
+        if (current !== undefined || zeroFirst)
           fastRemove.push({ action: 'md.remove', array: record.array, member: member.device });
         fastAdd.push(...addBack);
         zeroesOnFastPath ||= zeroFirst;

@@ -45,6 +45,19 @@ export const executeOn = async (
   return { execution, events: sink.events };
 };
 
+/**
+ * What udev's md rule does when a disk goes away, before any plan runs: `mdadm -If <partition>`
+ * for each of its partitions (the fake's copy of it, sim/fake-host/fake-mdadm.mjs), which fails
+ * and removes the member and leaves its superblock naming the array. It shows among the host's
+ * actions, first.
+ */
+export const removedByUdev = async (host: FakeHost, ...partitions: string[]): Promise<void> => {
+  for (const partition of partitions) {
+    const result = await host.runInProcess('mdadm', ['-If', partition]);
+    if (result.exitCode !== 0) throw new Error(`mdadm -If ${partition}: ${result.stderr}`);
+  }
+};
+
 /** The md client of LAYOUT, changed as a test needs before its superblocks are seeded. */
 export const mdClient = (
   remote: RemoteHalf,

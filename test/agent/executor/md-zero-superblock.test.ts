@@ -9,6 +9,7 @@ import {
   mdClient,
   noBitmapFullPlan,
   progressOf,
+  removedByUdev,
   verifySdb,
   withoutBitmap,
   zeroSdb1,
@@ -31,7 +32,7 @@ const track = (host: FakeHost): FakeHost => {
   return host;
 };
 
-const [ROOT] = LAYOUT.mirrors;
+const [ROOT, SWAP] = LAYOUT.mirrors;
 const removeSdb1: PlanStep = { action: 'md.remove', array: ROOT.array, member: 'sdb1' };
 const ZEROED = ['mdadm', '--zero-superblock', '/dev/sdb1'];
 
@@ -167,6 +168,103 @@ describe('md.zero-superblock: the no-bitmap runbook', () => {
       ['mdadm', '/dev/md0', '--add', '/dev/sdb1'],
     ]);
   });
+});
+
+describe('md.zero-superblock of a member udev removed before the plan ran (mdadm -If)', () => {
+  it('skips md.fail and md.remove of the members already out, then zeroes each, adds it and resyncs in full', async () => {
+    const host = track(mdClient('offline', withoutBitmap('3.2.3')));
+    await removedByUdev(host, 'sdb1', 'sdb2');
+    const run = await executeOn(host, noBitmapFullPlan(host, { zero: true }));
+    expect(run.execution.outcome, JSON.stringify(run.execution.steps.at(-1))).toBe('succeeded');
+    expect(
+      progressRows(run.events)
+        .filter((row) => row[3] !== 'started')
+        .map((row) => [row[2], row[3]]),
+    ).toEqual([
+      ['disk.probe', 'succeeded'],
+      ['md.fail', 'skipped'],
+      ['md.remove', 'skipped'],
+      ['md.remove', 'skipped'],
+      ['scsi.delete', 'succeeded'],
+      ['scsi.rescan', 'succeeded'],
+      ['disk.verify', 'succeeded'],
+      ['md.zero-superblock', 'succeeded'],
+      ['md.add', 'succeeded'],
+      ['md.zero-superblock', 'succeeded'],
+      ['md.add', 'succeeded'],
+      ['md.wait-sync', 'succeeded'],
+      ['md.wait-sync', 'succeeded'],
+    ]);
+    expect(progressOf(run.events, 'md.remove')[0]?.detail).toBe(
+      "sdb1 is no longer a member of md0: removed before the plan ran (udev's mdadm -If)",
+    );
+    expect(host.actions()).toEqual([
+      ['mdadm', '-If', 'sdb1'],
+      ['mdadm', '-If', 'sdb2'],
+      ...UP_TO_RESCAN.filter((argv) => argv[0] !== 'mdadm'),
+      ZEROED,
+      ['mdadm', '/dev/md0', '--add', '/dev/sdb1'],
+      ['mdadm', '--zero-superblock', '/dev/sdb2'],
+      ['mdadm', '/dev/md1', '--add', '/dev/sdb2'],
+    ]);
+    expect(progressOf(run.events, 'md.zero-superblock')[0]?.detail).toContain(
+      "sdb1 removed before the plan ran (udev's mdadm -If); superblock of md0, events 1800 ≤ 1843, no bitmap; sdb verified at 1:0:2:0",
+    );
+    const arrays = host.model().arrays;
+    expect(arrays.md0?.members.map((member) => [member.device, member.state])).toEqual([
+      ['sda1', 'in_sync'],
+      ['sdb1', 'in_sync'],
+    ]);
+    expect(arrays.md1?.members.map((member) => [member.device, member.state])).toEqual([
+      ['sda2', 'in_sync'],
+      ['sdb2', 'in_sync'],
+    ]);
+  });
+
+  it('still refuses when the stale superblock names another array (superblock-other-array)', async () => {
+    const host = backWithoutBitmap();
+    await removedByUdev(host, 'sdb1');
+    host.setSuperblock(LAYOUT.hctl, 1, rootSuperblock({ uuid: FOREIGN_UUID, name: 'otherhost:7' }));
+    const run = await expectRefused(host, zeroPlan(host), 'superblock-other-array');
+    expect(progressOf(run.events, 'md.remove')[0]?.outcome).toBe('skipped');
+    expect(run.execution.steps.at(-1)?.detail).toContain(`array ${FOREIGN_UUID} (otherhost:7), not md0`);
+  });
+
+  const removeOf = (array: string, member: string): PlanStep => ({ action: 'md.remove', array, member });
+  it.each([
+    ['no md.remove of it', [probeSdb, verifySdb(), zeroSdb1]],
+    ['an md.remove of another member only', [probeSdb, removeOf(SWAP.array, 'sdb2'), verifySdb(), zeroSdb1]],
+    [
+      'an md.remove of sdb1 from another array only',
+      [probeSdb, removeOf(SWAP.array, 'sdb1'), verifySdb(), zeroSdb1],
+    ],
+    ['its md.remove only after the zeroing', [probeSdb, verifySdb(), zeroSdb1, removeSdb1]],
+  ] as [string, [PlanStep, ...PlanStep[]]][])(
+    'still refuses a member already out when the plan has %s (not-removed-by-plan)',
+    async (_what, steps) => {
+      const host = backWithoutBitmap();
+      await removedByUdev(host, 'sdb1', 'sdb2');
+      await expectRefused(host, planOn(host, steps), 'not-removed-by-plan');
+    },
+  );
+
+  const failSdb2: PlanStep = { action: 'md.fail', array: SWAP.array, member: 'sdb2' };
+  it.each([
+    ['the plan has no md.remove of it', [probeSdb, failSdb2]],
+    ['the plan removes it only before', [probeSdb, removeOf(SWAP.array, 'sdb2'), failSdb2]],
+  ] as [string, [PlanStep, ...PlanStep[]]][])(
+    'refuses md.fail of a member already out when %s (member-not-in-array)',
+    async (_what, steps) => {
+      const host = backWithoutBitmap();
+      await removedByUdev(host, 'sdb2');
+      const run = await executeOn(host, planOn(host, steps));
+      expect(run.execution.steps.at(-1)).toMatchObject({
+        action: 'md.fail',
+        outcome: 'refused',
+        code: 'member-not-in-array',
+      });
+    },
+  );
 });
 
 describe('md.add after md.zero-superblock', () => {
