@@ -106,7 +106,7 @@ const planArbitrary = fc.record({
       countOffset: fc.constantFrom(0, 0, 0, 1, -1),
       twoDisks: fc.boolean(),
     }),
-    { freq: 2 },
+    { freq: 4 },
   ),
 });
 
