@@ -157,10 +157,12 @@ describe('the disk watch', () => {
     expect(diskOf(first.snapshot.disks, 'sdb')).toMatchObject({ deviceState: 'running', readable: false });
     expect(first.probes?.get('sdb')?.detail).toBe('no read finished yet');
     // Scan after scan until the read is killed at its timeout: none starts another dd meanwhile.
+    // (The fake dd logs its read once its process is up, which on a loaded machine can come after
+    // a scan or two: at most one read is logged until the timeout.)
     const deadline = Date.now() + 20_000;
     let detail = first.probes?.get('sdb')?.detail;
     while (detail !== 'timed out after 1.5 s' && Date.now() < deadline) {
-      expect(ddReads(host)).toHaveLength(1);
+      expect(ddReads(host).length).toBeLessThanOrEqual(1);
       await sleep(100);
       const again = await scan();
       detail = again.probes?.get('sdb')?.detail;
