@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  ArrayName,
   BootId,
   Code,
   ConsoleName,
@@ -24,7 +23,10 @@ import {
   GuestDisk,
   HostRole,
   Member,
+  MIRROR_NAME_ISSUE,
   MirrorKind,
+  MirrorName,
+  mirrorNamedByKind,
   PathReport,
   PathState,
   Platform,
@@ -88,31 +90,37 @@ const envelope = {
 const Members = z.array(Member).max(64);
 const Percent = z.number().min(0).max(100);
 
-export const MirrorDegradedData = z.object({
-  array: ArrayName,
-  kind: MirrorKind,
-  level: RaidLevel,
-  members: Members,
-  bitmap: z.boolean().optional(),
-  uuid: MdUuid.optional(),
-});
-export const MirrorRecoveringData = z.object({
-  array: ArrayName,
-  kind: MirrorKind,
-  level: RaidLevel,
-  members: Members,
-  progress: Percent,
-  finishMinutes: z.number().min(0).optional(),
-  /** From `md/sync_completed` ("synced / total" in 512-byte sectors): finer than `progress`, so a slow resync still moves. */
-  syncedSectors: z.int().min(0).optional(),
-  totalSectors: z.int().min(0).optional(),
-});
-export const MirrorHealthyData = z.object({
-  array: ArrayName,
-  kind: MirrorKind,
-  level: RaidLevel,
-  members: Members,
-});
+export const MirrorDegradedData = z
+  .object({
+    array: MirrorName,
+    kind: MirrorKind,
+    level: RaidLevel,
+    members: Members,
+    bitmap: z.boolean().optional(),
+    uuid: MdUuid.optional(),
+  })
+  .refine(mirrorNamedByKind, MIRROR_NAME_ISSUE);
+export const MirrorRecoveringData = z
+  .object({
+    array: MirrorName,
+    kind: MirrorKind,
+    level: RaidLevel,
+    members: Members,
+    progress: Percent,
+    finishMinutes: z.number().min(0).optional(),
+    /** From `md/sync_completed` ("synced / total" in 512-byte sectors): finer than `progress`, so a slow resync still moves. */
+    syncedSectors: z.int().min(0).optional(),
+    totalSectors: z.int().min(0).optional(),
+  })
+  .refine(mirrorNamedByKind, MIRROR_NAME_ISSUE);
+export const MirrorHealthyData = z
+  .object({
+    array: MirrorName,
+    kind: MirrorKind,
+    level: RaidLevel,
+    members: Members,
+  })
+  .refine(mirrorNamedByKind, MIRROR_NAME_ISSUE);
 export const PathChangeData = z.object({
   map: MapName,
   wwid: Wwid,

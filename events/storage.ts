@@ -15,8 +15,47 @@ import {
 
 /** The pieces of storage that events, heartbeats and snapshots describe (docs/architecture.md §3). */
 
-export const MirrorKind = z.enum(['md', 'svm']);
+/**
+ * `md` (Linux md), `svm` (Solaris Volume Manager) or `lvm`: an AIX logical volume with two or three
+ * mirror copies, observed and paged for; no runbook acts on it yet (docs/architecture.md §3).
+ */
+export const MirrorKind = z.enum(['md', 'svm', 'lvm']);
 export type MirrorKind = z.infer<typeof MirrorKind>;
+
+/**
+ * An AIX logical volume as LVM names it (`hd4`, `hd9var`, `lg_dumplv`, `datalv01`): letters,
+ * digits, `_`, `.` and `-`, at most 64 characters (AIX 7 allows names that long in scalable volume
+ * groups), never `..`; it starts with a letter or a digit, as the event `subject` it becomes must.
+ */
+export const LogicalVolumeName = z
+  .string()
+  .regex(
+    /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'not an AIX logical volume name such as hd4 or datalv01',
+  );
+export type LogicalVolumeName = z.infer<typeof LogicalVolumeName>;
+
+/**
+ * What a mirror event or report names: an md array or SVM mirror (`md0`, `d10`), or an AIX logical
+ * volume (`hd4`). Plans never take this wider name: their md and SVM actions keep {@link ArrayName}.
+ */
+export const MirrorName = z
+  .union([ArrayName, LogicalVolumeName])
+  .describe('md0 or d10 for kind md and svm; an AIX logical volume name (hd4, datalv01) only for kind lvm.');
+export type MirrorName = z.infer<typeof MirrorName>;
+
+/**
+ * An md array or SVM mirror keeps its own names (`md0`, `d10`): only an `lvm` mirror may carry a
+ * logical volume's, so nothing named like `hd4` is ever taken for an array a plan could act on.
+ */
+export const mirrorNamedByKind = (mirror: { array: string; kind: MirrorKind }): boolean =>
+  mirror.kind === 'lvm' || ArrayName.safeParse(mirror.array).success;
+
+/** The issue {@link mirrorNamedByKind} raises. */
+export const MIRROR_NAME_ISSUE = {
+  message: 'an md or svm mirror is named like md0 or d10; other names are AIX logical volumes (kind lvm)',
+  path: ['array'],
+};
 
 /** A RAID level as the tool prints it: `raid1`, `raid10`, `linear`; SVM mirrors are `raid1`. */
 export const RaidLevel = z
@@ -77,15 +116,17 @@ export const ProbedPartition = z.object({
 export type ProbedPartition = z.infer<typeof ProbedPartition>;
 
 /** An array as a heartbeat or snapshot reports it. */
-export const ArrayReport = z.object({
-  array: ArrayName,
-  kind: MirrorKind,
-  level: RaidLevel,
-  state: ArrayState,
-  members: z.array(Member).max(64),
-  bitmap: z.boolean().optional(),
-  uuid: MdUuid.optional(),
-});
+export const ArrayReport = z
+  .object({
+    array: MirrorName,
+    kind: MirrorKind,
+    level: RaidLevel,
+    state: ArrayState,
+    members: z.array(Member).max(64),
+    bitmap: z.boolean().optional(),
+    uuid: MdUuid.optional(),
+  })
+  .refine(mirrorNamedByKind, MIRROR_NAME_ISSUE);
 export type ArrayReport = z.infer<typeof ArrayReport>;
 
 /** A multipath path as a heartbeat reports it. */
@@ -193,3 +234,74 @@ export const ReplicaReports = z
     message: 'a slice is listed twice',
   });
 export type ReplicaReports = z.infer<typeof ReplicaReports>;
+
+/** An AIX volume group as LVM names it (`rootvg`, `datavg`): the same characters as a logical volume. */
+export const VolumeGroupName = z
+  .string()
+  .regex(/^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not an AIX volume group name such as rootvg');
+export type VolumeGroupName = z.infer<typeof VolumeGroupName>;
+
+/** An AIX adapter that parents MPIO paths: `vscsi0`, `fscsi1`, `sas0`, `iscsi0`. */
+export const AixAdapterName = z
+  .string()
+  .regex(/^[a-z][a-z_]{0,15}\d{1,5}$/, 'not an AIX adapter name such as vscsi0 or fscsi1');
+export type AixAdapterName = z.infer<typeof AixAdapterName>;
+
+/**
+ * A logical volume of `lsvg -l` (§6 `parse lsvg`). `copies` is PPs ÷ LPs (1 to 3). `lsvg -l` shows
+ * whether an LV has stale partitions, not how many: `stalePartitions` is 0 for a `syncd` LV and
+ * null for a `stale` one (`lslv <lv>` counts them in `STALE PPs:`). `state` is the LV STATE column
+ * as printed: `open/syncd`, `open/stale`, `closed/syncd`, `closed/stale`.
+ */
+export const LsvgLogicalVolume = z.object({
+  name: LogicalVolumeName,
+  copies: z.int().min(1).max(3),
+  stalePartitions: z.int().min(0).nullable(),
+  state: z.string().regex(/^[a-z?]{1,16}(?:\/[a-z?]{1,16})?$/, 'not an LV state such as open/syncd'),
+});
+export type LsvgLogicalVolume = z.infer<typeof LsvgLogicalVolume>;
+
+export const LsvgVolumeGroup = z.object({
+  name: VolumeGroupName,
+  logicalVolumes: z.array(LsvgLogicalVolume),
+});
+export type LsvgVolumeGroup = z.infer<typeof LsvgVolumeGroup>;
+
+/** What `faultline-agent parse lsvg` prints for `lsvg -l <vg>...` (§6). */
+export const LsvgOutput = z.object({ volumeGroups: z.array(LsvgVolumeGroup) });
+export type LsvgOutput = z.infer<typeof LsvgOutput>;
+
+/**
+ * An MPIO path's status as `lspath` prints it: `Enabled`, `Disabled` (by `chpath`), `Failed`,
+ * `Defined` (not configured), `Missing` (gone since the last boot), `Detected` (seen at boot, not
+ * configured); `Available` is the `path_status` field's word for a configured path.
+ */
+export const LspathStatus = z.enum([
+  'Enabled',
+  'Disabled',
+  'Failed',
+  'Defined',
+  'Missing',
+  'Detected',
+  'Available',
+]);
+export type LspathStatus = z.infer<typeof LspathStatus>;
+
+/** A path of `lspath` (§6 `parse lspath`); `connection` only when the output has the field. */
+export const LspathPath = z.object({
+  device: DiskName,
+  parent: AixAdapterName,
+  status: LspathStatus,
+  connection: z
+    .string()
+    .regex(
+      /^[0-9A-Za-z][0-9A-Za-z,:._-]{0,127}$/,
+      'not a path connection such as 810000000000 or <wwpn>,<lun>',
+    )
+    .optional(),
+});
+export type LspathPath = z.infer<typeof LspathPath>;
+
+/** What `faultline-agent parse lspath` prints (§6). */
+export const LspathOutput = z.object({ paths: z.array(LspathPath) });
+export type LspathOutput = z.infer<typeof LspathOutput>;

@@ -29,7 +29,24 @@ export type MetadbReplica = {
 
 export type MetadbReading = { replicas: MetadbReplica[]; messages: string[] };
 
-const REPLICA = /^\s*([A-Za-z][A-Za-z ]*?)\s+(\d{1,15}|unknown)\s+(\d{1,15}|unknown)\s+(\S+)\s*$/;
+const BLOCKS = /^(\d{1,15}|unknown)$/;
+const FLAG_WORD = /^[A-Za-z]+$/;
+
+/**
+ * One replica line: its flag columns (letters, with blanks between them), then the first block,
+ * the block count and the device, separated by blanks. Read by splitting on blanks, in time linear
+ * in the line: a pattern that lets the flags' blanks and the separator overlap backtracks
+ * quadratically on a long run of blanks (a collect body is hostile input).
+ */
+const replicaFields = (line: string) => {
+  const words = line.trim().split(/\s+/);
+  if (words.length < 4) return null;
+  const [firstBlock, blockCount, device] = words.slice(-3) as [string, string, string];
+  const flags = words.slice(0, -3);
+  if (!BLOCKS.test(firstBlock) || !BLOCKS.test(blockCount)) return null;
+  if (!flags.every((word) => FLAG_WORD.test(word))) return null;
+  return { flags: flags.join(''), firstBlock, blockCount, device };
+};
 const blocks = (text: string | undefined): number | null =>
   text === undefined || text === 'unknown' ? null : Number(text);
 /** The upper-case flags of a replica in error. */
@@ -43,16 +60,16 @@ export const parseMetadb = (text: string): MetadbReading => {
     if (line.trim() === '') continue;
     if (/^\s*flags\s+first blk/i.test(line)) continue;
     if (/^\s*[A-Za-z] - /.test(line)) continue;
-    const replica = REPLICA.exec(line);
+    const replica = replicaFields(line);
     if (replica === null) {
       messages.push(line.trim());
       continue;
     }
     replicas.push({
-      flags: (replica[1] ?? '').replace(/\s+/g, ''),
-      firstBlock: blocks(replica[2]),
-      blockCount: blocks(replica[3]),
-      device: replica[4] ?? '',
+      flags: replica.flags,
+      firstBlock: blocks(replica.firstBlock),
+      blockCount: blocks(replica.blockCount),
+      device: replica.device,
     });
   }
   return { replicas, messages };

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { DiskName, FailureDomain, ScsiHost } from '../events/index.ts';
+import { AixAdapterName, DiskName, FailureDomain, ScsiHost } from '../events/index.ts';
 
 /**
  * The topology section of the agent's config (docs/architecture.md §3: "a topology file in the agent's config
  * may override discovery"). Discovery cannot see every failure domain: an LDoms guest's virtual
  * disks (`c0d1`) carry no trace of the service domain that serves them, and an FC HBA or a virtio
  * disk names no partition. An override pins a whole disk, or every disk behind a SCSI host, to a
- * failure domain; a disk override wins over its host's.
+ * failure domain; a disk override wins over its host's. On AIX, which shows no trace of the VIOS
+ * behind a client adapter, `adapters` places every path through a `vscsiN` or `fcsN`/`fscsiN`
+ * adapter (agent/scan/aix-scan.ts).
  *
  * ```json
  * { "disks": { "c0d1": "vdisk:primary/primary", "c0d2": "vdisk:primary/alternate" },
@@ -16,6 +18,7 @@ import { DiskName, FailureDomain, ScsiHost } from '../events/index.ts';
 export const TopologyOverrides = z.strictObject({
   disks: z.record(DiskName, FailureDomain).optional(),
   scsiHosts: z.record(ScsiHost, FailureDomain).optional(),
+  adapters: z.record(AixAdapterName, FailureDomain).optional(),
 });
 export type TopologyOverrides = z.infer<typeof TopologyOverrides>;
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryWorld } from '../cli/replay/memory-world.ts';
-import type { FaultlineEvent, Member, UnsignedPlan } from '../events/index.ts';
+import type { FaultlineEvent, Member, MirrorDegraded, UnsignedPlan } from '../events/index.ts';
 import { DEFAULT_CORE_CONFIG } from '../functions/core/index.ts';
 import {
   Agent,
@@ -605,6 +605,97 @@ const sanPortOfflineLeg = (): FaultlineEvent[] => {
   );
 };
 
+/**
+ * An AIX client whose rootvg mirrors `hdisk0` (vios1) and `hdisk1` (vios2), as its agent reports it
+ * (agent/scan/aix-scan.ts): each mirrored logical volume an array of kind `lvm`, the copy on a disk
+ * LVM marked missing `faulty`. It runs no plan action: no runbook acts on AIX yet.
+ */
+class AixClient extends Agent {
+  static readonly VOLUMES = ['hd2', 'hd4', 'hd9var'] as const;
+
+  members(hdisk1: Member['state']): Member[] {
+    return [
+      { device: 'hdisk0', disk: 'hdisk0', state: 'in-sync', failureDomain: vscsi('vios1') },
+      { device: 'hdisk1', disk: 'hdisk1', state: hdisk1, failureDomain: vscsi('vios2') },
+    ];
+  }
+
+  heartbeat(time: string, stale: boolean): FaultlineEvent {
+    return this.event(
+      'host.heartbeat',
+      this.hostId,
+      {
+        platform: 'aix',
+        role: 'client',
+        agentVersion: '0.1.0',
+        intervalSeconds: 60,
+        capabilities: [],
+        arrays: AixClient.VOLUMES.map((volume) => ({
+          array: volume,
+          kind: 'lvm' as const,
+          level: 'raid1',
+          state: stale ? ('degraded' as const) : ('clean' as const),
+          members: this.members(stale ? 'faulty' : 'in-sync'),
+        })),
+        paths: [],
+        disks: [
+          { disk: 'hdisk0', driver: 'vscsi', failureDomain: vscsi('vios1') },
+          { disk: 'hdisk1', driver: 'vscsi', failureDomain: vscsi('vios2') },
+        ],
+      },
+      time,
+    );
+  }
+
+  stale(volume: string, time: string): MirrorDegraded {
+    return this.event(
+      'mirror.degraded',
+      volume,
+      { array: volume, kind: 'lvm', level: 'raid1', members: this.members('faulty') },
+      time,
+    );
+  }
+}
+
+/**
+ * AIX observed (issue 15): vios2 IPLs under four Linux md clients and three AIX clients whose
+ * rootvg copies on vios2's disk go stale. Once vios2 is back the Linux clients are healed in waves;
+ * the AIX clients get no plan (no runbook for LVM mirrors yet) and a person is paged for them. Their
+ * copies stay stale (nobody ran `syncvg`), as their heartbeats keep saying.
+ */
+const aixVios2StaleCopy = (): FaultlineEvent[] => {
+  const rng = random(20261501);
+  const linux = ['lnxaix01', 'lnxaix02', 'lnxaix03', 'lnxaix04'].map((name) => new VscsiClient(name, rng));
+  const aix = ['aixprd01', 'aixprd02', 'aixprd03'].map((name) => new AixClient(name));
+  const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+  const script: { time: number; event: FaultlineEvent }[] = [];
+  for (let beat = 0; beat <= 2400; beat += 60) {
+    if (beat < 120 || beat >= 720) script.push({ time: beat, event: vios2.heartbeat(at(beat)) });
+  }
+  linux.forEach((client, index) => {
+    script.push({ time: 1 + index * 0.01, event: client.heartbeat(at(1 + index * 0.01)) });
+    const degradedAt = 130 + rng.int(0, 20);
+    script.push({ time: degradedAt, event: client.rootDegraded(at(degradedAt)) });
+  });
+  aix.forEach((client, index) => {
+    const offset = 2 + index * 0.01;
+    script.push({ time: offset, event: client.heartbeat(at(offset), false) });
+    const staleAt = 130 + rng.int(0, 20);
+    AixClient.VOLUMES.forEach((volume, order) => {
+      script.push({ time: staleAt + order * 0.1, event: client.stale(volume, at(staleAt + order * 0.1)) });
+    });
+    for (let beat = staleAt + 30; beat <= 2400; beat += 60)
+      script.push({ time: beat, event: client.heartbeat(at(beat), true) });
+  });
+  script.push({ time: 700, event: vios2.iplCompleted(at(700), at(690)) });
+  const byId = new Map(linux.map((client) => [client.hostId, client]));
+  return live(
+    script.sort((a, b) => a.time - b.time),
+    (plan, time) => healClient(byId.get(plan.hostId) as VscsiClient, plan, time),
+    2400,
+  );
+};
+
 const directory = join(import.meta.dirname, '..', 'events', 'examples', 'storms');
 mkdirSync(directory, { recursive: true });
 const storms = {
@@ -622,6 +713,7 @@ const storms = {
   'ldoms-guests-placed-by-control': ldomsGuestsPlacedByControl(),
   'vios2-ipl-runbooks-of-issue-14': vios2IplRunbooks(),
   'san-port-offline-leg': sanPortOfflineLeg(),
+  'aix-vios2-stale-copy': aixVios2StaleCopy(),
 };
 for (const [name, events] of Object.entries(storms)) {
   writeFileSync(

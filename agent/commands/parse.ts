@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { PARSE_OUTPUTS } from '../../events/index.ts';
+import type { z } from 'zod';
+import { LspathOutput, LsvgOutput, PARSE_OUTPUTS } from '../../events/index.ts';
 import { parseLdmList, toLdmOutput } from '../../probes/ldm.ts';
+import { parseLspath, toLspathOutput } from '../../probes/lspath.ts';
+import { parseLsvgLogicalVolumes, toLsvgOutput } from '../../probes/lsvg.ts';
 import { parseMdstat, toMdstatOutput } from '../../probes/mdstat.ts';
 import { parseMetastat, toMetastatOutput } from '../../probes/metastat.ts';
 import { parseMultipath, toMultipathOutput } from '../../probes/multipath.ts';
@@ -8,18 +11,26 @@ import type { ProbeWarning } from '../../probes/tool-text.ts';
 import { EXIT } from './exit.ts';
 
 /**
- * `faultline-agent parse mdstat|multipath|metastat|ldm [FILE]` (docs/architecture.md §6): one tool's output,
- * from FILE or stdin, printed as exactly the §6 JSON. Lines the parser could not read go to stderr
- * as warnings; they do not fail the command, since the JSON still holds everything that was read.
- * An unknown tool or a stray argument is a usage error (2); a file that cannot be read is a
- * failure (1).
+ * `faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath [FILE]` (docs/architecture.md
+ * §6): one tool's output, from FILE or stdin, printed as exactly the §6 JSON. `lsvg` reads `lsvg -l
+ * <vg>...` (a stale LV's `stalePartitions` is null: `lsvg -l` does not count them); `lspath` reads
+ * the default form and `-F "name [path_id] parent connection status"`. Lines the parser could not
+ * read go to stderr as warnings; they do not fail the command, since the JSON still holds
+ * everything that was read. An unknown tool or a stray argument is a usage error (2); a file that
+ * cannot be read is a failure (1).
  */
 
-const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|ldm [FILE]\n';
+const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath [FILE]\n';
 
 type Parsed = { output: unknown; warnings: ProbeWarning[] };
 
-const PARSERS: Readonly<Record<keyof typeof PARSE_OUTPUTS, (text: string) => Parsed>> = {
+/** Every output `parse` prints, by tool: the §6 outputs of events/ and AIX's. */
+const OUTPUTS = { ...PARSE_OUTPUTS, lsvg: LsvgOutput, lspath: LspathOutput } as const satisfies Record<
+  string,
+  z.ZodType
+>;
+
+const PARSERS: Readonly<Record<keyof typeof OUTPUTS, (text: string) => Parsed>> = {
   mdstat: (text) => {
     const reading = parseMdstat(text);
     return { output: toMdstatOutput(reading), warnings: reading.warnings };
@@ -36,9 +47,17 @@ const PARSERS: Readonly<Record<keyof typeof PARSE_OUTPUTS, (text: string) => Par
     const reading = parseLdmList(text);
     return { output: toLdmOutput(reading), warnings: reading.warnings };
   },
+  lsvg: (text) => {
+    const reading = parseLsvgLogicalVolumes(text);
+    return { output: toLsvgOutput(reading), warnings: reading.warnings };
+  },
+  lspath: (text) => {
+    const reading = parseLspath(text);
+    return { output: toLspathOutput(reading), warnings: reading.warnings };
+  },
 };
 
-const isTool = (name: string): name is keyof typeof PARSE_OUTPUTS => Object.hasOwn(PARSERS, name);
+const isTool = (name: string): name is keyof typeof OUTPUTS => Object.hasOwn(PARSERS, name);
 
 /** Parses one capture; the exit code follows `EXIT` of agent/cli.ts. */
 export const run = async (args: readonly string[]): Promise<number> => {
@@ -66,7 +85,7 @@ export const run = async (args: readonly string[]): Promise<number> => {
     return EXIT.failure;
   }
   const { output, warnings } = PARSERS[tool](text);
-  const checked = PARSE_OUTPUTS[tool].safeParse(output);
+  const checked = OUTPUTS[tool].safeParse(output);
   if (!checked.success) {
     process.stderr.write(`faultline-agent parse: internal error, output does not fit the ${tool} shape\n`);
     return EXIT.failure;

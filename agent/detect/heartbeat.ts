@@ -9,6 +9,7 @@ import {
 } from '../../events/index.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { DraftOf } from '../../probes/event-draft.ts';
+import { type HeartbeatStorage, heartbeatOf, heartbeatStorage } from '../../probes/heartbeat.ts';
 
 /** The version heartbeats report, from the package the agent was built from. */
 export const AGENT_VERSION: string = packageJson.version;
@@ -28,35 +29,13 @@ export type HeartbeatContext = {
   server?: { bootedAt?: string; serves: readonly string[]; guests?: readonly GuestDisk[] };
 };
 
-/** The storage part of a heartbeat: what the digest covers. */
-export type HeartbeatInventory = Pick<
-  DraftOf<'host.heartbeat'>['data'],
-  'arrays' | 'paths' | 'disks' | 'replicas'
->;
-
 /**
- * The arrays, paths, disks and state database replicas of a snapshot in the shapes of §3's
- * heartbeat; `replicas` only when the scan read them, so an unread `metadb` says nothing.
+ * The storage part of a heartbeat, what the digest covers: the arrays, paths, disks and replicas
+ * of a snapshot in §3's shapes (probes/heartbeat.ts, which the control plane uses for the sh
+ * agent's collects too).
  */
-export const heartbeatInventory = (snapshot: HostSnapshot): HeartbeatInventory => ({
-  arrays: snapshot.arrays,
-  paths: snapshot.maps.flatMap((map) =>
-    map.paths.map((path) => ({
-      map: map.map,
-      wwid: map.wwid,
-      path: path.path,
-      hctl: path.hctl,
-      failureDomain: path.failureDomain,
-      state: path.state,
-    })),
-  ),
-  // `deviceState` and `readable` only of a disk the disk watch probed (§3): `readable` comes from
-  // a probe alone, while the scan reads every disk's sysfs state.
-  disks: snapshot.disks.map(({ deviceState, ...disk }) =>
-    disk.readable === undefined || deviceState === undefined ? disk : { ...disk, deviceState },
-  ),
-  ...(snapshot.replicas === undefined ? {} : { replicas: snapshot.replicas }),
-});
+export type HeartbeatInventory = HeartbeatStorage;
+export const heartbeatInventory = heartbeatStorage;
 
 /**
  * The digest of a heartbeat's arrays, paths, disks and replicas: SHA-256 over their canonical JSON
@@ -72,22 +51,4 @@ export const heartbeatDigest = (inventory: HeartbeatInventory): string =>
 export const heartbeatDraft = (
   snapshot: HostSnapshot,
   context: HeartbeatContext,
-): DraftOf<'host.heartbeat'> => ({
-  type: 'host.heartbeat',
-  subject: snapshot.hostId,
-  data: {
-    platform: context.platform,
-    role: context.role,
-    agentVersion: AGENT_VERSION,
-    intervalSeconds: context.intervalSeconds,
-    capabilities: [...context.capabilities],
-    ...heartbeatInventory(snapshot),
-    ...(context.server === undefined
-      ? {}
-      : {
-          ...(context.server.bootedAt === undefined ? {} : { bootedAt: context.server.bootedAt }),
-          serves: [...context.server.serves],
-          ...(context.server.guests === undefined ? {} : { guests: [...context.server.guests] }),
-        }),
-  },
-});
+): DraftOf<'host.heartbeat'> => heartbeatOf(snapshot, { ...context, agentVersion: AGENT_VERSION });

@@ -1,4 +1,5 @@
 import type { HostId } from '../../events/index.ts';
+import type { AdapterTopology } from '../../probes/lspath.ts';
 import type { ProbeWarning } from '../../probes/tool-text.ts';
 import type { TopologyOverrides } from '../../probes/topology.ts';
 import type { ToolRequest, ToolRunner } from './tool-runner.ts';
@@ -22,8 +23,24 @@ export type ArraySync = {
 
 /** What a probe could not read, tagged with the probe. */
 export type ScanWarning = ProbeWarning & {
-  source: 'mdstat' | 'mdadm' | 'multipath' | 'metastat' | 'metadb' | 'ldm' | 'sysfs' | 'scan';
+  source:
+    | 'mdstat'
+    | 'mdadm'
+    | 'multipath'
+    | 'metastat'
+    | 'metadb'
+    | 'ldm'
+    | 'lvm'
+    | 'lspath'
+    | 'sysfs'
+    | 'scan';
 };
+
+/**
+ * The config's topology overrides as a scan reads them: disks and SCSI hosts (probes/topology.ts)
+ * and, on AIX, the failure domain behind each client adapter (probes/lspath.ts `AdapterTopology`).
+ */
+export type ScanTopology = TopologyOverrides & AdapterTopology;
 
 /** One scan in progress: the host it reads, and what its sections found besides the snapshot. */
 export type ScanContext = {
@@ -31,7 +48,7 @@ export type ScanContext = {
   hostId: HostId;
   live: boolean;
   now: Date;
-  topology: TopologyOverrides | undefined;
+  topology: ScanTopology | undefined;
   runTool: ToolRunner;
   warnings: ScanWarning[];
   sync: Record<string, ArraySync>;

@@ -10,7 +10,7 @@ import {
   type SnapshotMap,
 } from '../../events/index.ts';
 import { UNKNOWN_BOOT_ID } from '../../probes/boot-id.ts';
-import type { TopologyOverrides } from '../../probes/topology.ts';
+import { type AixScan, scanAix } from './aix-scan.ts';
 import { ProbeError } from './errors.ts';
 import { scanMdArrays } from './md-scan.ts';
 import { multipathMaps } from './multipath-scan.ts';
@@ -18,6 +18,7 @@ import {
   type ArraySync,
   limit,
   type ScanContext,
+  type ScanTopology,
   type ScanWarning,
   SNAPSHOT_LIMITS,
 } from './scan-context.ts';
@@ -41,7 +42,8 @@ import { createCapturedToolRunner, createLiveToolRunner, type ToolRunner } from 
  * fingerprint it depends on changed or its output is older than the refresh interval.
  *
  * The sections are rooms of their own: md-scan.ts (Linux md), multipath-scan.ts (dm-multipath),
- * solaris-scan.ts (SVM and LDoms), over what scan-context.ts gives them all.
+ * solaris-scan.ts (SVM and LDoms), aix-scan.ts (AIX LVM mirrors and MPIO paths, observed only),
+ * over what scan-context.ts gives them all.
  */
 
 export type ScanOptions = {
@@ -51,7 +53,7 @@ export type ScanOptions = {
   /** Defaults to `control` when `ldm` lists domains, else `client`. */
   role?: HostRole;
   /** The config's topology section: failure domains discovery cannot see. */
-  topology?: TopologyOverrides;
+  topology?: ScanTopology;
   now: Date;
   /** Defaults to a shared live runner for `/` and to the captured outputs of any other tree. */
   runTool?: ToolRunner;
@@ -115,6 +117,7 @@ export const scanHostInDetail = async (options: ScanOptions): Promise<HostScan> 
   const linux = platform === 'linux' ? await scanLinux(context) : { arrays: [], maps: [], disks: [] };
   const solaris: SolarisScan =
     platform === 'solaris' ? await scanSolaris(context) : { arrays: [], disks: [], domains: [] };
+  const aix: AixScan = platform === 'aix' ? await scanAix(context) : { arrays: [], maps: [], disks: [] };
 
   const snapshot: HostSnapshot = {
     hostId: hostId.data,
@@ -123,13 +126,13 @@ export const scanHostInDetail = async (options: ScanOptions): Promise<HostScan> 
     role: options.role ?? (solaris.domains.length > 0 ? 'control' : 'client'),
     takenAt: options.now.toISOString(),
     arrays: limit(
-      [...linux.arrays, ...solaris.arrays].sort(byArrayName),
+      [...linux.arrays, ...solaris.arrays, ...aix.arrays].sort(byArrayName),
       SNAPSHOT_LIMITS.arrays,
       'arrays',
       context,
     ),
-    maps: limit(linux.maps, SNAPSHOT_LIMITS.maps, 'multipath maps', context),
-    disks: limit([...linux.disks, ...solaris.disks], SNAPSHOT_LIMITS.disks, 'disks', context),
+    maps: limit([...linux.maps, ...aix.maps], SNAPSHOT_LIMITS.maps, 'multipath maps', context),
+    disks: limit([...linux.disks, ...solaris.disks, ...aix.disks], SNAPSHOT_LIMITS.disks, 'disks', context),
     domains: limit(solaris.domains, SNAPSHOT_LIMITS.domains, 'domains', context),
     ...(solaris.replicas === undefined ? {} : { replicas: solaris.replicas }),
   };
@@ -151,7 +154,8 @@ const PLATFORM_BY_NODE: Readonly<Record<string, Platform>> = {
 
 /**
  * This host's platform, or a tree's: Linux when it has `proc/mdstat` or `sys/block`, Solaris when
- * it holds a captured `metastat` or `ldm list`, Linux otherwise.
+ * it holds a captured `metastat` or `ldm list`, AIX when it holds captured AIX tools
+ * (`sos_commands/aix/`), Linux otherwise.
  */
 const detectPlatform = async (context: ScanContext): Promise<Platform> => {
   if (context.live) return PLATFORM_BY_NODE[process.platform] ?? 'linux';
@@ -165,7 +169,8 @@ const detectPlatform = async (context: ScanContext): Promise<Platform> => {
     exists(join(context.root, 'sos_commands', 'svm')),
     exists(join(context.root, 'sos_commands', 'ldoms')),
   ]);
-  return solaris.includes(true) ? 'solaris' : 'linux';
+  if (solaris.includes(true)) return 'solaris';
+  return (await exists(join(context.root, 'sos_commands', 'aix'))) ? 'aix' : 'linux';
 };
 
 const scanLinux = async (

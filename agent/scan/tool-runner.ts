@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 /**
  * How the scan gets the output of the storage tools (`multipath -ll`, `mdadm --detail`,
- * `metastat`, `metadb -i`, `ldm list -p`): run on a live host, or read from what a sosreport (or a fixture tree)
+ * `metastat`, `metadb -i`, `ldm list -p`, and on AIX `lsvg`, `lspv` and `lspath`): run on a live host, or read from what a sosreport (or a fixture tree)
  * captured. The scan only says what it needs and what that output depends on (a fingerprint of
  * cheap sysfs reads); the runner decides whether to run anything. The live runner reuses an output
  * while the fingerprint is unchanged and the output is younger than its refresh interval, so a
@@ -13,7 +13,7 @@ import { join } from 'node:path';
  */
 
 /** The tools the scan asks for. */
-export type ToolName = 'multipath' | 'mdadm' | 'metastat' | 'metadb' | 'ldm';
+export type ToolName = 'multipath' | 'mdadm' | 'metastat' | 'metadb' | 'ldm' | 'lsvg' | 'lspv' | 'lspath';
 
 /** What the scan needs run, and what the answer depends on so a runner can reuse it. */
 export type ToolRequest = {
@@ -155,6 +155,10 @@ export const sosCommandFileName = (command: string): string =>
  *   `sos_commands/svm/metadb` (the same replicas without the legend); `ldm list -p`:
  *   `sos_commands/ldoms/ldm_list_-p`, then `sos_commands/ldoms/ldm_list`. Solaris has no sosreport:
  *   a Solaris capture for Faultline keeps its outputs under the same names.
+ * - AIX (which has `snap`, not sos): `lsvg -l rootvg` in `sos_commands/aix/lsvg_-l_rootvg`,
+ *   `lspv -l hdisk0` in `sos_commands/aix/lspv_-l_hdisk0`, `lspath -F "name path_id parent
+ *   connection status"` in `sos_commands/aix/lspath_-F_name_path_id_parent_connection_status`, then
+ *   `sos_commands/aix/lspath` (the default form, which the parser reads too).
  */
 export const capturedOutputFiles = (request: Pick<ToolRequest, 'tool' | 'args'>): string[] => {
   const command = [request.tool, ...request.args].join(' ');
@@ -189,6 +193,14 @@ export const capturedOutputFiles = (request: Pick<ToolRequest, 'tool' | 'args'>)
       return [
         join('sos_commands', 'ldoms', sosCommandFileName(command)),
         join('sos_commands', 'ldoms', sosCommandFileName('ldm list')),
+      ];
+    case 'lsvg':
+    case 'lspv':
+      return [join('sos_commands', 'aix', sosCommandFileName(command))];
+    case 'lspath':
+      return [
+        join('sos_commands', 'aix', sosCommandFileName(command)),
+        join('sos_commands', 'aix', sosCommandFileName('lspath')),
       ];
   }
 };

@@ -23,19 +23,21 @@ import { topologyRoutes } from './routes/topology.ts';
  * middleware every request goes through (authentication, ./auth.ts; the security headers), the one
  * `onError` that answers every failure (./error-response.ts), and one sub-app per route group
  * (./routes/), mounted with `app.route()`. Each route parses its input at the edge (./define-route.ts)
- * and hands it to ingest (./ingest.ts), the plan reader (./plans.ts), operator commands
+ * and hands it to ingest (./ingest.ts), the sh agent's collect (./collect.ts), the plan reader (./plans.ts), operator commands
  * (./commands.ts), token minting (./tokens.ts), server registration (./hosts.ts) or the store's
  * projections.
  */
 
 /**
  * What the API reads from the store: projections, the host slices (plan progress, topology),
- * tokens, and the registry of servers (which it also writes: an operator's grants).
+ * tokens, the registry of servers (which it also writes: an operator's grants), and what the
+ * collect route remembers of each sh agent's host (which it writes too, ./collect.ts).
  */
 export type ApiStore = Pick<
   Store,
   | 'getSlices'
   | 'plansForHost'
+  | 'hostPlans'
   | 'listIncidents'
   | 'getIncident'
   | 'listTimeline'
@@ -48,6 +50,8 @@ export type ApiStore = Pick<
   | 'getHostRecord'
   | 'putHostRecord'
   | 'listHostRecords'
+  | 'getCollect'
+  | 'putCollect'
 >;
 
 export interface ApiDeps {
@@ -131,7 +135,13 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
   routes.mount(
     app,
     '/v1/agents',
-    agentRoutes({ store, now, longPoll: deps.longPoll, poll: { ...POLL_SECONDS, ...deps.pollSeconds } }),
+    agentRoutes({
+      store,
+      now,
+      longPoll: deps.longPoll,
+      poll: { ...POLL_SECONDS, ...deps.pollSeconds },
+      collect: { store, queue: deps.eventsQueue, now, log },
+    }),
   );
   routes.mount(app, '/v1', incidentRoutes({ store }));
   routes.mount(app, '/v1', topologyRoutes({ store }));

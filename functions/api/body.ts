@@ -8,7 +8,8 @@ import {
 /**
  * Reading request bodies at the edge: the size is checked before anything is parsed (the declared
  * `Content-Length` first, then the bytes as they stream in, so a lying or absent length never
- * makes the API buffer more than the limit), the bytes must be UTF-8, and the text must be JSON.
+ * makes the API buffer more than the limit), the bytes must be UTF-8, and the text must be JSON —
+ * or, for the sh agent's collect, plain text ({@link readCollectBody}).
  */
 
 /** The media types a JSON body may be sent as: `application/json` and any `+json` (CloudEvents). */
@@ -110,4 +111,41 @@ export const readJsonBody = async (request: Request, options: JsonBodyOptions): 
   }
   checkJsonContentType(request.headers.get('content-type') ?? undefined);
   return parseJsonText(text);
+};
+
+/**
+ * The media types the sh agent's collect (`POST /v1/agents/:hostId/collect`) is read as: its own,
+ * `text/plain`, and what `curl --data-binary` and `wget --post-file` send when a script forgets to
+ * say (`application/x-www-form-urlencoded`), or `application/octet-stream`. The body is read as
+ * plain text whatever it is labelled, never decoded as a form.
+ */
+export const TEXT_MEDIA_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+] as const;
+
+/**
+ * The sh agent's collect as text: size first (413 beyond `maxBytes`), then the media type (one of
+ * {@link TEXT_MEDIA_TYPES}, or none; JSON or a form upload is a client at the wrong route: 415),
+ * then UTF-8. Bytes that are not UTF-8 (binary garbage) are refused whole (400) rather than read
+ * with replacement characters: the tools' output the agent posts is ASCII under `LC_ALL=C`, so
+ * such a body is not theirs.
+ */
+export const readCollectBody = async (request: Request, maxBytes: number): Promise<string> => {
+  const bytes = await readBodyBytes(request, maxBytes);
+  const contentType = request.headers.get('content-type') ?? '';
+  const essence = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (essence !== '' && !(TEXT_MEDIA_TYPES as readonly string[]).includes(essence)) {
+    throw new UnsupportedMediaTypeError(essence.slice(0, 100), TEXT_MEDIA_TYPES);
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch (error) {
+    throw new InvalidRequestError(
+      'the collect is not UTF-8 text',
+      [{ path: [], message: 'the body holds bytes that are not UTF-8', code: 'not-text' }],
+      { cause: error },
+    );
+  }
 };

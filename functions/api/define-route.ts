@@ -184,7 +184,11 @@ export const defineRoute = <
   if (spec.access === 'operator') responses[403] = errorAnswer('An agent token may not do this.');
   if (bodySpec !== undefined) {
     responses[413] = errorAnswer(`The body is over ${bodySpec.maxBytes} bytes.`);
-    responses[415] = errorAnswer('The body is not JSON by its Content-Type.');
+    responses[415] = errorAnswer(
+      spec.rawBody !== undefined && !spec.rawBody.mediaTypes.some((type) => type.endsWith('json'))
+        ? `The body is not ${spec.rawBody.mediaTypes.join(' or ')} by its Content-Type.`
+        : 'The body is not JSON by its Content-Type.',
+    );
   }
   responses[503] = errorAnswer('The store or the queue is unavailable; try again shortly.');
 

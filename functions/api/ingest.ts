@@ -63,7 +63,8 @@ export const INGEST_LIMITS = {
   maxIssuesPerEvent: 50,
 } as const;
 
-interface Candidate {
+/** An event that parsed, by its index in the request. */
+export interface Candidate {
   readonly index: number;
   readonly event: FaultlineEvent;
 }
@@ -186,7 +187,8 @@ const bindToSender = async (
   return { candidates, rejected };
 };
 
-interface Outgoing {
+/** An event judged acceptable, with the queue message that carries it. */
+export interface Outgoing {
   readonly candidate: Candidate;
   readonly message: BatchMessage;
 }
@@ -265,17 +267,26 @@ const pendingPlans = async (principal: Principal, deps: IngestDeps, now: string)
 
 const byIndex = (a: RejectedEvent, b: RejectedEvent): number => a.index - b.index;
 
-/** Parses, binds, judges against the grant, stamps and queues the events of one request. */
-export const ingestEvents = async (
-  body: unknown,
+/**
+ * Events judged for one request: those to queue, stamped (`receivedat`, `sentby`) and addressed,
+ * and the others by index with their issues.
+ */
+export interface JudgedEvents {
+  readonly outgoing: readonly Outgoing[];
+  readonly rejected: readonly RejectedEvent[];
+  /** The ingest time stamped on them. */
+  readonly now: string;
+}
+
+/** Steps 2 and 3 up to the queue: the sender binding, the grant, the stamps, the queue's own limits. */
+const judge = async (
+  sorting: Sorting,
   principal: Principal,
   deps: IngestDeps,
-): Promise<IngestAnswer> => {
-  const batch = Array.isArray(body);
-  const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
-  const bound = await bindToSender(parseBody(body), principal, deps, pathOf);
+  pathOf: (index: number) => (string | number)[],
+): Promise<JudgedEvents> => {
+  const bound = await bindToSender(sorting, principal, deps, pathOf);
   const rejected = [...bound.rejected];
-
   const now = new Date(deps.now()).toISOString();
   const outgoing: Outgoing[] = [];
   for (const candidate of bound.candidates) {
@@ -299,19 +310,27 @@ export const ingestEvents = async (
       ],
     });
   }
+  return { outgoing, rejected, now };
+};
 
-  const noneAccepted = (): EventsRejectedError => {
-    const issues = rejected.sort(byIndex).flatMap((entry) => entry.issues);
-    return new EventsRejectedError(
-      rejectionMessage(issues, batch ? (body as unknown[]).length : 1, batch),
-      issues,
-    );
-  };
-  if (outgoing.length === 0) throw noneAccepted();
-
+/** The last step: queues what was judged acceptable, and answers. Accepts none when none was. */
+export const queueJudged = async (
+  judged: JudgedEvents,
+  principal: Principal,
+  deps: IngestDeps,
+  pathOf: (index: number) => (string | number)[] = (index) => [index],
+): Promise<IngestAnswer> => {
+  const rejected = [...judged.rejected];
+  if (judged.outgoing.length === 0) {
+    return {
+      accepted: [],
+      rejected: rejected.sort(byIndex),
+      plansPending: await pendingPlans(principal, deps, judged.now),
+    };
+  }
   const [refused, plansPending] = await Promise.all([
-    enqueue(deps.queue, outgoing),
-    pendingPlans(principal, deps, now),
+    enqueue(deps.queue, judged.outgoing),
+    pendingPlans(principal, deps, judged.now),
   ]);
   for (const [index, reason] of refused) {
     rejected.push({
@@ -321,9 +340,56 @@ export const ingestEvents = async (
       ],
     });
   }
-  const accepted = outgoing
+  const accepted = judged.outgoing
     .filter((entry) => !refused.has(entry.candidate.index))
     .map((entry) => entry.candidate.event.id);
-  if (accepted.length === 0) throw noneAccepted();
   return { accepted, rejected: rejected.sort(byIndex), plansPending };
+};
+
+/**
+ * Events the control plane made itself for a sender (the sh agent's collect, ./collect.ts), judged
+ * exactly as posted ones are: each parsed with the contract's parser (the same limits and schemas),
+ * then steps 2 and 3 up to the queue. Queueing is {@link queueJudged}'s, once the caller has
+ * recorded what it must first.
+ */
+export const judgeMadeEvents = async (
+  events: readonly unknown[],
+  principal: Principal,
+  deps: IngestDeps,
+): Promise<JudgedEvents> => {
+  const candidates: Candidate[] = [];
+  const rejected: RejectedEvent[] = [];
+  events.forEach((made, index) => {
+    const parsed = parseEvent(made);
+    if (parsed.ok) candidates.push({ index, event: parsed.value });
+    else
+      rejected.push({
+        index,
+        issues: capped(parsed.issues.map((issue) => ({ ...issue, path: [index, ...issue.path] }))),
+      });
+  });
+  return judge({ candidates, rejected }, principal, deps, (index) => [index]);
+};
+
+/** Parses, binds, judges against the grant, stamps and queues the events of one request. */
+export const ingestEvents = async (
+  body: unknown,
+  principal: Principal,
+  deps: IngestDeps,
+): Promise<IngestAnswer> => {
+  const batch = Array.isArray(body);
+  const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
+  const judged = await judge(parseBody(body), principal, deps, pathOf);
+
+  const noneAccepted = (rejected: readonly RejectedEvent[]): EventsRejectedError => {
+    const issues = [...rejected].sort(byIndex).flatMap((entry) => entry.issues);
+    return new EventsRejectedError(
+      rejectionMessage(issues, batch ? (body as unknown[]).length : 1, batch),
+      issues,
+    );
+  };
+  if (judged.outgoing.length === 0) throw noneAccepted(judged.rejected);
+  const answer = await queueJudged(judged, principal, deps, pathOf);
+  if (answer.accepted.length === 0) throw noneAccepted(answer.rejected);
+  return answer;
 };

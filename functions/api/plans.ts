@@ -1,10 +1,10 @@
-import type { Plan } from '../../events/index.ts';
-import type { ProjectionReader, SliceStore } from '../adapters/store/port.ts';
+import { planLinesBody, signedPlanLines } from '../../events/index.ts';
+import type { HostPlan, ProjectionReader, SliceStore } from '../adapters/store/port.ts';
 import type { HostSlice, PlanStatus } from '../core/index.ts';
 
 /**
  * The plans an agent fetches (`GET /v1/agents/:hostId/plans`, docs/architecture.md §6) and how soon it
- * should ask again.
+ * should ask again, as JSON or, for the sh agent, in lines (`?format=lines`, {@link plansInLines}).
  *
  * A plan is offered while it is signed and stored, not revoked, not past its TTL (the store's
  * `plansForHost`), and not finished by the host slice's account of it (succeeded, failed or
@@ -26,10 +26,11 @@ export const DEFAULT_LONG_POLL_INTERVAL_MS = 500;
 const OFFERED: ReadonlySet<PlanStatus> = new Set(['issued', 'started']);
 const IN_FLIGHT_EPISODE: ReadonlySet<string> = new Set(['waiting', 'planned']);
 
-export type PlanReader = Pick<ProjectionReader, 'plansForHost'> & Pick<SliceStore, 'getSlices'>;
+export type PlanReader = Pick<ProjectionReader, 'hostPlans'> & Pick<SliceStore, 'getSlices'>;
 
 export interface HostPlans {
-  readonly plans: Plan[];
+  /** Each with the signature of its lines where it has one (the sh agent's format). */
+  readonly plans: HostPlan[];
   /** A plan to run or running, or the host waits in an incident for its plan. */
   readonly inFlight: boolean;
 }
@@ -45,9 +46,9 @@ export const loadHostSlice = async (
 
 /** The plans waiting for `hostId` at `now` and whether it has work in flight. */
 export const plansFor = async (store: PlanReader, hostId: string, now: string): Promise<HostPlans> => {
-  const [stored, host] = await Promise.all([store.plansForHost(hostId, now), loadHostSlice(store, hostId)]);
+  const [stored, host] = await Promise.all([store.hostPlans(hostId, now), loadHostSlice(store, hostId)]);
   const known = host?.plans ?? {};
-  const plans = stored.filter((plan) => {
+  const plans = stored.filter(({ plan }) => {
     const status = known[plan.id]?.status;
     if (status !== undefined) return OFFERED.has(status);
     // Unknown to the host slice: not yet read back (offered while the host's part in the incident
@@ -133,4 +134,30 @@ export const waitForPlans = async (
     current = await plansFor(deps.store, hostId, new Date(deps.now()).toISOString());
   }
   return current;
+};
+
+/**
+ * The body of `GET /v1/agents/:hostId/plans?format=lines` (docs/architecture.md §6): each plan in
+ * the line format of events/plan-lines.ts with its `sig` line, the signature made over exactly
+ * `planLines(plan)` when the plan was issued (functions/outbox/effects.ts) and stored beside it.
+ * Nothing is signed here: the API holds no key. A plan stored without a lines signature (issued
+ * before plans were signed in lines, or by a signer of JSON only) is left out, and named in
+ * `leftOut`: the sh agent could only refuse it.
+ */
+export const plansInLines = (plans: readonly HostPlan[]): { body: string; leftOut: string[] } => {
+  const served: { lines: string }[] = [];
+  const leftOut: string[] = [];
+  for (const { plan, linesSignature } of plans) {
+    if (linesSignature === undefined) {
+      leftOut.push(plan.id);
+      continue;
+    }
+    try {
+      served.push({ lines: signedPlanLines(plan, linesSignature) });
+    } catch {
+      // A stored row the encoder refuses (it never signs such a plan): not served rather than a 500.
+      leftOut.push(plan.id);
+    }
+  }
+  return { body: planLinesBody(served), leftOut };
 };

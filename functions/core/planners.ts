@@ -1,5 +1,6 @@
 import { criticalReason } from './host.ts';
 import { capabilityRefusal } from './planners/capabilities.ts';
+import { planLvm } from './planners/lvm.ts';
 import { planMdOverVscsi } from './planners/md-vscsi.ts';
 import { planMultipath } from './planners/multipath.ts';
 import { byName, type PlanContext, type PlanOutcome } from './planners/plan-context.ts';
@@ -27,9 +28,13 @@ const doubleFaultOf = ({ host, isDomainUp }: PlanContext): PlanOutcome | undefin
   return undefined;
 };
 
-/** The plan for one host and one failure domain, by the runbook its storage needs. */
+/**
+ * The plan for one host and one failure domain, by the runbook its storage needs. An AIX LVM mirror
+ * not healthy on the domain refuses the host first (./planners/lvm.ts): it has no runbook yet, and
+ * no other planner may call the host healthy or plan its other storage while it waits for a person.
+ */
 export const planFor = (context: PlanContext): PlanOutcome => {
-  const planned = planMdOverVscsi(context) ?? planSvm(context) ?? planMultipath(context);
+  const planned = planLvm(context) ?? planMdOverVscsi(context) ?? planSvm(context) ?? planMultipath(context);
   if (planned === undefined) return { kind: 'healthy' };
   if (planned.kind !== 'plan') return planned;
   const doubleFault = doubleFaultOf(context);

@@ -1,3 +1,4 @@
+import { planLines, type UnsignedPlan } from '../../events/index.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { PlanSigner } from '../adapters/signer/port.ts';
 import type {
@@ -23,7 +24,8 @@ import type {
  * The outbox's effects: what a decision's record holds besides its slices, and how each is
  * performed. Every effect can be performed twice without harm, because the ids are derived:
  *
- * - `plan.issue`: signed (PlanSigner), stored by plan id; the first write of an id wins.
+ * - `plan.issue`: signed (PlanSigner), as JSON and in lines for the sh agent, stored by plan id with
+ *   the lines signature beside it; the first write of an id wins.
  * - `plan.revoke`: the stored plan marked revoked (a tombstone if the plan is not stored yet).
  * - `notify`: enqueued on the notify queue; notify delivers each notification id once per
  *   destination (its delivery log), so a re-enqueue after a crash pages nobody twice.
@@ -139,6 +141,21 @@ export const outboxEffects = (
   return effects;
 };
 
+/**
+ * The signature of a plan's lines for the sh agent (events/plan-lines.ts), made once, as the plan
+ * is issued, by the same signer. None when the plan cannot be written in lines (the encoder refuses a value an agent would split differently; the contract's
+ * names never are one): the plan is still stored and served as JSON, and simply not in lines.
+ */
+const linesSignatureOf = async (signer: PlanSigner, plan: UnsignedPlan): Promise<string | undefined> => {
+  let lines: string;
+  try {
+    lines = planLines(plan);
+  } catch {
+    return undefined;
+  }
+  return signer.signLines(lines);
+};
+
 /** Performs one effect of a record (see the module's notes on idempotency). */
 export const performEffect = async (
   ports: EffectPorts,
@@ -147,9 +164,11 @@ export const performEffect = async (
   effect: OutboxEffect,
 ): Promise<void> => {
   switch (effect.type) {
-    case 'plan.issue':
-      await ports.store.putPlan(await ports.signer.sign(effect.plan));
+    case 'plan.issue': {
+      const signed = await ports.signer.sign(effect.plan);
+      await ports.store.putPlan(signed, await linesSignatureOf(ports.signer, effect.plan));
       return;
+    }
     case 'plan.revoke':
       await ports.store.revokePlan(effect.planId, effect.hostId, record.at);
       return;

@@ -232,6 +232,24 @@ describe('faultline replay', () => {
     ]);
   });
 
+  it('pages for AIX clients whose LVM copies went stale under a VIOS outage, and plans only the Linux clients', async () => {
+    const output = JSON.parse((await replay(join(STORMS, 'aix-vios2-stale-copy.ndjson'), '--json')).stdout);
+    expect(output.incidents).toEqual([
+      expect.objectContaining({ kind: 'outage', affectedHosts: 7, escalated: true }),
+    ]);
+    const planned = output.plans.map((plan: { hostId: string }) => plan.hostId).sort();
+    expect(planned).toEqual(['lnxaix01', 'lnxaix02', 'lnxaix03', 'lnxaix04']);
+    expect(planned.filter((host: string) => host.startsWith('aix'))).toEqual([]);
+    const escalations = output.notifications.filter(
+      (n: { action: string; severity: string }) => n.action === 'trigger' && n.severity === 'critical',
+    );
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0].incidentId).toBe(output.incidents[0].id);
+    expect(escalations[0].summary).toMatch(
+      /^aixprd0[1-3] needs a person: no runbook for AIX LVM mirrors yet: hd2 has stale partitions on hdisk1 \(vscsi:Server-9080-M9S-SN78AB12C\/vios2\)/,
+    );
+  });
+
   it('names who sent each announcement: on the page, and on the timeline', async () => {
     const rng = random(13);
     const clients = ['lnxann01', 'lnxann02'].map((name) => new VscsiClient(name, rng));

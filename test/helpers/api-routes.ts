@@ -24,6 +24,13 @@ export const ROUTES: readonly RouteCase[] = [
     path: `/v1/agents/${AGENT_HOST}/plans`,
     access: 'authenticated',
   },
+  {
+    method: 'POST',
+    template: '/v1/agents/{hostId}/collect',
+    path: `/v1/agents/${AGENT_HOST}/collect`,
+    access: 'authenticated',
+    body: '#faultline host\nplatform=solaris\nrole=client\nagentVersion=0.1.0\nintervalSeconds=60\nbootid=boot-1\nseq=1\ntime=2026-11-22T03:40:00Z\n',
+  },
   { method: 'GET', template: '/v1/incidents', path: '/v1/incidents', access: 'operator' },
   { method: 'GET', template: '/v1/incidents/{id}', path: `/v1/incidents/${INCIDENT_ID}`, access: 'operator' },
   { method: 'GET', template: '/v1/stats', path: '/v1/stats', access: 'operator' },

@@ -127,5 +127,6 @@ export const faultySigner = (signer: PlanSigner, faults: FaultInjector): PlanSig
     faults.point('sign');
     return signer.sign(plan);
   },
+  signLines: (lines) => signer.signLines(lines),
   publicKeyPem: () => signer.publicKeyPem(),
 });

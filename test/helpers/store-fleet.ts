@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { inputTime, MemoryWorld } from '../../cli/replay/memory-world.ts';
 import {
   type FaultlineEvent,
@@ -37,6 +37,9 @@ export const testSigner = (): PlanSigner & { readonly publicKey: KeyObject; read
     async sign(plan: UnsignedPlan): Promise<Plan> {
       signed.push(plan.id);
       return signPlan(plan, privateKey);
+    },
+    async signLines(lines: string): Promise<string> {
+      return sign('sha256', Buffer.from(lines, 'utf8'), privateKey).toString('base64');
     },
     async publicKeyPem() {
       return publicKey.export({ type: 'spki', format: 'pem' }).toString();

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import {
   GetPublicKeyCommand,
   type GetPublicKeyCommandOutput,
@@ -24,7 +24,8 @@ import type { PlanSigner } from './port.ts';
  *
  * KMS signs a RAW message of at most 4,096 bytes. A larger plan (a host with many arrays) is
  * signed as a DIGEST: its SHA-256 computed here, which is exactly what KMS computes for a RAW
- * message, so the signature is the same kind and verifies the same way.
+ * message, so the signature is the same kind and verifies the same way. A plan's lines for the sh
+ * agent (`signLines`) are signed the same way, over their bytes.
  *
  * Every signature is checked against the key's public key before the plan leaves (one
  * `GetPublicKey`, cached): a key of the wrong spec or a misconfigured key id fails here, loudly,
@@ -72,6 +73,24 @@ export class KmsPlanSigner implements PlanSigner {
       );
     }
     return signed;
+  }
+
+  /** A plan's lines (events/plan-lines.ts), signed as bytes the same way and checked the same way. */
+  async signLines(lines: string): Promise<string> {
+    const bytes = Buffer.from(lines, 'utf8');
+    const signature = await this.#signBytes(bytes);
+    let verified: boolean;
+    try {
+      verified = verify('sha256', bytes, await this.publicKeyPem(), signature);
+    } catch {
+      verified = false;
+    }
+    if (!verified) {
+      throw new SignerKeyInvalidError(
+        `KMS key ${this.keyId} returned a signature of plan lines its own public key does not verify`,
+      );
+    }
+    return Buffer.from(signature).toString('base64');
   }
 
   async #signBytes(bytes: Uint8Array): Promise<Uint8Array> {

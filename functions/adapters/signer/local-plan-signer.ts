@@ -4,6 +4,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
+  sign,
 } from 'node:crypto';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -62,6 +63,10 @@ export class LocalPlanSigner implements PlanSigner {
 
   async sign(plan: UnsignedPlan): Promise<Plan> {
     return signPlan(plan, await this.#privateKey());
+  }
+
+  async signLines(lines: string): Promise<string> {
+    return sign('sha256', Buffer.from(lines, 'utf8'), await this.#privateKey()).toString('base64');
   }
 
   async publicKeyPem(): Promise<string> {

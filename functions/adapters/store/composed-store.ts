@@ -2,8 +2,12 @@ import type { Plan } from '../../../events/index.ts';
 import type { ControlSlice, HostSlice, Incident, TimelineEntry } from '../../core/index.ts';
 import type {
   AffectedHost,
+  CollectMark,
+  CollectRecord,
+  CollectStore,
   DecisionRecord,
   DecisionStatus,
+  HostPlan,
   HostRecord,
   HostRegistry,
   IncidentDetail,
@@ -34,14 +38,18 @@ import type {
  * holds only the primitives of each sub-port.
  */
 
-/** A backend's sub-ports. `getControl` is not among them: it is read from the control slice. */
+/**
+ * A backend's sub-ports. `getControl` is not among them: it is read from the control slice; nor is
+ * `plansForHost`: it is `hostPlans` without the lines signatures.
+ */
 export interface StoreParts {
   readonly slices: SliceStore;
   readonly outbox: OutboxStore;
   readonly projections: ProjectionWriter;
-  readonly reader: Omit<ProjectionReader, 'getControl'>;
+  readonly reader: Omit<ProjectionReader, 'getControl' | 'plansForHost'>;
   readonly tokens: TokenStore;
   readonly hosts: HostRegistry;
+  readonly collects: CollectStore;
 }
 
 /**
@@ -53,9 +61,10 @@ export abstract class ComposedStore implements Store {
   readonly #slices: SliceStore;
   readonly #outbox: OutboxStore;
   readonly #projections: ProjectionWriter;
-  readonly #reader: Omit<ProjectionReader, 'getControl'>;
+  readonly #reader: Omit<ProjectionReader, 'getControl' | 'plansForHost'>;
   readonly #tokens: TokenStore;
   readonly #hosts: HostRegistry;
+  readonly #collects: CollectStore;
 
   protected constructor(parts: StoreParts) {
     this.#slices = parts.slices;
@@ -64,6 +73,7 @@ export abstract class ComposedStore implements Store {
     this.#reader = parts.reader;
     this.#tokens = parts.tokens;
     this.#hosts = parts.hosts;
+    this.#collects = parts.collects;
   }
 
   /** Releases the connection or the file. */
@@ -144,8 +154,8 @@ export abstract class ComposedStore implements Store {
     return this.#projections.putTimeline(entry);
   }
 
-  putPlan(plan: Plan): Promise<void> {
-    return this.#projections.putPlan(plan);
+  putPlan(plan: Plan, linesSignature?: string): Promise<void> {
+    return this.#projections.putPlan(plan, linesSignature);
   }
 
   revokePlan(planId: string, hostId: string, at: string): Promise<void> {
@@ -172,8 +182,12 @@ export abstract class ComposedStore implements Store {
     return this.#reader.getPlan(planId);
   }
 
-  plansForHost(hostId: string, now: string): Promise<Plan[]> {
-    return this.#reader.plansForHost(hostId, now);
+  async plansForHost(hostId: string, now: string): Promise<Plan[]> {
+    return (await this.#reader.hostPlans(hostId, now)).map((stored) => stored.plan);
+  }
+
+  hostPlans(hostId: string, now: string): Promise<HostPlan[]> {
+    return this.#reader.hostPlans(hostId, now);
   }
 
   stats(window?: { readonly since?: string; readonly until?: string }): Promise<IncidentStats> {
@@ -220,5 +234,15 @@ export abstract class ComposedStore implements Store {
 
   listHostRecords(): Promise<HostRecord[]> {
     return this.#hosts.listHostRecords();
+  }
+
+  // ——————————————————————————————————————— what the collect route remembers
+
+  getCollect(hostId: string): Promise<CollectRecord | undefined> {
+    return this.#collects.getCollect(hostId);
+  }
+
+  putCollect(record: CollectRecord, expected: CollectMark | undefined): Promise<WriteOutcome> {
+    return this.#collects.putCollect(record, expected);
   }
 }

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ComposedStore } from './composed-store.ts';
+import { DynamoDbCollects } from './dynamodb/collects.ts';
 import { DynamoDbHosts } from './dynamodb/hosts.ts';
 import { DynamoDbOutbox } from './dynamodb/outbox.ts';
 import { DynamoDbProjectionReader } from './dynamodb/projection-reader.ts';
@@ -51,6 +52,7 @@ export class DynamoDbStore extends ComposedStore {
       reader: new DynamoDbProjectionReader(table),
       tokens: new DynamoDbTokens(table),
       hosts: new DynamoDbHosts(table),
+      collects: new DynamoDbCollects(table),
     });
     this.tableName = options.tableName;
   }

@@ -27,9 +27,10 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` | |
  * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | | |
  * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | |
- * | plan | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | |
+ * | plan (and the signature of its lines) | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | |
  * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | | |
  * | host record (a server's grant) | `SERVER#<host id>` | `GRANT` | `SERVERS` / `<host id>` | | | |
+ * | collect record (what the collect route remembers of an sh agent's host) | `COLLECT#<host id>` | `COLLECT` | | | | |
  *
  * Nothing grows with the fleet inside an item: a slice is bounded by the core, and what grows
  * (affected hosts, timeline, plans, decisions) is an item each. The wake, unfinished-decision and
@@ -41,7 +42,8 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  *
  * TTL (`expiresAt`, epoch seconds) is set on rows that became history: a finished decision
  * record after 15 days (longer than SQS keeps a message), a resolved incident and its
- * affected-host and timeline rows after 400 days, a plan 30 days after its own TTL. dynalite
+ * affected-host and timeline rows after 400 days, a plan 30 days after its own TTL, a collect
+ * record 400 days after its host's last collect. dynalite
  * ignores TTL; DynamoDB deletes within a few days of the time.
  */
 const KeyAttribute = z.strictObject({ name: z.string().min(1), type: z.literal('S') });

@@ -14,8 +14,8 @@ import type {
 /**
  * The store port (docs/architecture.md §2): the state slices the core decides on, the outbox of the effects
  * it decided, the timers it set, and the projections people and agents read (incidents, their
- * affected hosts and timeline, signed plans, stats), plus the API's bearer tokens and the registry
- * of servers and their grants.
+ * affected hosts and timeline, signed plans, stats), plus the API's bearer tokens, the registry
+ * of servers and their grants, and what the collect route remembers of each sh agent's host.
  *
  * Why it looks like this:
  *
@@ -226,6 +226,20 @@ export interface StoredPlan {
   readonly plan: Plan;
   readonly revoked: boolean;
   readonly revokedAt?: string;
+  /** The signature of its lines for the sh agent (see {@link HostPlan}), when it was signed in lines. */
+  readonly linesSignature?: string;
+}
+
+/**
+ * A plan an agent may fetch, with the signature of its lines (events/plan-lines.ts `planLines`,
+ * base64 DER ECDSA P-256) for the sh agent's `GET /v1/agents/:hostId/plans?format=lines`. The
+ * lines signature is kept beside the plan, in the same row, never inside it: the JSON plan stays
+ * exactly the contract's. Absent for a plan issued before plans were signed in lines, or whose
+ * signer signs JSON only: such a plan is served as JSON alone.
+ */
+export interface HostPlan {
+  readonly plan: Plan;
+  readonly linesSignature?: string;
 }
 
 /** Filters of `GET /v1/incidents` and `faultline incidents` (docs/architecture.md §6). */
@@ -302,8 +316,11 @@ export interface ProjectionWriter {
   putAffectedHost(row: AffectedHost, revision: number): Promise<void>;
   /** Appends a timeline row; the same id twice is one row. */
   putTimeline(entry: TimelineEntry): Promise<void>;
-  /** Stores a signed plan; the first write of an id wins (a re-signed retry changes nothing). */
-  putPlan(plan: Plan): Promise<void>;
+  /**
+   * Stores a signed plan with the signature of its lines, when it was signed in lines (see
+   * {@link HostPlan}); the first write of an id wins (a re-signed retry changes nothing).
+   */
+  putPlan(plan: Plan, linesSignature?: string): Promise<void>;
   /** Marks a plan revoked, whether or not it is stored yet (a revoke drained before its issue still wins). */
   revokePlan(planId: string, hostId: string, at: string): Promise<void>;
 }
@@ -321,6 +338,8 @@ export interface ProjectionReader {
    * `now`, oldest first. (Whether one ran is the agent's to know: a plan id runs at most once.)
    */
   plansForHost(hostId: string, now: string): Promise<Plan[]>;
+  /** The same plans as {@link plansForHost}, each with the signature of its lines where it has one. */
+  hostPlans(hostId: string, now: string): Promise<HostPlan[]>;
   /** Counts and durations of the incidents opened in `[since, until]` (both optional). */
   stats(window?: { readonly since?: string; readonly until?: string }): Promise<IncidentStats>;
   /** The global pause, for `GET /v1/health` and the CLI. */
@@ -400,6 +419,44 @@ export interface HostRegistry {
   listHostRecords(): Promise<HostRecord[]>;
 }
 
+// ————————————————————————————————————————————— what the collect route remembers
+
+/**
+ * What the control plane remembers of a host whose sh agent posts the raw output of its tools
+ * (`POST /v1/agents/:hostId/collect`, docs/architecture.md §6): the Node agent keeps its last
+ * snapshot and its detection state on the host; the sh agent keeps none, so the control plane
+ * keeps them here, one record per host, replaced whole by each newer collect. The store neither
+ * reads nor judges `body` (the API's JSON, functions/api/collect.ts); it orders writes by the
+ * collect that made the record, so two collects of one host racing never both win.
+ */
+export interface CollectRecord {
+  readonly hostId: string;
+  /** The boot (`bootid`) and `seq` of the collect that made this record. */
+  readonly bootId: string;
+  readonly seq: number;
+  /** When it was written (RFC 3339): a host silent past its retention is forgotten. */
+  readonly storedAt: string;
+  /** What the route remembers, as JSON. */
+  readonly body: unknown;
+}
+
+/** The collect that made a stored record, as a conditional write names it. */
+export interface CollectMark {
+  readonly bootId: string;
+  readonly seq: number;
+}
+
+export interface CollectStore {
+  /** The host's record, or undefined before its first collect (or once forgotten). */
+  getCollect(hostId: string): Promise<CollectRecord | undefined>;
+  /**
+   * Writes the host's record whole: only if the stored one was made by the collect `expected`
+   * names, or, with `expected` undefined, only if none is stored. `conflict` otherwise (another
+   * collect of the host was written meanwhile: read it again); nothing was written.
+   */
+  putCollect(record: CollectRecord, expected: CollectMark | undefined): Promise<WriteOutcome>;
+}
+
 // ————————————————————————————————————————————— the whole store
 
 /** One store: DynamoDB in the cloud (./dynamodb-store.ts), one SQLite file locally (./sqlite-store.ts). */
@@ -409,7 +466,8 @@ export interface Store
     ProjectionWriter,
     ProjectionReader,
     TokenStore,
-    HostRegistry {
+    HostRegistry,
+    CollectStore {
   /**
    * Deletes rows past their retention (functions/adapters/store/projection.ts `RETENTION`) where
    * the backend has no TTL of its own (SQLite; sweep calls it). DynamoDB's TTL does it itself.

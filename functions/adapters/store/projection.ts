@@ -17,6 +17,8 @@ export const RETENTION = {
   incidentSeconds: 400 * 86_400,
   /** A plan, after its TTL ran out. */
   planSeconds: 30 * 86_400,
+  /** What the collect route remembers of a host, after its last collect: a host gone that long is forgotten. */
+  collectSeconds: 400 * 86_400,
 } as const;
 
 export const LIMITS = {

@@ -1,4 +1,5 @@
 import { ComposedStore } from './composed-store.ts';
+import { SqliteCollects } from './sqlite/collects.ts';
 import { SqliteFile } from './sqlite/database.ts';
 import { SqliteHosts } from './sqlite/hosts.ts';
 import { SqliteOutbox } from './sqlite/outbox.ts';
@@ -37,6 +38,7 @@ export class SqliteStore extends ComposedStore {
       reader: new SqliteProjectionReader(file),
       tokens: new SqliteTokens(file),
       hosts: new SqliteHosts(file),
+      collects: new SqliteCollects(file),
     });
     this.path = options.path;
     this.#file = file;

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PARSE_OUTPUTS } from '../../../events/index.ts';
+import { LspathOutput, LsvgOutput, PARSE_OUTPUTS } from '../../../events/index.ts';
 import { parseLdmList, toLdmOutput } from '../../../probes/ldm.ts';
+import { parseLspath, toLspathOutput } from '../../../probes/lspath.ts';
+import { parseLsvgLogicalVolumes, toLsvgOutput } from '../../../probes/lsvg.ts';
 import { parseMdstat, toMdstatOutput } from '../../../probes/mdstat.ts';
 import { parseMetastat, toMetastatOutput } from '../../../probes/metastat.ts';
 import { parseMultipath, toMultipathOutput } from '../../../probes/multipath.ts';
@@ -78,6 +80,54 @@ describe('faultline-agent parse', () => {
     expect(result.stderr).toContain(
       "multipath line 5: mpatha: path device 'dasda' is not a canonical disk name",
     );
+  });
+
+  it('prints the §6 lsvg JSON of lsvg -l: copies, and stale partitions null where lsvg -l does not count them', async () => {
+    const result = await agent(['parse', 'lsvg', join(AGENT_FIXTURES, 'lsvg/lsvg-l-rootvg-stale.txt')]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const printed = JSON.parse(result.stdout);
+    expect(LsvgOutput.strict().safeParse(printed).success).toBe(true);
+    expect(printed).toEqual(
+      toLsvgOutput(parseLsvgLogicalVolumes(fixtureText('lsvg/lsvg-l-rootvg-stale.txt'))),
+    );
+    expect(Object.keys(printed)).toEqual(['volumeGroups']);
+    expect(printed.volumeGroups[0].name).toBe('rootvg');
+    expect(printed.volumeGroups[0].logicalVolumes.slice(0, 2)).toEqual([
+      { name: 'hd5', copies: 2, stalePartitions: 0, state: 'closed/syncd' },
+      { name: 'hd6', copies: 2, stalePartitions: null, state: 'open/stale' },
+    ]);
+    expect(Object.keys(printed.volumeGroups[0].logicalVolumes[0]).sort()).toEqual(
+      ['copies', 'name', 'stalePartitions', 'state'].sort(),
+    );
+  });
+
+  it('prints the §6 lspath JSON of any lspath form, from stdin, with a Failed path and its connection', async () => {
+    const result = await agent(['parse', 'lspath'], fixtureText('lspath/path-id.txt'));
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(LspathOutput.strict().safeParse(printed).success).toBe(true);
+    expect(printed).toEqual(toLspathOutput(parseLspath(fixtureText('lspath/path-id.txt'))));
+    expect(printed.paths[3]).toEqual({
+      device: 'hdisk2',
+      parent: 'fscsi1',
+      status: 'Failed',
+      connection: '500507680b22ac1c,1000000000000',
+    });
+    const plain = JSON.parse(
+      (await agent(['parse', 'lspath', join(AGENT_FIXTURES, 'lspath/default.txt')])).stdout,
+    );
+    expect(plain.paths[1]).toEqual({ device: 'hdisk1', parent: 'vscsi1', status: 'Failed' });
+  });
+
+  it('reports the lsvg and lspath lines it skipped on stderr, without failing', async () => {
+    const lsvg = await agent(['parse', 'lsvg', join(AGENT_FIXTURES, 'lsvg/garbled.txt')]);
+    expect(lsvg.code).toBe(0);
+    expect(lsvg.stderr).toContain("lsvg line 6: rootvg: hd3: LV STATE 'half/open' not understood");
+    const lspath = await agent(['parse', 'lspath', join(AGENT_FIXTURES, 'lspath/garbled.txt')]);
+    expect(lspath.code).toBe(0);
+    expect(lspath.stderr).toContain("lspath line 4: 'sdb' is not an hdisk");
+    expect(JSON.parse(lspath.stdout).paths).toHaveLength(2);
   });
 
   it('is a usage error (2) for an unknown tool and a failure (1) for a file it cannot read', async () => {

@@ -140,6 +140,15 @@ describe('resolveAgentConfig', () => {
     );
   });
 
+  it('takes the AIX adapters an operator places, and names one that is not a failure domain', () => {
+    expect(
+      issuesOf({ ...agentConfigFile(), topology: { adapters: { vscsi1: 'vscsi:p770-a/vios2' } } }),
+    ).toEqual([]);
+    expect(issuesOf({ ...agentConfigFile(), topology: { adapters: { vscsi1: 'vios2' } } })[0]).toMatch(
+      /^topology\.adapters\.vscsi1: not a failure domain/,
+    );
+  });
+
   it('accepts relative paths nowhere', () => {
     expect(issuesOf({ ...agentConfigFile(), stateDir: 'state' })).toEqual([
       'stateDir: must be an absolute path',

@@ -136,6 +136,7 @@ describe(`the control plane on SQS and DynamoDB emulators (seed ${SEED})`, () =>
         signed.push(plan.id);
         return local.sign(plan);
       },
+      signLines: (lines) => local.signLines(lines),
       publicKeyPem: () => local.publicKeyPem(),
     };
     const pages: { event_action: string; dedup_key: string; routing_key: string }[] = [];

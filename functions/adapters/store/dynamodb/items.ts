@@ -39,6 +39,8 @@ export const planKey = (id: string): Key => ({ pk: `PLAN#${id}`, sk: 'PLAN' });
 export const tokenKey = (hash: string): Key => ({ pk: `TOKEN#${hash}`, sk: 'TOKEN' });
 /** A registered server's grant: its own partition, apart from the host's slice (`HOST#<id>`). */
 export const hostRecordKey = (hostId: string): Key => ({ pk: `SERVER#${hostId}`, sk: 'GRANT' });
+/** What the collect route remembers of an sh agent's host: its own partition too. */
+export const collectKey = (hostId: string): Key => ({ pk: `COLLECT#${hostId}`, sk: 'COLLECT' });
 
 /** Which of `shards` index partitions an item's index key goes to (stable: a hash of `text`). */
 export const shardOf = (text: string, shards: number): number =>

@@ -5,6 +5,7 @@ import { StoreRejectedError } from '../../errors.ts';
 import { hostListingPartition, INDEX_SHARDS } from '../dynamodb-table.ts';
 import type {
   AffectedHost,
+  HostPlan,
   IncidentDetail,
   IncidentQuery,
   IncidentRecord,
@@ -43,7 +44,7 @@ const toIncident = (item: Item): IncidentRecord => ({
   revision: Number(item.revision),
 });
 
-export class DynamoDbProjectionReader implements Omit<ProjectionReader, 'getControl'> {
+export class DynamoDbProjectionReader implements Omit<ProjectionReader, 'getControl' | 'plansForHost'> {
   readonly #table: TableClient;
 
   constructor(table: TableClient) {
@@ -150,10 +151,11 @@ export class DynamoDbProjectionReader implements Omit<ProjectionReader, 'getCont
       plan,
       revoked: item.revoked === true,
       ...(typeof item.revokedAt === 'string' ? { revokedAt: item.revokedAt } : {}),
+      ...(typeof item.linesSignature === 'string' ? { linesSignature: item.linesSignature } : {}),
     };
   }
 
-  async plansForHost(hostId: string, now: string): Promise<Plan[]> {
+  async hostPlans(hostId: string, now: string): Promise<HostPlan[]> {
     const at = sortableTime(now);
     const items = await this.#table.queryAll("read a host's plans", {
       IndexName: 'gsi1',
@@ -163,7 +165,13 @@ export class DynamoDbProjectionReader implements Omit<ProjectionReader, 'getCont
     return items.flatMap((item) => {
       if (item.revoked === true || typeof item.validUntil !== 'string' || item.validUntil <= at) return [];
       const plan = decodeJson<Plan>(item, 'body');
-      return plan === undefined ? [] : [plan];
+      if (plan === undefined) return [];
+      return [
+        {
+          plan,
+          ...(typeof item.linesSignature === 'string' ? { linesSignature: item.linesSignature } : {}),
+        },
+      ];
     });
   }
 

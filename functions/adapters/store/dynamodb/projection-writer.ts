@@ -103,7 +103,7 @@ export class DynamoDbProjectionWriter implements ProjectionWriter {
     );
   }
 
-  async putPlan(plan: Plan): Promise<void> {
+  async putPlan(plan: Plan, linesSignature?: string): Promise<void> {
     const validUntil = planValidUntil(plan);
     const values: Record<string, unknown> = {
       ':hostId': plan.hostId,
@@ -111,6 +111,7 @@ export class DynamoDbProjectionWriter implements ProjectionWriter {
       ':plansPk': `PLANS#${plan.hostId}`,
       ':plansSk': `${sortableTime(plan.issuedAt)}#${plan.id}`,
       ':expires': expiryOf(validUntil, RETENTION.planSeconds),
+      ...(linesSignature === undefined ? {} : { ':linesSignature': linesSignature }),
     };
     const payload = payloadUpdate('body', plan, values);
     await this.#table.update('write a plan', {
@@ -123,6 +124,7 @@ export class DynamoDbProjectionWriter implements ProjectionWriter {
           'gsi1pk = :plansPk',
           'gsi1sk = :plansSk',
           'expiresAt = :expires',
+          ...(linesSignature === undefined ? [] : ['linesSignature = :linesSignature']),
         ],
         [],
       ),

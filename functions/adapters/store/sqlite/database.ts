@@ -15,8 +15,11 @@ import { RETENTION } from '../projection.ts';
  *   `body` (writes and effects) and `done` (indices of the effects performed).
  * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
  *   (incident_id, host_id)` indexed by host and, for `waiting` rows, by incident; `timeline (id)`
- *   by incident and time; `plans (id)` by host; `tokens (hash)`; `hosts (host_id)`: the registry of
- *   servers and their grants (`registered_at` orders two grants of one host).
+ *   by incident and time; `plans (id)` by host, with the signature of each plan's lines
+ *   (`lines_signature`, for the sh agent); `tokens (hash)`; `hosts (host_id)`: the registry of
+ *   servers and their grants (`registered_at` orders two grants of one host); `collects (host_id)`:
+ *   what the collect route remembers of each sh agent's host (`boot_id` and `seq` of its last
+ *   collect, for the conditional write; purged once a host stayed silent past its retention).
  *
  * Times in indexed columns are normalised ISO strings, so they sort as text. Old rows are
  * deleted by {@link SqliteFile.purgeExpired} (sweep calls it) after the retention of
@@ -52,11 +55,23 @@ CREATE TABLE IF NOT EXISTS timeline (
 CREATE INDEX IF NOT EXISTS timeline_incident ON timeline (incident_id, at, id);
 CREATE TABLE IF NOT EXISTS plans (
   id TEXT PRIMARY KEY, host_id TEXT NOT NULL, issued_at TEXT, expires_at TEXT, body TEXT,
-  revoked INTEGER NOT NULL DEFAULT 0, revoked_at TEXT) WITHOUT ROWID;
+  revoked INTEGER NOT NULL DEFAULT 0, revoked_at TEXT, lines_signature TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS plans_host ON plans (host_id, issued_at, id);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, created_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hosts (host_id TEXT PRIMARY KEY, registered_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collects (
+  host_id TEXT PRIMARY KEY, boot_id TEXT NOT NULL, seq INTEGER NOT NULL, stored_at TEXT NOT NULL,
+  body TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS collects_stored ON collects (stored_at);
 `;
+
+/**
+ * Columns added to a table after files were made with it: `CREATE TABLE IF NOT EXISTS` leaves an
+ * older file's table as it was, so each is added when it is missing.
+ */
+const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: 'plans', column: 'lines_signature', definition: 'TEXT' },
+];
 
 /** What a projection row stores to order its writes (see `OutboxEffect` in ../port.ts). */
 export type RevisionRow = { revision: number; detected_at?: string };
@@ -86,6 +101,12 @@ export class SqliteFile {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       this.db.exec(SCHEMA);
+      for (const { table, column, definition } of ADDED_COLUMNS) {
+        const columns = this.db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all();
+        if (!columns.some((known) => known.name === column)) {
+          this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        }
+      }
     } catch (error) {
       throw wrap(`cannot open the store ${path}`, error);
     }
@@ -130,6 +151,9 @@ export class SqliteFile {
         removed += this.db.prepare('DELETE FROM affected WHERE incident_id = ?').run(id).changes;
         removed += this.db.prepare('DELETE FROM incidents WHERE id = ?').run(id).changes;
       }
+      removed += this.db
+        .prepare('DELETE FROM collects WHERE stored_at <= ?')
+        .run(new Date(nowMs - RETENTION.collectSeconds * 1000).toISOString()).changes;
       removed += this.db
         .prepare(
           'DELETE FROM plans WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND revoked_at <= ?)',

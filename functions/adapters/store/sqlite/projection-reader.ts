@@ -2,6 +2,7 @@ import type { Plan } from '../../../../events/index.ts';
 import type { HostSlice, TimelineEntry } from '../../../core/index.ts';
 import type {
   AffectedHost,
+  HostPlan,
   IncidentDetail,
   IncidentQuery,
   IncidentRecord,
@@ -24,7 +25,8 @@ import type { SqliteFile } from './database.ts';
 
 /**
  * The projections as the API, the CLI and the agents read them on SQLite (`ProjectionReader`,
- * but for `getControl`, which ../composed-store.ts reads from the control slice), and the host
+ * but for `getControl`, which ../composed-store.ts reads from the control slice, and
+ * `plansForHost`, which it reads from `hostPlans`), and the host
  * slices listed by their primary key for the topology (`listHosts`). A page reads
  * one row more than it gives: that row only says there is a next page, whose cursor is the
  * position of the last row given.
@@ -47,7 +49,7 @@ const pageOf = <Row extends { body: string }, T>(
   };
 };
 
-export class SqliteProjectionReader implements Omit<ProjectionReader, 'getControl'> {
+export class SqliteProjectionReader implements Omit<ProjectionReader, 'getControl' | 'plansForHost'> {
   readonly #file: SqliteFile;
 
   constructor(file: SqliteFile) {
@@ -146,9 +148,10 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   async getPlan(planId: string): Promise<StoredPlan | undefined> {
     const row = this.#file.read('read a plan', () =>
       this.#file.db
-        .prepare<[string], { body: string | null; revoked: number; revoked_at: string | null }>(
-          'SELECT body, revoked, revoked_at FROM plans WHERE id = ?',
-        )
+        .prepare<
+          [string],
+          { body: string | null; revoked: number; revoked_at: string | null; lines_signature: string | null }
+        >('SELECT body, revoked, revoked_at, lines_signature FROM plans WHERE id = ?')
         .get(planId),
     );
     if (row === undefined || row.body === null) return undefined;
@@ -156,18 +159,22 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
       plan: JSON.parse(row.body) as Plan,
       revoked: row.revoked === 1,
       ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
+      ...(row.lines_signature === null ? {} : { linesSignature: row.lines_signature }),
     };
   }
 
-  async plansForHost(hostId: string, now: string): Promise<Plan[]> {
+  async hostPlans(hostId: string, now: string): Promise<HostPlan[]> {
     const at = sortableTime(now);
     return this.#file.read('read a host plans', () =>
       this.#file.db
-        .prepare<[string, string], { body: string }>(
-          'SELECT body FROM plans WHERE host_id = ? AND revoked = 0 AND body IS NOT NULL AND expires_at > ? ORDER BY issued_at, id',
+        .prepare<[string, string], { body: string; lines_signature: string | null }>(
+          'SELECT body, lines_signature FROM plans WHERE host_id = ? AND revoked = 0 AND body IS NOT NULL AND expires_at > ? ORDER BY issued_at, id',
         )
         .all(hostId, at)
-        .map((row) => JSON.parse(row.body) as Plan),
+        .map((row) => ({
+          plan: JSON.parse(row.body) as Plan,
+          ...(row.lines_signature === null ? {} : { linesSignature: row.lines_signature }),
+        })),
     );
   }
 

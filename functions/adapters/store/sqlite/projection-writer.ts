@@ -7,7 +7,7 @@ import type { RevisionRow, SqliteFile } from './database.ts';
 /**
  * The projections as the outbox writes them on SQLite (`ProjectionWriter`): incidents and
  * affected-host rows upserted unless the stored revision is not older, timeline rows and plans
- * inserted once, a revoke recorded whether or not its plan is stored yet.
+ * (with the signature of their lines) inserted once, a revoke recorded whether or not its plan is stored yet.
  */
 export class SqliteProjectionWriter implements ProjectionWriter {
   readonly #file: SqliteFile;
@@ -77,16 +77,23 @@ export class SqliteProjectionWriter implements ProjectionWriter {
     });
   }
 
-  async putPlan(plan: Plan): Promise<void> {
+  async putPlan(plan: Plan, linesSignature?: string): Promise<void> {
     const expiresAt = planValidUntil(plan);
     this.#file.write('write a plan', () => {
       this.#file.db
         .prepare(
-          `INSERT INTO plans (id, host_id, issued_at, expires_at, body) VALUES (?, ?, ?, ?, ?)
+          `INSERT INTO plans (id, host_id, issued_at, expires_at, body, lines_signature) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at,
-             body = excluded.body WHERE plans.body IS NULL`,
+             body = excluded.body, lines_signature = excluded.lines_signature WHERE plans.body IS NULL`,
         )
-        .run(plan.id, plan.hostId, sortableTime(plan.issuedAt), expiresAt, JSON.stringify(plan));
+        .run(
+          plan.id,
+          plan.hostId,
+          sortableTime(plan.issuedAt),
+          expiresAt,
+          JSON.stringify(plan),
+          linesSignature ?? null,
+        );
     });
   }
 

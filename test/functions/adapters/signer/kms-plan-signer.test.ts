@@ -1,8 +1,9 @@
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanStep, UnsignedPlan } from '../../../../events/plan.ts';
+import { planLines } from '../../../../events/plan-lines.ts';
 import { planSigningBytes, verifyPlan } from '../../../../events/signing.ts';
 import {
   SignerKeyInvalidError,
@@ -197,6 +198,25 @@ describe('KmsPlanSigner', () => {
       MessageType: 'DIGEST',
       SigningAlgorithm: 'ECDSA_SHA_256',
     });
+  });
+
+  it("signs a plan's lines as their bytes (RAW), verifying with the same public key", async () => {
+    const requests: KmsRequest[] = [];
+    fakeKms(privateKey, requests);
+    const signer = new KmsPlanSigner({ client, keyId: KEY_ID });
+    const lines = planLines(unsignedPlan());
+    const signature = await signer.signLines(lines);
+    const bytes = Buffer.from(lines, 'utf8');
+    expect(verify('sha256', bytes, await signer.publicKeyPem(), Buffer.from(signature, 'base64'))).toBe(true);
+    const [request] = requests.filter((r) => r.target === 'TrentService.Sign');
+    expect(request?.body).toMatchObject({ Message: bytes.toString('base64'), MessageType: 'RAW' });
+  });
+
+  it('refuses to hand out a lines signature its key does not verify', async () => {
+    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    fakeKms(privateKey, [], { signature: (message) => sign('sha256', message, other) });
+    const signer = new KmsPlanSigner({ client, keyId: KEY_ID });
+    await expect(signer.signLines(planLines(unsignedPlan()))).rejects.toBeInstanceOf(SignerKeyInvalidError);
   });
 
   it('refuses to hand out a signature its key does not verify', async () => {

@@ -1,8 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, verify } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UnsignedPlan } from '../../../../events/plan.ts';
+import { planLines } from '../../../../events/plan-lines.ts';
 import { verifyPlan } from '../../../../events/signing.ts';
 import { SignerKeyInvalidError } from '../../../../functions/adapters/errors.ts';
 import {
@@ -38,6 +39,15 @@ describe('LocalPlanSigner', () => {
     expect(publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(verifyPlan(plan, publicKey)).toBe(true);
     expect({ ...plan, signature: undefined }).toEqual({ ...unsignedPlan(), signature: undefined });
+  });
+
+  it("signs a plan's lines over exactly their bytes with the same key", async () => {
+    const signer = new LocalPlanSigner({ dataDir });
+    const lines = planLines(unsignedPlan());
+    const signature = Buffer.from(await signer.signLines(lines), 'base64');
+    const publicKey = await signer.publicKeyPem();
+    expect(verify('sha256', Buffer.from(lines, 'utf8'), publicKey, signature)).toBe(true);
+    expect(verify('sha256', Buffer.from(`${lines} `, 'utf8'), publicKey, signature)).toBe(false);
   });
 
   it('reuses the key it created, across restarts', async () => {

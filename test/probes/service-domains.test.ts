@@ -4,7 +4,7 @@ import {
   domainRuns,
   serviceDomainChanges,
   serviceDomainRoles,
-} from '../../../agent/serve/service-domains.ts';
+} from '../../probes/service-domains.ts';
 
 const NOW = new Date('2026-11-22T03:10:00.000Z');
 const roles = new Map([['alternate', 'alternate' as const]]);

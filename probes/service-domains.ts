@@ -1,9 +1,10 @@
-import type { DomainRole, LdomsDomain } from '../../events/index.ts';
-import type { RecordedServiceDomain } from './serve-state.ts';
+import type { DomainRole, LdomsDomain } from '../events/index.ts';
 
 /**
  * How a control domain tells that a service domain stopped or came back (docs/architecture.md §3,
- * "Who says a server is down or back"), from two looks at `ldm list -p`. Pure.
+ * "Who says a server is down or back"), from two looks at `ldm list -p`. Pure: shared by the Node
+ * agent's control role (agent/serve/control-role.ts) and the control plane, which reads the sh
+ * agent's collect (./control-domain.ts).
  *
  * A service domain runs when it is `active` and its flags say neither starting or stopping
  * (column 1, `s`) nor transition (column 2, `t`: at OpenBoot, being reset, shutting down).
@@ -18,6 +19,13 @@ import type { RecordedServiceDomain } from './serve-state.ts';
  *
  * A domain seen for the first time is recorded, not announced; one no longer listed is forgotten.
  */
+
+/**
+ * What a control domain remembers of a service domain between two looks: whether it ran, and when
+ * it was last seen so with its uptime then. Kept across the agent's restarts (the Node agent's
+ * `serve.json`, the collect route's record of the sh agent's host).
+ */
+export type RecordedServiceDomain = { up: boolean; seenAt: string; uptimeSeconds: number | null };
 
 /** A domain as one look at `ldm list -p` shows it. */
 export type DomainSighting = LdomsDomain & { uptimeSeconds: number | null };
