@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { ArrayName, DeviceName, DiskName, Hctl, MapName, MetadeviceName, Wwid } from './names.ts';
-import { ArrayState, LdomsDomain, RaidLevel } from './storage.ts';
+import { ArrayState, LdomsDomain, LspathOutput, LsvgOutput, RaidLevel } from './storage.ts';
 
-/** The JSON `faultline-agent parse mdstat|multipath|metastat|ldm` prints (docs/architecture.md §6). */
+/**
+ * The JSON `faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath` prints
+ * (docs/architecture.md §6; the AIX shapes live beside the other AIX names in storage.ts).
+ */
 
 const Percent = z.number().min(0).max(100);
 const ToolText = z.string().max(64);
@@ -106,4 +109,6 @@ export const PARSE_OUTPUTS = {
   multipath: MultipathOutput,
   metastat: MetastatOutput,
   ldm: LdmOutput,
+  lsvg: LsvgOutput,
+  lspath: LspathOutput,
 } as const;

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
-import { LspathOutput, LsvgOutput, PARSE_OUTPUTS } from '../../events/index.ts';
+import { PARSE_OUTPUTS } from '../../events/index.ts';
 import { parseLdmList, toLdmOutput } from '../../probes/ldm.ts';
 import { parseLspath, toLspathOutput } from '../../probes/lspath.ts';
 import { parseLsvgLogicalVolumes, toLsvgOutput } from '../../probes/lsvg.ts';
@@ -24,11 +23,8 @@ const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|l
 
 type Parsed = { output: unknown; warnings: ProbeWarning[] };
 
-/** Every output `parse` prints, by tool: the §6 outputs of events/ and AIX's. */
-const OUTPUTS = { ...PARSE_OUTPUTS, lsvg: LsvgOutput, lspath: LspathOutput } as const satisfies Record<
-  string,
-  z.ZodType
->;
+/** Every output `parse` prints, by tool: the §6 outputs of events/. */
+const OUTPUTS = PARSE_OUTPUTS;
 
 const PARSERS: Readonly<Record<keyof typeof OUTPUTS, (text: string) => Parsed>> = {
   mdstat: (text) => {
