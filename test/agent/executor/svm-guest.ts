@@ -56,6 +56,21 @@ export const returnedGuest = (metadb: FakeReplica[] = THREE_PER_DISK): FakeHost 
   return host;
 };
 
+/** The guest's data disk `c0d2` and its mirror `d20` of `d21` (`c0d0s3`, primary) and `d22` (`c0d2s0`, in Maintenance). */
+export const withDataDisk = (model: FakeModel): FakeModel => {
+  model.solarisDisks = { ...model.solarisDisks, c0d2: { readable: true } };
+  model.svm?.mirrors.push({
+    name: 'd20',
+    blocks: 20_972_736,
+    resync: null,
+    submirrors: [
+      { name: 'd21', state: 'Okay', components: [{ device: 'c0d0s3', state: 'Okay' }] },
+      { name: 'd22', state: 'Needs maintenance', components: [{ device: 'c0d2s0', state: 'Maintenance' }] },
+    ],
+  });
+  return model;
+};
+
 /**
  * The guest with its data disk from the alternate domain too: mirror `d20` of `d21` (`c0d0s3`, from
  * the primary) and `d22` (`c0d2s0`, in Maintenance), and `metadb` replicas on both returned disks
@@ -69,17 +84,7 @@ export const returnedTwoDiskGuest = (
     ...replicas('c0d2s7', 1, 'apluo'),
   ],
 ): FakeHost => {
-  const model = guestModel(metadb);
-  model.solarisDisks = { ...model.solarisDisks, c0d2: { readable: true } };
-  model.svm?.mirrors.push({
-    name: 'd20',
-    blocks: 20_972_736,
-    resync: null,
-    submirrors: [
-      { name: 'd21', state: 'Okay', components: [{ device: 'c0d0s3', state: 'Okay' }] },
-      { name: 'd22', state: 'Needs maintenance', components: [{ device: 'c0d2s0', state: 'Maintenance' }] },
-    ],
-  });
+  const model = withDataDisk(guestModel(metadb));
   const host = createFakeHost(model);
   for (const readable of [false, true]) {
     host.update((changed) => {

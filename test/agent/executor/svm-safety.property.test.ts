@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../events/index.ts';
 import type { FakeReplica } from '../../../sim/fake-host/host-model.mjs';
 import { createFakeHost, type FakeHost } from '../../helpers/fake-host.ts';
-import { execute, guestModel, probeC0d1, replicas, restore } from './svm-guest.ts';
+import { execute, guestModel, probeC0d1, replicas, restore, withDataDisk } from './svm-guest.ts';
 
 /**
  * The SVM steps' safety, over random guests (replicas active, in error or inactive on three disks)
@@ -114,22 +114,6 @@ const diskOf = (slice: string) => slice.replace(/s\d+$/, '');
 const inError = (flags: string) => /[WRMDFSB]/.test(flags);
 const active = (flags: string) => flags.includes('a') && !inError(flags);
 
-/** The guest's mirrors: `d10` (`c0d1s0` returned) and `d20` over its data disk `c0d2` (`c0d2s0` returned). */
-const guestWithDataDisk = (metadb: FakeReplica[]) => {
-  const model = guestModel(metadb);
-  model.solarisDisks = { ...model.solarisDisks, c0d2: { readable: true } };
-  model.svm?.mirrors.push({
-    name: 'd20',
-    blocks: 20_972_736,
-    resync: null,
-    submirrors: [
-      { name: 'd21', state: 'Okay', components: [{ device: 'c0d0s3', state: 'Okay' }] },
-      { name: 'd22', state: 'Needs maintenance', components: [{ device: 'c0d2s0', state: 'Maintenance' }] },
-    ],
-  });
-  return model;
-};
-
 /**
  * Checks every `metadb -d` the run asked for against the replicas as they were then: its slice on
  * a disk this run re-enabled a component of, all in error, every replica off the repaired disks
@@ -180,7 +164,7 @@ describe('svm safety (property)', () => {
             .slice(0, spec.count)
             .map((kind) => ({ device: SLICES[index] ?? 'c0d0s7', flags: FLAGS[kind] })),
         );
-        const model = guestWithDataDisk(metadb);
+        const model = withDataDisk(guestModel(metadb));
         if (!shape.maintenance) {
           for (const submirror of model.svm?.mirrors[0]?.submirrors ?? []) {
             submirror.state = 'Okay';
@@ -252,7 +236,7 @@ describe('svm safety (property)', () => {
             ...replicas('c0d1s7', root, FLAGS.write),
             ...replicas('c0d2s7', data, FLAGS.write),
           ];
-          const host = createFakeHost(guestWithDataDisk(metadb), { programs: false });
+          const host = createFakeHost(withDataDisk(guestModel(metadb)), { programs: false });
           try {
             const { execution } = await execute(
               host,
