@@ -20,7 +20,8 @@
 #
 # The contract (docs/architecture.md §6):
 # - POST <apiUrl>/v1/agents/<hostId>/collect, `text/plain`, with `Authorization: Bearer <token>`:
-#   sections opened by `#faultline <section>`: `host` (key=value lines), the raw output of
+#   sections opened by `#faultline <section>`: `host` (key=value lines: the boot, `seq`, the
+#   plan actions it runs as `capabilities`, the plan running as `planid`), the raw output of
 #   `metastat`, `metastat -c`, `metadb -i` and, on a control domain, `ldm list -p` and
 #   `ldm list -o disk -p`; `progress` (planId, step, action, outcome, code, branch; TAB-separated)
 #   and `announce` (`going-down [reason]`). A body that cannot be posted stays in a bounded spool
@@ -975,10 +976,15 @@ host_section() {
   printf 'role=%s\n' "$CFG_ROLE"
   printf 'agentVersion=%s\n' "$AGENT_VERSION"
   printf 'intervalSeconds=%s\n' "$CFG_INTERVAL"
+  # The plan actions this agent runs (the heartbeat's `capabilities`): the planners send no other.
+  printf 'capabilities=%s\n' "$CAPABILITIES"
   printf 'bootid=%s\n' "$BOOT_ID"
   if [ -n "$BOOTED_AT" ]; then printf 'bootedAt=%s\n' "$BOOTED_AT"; fi
   printf 'seq=%s\n' "$1"
   printf 'time=%s\n' "$(format_time "$(now_epoch)")"
+  # The plan running while the tools ran (§3 `planid`): the control plane marks the storage
+  # changes of this collect as the plan's own work, as the Node agent marks detection's events.
+  if [ -n "$RUNNING_PLAN" ]; then printf 'planid=%s\n' "$RUNNING_PLAN"; fi
 }
 
 # The next seq, as `seq<TAB>zero-padded`; $1: write it (a collect that is spooled) or not (scan).
@@ -1535,6 +1541,8 @@ PARSED=
 P_ID=
 P_MODE=
 CYCLE_RAN_PLAN=no
+# The plan whose steps run now: the collects spooled meanwhile carry it as `planid`.
+RUNNING_PLAN=
 # The Solaris capabilities (agent/executor/plan-runner.ts capabilitiesFor('solaris')).
 CAPABILITIES='disk.probe svm.metareplace svm.wait-sync svm.metadb-restore'
 
@@ -1658,7 +1666,9 @@ admit_and_run() {
   sync 2>/dev/null
   say "plan $P_ID admitted ($P_MODE, incident $ar_incident, attempt $ar_attempt, wave $ar_wave)"
   CYCLE_RAN_PLAN=yes
+  RUNNING_PLAN=$P_ID
   run_plan
+  RUNNING_PLAN=
   say "plan $P_ID $PLAN_OUTCOME"
   printf 'finished %s %s\n' "$(format_time "$(now_epoch)")" "$PLAN_OUTCOME" >>"$ar_run/record"
 }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import {
   chmodSync,
@@ -12,6 +12,7 @@ import {
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { type PlanStep, planLines, signedPlanLines, type UnsignedPlan } from '../../events/index.ts';
 import { ldomsLayout } from '../../sim/fake-host/fake-ldm.mjs';
@@ -67,11 +68,42 @@ export type ShAgentHost = {
   configure: (settings?: Record<string, string | undefined>) => void;
   /** Runs the agent with its configuration under `shell`. */
   run: (shell: Shell, args: readonly string[]) => Promise<AgentRun>;
+  /**
+   * Starts the agent's `run` loop under `shell` as a child process (its own process group), as SMF
+   * would: it collects, posts, fetches and runs plans every `intervalSeconds` until stopped.
+   */
+  start: (shell: Shell) => RunningAgent;
   /** The files waiting in the agent's spool. */
   spooled: () => string[];
 };
 
+/** The agent's `run` loop in a child process. */
+export type RunningAgent = {
+  readonly child: ChildProcess;
+  /** What it wrote to stderr so far (its log). */
+  log: () => string;
+  /**
+   * SIGTERM to its process group (the agent, the tool it waits on, its watcher), SIGKILL to what is
+   * left after 5 s; resolves once the group is gone.
+   */
+  stop: () => Promise<void>;
+};
+
 export const TOKEN = 'fl_agent_0123456789abcdef0123456789abcdef';
+
+/**
+ * `sh -c` of the watcher of a started agent: `$1` the test's pid, the rest the agent's command. It
+ * waits on the real `/bin/sleep` (the agent's PATH starts with the fake host's).
+ */
+const WATCHER = [
+  'parent=$1',
+  'shift',
+  '"$@" &',
+  'agent=$!',
+  'while kill -0 "$parent" 2>/dev/null && kill -0 "$agent" 2>/dev/null; do /bin/sleep 1; done',
+  'kill -TERM 0 2>/dev/null',
+  'wait',
+].join('\n');
 
 const writeExecutable = (path: string, text: string): void => {
   writeFileSync(path, text);
@@ -100,6 +132,14 @@ export const shAgentHost = (
      * boot record as Solaris prints it (`system boot  Nov 20 08:00`, here in UTC as TZ=UTC0 asks).
      */
     bootFrom?: 'kstat' | 'who';
+    /** The agent token in its token file (default {@link TOKEN}, the stub's). */
+    token?: string;
+    /** The plans' public key (PEM) the agent verifies with (default: a key pair made here). */
+    planPublicKeyPem?: string;
+    /** A control domain's guests, by domain name (default `ldg1`, `ldg2`). */
+    guests?: string[];
+    /** How long a control domain's alternate service domain boots after `ldm start` (default 60 s). */
+    serviceDomainBootSeconds?: number;
   } = {},
 ): ShAgentHost => {
   const host = createFakeHost({ ...model, platform: 'solaris' });
@@ -137,13 +177,22 @@ import(${JSON.stringify(hostModel)}).then(({ advance, loadModel, saveModel, save
   }
   if (options.role === 'control') {
     installServerTools(serverBin, host.root);
-    saveServerModel(host.root, { now: null, ldoms: ldomsLayout({ guests: ['ldg1', 'ldg2'] }), vios: null });
+    saveServerModel(host.root, {
+      now: null,
+      ldoms: ldomsLayout({
+        guests: options.guests ?? ['ldg1', 'ldg2'],
+        ...(options.serviceDomainBootSeconds === undefined
+          ? {}
+          : { bootSeconds: options.serviceDomainBootSeconds }),
+      }),
+      vios: null,
+    });
   }
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKeyPath = join(base, 'plan-key.pub.pem');
-  writeFileSync(publicKeyPath, publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(publicKeyPath, options.planPublicKeyPem ?? publicKey.export({ type: 'spki', format: 'pem' }));
   const tokenPath = join(base, 'agent.token');
-  writeFileSync(tokenPath, `${TOKEN}\n`);
+  writeFileSync(tokenPath, `${options.token ?? TOKEN}\n`, { mode: 0o600 });
   const stateDir = join(base, 'sh-state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const configPath = join(base, 'agent.conf');
@@ -175,13 +224,14 @@ import(${JSON.stringify(hostModel)}).then(({ advance, loadModel, saveModel, save
     '/usr/bin',
     '/bin',
   ];
+  const env = { PATH: path.join(':'), TMPDIR: join(base, 'tmp'), HOME: base, LANG: 'C' };
   const run: ShAgentHost['run'] = (shell, args) =>
     new Promise((resolve) => {
       execFile(
         shell.command,
         [...shell.args, SH_AGENT, ...args, '--config', configPath],
         {
-          env: { PATH: path.join(':'), TMPDIR: join(base, 'tmp'), HOME: base, LANG: 'C' },
+          env,
           timeout: 90_000,
           maxBuffer: 16 * 1024 * 1024,
         },
@@ -193,6 +243,51 @@ import(${JSON.stringify(hostModel)}).then(({ advance, loadModel, saveModel, save
           }),
       );
     });
+  const start: ShAgentHost['start'] = (shell) => {
+    // The agent runs under a watcher, leader of their process group, that ends the group when this
+    // test process goes away without stopping it (a worker killed), or when the agent exits: a
+    // `run` loop never outlives its test.
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        WATCHER,
+        'faultline-agent-watcher',
+        String(process.pid),
+        shell.command,
+        ...shell.args,
+        SH_AGENT,
+        'run',
+        '--config',
+        configPath,
+      ],
+      { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    child.stderr?.on('data', (chunk) => {
+      log += chunk;
+    });
+    const group = child.pid;
+    const signal = (name: NodeJS.Signals | 0): boolean => {
+      if (group === undefined) return false;
+      try {
+        process.kill(-group, name);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return {
+      child,
+      log: () => log,
+      stop: async () => {
+        signal('SIGTERM');
+        const deadline = Date.now() + 5_000;
+        while (signal(0) && Date.now() < deadline) await delay(50);
+        signal('SIGKILL');
+      },
+    };
+  };
   const spooled = () => {
     const spool = join(stateDir, 'spool');
     return existsSync(spool) ? readdirSync(spool).filter((name) => name.endsWith('.collect')) : [];
@@ -208,6 +303,7 @@ import(${JSON.stringify(hostModel)}).then(({ advance, loadModel, saveModel, save
     stopFile,
     configure,
     run,
+    start,
     spooled,
   };
 };
@@ -385,7 +481,7 @@ export const hostFields = (body: string): Record<string, string> =>
   );
 
 /** Every progress line posted, in order, as `[planId, step, action, outcome, code, branch]`. */
-export const progressLines = (collects: readonly CollectPost[]): string[][] =>
+export const progressLines = (collects: readonly Pick<CollectPost, 'body'>[]): string[][] =>
   collects.flatMap((collect) =>
     (sectionsOf(collect.body).find((section) => section.name === 'progress')?.lines ?? []).map((line) =>
       line.split('\t'),
@@ -393,7 +489,7 @@ export const progressLines = (collects: readonly CollectPost[]): string[][] =>
   );
 
 /** The progress of one plan as `step action outcome [code]` strings (the branch is `steps` unless said). */
-export const progressOf = (collects: readonly CollectPost[], planId: string): string[] =>
+export const progressOf = (collects: readonly Pick<CollectPost, 'body'>[], planId: string): string[] =>
   progressLines(collects)
     .filter(([id]) => id === planId)
     .map(([, step, action, outcome, code, branch]) =>
