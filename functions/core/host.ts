@@ -47,7 +47,12 @@ export const freshDomain = (failureDomain: string): DomainSlice => ({
 export const isNewer = (watermark: Watermark | undefined, seq: number): boolean =>
   watermark === undefined || seq > watermark.seq;
 
-export const pathKey = (map: string, path: string): string => `${map}/${path}`;
+/**
+ * A path record's key: its map, its device and its SCSI address. The address keeps apart the legs
+ * an AIX host reports under one name (MPIO names the hdisk, not the path: `hdisk2` through
+ * `vscsi0` and through `vscsi1`), each leg its own record.
+ */
+export const pathKey = (map: string, path: string, hctl: string): string => `${map}/${path}@${hctl}`;
 
 const IN_SYNC: Member['state'] = 'in-sync';
 const HEALTHY_PATH_STATES = new Set(['active', 'ghost']);
@@ -121,7 +126,7 @@ export const applyMirrorEvent = (
 
 /** Applies a path event to its path if it is newer than what the host slice holds. */
 export const applyPathEvent = (host: HostSlice, event: PathLost | PathRestored, at: string): boolean => {
-  const key = pathKey(event.data.map, event.data.path);
+  const key = pathKey(event.data.map, event.data.path, event.data.hctl);
   const previous = host.paths[key];
   const sighting = { state: event.data.state, seq: event.seq, at };
   if (!isNewer(previous?.watermark, event.seq)) {
@@ -186,7 +191,7 @@ export const applyHeartbeat = (host: HostSlice, event: HostHeartbeat, at: string
   }
   const paths = new Set<string>();
   for (const report of event.data.paths) {
-    const key = pathKey(report.map, report.path);
+    const key = pathKey(report.map, report.path, report.hctl);
     paths.add(key);
     const previous = host.paths[key];
     if (!isNewer(previous?.watermark, event.seq)) {
@@ -254,7 +259,7 @@ export const isHealthyOn = (host: HostSlice, failureDomain: string): boolean => 
 };
 
 /**
- * Whether a resource a local fault names (`array:<name>` or `path:<map>/<path>`) is healthy again on
+ * Whether a resource a local fault names (`array:<name>` or `path:<map>/<path>@<hctl>`) is healthy again on
  * the host: what both a host's reconcile after an event and its hold-down timer ask.
  */
 export const isResourceHealthy = (host: HostSlice, resource: string): boolean => {

@@ -342,7 +342,7 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
         onSymptom(
           txn,
           host,
-          `path:${pathKey(event.data.map, event.data.path)}`,
+          `path:${pathKey(event.data.map, event.data.path, event.data.hctl)}`,
           event.data.failureDomain,
           at,
         );

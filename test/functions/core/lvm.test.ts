@@ -165,6 +165,32 @@ describe('planFor on an AIX client (lvm)', () => {
   });
 });
 
+describe('the MPIO legs of one hdisk in the core', () => {
+  it('keeps each leg of hdisk2 its own record, by address: the leg through vios2 fails while the one through vios1 stays enabled', () => {
+    const aix = new AixClient('aixdb09', ['hd4']);
+    const leg = (hctl: string, failureDomain: string, state: PathReport['state']): PathReport => ({
+      map: 'hdisk2',
+      wwid: '00f6db0a8d2e4c19',
+      path: 'hdisk2',
+      hctl,
+      failureDomain,
+      state,
+    });
+    const host = sliceAfter(
+      aix.hostId,
+      aix.heartbeat(at(10), { paths: [leg('0:1:0:0', VIOS1, 'active'), leg('1:1:1:0', VIOS2, 'active')] }),
+      aix.heartbeat(at(130), { paths: [leg('0:1:0:0', VIOS1, 'active'), leg('1:1:1:0', VIOS2, 'failed')] }),
+    );
+    expect(
+      Object.values(host.paths)
+        .map((record) => `${record.path} ${record.hctl} ${record.failureDomain} ${record.state}`)
+        .sort(),
+    ).toEqual([`hdisk2 0:1:0:0 ${VIOS1} active`, `hdisk2 1:1:1:0 ${VIOS2} failed`]);
+    // The failed leg through vios2 is paged for (AIX runs no plan action), not planned.
+    expect(planOn(host)).toMatchObject({ kind: 'refuse' });
+  });
+});
+
 describe('criticalReason on an lvm array', () => {
   const record = (hdisk0: Member['state'], hdisk1: Member['state']): ArrayRecord => ({
     array: 'hd4',

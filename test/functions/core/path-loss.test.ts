@@ -3,7 +3,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { FaultlineEvent, PathState } from '../../../events/index.ts';
-import { applyPathEvent, freshHost, pathKey } from '../../../functions/core/host.ts';
+import { applyPathEvent, freshHost } from '../../../functions/core/host.ts';
 import { toMs } from '../../../functions/core/index.ts';
 import type { PathRecord } from '../../../functions/core/model.ts';
 import { at } from '../../helpers/core-fleet.ts';
@@ -27,7 +27,7 @@ const recordAfter = (reports: readonly FaultlineEvent[]): PathRecord | undefined
     if (report.type === 'path.lost' || report.type === 'path.restored')
       applyPathEvent(host, report, report.time);
   }
-  return host.paths[pathKey('mpatha', 'sdq')];
+  return Object.values(host.paths).find((record) => record.map === 'mpatha' && record.path === 'sdq');
 };
 
 /** A sequence of states and an order to deliver it in. */
