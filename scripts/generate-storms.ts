@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryWorld } from '../cli/replay/memory-world.ts';
-import type { FaultlineEvent, Member, MirrorDegraded, UnsignedPlan } from '../events/index.ts';
+import type { FaultlineEvent, Member, UnsignedPlan } from '../events/index.ts';
 import { DEFAULT_CORE_CONFIG } from '../functions/core/index.ts';
+import { AixClient } from '../test/helpers/core-aix.ts';
 import {
   Agent,
   at,
@@ -605,57 +606,7 @@ const sanPortOfflineLeg = (): FaultlineEvent[] => {
   );
 };
 
-/**
- * An AIX client whose rootvg mirrors `hdisk0` (vios1) and `hdisk1` (vios2), as its agent reports it
- * (agent/scan/aix-scan.ts): each mirrored logical volume an array of kind `lvm`, the copy on a disk
- * LVM marked missing `faulty`. It runs no plan action: no runbook acts on AIX yet.
- */
-class AixClient extends Agent {
-  static readonly VOLUMES = ['hd2', 'hd4', 'hd9var'] as const;
-
-  members(hdisk1: Member['state']): Member[] {
-    return [
-      { device: 'hdisk0', disk: 'hdisk0', state: 'in-sync', failureDomain: vscsi('vios1') },
-      { device: 'hdisk1', disk: 'hdisk1', state: hdisk1, failureDomain: vscsi('vios2') },
-    ];
-  }
-
-  heartbeat(time: string, stale: boolean): FaultlineEvent {
-    return this.event(
-      'host.heartbeat',
-      this.hostId,
-      {
-        platform: 'aix',
-        role: 'client',
-        agentVersion: '0.1.0',
-        intervalSeconds: 60,
-        capabilities: [],
-        arrays: AixClient.VOLUMES.map((volume) => ({
-          array: volume,
-          kind: 'lvm' as const,
-          level: 'raid1',
-          state: stale ? ('degraded' as const) : ('clean' as const),
-          members: this.members(stale ? 'faulty' : 'in-sync'),
-        })),
-        paths: [],
-        disks: [
-          { disk: 'hdisk0', driver: 'vscsi', failureDomain: vscsi('vios1') },
-          { disk: 'hdisk1', driver: 'vscsi', failureDomain: vscsi('vios2') },
-        ],
-      },
-      time,
-    );
-  }
-
-  stale(volume: string, time: string): MirrorDegraded {
-    return this.event(
-      'mirror.degraded',
-      volume,
-      { array: volume, kind: 'lvm', level: 'raid1', members: this.members('faulty') },
-      time,
-    );
-  }
-}
+const AIX_VOLUMES = ['hd2', 'hd4', 'hd9var'] as const;
 
 /**
  * AIX observed (issue 15): vios2 IPLs under four Linux md clients and three AIX clients whose
@@ -666,7 +617,7 @@ class AixClient extends Agent {
 const aixVios2StaleCopy = (): FaultlineEvent[] => {
   const rng = random(20261501);
   const linux = ['lnxaix01', 'lnxaix02', 'lnxaix03', 'lnxaix04'].map((name) => new VscsiClient(name, rng));
-  const aix = ['aixprd01', 'aixprd02', 'aixprd03'].map((name) => new AixClient(name));
+  const aix = ['aixprd01', 'aixprd02', 'aixprd03'].map((name) => new AixClient(name, AIX_VOLUMES));
   const vios2 = new HostingPartition('vios2', vscsi('vios2'));
   const script: { time: number; event: FaultlineEvent }[] = [];
   for (let beat = 0; beat <= 2400; beat += 60) {
@@ -679,13 +630,13 @@ const aixVios2StaleCopy = (): FaultlineEvent[] => {
   });
   aix.forEach((client, index) => {
     const offset = 2 + index * 0.01;
-    script.push({ time: offset, event: client.heartbeat(at(offset), false) });
+    script.push({ time: offset, event: client.heartbeat(at(offset)) });
     const staleAt = 130 + rng.int(0, 20);
-    AixClient.VOLUMES.forEach((volume, order) => {
+    AIX_VOLUMES.forEach((volume, order) => {
       script.push({ time: staleAt + order * 0.1, event: client.stale(volume, at(staleAt + order * 0.1)) });
     });
     for (let beat = staleAt + 30; beat <= 2400; beat += 60)
-      script.push({ time: beat, event: client.heartbeat(at(beat), true) });
+      script.push({ time: beat, event: client.heartbeat(at(beat), { stale: true }) });
   });
   script.push({ time: 700, event: vios2.iplCompleted(at(700), at(690)) });
   const byId = new Map(linux.map((client) => [client.hostId, client]));

@@ -141,6 +141,30 @@ export const probeForStep = (step: PlanStep, probes: PlanProbes): DiskProbeStep 
   );
 };
 
+/** The branch of the plan (`steps` or `fastPath`) that holds `step`. */
+export const branchOf = (context: StepContext, step: PlanStep): readonly PlanStep[] => {
+  const fastPath = context.plan.fastPath ?? [];
+  return fastPath.includes(step) ? fastPath : context.plan.steps;
+};
+
+/**
+ * The steps of `step`'s branch before it. The executor runs a branch in order and stops at the
+ * first step that fails or is refused (plan-executor.ts), so each of them succeeded in this run,
+ * or was skipped (a dry-run's "would run").
+ */
+export const stepsBefore = (context: StepContext, step: PlanStep): readonly PlanStep[] => {
+  const branch = branchOf(context, step);
+  const at = branch.indexOf(step);
+  return at < 0 ? [] : branch.slice(0, at);
+};
+
+/** The steps of `step`'s branch after it: what this run has yet to do. */
+export const stepsAfter = (context: StepContext, step: PlanStep): readonly PlanStep[] => {
+  const branch = branchOf(context, step);
+  const at = branch.indexOf(step);
+  return at < 0 ? [] : branch.slice(at + 1);
+};
+
 export type StepOutcome = 'succeeded' | 'failed' | 'skipped' | 'refused';
 
 export type StepResult = {

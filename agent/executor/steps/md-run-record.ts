@@ -1,5 +1,5 @@
 import type { DiskVerifyStep, PlanStep } from '../../../events/index.ts';
-import type { StepContext } from '../step-context.ts';
+import { type StepContext, stepsAfter, stepsBefore } from '../step-context.ts';
 
 /**
  * What this run of a plan has done, for the guards of `md.zero-superblock` (§4) that depend on
@@ -60,34 +60,16 @@ export const recordZeroing = (context: StepContext, array: string, member: strin
 export const zeroedInThisRun = (context: StepContext, array: string, member: string): boolean =>
   zeroings.get(context)?.has(key(array, member)) === true;
 
-/**
- * The steps of the branch `step` belongs to that come before it in this run. The executor runs a
- * branch in order and stops at the first step that fails or is refused (plan-executor.ts), so
- * every step returned here succeeded, or was skipped (a dry-run's "would run").
- */
-const stepsBefore = (context: StepContext, step: PlanStep): readonly PlanStep[] => {
-  const fast = context.plan.fastPath?.indexOf(step) ?? -1;
-  if (fast >= 0) return (context.plan.fastPath ?? []).slice(0, fast);
-  const index = context.plan.steps.indexOf(step);
-  return index > 0 ? context.plan.steps.slice(0, index) : [];
-};
-
 /** Whether an `md.remove` of `member` from `array` comes after `step` in its branch of this plan. */
 export const removalPlannedAfter = (
   context: StepContext,
   step: PlanStep,
   array: string,
   member: string,
-): boolean => {
-  const branch = context.plan.fastPath?.includes(step) === true ? context.plan.fastPath : context.plan.steps;
-  const index = branch.indexOf(step);
-  return (
-    index >= 0 &&
-    branch
-      .slice(index + 1)
-      .some((later) => later.action === 'md.remove' && later.array === array && later.member === member)
+): boolean =>
+  stepsAfter(context, step).some(
+    (later) => later.action === 'md.remove' && later.array === array && later.member === member,
   );
-};
 
 /** The last `disk.verify` of `disk` that passed earlier in this run, or null. */
 export const verifiedBefore = (context: StepContext, step: PlanStep, disk: string): DiskVerifyStep | null => {

@@ -15,11 +15,13 @@ import { readMetadb, readMetastat } from '../host-view.ts';
 import { metadbProblem, metadbRestoreRefusal } from '../metadb.ts';
 import { toolMessage } from '../programs.ts';
 import {
+  branchOf,
   failed,
   refused,
   runAction,
   type StepContext,
   type StepResult,
+  stepsBefore,
   succeeded,
   wouldRun,
 } from '../step-context.ts';
@@ -220,19 +222,6 @@ export const svmWaitSync = async (step: SvmWaitSyncStep, context: StepContext): 
     }
     await clock.sleep(timing.syncPollMs, host.signal);
   }
-};
-
-/** The branch of the plan that holds `step`. */
-const branchOf = (context: StepContext, step: PlanStep): PlanStep[] => {
-  const fastPath = context.plan.fastPath ?? [];
-  return fastPath.includes(step) ? fastPath : context.plan.steps;
-};
-
-/** The branch of the plan that holds `step`, up to it: what ran before it in this run. */
-const stepsBefore = (context: StepContext, step: PlanStep): PlanStep[] => {
-  const branch = branchOf(context, step);
-  const at = branch.indexOf(step);
-  return at < 0 ? [] : branch.slice(0, at);
 };
 
 /**
