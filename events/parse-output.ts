@@ -3,7 +3,7 @@ import { ArrayName, DeviceName, DiskName, Hctl, MapName, MetadeviceName, Wwid } 
 import { ArrayState, LdomsDomain, LspathOutput, LsvgOutput, RaidLevel } from './storage.ts';
 
 /**
- * The JSON `faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath` prints
+ * The JSON `faultline-agent parse mdstat|multipath|metastat|metadb|ldm|lsvg|lspath` prints
  * (docs/architecture.md §6; the AIX shapes live beside the other AIX names in storage.ts).
  */
 
@@ -103,11 +103,28 @@ export type MetastatOutput = z.infer<typeof MetastatOutput>;
 export const LdmOutput = z.object({ domains: z.array(LdomsDomain) });
 export type LdmOutput = z.infer<typeof LdmOutput>;
 
+/**
+ * A state database replica of `metadb -i` (§6 `parse metadb`): its slice (`c0d1s7`), its flag
+ * letters as printed without the blanks between them (`amluo`, `Wpl`), whether SVM commits to it
+ * (`a` and no error) and whether it carries an error flag (`W`, `R`, `M`, `D`, `F`, `S`, `B`).
+ */
+export const MetadbReplicaOutput = z.object({
+  slice: DeviceName,
+  flags: z.string().regex(/^[A-Za-z]{0,20}$/, 'not metadb flag letters such as amluo'),
+  active: z.boolean(),
+  errors: z.boolean(),
+});
+export type MetadbReplicaOutput = z.infer<typeof MetadbReplicaOutput>;
+
+export const MetadbOutput = z.object({ replicas: z.array(MetadbReplicaOutput) });
+export type MetadbOutput = z.infer<typeof MetadbOutput>;
+
 /** The §6 outputs by the tool name `parse` takes. */
 export const PARSE_OUTPUTS = {
   mdstat: MdstatOutput,
   multipath: MultipathOutput,
   metastat: MetastatOutput,
+  metadb: MetadbOutput,
   ldm: LdmOutput,
   lsvg: LsvgOutput,
   lspath: LspathOutput,

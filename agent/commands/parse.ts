@@ -4,13 +4,15 @@ import { parseLdmList, toLdmOutput } from '../../probes/ldm.ts';
 import { parseLspath, toLspathOutput } from '../../probes/lspath.ts';
 import { parseLsvgLogicalVolumes, toLsvgOutput } from '../../probes/lsvg.ts';
 import { parseMdstat, toMdstatOutput } from '../../probes/mdstat.ts';
+import { parseMetadb, replicaActive, replicaInError, replicaSlice } from '../../probes/metadb.ts';
 import { parseMetastat, toMetastatOutput } from '../../probes/metastat.ts';
 import { parseMultipath, toMultipathOutput } from '../../probes/multipath.ts';
 import type { ProbeWarning } from '../../probes/tool-text.ts';
+import { WARNING_TEXT_LIMIT } from '../../probes/tool-text.ts';
 import { EXIT } from './exit.ts';
 
 /**
- * `faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath [FILE]` (docs/architecture.md
+ * `faultline-agent parse mdstat|multipath|metastat|metadb|ldm|lsvg|lspath [FILE]` (docs/architecture.md
  * §6): one tool's output, from FILE or stdin, printed as exactly the §6 JSON. `lsvg` reads `lsvg -l
  * <vg>...` (a stale LV's `stalePartitions` is null: `lsvg -l` does not count them); `lspath` reads
  * the default form and `-F "name [path_id] parent connection status"`. Lines the parser could not
@@ -19,7 +21,7 @@ import { EXIT } from './exit.ts';
  * cannot be read is a failure (1).
  */
 
-const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|ldm|lsvg|lspath [FILE]\n';
+const USAGE = 'usage: faultline-agent parse mdstat|multipath|metastat|metadb|ldm|lsvg|lspath [FILE]\n';
 
 type Parsed = { output: unknown; warnings: ProbeWarning[] };
 
@@ -38,6 +40,24 @@ const PARSERS: Readonly<Record<keyof typeof OUTPUTS, (text: string) => Parsed>> 
   metastat: (text) => {
     const reading = parseMetastat(text);
     return { output: toMetastatOutput(reading), warnings: reading.warnings };
+  },
+  metadb: (text) => {
+    const reading = parseMetadb(text);
+    return {
+      output: {
+        replicas: reading.replicas.map((replica) => ({
+          slice: replicaSlice(replica),
+          flags: replica.flags,
+          active: replicaActive(replica),
+          errors: replicaInError(replica),
+        })),
+      },
+      warnings: reading.messages.map((message) => ({
+        line: 0,
+        text: message.slice(0, WARNING_TEXT_LIMIT),
+        reason: `not a replica line: ${message.slice(0, WARNING_TEXT_LIMIT)}`,
+      })),
+    };
   },
   ldm: (text) => {
     const reading = parseLdmList(text);

@@ -102,6 +102,15 @@ describe('faultline-agent parse', () => {
     );
   });
 
+  it('prints the §6 metadb JSON of metadb -i: each replica with its slice, flags, active and errors', async () => {
+    const result = await agent(['parse', 'metadb', join(AGENT_FIXTURES, 'metadb/replicas-in-error.txt')]);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.replicas).toHaveLength(6);
+    expect(printed.replicas[0]).toEqual({ slice: 'c0d0s7', flags: 'ampluo', active: true, errors: false });
+    expect(printed.replicas[5]).toEqual({ slice: 'c0d1s7', flags: 'Wpl', active: false, errors: true });
+  });
+
   it('prints the §6 lspath JSON of any lspath form, from stdin, with a Failed path and its connection', async () => {
     const result = await agent(['parse', 'lspath'], fixtureText('lspath/path-id.txt'));
     expect(result.code).toBe(0);
