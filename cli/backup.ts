@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { DATA_FILES } from '../local/control-plane.ts';
 import type { Streams } from './streams.ts';
 
 /**
  * `faultline backup <file> [--data .faultline]`: an online backup of the local runtime's SQLite
- * file (store, queues and delivery log), consistent while the control plane keeps running.
+ * files, consistent while the control plane keeps running: the store into `<file>`, and the queues
+ * with notify's delivery log into `<file>.queues` (restore them as `faultline.db` and `queues.db`).
  */
 export const runBackup = async (args: readonly string[], streams: Streams): Promise<number> => {
   let parsed: { values: { data?: string | undefined }; positionals: string[] };
@@ -34,5 +36,15 @@ export const runBackup = async (args: readonly string[], streams: Streams): Prom
     await store.close();
   }
   streams.stdout(`backed up ${database} to ${file}\n`);
+  const queues = join(parsed.values.data ?? '.faultline', DATA_FILES.queues);
+  if (existsSync(queues)) {
+    const db = new Database(queues, { readonly: true, fileMustExist: true });
+    try {
+      await db.backup(`${file}.queues`);
+    } finally {
+      db.close();
+    }
+    streams.stdout(`backed up ${queues} to ${file}.queues\n`);
+  }
   return 0;
 };

@@ -26,8 +26,13 @@ export const RuntimeConfig = z.strictObject({
   sweepIntervalSeconds: Seconds.default(5),
   queues: z
     .strictObject({
-      /** Records per batch handed to correlate and notify, as a Lambda event source mapping's batch size. */
-      batchSize: z.int().min(1).max(10).default(10),
+      /**
+       * Records per batch handed to correlate, as a Lambda event source mapping's batch size (up to
+       * 10,000 with a batching window): each batch is one store commit on this runtime.
+       */
+      batchSize: z.int().min(1).max(10_000).default(200),
+      /** Records per batch handed to notify. */
+      notifyBatchSize: z.int().min(1).max(10).default(10),
       /** How long a received batch stays invisible before it comes back (redelivery). */
       visibilityTimeoutSeconds: z.int().min(1).max(43_200).default(60),
       /** Receives before a record moves to its dead-letter queue. */
@@ -35,7 +40,13 @@ export const RuntimeConfig = z.strictObject({
       /** The longest a consumer waits for a message before it looks again. */
       waitTimeSeconds: z.int().min(0).max(20).default(1),
     })
-    .default({ batchSize: 10, visibilityTimeoutSeconds: 60, maxReceiveCount: 5, waitTimeSeconds: 1 }),
+    .default({
+      batchSize: 200,
+      notifyBatchSize: 10,
+      visibilityTimeoutSeconds: 60,
+      maxReceiveCount: 5,
+      waitTimeSeconds: 1,
+    }),
   /**
    * Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). Without a `notify`
    * section, pages go in PagerDuty's format to the local sink `faultline demo` listens on

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import Database from 'better-sqlite3';
 import type { QueueEvent } from '../functions/adapters/queue/batch.ts';
 import { toQueueRecord } from '../functions/adapters/queue/batch.ts';
-import type { ReceivedMessage, WorkQueue } from '../functions/adapters/queue/port.ts';
+import { QUEUE_LIMITS, type ReceivedMessage, type WorkQueue } from '../functions/adapters/queue/port.ts';
 import { type SqliteQueue, SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
@@ -21,12 +21,13 @@ import type { RuntimeConfig } from './config.ts';
 
 /**
  * The whole control plane on one machine (docs/architecture.md §2, `faultline up`): the same handlers as on
- * Lambda, over the embedded adapters — one SQLite file for the store, the queues and the delivery
- * log — with correlate and notify hosted exactly like Lambda event source mappings (batches of up
- * to `batchSize`, partial batch failures, visibility timeouts, redelivery, dead-letter queues after
- * `maxReceiveCount`) and sweep on a timer. Stopping drains what is in flight; starting again
- * resumes from the file with nothing lost (a batch cut off mid-way comes back after its
- * visibility timeout, and every handler is idempotent).
+ * Lambda, over the embedded adapters — one SQLite file for the store, another for the queues and
+ * the delivery log — with correlate and notify hosted exactly like Lambda event source mappings
+ * (batches of up to `batchSize`, partial batch failures, visibility timeouts, redelivery,
+ * dead-letter queues after `maxReceiveCount`) and sweep on a timer. Each correlate batch is one
+ * store transaction, committed before its messages are deleted. Stopping drains what is in
+ * flight; starting again resumes from the files with nothing lost (a batch cut off mid-way comes
+ * back after its visibility timeout, and every handler is idempotent).
  */
 
 export type ControlPlaneOptions = {
@@ -38,12 +39,15 @@ export type ControlPlaneOptions = {
   operatorToken?: string | undefined;
   tls?: { certFile: string; keyFile: string } | undefined;
   log?: (entry: Readonly<Record<string, unknown>>) => void;
+  /** `debug` also logs each decision the handlers make (one JSON line each); default `info`. */
+  logLevel?: 'info' | 'debug' | undefined;
 };
 
 export type ControlPlane = {
   url: string;
   dataDir: string;
   databaseFile: string;
+  queuesFile: string;
   /** Set when this start minted the operator token (first start): show it once. */
   mintedOperatorToken: string | undefined;
   store: SqliteStore;
@@ -53,6 +57,11 @@ export type ControlPlane = {
 /** The files the data folder holds besides the database, for the operator commands on this machine. */
 export const DATA_FILES = {
   database: 'faultline.db',
+  /**
+   * The queues and notify's delivery log, apart from the store: each correlate batch holds the
+   * store's write lock until it commits, and ingest must queue events meanwhile.
+   */
+  queues: 'queues.db',
   url: 'url',
   operatorToken: 'operator-token',
   /** The public key agents verify plans with (the private key stays in the signer's own file). */
@@ -82,7 +91,7 @@ const writePrivate = (file: string, text: string): void => {
 const eventSourceMapping = (
   queue: WorkQueue,
   handler: (event: QueueEvent) => Promise<{ batchItemFailures: readonly { itemIdentifier: string }[] }>,
-  config: RuntimeConfig['queues'],
+  config: RuntimeConfig['queues'] & { readonly batchSize: number },
   arn: string,
   log: (entry: Readonly<Record<string, unknown>>) => void,
 ) => {
@@ -92,21 +101,38 @@ const eventSourceMapping = (
     const response = await handler({ Records: messages.map((message) => toQueueRecord(message, arn)) });
     const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
     const done = messages.filter((message) => !failed.has(message.messageId));
-    if (done.length > 0) {
+    for (let start = 0; start < done.length; start += QUEUE_LIMITS.maxBatchEntries) {
       await queue.deleteBatch(
-        done.map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
+        done
+          .slice(start, start + QUEUE_LIMITS.maxBatchEntries)
+          .map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
       );
     }
+  };
+  /**
+   * A batch as Lambda's poller gathers one: a receive that waits, then receives that do not,
+   * ten messages at most each (SQS's limit), until `batchSize` or the queue has no more.
+   */
+  const receiveBatch = async (): Promise<ReceivedMessage[]> => {
+    const receive = (waitTimeSeconds: number, wanted: number) =>
+      queue.receive({
+        maxMessages: Math.min(wanted, QUEUE_LIMITS.maxReceiveMessages),
+        visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+        waitTimeSeconds,
+        signal: controller.signal,
+      });
+    const messages = await receive(config.waitTimeSeconds, config.batchSize);
+    while (messages.length > 0 && messages.length < config.batchSize && !controller.signal.aborted) {
+      const more = await receive(0, config.batchSize - messages.length);
+      if (more.length === 0) break;
+      messages.push(...more);
+    }
+    return messages;
   };
   const loop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       try {
-        const messages = await queue.receive({
-          maxMessages: config.batchSize,
-          visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
-          waitTimeSeconds: config.waitTimeSeconds,
-          signal: controller.signal,
-        });
+        const messages = await receiveBatch();
         if (messages.length === 0) continue;
         inFlight = handle(messages);
         await inFlight;
@@ -126,6 +152,47 @@ const eventSourceMapping = (
       await inFlight.catch(() => undefined);
     },
   };
+};
+
+/**
+ * Data folders from before the queues had their own file kept them in the store's file: their
+ * messages (and the queues' settings) move to the queues file once, in one transaction of each
+ * file, so nothing queued is lost on the upgrade; a start cut off half-way moves them again (rows
+ * already copied are skipped).
+ */
+const moveQueuedMessages = (
+  databaseFile: string,
+  queuesFile: string,
+  log: (entry: Readonly<Record<string, unknown>>) => void,
+): void => {
+  if (!existsSync(databaseFile)) return;
+  const old = new Database(databaseFile);
+  try {
+    const tables = old
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('work_queues', 'work_queue_messages', 'notify_deliveries')",
+      )
+      .all()
+      .map((row) => row.name);
+    if (tables.length === 0) return;
+    SqliteQueueStore.open(queuesFile).close();
+    new SqliteDeliveryLog(new Database(queuesFile), {}, true).close();
+    old.exec(`ATTACH DATABASE '${queuesFile.replaceAll("'", "''")}' AS moved`);
+    old.transaction(() => {
+      for (const table of tables) {
+        old.exec(`INSERT OR IGNORE INTO moved.${table} SELECT * FROM main.${table}`);
+        old.exec(`DROP TABLE main.${table}`);
+      }
+    })();
+    old.exec('DETACH DATABASE moved');
+    log({
+      level: 'info',
+      service: 'runtime',
+      message: `moved the queues from ${databaseFile} to ${queuesFile}`,
+    });
+  } finally {
+    old.close();
+  }
 };
 
 const ensureOperatorToken = async (
@@ -150,13 +217,23 @@ const ensureOperatorToken = async (
 
 export const startControlPlane = async (options: ControlPlaneOptions): Promise<ControlPlane> => {
   const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
+  const debug = options.logLevel === 'debug';
+  /** What a handler logs, named after it; its per-decision `debug` lines only at `--log-level debug`. */
+  const handlerLog =
+    (service: string) =>
+    (entry: Readonly<Record<string, unknown>>): void => {
+      if (entry.level === 'debug' && !debug) return;
+      log({ service, ...entry });
+    };
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const databaseFile = join(dataDir, DATA_FILES.database);
   const { config } = options;
 
+  const queuesFile = join(dataDir, DATA_FILES.queues);
+  moveQueuedMessages(databaseFile, queuesFile, log);
   const store = new SqliteStore({ path: databaseFile });
-  const queues = SqliteQueueStore.open(databaseFile);
+  const queues = SqliteQueueStore.open(queuesFile);
   const redrive = (deadLetterQueue: string) => ({
     deadLetterQueue,
     maxReceiveCount: config.queues.maxReceiveCount,
@@ -172,7 +249,7 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   });
   const eventsDeadLetter = queues.queue(QUEUES.eventsDeadLetter);
   const notifyDeadLetter = queues.queue(QUEUES.notifyDeadLetter);
-  const deliveryDb = new Database(databaseFile);
+  const deliveryDb = new Database(queuesFile);
   const deliveryLog = new SqliteDeliveryLog(deliveryDb, {}, true);
   const signer = new LocalPlanSigner({ dataDir });
   writeFileSync(join(dataDir, DATA_FILES.planPublicKey), await signer.publicKeyPem());
@@ -189,18 +266,21 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     notifyQueue: notify,
     deadLetterQueue: eventsDeadLetter,
     sourceQueue: QUEUES.events,
+    log: handlerLog('correlate'),
   });
   const notifyHandler = createNotify({
     loadConfig: async () => config.notify,
     deliveryLog,
     deadLetterQueue: notifyDeadLetter,
     sourceQueue: QUEUES.notify,
+    log: handlerLog('notify'),
   });
   const sweep = createSweep({
     settings: { core: config.core, graceSeconds: 30, finishLimit: 500, tickLimit: 500 },
     store,
     signer,
     notifyQueue: notify,
+    log: handlerLog('sweep'),
   });
 
   const now = new Date().toISOString();
@@ -234,8 +314,22 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   writeFileSync(join(dataDir, DATA_FILES.url), `${url}\n`);
 
   const mappings = [
-    eventSourceMapping(events, correlate, config.queues, `arn:faultline:local:${QUEUES.events}`, log),
-    eventSourceMapping(notify, notifyHandler, config.queues, `arn:faultline:local:${QUEUES.notify}`, log),
+    // Each correlate batch is one store transaction (one commit), committed before its messages
+    // are deleted from the queue: a crash mid-batch loses nothing, the batch comes back.
+    eventSourceMapping(
+      events,
+      (batch) => store.unit(() => correlate(batch)),
+      config.queues,
+      `arn:faultline:local:${QUEUES.events}`,
+      log,
+    ),
+    eventSourceMapping(
+      notify,
+      notifyHandler,
+      { ...config.queues, batchSize: config.queues.notifyBatchSize },
+      `arn:faultline:local:${QUEUES.notify}`,
+      log,
+    ),
   ];
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepTimer = setInterval(() => {
@@ -268,5 +362,5 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
       .digest('hex')
       .slice(0, 16),
   });
-  return { url, dataDir, databaseFile, mintedOperatorToken, store, stop };
+  return { url, dataDir, databaseFile, queuesFile, mintedOperatorToken, store, stop };
 };

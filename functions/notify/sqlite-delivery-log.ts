@@ -61,6 +61,8 @@ const prepare = (db: Database.Database) => ({
 
 export class SqliteDeliveryLog implements DeliveryLog {
   readonly #db: Database.Database;
+  /** One transaction function for every write (better-sqlite3 builds a wrapper per `transaction` call). */
+  #immediate: Database.Transaction<(work: () => unknown) => unknown> | undefined;
   readonly #ownsDb: boolean;
   readonly #retentionMs: number;
   readonly #statements: ReturnType<typeof prepare>;
@@ -136,7 +138,8 @@ export class SqliteDeliveryLog implements DeliveryLog {
 
   #transaction<T>(work: () => T): T {
     try {
-      return this.#db.transaction(work).immediate();
+      this.#immediate ??= this.#db.transaction((inner: () => unknown) => inner());
+      return this.#immediate.immediate(work) as T;
     } catch (error) {
       throw new DeliveryLogUnavailableError((error as Error).message, { cause: error });
     }

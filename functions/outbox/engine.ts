@@ -54,6 +54,7 @@ import { followUpDecisionId, inputDecisionId, tickDecisionId } from './ids.ts';
  * decision that changes one slice and has no effect (a heartbeat that only moves a timestamp) is
  * written in one conditional write without a record; the slice remembers the last ids applied to
  * it (`applied`), and the core's per-resource watermarks make an older duplicate change nothing.
+ * A backend with an atomic `commitDecision` (SQLite) writes a record and its slices in one step.
  */
 
 export interface EngineDeps {
@@ -356,6 +357,18 @@ export class DecisionEngine {
         effects,
         done: [],
       };
+      if (record.status === 'pending' && store.commitDecision !== undefined) {
+        // The backend commits the record and its slices at once: no locks to take or roll forward.
+        if ((await store.commitDecision(record, replacing)) === 'conflict') {
+          // Another delivery of the same input got there first, or a slice moved on: decide again.
+          const pre = await this.#precheck(id);
+          if (pre.duplicate) return { kind: 'duplicate', decisionId: id };
+          replacing = pre.replacing;
+          continue;
+        }
+        await this.#drain({ ...record, status: 'committed' }, true);
+        return { kind: 'applied', decisionId: id };
+      }
       if ((await store.putDecision(record, replacing)) === 'conflict') {
         // Another delivery of the same input got there first.
         const pre = await this.#precheck(id);

@@ -18,6 +18,7 @@ const WRITES = new Set<string>([
   'applyLocked',
   'unlockSlice',
   'putDecision',
+  'commitDecision',
   'setDecisionStatus',
   'markEffectDone',
   'putIncident',
@@ -99,9 +100,15 @@ export class FaultInjector {
 }
 
 /** The store, crashing at the armed write. */
-export const faultyStore = (store: Store, faults: FaultInjector): Store =>
+export const faultyStore = (
+  store: Store,
+  faults: FaultInjector,
+  options: { readonly lockProtocol?: boolean } = {},
+): Store =>
   new Proxy(store, {
     get: (target, property, receiver) => {
+      // Without its atomic commit, a SQLite store commits by the lock protocol, as DynamoDB does.
+      if (property === 'commitDecision' && options.lockProtocol === true) return undefined;
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function' || typeof property !== 'string') return value;
       return (...args: unknown[]) => {

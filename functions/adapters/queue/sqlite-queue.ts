@@ -120,6 +120,8 @@ export class SqliteQueueStore implements QueueFile {
   readonly pollIntervalMs: number;
   readonly defaultSenderId: string;
   readonly #db: Database.Database;
+  /** One transaction function for every write (better-sqlite3 builds a wrapper per `transaction` call). */
+  #immediate: Database.Transaction<(work: () => unknown) => unknown> | undefined;
   readonly #ownsDb: boolean;
   readonly #waiters = new Map<string, Set<() => void>>();
   #closed = false;
@@ -241,7 +243,8 @@ export class SqliteQueueStore implements QueueFile {
   transaction<T>(queue: string, work: () => T): T {
     if (this.#closed) throw new QueueClosedError(queue);
     try {
-      return this.#db.transaction(work).immediate();
+      this.#immediate ??= this.#db.transaction((inner: () => unknown) => inner());
+      return this.#immediate.immediate(work) as T;
     } catch (error) {
       if (error instanceof AdapterError) throw error;
       if (isBusy(error)) {

@@ -65,8 +65,11 @@ export abstract class ComposedStore implements Store {
   readonly #tokens: TokenStore;
   readonly #hosts: HostRegistry;
   readonly #collects: CollectStore;
+  /** The backend's atomic commit, when it has one (see `OutboxStore.commitDecision`). */
+  readonly commitDecision: OutboxStore['commitDecision'];
 
   protected constructor(parts: StoreParts) {
+    this.commitDecision = parts.outbox.commitDecision?.bind(parts.outbox);
     this.#slices = parts.slices;
     this.#outbox = parts.outbox;
     this.#projections = parts.projections;

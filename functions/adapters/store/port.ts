@@ -209,6 +209,18 @@ export interface OutboxStore {
    * half-applied decisions and undrained effects, oldest first, for sweep.
    */
   unfinishedDecisions(createdBefore: number, limit: number): Promise<DecisionRecord[]>;
+  /**
+   * Where the backend writes several items in one atomic step (SQLite: one transaction), a decision
+   * commits in one call instead of by the lock protocol of functions/outbox/commit.ts: the record,
+   * stored as `committed`, and every slice write it holds, all or nothing — only if `putDecision`
+   * would accept the record and every slice is still at the version it expects and unlocked.
+   * `conflict` otherwise, with nothing written. The stored record may leave its `writes` out: there
+   * is nothing to roll forward. DynamoDB leaves it out (a transaction costs twice
+   * the write units of the protocol's single-item writes).
+   */
+  readonly commitDecision?:
+    | ((record: DecisionRecord, replacing?: number) => Promise<WriteOutcome>)
+    | undefined;
 }
 
 // ————————————————————————————————————————————— projections

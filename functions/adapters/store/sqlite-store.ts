@@ -11,8 +11,9 @@ import { SqliteTokens } from './sqlite/tokens.ts';
 /**
  * The store in one SQLite file, for the local runtime (`faultline up`): the sub-ports of ./sqlite/
  * over one {@link SqliteFile} (its TSDoc has the tables), composed into the whole `Store`. Each
- * port method is one SQLite transaction, so the decision protocol above the port
- * (functions/outbox/) is the same as on DynamoDB.
+ * port method is one SQLite transaction (a savepoint inside a {@link SqliteStore.unit}), so the
+ * decision protocol above the port (functions/outbox/) is the one DynamoDB has, except that a
+ * decision commits in one step (`commitDecision`).
  */
 
 export interface SqliteStoreOptions {
@@ -31,9 +32,10 @@ export class SqliteStore extends ComposedStore {
 
   constructor(options: SqliteStoreOptions) {
     const file = new SqliteFile(options.path, options.busyTimeoutMs ?? 5000);
+    const slices = new SqliteSlices(file);
     super({
-      slices: new SqliteSlices(file),
-      outbox: new SqliteOutbox(file, options.clock ?? Date.now),
+      slices,
+      outbox: new SqliteOutbox(file, options.clock ?? Date.now, slices),
       projections: new SqliteProjectionWriter(file),
       reader: new SqliteProjectionReader(file),
       tokens: new SqliteTokens(file),
@@ -50,6 +52,14 @@ export class SqliteStore extends ComposedStore {
    */
   async purgeExpired(nowMs: number): Promise<number> {
     return this.#file.purgeExpired(nowMs);
+  }
+
+  /**
+   * Runs `work` with every store call it makes in one SQLite transaction, committed when it ends
+   * ({@link SqliteFile.unit}): the local runtime runs each correlate batch so, one commit per batch.
+   */
+  unit<T>(work: () => Promise<T>): Promise<T> {
+    return this.#file.unit('commit a batch', work);
   }
 
   /**

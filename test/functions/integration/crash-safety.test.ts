@@ -28,7 +28,8 @@ import { dumpSqliteStore } from '../../helpers/store-sqlite.ts';
  * the same slices at the same versions, incidents, affected hosts, timeline and plans, no lock
  * and no unfinished decision left; the pages enqueued, counted the way notify delivers them (once
  * per notification id, its delivery log), must be the reference's, in its order. By induction the
- * whole storm then ends the same whatever crashes it went through.
+ * whole storm then ends the same whatever crashes it went through. It runs twice: with the SQLite
+ * store's atomic `commitDecision`, and with the lock protocol DynamoDB commits by.
  */
 
 const CORE = CoreConfig.parse({ maxPlansInFlight: 2 });
@@ -71,90 +72,121 @@ describe(`correlate under duplicates and crashes (seed ${SEED})`, () => {
     expect(thrice.fleet.signer.signed).toHaveLength(CLIENTS);
   });
 
-  it('ends every step in the same state after a crash at any of its points and a restart', {
-    timeout: 600_000,
-  }, async () => {
-    const { fleet } = await recordStorm(3);
-    const steps: Step[] = fleet.steps;
-    const signer = testSigner();
-    const reference = new SqliteStore({ path: freshPath() });
-    const referenceQueue = capturingQueue();
-    let crashes = 0;
-    let duplicatePages = 0;
-    let pointsSeen = 0;
-    for (const [index, step] of steps.entries()) {
-      const snapshot = freshPath();
-      await reference.backup(snapshot);
-      const sentBefore = referenceQueue.sent.length;
-      await runStep(step, { store: reference, signer, notifyQueue: referenceQueue }, CORE);
-      const expected = dumpSqliteStore(reference.path);
-      const expectedPages = referenceQueue.sent.slice(sentBefore);
-      for (let point = 1; ; point += 1) {
-        const path = freshPath();
-        await copyFile(snapshot, path);
-        const store = new SqliteStore({ path });
-        const faults = new FaultInjector();
-        const queue = capturingQueue();
-        const ports = {
-          store: faultyStore(store, faults),
-          signer: faultySigner(signer, faults),
-          notifyQueue: faultyQueue(queue, faults),
-        };
-        faults.arm(point);
-        let failed = false;
-        try {
-          failed = (await runStep(step, ports, CORE)).length > 0;
-        } catch {
-          failed = true;
-        }
-        if (!faults.crashed) {
-          // The step has fewer points than this: every point of it was crashed at.
-          expect(failed).toBe(false);
-          pointsSeen += point - 1;
+  it.each([
+    { protocol: 'its atomic commit', lockProtocol: false },
+    { protocol: 'the lock protocol', lockProtocol: true },
+  ])(
+    'ends every step in the same state after a crash at any of its points and a restart ($protocol)',
+    {
+      timeout: 600_000,
+    },
+    async ({ lockProtocol }) => {
+      const { fleet } = await recordStorm(3);
+      const steps: Step[] = fleet.steps;
+      const signer = testSigner();
+      const reference = new SqliteStore({ path: freshPath() });
+      const referenceQueue = capturingQueue();
+      let crashes = 0;
+      const crashedBefore = new Set<string>();
+      let duplicatePages = 0;
+      let pointsSeen = 0;
+      for (const [index, step] of steps.entries()) {
+        const snapshot = freshPath();
+        await reference.backup(snapshot);
+        const sentBefore = referenceQueue.sent.length;
+        await runStep(
+          step,
+          {
+            store: faultyStore(reference, new FaultInjector(), { lockProtocol }),
+            signer,
+            notifyQueue: referenceQueue,
+          },
+          CORE,
+        );
+        const expected = dumpSqliteStore(reference.path);
+        const expectedPages = referenceQueue.sent.slice(sentBefore);
+        for (let point = 1; ; point += 1) {
+          const path = freshPath();
+          await copyFile(snapshot, path);
+          const store = new SqliteStore({ path });
+          const faults = new FaultInjector();
+          const queue = capturingQueue();
+          const ports = {
+            store: faultyStore(store, faults, { lockProtocol }),
+            signer: faultySigner(signer, faults),
+            notifyQueue: faultyQueue(queue, faults),
+          };
+          faults.arm(point);
+          let failed = false;
+          try {
+            failed = (await runStep(step, ports, CORE)).length > 0;
+          } catch {
+            failed = true;
+          }
+          if (!faults.crashed) {
+            // The step has fewer points than this: every point of it was crashed at.
+            expect(failed).toBe(false);
+            pointsSeen += point - 1;
+            await store.close();
+            await rm(path, { force: true });
+            break;
+          }
+          crashes += 1;
+          crashedBefore.add(String(faults.crashedAt));
+          faults.revive();
+          // The restart: sweep finishes or aborts what was left, then the message comes back.
+          await runStep({ kind: 'sweep', at: step.at }, ports, CORE);
+          if (step.kind === 'deliver') {
+            const again: Step = {
+              ...step,
+              record: {
+                ...step.record,
+                attributes: {
+                  ...step.record.attributes,
+                  ApproximateReceiveCount: String(Number(step.record.attributes.ApproximateReceiveCount) + 1),
+                },
+              },
+            };
+            expect(await runStep(again, ports, CORE)).toEqual([]);
+          } else {
+            await runStep(step, ports, CORE);
+          }
+          const context = `step ${index} (${step.kind}), crash before ${faults.crashedAt} (point ${point})`;
+          expect(dumpSqliteStore(path), context).toEqual(expected);
+          const pages: Notification[] = queue.sent;
+          expect(firstOfEach(pages), context).toEqual(expectedPages);
+          duplicatePages += pages.length - firstOfEach(pages).length;
+          for (const { id } of expected.plans as { id: string }[]) {
+            const stored = await store.getPlan(id);
+            if (stored !== undefined) expect(verifyPlan(stored.plan, signer.publicKey), context).toBe(true);
+          }
           await store.close();
           await rm(path, { force: true });
-          break;
         }
-        crashes += 1;
-        faults.revive();
-        // The restart: sweep finishes or aborts what was left, then the message comes back.
-        await runStep({ kind: 'sweep', at: step.at }, ports, CORE);
-        if (step.kind === 'deliver') {
-          const again: Step = {
-            ...step,
-            record: {
-              ...step.record,
-              attributes: {
-                ...step.record.attributes,
-                ApproximateReceiveCount: String(Number(step.record.attributes.ApproximateReceiveCount) + 1),
-              },
-            },
-          };
-          expect(await runStep(again, ports, CORE)).toEqual([]);
-        } else {
-          await runStep(step, ports, CORE);
-        }
-        const context = `step ${index} (${step.kind}), crash before ${faults.crashedAt} (point ${point})`;
-        expect(dumpSqliteStore(path), context).toEqual(expected);
-        const pages: Notification[] = queue.sent;
-        expect(firstOfEach(pages), context).toEqual(expectedPages);
-        duplicatePages += pages.length - firstOfEach(pages).length;
-        for (const { id } of expected.plans as { id: string }[]) {
-          const stored = await store.getPlan(id);
-          if (stored !== undefined) expect(verifyPlan(stored.plan, signer.publicKey), context).toBe(true);
-        }
-        await store.close();
-        await rm(path, { force: true });
+        await rm(snapshot, { force: true });
       }
-      await rm(snapshot, { force: true });
-    }
-    await reference.close();
-    console.log(
-      `crash safety: ${steps.length} steps, ${pointsSeen} crash points, ${crashes} crashes recovered, ${duplicatePages} pages enqueued twice (delivered once)`,
-    );
-    expect(crashes).toBe(pointsSeen);
-    expect(crashes).toBeGreaterThan(steps.length);
-  });
+      await reference.close();
+      console.log(
+        `crash safety (${lockProtocol ? 'lock protocol' : 'atomic commit'}): ${steps.length} steps, ${pointsSeen} crash points, ${crashes} crashes recovered, ${duplicatePages} pages enqueued twice (delivered once)`,
+      );
+      expect(crashes).toBe(pointsSeen);
+      // Every kind of point of the commit and of its effects was crashed at.
+      const commit = lockProtocol
+        ? ['putDecision', 'lockSlice', 'applyLocked', 'setDecisionStatus']
+        : ['commitDecision', 'setDecisionStatus'];
+      for (const point of [
+        ...commit,
+        'putSlice',
+        'putIncident',
+        'putTimeline',
+        'putPlan',
+        'sign',
+        'notify send',
+      ]) {
+        expect([...crashedBefore]).toContain(point);
+      }
+    },
+  );
 });
 
 describe(`a storm with a crash at every 7th point (seed ${SEED})`, () => {

@@ -15,9 +15,9 @@ export class SqliteCollects implements CollectStore {
   }
 
   async getCollect(hostId: string): Promise<CollectRecord | undefined> {
-    const row = this.#file.read('read a collect record', () =>
-      this.#file.db
-        .prepare<[string], { boot_id: string; seq: number; stored_at: string; body: string }>(
+    const row = await this.#file.read('read a collect record', () =>
+      this.#file
+        .statement<[string], { boot_id: string; seq: number; stored_at: string; body: string }>(
           'SELECT boot_id, seq, stored_at, body FROM collects WHERE host_id = ?',
         )
         .get(hostId),
@@ -38,14 +38,14 @@ export class SqliteCollects implements CollectStore {
     return this.#file.write('write a collect record', () => {
       const changed =
         expected === undefined
-          ? this.#file.db
-              .prepare(
+          ? this.#file
+              .statement(
                 `INSERT INTO collects (host_id, boot_id, seq, stored_at, body) VALUES (?, ?, ?, ?, ?)
                  ON CONFLICT (host_id) DO NOTHING`,
               )
               .run(record.hostId, record.bootId, record.seq, storedAt, body)
-          : this.#file.db
-              .prepare(
+          : this.#file
+              .statement(
                 `UPDATE collects SET boot_id = ?, seq = ?, stored_at = ?, body = ?
                  WHERE host_id = ? AND boot_id = ? AND seq = ?`,
               )

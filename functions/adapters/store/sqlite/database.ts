@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
 import { AdapterError, messageOf, StoreRejectedError, StoreUnavailableError } from '../../errors.ts';
 import { RETENTION } from '../projection.ts';
@@ -92,6 +93,14 @@ const wrap = (what: string, error: unknown): AdapterError => {
 export class SqliteFile {
   /** The connection, for statements run inside {@link write} or {@link read}. */
   readonly db: Database.Database;
+  /** Each statement prepared once (by its text): preparing costs more than most statements run. */
+  readonly #statements = new Map<string, Database.Statement>();
+  /** One transaction function for every write (better-sqlite3 builds a wrapper per `transaction` call). */
+  #transaction: Database.Transaction<(work: () => unknown) => unknown> | undefined;
+  /** Which file's unit the running code is inside ({@link unit}). */
+  readonly #units = new AsyncLocalStorage<SqliteFile>();
+  /** The unit now open, settled when it ends. */
+  #openUnit: Promise<void> | undefined;
 
   /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
   constructor(path: string, busyTimeoutMs: number) {
@@ -112,17 +121,37 @@ export class SqliteFile {
     }
   }
 
-  /** Runs `work` in one `BEGIN IMMEDIATE` transaction, errors wrapped. */
-  write<T>(what: string, work: () => T): T {
+  /** The prepared statement of `sql`, prepared on its first use and kept. */
+  statement<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+
+  /**
+   * Runs `work` in one `BEGIN IMMEDIATE` transaction, errors wrapped. Inside a {@link unit} it is
+   * a savepoint of the unit's transaction; outside one, it waits until the open unit has ended.
+   */
+  async write<T>(what: string, work: () => T): Promise<T> {
+    await this.#outsideUnits();
     try {
-      return this.db.transaction(work).immediate();
+      this.#transaction ??= this.db.transaction((inner: () => unknown) => inner());
+      return this.#transaction.immediate(work) as T;
     } catch (error) {
       throw wrap(what, error);
     }
   }
 
-  /** Runs `work` outside a transaction (one statement reads a consistent snapshot), errors wrapped. */
-  read<T>(what: string, work: () => T): T {
+  /**
+   * Runs `work` outside a transaction (one statement reads a consistent snapshot), errors wrapped;
+   * outside a {@link unit}, once the open unit has ended, so nothing reads what a unit has not
+   * committed.
+   */
+  async read<T>(what: string, work: () => T): Promise<T> {
+    await this.#outsideUnits();
     try {
       return work();
     } catch (error) {
@@ -131,37 +160,80 @@ export class SqliteFile {
   }
 
   /**
+   * Runs `work`, and every write and read it makes on this file, in one transaction committed when
+   * it ends (rolled back when it throws): a group commit of many port calls, each a savepoint of
+   * it, so they cost one commit instead of one each. The port's promise holds unchanged: each
+   * write is still its own conditional write, and a crash before the commit loses the whole unit,
+   * which is only ever a batch its caller has not yet acknowledged (the local runtime's correlate
+   * batch: its messages are deleted from the queue after the commit, so they come back). Calls
+   * from outside the unit (the API, sweep) wait until it has ended; units run one at a time.
+   */
+  async unit<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.#units.getStore() === this) return work();
+    await this.#outsideUnits();
+    let end: () => void = () => undefined;
+    this.#openUnit = new Promise<void>((ended) => {
+      end = ended;
+    });
+    try {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw wrap(what, error);
+      }
+      let result: T;
+      try {
+        result = await this.#units.run(this, work);
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+      try {
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw wrap(what, error);
+      }
+      return result;
+    } finally {
+      this.#openUnit = undefined;
+      end();
+    }
+  }
+
+  /** Waits, unless called from inside it, until the open unit (and any that follows it) has ended. */
+  async #outsideUnits(): Promise<void> {
+    while (this.#openUnit !== undefined && this.#units.getStore() !== this) await this.#openUnit;
+  }
+
+  /**
    * Deletes what DynamoDB's TTL would: finished decision records, resolved incidents with their
    * rows, and expired plans, past the retention of ../projection.ts. Answers how many rows went.
    */
-  purgeExpired(nowMs: number): number {
+  purgeExpired(nowMs: number): Promise<number> {
     return this.write('purge old rows', () => {
       let removed = 0;
-      removed += this.db
-        .prepare('DELETE FROM decisions WHERE finished_at IS NOT NULL AND finished_at <= ?')
-        .run(nowMs - RETENTION.decisionSeconds * 1000).changes;
+      removed += this.statement(
+        'DELETE FROM decisions WHERE finished_at IS NOT NULL AND finished_at <= ?',
+      ).run(nowMs - RETENTION.decisionSeconds * 1000).changes;
       const before = new Date(nowMs - RETENTION.incidentSeconds * 1000).toISOString();
-      const old = this.db
-        .prepare<[string], { id: string }>(
-          "SELECT id FROM incidents WHERE status = 'resolved' AND resolved_at <= ?",
-        )
-        .all(before);
+      const old = this.statement<[string], { id: string }>(
+        "SELECT id FROM incidents WHERE status = 'resolved' AND resolved_at <= ?",
+      ).all(before);
       for (const { id } of old) {
-        removed += this.db.prepare('DELETE FROM timeline WHERE incident_id = ?').run(id).changes;
-        removed += this.db.prepare('DELETE FROM affected WHERE incident_id = ?').run(id).changes;
-        removed += this.db.prepare('DELETE FROM incidents WHERE id = ?').run(id).changes;
+        removed += this.statement('DELETE FROM timeline WHERE incident_id = ?').run(id).changes;
+        removed += this.statement('DELETE FROM affected WHERE incident_id = ?').run(id).changes;
+        removed += this.statement('DELETE FROM incidents WHERE id = ?').run(id).changes;
       }
-      removed += this.db
-        .prepare('DELETE FROM collects WHERE stored_at <= ?')
-        .run(new Date(nowMs - RETENTION.collectSeconds * 1000).toISOString()).changes;
-      removed += this.db
-        .prepare(
-          'DELETE FROM plans WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND revoked_at <= ?)',
-        )
-        .run(
-          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
-          new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
-        ).changes;
+      removed += this.statement('DELETE FROM collects WHERE stored_at <= ?').run(
+        new Date(nowMs - RETENTION.collectSeconds * 1000).toISOString(),
+      ).changes;
+      removed += this.statement(
+        'DELETE FROM plans WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND revoked_at <= ?)',
+      ).run(
+        new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+        new Date(nowMs - RETENTION.planSeconds * 1000).toISOString(),
+      ).changes;
       return removed;
     });
   }

@@ -14,8 +14,8 @@ export class SqliteHosts implements HostRegistry {
 
   async putHostRecord(record: HostRecord): Promise<WriteOutcome> {
     return this.#file.write('register a host', () => {
-      const changed = this.#file.db
-        .prepare(
+      const changed = this.#file
+        .statement(
           `INSERT INTO hosts (host_id, registered_at, body) VALUES (?, ?, ?)
            ON CONFLICT (host_id) DO UPDATE SET registered_at = excluded.registered_at, body = excluded.body
            WHERE excluded.registered_at >= hosts.registered_at`,
@@ -26,9 +26,9 @@ export class SqliteHosts implements HostRegistry {
   }
 
   async getHostRecord(hostId: string): Promise<HostRecord | undefined> {
-    const row = this.#file.read('read a host record', () =>
-      this.#file.db
-        .prepare<[string], { body: string }>('SELECT body FROM hosts WHERE host_id = ?')
+    const row = await this.#file.read('read a host record', () =>
+      this.#file
+        .statement<[string], { body: string }>('SELECT body FROM hosts WHERE host_id = ?')
         .get(hostId),
     );
     return row === undefined ? undefined : (JSON.parse(row.body) as HostRecord);
@@ -36,8 +36,8 @@ export class SqliteHosts implements HostRegistry {
 
   async listHostRecords(): Promise<HostRecord[]> {
     return this.#file.read('list host records', () =>
-      this.#file.db
-        .prepare<[], { body: string }>('SELECT body FROM hosts ORDER BY host_id')
+      this.#file
+        .statement<[], { body: string }>('SELECT body FROM hosts ORDER BY host_id')
         .all()
         .map((row) => JSON.parse(row.body) as HostRecord),
     );

@@ -1,11 +1,12 @@
 import { isFinished } from '../indexes.ts';
 import type { DecisionRecord, DecisionStatus, OutboxStore, WriteOutcome } from '../port.ts';
 import type { SqliteFile } from './database.ts';
+import type { SqliteSlices } from './slices.ts';
 
 /**
  * The outbox on SQLite (`OutboxStore`): one row of `decisions` per decision record, its status
  * moved by conditional updates; `finished_at` (wall clock) starts its retention once it is done
- * or aborted.
+ * or aborted. `commitDecision` writes a record and its slices in one transaction (see the port).
  */
 
 type DecisionRow = {
@@ -37,19 +38,41 @@ const toRecord = (row: DecisionRow): DecisionRecord => {
 export class SqliteOutbox implements OutboxStore {
   readonly #file: SqliteFile;
   readonly #clock: () => number;
+  readonly #slices: SqliteSlices;
 
-  /** `clock`: the wall clock (ms), for `finished_at`. */
-  constructor(file: SqliteFile, clock: () => number) {
+  /** `clock`: the wall clock (ms), for `finished_at`; `slices`, for `commitDecision`. */
+  constructor(file: SqliteFile, clock: () => number, slices: SqliteSlices) {
     this.#file = file;
     this.#clock = clock;
+    this.#slices = slices;
   }
 
   #decisionRow(id: string): DecisionRow | undefined {
-    return this.#file.db.prepare<[string], DecisionRow>('SELECT * FROM decisions WHERE id = ?').get(id);
+    return this.#file.statement<[string], DecisionRow>('SELECT * FROM decisions WHERE id = ?').get(id);
   }
 
   async putDecision(record: DecisionRecord, replacing?: number): Promise<WriteOutcome> {
-    return this.#file.write('write a decision', () => {
+    return this.#file.write('write a decision', () => this.#putRecord(record, replacing));
+  }
+
+  async commitDecision(record: DecisionRecord, replacing?: number): Promise<WriteOutcome> {
+    return this.#file.write('commit a decision', () => {
+      // Its slices are written here, so there is nothing to roll forward: the record keeps only
+      // the effects (a slice write is the slice's whole value, the largest part of a record).
+      const committed: DecisionRecord = { ...record, status: 'committed', writes: [] };
+      const row = this.#decisionRow(record.id);
+      if (row === undefined ? replacing !== undefined : !this.#replaces(row, replacing)) return 'conflict';
+      if (!this.#slices.writeIfCurrent(record.writes)) return 'conflict';
+      return this.#putRecord(committed, replacing);
+    });
+  }
+
+  #replaces(row: DecisionRow, replacing: number | undefined): boolean {
+    return replacing !== undefined && row.attempt === replacing && row.status === 'aborted';
+  }
+
+  #putRecord(record: DecisionRecord, replacing: number | undefined): WriteOutcome {
+    {
       const row = this.#decisionRow(record.id);
       const values = [
         record.attempt,
@@ -63,21 +86,21 @@ export class SqliteOutbox implements OutboxStore {
       ];
       if (row === undefined) {
         if (replacing !== undefined) return 'conflict';
-        this.#file.db
-          .prepare(
+        this.#file
+          .statement(
             'INSERT INTO decisions (attempt, status, at, created_at, about, body, done, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
           )
           .run(...values);
         return 'ok';
       }
-      if (replacing === undefined || row.attempt !== replacing || row.status !== 'aborted') return 'conflict';
-      this.#file.db
-        .prepare(
+      if (!this.#replaces(row, replacing)) return 'conflict';
+      this.#file
+        .statement(
           'UPDATE decisions SET attempt = ?, status = ?, at = ?, created_at = ?, about = ?, body = ?, done = ?, finished_at = NULL WHERE id = ?',
         )
         .run(...values);
       return 'ok';
-    });
+    }
   }
 
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
@@ -95,8 +118,8 @@ export class SqliteOutbox implements OutboxStore {
   ): Promise<WriteOutcome> {
     return this.#file.write('move a decision', () => {
       const finished = isFinished(to) ? this.#clock() : null;
-      const changed = this.#file.db
-        .prepare(
+      const changed = this.#file
+        .statement(
           'UPDATE decisions SET status = ?, finished_at = ? WHERE id = ? AND attempt = ? AND status = ?',
         )
         .run(to, finished, id, attempt, from);
@@ -105,21 +128,21 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   async markEffectDone(id: string, attempt: number, index: number): Promise<void> {
-    this.#file.write('mark an effect done', () => {
+    await this.#file.write('mark an effect done', () => {
       const row = this.#decisionRow(id);
       if (row === undefined || row.attempt !== attempt) return;
       const done = JSON.parse(row.done) as number[];
       if (done.includes(index)) return;
-      this.#file.db
-        .prepare('UPDATE decisions SET done = ? WHERE id = ?')
+      this.#file
+        .statement('UPDATE decisions SET done = ? WHERE id = ?')
         .run(JSON.stringify([...done, index]), id);
     });
   }
 
   async unfinishedDecisions(createdBefore: number, limit: number): Promise<DecisionRecord[]> {
     return this.#file.read('read unfinished decisions', () =>
-      this.#file.db
-        .prepare<[number, number], DecisionRow>(
+      this.#file
+        .statement<[number, number], DecisionRow>(
           "SELECT * FROM decisions WHERE status IN ('pending', 'committed') AND created_at <= ? ORDER BY created_at, id LIMIT ?",
         )
         .all(createdBefore, limit)

@@ -89,17 +89,17 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     }
     const sql = `SELECT i.id, i.opened_at, i.body FROM incidents i ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
       ORDER BY i.opened_at DESC, i.id DESC LIMIT ?`;
-    const rows = this.#file.read('list incidents', () =>
-      this.#file.db
-        .prepare<(string | number)[], { id: string; opened_at: string; body: string }>(sql)
+    const rows = await this.#file.read('list incidents', () =>
+      this.#file
+        .statement<(string | number)[], { id: string; opened_at: string; body: string }>(sql)
         .all(...args, limit + 1),
     );
     return pageOf(rows, limit, (row) => [row.opened_at, row.id], fingerprint);
   }
 
   async getIncident(id: string, page: { readonly limit?: number } = {}): Promise<IncidentDetail | undefined> {
-    const row = this.#file.read('read an incident', () =>
-      this.#file.db.prepare<[string], { body: string }>('SELECT body FROM incidents WHERE id = ?').get(id),
+    const row = await this.#file.read('read an incident', () =>
+      this.#file.statement<[string], { body: string }>('SELECT body FROM incidents WHERE id = ?').get(id),
     );
     if (row === undefined) return undefined;
     const request = page.limit === undefined ? {} : { limit: page.limit };
@@ -115,15 +115,15 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const fingerprint = queryFingerprint(`timeline:${incidentId}`);
     const after =
       page.cursor === undefined ? undefined : (decodeCursor(page.cursor, fingerprint) as [string, string]);
-    const rows = this.#file.read('list a timeline', () =>
+    const rows = await this.#file.read('list a timeline', () =>
       after === undefined
-        ? this.#file.db
-            .prepare<[string, number], { id: string; at: string; body: string }>(
+        ? this.#file
+            .statement<[string, number], { id: string; at: string; body: string }>(
               'SELECT id, at, body FROM timeline WHERE incident_id = ? ORDER BY at, id LIMIT ?',
             )
             .all(incidentId, limit + 1)
-        : this.#file.db
-            .prepare<[string, string, string, string, number], { id: string; at: string; body: string }>(
+        : this.#file
+            .statement<[string, string, string, string, number], { id: string; at: string; body: string }>(
               'SELECT id, at, body FROM timeline WHERE incident_id = ? AND (at > ? OR (at = ? AND id > ?)) ORDER BY at, id LIMIT ?',
             )
             .all(incidentId, after[0], after[0], after[1], limit + 1),
@@ -135,9 +135,9 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
     const fingerprint = queryFingerprint(`affected:${incidentId}`);
     const after = page.cursor === undefined ? '' : (decodeCursor(page.cursor, fingerprint) as string);
-    const rows = this.#file.read('list affected hosts', () =>
-      this.#file.db
-        .prepare<[string, string, number], { host_id: string; body: string }>(
+    const rows = await this.#file.read('list affected hosts', () =>
+      this.#file
+        .statement<[string, string, number], { host_id: string; body: string }>(
           'SELECT host_id, body FROM affected WHERE incident_id = ? AND host_id > ? ORDER BY host_id LIMIT ?',
         )
         .all(incidentId, after, limit + 1),
@@ -146,9 +146,9 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   }
 
   async getPlan(planId: string): Promise<StoredPlan | undefined> {
-    const row = this.#file.read('read a plan', () =>
-      this.#file.db
-        .prepare<
+    const row = await this.#file.read('read a plan', () =>
+      this.#file
+        .statement<
           [string],
           { body: string | null; revoked: number; revoked_at: string | null; lines_signature: string | null }
         >('SELECT body, revoked, revoked_at, lines_signature FROM plans WHERE id = ?')
@@ -166,8 +166,8 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   async hostPlans(hostId: string, now: string): Promise<HostPlan[]> {
     const at = sortableTime(now);
     return this.#file.read('read a host plans', () =>
-      this.#file.db
-        .prepare<[string, string], { body: string; lines_signature: string | null }>(
+      this.#file
+        .statement<[string, string], { body: string; lines_signature: string | null }>(
           'SELECT body, lines_signature FROM plans WHERE host_id = ? AND revoked = 0 AND body IS NOT NULL AND expires_at > ? ORDER BY issued_at, id',
         )
         .all(hostId, at)
@@ -182,9 +182,9 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
     const fingerprint = queryFingerprint('hosts');
     const after = page.cursor === undefined ? '' : (decodeCursor(page.cursor, fingerprint) as string);
-    const rows = this.#file.read('list hosts', () =>
-      this.#file.db
-        .prepare<[string, number], { id: string; body: string }>(
+    const rows = await this.#file.read('list hosts', () =>
+      this.#file
+        .statement<[string, number], { id: string; body: string }>(
           "SELECT id, value AS body FROM slices WHERE kind = 'host' AND id > ? AND value IS NOT NULL ORDER BY id LIMIT ?",
         )
         .all(after, limit + 1),
@@ -195,9 +195,9 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   async stats(window: { readonly since?: string; readonly until?: string } = {}): Promise<IncidentStats> {
     const since = window.since === undefined ? '' : sortableTime(window.since);
     const until = window.until === undefined ? '\uffff' : sortableTime(window.until);
-    const rows = this.#file.read('read stats', () =>
-      this.#file.db
-        .prepare<[string, string], { body: string }>(
+    const rows = await this.#file.read('read stats', () =>
+      this.#file
+        .statement<[string, string], { body: string }>(
           'SELECT body FROM incidents WHERE opened_at >= ? AND opened_at <= ? ORDER BY opened_at, id',
         )
         .all(since, until),

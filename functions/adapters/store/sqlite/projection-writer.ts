@@ -17,14 +17,14 @@ export class SqliteProjectionWriter implements ProjectionWriter {
   }
 
   async putIncident(incident: Incident, revision: number, detectedAt: string): Promise<void> {
-    this.#file.write('write an incident', () => {
-      const row = this.#file.db
-        .prepare<[string], RevisionRow>('SELECT revision, detected_at FROM incidents WHERE id = ?')
+    await this.#file.write('write an incident', () => {
+      const row = this.#file
+        .statement<[string], RevisionRow>('SELECT revision, detected_at FROM incidents WHERE id = ?')
         .get(incident.id);
       if (row !== undefined && row.revision >= revision) return;
       const record: IncidentRecord = { ...incident, detectedAt: row?.detected_at ?? detectedAt, revision };
-      this.#file.db
-        .prepare(
+      this.#file
+        .statement(
           `INSERT INTO incidents (id, status, failure_domain, opened_at, resolved_at, revision, detected_at, body)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET status = excluded.status, failure_domain = excluded.failure_domain,
@@ -45,15 +45,15 @@ export class SqliteProjectionWriter implements ProjectionWriter {
   }
 
   async putAffectedHost(row: AffectedHost, revision: number): Promise<void> {
-    this.#file.write('write an affected host', () => {
-      const stored = this.#file.db
-        .prepare<[string, string], RevisionRow>(
+    await this.#file.write('write an affected host', () => {
+      const stored = this.#file
+        .statement<[string, string], RevisionRow>(
           'SELECT revision FROM affected WHERE incident_id = ? AND host_id = ?',
         )
         .get(row.incidentId, row.hostId);
       if (stored !== undefined && stored.revision >= revision) return;
-      this.#file.db
-        .prepare(
+      this.#file
+        .statement(
           `INSERT INTO affected (incident_id, host_id, status, joined_at, revision, body) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (incident_id, host_id) DO UPDATE SET status = excluded.status, joined_at = excluded.joined_at,
              revision = excluded.revision, body = excluded.body`,
@@ -70,18 +70,18 @@ export class SqliteProjectionWriter implements ProjectionWriter {
   }
 
   async putTimeline(entry: TimelineEntry): Promise<void> {
-    this.#file.write('write a timeline row', () => {
-      this.#file.db
-        .prepare('INSERT OR IGNORE INTO timeline (id, incident_id, at, body) VALUES (?, ?, ?, ?)')
+    await this.#file.write('write a timeline row', () => {
+      this.#file
+        .statement('INSERT OR IGNORE INTO timeline (id, incident_id, at, body) VALUES (?, ?, ?, ?)')
         .run(entry.id, entry.incidentId, sortableTime(entry.at), JSON.stringify(entry));
     });
   }
 
   async putPlan(plan: Plan, linesSignature?: string): Promise<void> {
     const expiresAt = planValidUntil(plan);
-    this.#file.write('write a plan', () => {
-      this.#file.db
-        .prepare(
+    await this.#file.write('write a plan', () => {
+      this.#file
+        .statement(
           `INSERT INTO plans (id, host_id, issued_at, expires_at, body, lines_signature) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at, expires_at = excluded.expires_at,
              body = excluded.body, lines_signature = excluded.lines_signature WHERE plans.body IS NULL`,
@@ -98,9 +98,9 @@ export class SqliteProjectionWriter implements ProjectionWriter {
   }
 
   async revokePlan(planId: string, hostId: string, at: string): Promise<void> {
-    this.#file.write('revoke a plan', () => {
-      this.#file.db
-        .prepare(
+    await this.#file.write('revoke a plan', () => {
+      this.#file
+        .statement(
           `INSERT INTO plans (id, host_id, revoked, revoked_at) VALUES (?, ?, 1, ?)
            ON CONFLICT (id) DO UPDATE SET revoked = 1, revoked_at = COALESCE(plans.revoked_at, excluded.revoked_at)`,
         )

@@ -37,8 +37,8 @@ export class SqliteSlices implements SliceStore {
   }
 
   #sliceRow(ref: SliceRef): SliceRow | undefined {
-    return this.#file.db
-      .prepare<[string, string], SliceRow>('SELECT * FROM slices WHERE kind = ? AND id = ?')
+    return this.#file
+      .statement<[string, string], SliceRow>('SELECT * FROM slices WHERE kind = ? AND id = ?')
       .get(refKind(ref), refId(ref));
   }
 
@@ -67,14 +67,14 @@ export class SqliteSlices implements SliceStore {
       openDomain ? 1 : 0,
     ];
     if (exists) {
-      this.#file.db
-        .prepare(
+      this.#file
+        .statement(
           'UPDATE slices SET value = ?, version = ?, applied = ?, wake_at = ?, open = ?, lock = NULL WHERE kind = ? AND id = ?',
         )
         .run(...values, refKind(write.ref), refId(write.ref));
     } else {
-      this.#file.db
-        .prepare(
+      this.#file
+        .statement(
           'INSERT INTO slices (value, version, applied, wake_at, open, kind, id) VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
         .run(...values, refKind(write.ref), refId(write.ref));
@@ -82,12 +82,22 @@ export class SqliteSlices implements SliceStore {
   }
 
   async putSlice(write: SliceWrite): Promise<WriteOutcome> {
-    return this.#file.write('write a slice', () => {
-      const row = this.#sliceRow(write.ref);
-      if ((row?.version ?? 0) !== write.expected || (row?.lock ?? null) !== null) return 'conflict';
-      this.#writeSlice(write, row !== undefined);
-      return 'ok';
-    });
+    return this.#file.write('write a slice', () => (this.writeIfCurrent([write]) ? 'ok' : 'conflict'));
+  }
+
+  /**
+   * Inside a write transaction: writes every slice only if each is at the version it expects and
+   * unlocked; answers whether it did (nothing is written when one is not).
+   */
+  writeIfCurrent(writes: readonly SliceWrite[]): boolean {
+    const rows = writes.map((write) => this.#sliceRow(write.ref));
+    const current = writes.every(
+      (write, index) =>
+        (rows[index]?.version ?? 0) === write.expected && (rows[index]?.lock ?? null) === null,
+    );
+    if (!current) return false;
+    for (const [index, write] of writes.entries()) this.#writeSlice(write, rows[index] !== undefined);
+    return true;
   }
 
   async lockSlice(ref: SliceRef, expected: number, token: string): Promise<WriteOutcome> {
@@ -95,16 +105,16 @@ export class SqliteSlices implements SliceStore {
       const row = this.#sliceRow(ref);
       if ((row?.version ?? 0) !== expected) return 'conflict';
       if (row === undefined) {
-        this.#file.db
-          .prepare(
+        this.#file
+          .statement(
             "INSERT INTO slices (kind, id, value, version, lock, applied) VALUES (?, ?, NULL, 0, ?, '[]')",
           )
           .run(refKind(ref), refId(ref), token);
         return 'ok';
       }
       if (row.lock !== null && row.lock !== token) return 'conflict';
-      this.#file.db
-        .prepare('UPDATE slices SET lock = ? WHERE kind = ? AND id = ?')
+      this.#file
+        .statement('UPDATE slices SET lock = ? WHERE kind = ? AND id = ?')
         .run(token, refKind(ref), refId(ref));
       return 'ok';
     });
@@ -120,17 +130,17 @@ export class SqliteSlices implements SliceStore {
   }
 
   async unlockSlice(ref: SliceRef, token: string): Promise<void> {
-    this.#file.write('unlock a slice', () => {
-      this.#file.db
-        .prepare('UPDATE slices SET lock = NULL WHERE kind = ? AND id = ? AND lock = ?')
+    await this.#file.write('unlock a slice', () => {
+      this.#file
+        .statement('UPDATE slices SET lock = NULL WHERE kind = ? AND id = ? AND lock = ?')
         .run(refKind(ref), refId(ref), token);
     });
   }
 
   async waitingHosts(incidentId: string, limit: number): Promise<string[]> {
     return this.#file.read('read waiting hosts', () =>
-      this.#file.db
-        .prepare<[string, number], { host_id: string }>(
+      this.#file
+        .statement<[string, number], { host_id: string }>(
           "SELECT host_id FROM affected WHERE incident_id = ? AND status = 'waiting' ORDER BY host_id LIMIT ?",
         )
         .all(incidentId, limit)
@@ -140,8 +150,8 @@ export class SqliteSlices implements SliceStore {
 
   async openDomains(): Promise<string[]> {
     return this.#file.read('read open domains', () =>
-      this.#file.db
-        .prepare<[], { id: string }>("SELECT id FROM slices WHERE kind = 'domain' AND open = 1 ORDER BY id")
+      this.#file
+        .statement<[], { id: string }>("SELECT id FROM slices WHERE kind = 'domain' AND open = 1 ORDER BY id")
         .all()
         .map((row) => row.id),
     );
@@ -150,8 +160,8 @@ export class SqliteSlices implements SliceStore {
   async dueWakes(now: string, limit: number): Promise<Wake[]> {
     const until = sortableTime(now);
     return this.#file.read('read due wakes', () =>
-      this.#file.db
-        .prepare<[string, number], { kind: 'domain' | 'host'; id: string; wake_at: string }>(
+      this.#file
+        .statement<[string, number], { kind: 'domain' | 'host'; id: string; wake_at: string }>(
           'SELECT kind, id, wake_at FROM slices WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, kind, id LIMIT ?',
         )
         .all(until, limit)
