@@ -37,9 +37,7 @@ export const printTable = (rows: readonly BenchRow[], write: (line: string) => v
     target: 'target',
   };
   const columns = ['section', 'what', 'figure', 'peer', 'target'] as const;
-  const widths = columns.map((column) =>
-    Math.max(...[header, ...rows].map((row) => row[column].length)),
-  );
+  const widths = columns.map((column) => Math.max(...[header, ...rows].map((row) => row[column].length)));
   const line = (row: BenchRow): string =>
     `| ${columns.map((column, index) => row[column].padEnd(widths[index] ?? 0)).join(' | ')} |`;
   write(line(header));

@@ -8,15 +8,16 @@ import type { Streams } from './streams.ts';
 
 /**
  * `faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T]
- * [--tls-cert F --tls-key F] [--config faultline.json]`: the whole control plane on one machine,
- * until SIGINT or SIGTERM, which drain what is in flight.
+ * [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug]`: the whole control
+ * plane on one machine, until SIGINT or SIGTERM, which drain what is in flight. At `debug` it also
+ * prints each decision the handlers make, one JSON line each.
  */
 
 export const UpEnvironment = z.object({ FAULTLINE_OPERATOR_TOKEN: z.string().min(16).optional() });
 export type UpEnvironment = z.infer<typeof UpEnvironment>;
 
 const USAGE =
-  'usage: faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F] [--config faultline.json]\n';
+  'usage: faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug]\n';
 const DEFAULT_CONFIG_FILE = 'faultline.json';
 
 export const runUp = async (
@@ -36,6 +37,7 @@ export const runUp = async (
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         config: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
       },
     });
     values = parsed.values as Record<string, string | undefined>;
@@ -46,6 +48,11 @@ export const runUp = async (
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     streams.stderr(`faultline up: --port must be a port number\n${USAGE}`);
+    return 2;
+  }
+  const logLevel = values['log-level'];
+  if (logLevel !== 'info' && logLevel !== 'debug') {
+    streams.stderr(`faultline up: --log-level is info or debug\n${USAGE}`);
     return 2;
   }
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
@@ -79,8 +86,10 @@ export const runUp = async (
       values['tls-cert'] === undefined || values['tls-key'] === undefined
         ? undefined
         : { certFile: values['tls-cert'], keyFile: values['tls-key'] },
+    logLevel,
     log: (entry) => {
       if (entry.level === 'error' || entry.level === 'warn') streams.stderr(`${JSON.stringify(entry)}\n`);
+      else if (logLevel === 'debug') streams.stdout(`${JSON.stringify(entry)}\n`);
     },
   });
   streams.stdout(`Faultline control plane listening on ${plane.url}\n`);

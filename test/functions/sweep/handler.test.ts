@@ -11,7 +11,10 @@ import { dumpSqliteStore, tempSqliteStore } from '../../helpers/store-sqlite.ts'
 
 const CORE = CoreConfig.parse({ groupingWindowSeconds: 1 });
 
-describe('sweep', () => {
+describe.each([
+  { protocol: 'the lock protocol (DynamoDB)', lockProtocol: true, record: 'putDecision' },
+  { protocol: "SQLite's atomic commit", lockProtocol: false, record: 'commitDecision' },
+])('sweep, with $protocol', ({ lockProtocol, record: recordPoint }) => {
   let fixture: Awaited<ReturnType<typeof tempSqliteStore>>;
   let now: number;
   let queue: ReturnType<typeof capturingQueue>;
@@ -31,7 +34,7 @@ describe('sweep', () => {
   });
 
   const ports = () => ({
-    store: faultyStore(fixture.store, faults),
+    store: faultyStore(fixture.store, faults, { lockProtocol }),
     signer: faultySigner(signer, faults),
     notifyQueue: faultyQueue(queue, faults),
   });
@@ -86,17 +89,19 @@ describe('sweep', () => {
     expect(queue.sent).toHaveLength(1);
   });
 
-  it('aborts a decision a crash left half-locked, and its redelivered input is then decided afresh', async () => {
-    const record = await outage('lockSlice');
-    expect(dumpSqliteStore(fixture.path).unfinished).toHaveLength(1);
-    now += 61_000;
-    expect(await sweep()()).toMatchObject({ finished: 1, aborted: 0 });
-    expect(dumpSqliteStore(fixture.path)).toMatchObject({ unfinished: [], locks: [] });
-    expect(queue.sent).toHaveLength(1);
-    const redelivered = { ...record, attributes: { ...record.attributes, ApproximateReceiveCount: '2' } };
-    expect((await correlate()({ Records: [redelivered] })).batchItemFailures).toEqual([]);
-    expect(queue.sent).toHaveLength(1);
-  });
+  // Only the lock protocol leaves a decision half-locked: the atomic commit writes all or nothing.
+  if (lockProtocol)
+    it('aborts a decision a crash left half-locked, and its redelivered input is then decided afresh', async () => {
+      const record = await outage('lockSlice');
+      expect(dumpSqliteStore(fixture.path).unfinished).toHaveLength(1);
+      now += 61_000;
+      expect(await sweep()()).toMatchObject({ finished: 1, aborted: 0 });
+      expect(dumpSqliteStore(fixture.path)).toMatchObject({ unfinished: [], locks: [] });
+      expect(queue.sent).toHaveLength(1);
+      const redelivered = { ...record, attributes: { ...record.attributes, ApproximateReceiveCount: '2' } };
+      expect((await correlate()({ Records: [redelivered] })).batchItemFailures).toEqual([]);
+      expect(queue.sent).toHaveLength(1);
+    });
 
   it('has nothing to finish when the crash came before the decision was recorded: the redelivery decides it', async () => {
     await correlate()({
@@ -107,7 +112,7 @@ describe('sweep', () => {
     });
     await correlate()({ Records: [stampedRecord(first.rootDegraded(at(100)), 'degraded1', T0)] });
     const record = stampedRecord(second.rootDegraded(at(100.5)), 'degraded2', T0);
-    faults.armBefore('putDecision');
+    faults.armBefore(recordPoint);
     await correlate()({ Records: [record] });
     faults.revive();
     now += 61_000;

@@ -13,7 +13,9 @@ import { RETENTION } from '../projection.ts';
  *   derived from the value when it is written (../indexes.ts): `wake_at` (indexed: due timers)
  *   and `open` (a domain with an open episode).
  * - `decisions (id)`: the outbox; `status`, `attempt`, `created_at` (indexed while unfinished),
- *   `body` (writes and effects) and `done` (indices of the effects performed).
+ *   `body` (writes and effects) and `done` (indices of the effects performed when it was written);
+ *   `effects_done (id, attempt, effect)`: each effect marked done since, one row each, so marking
+ *   one never rewrites a record's body (a wave's record holds every plan of the wave).
  * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
  *   (incident_id, host_id)` indexed by host and, for `waiting` rows, by incident; `timeline (id)`
  *   by incident and time; `plans (id)` by host, with the signature of each plan's lines
@@ -40,6 +42,9 @@ CREATE TABLE IF NOT EXISTS decisions (
   finished_at INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_unfinished ON decisions (created_at, id) WHERE status IN ('pending', 'committed');
 CREATE INDEX IF NOT EXISTS decisions_finished ON decisions (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS effects_done (
+  id TEXT NOT NULL, attempt INTEGER NOT NULL, effect INTEGER NOT NULL,
+  PRIMARY KEY (id, attempt, effect)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incidents (
   id TEXT PRIMARY KEY, status TEXT NOT NULL, failure_domain TEXT NOT NULL, opened_at TEXT NOT NULL,
   resolved_at TEXT, revision INTEGER NOT NULL, detected_at TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
@@ -213,9 +218,13 @@ export class SqliteFile {
   purgeExpired(nowMs: number): Promise<number> {
     return this.write('purge old rows', () => {
       let removed = 0;
+      const decidedBefore = nowMs - RETENTION.decisionSeconds * 1000;
+      this.statement(
+        'DELETE FROM effects_done WHERE id IN (SELECT id FROM decisions WHERE finished_at IS NOT NULL AND finished_at <= ?)',
+      ).run(decidedBefore);
       removed += this.statement(
         'DELETE FROM decisions WHERE finished_at IS NOT NULL AND finished_at <= ?',
-      ).run(nowMs - RETENTION.decisionSeconds * 1000).changes;
+      ).run(decidedBefore).changes;
       const before = new Date(nowMs - RETENTION.incidentSeconds * 1000).toISOString();
       const old = this.statement<[string], { id: string }>(
         "SELECT id FROM incidents WHERE status = 'resolved' AND resolved_at <= ?",

@@ -20,8 +20,9 @@ type DecisionRow = {
   done: string;
 };
 
-const toRecord = (row: DecisionRow): DecisionRecord => {
+const toRecord = (row: DecisionRow, marked: readonly number[]): DecisionRecord => {
   const body = JSON.parse(row.body) as Pick<DecisionRecord, 'writes' | 'effects'>;
+  const done = JSON.parse(row.done) as number[];
   return {
     id: row.id,
     attempt: row.attempt,
@@ -31,7 +32,7 @@ const toRecord = (row: DecisionRow): DecisionRecord => {
     about: row.about,
     writes: body.writes,
     effects: body.effects,
-    done: JSON.parse(row.done) as number[],
+    done: marked.length === 0 ? done : [...new Set([...done, ...marked])],
   };
 };
 
@@ -106,8 +107,19 @@ export class SqliteOutbox implements OutboxStore {
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
     return this.#file.read('read a decision', () => {
       const row = this.#decisionRow(id);
-      return row === undefined ? undefined : toRecord(row);
+      return row === undefined ? undefined : this.#toRecord(row);
     });
+  }
+
+  /** The record of a row, with the effects marked done since it was written. */
+  #toRecord(row: DecisionRow): DecisionRecord {
+    const marked = this.#file
+      .statement<[string, number], { effect: number }>(
+        'SELECT effect FROM effects_done WHERE id = ? AND attempt = ? ORDER BY effect',
+      )
+      .all(row.id, row.attempt)
+      .map((mark) => mark.effect);
+    return toRecord(row, marked);
   }
 
   async setDecisionStatus(
@@ -129,13 +141,13 @@ export class SqliteOutbox implements OutboxStore {
 
   async markEffectDone(id: string, attempt: number, index: number): Promise<void> {
     await this.#file.write('mark an effect done', () => {
-      const row = this.#decisionRow(id);
+      const row = this.#file
+        .statement<[string], { attempt: number }>('SELECT attempt FROM decisions WHERE id = ?')
+        .get(id);
       if (row === undefined || row.attempt !== attempt) return;
-      const done = JSON.parse(row.done) as number[];
-      if (done.includes(index)) return;
       this.#file
-        .statement('UPDATE decisions SET done = ? WHERE id = ?')
-        .run(JSON.stringify([...done, index]), id);
+        .statement('INSERT OR IGNORE INTO effects_done (id, attempt, effect) VALUES (?, ?, ?)')
+        .run(id, attempt, index);
     });
   }
 
@@ -146,7 +158,7 @@ export class SqliteOutbox implements OutboxStore {
           "SELECT * FROM decisions WHERE status IN ('pending', 'committed') AND created_at <= ? ORDER BY created_at, id LIMIT ?",
         )
         .all(createdBefore, limit)
-        .map(toRecord),
+        .map((row) => this.#toRecord(row)),
     );
   }
 }
