@@ -3,6 +3,7 @@ import { arrayDomains, criticalReason } from './host.ts';
 import { deriveId } from './ids.ts';
 import { page, resolveIncident, timeline } from './incidents.ts';
 import type { CriticalGroup, DomainSlice, HostSlice, Incident, PathRecord } from './model.ts';
+import { byKey, sortedKeys, sortStrings, uniqueSorted } from './order.ts';
 import { toMs } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -19,7 +20,7 @@ import type { Transaction } from './transaction.ts';
 const EXPOSED_CAP = 64;
 const GROUP_HOSTS_CAP = 100;
 
-const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+const sortedUnique = uniqueSorted;
 
 /** The key of a set of failure domains: the same set, in any order, gives the same key. */
 export const groupKey = (domains: Iterable<string>): string => sortedUnique(domains).join(' + ');
@@ -83,12 +84,12 @@ const isPathLost = (txn: Transaction, path: PathRecord): boolean => {
 export const criticalResources = (txn: Transaction, host: HostSlice): CriticalResource[] => {
   const isDomainDown = (failureDomain: string): boolean => !txn.isDomainUp(failureDomain);
   const found: CriticalResource[] = [];
-  for (const name of Object.keys(host.arrays).sort()) {
+  for (const name of sortedKeys(host.arrays)) {
     const record = host.arrays[name];
     if (record === undefined) continue;
     const reason = criticalReason(record, isDomainDown);
     if (reason !== undefined)
-      found.push({ resource: name, domains: [...arrayDomains(record)].sort(), reason });
+      found.push({ resource: name, domains: sortStrings([...arrayDomains(record)]), reason });
   }
   for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
     const reason = mapCriticalReason(map, paths, (path) => isPathLost(txn, path));
@@ -116,7 +117,7 @@ const withoutKey = <T>(record: Record<string, T>, key: string): Record<string, T
  */
 const revokeUndelivered = (txn: Transaction, host: HostSlice, reason: string): string[] => {
   const running: string[] = [];
-  for (const id of Object.keys(host.plans).sort()) {
+  for (const id of sortedKeys(host.plans)) {
     const current = host.plans[id];
     if (current === undefined || (current.status !== 'issued' && current.status !== 'started')) continue;
     const domain = txn.readDomain(current.failureDomain);
@@ -257,7 +258,7 @@ export const checkCritical = (txn: Transaction, host: HostSlice, cause?: Critica
   if (isUntroubled(host)) return;
   const found = criticalResources(txn, host);
   const now = new Set(found.map((resource) => resource.resource));
-  for (const resource of Object.keys(host.doubleFaults).sort()) {
+  for (const resource of sortedKeys(host.doubleFaults)) {
     if (!now.has(resource)) leaveGroup(txn, host, resource, `${resource} is no longer critical`);
   }
   for (const resource of found) {
@@ -355,7 +356,7 @@ const groupCount = (exposed: NonNullable<DomainSlice['exposed']>, key: string): 
  */
 export const recheckIfExposedDown = (txn: Transaction, host: HostSlice): void => {
   if (host.exposedOn === undefined) return;
-  for (const [failureDomain, entry] of Object.entries(host.exposedOn).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [failureDomain, entry] of byKey(Object.entries(host.exposedOn))) {
     const domain = txn.readDomain(failureDomain);
     if (domain.state !== 'down') continue;
     const key = entry === 'listed' ? undefined : countedGroup(entry);
@@ -377,13 +378,13 @@ export const recheckExposed = (txn: Transaction, domain: DomainSlice, at: string
   const exposed = domain.exposed;
   if (exposed === undefined) return;
   const countOf = new Map<string, number>();
-  for (const key of Object.keys(exposed.groups).sort()) {
+  for (const key of sortedKeys(exposed.groups)) {
     const count = groupCount(exposed, key);
     for (const hostId of exposed.groups[key] ?? [])
       countOf.set(hostId, Math.max(countOf.get(hostId) ?? 0, count));
   }
   const count = sortedUnique(Object.values(exposed.groups).flat()).length + exposed.beyond;
-  for (const hostId of [...countOf.keys()].sort()) {
+  for (const hostId of sortStrings([...countOf.keys()])) {
     txn.followUp({
       type: 'internal.critical',
       hostId,

@@ -4,9 +4,9 @@ import { recheckExposed } from './critical.ts';
 import { isHealthyOn, isPathHealthy, servedOf } from './host.ts';
 import { deriveId } from './ids.ts';
 import { escalate, newIncident, page, resolveIncident, timeline } from './incidents.ts';
-import type { DomainSlice, Episode, HostEpisode, HostSlice } from './model.ts';
+import type { DomainSlice, Episode, HostEpisode, HostSlice, LocalFault, ServedDomain } from './model.ts';
 import { silenceTimes, stallTimes } from './stall.ts';
-import { addSeconds, toMs, toTime } from './time.ts';
+import { addSeconds, sameTime, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
@@ -35,7 +35,7 @@ export type DownOptions = { announced?: boolean; symptoms?: readonly { hostId: s
 
 /**
  * Takes a domain down: opens its episode and incident, or, during an episode that was up, counts a
- * flap. The clients that reported it (the symptoms given, else those still in the grouping list) and
+ * flap (the incident is no longer up). Either way, the clients that reported it (the symptoms given, else those still in the grouping list) and
  * those with a paged local fault on it join the incident; the hosts exposed on it are checked for a
  * double fault at once (§5.4), which for an announced outage is before the server stops.
  */
@@ -56,9 +56,11 @@ export const goDown = (
     delete episode.upAt;
     delete episode.dispatchAt;
     if (episode.halted === undefined) episode.incident.status = 'awaiting-recovery';
+    episode.incident.upAt = null;
     txn.touch(episode.incident);
     timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`);
     countFlap(txn, domain, episode, at);
+    joinReporters(txn, domain, episode.incident.id, symptoms, at);
     recheckExposed(txn, domain, at);
     return;
   }
@@ -88,6 +90,22 @@ export const goDown = (
   };
   txn.touch(incident);
   timeline(txn, incident.id, `${domain.failureDomain} down: ${reason}`);
+  joinReporters(txn, domain, incident.id, symptoms, at);
+  recheckExposed(txn, domain, at);
+};
+
+/**
+ * The clients whose symptoms took the domain down (first, or again in a flap) and those with a
+ * paged local fault on it join its incident (a host already in it is only counted again if it
+ * had healed: `join`).
+ */
+const joinReporters = (
+  txn: Transaction,
+  domain: DomainSlice,
+  incidentId: string,
+  symptoms: readonly { hostId: string; at: string }[],
+  at: string,
+): void => {
   const joining = [
     ...domain.localHosts.map((hostId) => ({ hostId, at })),
     ...symptoms.filter((symptom) => !domain.localHosts.includes(symptom.hostId)),
@@ -97,12 +115,11 @@ export const goDown = (
       type: 'internal.join',
       hostId: symptom.hostId,
       failureDomain: domain.failureDomain,
-      incidentId: incident.id,
+      incidentId,
       at: symptom.at,
     });
   }
   domain.localHosts = [];
-  recheckExposed(txn, domain, at);
 };
 
 /**
@@ -274,7 +291,8 @@ export const join = (txn: Transaction, host: HostSlice, domain: DomainSlice, at:
     }
     delete host.localFaults[resource];
   }
-  domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
+  if (domain.localHosts.includes(host.hostId))
+    domain.localHosts = domain.localHosts.filter((hostId) => hostId !== host.hostId);
   if (
     !incident.paged &&
     !domain.maintenance &&
@@ -382,6 +400,15 @@ export const reopenIfDuring = (txn: Transaction, domain: DomainSlice, at: string
   return true;
 };
 
+/**
+ * The wake time for the earliest time due, never before now: the time `toTime` writes, taken from
+ * now or the wake time already set when it is that very text (no new string per decision).
+ */
+const wakeTime = (txn: Transaction, earliest: number, current: string | undefined): string => {
+  const ms = Math.max(earliest, toMs(txn.now));
+  return sameTime(ms, txn.now) ?? sameTime(ms, current) ?? toTime(ms);
+};
+
 /** When the domain slice next needs a tick: dispatch, escalation, or a slot's expiry. */
 export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   const times: number[] = [];
@@ -401,9 +428,8 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
     }
     for (const slot of Object.values(episode.slots)) times.push(toMs(slot.expiresAt));
   }
-  const next = times.length === 0 ? undefined : toTime(Math.max(Math.min(...times), toMs(txn.now)));
-  if (next === undefined) delete domain.wakeAt;
-  else domain.wakeAt = next;
+  if (times.length === 0) delete domain.wakeAt;
+  else domain.wakeAt = wakeTime(txn, Math.min(...times), domain.wakeAt);
 };
 
 /**
@@ -411,17 +437,27 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
  * domain, a plan's stall, its agent's silence during its incident.
  */
 export const scheduleHost = (txn: Transaction, host: HostSlice): void => {
-  const times: number[] = [...stallTimes(txn, host), ...silenceTimes(txn, host)];
-  for (const fault of Object.values(host.localFaults)) {
-    if (fault.incident === undefined) times.push(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
+  // The earliest of them, kept as it goes (`Math.min` of them all, NaN included).
+  let earliest = Number.POSITIVE_INFINITY;
+  let any = false;
+  const consider = (time: number): void => {
+    earliest = Math.min(earliest, time);
+    any = true;
+  };
+  for (const time of stallTimes(txn, host)) consider(time);
+  for (const time of silenceTimes(txn, host)) consider(time);
+  for (const resource in host.localFaults) {
+    const fault = host.localFaults[resource] as LocalFault;
+    if (fault.incident === undefined) consider(toMs(fault.since) + txn.config.holdDownSeconds * 1000);
   }
   // A server's silence for each domain it serves, until that silence has taken the domain down once.
   const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
-  for (const served of Object.values(servedOf(host))) {
-    if (served.silentAt === served.vouchedAt) continue;
-    times.push(toMs(served.vouchedAt) + txn.config.silentHeartbeats * interval * 1000);
+  const served = servedOf(host);
+  for (const failureDomain in served) {
+    const entry = served[failureDomain] as ServedDomain;
+    if (entry.silentAt === entry.vouchedAt) continue;
+    consider(toMs(entry.vouchedAt) + txn.config.silentHeartbeats * interval * 1000);
   }
-  const next = times.length === 0 ? undefined : toTime(Math.max(Math.min(...times), toMs(txn.now)));
-  if (next === undefined) delete host.wakeAt;
-  else host.wakeAt = next;
+  if (!any) delete host.wakeAt;
+  else host.wakeAt = wakeTime(txn, earliest, host.wakeAt);
 };

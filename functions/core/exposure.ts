@@ -1,4 +1,5 @@
 import type { ArrayRecord, HostSlice, PathRecord } from './model.ts';
+import { sortByConsistent, sortedKeys, uniqueSorted } from './order.ts';
 
 /**
  * Pure per-resource rules of docs/architecture.md §5.4: which failure domains still hold a good copy
@@ -7,7 +8,7 @@ import type { ArrayRecord, HostSlice, PathRecord } from './model.ts';
  * core's double-fault and planned-maintenance rules and by the topology and impact readers (§6).
  */
 
-const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+const sortedUnique = uniqueSorted;
 
 /**
  * The failure domains of an array's in-sync members, sorted: where its remaining good copies live.
@@ -21,9 +22,21 @@ export const inSyncDomainsOf = (array: ArrayRecord): string[] =>
  * one of them depends on `domain`. An array with no in-sync member left is already lost, not exposed
  * on one domain, so this answers false for it (criticalReason in host.ts pages it on its own).
  */
-export const losesLastInSyncHalf = (array: ArrayRecord, domain: string): boolean => {
-  const domains = inSyncDomainsOf(array);
-  return domains.length === 1 && domains[0] === domain;
+export const losesLastInSyncHalf = (array: ArrayRecord, domain: string): boolean =>
+  soleInSyncDomain(array) === domain;
+
+/**
+ * The one failure domain all of an array's in-sync members sit on: `inSyncDomainsOf` when it names
+ * exactly one domain, without building it; undefined when they sit on none or on several.
+ */
+const soleInSyncDomain = (array: ArrayRecord): string | undefined => {
+  let sole: string | undefined;
+  for (const member of array.members) {
+    if (member.state !== 'in-sync') continue;
+    if (sole === undefined) sole = member.failureDomain;
+    else if (member.failureDomain !== sole) return undefined;
+  }
+  return sole;
 };
 
 /**
@@ -56,7 +69,7 @@ export const mapsOf = (
   paths: Record<string, PathRecord> | readonly PathRecord[],
 ): Record<string, PathRecord[]> => {
   const list = Array.isArray(paths) ? paths : Object.values(paths as Record<string, PathRecord>);
-  const sorted = [...list].sort((a, b) =>
+  const sorted = sortByConsistent([...list], (a, b) =>
     a.map < b.map ? -1 : a.map > b.map ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
   );
   const maps: Record<string, PathRecord[]> = {};
@@ -99,10 +112,10 @@ export type Exposure = { resource: string; failureDomain: string };
  */
 export const exposuresOf = (host: HostSlice): Exposure[] => {
   const exposures: Exposure[] = [];
-  for (const name of Object.keys(host.arrays).sort()) {
-    const domains = inSyncDomainsOf(host.arrays[name] as ArrayRecord);
-    if (oneServedDomain(domains))
-      exposures.push({ resource: `array:${name}`, failureDomain: domains[0] as string });
+  for (const name of sortedKeys(host.arrays)) {
+    const domain = soleInSyncDomain(host.arrays[name] as ArrayRecord);
+    if (domain !== undefined && !isLocalDomain(domain))
+      exposures.push({ resource: `array:${name}`, failureDomain: domain });
   }
   for (const [map, paths] of Object.entries(mapsOf(host.paths))) {
     const domains = pathDomainsOf(paths);

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { FaultlineEvent, GuestDisk, HostHeartbeat, Member } from '../../events/index.ts';
+import { textDigest } from './ids.ts';
 import type {
   ArrayRecord,
   GuestClaim,
@@ -91,10 +91,11 @@ type Listed = { domains: Record<string, string>; active: boolean };
 
 /** A digest of one guest's listing, identical however the control domain ordered its disks. */
 const digestOf = ({ domains, active }: Listed): string =>
-  createHash('sha1')
-    .update(JSON.stringify([active, Object.entries(domains).sort(([a], [b]) => (a < b ? -1 : 1))]))
-    .digest('base64')
-    .slice(0, 16);
+  textDigest(
+    'sha1',
+    JSON.stringify([active, Object.entries(domains).sort(([a], [b]) => (a < b ? -1 : 1))]),
+    'base64',
+  ).slice(0, 16);
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

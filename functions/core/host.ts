@@ -14,11 +14,16 @@ import type {
   ArrayHealth,
   ArrayRecord,
   DomainSlice,
+  HostEpisode,
+  HostPlan,
   HostSlice,
+  Incident,
+  LocalFault,
   PathRecord,
   ServedDomain,
   Watermark,
 } from './model.ts';
+import { sortByConsistent, sortStrings } from './order.ts';
 import { lossAfter, withOlderSighting } from './path-loss.ts';
 
 /** A host's resources: per-resource last-writer-wins by `(bootid, seq)`, and what they say about health. */
@@ -70,7 +75,9 @@ const healthOfState = (state: ArrayState, members: readonly Member[]): ArrayHeal
 const mergeKnown = (known: readonly Member[], members: readonly Member[]): Member[] => {
   const byDevice = new Map(known.map((member) => [member.device, member]));
   for (const member of members) byDevice.set(member.device, member);
-  return [...byDevice.values()].sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  return sortByConsistent([...byDevice.values()], (a, b) =>
+    a.device < b.device ? -1 : a.device > b.device ? 1 : 0,
+  );
 };
 
 const arrayRecord = (
@@ -223,36 +230,62 @@ export const implicatedByMembers = (
   previous: ArrayRecord | undefined,
   members: readonly Member[],
 ): string[] => {
-  const domains = new Set<string>();
-  const before = new Map((previous?.members ?? []).map((member) => [member.device, member.state]));
+  const domains: string[] = [];
+  const add = (failureDomain: string): void => {
+    if (!domains.includes(failureDomain)) domains.push(failureDomain);
+  };
+  const before = previous?.members ?? [];
   for (const member of members) {
     const lost = member.state !== IN_SYNC && member.state !== 'spare';
-    const wasLost =
-      before.has(member.device) &&
-      before.get(member.device) !== IN_SYNC &&
-      before.get(member.device) !== 'spare';
-    if (lost && !wasLost) domains.add(member.failureDomain);
+    if (!lost) continue;
+    // The state the previous report gave this device: its last listing, as a map by device keeps.
+    let listed = false;
+    let stateBefore: Member['state'] | undefined;
+    for (let index = before.length - 1; index >= 0; index -= 1) {
+      const other = before[index] as Member;
+      if (other.device === member.device) {
+        listed = true;
+        stateBefore = other.state;
+        break;
+      }
+    }
+    const wasLost = listed && stateBefore !== IN_SYNC && stateBefore !== 'spare';
+    if (!wasLost) add(member.failureDomain);
   }
-  const present = new Set(members.map((member) => member.device));
   for (const member of previous?.known ?? []) {
-    if (!present.has(member.device)) domains.add(member.failureDomain);
+    if (!members.some((other) => other.device === member.device)) add(member.failureDomain);
   }
-  return [...domains].sort();
+  return sortStrings(domains);
 };
 
 /** Every failure domain an array's members (present or remembered) sit on. */
-export const arrayDomains = (record: ArrayRecord): Set<string> =>
-  new Set([...record.members, ...record.known].map((member) => member.failureDomain));
+export const arrayDomains = (record: ArrayRecord): Set<string> => addArrayDomains(record, new Set());
+
+/** Adds the failure domains of an array's members, present then remembered, to `domains`. */
+const addArrayDomains = (record: ArrayRecord, domains: Set<string>): Set<string> => {
+  for (const member of record.members) domains.add(member.failureDomain);
+  for (const member of record.known) domains.add(member.failureDomain);
+  return domains;
+};
+
+/** Whether a member of the array, present or remembered, sits on `failureDomain`. */
+const hasMemberOn = (record: ArrayRecord, failureDomain: string): boolean => {
+  for (const member of record.members) if (member.failureDomain === failureDomain) return true;
+  for (const member of record.known) if (member.failureDomain === failureDomain) return true;
+  return false;
+};
 
 /**
  * Whether the host's storage served by a domain is healthy: every array with a member on it is in
  * sync, and every path through it is back to active or ghost (a ghost is a healthy standby).
  */
 export const isHealthyOn = (host: HostSlice, failureDomain: string): boolean => {
-  for (const record of Object.values(host.arrays)) {
-    if (record.health !== 'healthy' && arrayDomains(record).has(failureDomain)) return false;
+  for (const name in host.arrays) {
+    const record = host.arrays[name] as ArrayRecord;
+    if (record.health !== 'healthy' && hasMemberOn(record, failureDomain)) return false;
   }
-  for (const record of Object.values(host.paths)) {
+  for (const key in host.paths) {
+    const record = host.paths[key] as PathRecord;
     if (record.failureDomain === failureDomain && !isPathHealthy(record.state)) return false;
   }
   return true;
@@ -275,19 +308,20 @@ export const isResourceHealthy = (host: HostSlice, resource: string): boolean =>
 /** Every failure domain a host refers to: what the loader must fetch with it. */
 export const referencedDomains = (host: HostSlice): string[] => {
   const domains = new Set<string>();
-  for (const record of Object.values(host.arrays))
-    for (const domain of arrayDomains(record)) domains.add(domain);
-  for (const record of Object.values(host.paths)) domains.add(record.failureDomain);
-  for (const episode of Object.values(host.episodes)) domains.add(episode.failureDomain);
-  for (const fault of Object.values(host.localFaults)) domains.add(fault.failureDomain);
-  for (const plan of Object.values(host.plans)) domains.add(plan.failureDomain);
-  for (const incident of Object.values(host.doubleFaults)) domains.add(incident.failureDomain);
-  for (const domain of Object.keys(host.exposedOn ?? {})) domains.add(domain);
-  for (const domain of Object.keys(servedOf(host))) domains.add(domain);
-  for (const domain of Object.keys(host.clientOf ?? {})) domains.add(domain);
+  for (const name in host.arrays) addArrayDomains(host.arrays[name] as ArrayRecord, domains);
+  for (const key in host.paths) domains.add((host.paths[key] as PathRecord).failureDomain);
+  for (const id in host.episodes) domains.add((host.episodes[id] as HostEpisode).failureDomain);
+  for (const resource in host.localFaults)
+    domains.add((host.localFaults[resource] as LocalFault).failureDomain);
+  for (const id in host.plans) domains.add((host.plans[id] as HostPlan).failureDomain);
+  for (const resource in host.doubleFaults)
+    domains.add((host.doubleFaults[resource] as Incident).failureDomain);
+  for (const domain in host.exposedOn ?? {}) domains.add(domain);
+  for (const domain in servedOf(host)) domains.add(domain);
+  for (const domain in host.clientOf ?? {}) domains.add(domain);
   // An LDoms guest's disks placed by its control domain: its next event may implicate them.
   for (const domain of Object.values(host.vdisks?.domains ?? {})) domains.add(domain);
-  return [...domains].sort();
+  return sortStrings([...domains]);
 };
 
 /**
@@ -314,10 +348,9 @@ export const servedOf = (host: HostSlice): Record<string, ServedDomain> => {
  */
 export const storageDomains = (host: HostSlice): string[] => {
   const domains = new Set<string>();
-  for (const record of Object.values(host.arrays))
-    for (const domain of arrayDomains(record)) domains.add(domain);
-  for (const record of Object.values(host.paths)) domains.add(record.failureDomain);
-  return [...domains].sort();
+  for (const name in host.arrays) addArrayDomains(host.arrays[name] as ArrayRecord, domains);
+  for (const key in host.paths) domains.add((host.paths[key] as PathRecord).failureDomain);
+  return sortStrings([...domains]);
 };
 
 /**

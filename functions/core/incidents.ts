@@ -1,6 +1,6 @@
 import type { Notification, Severity } from '../../events/index.ts';
 import { deriveId, timelineId } from './ids.ts';
-import type { HostSlice, Incident } from './model.ts';
+import type { HostSlice, Incident, TimelineEntry } from './model.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
@@ -10,16 +10,14 @@ import type { Transaction } from './transaction.ts';
  */
 
 export const timeline = (txn: Transaction, incidentId: string, text: string, hostId?: string): void => {
-  txn.emit({
-    type: 'timeline',
-    entry: {
-      id: timelineId(incidentId, txn.now, hostId ?? '', text),
-      incidentId,
-      at: txn.now,
-      text,
-      ...(hostId === undefined ? {} : { hostId }),
-    },
-  });
+  const entry: TimelineEntry = {
+    id: timelineId(incidentId, txn.now, hostId ?? '', text),
+    incidentId,
+    at: txn.now,
+    text,
+  };
+  if (hostId !== undefined) entry.hostId = hostId;
+  txn.emit({ type: 'timeline', entry });
 };
 
 const notify = (

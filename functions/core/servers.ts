@@ -9,6 +9,7 @@ import { goDown, goUp, openEpisode, openFromSymptoms } from './episodes.ts';
 import { servedOf } from './host.ts';
 import { timeline } from './incidents.ts';
 import type { HostSlice, PendingSilence, ServedDomain } from './model.ts';
+import { byKey, sortedKeys, uniqueSorted } from './order.ts';
 import { latest, toMs, toTime } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -88,7 +89,7 @@ const syncServers = (txn: Transaction, host: HostSlice, failureDomain: string): 
  */
 export const vouchByAnyEvent = (txn: Transaction, host: HostSlice, seen: string): void => {
   if (host.servesSeq !== undefined || host.served === undefined) return;
-  for (const [failureDomain, entry] of Object.entries(host.served).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [failureDomain, entry] of byKey(Object.entries(host.served))) {
     if (toMs(entry.vouchedAt) >= toMs(seen)) continue;
     setServed(host, failureDomain, { ...entry, vouchedAt: seen });
     syncServers(txn, host, failureDomain);
@@ -207,7 +208,7 @@ export const applyHeartbeatServes = (
 ): void => {
   const serves = event.data.serves;
   if (serves === undefined) return;
-  const listed = [...new Set(serves)].sort();
+  const listed = uniqueSorted(serves);
   for (const failureDomain of listed) {
     const entry = servedOf(host)[failureDomain];
     const newer = entry === undefined || event.seq > entry.seq;
@@ -242,7 +243,7 @@ export const applyHeartbeatServes = (
       setServed(host, failureDomain, { ...entry, listed: false, seq: event.seq });
     }
   }
-  for (const failureDomain of Object.keys(servedOf(host)).sort()) syncServers(txn, host, failureDomain);
+  for (const failureDomain of sortedKeys(servedOf(host))) syncServers(txn, host, failureDomain);
 };
 
 /** Sets or ends a server's pending silence on a domain (bounded as `servers` is). */
@@ -272,7 +273,7 @@ const setPendingSilence = (
  */
 export const checkServerSilence = (txn: Transaction, host: HostSlice): void => {
   const interval = host.intervalSeconds ?? txn.config.defaultHeartbeatSeconds;
-  for (const [failureDomain, entry] of Object.entries(servedOf(host)).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [failureDomain, entry] of byKey(Object.entries(servedOf(host)))) {
     if (entry.silentAt === entry.vouchedAt) continue;
     const dueAt = toMs(entry.vouchedAt) + txn.config.silentHeartbeats * interval * 1000;
     if (dueAt > toMs(txn.now)) continue;
@@ -316,10 +317,10 @@ export const heardFromClient = (
   host: HostSlice,
   context: { heardBefore: string | undefined; seen: string; at: string },
 ): void => {
-  for (const failureDomain of Object.keys(host.clientOf ?? {}).sort()) {
+  for (const failureDomain of sortedKeys(host.clientOf ?? {})) {
     const pending = txn.readDomain(failureDomain).silentServers;
     if (pending === undefined) continue;
-    for (const [serverId, silence] of Object.entries(pending).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [serverId, silence] of byKey(Object.entries(pending))) {
       if (serverId === host.hostId) continue;
       const held =
         heardThrough(txn, host, context.heardBefore, silence) ||

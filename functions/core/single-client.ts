@@ -1,7 +1,8 @@
 import type { DiskProbed, HostHeartbeat } from '../../events/index.ts';
 import { goDown, goUp, join, openEpisode } from './episodes.ts';
 import { storageDomains } from './host.ts';
-import type { DiskProbe, Episode, HostSlice } from './model.ts';
+import type { ArrayRecord, DiskProbe, Episode, HostSlice, PathRecord } from './model.ts';
+import { byKey, sortedKeys, sortStrings, uniqueSorted } from './order.ts';
 import { toMs } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -39,10 +40,10 @@ const MISSING_OR_FAULTY = (state: string): boolean => state !== 'in-sync' && sta
 
 /** Keeps the domains' client counts in step with the host's storage domains (only on a change). */
 export const updateClientOf = (txn: Transaction, host: HostSlice): void => {
-  const now = storageDomains(host);
   const before = host.clientOf ?? {};
-  const beforeKeys = Object.keys(before).sort();
-  if (now.length === beforeKeys.length && now.every((domain, index) => domain === beforeKeys[index])) return;
+  if (isClientOfExactly(host, before)) return;
+  const now = storageDomains(host);
+  const beforeKeys = sortedKeys(before);
   for (const failureDomain of now) {
     if (before[failureDomain] === true) continue;
     const domain = txn.domain(failureDomain);
@@ -65,6 +66,26 @@ export const updateClientOf = (txn: Transaction, host: HostSlice): void => {
   }
   if (now.length === 0) delete host.clientOf;
   else host.clientOf = Object.fromEntries(now.map((failureDomain) => [failureDomain, true as const]));
+};
+
+/**
+ * Whether the host's storage domains (`storageDomains`) are exactly the keys of `clientOf`: the
+ * same sets, without building and sorting them (the case of nearly every event).
+ */
+const isClientOfExactly = (host: HostSlice, clientOf: Record<string, true>): boolean => {
+  const seen: string[] = [];
+  const visit = (failureDomain: string): boolean => {
+    if (!Object.hasOwn(clientOf, failureDomain)) return false;
+    if (!seen.includes(failureDomain)) seen.push(failureDomain);
+    return true;
+  };
+  for (const name in host.arrays) {
+    const record = host.arrays[name] as ArrayRecord;
+    for (const member of record.members) if (!visit(member.failureDomain)) return false;
+    for (const member of record.known) if (!visit(member.failureDomain)) return false;
+  }
+  for (const key in host.paths) if (!visit((host.paths[key] as PathRecord).failureDomain)) return false;
+  return seen.length === Object.keys(clientOf).length;
 };
 
 /** Keeps a probe among the disk's last two by `seq`. Returns whether it was kept. */
@@ -97,7 +118,7 @@ export const recordHeartbeatProbes = (host: HostSlice, event: HostHeartbeat, at:
     };
     if (recordProbe(host, disk.disk, probe)) domains.push(disk.failureDomain);
   }
-  return [...new Set(domains)].sort();
+  return uniqueSorted(domains);
 };
 
 /** Records a client's own probe (`disk.probed` without `planid`). Returns whether it was kept. */
@@ -132,7 +153,7 @@ const memberDisksOn = (host: HostSlice, resource: string, failureDomain: string)
     if (member.failureDomain === failureDomain && MISSING_OR_FAULTY(member.state)) disks.add(member.disk);
   for (const member of record.known)
     if (member.failureDomain === failureDomain && !present.has(member.device)) disks.add(member.disk);
-  return [...disks].sort();
+  return sortStrings([...disks]);
 };
 
 /** Whether the host's latest probe of the disk failed to read it; unknown (never probed) is not. */
@@ -204,7 +225,7 @@ export const openSingleClientOutage = (
  */
 export const upgradeLocalFaults = (txn: Transaction, host: HostSlice, failureDomain: string): void => {
   if (openEpisode(txn.readDomain(failureDomain)) !== undefined) return;
-  for (const [resource, fault] of Object.entries(host.localFaults).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [resource, fault] of byKey(Object.entries(host.localFaults))) {
     if (fault.failureDomain !== failureDomain || fault.incident === undefined) continue;
     const disks = singleClientDisks(txn, host, resource, failureDomain);
     if (disks === undefined) continue;

@@ -1,6 +1,7 @@
 import type { MirrorRecovering } from '../../events/index.ts';
 import { escalate } from './incidents.ts';
 import type { HostPlan, HostSlice } from './model.ts';
+import { sortedKeys, sortWith } from './order.ts';
 import { toMs } from './time.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -52,7 +53,7 @@ const silences = (txn: Transaction, host: HostSlice): { incidentId: string; at: 
     const since = Math.max(toMs(lastSeenAt), toMs(plan.issuedAt));
     found.push({ incidentId: record.incidentId, at: since + txn.config.silentHeartbeats * interval * 1000 });
   }
-  return found.sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1));
+  return sortWith(found, (a, b) => (a.incidentId < b.incidentId ? -1 : 1));
 };
 
 /** When the host's timer must wake for its agent's silence during its incidents. */
@@ -86,7 +87,7 @@ const escalateSilentAgent = (txn: Transaction, host: HostSlice): void => {
  */
 export const escalateStalledPlans = (txn: Transaction, host: HostSlice): void => {
   escalateSilentAgent(txn, host);
-  for (const id of Object.keys(host.plans).sort()) {
+  for (const id of sortedKeys(host.plans)) {
     const plan = host.plans[id];
     if (plan === undefined || !isWatched(host, plan)) continue;
     if (toMs(plan.lastProgressAt) + stallMs(txn, plan) > toMs(txn.now)) continue;
@@ -130,7 +131,7 @@ const resyncMeasure = (data: MirrorRecovering['data']): number => data.syncedSec
  */
 export const recordResyncProgress = (txn: Transaction, host: HostSlice, event: MirrorRecovering): void => {
   const measure = resyncMeasure(event.data);
-  for (const id of Object.keys(host.plans).sort()) {
+  for (const id of sortedKeys(host.plans)) {
     const plan = host.plans[id];
     if (plan === undefined || !isWatched(host, plan)) continue;
     const before = plan.syncedSectors?.[event.data.array];

@@ -10,7 +10,9 @@ import type {
   Incident,
   InternalInput,
   Slices,
+  WaveSlot,
 } from './model.ts';
+import { emptyRecord, putEntry, shallowCopy, sortStrings } from './order.ts';
 
 /** A deep copy of plain JSON data (slices hold nothing else); much cheaper than structuredClone here. */
 export const cloneData = <T>(value: T): T => {
@@ -27,20 +29,21 @@ export const cloneData = <T>(value: T): T => {
  * last resolved episode is only ever replaced or reopened whole, so it is copied deeply.
  */
 const cloneDomain = (base: DomainSlice): DomainSlice => {
-  const domain: DomainSlice = {
-    ...base,
-    recentSymptoms: base.recentSymptoms.map((symptom) => ({ ...symptom })),
-    localHosts: [...base.localHosts],
-  };
+  // Assigning over a spread keeps the key order a spread with overrides gives: the same slice, byte for byte.
+  const domain = shallowCopy(base);
+  const symptoms = base.recentSymptoms;
+  domain.recentSymptoms = symptoms.length === 0 ? [] : symptoms.map((symptom) => ({ ...symptom }));
+  domain.localHosts = base.localHosts.slice();
   const episode = base.episode;
   if (episode !== undefined) {
-    domain.episode = {
-      ...episode,
-      incident: { ...episode.incident },
-      slots: Object.fromEntries(Object.entries(episode.slots).map(([hostId, slot]) => [hostId, { ...slot }])),
-      flaps: [...episode.flaps],
-      ...(episode.halted === undefined ? {} : { halted: { ...episode.halted } }),
-    };
+    const copy = shallowCopy(episode);
+    copy.incident = shallowCopy(episode.incident);
+    const slots = shallowCopy(episode.slots);
+    for (const hostId of Object.keys(slots)) slots[hostId] = shallowCopy(slots[hostId] as WaveSlot);
+    copy.slots = slots;
+    copy.flaps = episode.flaps.slice();
+    if (episode.halted !== undefined) copy.halted = { ...episode.halted };
+    domain.episode = copy;
   }
   if (base.lastResolved !== undefined) domain.lastResolved = cloneData(base.lastResolved);
   return domain;
@@ -55,7 +58,8 @@ export class Transaction {
   private readonly writtenDomains = new Map<string, DomainSlice>();
   private writtenControl: ControlSlice | undefined;
   private readonly touchedIncidents = new Map<string, Incident>();
-  private readonly wakeNow = new Set<string>();
+  /** Made on first use: most decisions ask no wake and own no entry. */
+  private wakeNow: Set<string> | undefined;
   readonly effects: Effect[] = [];
 
   constructor(
@@ -85,31 +89,31 @@ export class Transaction {
     let host = this.writtenHosts.get(hostId);
     if (host === undefined) {
       const base = this.base.hosts[hostId];
-      host =
-        base === undefined
-          ? freshHost(hostId)
-          : {
-              ...base,
-              arrays: { ...base.arrays },
-              paths: { ...base.paths },
-              disks: { ...base.disks },
-              episodes: { ...base.episodes },
-              plans: { ...base.plans },
-              localFaults: { ...base.localFaults },
-              doubleFaults: { ...base.doubleFaults },
-            };
+      if (base === undefined) host = freshHost(hostId);
+      else {
+        // The spread with overrides, assigned in its order: the same keys in the same order.
+        host = shallowCopy(base);
+        host.arrays = shallowCopy(base.arrays);
+        host.paths = shallowCopy(base.paths);
+        host.disks = shallowCopy(base.disks);
+        host.episodes = shallowCopy(base.episodes);
+        host.plans = shallowCopy(base.plans);
+        host.localFaults = shallowCopy(base.localFaults);
+        host.doubleFaults = shallowCopy(base.doubleFaults);
+      }
       this.writtenHosts.set(hostId, host);
     }
     return host;
   }
 
-  private readonly owned = new WeakSet<object>();
+  private owned: Set<object> | undefined;
 
   /** An entry of a written host's map, copied once so this decision may change it. */
   own<T extends object>(map: Record<string, T>, key: string): T | undefined {
     const entry = map[key];
-    if (entry === undefined || this.owned.has(entry)) return entry;
-    const copy = { ...entry };
+    if (entry === undefined || this.owned?.has(entry) === true) return entry;
+    const copy = shallowCopy(entry);
+    this.owned ??= new Set();
     this.owned.add(copy);
     map[key] = copy;
     return copy;
@@ -165,26 +169,31 @@ export class Transaction {
   }
 
   requestWake(failureDomain: string): void {
+    this.wakeNow ??= new Set();
     this.wakeNow.add(failureDomain);
   }
 
   wakeRequests(): string[] {
-    return [...this.wakeNow].sort();
+    return this.wakeNow === undefined ? [] : sortStrings([...this.wakeNow]);
   }
 
   wantsWake(failureDomain: string): boolean {
-    return this.wakeNow.has(failureDomain);
+    return this.wakeNow?.has(failureDomain) === true;
   }
 
   result(): Decision {
-    const slices: ChangedSlices = {
-      domains: Object.fromEntries(this.writtenDomains),
-      hosts: Object.fromEntries(this.writtenHosts),
-    };
+    const domains: ChangedSlices['domains'] = {};
+    for (const [failureDomain, domain] of this.writtenDomains) putEntry(domains, failureDomain, domain);
+    const hosts: ChangedSlices['hosts'] = emptyRecord();
+    for (const [hostId, host] of this.writtenHosts) putEntry(hosts, hostId, host);
+    const slices: ChangedSlices = { domains, hosts };
     if (this.writtenControl !== undefined) slices.control = this.writtenControl;
-    const incidents = [...this.touchedIncidents.values()]
-      .sort((a, b) => (a.id < b.id ? -1 : 1))
-      .map((incident): Effect => ({ type: 'incident', incident: { ...incident } }));
-    return { slices, effects: [...this.effects, ...incidents] };
+    const effects = this.effects.slice();
+    const incidents =
+      this.touchedIncidents.size < 2
+        ? [...this.touchedIncidents.values()]
+        : [...this.touchedIncidents.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    for (const incident of incidents) effects.push({ type: 'incident', incident: shallowCopy(incident) });
+    return { slices, effects };
   }
 }

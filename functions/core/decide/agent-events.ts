@@ -1,7 +1,6 @@
 // The agent events of `decide` (docs/architecture.md §5.1–5.4, 5.8): storage symptoms, heartbeats, the
 // server's going-down and up announcements; each changes the sending host's slice and the domains it
 // implicates.
-import { createHash } from 'node:crypto';
 import type { FaultlineEvent, HostHeartbeat, MirrorDegraded } from '../../../events/index.ts';
 import { clientConfirms, holdsMemberOn } from '../confirm.ts';
 import { checkCritical, recheckIfExposedDown, updateExposure } from '../critical.ts';
@@ -27,8 +26,10 @@ import {
   pathKey,
   storageDomains,
 } from '../host.ts';
+import { textDigest } from '../ids.ts';
 import { resolveIncident, timeline } from '../incidents.ts';
 import type { ArrayRecord, HostSlice, PathRecord } from '../model.ts';
+import { shallowCopy, sortedKeys, sortStrings, sortWith, uniqueSorted } from '../order.ts';
 import {
   applyHeartbeatServes,
   heardFromClient,
@@ -43,7 +44,6 @@ import {
 } from '../servers.ts';
 import {
   forgetProbes,
-  probedDomains,
   readBack,
   recordHeartbeatProbes,
   recordProbed,
@@ -52,11 +52,9 @@ import {
   upgradeLocalFaults,
 } from '../single-client.ts';
 import { recordResyncProgress } from '../stall.ts';
-import { addSeconds, latest, toMs } from '../time.ts';
+import { addSeconds, latest, sameTime, toMs, toTime } from '../time.ts';
 import type { Transaction } from '../transaction.ts';
 import { applyProgress } from './command-progress.ts';
-
-const uniqueSorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
 
 /** The failure domains an agent event implicates: `keysFor` loads them with the sending host. */
 export const eventDomains = (event: FaultlineEvent): string[] => {
@@ -72,13 +70,20 @@ export const eventDomains = (event: FaultlineEvent): string[] => {
     case 'ipl.completed':
     case 'disk.probed':
       return [event.data.failureDomain];
-    case 'host.heartbeat':
-      return uniqueSorted([
-        ...event.data.arrays.flatMap((array) => array.members.map((member) => member.failureDomain)),
-        ...event.data.paths.map((path) => path.failureDomain),
-        ...(event.data.serves ?? []),
-        ...probedDomains(event),
-      ]);
+    case 'host.heartbeat': {
+      // A heartbeat names a few domains many times over: a list checked as it grows, then sorted.
+      const domains: string[] = [];
+      const add = (failureDomain: string): void => {
+        if (!domains.includes(failureDomain)) domains.push(failureDomain);
+      };
+      for (const array of event.data.arrays) for (const member of array.members) add(member.failureDomain);
+      for (const path of event.data.paths) add(path.failureDomain);
+      for (const failureDomain of event.data.serves ?? []) add(failureDomain);
+      // The domains of the disks it reports a probe of (`probedDomains`).
+      for (const disk of event.data.disks)
+        if (disk.deviceState !== undefined || disk.readable !== undefined) add(disk.failureDomain);
+      return sortStrings(domains);
+    }
     case 'command.progress':
       return [];
   }
@@ -89,7 +94,7 @@ const occurredAt = (host: HostSlice, event: FaultlineEvent): string => {
   const seen = event.receivedat ?? event.time;
   if (host.skewMs === undefined) return seen;
   const corrected = toMs(event.time) + host.skewMs;
-  return corrected <= toMs(seen) ? new Date(corrected).toISOString() : seen;
+  return corrected <= toMs(seen) ? (sameTime(corrected, event.time) ?? toTime(corrected)) : seen;
 };
 
 const WINDOW_CAP = 64;
@@ -152,7 +157,9 @@ export const onSymptom = (
 
 /** After any change to a host's resources: heal its episodes, close what healed, forget what ended. */
 export const reconcileHost = (txn: Transaction, host: HostSlice, reason: string): void => {
-  for (const record of Object.values(host.episodes).sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1))) {
+  for (const record of sortWith(Object.values(host.episodes), (a, b) =>
+    a.incidentId < b.incidentId ? -1 : 1,
+  )) {
     const domain = txn.readDomain(record.failureDomain);
     if (domain.episode?.incident.id !== record.incidentId) {
       // Its incident ended: forget the host's part in it and its plans, so the slice stays small.
@@ -200,11 +207,11 @@ const refreshSlots = (txn: Transaction, host: HostSlice): void => {
  */
 const heartbeatDigest = (event: HostHeartbeat): string => {
   const { arrays, paths, disks, replicas } = event.data;
-  return createHash('sha1')
-    .update(
-      JSON.stringify(replicas === undefined ? [arrays, paths, disks] : [arrays, paths, disks, replicas]),
-    )
-    .digest('base64');
+  return textDigest(
+    'sha1',
+    JSON.stringify(replicas === undefined ? [arrays, paths, disks] : [arrays, paths, disks, replicas]),
+    'base64',
+  );
 };
 /**
  * A server's own announcement sent in a boot before the one that last listed its domain (`seq` runs
@@ -301,14 +308,13 @@ export const applyEvent = (txn: Transaction, received: FaultlineEvent): void => 
       applyHeartbeatServes(txn, host, event, { seen, at, bootBefore, skewBefore });
       for (const report of guestDiskReports(host, event, seen)) txn.followUp(report);
       const probed = recordHeartbeatProbes(host, event, at);
-      const digest = heartbeatDigest(event);
-      if (
-        digest !== host.heartbeatDigest &&
-        (host.heartbeatSeq === undefined || event.seq > host.heartbeatSeq)
-      ) {
+      // The digest only matters for a heartbeat newer than the last one applied: hashed only then.
+      const newer = host.heartbeatSeq === undefined || event.seq > host.heartbeatSeq;
+      const digest = newer ? heartbeatDigest(event) : undefined;
+      if (digest !== undefined && digest !== host.heartbeatDigest) {
         host.heartbeatDigest = digest;
         host.heartbeatSeq = event.seq;
-        const before = { arrays: { ...host.arrays }, paths: { ...host.paths } };
+        const before = { arrays: shallowCopy(host.arrays), paths: shallowCopy(host.paths) };
         changed = applyHeartbeat(host, event, at);
         // A heartbeat that shows an array degraded or a path failed is a symptom like the event (§5.8).
         for (const symptom of heartbeatSymptoms(host, before, event.seq)) {
@@ -409,13 +415,13 @@ const heartbeatSymptoms = (
   seq: number,
 ): { resource: string; failureDomain: string }[] => {
   const symptoms: { resource: string; failureDomain: string }[] = [];
-  for (const name of Object.keys(host.arrays).sort()) {
+  for (const name of sortedKeys(host.arrays)) {
     const record = host.arrays[name];
     if (record === undefined || record.watermark.seq !== seq) continue;
     for (const failureDomain of implicatedByMembers(before.arrays[name], record.members))
       symptoms.push({ resource: `array:${name}`, failureDomain });
   }
-  for (const key of Object.keys(host.paths).sort()) {
+  for (const key of sortedKeys(host.paths)) {
     const record = host.paths[key];
     if (record === undefined || record.watermark.seq !== seq || isPathUsable(record)) continue;
     const previous = before.paths[key];

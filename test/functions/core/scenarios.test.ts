@@ -493,6 +493,24 @@ describe(`the correlation core in the field (seed ${SEED})`, () => {
     expect(page?.summary).toContain('scsi.delete');
   });
 
+  it('counts the clients whose symptoms take a domain down again (a flap), as it counts those that took it down', () => {
+    const rng = random(SEED + 21);
+    const clients = hostNames(rng, 6).map((name) => new VscsiClient(name, rng));
+    const vios2 = new HostingPartition('vios2', vscsi('vios2'));
+    const { world, feed } = worldWith();
+    feed(vios2.heartbeat(at(0)), ...clients.map((client) => client.heartbeat(at(1))));
+    feed(...clients.slice(0, 4).map((client, index) => client.rootDegraded(at(10 + index / 100))));
+    feed(vios2.iplCompleted(at(20), at(15)));
+    feed(...clients.slice(4).map((client, index) => client.rootDegraded(at(20.04 + index / 100))));
+    const [outage] = outages(world);
+    expect(world.timeline.some((entry) => entry.text.endsWith('a flap'))).toBe(true);
+    expect(outage?.affectedHosts).toBe(6);
+    for (const client of clients.slice(4)) {
+      expect(world.timeline.map((entry) => entry.text)).toContain(`${client.hostId} affected`);
+    }
+    expect(outage?.upAt).toBeNull();
+  });
+
   it('revokes undelivered plans when the domain flaps during its waves, and stays halted after three flaps until resumed', () => {
     const rng = random(SEED + 9);
     const clients = hostNames(rng, 12).map((name) => new VscsiClient(name, rng));
