@@ -95,8 +95,10 @@ export const tick = (slices: Slices, now: string, config: CoreConfig = DEFAULT_C
   for (const domain of Object.values(slices.domains).sort((a, b) =>
     a.failureDomain < b.failureDomain ? -1 : 1,
   )) {
-    if (domain.wakeAt !== undefined && toMs(domain.wakeAt) <= toMs(now))
+    if (domain.wakeAt !== undefined && toMs(domain.wakeAt) <= toMs(now)) {
+      txn.firesWake(domain.failureDomain);
       onDomainWake(txn, domain.failureDomain);
+    }
   }
   return finish(txn);
 };

@@ -414,6 +414,15 @@ export const scheduleDomain = (txn: Transaction, domain: DomainSlice): void => {
   const times: number[] = [];
   const episode = openEpisode(domain);
   if (txn.wantsWake(domain.failureDomain)) times.push(toMs(txn.now));
+  // A wake already due is used up only by the tick that fires it: another decision on the domain
+  // before that tick (the next input of a correlate batch, whose timers fire after the batch) keeps it.
+  if (
+    domain.wakeAt !== undefined &&
+    toMs(domain.wakeAt) <= toMs(txn.now) &&
+    !txn.firedWake(domain.failureDomain)
+  ) {
+    times.push(toMs(domain.wakeAt));
+  }
   if (episode !== undefined) {
     if (episode.pageAt !== undefined && !episode.incident.paged) times.push(toMs(episode.pageAt));
     if (domain.state === 'down' && !episode.incident.escalated) {

@@ -60,6 +60,7 @@ export class Transaction {
   private readonly touchedIncidents = new Map<string, Incident>();
   /** Made on first use: most decisions ask no wake and own no entry. */
   private wakeNow: Set<string> | undefined;
+  private fired: Set<string> | undefined;
   readonly effects: Effect[] = [];
 
   constructor(
@@ -179,6 +180,17 @@ export class Transaction {
 
   wantsWake(failureDomain: string): boolean {
     return this.wakeNow?.has(failureDomain) === true;
+  }
+
+  /** This decision is the domain's timer firing (`tick`): its due wake is used up here. */
+  firesWake(failureDomain: string): void {
+    this.fired ??= new Set();
+    this.fired.add(failureDomain);
+  }
+
+  /** Whether this decision fired the domain's timer. */
+  firedWake(failureDomain: string): boolean {
+    return this.fired?.has(failureDomain) === true;
   }
 
   result(): Decision {
