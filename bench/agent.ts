@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { type AgentConfigFile, CONFIG_DEFAULTS, loadAgentConfig } from '../agent/config.ts';
 import { hostObserver } from '../agent/detect/host-observer.ts';
 import { memoryLog } from '../agent/state/agent-log.ts';
-import { buildAgentBundle } from '../scripts/build.ts';
+import { AGENT_BUILD_OPTIONS, buildAgentBundle } from '../scripts/build.ts';
 import { createFakeRoot, type FakeRoot, type Md0Stage } from '../test/helpers/agent-fake-root.ts';
 import { writeAgentConfig } from '../test/helpers/agent-process.ts';
 import { type BenchRow, count, underMark } from './table.ts';
@@ -209,16 +209,8 @@ const buildBundles = async (folder: string): Promise<Bundles> => {
       resolveDir: join(import.meta.dirname, '..'),
       loader: 'ts',
     },
+    ...AGENT_BUILD_OPTIONS,
     outfile: floor,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    keepNames: true,
-    legalComments: 'none',
-    mainFields: ['module', 'main'],
-    logLevel: 'warning',
   });
   const { size } = await stat(floor);
   return { agent: outfile, agentBytes: bytes, dependencyBytes: size };

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 /**
  * `npm run build`: the agent as one file, `dist/faultline-agent.mjs`, that runs with plain `node`
@@ -19,25 +19,30 @@ import { build } from 'esbuild';
 const ROOT = join(import.meta.dirname, '..');
 export const AGENT_BUNDLE = join(ROOT, 'dist', 'faultline-agent.mjs');
 
+/** How the agent is bundled (`npm run bench` bundles its dependencies alone the same way). */
+export const AGENT_BUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  mainFields: ['module', 'main'],
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
 /** Bundles the agent into `outfile` (by default `dist/faultline-agent.mjs`). */
 export const buildAgentBundle = async (
   outfile: string = AGENT_BUNDLE,
 ): Promise<{ outfile: string; bytes: number }> => {
   await build({
+    ...AGENT_BUILD_OPTIONS,
     entryPoints: [join(ROOT, 'agent', 'main.ts')],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    keepNames: true,
-    legalComments: 'none',
-    mainFields: ['module', 'main'],
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
-    logLevel: 'warning',
   });
   return { outfile, bytes: statSync(outfile).size };
 };
