@@ -5,27 +5,26 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import Database from 'better-sqlite3';
-import type { QueueEvent } from '../functions/adapters/queue/batch.ts';
-import { toQueueRecord } from '../functions/adapters/queue/batch.ts';
-import { QUEUE_LIMITS, type ReceivedMessage, type WorkQueue } from '../functions/adapters/queue/port.ts';
 import { type SqliteQueue, SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { hashToken, newTokenSecret } from '../functions/adapters/store/tokens.ts';
 import { createApp } from '../functions/api/app.ts';
-import { createHandler as createCorrelate } from '../functions/correlate/handler.ts';
 import { createHandler as createNotify } from '../functions/notify/handler.ts';
 import { SqliteDeliveryLog } from '../functions/notify/sqlite-delivery-log.ts';
-import { createHandler as createSweep } from '../functions/sweep/handler.ts';
 import type { RuntimeConfig } from './config.ts';
+import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';
+import { startDeciderThread } from './decider.ts';
+import { eventSourceMapping } from './event-source-mapping.ts';
 
 /**
  * The whole control plane on one machine (docs/architecture.md §2, `faultline up`): the same handlers as on
  * Lambda, over the embedded adapters — one SQLite file for the store, another for the queues and
  * the delivery log — with correlate and notify hosted exactly like Lambda event source mappings
  * (batches of up to `batchSize`, partial batch failures, visibility timeouts, redelivery,
- * dead-letter queues after `maxReceiveCount`) and sweep on a timer. Each correlate batch is one
- * store transaction, committed before its messages are deleted. Stopping drains what is in
+ * dead-letter queues after `maxReceiveCount`) and sweep on a timer. correlate and sweep run in a
+ * worker thread of their own (decider.ts), so ingest and correlation use both cores. Each
+ * correlate batch is one store transaction, committed before its messages are deleted. Stopping drains what is in
  * flight; starting again resumes from the files with nothing lost (a batch cut off mid-way comes
  * back after its visibility timeout, and every handler is idempotent).
  */
@@ -54,104 +53,11 @@ export type ControlPlane = {
   stop: () => Promise<void>;
 };
 
-/** The files the data folder holds besides the database, for the operator commands on this machine. */
-export const DATA_FILES = {
-  database: 'faultline.db',
-  /**
-   * The queues and notify's delivery log, apart from the store: each correlate batch holds the
-   * store's write lock until it commits, and ingest must queue events meanwhile.
-   */
-  queues: 'queues.db',
-  url: 'url',
-  operatorToken: 'operator-token',
-  /** The public key agents verify plans with (the private key stays in the signer's own file). */
-  planPublicKey: 'plan-public-key.pem',
-} as const;
-
-export const QUEUES = {
-  events: 'events',
-  eventsDeadLetter: 'events-dlq',
-  notify: 'notify',
-  notifyDeadLetter: 'notify-dlq',
-} as const;
-
-/** The SenderId the local API sends with: correlate believes its `FaultlineSender` stamp. */
-const API_SENDER = 'faultline-api';
+export { DATA_FILES, QUEUES } from './data-files.ts';
 
 const writePrivate = (file: string, text: string): void => {
   writeFileSync(file, text, { mode: 0o600 });
   chmodSync(file, 0o600);
-};
-
-/**
- * A Lambda event source mapping over a queue: receive a batch, hand it to the handler as an SQS
- * event, delete what did not fail; failures come back after the visibility timeout, and the
- * queue's redrive policy moves a record to its dead-letter queue after `maxReceiveCount` receives.
- */
-const eventSourceMapping = (
-  queue: WorkQueue,
-  handler: (event: QueueEvent) => Promise<{ batchItemFailures: readonly { itemIdentifier: string }[] }>,
-  config: RuntimeConfig['queues'] & { readonly batchSize: number },
-  arn: string,
-  log: (entry: Readonly<Record<string, unknown>>) => void,
-) => {
-  const controller = new AbortController();
-  let inFlight: Promise<void> = Promise.resolve();
-  const handle = async (messages: readonly ReceivedMessage[]): Promise<void> => {
-    const response = await handler({ Records: messages.map((message) => toQueueRecord(message, arn)) });
-    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
-    const done = messages.filter((message) => !failed.has(message.messageId));
-    for (let start = 0; start < done.length; start += QUEUE_LIMITS.maxBatchEntries) {
-      await queue.deleteBatch(
-        done
-          .slice(start, start + QUEUE_LIMITS.maxBatchEntries)
-          .map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
-      );
-    }
-  };
-  /**
-   * A batch as Lambda's poller gathers one: a receive that waits, then receives that do not,
-   * ten messages at most each (SQS's limit), until `batchSize` or the queue has no more.
-   */
-  const receiveBatch = async (): Promise<ReceivedMessage[]> => {
-    const receive = (waitTimeSeconds: number, wanted: number) =>
-      queue.receive({
-        maxMessages: Math.min(wanted, QUEUE_LIMITS.maxReceiveMessages),
-        visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
-        waitTimeSeconds,
-        signal: controller.signal,
-      });
-    const messages = await receive(config.waitTimeSeconds, config.batchSize);
-    while (messages.length > 0 && messages.length < config.batchSize && !controller.signal.aborted) {
-      const more = await receive(0, config.batchSize - messages.length);
-      if (more.length === 0) break;
-      messages.push(...more);
-    }
-    return messages;
-  };
-  const loop = async (): Promise<void> => {
-    while (!controller.signal.aborted) {
-      try {
-        const messages = await receiveBatch();
-        if (messages.length === 0) continue;
-        inFlight = handle(messages);
-        await inFlight;
-      } catch (error) {
-        if (controller.signal.aborted) break;
-        log({ level: 'error', service: 'runtime', queue: queue.name, message: (error as Error).message });
-        await new Promise((done) => setTimeout(done, 1000));
-      }
-    }
-  };
-  const running = loop();
-  return {
-    /** Stops receiving, then waits for the batch in hand to finish. */
-    stop: async (): Promise<void> => {
-      controller.abort();
-      await running;
-      await inFlight.catch(() => undefined);
-    },
-  };
 };
 
 /**
@@ -247,27 +153,13 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     ...visibility,
     redrive: redrive(QUEUES.notifyDeadLetter),
   });
-  const eventsDeadLetter = queues.queue(QUEUES.eventsDeadLetter);
+  queues.queue(QUEUES.eventsDeadLetter);
   const notifyDeadLetter = queues.queue(QUEUES.notifyDeadLetter);
   const deliveryDb = new Database(queuesFile);
   const deliveryLog = new SqliteDeliveryLog(deliveryDb, {}, true);
   const signer = new LocalPlanSigner({ dataDir });
   writeFileSync(join(dataDir, DATA_FILES.planPublicKey), await signer.publicKeyPem());
 
-  const correlate = createCorrelate({
-    settings: {
-      core: config.core,
-      trustedSenders: [API_SENDER],
-      maxReceiveCount: config.queues.maxReceiveCount,
-      tickLimit: 100,
-    },
-    store,
-    signer,
-    notifyQueue: notify,
-    deadLetterQueue: eventsDeadLetter,
-    sourceQueue: QUEUES.events,
-    log: handlerLog('correlate'),
-  });
   const notifyHandler = createNotify({
     loadConfig: async () => config.notify,
     deliveryLog,
@@ -275,14 +167,6 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     sourceQueue: QUEUES.notify,
     log: handlerLog('notify'),
   });
-  const sweep = createSweep({
-    settings: { core: config.core, graceSeconds: 30, finishLimit: 500, tickLimit: 500 },
-    store,
-    signer,
-    notifyQueue: notify,
-    log: handlerLog('sweep'),
-  });
-
   const now = new Date().toISOString();
   const mintedOperatorToken = await ensureOperatorToken(store, dataDir, options.operatorToken, now);
 
@@ -313,38 +197,31 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   const url = `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
   writeFileSync(join(dataDir, DATA_FILES.url), `${url}\n`);
 
-  const mappings = [
-    // Each correlate batch is one store transaction (one commit), committed before its messages
-    // are deleted from the queue: a crash mid-batch loses nothing, the batch comes back.
-    eventSourceMapping(
-      events,
-      (batch) => store.unit(() => correlate(batch)),
-      config.queues,
-      `arn:faultline:local:${QUEUES.events}`,
-      log,
-    ),
-    eventSourceMapping(
-      notify,
-      notifyHandler,
-      { ...config.queues, batchSize: config.queues.notifyBatchSize },
-      `arn:faultline:local:${QUEUES.notify}`,
-      log,
-    ),
-  ];
-  let sweeping: Promise<unknown> = Promise.resolve();
-  const sweepTimer = setInterval(() => {
-    sweeping = sweeping
-      .then(() => sweep())
-      .catch((error: Error) => log({ level: 'error', service: 'sweep', message: error.message }));
-  }, config.sweepIntervalSeconds * 1000);
+  const notifyMapping = eventSourceMapping(
+    notify,
+    notifyHandler,
+    { ...config.queues, batchSize: config.queues.notifyBatchSize },
+    `arn:faultline:local:${QUEUES.notify}`,
+    log,
+  );
+  // correlate and sweep decide in a thread of their own (decider.ts): ingest keeps acknowledging
+  // on this one while they use the other core.
+  const decider = await startDeciderThread({ dataDir, databaseFile, queuesFile, config, debug }, log).catch(
+    async (error: unknown) => {
+      await new Promise<void>((done) => server.close(() => done()));
+      await notifyMapping.stop();
+      queues.close();
+      deliveryLog.close();
+      await store.close();
+      throw error;
+    },
+  );
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      clearInterval(sweepTimer);
       await new Promise<void>((done) => server.close(() => done()));
-      await Promise.all(mappings.map((mapping) => mapping.stop()));
-      await sweeping;
+      await Promise.all([notifyMapping.stop(), decider.stop()]);
       queues.close();
       deliveryLog.close();
       await store.close();

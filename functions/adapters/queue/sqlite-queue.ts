@@ -1,3 +1,4 @@
+import { BroadcastChannel } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import {
   AdapterError,
@@ -38,7 +39,9 @@ export { type Clock, SqliteQueue };
  * - **Long polling**: a receive with `waitTimeSeconds` sleeps until a message is sent to (or given
  *   back to, or redriven into) that queue through this store, until the next in-flight message of
  *   the queue becomes visible again, or until the wait is over, whichever comes first; it never
- *   spins. Writers in other processes are noticed at the next `pollIntervalMs` (default 1 s).
+ *   spins. Writers through another store on the same file in this process (another worker thread:
+ *   the local runtime decides in one) wake it at once too, over a `BroadcastChannel` named after
+ *   the file; writers in other processes are noticed at the next `pollIntervalMs` (default 1 s).
  * - **Clock**: message times (sent, visible, retention) come from the injected clock, so tests
  *   move time by hand. How long a long poll waits is real time: it bounds how long the caller is
  *   held, not when messages become visible.
@@ -124,6 +127,8 @@ export class SqliteQueueStore implements QueueFile {
   #immediate: Database.Transaction<(work: () => unknown) => unknown> | undefined;
   readonly #ownsDb: boolean;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Wake-ups to and from the stores on the same file in other threads of this process. */
+  readonly #threads: BroadcastChannel | undefined;
   #closed = false;
   #lastPruneAt = Number.NEGATIVE_INFINITY;
   readonly #statements: QueueStatements;
@@ -160,6 +165,14 @@ export class SqliteQueueStore implements QueueFile {
         cause: error,
       });
     }
+    if (!db.memory) {
+      this.#threads = new BroadcastChannel(`faultline-queue:${db.name}`);
+      this.#threads.unref();
+      this.#threads.onmessage = (message: unknown) => {
+        const queue = (message as { data?: unknown }).data;
+        if (typeof queue === 'string') this.#wakeHere(queue);
+      };
+    }
   }
 
   /**
@@ -187,6 +200,7 @@ export class SqliteQueueStore implements QueueFile {
     this.#closed = true;
     for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake();
     this.#waiters.clear();
+    this.#threads?.close();
     if (this.#ownsDb) this.#db.close();
   }
 
@@ -288,8 +302,13 @@ export class SqliteQueueStore implements QueueFile {
     }
   }
 
-  /** Wakes the long polls waiting on `queue`. @internal */
+  /** Wakes the long polls waiting on `queue`, here and in the other threads' stores on this file. @internal */
   wake(queue: string): void {
+    this.#wakeHere(queue);
+    this.#threads?.postMessage(queue);
+  }
+
+  #wakeHere(queue: string): void {
     const waiters = this.#waiters.get(queue);
     if (waiters === undefined) return;
     for (const wake of [...waiters]) wake();

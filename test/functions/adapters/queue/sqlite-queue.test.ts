@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../../../functions/adapters/errors.ts';
@@ -136,6 +137,36 @@ describe('SqliteQueueStore', () => {
     expect(await events.receive()).toEqual([]);
     expect((await polling).map((m) => m.body)).toEqual(['poison']);
   });
+
+  it('wakes a long poll when another thread sends through its own store on the same file', async () => {
+    // The local runtime's API and its decider thread each open the file (local/decider.ts).
+    const file = folder.file('queues.sqlite');
+    const waiting = SqliteQueueStore.open(file, { pollIntervalMs: 60_000 });
+    try {
+      const polling = waiting.queue('events').receive({ waitTimeSeconds: 20 });
+      const tsx = import.meta.resolve('tsx/esm/api');
+      const queueModule = new URL('../../../../functions/adapters/queue/sqlite-queue.ts', import.meta.url)
+        .href;
+      const sender = new Worker(
+        `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(queueModule)}); })
+          .then(async ({ SqliteQueueStore }) => {
+            const store = SqliteQueueStore.open(${JSON.stringify(file)});
+            await store.queue('events').send({ body: 'from another thread' });
+            store.close();
+          })`,
+        { eval: true },
+      );
+      const exited = new Promise((done, fail) => {
+        sender.once('exit', done);
+        sender.once('error', fail);
+      });
+      // Without the wake-up it would answer only after the 60 s poll interval: past the test's timeout.
+      expect((await polling).map((m) => m.body)).toEqual(['from another thread']);
+      expect(await exited).toBe(0);
+    } finally {
+      waiting.close();
+    }
+  }, 15_000);
 
   it('deletes messages past the retention period of their queue', async () => {
     const events = store.queue('events', { retentionSeconds: 60 });

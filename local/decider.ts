@@ -1,0 +1,177 @@
+import { Worker } from 'node:worker_threads';
+import { SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
+import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
+import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
+import { createHandler as createCorrelate } from '../functions/correlate/handler.ts';
+import { createHandler as createSweep } from '../functions/sweep/handler.ts';
+import type { RuntimeConfig } from './config.ts';
+import { API_SENDER, QUEUES } from './data-files.ts';
+import { eventSourceMapping } from './event-source-mapping.ts';
+
+/**
+ * The deciding half of the local runtime: correlate fed from the events queue as a Lambda event
+ * source mapping feeds it (each batch one store unit, committed before its messages are deleted),
+ * and sweep on its timer, over connections of their own to the store and queue files.
+ *
+ * The control plane runs it in a worker thread ({@link startDeciderThread}), so the API keeps
+ * acknowledging events on one core while correlate decides on the other, as the API and correlate
+ * are apart in the cloud (the queue between them). Nothing is shared but the files: SQLite's
+ * locks order the writes of the two threads (a correlate batch holds the store's write lock until
+ * it commits; the API's few store writes wait for it), WAL lets the API read meanwhile, and the
+ * queue files' long polls are woken across threads (functions/adapters/queue/sqlite-queue.ts).
+ */
+
+export interface DeciderOptions {
+  readonly dataDir: string;
+  readonly databaseFile: string;
+  readonly queuesFile: string;
+  readonly config: RuntimeConfig;
+  /** Log the handlers' per-decision `debug` lines too. */
+  readonly debug: boolean;
+}
+
+type Log = (entry: Readonly<Record<string, unknown>>) => void;
+
+export interface Decider {
+  /** Stops receiving and sweeping, waits for the batch in hand, then closes the files. */
+  stop(): Promise<void>;
+}
+
+/** Runs correlate and sweep in this thread. */
+export const startDecider = (options: DeciderOptions, log: Log): Decider => {
+  const { config } = options;
+  const handlerLog =
+    (service: string): Log =>
+    (entry) => {
+      if (entry.level === 'debug' && !options.debug) return;
+      log({ service, ...entry });
+    };
+  const store = new SqliteStore({ path: options.databaseFile });
+  const queues = SqliteQueueStore.open(options.queuesFile);
+  const events = queues.queue(QUEUES.events);
+  const notify = queues.queue(QUEUES.notify);
+  const signer = new LocalPlanSigner({ dataDir: options.dataDir });
+  const correlate = createCorrelate({
+    settings: {
+      core: config.core,
+      trustedSenders: [API_SENDER],
+      maxReceiveCount: config.queues.maxReceiveCount,
+      tickLimit: 100,
+    },
+    store,
+    signer,
+    notifyQueue: notify,
+    deadLetterQueue: queues.queue(QUEUES.eventsDeadLetter),
+    sourceQueue: QUEUES.events,
+    log: handlerLog('correlate'),
+  });
+  const sweep = createSweep({
+    settings: { core: config.core, graceSeconds: 30, finishLimit: 500, tickLimit: 500 },
+    store,
+    signer,
+    notifyQueue: notify,
+    log: handlerLog('sweep'),
+  });
+  // Each correlate batch is one store transaction (one commit), committed before its messages
+  // are deleted from the queue: a crash mid-batch loses nothing, the batch comes back.
+  const mapping = eventSourceMapping(
+    events,
+    (batch) => store.unit(() => correlate(batch)),
+    config.queues,
+    `arn:faultline:local:${QUEUES.events}`,
+    log,
+  );
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweepTimer = setInterval(() => {
+    sweeping = sweeping
+      .then(() => sweep())
+      .catch((error: Error) => log({ level: 'error', service: 'sweep', message: error.message }));
+  }, config.sweepIntervalSeconds * 1000);
+  return {
+    stop: async () => {
+      clearInterval(sweepTimer);
+      await mapping.stop();
+      await sweeping;
+      queues.close();
+      await store.close();
+    },
+  };
+};
+
+/** The messages between the control plane and its decider thread. */
+export type DeciderMessage =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'log'; readonly entry: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'stop' }
+  | { readonly kind: 'stopped' };
+
+/** The thread's entry is TypeScript, run as the CLI runs (tsx), whoever started this one. */
+const TSX = import.meta.resolve('tsx/esm/api');
+const ENTRY = new URL('./decider-thread.ts', import.meta.url).href;
+const RESTART_DELAY_MS = 1000;
+
+/**
+ * Runs the decider in a worker thread, answering once it is up. A thread that dies (an uncaught
+ * error) is logged and started again after a second: everything it knew is in the files, and the
+ * batch it held comes back after its visibility timeout.
+ */
+export const startDeciderThread = async (options: DeciderOptions, log: Log): Promise<Decider> => {
+  let stopping = false;
+  let worker: Worker;
+  let restart: NodeJS.Timeout | undefined;
+  const spawn = (): Promise<void> =>
+    new Promise<void>((ready, fail) => {
+      const started = new Worker(
+        `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`,
+        { eval: true, workerData: options, name: 'faultline-decider' },
+      );
+      worker = started;
+      let up = false;
+      started.on('message', (message: DeciderMessage) => {
+        if (message.kind === 'log') log(message.entry);
+        else if (message.kind === 'ready') {
+          up = true;
+          ready();
+        }
+      });
+      started.on('error', (error) => {
+        if (!up) fail(error);
+        else
+          log({ level: 'error', service: 'runtime', message: `the decider thread failed: ${error.message}` });
+      });
+      started.on('exit', (code) => {
+        if (!up || stopping) return;
+        log({
+          level: 'error',
+          service: 'runtime',
+          message: `the decider thread exited (${code}); starting it again`,
+        });
+        restart = setTimeout(() => {
+          spawn().catch((error: Error) =>
+            log({
+              level: 'error',
+              service: 'runtime',
+              message: `the decider thread did not start: ${error.message}`,
+            }),
+          );
+        }, RESTART_DELAY_MS);
+      });
+    });
+  await spawn();
+  return {
+    stop: async () => {
+      stopping = true;
+      clearTimeout(restart);
+      const current = worker;
+      const stopped = new Promise<void>((done) => {
+        current.on('message', (message: DeciderMessage) => {
+          if (message.kind === 'stopped') done();
+        });
+        current.once('exit', () => done());
+      });
+      current.postMessage({ kind: 'stop' } satisfies DeciderMessage);
+      await stopped;
+      await current.terminate();
+    },
+  };
+};

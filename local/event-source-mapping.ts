@@ -1,0 +1,75 @@
+import type { QueueEvent } from '../functions/adapters/queue/batch.ts';
+import { toQueueRecord } from '../functions/adapters/queue/batch.ts';
+import { QUEUE_LIMITS, type ReceivedMessage, type WorkQueue } from '../functions/adapters/queue/port.ts';
+import type { RuntimeConfig } from './config.ts';
+
+/**
+ * A Lambda event source mapping over a queue: receive a batch, hand it to the handler as an SQS
+ * event, delete what did not fail; failures come back after the visibility timeout, and the
+ * queue's redrive policy moves a record to its dead-letter queue after `maxReceiveCount` receives.
+ */
+export const eventSourceMapping = (
+  queue: WorkQueue,
+  handler: (event: QueueEvent) => Promise<{ batchItemFailures: readonly { itemIdentifier: string }[] }>,
+  config: RuntimeConfig['queues'] & { readonly batchSize: number },
+  arn: string,
+  log: (entry: Readonly<Record<string, unknown>>) => void,
+) => {
+  const controller = new AbortController();
+  let inFlight: Promise<void> = Promise.resolve();
+  const handle = async (messages: readonly ReceivedMessage[]): Promise<void> => {
+    const response = await handler({ Records: messages.map((message) => toQueueRecord(message, arn)) });
+    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+    const done = messages.filter((message) => !failed.has(message.messageId));
+    for (let start = 0; start < done.length; start += QUEUE_LIMITS.maxBatchEntries) {
+      await queue.deleteBatch(
+        done
+          .slice(start, start + QUEUE_LIMITS.maxBatchEntries)
+          .map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
+      );
+    }
+  };
+  /**
+   * A batch as Lambda's poller gathers one: a receive that waits, then receives that do not,
+   * ten messages at most each (SQS's limit), until `batchSize` or the queue has no more.
+   */
+  const receiveBatch = async (): Promise<ReceivedMessage[]> => {
+    const receive = (waitTimeSeconds: number, wanted: number) =>
+      queue.receive({
+        maxMessages: Math.min(wanted, QUEUE_LIMITS.maxReceiveMessages),
+        visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+        waitTimeSeconds,
+        signal: controller.signal,
+      });
+    const messages = await receive(config.waitTimeSeconds, config.batchSize);
+    while (messages.length > 0 && messages.length < config.batchSize && !controller.signal.aborted) {
+      const more = await receive(0, config.batchSize - messages.length);
+      if (more.length === 0) break;
+      messages.push(...more);
+    }
+    return messages;
+  };
+  const loop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      try {
+        const messages = await receiveBatch();
+        if (messages.length === 0) continue;
+        inFlight = handle(messages);
+        await inFlight;
+      } catch (error) {
+        if (controller.signal.aborted) break;
+        log({ level: 'error', service: 'runtime', queue: queue.name, message: (error as Error).message });
+        await new Promise((done) => setTimeout(done, 1000));
+      }
+    }
+  };
+  const running = loop();
+  return {
+    /** Stops receiving, then waits for the batch in hand to finish. */
+    stop: async (): Promise<void> => {
+      controller.abort();
+      await running;
+      await inFlight.catch(() => undefined);
+    },
+  };
+};
