@@ -87,6 +87,13 @@ export const parseEvent = (input: unknown): ParseResult<FaultlineEvent> => {
 };
 
 /**
+ * Parses one CloudEvent already read from the JSON `text` it travelled as (a queue message's
+ * body): its size is the text's, so it is not serialised again to be measured.
+ */
+export const parseEventRead = (value: unknown, text: string): ParseResult<FaultlineEvent> =>
+  parseMeasuredEvent(value, Buffer.byteLength(text, 'utf8'), []);
+
+/**
  * Parses a batch (a JSON array of CloudEvents). A batch over the limits, empty, or with no valid
  * event fails whole with every issue (paths start with the event's index); otherwise the valid
  * events are returned and each invalid one is listed in `rejected` with its issues.

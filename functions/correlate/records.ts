@@ -1,4 +1,4 @@
-import { type FaultlineEvent, parseEvent } from '../../events/index.ts';
+import { type FaultlineEvent, parseEventRead } from '../../events/index.ts';
 import type { QueueRecord } from '../adapters/queue/batch.ts';
 import { recordMessageAttributes } from '../adapters/queue/batch.ts';
 import { OperatorCommand } from '../core/index.ts';
@@ -103,7 +103,7 @@ export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRe
     }
     return { ok: true, input: command.data, sender, checkGrant: false };
   }
-  const parsed = parseEvent(body);
+  const parsed = parseEventRead(body, record.body);
   if (!parsed.ok) return refuse(`not a Faultline event: ${issuesText(parsed.issues)}`);
   let event = parsed.value;
   if (sender.kind === 'agent' && event.hostid !== sender.hostId) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, LIMITS, parseEvent, parseEventBatch } from '../../events/index.ts';
+import { EVENT_TYPES, LIMITS, parseEvent, parseEventBatch, parseEventRead } from '../../events/index.ts';
 import { example, exampleNames } from '../helpers/examples.ts';
 
 describe('events/examples', () => {
@@ -336,6 +336,19 @@ const INVALID_EVENTS: [string, () => unknown, (string | number)[]][] = [
     [],
   ],
 ];
+
+describe('parseEventRead', () => {
+  it('takes the size of the text the event was read from, as it travelled', () => {
+    const event = example('mirror.degraded');
+    const text = JSON.stringify(event);
+    expect(parseEventRead(JSON.parse(text), text)).toEqual(parseEvent(event));
+    // The same event, padded with blanks past the limit where it travelled: too big.
+    const padded = `${text}${' '.repeat(LIMITS.maxEventBytes)}`;
+    const result = parseEventRead(JSON.parse(padded), padded);
+    if (result.ok) expect.fail('accepted an event whose text is over the limit');
+    expect(result.issues[0]?.code).toBe('too_big');
+  });
+});
 
 describe('parseEvent', () => {
   it.each(INVALID_EVENTS)('rejects %s at its path', (_name, input, path) => {
