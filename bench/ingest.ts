@@ -430,8 +430,8 @@ const startFaultline = async (): Promise<RunningFaultline> => {
     '0',
     '--data',
     data,
-    '--operator-token',
-    token,
+    // One argument: a base64url token may start with '-', which parseArgs would take for an option.
+    `--operator-token=${token}`,
     '--config',
     configFile,
   ]);

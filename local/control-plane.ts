@@ -10,7 +10,7 @@ import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { hashToken, newTokenSecret } from '../functions/adapters/store/tokens.ts';
 import { createApp } from '../functions/api/app.ts';
-import { createHandler as createNotify } from '../functions/notify/handler.ts';
+import { createHandler as createNotify } from '../functions/notify/create-handler.ts';
 import { SqliteDeliveryLog } from '../functions/notify/sqlite-delivery-log.ts';
 import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';

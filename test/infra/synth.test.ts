@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -113,6 +113,66 @@ describe('cdk synth', () => {
     expect(notify).not.toContain('DynamoDBClient');
     expect(notify).not.toContain('KMSClient');
     expect(bundleOf('Correlate')).toContain('DynamoDBClient');
+  });
+
+  it('writes each bundle as one file whose first invocation without an environment names what is missing', async () => {
+    const template = JSON.parse(
+      readFileSync(join(output, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'),
+    ) as { Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }> };
+    const folderOf = (prefix: string): string => {
+      const [, fn] =
+        Object.entries(template.Resources).find(
+          ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith(prefix),
+        ) ?? [];
+      return join(output, fn?.Metadata?.['aws:asset:path'] as string);
+    };
+    // The first invocation, without an environment: the composition root validates the
+    // environment, so the answer names what is missing; an import the bundle did not resolve
+    // would fail differently.
+    const firstInvocation = async (prefix: string): Promise<unknown> => {
+      const folder = folderOf(prefix);
+      expect(readdirSync(folder).filter((file) => /\.[cm]?js$/.test(file))).toEqual(['index.mjs']);
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { handler } = await import(process.argv[1]);
+           const event = { version: '2.0', rawPath: '/v1/health', headers: {}, Records: [],
+             requestContext: { http: { method: 'GET', path: '/v1/health' } } };
+           try {
+             const answer = await handler(event);
+             console.log(JSON.stringify({ statusCode: answer.statusCode }));
+           } catch (error) {
+             console.log(JSON.stringify({ code: error.code, problems: error.problems }));
+           }`,
+          pathToFileURL(join(folder, 'index.mjs')).href,
+        ],
+        {
+          cwd: workdir,
+          env: {
+            ...WITHOUT_AWS,
+            FAULTLINE_NETWORK_LOG: networkLog,
+            NODE_OPTIONS: `--import=${RECORD_NETWORK}`,
+          },
+        },
+      );
+      return JSON.parse(stdout.trim().split('\n').pop() ?? '');
+    };
+    const [api, correlate, notify, sweep] = await Promise.all(
+      ['Api', 'Correlate', 'Notify', 'Sweep'].map(firstInvocation),
+    );
+    expect(api).toEqual({ statusCode: 500 });
+    for (const deciding of [correlate, sweep]) {
+      expect(deciding).toEqual({
+        code: 'config-invalid',
+        problems: expect.arrayContaining([expect.stringMatching(/^FAULTLINE_STORE: /)]),
+      });
+    }
+    expect(notify).toEqual({
+      code: 'notify-config-invalid',
+      problems: expect.arrayContaining([expect.stringMatching(/^FAULTLINE_NOTIFY_CONFIG: /)]),
+    });
   });
 
   it('opens no network connection and looks up no name but loopback', () => {
