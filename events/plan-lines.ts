@@ -25,52 +25,73 @@ const field = (value: string | number, what: string): string => {
   return text;
 };
 
-/** A step's fields as `key=value` pairs; a list of objects flattens to `partitions.0.device=sdb1`. */
-const pairsOf = (prefix: string, value: unknown, action: string): [string, string][] => {
-  if (value === undefined) return [];
-  if (Array.isArray(value))
-    return value.flatMap((item, index) => pairsOf(`${prefix}.${index}`, item, action));
-  if (typeof value === 'object' && value !== null)
-    return Object.entries(value).flatMap(([key, item]) => pairsOf(`${prefix}.${key}`, item, action));
+/** Appends a step's field as `key=value` pairs; a list of objects flattens to `partitions.0.device=sdb1`. */
+const pushPairs = (pairs: [string, string][], prefix: string, value: unknown, action: string): void => {
+  if (value === undefined) return;
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => {
+      pushPairs(pairs, `${prefix}.${index}`, item, action);
+    });
+    return;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) pushPairs(pairs, `${prefix}.${key}`, item, action);
+    return;
+  }
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
     throw new TypeError(`${action} ${prefix} cannot be written in a plan line`);
-  return [[field(prefix, 'a step key'), field(String(value), `${action} ${prefix}`)]];
+  pairs.push([field(prefix, 'a step key'), field(String(value), `${action} ${prefix}`)]);
 };
 
 const stepLine = (branch: 'steps' | 'fast', index: number, step: PlanStep): string => {
-  const { action, ...rest } = step;
-  const pairs = Object.entries(rest)
-    .flatMap(([key, value]) => pairsOf(key, value, action))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, value]) => `${key}=${value}`);
-  return ['step', branch, String(index), field(action, 'an action'), ...pairs].join('\t');
+  const { action } = step;
+  const pairs: [string, string][] = [];
+  for (const [key, value] of Object.entries(step)) {
+    if (key !== 'action') pushPairs(pairs, key, value, action);
+  }
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let line = `step\t${branch}\t${index}\t${field(action, 'an action')}`;
+  for (const [key, value] of pairs) line += `\t${key}=${value}`;
+  return line;
+};
+
+/**
+ * The lines of a plan the caller already holds as the contract's type, without parsing it: the
+ * core's own plans as the outbox issues them (functions/outbox/effects.ts), where a parse of every
+ * plan of a wide wave cost about as much as its two signatures. For a plan within the
+ * contract these are exactly the bytes {@link planLines} gives; every value is still checked, and
+ * it throws rather than write one an agent would split differently. A plan outside the contract
+ * is still never served in lines: the route writes them with {@link planLines}, which parses.
+ */
+export const encodePlanLines = (plan: UnsignedPlan): string => {
+  const header = [
+    'plan',
+    field(plan.id, 'id'),
+    field(plan.incidentId, 'incidentId'),
+    field(plan.hostId, 'hostId'),
+    field(plan.bootId ?? '', 'bootId'),
+    String(plan.attempt),
+    String(plan.wave),
+    field(plan.issuedAt, 'issuedAt'),
+    String(plan.ttlSeconds),
+    field(plan.mode, 'mode'),
+  ].join('\t');
+  let text = `${header}\n`;
+  plan.steps.forEach((step, index) => {
+    text += `${stepLine('steps', index, step)}\n`;
+  });
+  (plan.fastPath ?? []).forEach((step, index) => {
+    text += `${stepLine('fast', index, step)}\n`;
+  });
+  return text;
 };
 
 /**
  * The lines of one plan before its `sig` line, each ending in `\n`: exactly the bytes its line
  * signature covers. The plan is parsed with the contract first, so nothing outside it is written.
  */
-export const planLines = (plan: UnsignedPlan): string => {
-  const checked = UnsignedPlan.parse(stripSignature(plan));
-  const header = [
-    'plan',
-    field(checked.id, 'id'),
-    field(checked.incidentId, 'incidentId'),
-    field(checked.hostId, 'hostId'),
-    field(checked.bootId ?? '', 'bootId'),
-    String(checked.attempt),
-    String(checked.wave),
-    field(checked.issuedAt, 'issuedAt'),
-    String(checked.ttlSeconds),
-    checked.mode,
-  ].join('\t');
-  const lines = [
-    header,
-    ...checked.steps.map((step, index) => stepLine('steps', index, step)),
-    ...(checked.fastPath ?? []).map((step, index) => stepLine('fast', index, step)),
-  ];
-  return `${lines.map((line) => `${line}\n`).join('')}`;
-};
+export const planLines = (plan: UnsignedPlan): string =>
+  encodePlanLines(UnsignedPlan.parse(stripSignature(plan)));
 
 /** One plan in lines with its signature line (the signature over `planLines(plan)`, base64 DER). */
 export const signedPlanLines = (plan: UnsignedPlan, signature: string): string => {

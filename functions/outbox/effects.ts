@@ -1,4 +1,4 @@
-import { planLines, type UnsignedPlan } from '../../events/index.ts';
+import { encodePlanLines, type UnsignedPlan } from '../../events/index.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { PlanSigner } from '../adapters/signer/port.ts';
 import type {
@@ -145,11 +145,14 @@ export const outboxEffects = (
  * The signature of a plan's lines for the sh agent (events/plan-lines.ts), made once, as the plan
  * is issued, by the same signer. None when the plan cannot be written in lines (the encoder refuses a value an agent would split differently; the contract's
  * names never are one): the plan is still stored and served as JSON, and simply not in lines.
+ * The plan is the core's own, of the contract's type, so it is encoded as it is (`encodePlanLines`:
+ * for a plan within the contract, the bytes `planLines` gives) without a parse per plan of a wave;
+ * the route still parses each plan it serves in lines.
  */
 const linesSignatureOf = async (signer: PlanSigner, plan: UnsignedPlan): Promise<string | undefined> => {
   let lines: string;
   try {
-    lines = planLines(plan);
+    lines = encodePlanLines(plan);
   } catch {
     return undefined;
   }

@@ -4,7 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planLines, planLinesBody, signedPlanLines, type UnsignedPlan } from '../../events/index.ts';
+import {
+  encodePlanLines,
+  planLines,
+  planLinesBody,
+  signedPlanLines,
+  type UnsignedPlan,
+} from '../../events/index.ts';
 
 /**
  * Plans in lines (DESIGN §6): what the sh agent reads with awk and verifies with `openssl dgst`.
@@ -95,5 +101,22 @@ describe('plans in lines', () => {
   it('refuses to write a value an agent would split differently', () => {
     expect(() => planLines({ ...example, hostId: 'a\tb' })).toThrow();
     expect(() => signedPlanLines(example, 'not base64!')).toThrow('not a base64 ECDSA signature');
+  });
+
+  it('encodes a plan held as the contract type, without parsing it, to the bytes planLines gives', () => {
+    const { bootId: _bootId, ...withoutBoot } = example;
+    const { fastPath: _fastPath, ...withoutFastPath } = example;
+    for (const plan of [example, withoutBoot, withoutFastPath, { ...example, mode: 'dry-run' as const }]) {
+      expect(encodePlanLines(plan)).toBe(planLines(plan));
+    }
+    // Every value is still checked: one an agent would split differently is never written.
+    expect(() => encodePlanLines({ ...example, hostId: 'a\tb' })).toThrow();
+    const [probe, ...rest] = example.steps;
+    if (probe?.action !== 'disk.probe') throw new Error('the example plan starts with disk.probe');
+    expect(() => encodePlanLines({ ...example, steps: [{ ...probe, disk: 'sd a' }, ...rest] })).toThrow();
+    // A plan outside the contract is still refused where plans are served in lines.
+    expect(() =>
+      planLines({ ...example, steps: [{ ...probe, extra: 'x' } as typeof probe, ...rest] }),
+    ).toThrow();
   });
 });
