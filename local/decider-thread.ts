@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type DeciderMessage, type DeciderOptions, startDecider } from './decider.ts';
 

@@ -108,70 +108,106 @@ export type DeciderMessage =
 /** The thread's entry is TypeScript, run as the CLI runs (tsx), whoever started this one. */
 const TSX = import.meta.resolve('tsx/esm/api');
 const ENTRY = new URL('./decider-thread.ts', import.meta.url).href;
-const RESTART_DELAY_MS = 1000;
+/** How long a thread may take to come up before it counts as failed. */
+const START_TIMEOUT_MS = 30_000;
+/** The wait before starting a dead thread again: doubled after each failure, up to the maximum. */
+const RESTART_DELAY_MS = { first: 1000, max: 60_000 } as const;
+
+export interface DeciderThread extends Decider {
+  /** The thread now up, if one is (diagnostics, tests). */
+  thread(): Worker | undefined;
+}
 
 /**
- * Runs the decider in a worker thread, answering once it is up. A thread that dies (an uncaught
- * error) is logged and started again after a second: everything it knew is in the files, and the
- * batch it held comes back after its visibility timeout.
+ * Runs the decider in a worker thread, answering once it is up (or failing, if it does not come up
+ * within {@link START_TIMEOUT_MS}). A thread that dies later is logged at `error` and started
+ * again, after 1 s, then twice as long after each failure in a row, up to a minute, for as long as
+ * the runtime runs: everything it knew is in the files, and the batch it held comes back after its
+ * visibility timeout (each death uses up one receive of that batch). `stop` answers at once when
+ * no thread is up, after a start in progress has ended otherwise.
  */
-export const startDeciderThread = async (options: DeciderOptions, log: Log): Promise<Decider> => {
+export const startDeciderThread = async (options: DeciderOptions, log: Log): Promise<DeciderThread> => {
   let stopping = false;
-  let worker: Worker;
+  let live: Worker | undefined;
+  let starting: Promise<void> | undefined;
   let restart: NodeJS.Timeout | undefined;
-  const spawn = (): Promise<void> =>
+  let failures = 0;
+  const logError = (message: string): void => log({ level: 'error', service: 'runtime', message });
+
+  const start = (): Promise<void> =>
     new Promise<void>((ready, fail) => {
-      const started = new Worker(
+      const thread = new Worker(
         `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`,
         { eval: true, workerData: options, name: 'faultline-decider' },
       );
-      worker = started;
-      let up = false;
-      started.on('message', (message: DeciderMessage) => {
+      let upAt: number | undefined;
+      const timeout = setTimeout(() => {
+        fail(new Error(`the decider thread did not come up within ${START_TIMEOUT_MS / 1000} s`));
+        void thread.terminate();
+      }, START_TIMEOUT_MS);
+      thread.on('message', (message: DeciderMessage) => {
         if (message.kind === 'log') log(message.entry);
         else if (message.kind === 'ready') {
-          up = true;
+          clearTimeout(timeout);
+          upAt = Date.now();
+          live = thread;
           ready();
         }
       });
-      started.on('error', (error) => {
-        if (!up) fail(error);
-        else
-          log({ level: 'error', service: 'runtime', message: `the decider thread failed: ${error.message}` });
+      thread.on('error', (error) => {
+        if (upAt === undefined) fail(error);
+        else logError(`the decider thread failed: ${error.message}`);
       });
-      started.on('exit', (code) => {
-        if (!up || stopping) return;
-        log({
-          level: 'error',
-          service: 'runtime',
-          message: `the decider thread exited (${code}); starting it again`,
-        });
-        restart = setTimeout(() => {
-          spawn().catch((error: Error) =>
-            log({
-              level: 'error',
-              service: 'runtime',
-              message: `the decider thread did not start: ${error.message}`,
-            }),
-          );
-        }, RESTART_DELAY_MS);
+      thread.on('exit', (code) => {
+        clearTimeout(timeout);
+        if (upAt === undefined) {
+          fail(new Error(`the decider thread exited (${code}) before it came up`));
+          return;
+        }
+        if (live === thread) live = undefined;
+        if (stopping) return;
+        // A thread that ran a while was well: the next failure waits the first delay again.
+        if (Date.now() - upAt >= RESTART_DELAY_MS.max) failures = 0;
+        logError(`the decider thread exited (${code}); starting it again`);
+        startLater();
       });
     });
-  await spawn();
+
+  const startLater = (): void => {
+    const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.first * 2 ** failures);
+    failures += 1;
+    restart = setTimeout(() => {
+      restart = undefined;
+      if (stopping) return;
+      starting = start()
+        .catch((error: Error) => {
+          logError(`the decider thread did not start: ${error.message}`);
+          if (!stopping) startLater();
+        })
+        .finally(() => {
+          starting = undefined;
+        });
+    }, delay);
+  };
+
+  await start();
   return {
+    thread: () => live,
     stop: async () => {
       stopping = true;
       clearTimeout(restart);
-      const current = worker;
+      await starting;
+      const thread = live;
+      if (thread === undefined) return;
       const stopped = new Promise<void>((done) => {
-        current.on('message', (message: DeciderMessage) => {
+        thread.on('message', (message: DeciderMessage) => {
           if (message.kind === 'stopped') done();
         });
-        current.once('exit', () => done());
+        thread.once('exit', () => done());
       });
-      current.postMessage({ kind: 'stop' } satisfies DeciderMessage);
+      thread.postMessage({ kind: 'stop' } satisfies DeciderMessage);
       await stopped;
-      await current.terminate();
+      await thread.terminate();
     },
   };
 };
