@@ -7,13 +7,21 @@ import { type DeciderMessage, type DeciderOptions, startDecider } from './decide
 const port = parentPort;
 if (port === null) throw new Error('decider-thread.ts runs in a worker thread (startDeciderThread)');
 
+/** Never throws: a log line that cannot be cloned goes as its text, so logging never fails a batch. */
 const post = (message: DeciderMessage): void => {
   try {
     port.postMessage(message);
   } catch {
-    // An entry that cannot be cloned goes as its JSON.
-    if (message.kind === 'log')
-      port.postMessage({ kind: 'log', entry: JSON.parse(JSON.stringify(message.entry)) });
+    if (message.kind !== 'log') return;
+    const { level, service } = message.entry;
+    port.postMessage({
+      kind: 'log',
+      entry: {
+        level: String(level),
+        service: String(service),
+        message: inspect(message.entry, { depth: 4 }),
+      },
+    });
   }
 };
 
