@@ -7,7 +7,8 @@ import { RETENTION } from '../projection.ts';
  * The SQLite file of the store (better-sqlite3, WAL): its schema, how each port method runs in it
  * (one `BEGIN IMMEDIATE` transaction per write, so it is exactly the single-item conditional write
  * the port promises, even with several processes on the file; SQLite's errors wrapped into store
- * errors), and what spans every table: the retention purge, the online backup, closing. Tables:
+ * errors; inside a unit, a savepoint of the unit's transaction, with the caches the unit keeps),
+ * and what spans every table: the retention purge, the online backup, closing. Tables:
  *
  * - `slices (kind, id)`: `value` JSON, `version`, `lock`, `applied` JSON, and the index columns
  *   derived from the value when it is written (../indexes.ts): `wake_at` (indexed: due timers)
@@ -82,6 +83,31 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
 /** What a projection row stores to order its writes (see `OutboxEffect` in ../port.ts). */
 export type RevisionRow = { revision: number; detected_at?: string };
 
+/**
+ * What a sub-port keeps in memory only while a unit is open, instead of reading and writing the
+ * file each time (the slice cache of ./slice-cache.ts). The file drives it: it is written back
+ * before the unit commits and before a statement that reads its table by other than its key
+ * ({@link SqliteFile.writeBack}), undone with a savepoint of the unit that fails, and cleared when
+ * the unit ends, committed or not.
+ */
+export interface UnitCache {
+  /** A savepoint of the unit begins: from now on, remember how to undo each change. */
+  savepoint(): void;
+  /** The savepoint was released: keep what changed and stop remembering. */
+  release(): void;
+  /** The savepoint was rolled back: undo what changed since it began. */
+  rollback(): void;
+  /** Writes what it holds back to the file, in the unit's transaction. */
+  writeBack(): void;
+  /** Forgets everything: the unit has ended. */
+  clear(): void;
+}
+
+/** A unit while it is open ({@link SqliteFile.unit}): its code runs with it as its async context's store. */
+interface OpenUnit {
+  readonly ended: Promise<void>;
+}
+
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT']);
 
 /** A busy or locked file is `store-unavailable` (retryable); anything else SQLite refuses, `store-rejected`. */
@@ -102,10 +128,12 @@ export class SqliteFile {
   readonly #statements = new Map<string, Database.Statement>();
   /** One transaction function for every write (better-sqlite3 builds a wrapper per `transaction` call). */
   #transaction: Database.Transaction<(work: () => unknown) => unknown> | undefined;
-  /** Which file's unit the running code is inside ({@link unit}). */
-  readonly #units = new AsyncLocalStorage<SqliteFile>();
-  /** The unit now open, settled when it ends. */
-  #openUnit: Promise<void> | undefined;
+  /** Which unit of this file the running code is inside ({@link unit}). */
+  readonly #units = new AsyncLocalStorage<OpenUnit>();
+  /** The unit now open. */
+  #openUnit: OpenUnit | undefined;
+  /** What the sub-ports keep only while a unit is open. */
+  readonly #caches: UnitCache[] = [];
 
   /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
   constructor(path: string, busyTimeoutMs: number) {
@@ -136,15 +164,43 @@ export class SqliteFile {
     return statement as unknown as Database.Statement<P, R>;
   }
 
+  /** Registers a cache that lives only inside units (see {@link UnitCache}). */
+  keepInUnits(cache: UnitCache): void {
+    this.#caches.push(cache);
+  }
+
+  /** Whether the running code is inside this file's open unit, where its caches serve. */
+  get inUnit(): boolean {
+    return this.#openUnit !== undefined && this.#units.getStore() === this.#openUnit;
+  }
+
+  /**
+   * Inside a unit, writes what its caches hold back to the file, so that the statement about to
+   * run sees it (one that reads a cached table by other than its key); outside one, nothing.
+   */
+  writeBack(): void {
+    if (this.inUnit) for (const cache of this.#caches) cache.writeBack();
+  }
+
   /**
    * Runs `work` in one `BEGIN IMMEDIATE` transaction, errors wrapped. Inside a {@link unit} it is
-   * a savepoint of the unit's transaction; outside one, it waits until the open unit has ended.
+   * a savepoint of the unit's transaction, and when it throws the unit's caches are taken back to
+   * what they held before it; outside one, it waits until the open unit has ended.
    */
   async write<T>(what: string, work: () => T): Promise<T> {
     await this.#outsideUnits();
     try {
       this.#transaction ??= this.db.transaction((inner: () => unknown) => inner());
-      return this.#transaction.immediate(work) as T;
+      if (!this.inUnit) return this.#transaction.immediate(work) as T;
+      for (const cache of this.#caches) cache.savepoint();
+      try {
+        const result = this.#transaction.immediate(work) as T;
+        for (const cache of this.#caches) cache.release();
+        return result;
+      } catch (error) {
+        for (const cache of this.#caches) cache.rollback();
+        throw error;
+      }
     } catch (error) {
       throw wrap(what, error);
     }
@@ -172,14 +228,24 @@ export class SqliteFile {
    * which is only ever a batch its caller has not yet acknowledged (the local runtime's correlate
    * batch: its messages are deleted from the queue after the commit, so they come back). Calls
    * from outside the unit (the API, sweep) wait until it has ended; units run one at a time.
+   *
+   * While it is open, the sub-ports' caches ({@link UnitCache}) serve what the unit already read or
+   * wrote (the control and domain slices: a batch's events mostly share one failure domain's slice)
+   * and hold its writes back until the end, when they are written once each, before the COMMIT. Each write
+   * still checks its condition against what the unit holds, so its outcome is the one the file
+   * would give; a call that throws leaves the caches as they were before it, as its savepoint
+   * leaves the file; a unit that throws, or fails to commit, leaves nothing in either.
    */
   async unit<T>(what: string, work: () => Promise<T>): Promise<T> {
-    if (this.#units.getStore() === this) return work();
+    if (this.inUnit) return work();
     await this.#outsideUnits();
     let end: () => void = () => undefined;
-    this.#openUnit = new Promise<void>((ended) => {
-      end = ended;
-    });
+    const unit: OpenUnit = {
+      ended: new Promise<void>((ended) => {
+        end = ended;
+      }),
+    };
+    this.#openUnit = unit;
     try {
       try {
         this.db.exec('BEGIN IMMEDIATE');
@@ -188,12 +254,13 @@ export class SqliteFile {
       }
       let result: T;
       try {
-        result = await this.#units.run(this, work);
+        result = await this.#units.run(unit, work);
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw error;
       }
       try {
+        for (const cache of this.#caches) cache.writeBack();
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -201,6 +268,7 @@ export class SqliteFile {
       }
       return result;
     } finally {
+      for (const cache of this.#caches) cache.clear();
       this.#openUnit = undefined;
       end();
     }
@@ -208,7 +276,7 @@ export class SqliteFile {
 
   /** Waits, unless called from inside it, until the open unit (and any that follows it) has ended. */
   async #outsideUnits(): Promise<void> {
-    while (this.#openUnit !== undefined && this.#units.getStore() !== this) await this.#openUnit;
+    while (this.#openUnit !== undefined && !this.inUnit) await this.#openUnit.ended;
   }
 
   /**

@@ -10,11 +10,15 @@ import type {
 } from '../port.ts';
 import { sortableTime } from '../projection.ts';
 import type { SqliteFile } from './database.ts';
+import { SliceCache, type SliceState } from './slice-cache.ts';
 
 /**
  * The slices on SQLite (`SliceStore`): one row of `slices` each, versioned and locked by the
  * conditions checked inside one write transaction, with the index columns (`wake_at`, `open`)
- * written from the value in the same row.
+ * written from the value in the same row. Inside a unit the control and domain slices are read
+ * and written in the unit's slice cache (./slice-cache.ts), the same conditions checked against
+ * it, and reach the file when the unit ends; a query by `wake_at` or `open` writes them back
+ * first. Host slices are read and written in the file, in a unit as outside one.
  */
 
 type SliceRow = {
@@ -26,14 +30,43 @@ type SliceRow = {
   applied: string;
 };
 
+/** A slice as a write leaves it: its new value, the next version, unlocked. */
+const written = (write: SliceWrite): SliceState => ({
+  value: write.value,
+  version: write.expected + 1,
+  lock: undefined,
+  applied: write.applied,
+});
+
 const refKind = (ref: SliceRef): string => ref.kind;
 const refId = (ref: SliceRef): string => (ref.kind === 'control' ? '' : ref.id);
 
+const stateOf = (row: SliceRow | undefined): SliceState => ({
+  value: row?.value == null ? undefined : (JSON.parse(row.value) as SliceValue),
+  version: row?.version ?? 0,
+  lock: row?.lock ?? undefined,
+  applied: row === undefined ? [] : (JSON.parse(row.applied) as string[]),
+});
+
 export class SqliteSlices implements SliceStore {
   readonly #file: SqliteFile;
+  readonly #cache: SliceCache;
 
   constructor(file: SqliteFile) {
     this.#file = file;
+    this.#cache = new SliceCache(
+      (ref) => stateOf(this.#sliceRow(ref)),
+      (ref, slice) => this.#writeBackSlice(ref, slice),
+    );
+    file.keepInUnits(this.#cache);
+  }
+
+  /**
+   * The unit's slice cache, when the running code is inside the file's open unit and the cache
+   * keeps `ref`'s kind (./slice-cache.ts: the control slice and failure domains, not hosts).
+   */
+  #unitCache(ref: SliceRef): SliceCache | undefined {
+    return ref.kind !== 'host' && this.#file.inUnit ? this.#cache : undefined;
   }
 
   #sliceRow(ref: SliceRef): SliceRow | undefined {
@@ -45,16 +78,31 @@ export class SqliteSlices implements SliceStore {
   async getSlices(refs: readonly SliceRef[]): Promise<StoredSlice[]> {
     return this.#file.read('read slices', () =>
       refs.map((ref): StoredSlice => {
-        const row = this.#sliceRow(ref);
-        return {
-          ref,
-          value: row?.value == null ? undefined : (JSON.parse(row.value) as SliceValue),
-          version: row?.version ?? 0,
-          lock: row?.lock ?? undefined,
-          applied: row === undefined ? [] : (JSON.parse(row.applied) as string[]),
-        };
+        const slice = this.#unitCache(ref)?.current(ref) ?? stateOf(this.#sliceRow(ref));
+        return { ref, value: slice.value, version: slice.version, lock: slice.lock, applied: slice.applied };
       }),
     );
+  }
+
+  /** A slice the unit's cache held back, written as the cache has it (a lock placeholder has no value). */
+  #writeBackSlice(ref: SliceRef, slice: SliceState): void {
+    const index = slice.value === undefined ? undefined : sliceIndexOf(ref, slice.value);
+    this.#file
+      .statement(
+        `INSERT INTO slices (kind, id, value, version, lock, applied, wake_at, open) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, version = excluded.version, lock = excluded.lock,
+           applied = excluded.applied, wake_at = excluded.wake_at, open = excluded.open`,
+      )
+      .run(
+        refKind(ref),
+        refId(ref),
+        slice.value === undefined ? null : JSON.stringify(slice.value),
+        slice.version,
+        slice.lock ?? null,
+        JSON.stringify(slice.applied),
+        index?.wakeAt ?? null,
+        index?.openDomain === true ? 1 : 0,
+      );
   }
 
   #writeSlice(write: SliceWrite, exists: boolean): void {
@@ -87,21 +135,41 @@ export class SqliteSlices implements SliceStore {
 
   /**
    * Inside a write transaction: writes every slice only if each is at the version it expects and
-   * unlocked; answers whether it did (nothing is written when one is not).
+   * unlocked; answers whether it did (nothing is written when one is not). Inside a unit, the
+   * control and domain slices are checked and written in its cache, the hosts in the file.
    */
   writeIfCurrent(writes: readonly SliceWrite[]): boolean {
-    const rows = writes.map((write) => this.#sliceRow(write.ref));
+    const now = writes.map((write) => this.#conditionOf(write.ref));
     const current = writes.every(
-      (write, index) =>
-        (rows[index]?.version ?? 0) === write.expected && (rows[index]?.lock ?? null) === null,
+      (write, index) => now[index]?.version === write.expected && now[index]?.lock === undefined,
     );
     if (!current) return false;
-    for (const [index, write] of writes.entries()) this.#writeSlice(write, rows[index] !== undefined);
+    for (const [index, write] of writes.entries()) {
+      const cache = this.#unitCache(write.ref);
+      if (cache === undefined) this.#writeSlice(write, now[index]?.stored === true);
+      else cache.change(write.ref, written(write));
+    }
     return true;
+  }
+
+  /** What a conditional write checks of a slice (its version and lock now), and, for one in the file, whether it has a row. */
+  #conditionOf(ref: SliceRef): { version: number; lock: string | undefined; stored: boolean } {
+    const cached = this.#unitCache(ref)?.current(ref);
+    if (cached !== undefined) return { version: cached.version, lock: cached.lock, stored: true };
+    const row = this.#sliceRow(ref);
+    return { version: row?.version ?? 0, lock: row?.lock ?? undefined, stored: row !== undefined };
   }
 
   async lockSlice(ref: SliceRef, expected: number, token: string): Promise<WriteOutcome> {
     return this.#file.write('lock a slice', () => {
+      const cache = this.#unitCache(ref);
+      if (cache !== undefined) {
+        const slice = cache.current(ref);
+        if (slice.version !== expected || (slice.lock !== undefined && slice.lock !== token))
+          return 'conflict';
+        cache.change(ref, { ...slice, lock: token });
+        return 'ok';
+      }
       const row = this.#sliceRow(ref);
       if ((row?.version ?? 0) !== expected) return 'conflict';
       if (row === undefined) {
@@ -122,6 +190,12 @@ export class SqliteSlices implements SliceStore {
 
   async applyLocked(write: SliceWrite, token: string): Promise<WriteOutcome> {
     return this.#file.write('write a locked slice', () => {
+      const cache = this.#unitCache(write.ref);
+      if (cache !== undefined) {
+        if (cache.current(write.ref).lock !== token) return 'conflict';
+        cache.change(write.ref, written(write));
+        return 'ok';
+      }
       const row = this.#sliceRow(write.ref);
       if (row?.lock !== token) return 'conflict';
       this.#writeSlice(write, true);
@@ -131,6 +205,12 @@ export class SqliteSlices implements SliceStore {
 
   async unlockSlice(ref: SliceRef, token: string): Promise<void> {
     await this.#file.write('unlock a slice', () => {
+      const cache = this.#unitCache(ref);
+      if (cache !== undefined) {
+        const slice = cache.current(ref);
+        if (slice.lock === token) cache.change(ref, { ...slice, lock: undefined });
+        return;
+      }
       this.#file
         .statement('UPDATE slices SET lock = NULL WHERE kind = ? AND id = ? AND lock = ?')
         .run(refKind(ref), refId(ref), token);
@@ -149,23 +229,25 @@ export class SqliteSlices implements SliceStore {
   }
 
   async openDomains(): Promise<string[]> {
-    return this.#file.read('read open domains', () =>
-      this.#file
+    return this.#file.read('read open domains', () => {
+      this.#file.writeBack();
+      return this.#file
         .statement<[], { id: string }>("SELECT id FROM slices WHERE kind = 'domain' AND open = 1 ORDER BY id")
         .all()
-        .map((row) => row.id),
-    );
+        .map((row) => row.id);
+    });
   }
 
   async dueWakes(now: string, limit: number): Promise<Wake[]> {
     const until = sortableTime(now);
-    return this.#file.read('read due wakes', () =>
-      this.#file
+    return this.#file.read('read due wakes', () => {
+      this.#file.writeBack();
+      return this.#file
         .statement<[string, number], { kind: 'domain' | 'host'; id: string; wake_at: string }>(
           'SELECT kind, id, wake_at FROM slices WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, kind, id LIMIT ?',
         )
         .all(until, limit)
-        .map((row) => ({ kind: row.kind, id: row.id, at: row.wake_at })),
-    );
+        .map((row) => ({ kind: row.kind, id: row.id, at: row.wake_at }));
+    });
   }
 }
