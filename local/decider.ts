@@ -17,7 +17,7 @@ import { eventSourceMapping } from './event-source-mapping.ts';
  * acknowledging events on one core while correlate decides on the other, as the API and correlate
  * are apart in the cloud (the queue between them). Nothing is shared but the files: SQLite's
  * locks order the writes of the two threads (a correlate batch holds the store's write lock until
- * it commits; the API's few store writes wait for it), WAL lets the API read meanwhile, and the
+ * it commits; the API's few store writes wait for it without blocking the API's thread), WAL lets the API read meanwhile, and the
  * queue files' long polls are woken across threads (functions/adapters/queue/sqlite-queue.ts).
  */
 

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS decisions (
   finished_at INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_unfinished ON decisions (created_at, id) WHERE status IN ('pending', 'committed');
 CREATE INDEX IF NOT EXISTS decisions_finished ON decisions (finished_at) WHERE finished_at IS NOT NULL;
+-- A record's attempt without its body: a wave's record holds every plan of the wave (MBs).
+CREATE INDEX IF NOT EXISTS decisions_attempt ON decisions (id, attempt);
 CREATE TABLE IF NOT EXISTS effects_done (
   id TEXT NOT NULL, attempt INTEGER NOT NULL, effect INTEGER NOT NULL,
   PRIMARY KEY (id, attempt, effect)) WITHOUT ROWID;
@@ -109,12 +111,22 @@ interface OpenUnit {
 }
 
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT']);
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && BUSY_CODES.has(code);
+};
+
+/**
+ * The longest one attempt blocks its thread in SQLite's busy handler, waiting for another
+ * connection's write lock (the decider thread's unit, while the API writes): the rest of the wait
+ * is made between attempts, asynchronously, so the thread keeps serving meanwhile.
+ */
+const BLOCKING_BUSY_MS = 20;
 
 /** A busy or locked file is `store-unavailable` (retryable); anything else SQLite refuses, `store-rejected`. */
 const wrap = (what: string, error: unknown): AdapterError => {
   if (error instanceof AdapterError) return error;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && BUSY_CODES.has(code)) {
+  if (isBusy(error)) {
     return new StoreUnavailableError(`${what}: ${messageOf(error)}`, { cause: error });
   }
   return new StoreRejectedError(`${what}: ${messageOf(error)}`, { cause: error });
@@ -135,13 +147,17 @@ export class SqliteFile {
   /** What the sub-ports keep only while a unit is open. */
   readonly #caches: UnitCache[] = [];
 
+  /** How long a write waits for another connection's lock before it fails `store-unavailable`. */
+  readonly #busyTimeoutMs: number;
+
   /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
   constructor(path: string, busyTimeoutMs: number) {
+    this.#busyTimeoutMs = busyTimeoutMs;
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db.pragma(`busy_timeout = ${Math.min(busyTimeoutMs, BLOCKING_BUSY_MS)}`);
       this.db.exec(SCHEMA);
       for (const { table, column, definition } of ADDED_COLUMNS) {
         const columns = this.db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all();
@@ -191,7 +207,12 @@ export class SqliteFile {
     await this.#outsideUnits();
     try {
       this.#transaction ??= this.db.transaction((inner: () => unknown) => inner());
-      if (!this.inUnit) return this.#transaction.immediate(work) as T;
+      const transaction = this.#transaction;
+      if (!this.inUnit)
+        return await this.#whenFree(
+          () => transaction.immediate(work) as T,
+          () => this.#outsideUnits(),
+        );
       for (const cache of this.#caches) cache.savepoint();
       try {
         const result = this.#transaction.immediate(work) as T;
@@ -227,7 +248,9 @@ export class SqliteFile {
    * write is still its own conditional write, and a crash before the commit loses the whole unit,
    * which is only ever a batch its caller has not yet acknowledged (the local runtime's correlate
    * batch: its messages are deleted from the queue after the commit, so they come back). Calls
-   * from outside the unit (the API, sweep) wait until it has ended; units run one at a time.
+   * from outside the unit on this connection wait until it has ended; units run one at a time.
+   * Another connection (the API's, in another thread) waits for the unit's write lock without
+   * blocking its thread, up to the busy timeout, and reads only what was committed (WAL).
    *
    * While it is open, the sub-ports' caches ({@link UnitCache}) serve what the unit already read or
    * wrote (the control and domain slices: a batch's events mostly share one failure domain's slice)
@@ -248,7 +271,7 @@ export class SqliteFile {
     this.#openUnit = unit;
     try {
       try {
-        this.db.exec('BEGIN IMMEDIATE');
+        await this.#whenFree(() => this.db.exec('BEGIN IMMEDIATE'));
       } catch (error) {
         throw wrap(what, error);
       }
@@ -271,6 +294,26 @@ export class SqliteFile {
       for (const cache of this.#caches) cache.clear();
       this.#openUnit = undefined;
       end();
+    }
+  }
+
+  /**
+   * Runs `attempt` (a transaction, whole), again while another connection holds the write lock,
+   * waiting between attempts without blocking the thread, until the busy timeout has passed
+   * (`before` runs before each attempt). A transaction that failed busy was rolled back, so running
+   * it again is running it once.
+   */
+  async #whenFree<T>(attempt: () => T, before?: () => Promise<void>): Promise<T> {
+    const deadline = performance.now() + this.#busyTimeoutMs;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      // A unit of this connection may have begun during the wait: its transaction is not ours.
+      await before?.();
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isBusy(error) || performance.now() + pause >= deadline) throw error;
+      }
+      await new Promise((resume) => setTimeout(resume, pause));
     }
   }
 

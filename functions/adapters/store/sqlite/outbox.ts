@@ -142,7 +142,10 @@ export class SqliteOutbox implements OutboxStore {
   async markEffectDone(id: string, attempt: number, index: number): Promise<void> {
     await this.#file.write('mark an effect done', () => {
       const row = this.#file
-        .statement<[string], { attempt: number }>('SELECT attempt FROM decisions WHERE id = ?')
+        // Through the index, not the table: a row of this table is a whole record, up to MBs.
+        .statement<[string], { attempt: number }>(
+          'SELECT attempt FROM decisions INDEXED BY decisions_attempt WHERE id = ?',
+        )
         .get(id);
       if (row === undefined || row.attempt !== attempt) return;
       this.#file
