@@ -6,7 +6,7 @@ import type {
   SliceWrite,
   Store,
 } from '../../../../functions/adapters/store/port.ts';
-import { freshDomain, freshHost, type Incident } from '../../../../functions/core/index.ts';
+import { type DomainSlice, freshDomain, freshHost, type Incident } from '../../../../functions/core/index.ts';
 
 /**
  * The store contract (functions/adapters/store/port.ts): every adapter runs this suite, so the
@@ -77,6 +77,27 @@ const record = (id: string, overrides: Partial<DecisionRecord> = {}): DecisionRe
   effects: [{ type: 'timeline', entry: { id: 'tln-1', incidentId: 'inc-1', at: T(5), text: 'x' } }],
   done: [],
   ...overrides,
+});
+
+/** A failure domain that is down, with an open episode of incident `inc-1`. */
+export const openDomain = (id: string): DomainSlice => ({
+  ...freshDomain(id),
+  state: 'down',
+  episode: {
+    incident: incidentRow('inc-1'),
+    downAt: T(0),
+    lastDownAt: T(0),
+    downReason: 'x',
+    unhealthy: 0,
+    waiting: 0,
+    wave: 0,
+    dispatched: 0,
+    canaryDone: false,
+    approvedWave: -1,
+    slots: {},
+    flaps: [],
+    hasPaths: false,
+  },
 });
 
 export const storeContract = (name: string, make: () => Promise<StoreFixture>): void => {
@@ -178,26 +199,10 @@ export const storeContract = (name: string, make: () => Promise<StoreFixture>): 
       });
 
       it('lists the domains with an open episode', async () => {
-        const open = { ...freshDomain('d1'), state: 'down' as const };
-        const episode = {
-          incident: incidentRow('inc-1'),
-          downAt: T(0),
-          lastDownAt: T(0),
-          downReason: 'x',
-          unhealthy: 0,
-          waiting: 0,
-          wave: 0,
-          dispatched: 0,
-          canaryDone: false,
-          approvedWave: -1,
-          slots: {},
-          flaps: [],
-          hasPaths: false,
-        };
         await store.putSlice({
           ref: { kind: 'domain', id: 'd1' },
           expected: 0,
-          value: { ...open, episode },
+          value: openDomain('d1'),
           applied: [],
         });
         await store.putSlice({

@@ -13,7 +13,7 @@ import { SEED } from '../../../helpers/core-fleet.ts';
 import { correlateFleet } from '../../../helpers/store-correlate.ts';
 import { playStorm } from '../../../helpers/store-fleet.ts';
 import { dumpSqliteStore, tempSqliteStore } from '../../../helpers/store-sqlite.ts';
-import { incidentRow, storeContract } from './contract.ts';
+import { openDomain, storeContract } from './contract.ts';
 
 /**
  * The SQLite store inside a unit (functions/adapters/store/sqlite/database.ts `SqliteFile.unit`),
@@ -86,26 +86,6 @@ const hostWrite = (expected: number, wakeAt?: string): SliceWrite => ({
   expected,
   value: { ...freshHost('h1'), lastSeq: expected + 1, ...(wakeAt === undefined ? {} : { wakeAt }) },
   applied: [`dec-${expected + 1}`],
-});
-
-const openDomain = (id: string): DomainSlice => ({
-  ...freshDomain(id),
-  state: 'down',
-  episode: {
-    incident: incidentRow('inc-1'),
-    downAt: T(0),
-    lastDownAt: T(0),
-    downReason: 'x',
-    unhealthy: 0,
-    waiting: 0,
-    wave: 0,
-    dispatched: 0,
-    canaryDone: false,
-    approvedWave: -1,
-    slots: {},
-    flaps: [],
-    hasPaths: false,
-  },
 });
 
 const domainWrite = (expected: number, value: DomainSlice = freshDomain('d1')): SliceWrite => ({
