@@ -14,7 +14,7 @@ import { createHandler as createNotify } from '../functions/notify/create-handle
 import { SqliteDeliveryLog } from '../functions/notify/sqlite-delivery-log.ts';
 import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';
-import { startDeciderThread } from './decider.ts';
+import { handlerLogOf, startDeciderThread } from './decider.ts';
 import { eventSourceMapping } from './event-source-mapping.ts';
 
 /**
@@ -124,13 +124,6 @@ const ensureOperatorToken = async (
 export const startControlPlane = async (options: ControlPlaneOptions): Promise<ControlPlane> => {
   const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
   const debug = options.logLevel === 'debug';
-  /** What a handler logs, named after it; its per-decision `debug` lines only at `--log-level debug`. */
-  const handlerLog =
-    (service: string) =>
-    (entry: Readonly<Record<string, unknown>>): void => {
-      if (entry.level === 'debug' && !debug) return;
-      log({ service, ...entry });
-    };
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const databaseFile = join(dataDir, DATA_FILES.database);
@@ -165,7 +158,7 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     deliveryLog,
     deadLetterQueue: notifyDeadLetter,
     sourceQueue: QUEUES.notify,
-    log: handlerLog('notify'),
+    log: handlerLogOf(log, debug)('notify'),
   });
   const now = new Date().toISOString();
   const mintedOperatorToken = await ensureOperatorToken(store, dataDir, options.operatorToken, now);

@@ -37,15 +37,22 @@ export interface Decider {
   stop(): Promise<void>;
 }
 
+/**
+ * What a handler logs, named after it (`service`): its per-decision `debug` lines only at
+ * `--log-level debug`. Both threads of the runtime log their handlers so.
+ */
+export const handlerLogOf =
+  (log: Log, debug: boolean) =>
+  (service: string): Log =>
+  (entry) => {
+    if (entry.level === 'debug' && !debug) return;
+    log({ service, ...entry });
+  };
+
 /** Runs correlate and sweep in this thread. */
 export const startDecider = (options: DeciderOptions, log: Log): Decider => {
   const { config } = options;
-  const handlerLog =
-    (service: string): Log =>
-    (entry) => {
-      if (entry.level === 'debug' && !options.debug) return;
-      log({ service, ...entry });
-    };
+  const handlerLog = handlerLogOf(log, options.debug);
   const store = new SqliteStore({ path: options.databaseFile });
   const queues = SqliteQueueStore.open(options.queuesFile);
   const events = queues.queue(QUEUES.events);
