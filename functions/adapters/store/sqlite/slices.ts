@@ -56,7 +56,7 @@ export class SqliteSlices implements SliceStore {
     this.#file = file;
     this.#cache = new SliceCache(
       (ref) => stateOf(this.#sliceRow(ref)),
-      (ref, slice) => this.#writeBackSlice(ref, slice),
+      (ref, slice) => this.#writeRow(ref, slice),
     );
     file.keepInUnits(this.#cache);
   }
@@ -84,8 +84,11 @@ export class SqliteSlices implements SliceStore {
     );
   }
 
-  /** A slice the unit's cache held back, written as the cache has it (a lock placeholder has no value). */
-  #writeBackSlice(ref: SliceRef, slice: SliceState): void {
+  /**
+   * Writes a slice's row as `slice` has it, with its index columns (a lock placeholder has no
+   * value): every write of a slice, and the unit's cache writing back what it held.
+   */
+  #writeRow(ref: SliceRef, slice: SliceState): void {
     const index = slice.value === undefined ? undefined : sliceIndexOf(ref, slice.value);
     this.#file
       .statement(
@@ -105,30 +108,6 @@ export class SqliteSlices implements SliceStore {
       );
   }
 
-  #writeSlice(write: SliceWrite, exists: boolean): void {
-    const { wakeAt, openDomain } = sliceIndexOf(write.ref, write.value);
-    const values = [
-      JSON.stringify(write.value),
-      write.expected + 1,
-      JSON.stringify(write.applied),
-      wakeAt ?? null,
-      openDomain ? 1 : 0,
-    ];
-    if (exists) {
-      this.#file
-        .statement(
-          'UPDATE slices SET value = ?, version = ?, applied = ?, wake_at = ?, open = ?, lock = NULL WHERE kind = ? AND id = ?',
-        )
-        .run(...values, refKind(write.ref), refId(write.ref));
-    } else {
-      this.#file
-        .statement(
-          'INSERT INTO slices (value, version, applied, wake_at, open, kind, id) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(...values, refKind(write.ref), refId(write.ref));
-    }
-  }
-
   async putSlice(write: SliceWrite): Promise<WriteOutcome> {
     return this.#file.write('write a slice', () => (this.writeIfCurrent([write]) ? 'ok' : 'conflict'));
   }
@@ -146,18 +125,18 @@ export class SqliteSlices implements SliceStore {
     if (!current) return false;
     for (const [index, write] of writes.entries()) {
       const cache = this.#unitCache(write.ref);
-      if (cache === undefined) this.#writeSlice(write, now[index]?.stored === true);
+      if (cache === undefined) this.#writeRow(write.ref, written(write));
       else cache.change(write.ref, written(write));
     }
     return true;
   }
 
-  /** What a conditional write checks of a slice (its version and lock now), and, for one in the file, whether it has a row. */
-  #conditionOf(ref: SliceRef): { version: number; lock: string | undefined; stored: boolean } {
+  /** What a conditional write checks of a slice: its version and lock now. */
+  #conditionOf(ref: SliceRef): { version: number; lock: string | undefined } {
     const cached = this.#unitCache(ref)?.current(ref);
-    if (cached !== undefined) return { version: cached.version, lock: cached.lock, stored: true };
+    if (cached !== undefined) return { version: cached.version, lock: cached.lock };
     const row = this.#sliceRow(ref);
-    return { version: row?.version ?? 0, lock: row?.lock ?? undefined, stored: row !== undefined };
+    return { version: row?.version ?? 0, lock: row?.lock ?? undefined };
   }
 
   async lockSlice(ref: SliceRef, expected: number, token: string): Promise<WriteOutcome> {
@@ -198,7 +177,7 @@ export class SqliteSlices implements SliceStore {
       }
       const row = this.#sliceRow(write.ref);
       if (row?.lock !== token) return 'conflict';
-      this.#writeSlice(write, true);
+      this.#writeRow(write.ref, written(write));
       return 'ok';
     });
   }
