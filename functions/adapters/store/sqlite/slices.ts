@@ -123,7 +123,7 @@ export class SqliteSlices implements SliceStore {
       (write, index) => now[index]?.version === write.expected && now[index]?.lock === undefined,
     );
     if (!current) return false;
-    for (const [index, write] of writes.entries()) {
+    for (const write of writes) {
       const cache = this.#unitCache(write.ref);
       if (cache === undefined) this.#writeRow(write.ref, written(write));
       else cache.change(write.ref, written(write));
