@@ -13,9 +13,9 @@ import { SqliteTokens } from './sqlite/tokens.ts';
  * over one {@link SqliteFile} (its TSDoc has the tables), composed into the whole `Store`. Each
  * port method is one SQLite transaction (a savepoint inside a {@link SqliteStore.unit}), so the
  * decision protocol above the port (functions/outbox/) is the one DynamoDB has, except that a
- * decision commits in one step (`commitDecision`). Inside a unit, the control and domain slices
- * come from and go to the unit's slice cache (./sqlite/slice-cache.ts) and reach the file when the
- * unit commits.
+ * decision commits in one step (`commitDecision`). Inside a unit, the control and domain slices,
+ * the decision records and the incident rows come from and go to the unit's rows
+ * (./sqlite/unit-rows.ts) and reach the file when the unit commits.
  */
 
 export interface SqliteStoreOptions {
@@ -63,7 +63,9 @@ export class SqliteStore extends ComposedStore {
    * are served from memory (the same deeply frozen value to every reader, the value a caller writes
    * frozen as it is), each conditional write is checked against them, and each changed one is
    * written to the file once, as the unit commits (or before a query by wake time or open episode,
-   * which must see it). Host slices, and every call outside a unit, read and write the file.
+   * which must see it). Decision records and incident rows are held so too: a record committed,
+   * performed and finished in the unit is written once, finished. Host slices, and every call
+   * outside a unit, read and write the file.
    */
   unit<T>(work: () => Promise<T>): Promise<T> {
     return this.#file.unit('commit a batch', work);

@@ -14,7 +14,7 @@ import { RETENTION } from '../projection.ts';
  *   derived from the value when it is written (../indexes.ts): `wake_at` (indexed: due timers)
  *   and `open` (a domain with an open episode).
  * - `decisions (id)`: the outbox; `status`, `attempt`, `created_at` (indexed while unfinished),
- *   `body` (writes and effects) and `done` (indices of the effects performed when it was written);
+ *   `body` (writes and effects, emptied once the record is finished) and `done` (indices of the effects performed when it was written);
  *   `effects_done (id, attempt, effect)`: each effect marked done since, one row each, so marking
  *   one never rewrites a record's body (a wave's record holds every plan of the wave).
  * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
@@ -87,7 +87,7 @@ export type RevisionRow = { revision: number; detected_at?: string };
 
 /**
  * What a sub-port keeps in memory only while a unit is open, instead of reading and writing the
- * file each time (the slice cache of ./slice-cache.ts). The file drives it: it is written back
+ * file each time (the unit's rows of ./unit-rows.ts). The file drives it: it is written back
  * before the unit commits and before a statement that reads its table by other than its key
  * ({@link SqliteFile.writeBack}), undone with a savepoint of the unit that fails, and cleared when
  * the unit ends, committed or not.
@@ -123,6 +123,14 @@ const isBusy = (error: unknown): boolean => {
  */
 const BLOCKING_BUSY_MS = 20;
 
+/**
+ * The page size of a new file. A row of a `WITHOUT ROWID` table keeps at most about a sixteenth of
+ * a page in its leaf (about 1 KB of a 4 KiB page) and spills the rest to overflow pages; host
+ * slices and decision records are larger than that. Measured on a 20,000-event storm through
+ * correlate: 16 KiB pages cut the commits' time by half (1,000 → 550 ms) and the batch's by 13 %.
+ */
+const PAGE_SIZE = 16_384;
+
 /** A busy or locked file is `store-unavailable` (retryable); anything else SQLite refuses, `store-rejected`. */
 const wrap = (what: string, error: unknown): AdapterError => {
   if (error instanceof AdapterError) return error;
@@ -155,6 +163,9 @@ export class SqliteFile {
     this.#busyTimeoutMs = busyTimeoutMs;
     try {
       this.db = new Database(path);
+      // A new file only (a file's page size is fixed once it has tables): 16 KiB pages hold a host
+      // slice (2-3 KB) in its leaf, where 4 KiB pages spill it to an overflow page.
+      this.db.pragma(`page_size = ${PAGE_SIZE}`);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma(`busy_timeout = ${Math.min(busyTimeoutMs, BLOCKING_BUSY_MS)}`);

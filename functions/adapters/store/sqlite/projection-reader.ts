@@ -56,6 +56,17 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     this.#file = file;
   }
 
+  /**
+   * Reads in the file; inside a unit, once what the unit holds back (incident rows, decisions,
+   * slices: ./unit-rows.ts) is written to it, since these queries read by other than their keys.
+   */
+  #read<T>(what: string, work: () => T): Promise<T> {
+    return this.#file.read(what, () => {
+      this.#file.writeBack();
+      return work();
+    });
+  }
+
   async listIncidents(query: IncidentQuery): Promise<Page<IncidentRecord>> {
     const limit = clampLimit(query.limit, LIMITS.defaultIncidents, LIMITS.maxIncidents);
     const fingerprint = queryFingerprint(query);
@@ -89,7 +100,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     }
     const sql = `SELECT i.id, i.opened_at, i.body FROM incidents i ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
       ORDER BY i.opened_at DESC, i.id DESC LIMIT ?`;
-    const rows = await this.#file.read('list incidents', () =>
+    const rows = await this.#read('list incidents', () =>
       this.#file
         .statement<(string | number)[], { id: string; opened_at: string; body: string }>(sql)
         .all(...args, limit + 1),
@@ -98,7 +109,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   }
 
   async getIncident(id: string, page: { readonly limit?: number } = {}): Promise<IncidentDetail | undefined> {
-    const row = await this.#file.read('read an incident', () =>
+    const row = await this.#read('read an incident', () =>
       this.#file.statement<[string], { body: string }>('SELECT body FROM incidents WHERE id = ?').get(id),
     );
     if (row === undefined) return undefined;
@@ -115,7 +126,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const fingerprint = queryFingerprint(`timeline:${incidentId}`);
     const after =
       page.cursor === undefined ? undefined : (decodeCursor(page.cursor, fingerprint) as [string, string]);
-    const rows = await this.#file.read('list a timeline', () =>
+    const rows = await this.#read('list a timeline', () =>
       after === undefined
         ? this.#file
             .statement<[string, number], { id: string; at: string; body: string }>(
@@ -135,7 +146,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
     const fingerprint = queryFingerprint(`affected:${incidentId}`);
     const after = page.cursor === undefined ? '' : (decodeCursor(page.cursor, fingerprint) as string);
-    const rows = await this.#file.read('list affected hosts', () =>
+    const rows = await this.#read('list affected hosts', () =>
       this.#file
         .statement<[string, string, number], { host_id: string; body: string }>(
           'SELECT host_id, body FROM affected WHERE incident_id = ? AND host_id > ? ORDER BY host_id LIMIT ?',
@@ -146,7 +157,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   }
 
   async getPlan(planId: string): Promise<StoredPlan | undefined> {
-    const row = await this.#file.read('read a plan', () =>
+    const row = await this.#read('read a plan', () =>
       this.#file
         .statement<
           [string],
@@ -165,7 +176,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
 
   async hostPlans(hostId: string, now: string): Promise<HostPlan[]> {
     const at = sortableTime(now);
-    return this.#file.read('read a host plans', () =>
+    return this.#read('read a host plans', () =>
       this.#file
         .statement<[string, string], { body: string; lines_signature: string | null }>(
           'SELECT body, lines_signature FROM plans WHERE host_id = ? AND revoked = 0 AND body IS NOT NULL AND expires_at > ? ORDER BY issued_at, id',
@@ -182,7 +193,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
     const limit = clampLimit(page.limit, LIMITS.defaultPage, LIMITS.maxPage);
     const fingerprint = queryFingerprint('hosts');
     const after = page.cursor === undefined ? '' : (decodeCursor(page.cursor, fingerprint) as string);
-    const rows = await this.#file.read('list hosts', () =>
+    const rows = await this.#read('list hosts', () =>
       this.#file
         .statement<[string, number], { id: string; body: string }>(
           "SELECT id, value AS body FROM slices WHERE kind = 'host' AND id > ? AND value IS NOT NULL ORDER BY id LIMIT ?",
@@ -195,7 +206,7 @@ export class SqliteProjectionReader implements Omit<ProjectionReader, 'getContro
   async stats(window: { readonly since?: string; readonly until?: string } = {}): Promise<IncidentStats> {
     const since = window.since === undefined ? '' : sortableTime(window.since);
     const until = window.until === undefined ? '\uffff' : sortableTime(window.until);
-    const rows = await this.#file.read('read stats', () =>
+    const rows = await this.#read('read stats', () =>
       this.#file
         .statement<[string, string], { body: string }>(
           'SELECT body FROM incidents WHERE opened_at >= ? AND opened_at <= ? ORDER BY opened_at, id',

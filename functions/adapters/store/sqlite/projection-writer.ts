@@ -3,45 +3,86 @@ import type { Incident, TimelineEntry } from '../../../core/index.ts';
 import type { AffectedHost, IncidentRecord, ProjectionWriter } from '../port.ts';
 import { planValidUntil, sortableTime } from '../projection.ts';
 import type { RevisionRow, SqliteFile } from './database.ts';
+import { UnitRows } from './unit-rows.ts';
+
+/**
+ * An incident's row as a unit holds it: its revision and first detection, and, once written in
+ * the unit, its record serialised (when it is set, so that one that cannot be written fails its
+ * own call).
+ */
+type HeldIncident = {
+  readonly revision: number;
+  readonly detectedAt: string | undefined;
+  readonly incident?: Incident;
+  readonly body?: string;
+};
 
 /**
  * The projections as the outbox writes them on SQLite (`ProjectionWriter`): incidents and
  * affected-host rows upserted unless the stored revision is not older, timeline rows and plans
  * (with the signature of their lines) inserted once, a revoke recorded whether or not its plan is stored yet.
+ *
+ * Inside a unit (database.ts), incident rows are kept in the unit's rows (./unit-rows.ts) and
+ * written once, as it ends: every event of a storm's batch moves its incident's count, so the
+ * batch writes the row once instead of once per event. ./projection-reader.ts writes them back
+ * before it reads.
  */
 export class SqliteProjectionWriter implements ProjectionWriter {
   readonly #file: SqliteFile;
+  readonly #incidents: UnitRows<string, HeldIncident>;
 
   constructor(file: SqliteFile) {
     this.#file = file;
+    this.#incidents = new UnitRows<string, HeldIncident>(
+      (id) => id,
+      (id) => this.#storedIncident(id),
+      (_id, held) => {
+        if (held.incident !== undefined && held.body !== undefined)
+          this.#writeIncident(held.incident, held.revision, held.detectedAt ?? '', held.body);
+      },
+    );
+    file.keepInUnits(this.#incidents);
+  }
+
+  /** What an incident's conditional write reads of its row in the file. */
+  #storedIncident(id: string): HeldIncident | undefined {
+    const row = this.#file
+      .statement<[string], RevisionRow>('SELECT revision, detected_at FROM incidents WHERE id = ?')
+      .get(id);
+    return row === undefined ? undefined : { revision: row.revision, detectedAt: row.detected_at };
   }
 
   async putIncident(incident: Incident, revision: number, detectedAt: string): Promise<void> {
     await this.#file.write('write an incident', () => {
-      const row = this.#file
-        .statement<[string], RevisionRow>('SELECT revision, detected_at FROM incidents WHERE id = ?')
-        .get(incident.id);
-      if (row !== undefined && row.revision >= revision) return;
-      const record: IncidentRecord = { ...incident, detectedAt: row?.detected_at ?? detectedAt, revision };
-      this.#file
-        .statement(
-          `INSERT INTO incidents (id, status, failure_domain, opened_at, resolved_at, revision, detected_at, body)
+      const rows = this.#file.inUnit ? this.#incidents : undefined;
+      const stored = rows === undefined ? this.#storedIncident(incident.id) : rows.current(incident.id);
+      if (stored !== undefined && stored.revision >= revision) return;
+      const first = stored?.detectedAt ?? detectedAt;
+      const body = JSON.stringify({ ...incident, detectedAt: first, revision } satisfies IncidentRecord);
+      if (rows === undefined) this.#writeIncident(incident, revision, first, body);
+      else rows.change(incident.id, { revision, detectedAt: first, incident, body });
+    });
+  }
+
+  #writeIncident(incident: Incident, revision: number, detectedAt: string, body: string): void {
+    this.#file
+      .statement(
+        `INSERT INTO incidents (id, status, failure_domain, opened_at, resolved_at, revision, detected_at, body)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET status = excluded.status, failure_domain = excluded.failure_domain,
              opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, revision = excluded.revision,
              body = excluded.body`,
-        )
-        .run(
-          incident.id,
-          incident.status,
-          incident.failureDomain,
-          sortableTime(incident.openedAt),
-          incident.resolvedAt === null ? null : sortableTime(incident.resolvedAt),
-          revision,
-          record.detectedAt,
-          JSON.stringify(record),
-        );
-    });
+      )
+      .run(
+        incident.id,
+        incident.status,
+        incident.failureDomain,
+        sortableTime(incident.openedAt),
+        incident.resolvedAt === null ? null : sortableTime(incident.resolvedAt),
+        revision,
+        detectedAt,
+        body,
+      );
   }
 
   async putAffectedHost(row: AffectedHost, revision: number): Promise<void> {

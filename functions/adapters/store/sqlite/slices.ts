@@ -1,25 +1,49 @@
 import { sliceIndexOf } from '../indexes.ts';
-import type {
-  SliceRef,
-  SliceStore,
-  SliceValue,
-  SliceWrite,
-  StoredSlice,
-  Wake,
-  WriteOutcome,
+import {
+  type SliceRef,
+  type SliceStore,
+  type SliceValue,
+  type SliceWrite,
+  type StoredSlice,
+  sliceKey,
+  type Wake,
+  type WriteOutcome,
 } from '../port.ts';
 import { sortableTime } from '../projection.ts';
 import type { SqliteFile } from './database.ts';
-import { SliceCache, type SliceState } from './slice-cache.ts';
+import { freezeDeep, UnitRows } from './unit-rows.ts';
 
 /**
  * The slices on SQLite (`SliceStore`): one row of `slices` each, versioned and locked by the
  * conditions checked inside one write transaction, with the index columns (`wake_at`, `open`)
  * written from the value in the same row. Inside a unit the control and domain slices are read
- * and written in the unit's slice cache (./slice-cache.ts), the same conditions checked against
- * it, and reach the file when the unit ends; a query by `wake_at` or `open` writes them back
- * first. Host slices are read and written in the file, in a unit as outside one.
+ * and written in the unit's rows (./unit-rows.ts), the same conditions checked against them, and
+ * reach the file when the unit ends; a query by `wake_at` or `open` writes them back first. Host
+ * slices are read and written in the file, in a unit as outside one.
+ *
+ * Values are deeply frozen as they enter the unit's rows (read from the file, or written by a
+ * caller): the same objects are handed to every later reader in the unit, so none may change what
+ * another reads or what is written back. The core never changes the slices it is given (it copies
+ * on write, and its tests run it on frozen slices, cli/replay/memory-world.ts `freezeInputs`), so
+ * freezing costs no copy; a caller that broke that rule would fail at once instead of changing the
+ * unit's state. Freezing stops at parts already frozen: a slice the core wrote shares most of its
+ * parts with the one it read.
  */
+
+/** A slice as the file holds it (`version` 0 and no value: never written). */
+interface SliceState {
+  readonly value: SliceValue | undefined;
+  readonly version: number;
+  readonly lock: string | undefined;
+  readonly applied: readonly string[];
+}
+
+const frozen = (slice: SliceState): SliceState => ({
+  value: freezeDeep(slice.value),
+  version: slice.version,
+  lock: slice.lock,
+  applied: freezeDeep(slice.applied),
+});
 
 type SliceRow = {
   kind: string;
@@ -38,6 +62,12 @@ const written = (write: SliceWrite): SliceState => ({
   applied: write.applied,
 });
 
+/** The unit's slices, as ./slices.ts uses them. */
+interface UnitSlices {
+  current(ref: SliceRef): SliceState;
+  change(ref: SliceRef, slice: SliceState): void;
+}
+
 const refKind = (ref: SliceRef): string => ref.kind;
 const refId = (ref: SliceRef): string => (ref.kind === 'control' ? '' : ref.id);
 
@@ -50,23 +80,30 @@ const stateOf = (row: SliceRow | undefined): SliceState => ({
 
 export class SqliteSlices implements SliceStore {
   readonly #file: SqliteFile;
-  readonly #cache: SliceCache;
+  readonly #cache: UnitRows<SliceRef, SliceState>;
 
   constructor(file: SqliteFile) {
     this.#file = file;
-    this.#cache = new SliceCache(
-      (ref) => stateOf(this.#sliceRow(ref)),
+    this.#cache = new UnitRows(
+      sliceKey,
+      (ref) => frozen(stateOf(this.#sliceRow(ref))),
       (ref, slice) => this.#writeRow(ref, slice),
     );
     file.keepInUnits(this.#cache);
   }
 
   /**
-   * The unit's slice cache, when the running code is inside the file's open unit and the cache
-   * keeps `ref`'s kind (./slice-cache.ts: the control slice and failure domains, not hosts).
+   * The unit's slices, when the running code is inside the file's open unit and `ref`'s kind is
+   * kept there (./unit-rows.ts: the control slice and failure domains, not hosts).
    */
-  #unitCache(ref: SliceRef): SliceCache | undefined {
-    return ref.kind !== 'host' && this.#file.inUnit ? this.#cache : undefined;
+  #unitCache(ref: SliceRef): UnitSlices | undefined {
+    if (ref.kind === 'host' || !this.#file.inUnit) return undefined;
+    const cache = this.#cache;
+    return {
+      // A slice is never absent from the file's answer: one never written is version 0.
+      current: (wanted) => cache.current(wanted) as SliceState,
+      change: (changed, slice) => cache.change(changed, frozen(slice)),
+    };
   }
 
   #sliceRow(ref: SliceRef): SliceRow | undefined {

@@ -17,8 +17,8 @@ import { openDomain, storeContract } from './contract.ts';
 
 /**
  * The SQLite store inside a unit (functions/adapters/store/sqlite/database.ts `SqliteFile.unit`),
- * where a cache serves the control and domain slices the unit read or wrote and holds their
- * writes back until it commits (sqlite/slice-cache.ts): the port's contract holds unchanged, a
+ * where the unit holds the control and domain slices, the decision records and the incident rows
+ * it read or wrote, and writes them back once as it commits (sqlite/unit-rows.ts): the port's contract holds unchanged, a
  * failed call or unit leaves nothing behind, and the file ends as the same calls leave it outside
  * a unit.
  */
@@ -113,6 +113,16 @@ const decision = (
 
 const versions = async (store: Store, ...refs: SliceRef[]): Promise<number[]> =>
   (await store.getSlices(refs)).map((slice) => slice.version);
+
+/** Rows of the file as another connection reads them. */
+const fileRows = (path: string, sql: string): unknown[] => {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+};
 
 /** Every row of `slices` in the file, placeholders and locks included, as another connection reads it. */
 const sliceRows = (path: string): unknown[] => {
@@ -314,6 +324,55 @@ describe('the SQLite store inside a unit', () => {
     ]);
     expect(await other.openDomains()).toEqual(['d1']);
     await other.close();
+    await cleanup();
+  });
+
+  it('writes each decision record once as the unit ends, a finished one without its writes and effects, as outside a unit', async () => {
+    const { store, path, cleanup } = await tempSqliteStore({ clock: () => 7_000 });
+    const twoEffects = {
+      effects: [
+        ...decision([]).effects,
+        { type: 'timeline', entry: { id: 'tln-2', incidentId: 'inc-1', at: T(6), text: 'y' } },
+      ],
+    } as const;
+    await store.unit(async () => {
+      expect(await store.commitDecision?.(decision([hostWrite(0)], twoEffects))).toBe('ok');
+      await store.markEffectDone('dec-a', 1, 0);
+      expect(await store.getDecision('dec-a')).toMatchObject({ status: 'committed', done: [0] });
+      expect(await store.setDecisionStatus('dec-a', 1, 'committed', 'done')).toBe('ok');
+      expect(await store.setDecisionStatus('dec-a', 1, 'committed', 'done')).toBe('conflict');
+      expect(await store.commitDecision?.(decision([hostWrite(1)], { ...twoEffects, id: 'dec-b' }))).toBe(
+        'ok',
+      );
+      await store.markEffectDone('dec-b', 1, 1);
+      await store.markEffectDone('dec-b', 2, 0);
+      // A query by status and time sees what the unit holds.
+      expect((await store.unfinishedDecisions(9_000, 10)).map((record) => record.id)).toEqual(['dec-b']);
+    });
+    await store.putDecision(decision([], { id: 'dec-c' }));
+    await store.markEffectDone('dec-c', 1, 0);
+    await store.setDecisionStatus('dec-c', 1, 'pending', 'aborted');
+    const finished = JSON.stringify({ writes: [], effects: [] });
+    expect(fileRows(path, 'SELECT id, status, body, done, finished_at FROM decisions ORDER BY id')).toEqual([
+      { id: 'dec-a', status: 'done', body: finished, done: '[0]', finished_at: 7_000 },
+      {
+        id: 'dec-b',
+        status: 'committed',
+        body: JSON.stringify({ writes: [], effects: twoEffects.effects }),
+        done: '[1]',
+        finished_at: null,
+      },
+      { id: 'dec-c', status: 'aborted', body: finished, done: '[]', finished_at: 7_000 },
+    ]);
+    // The unit's marks are in its records' rows; a mark outside a unit has a row of its own.
+    expect(fileRows(path, 'SELECT id, effect FROM effects_done')).toEqual([{ id: 'dec-c', effect: 0 }]);
+    expect(await store.getDecision('dec-b')).toMatchObject({ status: 'committed', done: [1] });
+    await cleanup();
+  });
+
+  it('makes a new file with 16 KiB pages, so that a host slice fits in its leaf', async () => {
+    const { path, cleanup } = await tempSqliteStore();
+    expect(fileRows(path, 'PRAGMA page_size')).toEqual([{ page_size: 16_384 }]);
     await cleanup();
   });
 
