@@ -3,6 +3,9 @@ import { toQueueRecord } from '../functions/adapters/queue/batch.ts';
 import { QUEUE_LIMITS, type ReceivedMessage, type WorkQueue } from '../functions/adapters/queue/port.ts';
 import type { RuntimeConfig } from './config.ts';
 
+/** How long the mapping pauses after an empty receive when it does not long-poll (`waitTimeSeconds` 0). */
+const IDLE_POLL_MS = 100;
+
 /**
  * A Lambda event source mapping over a queue: receive a batch, hand it to the handler as an SQS
  * event, delete what did not fail; failures come back after the visibility timeout, and the
@@ -53,7 +56,11 @@ export const eventSourceMapping = (
     while (!controller.signal.aborted) {
       try {
         const messages = await receiveBatch();
-        if (messages.length === 0) continue;
+        if (messages.length === 0) {
+          // Without a long poll, an empty queue would be polled without a pause, starving the thread.
+          if (config.waitTimeSeconds === 0) await new Promise((done) => setTimeout(done, IDLE_POLL_MS));
+          continue;
+        }
         inFlight = handle(messages);
         await inFlight;
       } catch (error) {
