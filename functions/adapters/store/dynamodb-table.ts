@@ -15,30 +15,35 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * reads that file by its path (infra imports no code of functions/) and creates the table from it
  * as {@link STORE_TABLE} (on-demand, point-in-time recovery, retained, TTL on
  * `timeToLiveAttribute`), and the tests create the same table on dynalite with
- * {@link createStoreTable}. One table, three overloaded GSIs with `ProjectionType: ALL`, and one
- * keys-only (`gsi4`):
+ * {@link createStoreTable}. One table, three overloaded GSIs with `ProjectionType: ALL`, for the
+ * rows readers list with their bodies, and two keys-only (`gsi4`, `gsi5`) for what is rewritten
+ * on most events (slices, decision records) and listed by key only:
  *
- * | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) | `gsi3` (pk / sk) | `gsi4` (pk / sk) |
- * |---|---|---|---|---|---|---|
- * | control slice | `CONTROL` | `SLICE` | | | | |
- * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | | |
- * | host slice | `HOST#<host id>` | `SLICE` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` | | | `HOSTS#<0-7>` / `<host id>` |
- * | decision record (outbox) | `DECISION#<id>` | `DECISION` | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | | | |
- * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` | |
- * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | | |
- * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | |
- * | plan (and the signature of its lines) | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | |
- * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | | |
- * | host record (a server's grant) | `SERVER#<host id>` | `GRANT` | `SERVERS` / `<host id>` | | | |
- * | collect record (what the collect route remembers of an sh agent's host) | `COLLECT#<host id>` | `COLLECT` | | | | |
+ * | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) | `gsi3` (pk / sk) | `gsi4` (pk / sk, keys only) | `gsi5` (pk / sk, keys only) |
+ * |---|---|---|---|---|---|---|---|
+ * | control slice | `CONTROL` | `SLICE` | | | | | |
+ * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | | | | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) |
+ * | host slice | `HOST#<host id>` | `SLICE` | | | | `HOSTS#<0-7>` / `<host id>` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` |
+ * | decision record (outbox) | `DECISION#<id>` | `DECISION` | | | | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | |
+ * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` | | |
+ * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | | | |
+ * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | | |
+ * | plan (and the signature of its lines) | `PLAN#<id>` | `PLAN` | `PLANS#<host id>` / `<issuedAt>#<id>` | | | | |
+ * | token | `TOKEN#<sha-256>` | `TOKEN` | `TOKENS` / `<createdAt>#<sha-256>` | | | | |
+ * | host record (a server's grant) | `SERVER#<host id>` | `GRANT` | `SERVERS` / `<host id>` | | | | |
+ * | collect record (what the collect route remembers of an sh agent's host) | `COLLECT#<host id>` | `COLLECT` | | | | | |
  *
  * Nothing grows with the fleet inside an item: a slice is bounded by the core, and what grows
  * (affected hosts, timeline, plans, decisions) is an item each. The wake, unfinished-decision and
  * host-listing index keys are sharded so no single GSI partition takes every write of its kind.
- * `gsi4` lists every host slice for the topology and a domain's impact (`listHosts`, which then
- * reads the slices by key): keys only, because a host slice is rewritten on most of its events and
- * a keys-only index is written only when its keys change, that is once per host. Times in keys are
- * normalised ISO strings, which sort as text.
+ * The keys-only indexes: a slice is rewritten on most of its events and a decision record as it
+ * moves and as each effect is marked done, and a keys-only index is written only when its keys
+ * change (a host's listing once per host; a wake when its time moves; a record when it is put and
+ * when it finishes), where an `ALL` index rewrites its copy of the whole item on every write. What
+ * lists them reads the keys, then the items by key where it needs them (`listHosts`, sweep's
+ * unfinished records). Measured by `npm run bench` (cost section) on dynalite: moving the decision
+ * records, the wakes and the open domains from the `ALL` indexes took the write units of a
+ * symptom event from 77.8 to 47.9 (the indexes: 36.9 to 7.0). Times in keys are normalised ISO strings, which sort as text.
  *
  * TTL (`expiresAt`, epoch seconds) is set on rows that became history: a finished decision
  * record after 15 days (longer than SQS keeps a message), a resolved incident and its

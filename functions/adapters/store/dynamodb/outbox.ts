@@ -8,8 +8,10 @@ import type { TableClient } from './table-client.ts';
 /**
  * The outbox on DynamoDB (`OutboxStore`): one item per decision record, written whole by a
  * conditional put and moved by conditional updates. While unfinished it is in the sharded
- * `UNFINISHED#<n>` partitions of `gsi1` (what sweep lists); once done or aborted it leaves that
- * index and gets its TTL.
+ * `UNFINISHED#<n>` partitions of the keys-only `gsi4` (what sweep lists, then reads by key); once
+ * done or aborted it leaves that index and gets its TTL. Keys only, because a record is rewritten
+ * as it moves and as each effect is marked done (a wave's record holds every plan of the wave),
+ * and a keys-only index is written only when its keys change: at the put and when it finishes.
  */
 
 const toRecord = (item: Item): DecisionRecord => {
@@ -61,8 +63,8 @@ export class DynamoDbOutbox implements OutboxStore {
       done: Object.fromEntries(record.done.map((index) => [String(index), true])),
       ...(isUnfinished(record.status)
         ? {
-            gsi1pk: `UNFINISHED#${shardOf(record.id, INDEX_SHARDS.unfinished)}`,
-            gsi1sk: `${padded(record.createdAt)}#${record.id}`,
+            gsi4pk: `UNFINISHED#${shardOf(record.id, INDEX_SHARDS.unfinished)}`,
+            gsi4sk: `${padded(record.createdAt)}#${record.id}`,
           }
         : { expiresAt: this.#finishedExpiry() }),
     };
@@ -97,7 +99,7 @@ export class DynamoDbOutbox implements OutboxStore {
     return this.#table.update('move a decision', {
       Key: decisionKey(id),
       UpdateExpression: finished
-        ? 'SET #status = :to, expiresAt = :expires REMOVE gsi1pk, gsi1sk'
+        ? 'SET #status = :to, expiresAt = :expires REMOVE gsi4pk, gsi4sk'
         : 'SET #status = :to',
       ConditionExpression: 'attempt = :attempt AND #status = :from',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -122,17 +124,23 @@ export class DynamoDbOutbox implements OutboxStore {
 
   async unfinishedDecisions(createdBefore: number, limit: number): Promise<DecisionRecord[]> {
     const until = `${padded(createdBefore)}#${HIGH}`;
-    const items = await this.#table.queryShards(
+    const entries = await this.#table.queryShards(
       'read unfinished decisions',
+      'gsi4',
       'UNFINISHED#',
       INDEX_SHARDS.unfinished,
       until,
       limit,
     );
-    return items
-      .filter((item) => isUnfinished(item.status as DecisionStatus))
-      .sort((a, b) => (String(a.gsi1sk) < String(b.gsi1sk) ? -1 : 1))
+    const oldest = entries
+      .sort((a, b) => (String(a.gsi4sk) < String(b.gsi4sk) ? -1 : 1))
       .slice(0, limit)
-      .map(toRecord);
+      .map((entry) => decisionKey(String(entry.pk).slice('DECISION#'.length)));
+    const found = await this.#table.batchGet('read unfinished decisions', oldest);
+    // A record may have finished since its index entry was read.
+    return oldest.flatMap((key) => {
+      const item = found.get(`${key.pk}|${key.sk}`);
+      return item !== undefined && isUnfinished(item.status as DecisionStatus) ? [toRecord(item)] : [];
+    });
   }
 }

@@ -16,8 +16,9 @@ import type { TableClient } from './table-client.ts';
 /**
  * The slices on DynamoDB (`SliceStore`): one item each (`payload`, `version`, `lock`, `applied`),
  * read strongly consistent in batches and written by conditional updates on the version and the
- * lock, with the wake (`gsi1`, sharded), open-domain (`gsi2`) and host-listing (`gsi4`, sharded)
- * index keys set or removed in the same update.
+ * lock, with the wake (`gsi5`, sharded), open-domain and host-listing (`gsi4`, the host listing
+ * sharded) index keys set or removed in the same update. Both are keys-only indexes: a slice is
+ * rewritten on most of its events, and a keys-only index is written only when its keys change.
  */
 
 /** The update of a slice write: its payload, version, applied list and index attributes. */
@@ -30,11 +31,11 @@ const sliceUpdate = (
   const remove = [...payload.remove];
   const index = sliceIndexOf(write.ref, write.value);
   if (write.ref.kind !== 'control') {
-    if (index.wakeAt === undefined) remove.push('gsi1pk', 'gsi1sk');
+    if (index.wakeAt === undefined) remove.push('gsi5pk', 'gsi5sk');
     else {
       values[':wakePk'] = `WAKE#${shardOf(`${write.ref.kind}:${write.ref.id}`, INDEX_SHARDS.wake)}`;
       values[':wakeSk'] = `${index.wakeAt}#${write.ref.kind}#${write.ref.id}`;
-      set.push('gsi1pk = :wakePk', 'gsi1sk = :wakeSk');
+      set.push('gsi5pk = :wakePk', 'gsi5sk = :wakeSk');
     }
   }
   if (index.listedHost !== undefined) {
@@ -47,8 +48,8 @@ const sliceUpdate = (
     if (index.openDomain) {
       values[':openPk'] = 'OPEN_DOMAINS';
       values[':openSk'] = write.ref.id;
-      set.push('gsi2pk = :openPk', 'gsi2sk = :openSk');
-    } else remove.push('gsi2pk', 'gsi2sk');
+      set.push('gsi4pk = :openPk', 'gsi4sk = :openSk');
+    } else remove.push('gsi4pk', 'gsi4sk');
   }
   return { set, remove, values };
 };
@@ -138,18 +139,25 @@ export class DynamoDbSlices implements SliceStore {
 
   async openDomains(): Promise<string[]> {
     const items = await this.#table.queryAll('read open domains', {
-      IndexName: 'gsi2',
-      KeyConditionExpression: 'gsi2pk = :pk',
+      IndexName: 'gsi4',
+      KeyConditionExpression: 'gsi4pk = :pk',
       ExpressionAttributeValues: { ':pk': 'OPEN_DOMAINS' },
     });
-    return items.map((item) => String(item.gsi2sk));
+    return items.map((item) => String(item.gsi4sk));
   }
 
   async dueWakes(now: string, limit: number): Promise<Wake[]> {
     const until = `${sortableTime(now)}#${HIGH}`;
-    const items = await this.#table.queryShards('read due wakes', 'WAKE#', INDEX_SHARDS.wake, until, limit);
+    const items = await this.#table.queryShards(
+      'read due wakes',
+      'gsi5',
+      'WAKE#',
+      INDEX_SHARDS.wake,
+      until,
+      limit,
+    );
     return items
-      .map((item) => String(item.gsi1sk))
+      .map((item) => String(item.gsi5sk))
       .sort()
       .slice(0, limit)
       .map((sortKey) => {

@@ -146,12 +146,13 @@ export class TableClient {
   }
 
   /**
-   * The first `limit` items, by sort key, of each of the `shards` partitions `<prefix><n>` of
-   * `gsi1` (a sharded index: due wakes, unfinished decisions) whose sort key is at or before
+   * The first `limit` entries, by sort key, of each of the `shards` partitions `<prefix><n>` of the
+   * sharded index `indexName` (due wakes, unfinished decisions) whose sort key is at or before
    * `until`, all shards read at once; merging them in order is the caller's.
    */
   async queryShards(
     what: string,
+    indexName: 'gsi4' | 'gsi5',
     prefix: string,
     shards: number,
     until: string,
@@ -160,8 +161,8 @@ export class TableClient {
     const pages = await Promise.all(
       Array.from({ length: shards }, (_, shard) =>
         this.query(what, {
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :until',
+          IndexName: indexName,
+          KeyConditionExpression: `${indexName}pk = :pk AND ${indexName}sk <= :until`,
           ExpressionAttributeValues: { ':pk': `${prefix}${shard}`, ':until': until },
           Limit: limit,
         }),
