@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ComposedStore } from './composed-store.ts';
 import { DynamoDbCollects } from './dynamodb/collects.ts';
 import { DynamoDbHosts } from './dynamodb/hosts.ts';
+import { IndexLayout } from './dynamodb/index-layout.ts';
 import { DynamoDbOutbox } from './dynamodb/outbox.ts';
 import { DynamoDbProjectionReader } from './dynamodb/projection-reader.ts';
 import { DynamoDbProjectionWriter } from './dynamodb/projection-writer.ts';
@@ -45,9 +46,10 @@ export class DynamoDbStore extends ComposedStore {
 
   constructor(options: DynamoDbStoreOptions) {
     const table = new TableClient(options.client, options.tableName);
+    const layout = new IndexLayout(table);
     super({
-      slices: new DynamoDbSlices(table),
-      outbox: new DynamoDbOutbox(table, options.clock ?? Date.now),
+      slices: new DynamoDbSlices(table, layout),
+      outbox: new DynamoDbOutbox(table, options.clock ?? Date.now, layout),
       projections: new DynamoDbProjectionWriter(table),
       reader: new DynamoDbProjectionReader(table),
       tokens: new DynamoDbTokens(table),

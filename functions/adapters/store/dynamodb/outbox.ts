@@ -2,6 +2,7 @@ import { INDEX_SHARDS } from '../dynamodb-table.ts';
 import { isFinished, isUnfinished } from '../indexes.ts';
 import type { DecisionRecord, DecisionStatus, OutboxStore, WriteOutcome } from '../port.ts';
 import { RETENTION } from '../projection.ts';
+import type { IndexLayout } from './index-layout.ts';
 import { decisionKey, decodeJson, encodeJson, HIGH, type Item, padded, shardOf } from './items.ts';
 import type { TableClient } from './table-client.ts';
 
@@ -38,10 +39,15 @@ const toRecord = (item: Item): DecisionRecord => {
 export class DynamoDbOutbox implements OutboxStore {
   readonly #table: TableClient;
   readonly #clock: () => number;
+  readonly #layout: IndexLayout;
 
-  /** `clock`: the wall clock (ms), for the TTL of finished decisions. */
-  constructor(table: TableClient, clock: () => number) {
+  /**
+   * `clock`: the wall clock (ms), for the TTL of finished decisions; `layout`: the index layout,
+   * made current before the first read of the unfinished records.
+   */
+  constructor(table: TableClient, clock: () => number, layout: IndexLayout) {
     this.#table = table;
+    this.#layout = layout;
     this.#clock = clock;
   }
 
@@ -99,7 +105,8 @@ export class DynamoDbOutbox implements OutboxStore {
     return this.#table.update('move a decision', {
       Key: decisionKey(id),
       UpdateExpression: finished
-        ? 'SET #status = :to, expiresAt = :expires REMOVE gsi4pk, gsi4sk'
+        ? // gsi1: where a record written before the index layout changed was listed (./index-layout.ts).
+          'SET #status = :to, expiresAt = :expires REMOVE gsi4pk, gsi4sk, gsi1pk, gsi1sk'
         : 'SET #status = :to',
       ConditionExpression: 'attempt = :attempt AND #status = :from',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -123,6 +130,7 @@ export class DynamoDbOutbox implements OutboxStore {
   }
 
   async unfinishedDecisions(createdBefore: number, limit: number): Promise<DecisionRecord[]> {
+    await this.#layout.ready();
     const until = `${padded(createdBefore)}#${HIGH}`;
     const entries = await this.#table.queryShards(
       'read unfinished decisions',

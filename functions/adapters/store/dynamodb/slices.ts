@@ -10,6 +10,7 @@ import type {
   WriteOutcome,
 } from '../port.ts';
 import { sortableTime } from '../projection.ts';
+import { type IndexLayout, LEGACY_SLICE_INDEX_ATTRIBUTES } from './index-layout.ts';
 import { decodeJson, HIGH, payloadUpdate, shardOf, sliceKeyOf, updateExpression } from './items.ts';
 import type { TableClient } from './table-client.ts';
 
@@ -28,7 +29,8 @@ const sliceUpdate = (
   const values: Record<string, unknown> = { ':next': write.expected + 1, ':applied': [...write.applied] };
   const payload = payloadUpdate('payload', write.value, values);
   const set = [...payload.set, 'version = :next', 'applied = :applied'];
-  const remove = [...payload.remove];
+  // A slice written before the index layout changed loses its legacy entries here (./index-layout.ts).
+  const remove = [...payload.remove, ...LEGACY_SLICE_INDEX_ATTRIBUTES];
   const index = sliceIndexOf(write.ref, write.value);
   if (write.ref.kind !== 'control') {
     if (index.wakeAt === undefined) remove.push('gsi5pk', 'gsi5sk');
@@ -60,9 +62,12 @@ const versionCondition = (expected: number): string =>
 
 export class DynamoDbSlices implements SliceStore {
   readonly #table: TableClient;
+  readonly #layout: IndexLayout;
 
-  constructor(table: TableClient) {
+  /** `layout`: the index layout, made current before the first read of the wake and open-domain entries. */
+  constructor(table: TableClient, layout: IndexLayout) {
     this.#table = table;
+    this.#layout = layout;
   }
 
   async getSlices(refs: readonly SliceRef[]): Promise<StoredSlice[]> {
@@ -138,6 +143,7 @@ export class DynamoDbSlices implements SliceStore {
   }
 
   async openDomains(): Promise<string[]> {
+    await this.#layout.ready();
     const items = await this.#table.queryAll('read open domains', {
       IndexName: 'gsi4',
       KeyConditionExpression: 'gsi4pk = :pk',
@@ -147,6 +153,7 @@ export class DynamoDbSlices implements SliceStore {
   }
 
   async dueWakes(now: string, limit: number): Promise<Wake[]> {
+    await this.#layout.ready();
     const until = `${sortableTime(now)}#${HIGH}`;
     const items = await this.#table.queryShards(
       'read due wakes',

@@ -16,7 +16,8 @@ import { RETENTION } from '../projection.ts';
  * - `decisions (id)`: the outbox; `status`, `attempt`, `created_at` (indexed while unfinished),
  *   `body` (writes and effects, emptied once the record is finished) and `done` (indices of the effects performed when it was written);
  *   `effects_done (id, attempt, effect)`: each effect marked done since, one row each, so marking
- *   one never rewrites a record's body (a wave's record holds every plan of the wave).
+ *   one never rewrites a record's body (a wave's record holds every plan of the wave). Inside a
+ *   unit, a record the unit holds takes its marks in `done` instead, as it is written once.
  * - `incidents (id)` indexed by `opened_at`, by status and by failure domain; `affected
  *   (incident_id, host_id)` indexed by host and, for `waiting` rows, by incident; `timeline (id)`
  *   by incident and time; `plans (id)` by host, with the signature of each plan's lines

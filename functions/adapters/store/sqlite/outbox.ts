@@ -26,6 +26,7 @@ type DecisionRow = {
   about: string;
   body: string;
   done: string;
+  finished_at: number | null;
 };
 
 /**
@@ -90,7 +91,7 @@ export class SqliteOutbox implements OutboxStore {
         const row = this.#decisionRow(id);
         return row === undefined
           ? undefined
-          : { record: this.#toRecord(row), body: row.body, finishedAt: null };
+          : { record: this.#toRecord(row), body: row.body, finishedAt: row.finished_at };
       },
       (_id, held) => this.#writeRecord(held),
     );

@@ -6,7 +6,7 @@ import type { UnitCache } from './database.ts';
  * before a statement that reads its table by other than its key). A savepoint of the unit that
  * fails takes them back to what they were before it, as it does the file.
  *
- * Two sub-ports keep their rows so (what each keeps, and why, is in its own file):
+ * Three sub-ports keep their rows so (what each keeps, and why, is in its own file):
  * - ./slices.ts: the control slice and the failure domains' slices. A correlate batch of 200 events
  *   reads and writes its failure domain's slice once per event: without the cache each read costs
  *   a SELECT and a JSON.parse, each write a JSON.stringify and an UPDATE. Not host slices: a
@@ -15,7 +15,9 @@ import type { UnitCache } from './database.ts';
  *   collections: at 100,000 events the heap peaked at twice its size.
  * - ./outbox.ts: the decision records committed in the unit. Each is written, moved to `done` and
  *   read back within the unit; kept, it is written once, as it ends the unit.
+ * - ./projection-writer.ts: the incident rows, whose count every event of a storm's batch moves.
  */
+
 /** A row the unit holds: undefined when the file has none; dirty once changed and not yet written back. */
 interface Held<Key, Row> {
   readonly key: Key;

@@ -352,6 +352,8 @@ describe('the SQLite store inside a unit', () => {
     await store.putDecision(decision([], { id: 'dec-c' }));
     await store.markEffectDone('dec-c', 1, 0);
     await store.setDecisionStatus('dec-c', 1, 'pending', 'aborted');
+    // A finished record read from the file and marked in a unit keeps when it finished (its retention).
+    await store.unit(async () => store.markEffectDone('dec-c', 1, 1));
     const finished = JSON.stringify({ writes: [], effects: [] });
     expect(fileRows(path, 'SELECT id, status, body, done, finished_at FROM decisions ORDER BY id')).toEqual([
       { id: 'dec-a', status: 'done', body: finished, done: '[0]', finished_at: 7_000 },
@@ -362,7 +364,7 @@ describe('the SQLite store inside a unit', () => {
         done: '[1]',
         finished_at: null,
       },
-      { id: 'dec-c', status: 'aborted', body: finished, done: '[]', finished_at: 7_000 },
+      { id: 'dec-c', status: 'aborted', body: finished, done: '[0,1]', finished_at: 7_000 },
     ]);
     // The unit's marks are in its records' rows; a mark outside a unit has a row of its own.
     expect(fileRows(path, 'SELECT id, effect FROM effects_done')).toEqual([{ id: 'dec-c', effect: 0 }]);

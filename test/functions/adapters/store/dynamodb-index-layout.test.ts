@@ -1,0 +1,126 @@
+import { DeleteItemCommand, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbStore } from '../../../../functions/adapters/store/dynamodb-store.ts';
+import type { DecisionRecord, SliceRef } from '../../../../functions/adapters/store/port.ts';
+import { freshHost } from '../../../../functions/core/index.ts';
+import { type Dynalite, startDynalite } from '../../../helpers/dynalite.ts';
+import { openDomain } from './contract.ts';
+
+/**
+ * A table written before the index layout changed (functions/adapters/store/dynamodb/index-layout.ts):
+ * wakes and unfinished decision records in `gsi1`, open domains in `gsi2`. The items are written by
+ * today's store, then their index attributes put back where the older code put them, as such a
+ * table holds them; the layout mark is deleted. Today's store must still see all of it.
+ */
+
+let dynamo: Dynalite;
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+const T = (seconds: number): string => new Date(Date.UTC(2026, 10, 22, 3, 0, seconds)).toISOString();
+const D1: SliceRef = { kind: 'domain', id: 'd1' };
+const H1: SliceRef = { kind: 'host', id: 'h1' };
+const record: DecisionRecord = {
+  id: 'dec-before',
+  attempt: 1,
+  status: 'committed',
+  at: T(5),
+  createdAt: 1_000,
+  about: 'decided before the upgrade',
+  writes: [],
+  effects: [{ type: 'timeline', entry: { id: 'tln-1', incidentId: 'inc-1', at: T(5), text: 'x' } }],
+  done: [],
+};
+
+/** Moves an item's index attributes `from` → `to` (the older layout's place for them). */
+const moveBack = async (tableName: string, key: { pk: string; sk: string }, from: string, to: string) => {
+  await dynamo.client().send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+      UpdateExpression: `SET ${to}pk = ${from}pk, ${to}sk = ${from}sk REMOVE ${from}pk, ${from}sk`,
+    }),
+  );
+};
+
+const attributes = async (tableName: string, key: { pk: string; sk: string }): Promise<string[]> => {
+  const answer = await dynamo
+    .client()
+    .send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }));
+  return Object.keys(answer.Item ?? {})
+    .filter((name) => name.startsWith('gsi'))
+    .sort();
+};
+
+describe('the DynamoDB store on a table of the older index layout', () => {
+  it('moves the wakes, open domains and unfinished records to the keys-only indexes before it reads them', async () => {
+    const tableName = await dynamo.createTable();
+    const before = new DynamoDbStore({ client: dynamo.client(), tableName, clock: () => 1_000 });
+    const waking = { ...openDomain('d1'), wakeAt: T(30) };
+    expect(await before.putSlice({ ref: D1, expected: 0, value: waking, applied: ['a'] })).toBe('ok');
+    expect(
+      await before.putSlice({
+        ref: H1,
+        expected: 0,
+        value: { ...freshHost('h1'), wakeAt: T(40) },
+        applied: ['b'],
+      }),
+    ).toBe('ok');
+    expect(await before.putDecision(record)).toBe('ok');
+    const domainKey = { pk: 'DOMAIN#d1', sk: 'SLICE' };
+    const hostKey = { pk: 'HOST#h1', sk: 'SLICE' };
+    const decisionKey = { pk: 'DECISION#dec-before', sk: 'DECISION' };
+    // As the older code left them: wakes and unfinished records in gsi1, the open domain in gsi2.
+    await moveBack(tableName, domainKey, 'gsi5', 'gsi1');
+    await moveBack(tableName, domainKey, 'gsi4', 'gsi2');
+    await moveBack(tableName, hostKey, 'gsi5', 'gsi1');
+    await moveBack(tableName, decisionKey, 'gsi4', 'gsi1');
+    await dynamo.client().send(
+      new DeleteItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: 'META#index-layout' }, sk: { S: 'META' } },
+      }),
+    );
+    expect(await attributes(tableName, domainKey)).toEqual(['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk']);
+
+    const after = new DynamoDbStore({ client: dynamo.client(), tableName, clock: () => 2_000 });
+    expect(await after.dueWakes(T(60), 10)).toEqual([
+      { kind: 'domain', id: 'd1', at: T(30) },
+      { kind: 'host', id: 'h1', at: T(40) },
+    ]);
+    expect(await after.openDomains()).toEqual(['d1']);
+    expect((await after.unfinishedDecisions(5_000, 10)).map((found) => found.id)).toEqual(['dec-before']);
+    expect(await attributes(tableName, domainKey)).toEqual(['gsi4pk', 'gsi4sk', 'gsi5pk', 'gsi5sk']);
+    expect(await attributes(tableName, hostKey)).toEqual(['gsi4pk', 'gsi4sk', 'gsi5pk', 'gsi5sk']);
+    expect(await attributes(tableName, decisionKey)).toEqual(['gsi4pk', 'gsi4sk']);
+  });
+
+  it('drops the older entries of what it writes, so nothing stays listed where the older code looked', async () => {
+    const tableName = await dynamo.createTable();
+    const store = new DynamoDbStore({ client: dynamo.client(), tableName, clock: () => 1_000 });
+    expect(
+      await store.putSlice({
+        ref: D1,
+        expected: 0,
+        value: { ...openDomain('d1'), wakeAt: T(30) },
+        applied: [],
+      }),
+    ).toBe('ok');
+    expect(await store.putDecision(record)).toBe('ok');
+    const domainKey = { pk: 'DOMAIN#d1', sk: 'SLICE' };
+    const decisionKey = { pk: 'DECISION#dec-before', sk: 'DECISION' };
+    // Written by the older code while the newer one ran elsewhere (a rollout): the layout mark is already there.
+    expect(await store.dueWakes(T(60), 10)).toHaveLength(1);
+    await moveBack(tableName, domainKey, 'gsi5', 'gsi1');
+    await moveBack(tableName, domainKey, 'gsi4', 'gsi2');
+    await moveBack(tableName, decisionKey, 'gsi4', 'gsi1');
+    expect(await store.putSlice({ ref: D1, expected: 1, value: openDomain('d1'), applied: [] })).toBe('ok');
+    expect(await store.setDecisionStatus('dec-before', 1, 'committed', 'done')).toBe('ok');
+    expect(await attributes(tableName, domainKey)).toEqual(['gsi4pk', 'gsi4sk']);
+    expect(await attributes(tableName, decisionKey)).toEqual([]);
+  });
+});
