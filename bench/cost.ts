@@ -698,6 +698,8 @@ export const costSection = async (): Promise<BenchRow[]> => {
         section: 'cost',
         what: `where the write units of a ${phase === 'symptom' ? 'symptom' : LABELS[phase].split(' (')[0]} go: item, units (writes, average size)`,
         figure: cost.byItem
+          // What rounds to nothing per event (the table's index-layout mark, written once) is left out.
+          .filter((item) => units(item.units) !== units(0))
           .map(
             (item) =>
               `${item.kind} ${units(item.units)} (${units(item.writes)} × ${count(item.averageBytes / KB, 1)} KB)`,
