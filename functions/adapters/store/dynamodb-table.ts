@@ -25,6 +25,7 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * | domain slice | `DOMAIN#<failure domain>` | `SLICE` | | | | `OPEN_DOMAINS` / `<failure domain>` (while an episode is open) | `WAKE#<0-7>` / `<wakeAt>#domain#<id>` (while a timer is set) |
  * | host slice | `HOST#<host id>` | `SLICE` | | | | `HOSTS#<0-7>` / `<host id>` | `WAKE#<0-7>` / `<wakeAt>#host#<id>` |
  * | decision record (outbox) | `DECISION#<id>` | `DECISION` | | | | `UNFINISHED#<0-3>` / `<createdAt>#<id>` (while pending or committed) | |
+ * | a decision's slice writes, and a mark per effect performed | `DECISION#<id>` | `WRITES#<attempt>#<token>`, `DONE#<attempt>#<index>` | | | | | |
  * | incident | `INCIDENT#<id>` | `INCIDENT` | `INCIDENTS` / `<openedAt>#<id>` | `STATUS#<status>` / `<openedAt>#<id>` | `DOMAIN#<failure domain>` / `<openedAt>#<id>` | | |
  * | affected-host row | `INCIDENT#<id>` | `HOST#<host id>` | `AFFECTED#<host id>` / `<joinedAt>#<incident id>` | `WAITING#<incident id>` / `<host id>` (while waiting) | | | |
  * | timeline row | `INCIDENT#<id>` | `TL#<at>#<row id>` | | | | | |

@@ -1,40 +1,73 @@
+import { randomUUID } from 'node:crypto';
 import { INDEX_SHARDS } from '../dynamodb-table.ts';
 import { isFinished, isUnfinished } from '../indexes.ts';
-import type { DecisionRecord, DecisionStatus, OutboxStore, WriteOutcome } from '../port.ts';
+import type {
+  DecisionRecord,
+  DecisionStatus,
+  OutboxEffect,
+  OutboxStore,
+  SliceWrite,
+  WriteOutcome,
+} from '../port.ts';
 import { RETENTION } from '../projection.ts';
 import type { IndexLayout } from './index-layout.ts';
 import { decisionKey, decodeJson, encodeJson, HIGH, type Item, padded, shardOf } from './items.ts';
 import type { TableClient } from './table-client.ts';
 
 /**
- * The outbox on DynamoDB (`OutboxStore`): one item per decision record, written whole by a
- * conditional put and moved by conditional updates. While unfinished it is in the sharded
- * `UNFINISHED#<n>` partitions of the keys-only `gsi4` (what sweep lists, then reads by key); once
- * done or aborted it leaves that index and gets its TTL. Keys only, because a record is rewritten
- * as it moves and as each effect is marked done (a wave's record holds every plan of the wave),
- * and a keys-only index is written only when its keys change: at the put and when it finishes.
+ * The outbox on DynamoDB (`OutboxStore`): the items of one decision share its partition
+ * (`DECISION#<id>`), so one consistent query reads them all:
+ *
+ * - the record (`DECISION`): its status, attempt, times and effects, written by a conditional put
+ *   and moved by conditional updates. While unfinished it is in the sharded `UNFINISHED#<n>`
+ *   partitions of the keys-only `gsi4` (what sweep lists, then reads by key); once done or aborted
+ *   it leaves that index and gets its TTL. Keys only, because a record is rewritten as it moves,
+ *   and a keys-only index is written only when its keys change: at the put and when it finishes.
+ * - its slice writes (`WRITES#<attempt>#<token>`, named by the record's `writesAt`), put once
+ *   before the record: the largest part of a decision (whole slices) is not written again each
+ *   time the record moves. The token is fresh for each put, so a put that loses to another
+ *   delivery's never overwrites the winner's writes; what it leaves behind expires.
+ * - a mark per effect performed (`DONE#<attempt>#<index>`), a small put each, instead of an
+ *   update of the record: a wave's record holds every plan of the wave, and rewriting it once per
+ *   plan made a wave cost the square of its size. Only the marks of the record's attempt count.
+ *
+ * Records written before writes and marks had items of their own keep them in `body` and `done`,
+ * which are still read. Writes and marks expire with the decision retention from when they were
+ * put (long after sweep finishes any decision).
  */
 
-const toRecord = (item: Item): DecisionRecord => {
-  const body = decodeJson<Pick<DecisionRecord, 'writes' | 'effects'>>(item, 'body') ?? {
-    writes: [],
-    effects: [],
-  };
-  const done = (item.done ?? {}) as Record<string, unknown>;
+/** A record from the items of its partition (the record, its writes, its marks). */
+const toRecord = (item: Item, partition: readonly Item[]): DecisionRecord => {
+  const attempt = Number(item.attempt);
+  // Older records kept their writes and effects together in `body`.
+  const body = decodeJson<Pick<DecisionRecord, 'writes' | 'effects'>>(item, 'body');
+  const writesItem =
+    typeof item.writesAt === 'string' ? partition.find((part) => part.sk === item.writesAt) : undefined;
+  const marks = new Set(Object.keys((item.done ?? {}) as Record<string, unknown>).map(Number));
+  const markPrefix = `${DONE_PREFIX}${attempt}#`;
+  for (const part of partition) {
+    const sk = String(part.sk);
+    if (sk.startsWith(markPrefix)) marks.add(Number(sk.slice(markPrefix.length)));
+  }
   return {
     id: String(item.id),
-    attempt: Number(item.attempt),
+    attempt,
     status: item.status as DecisionStatus,
     at: String(item.at),
     createdAt: Number(item.createdAt),
     about: String(item.about),
-    writes: body.writes,
-    effects: body.effects,
-    done: Object.keys(done)
-      .map(Number)
-      .sort((a, b) => a - b),
+    writes:
+      (writesItem === undefined ? undefined : decodeJson<SliceWrite[]>(writesItem, 'writes')) ??
+      body?.writes ??
+      [],
+    effects: decodeJson<OutboxEffect[]>(item, 'effects') ?? body?.effects ?? [],
+    done: [...marks].sort((a, b) => a - b),
   };
 };
+
+const RECORD_SK = 'DECISION';
+const WRITES_PREFIX = 'WRITES#';
+const DONE_PREFIX = 'DONE#';
 
 export class DynamoDbOutbox implements OutboxStore {
   readonly #table: TableClient;
@@ -56,7 +89,7 @@ export class DynamoDbOutbox implements OutboxStore {
     return Math.floor(this.#clock() / 1000) + RETENTION.decisionSeconds;
   }
 
-  #decisionItem(record: DecisionRecord): Item {
+  #decisionItem(record: DecisionRecord, writesAt: string | undefined): Item {
     return {
       ...decisionKey(record.id),
       id: record.id,
@@ -65,8 +98,8 @@ export class DynamoDbOutbox implements OutboxStore {
       at: record.at,
       createdAt: record.createdAt,
       about: record.about,
-      ...encodeJson('body', { writes: record.writes, effects: record.effects }),
-      done: Object.fromEntries(record.done.map((index) => [String(index), true])),
+      ...encodeJson('effects', record.effects),
+      ...(writesAt === undefined ? {} : { writesAt }),
       ...(isUnfinished(record.status)
         ? {
             gsi4pk: `UNFINISHED#${shardOf(record.id, INDEX_SHARDS.unfinished)}`,
@@ -77,22 +110,37 @@ export class DynamoDbOutbox implements OutboxStore {
   }
 
   async putDecision(record: DecisionRecord, replacing?: number): Promise<WriteOutcome> {
+    let writesAt: string | undefined;
+    if (record.writes.length > 0) {
+      writesAt = `${WRITES_PREFIX}${record.attempt}#${randomUUID()}`;
+      await this.#table.put(
+        'write a decision',
+        {
+          pk: decisionKey(record.id).pk,
+          sk: writesAt,
+          ...encodeJson('writes', record.writes),
+          expiresAt: this.#finishedExpiry(),
+        },
+        'attribute_not_exists(pk)',
+      );
+    }
+    const item = this.#decisionItem(record, writesAt);
     return replacing === undefined
-      ? this.#table.put('write a decision', this.#decisionItem(record), 'attribute_not_exists(pk)')
-      : this.#table.put(
-          'replace a decision',
-          this.#decisionItem(record),
-          'attempt = :replacing AND #status = :aborted',
-          {
-            ':replacing': replacing,
-            ':aborted': 'aborted',
-          },
-        );
+      ? this.#table.put('write a decision', item, 'attribute_not_exists(pk)')
+      : this.#table.put('replace a decision', item, 'attempt = :replacing AND #status = :aborted', {
+          ':replacing': replacing,
+          ':aborted': 'aborted',
+        });
   }
 
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
-    const item = await this.#table.get('read a decision', decisionKey(id));
-    return item === undefined ? undefined : toRecord(item);
+    const partition = await this.#table.queryAll('read a decision', {
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': decisionKey(id).pk },
+      ConsistentRead: true,
+    });
+    const item = partition.find((part) => part.sk === RECORD_SK);
+    return item === undefined ? undefined : toRecord(item, partition);
   }
 
   async setDecisionStatus(
@@ -120,12 +168,11 @@ export class DynamoDbOutbox implements OutboxStore {
   }
 
   async markEffectDone(id: string, attempt: number, index: number): Promise<void> {
-    await this.#table.update('mark an effect done', {
-      Key: decisionKey(id),
-      UpdateExpression: 'SET done.#index = :true',
-      ConditionExpression: 'attempt = :attempt',
-      ExpressionAttributeNames: { '#index': String(index) },
-      ExpressionAttributeValues: { ':attempt': attempt, ':true': true },
+    // Idempotent: the same item each time.
+    await this.#table.put('mark an effect done', {
+      pk: decisionKey(id).pk,
+      sk: `${DONE_PREFIX}${attempt}#${index}`,
+      expiresAt: this.#finishedExpiry(),
     });
   }
 
@@ -143,12 +190,14 @@ export class DynamoDbOutbox implements OutboxStore {
     const oldest = entries
       .sort((a, b) => (String(a.gsi4sk) < String(b.gsi4sk) ? -1 : 1))
       .slice(0, limit)
-      .map((entry) => decisionKey(String(entry.pk).slice('DECISION#'.length)));
-    const found = await this.#table.batchGet('read unfinished decisions', oldest);
+      .map((entry) => ({ pk: String(entry.pk) }));
+    // One consistent query each (a record with its writes and marks); sweep reads a few.
+    const records = await Promise.all(
+      oldest.map((key) => this.getDecision(key.pk.slice('DECISION#'.length))),
+    );
     // A record may have finished since its index entry was read.
-    return oldest.flatMap((key) => {
-      const item = found.get(`${key.pk}|${key.sk}`);
-      return item !== undefined && isUnfinished(item.status as DecisionStatus) ? [toRecord(item)] : [];
-    });
+    return records.filter(
+      (record): record is DecisionRecord => record !== undefined && isUnfinished(record.status),
+    );
   }
 }

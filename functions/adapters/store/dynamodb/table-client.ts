@@ -69,11 +69,11 @@ export class TableClient {
     }
   }
 
-  /** One conditional put of a whole item: `ok`, or `conflict` when the condition failed. */
+  /** One put of a whole item, conditional when `condition` is given: `ok`, or `conflict` when the condition failed. */
   async put(
     what: string,
     item: Item,
-    condition: string,
+    condition?: string,
     values?: Record<string, unknown>,
   ): Promise<WriteOutcome> {
     try {
@@ -81,9 +81,11 @@ export class TableClient {
         new PutCommand({
           TableName: this.tableName,
           Item: item,
-          ConditionExpression: condition,
+          ...(condition === undefined ? {} : { ConditionExpression: condition }),
           ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
-          ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+          ...(condition?.includes('#status') === true
+            ? { ExpressionAttributeNames: { '#status': 'status' } }
+            : {}),
         }),
       );
       return 'ok';
