@@ -44,7 +44,8 @@ import storeTableJson from './dynamodb/store-table.json' with { type: 'json' };
  * lists them reads the keys, then the items by key where it needs them (`listHosts`, sweep's
  * unfinished records). Measured by `npm run bench` (cost section) on dynalite: moving the decision
  * records, the wakes and the open domains from the `ALL` indexes took the write units of a
- * symptom event from 77.8 to 47.9 (the indexes: 36.9 to 7.0). Times in keys are normalised ISO
+ * symptom event from 77.8 to 47.9 (the indexes: 36.9 to 7.0); the decision's writes and marks in
+ * items of their own (./dynamodb/outbox.ts), to 37.0. Times in keys are normalised ISO
  * strings, which sort as text.
  *
  * TTL (`expiresAt`, epoch seconds) is set on rows that became history: a finished decision
