@@ -36,6 +36,9 @@ import type { TableClient } from './table-client.ts';
  * put (long after sweep finishes any decision).
  */
 
+const WRITES_PREFIX = 'WRITES#';
+const DONE_PREFIX = 'DONE#';
+
 /** A record from the items of its partition (the record, its writes, its marks). */
 const toRecord = (item: Item, partition: readonly Item[]): DecisionRecord => {
   const attempt = Number(item.attempt);
@@ -64,10 +67,6 @@ const toRecord = (item: Item, partition: readonly Item[]): DecisionRecord => {
     done: [...marks].sort((a, b) => a - b),
   };
 };
-
-const RECORD_SK = 'DECISION';
-const WRITES_PREFIX = 'WRITES#';
-const DONE_PREFIX = 'DONE#';
 
 export class DynamoDbOutbox implements OutboxStore {
   readonly #table: TableClient;
@@ -113,16 +112,13 @@ export class DynamoDbOutbox implements OutboxStore {
     let writesAt: string | undefined;
     if (record.writes.length > 0) {
       writesAt = `${WRITES_PREFIX}${record.attempt}#${randomUUID()}`;
-      await this.#table.put(
-        'write a decision',
-        {
-          pk: decisionKey(record.id).pk,
-          sk: writesAt,
-          ...encodeJson('writes', record.writes),
-          expiresAt: this.#finishedExpiry(),
-        },
-        'attribute_not_exists(pk)',
-      );
+      // A fresh key: nothing else ever writes it.
+      await this.#table.put('write a decision', {
+        pk: decisionKey(record.id).pk,
+        sk: writesAt,
+        ...encodeJson('writes', record.writes),
+        expiresAt: this.#finishedExpiry(),
+      });
     }
     const item = this.#decisionItem(record, writesAt);
     return replacing === undefined
@@ -134,12 +130,13 @@ export class DynamoDbOutbox implements OutboxStore {
   }
 
   async getDecision(id: string): Promise<DecisionRecord | undefined> {
+    const key = decisionKey(id);
     const partition = await this.#table.queryAll('read a decision', {
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': decisionKey(id).pk },
+      ExpressionAttributeValues: { ':pk': key.pk },
       ConsistentRead: true,
     });
-    const item = partition.find((part) => part.sk === RECORD_SK);
+    const item = partition.find((part) => part.sk === key.sk);
     return item === undefined ? undefined : toRecord(item, partition);
   }
 
@@ -187,14 +184,13 @@ export class DynamoDbOutbox implements OutboxStore {
       until,
       limit,
     );
+    // A keys-only entry holds the keys only: the id is in the partition key (`DECISION#<id>`).
     const oldest = entries
       .sort((a, b) => (String(a.gsi4sk) < String(b.gsi4sk) ? -1 : 1))
       .slice(0, limit)
-      .map((entry) => ({ pk: String(entry.pk) }));
+      .map((entry) => String(entry.pk).slice('DECISION#'.length));
     // One consistent query each (a record with its writes and marks); sweep reads a few.
-    const records = await Promise.all(
-      oldest.map((key) => this.getDecision(key.pk.slice('DECISION#'.length))),
-    );
+    const records = await Promise.all(oldest.map((id) => this.getDecision(id)));
     // A record may have finished since its index entry was read.
     return records.filter(
       (record): record is DecisionRecord => record !== undefined && isUnfinished(record.status),

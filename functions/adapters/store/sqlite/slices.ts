@@ -62,12 +62,6 @@ const written = (write: SliceWrite): SliceState => ({
   applied: write.applied,
 });
 
-/** The unit's slices, as ./slices.ts uses them. */
-interface UnitSlices {
-  current(ref: SliceRef): SliceState;
-  change(ref: SliceRef, slice: SliceState): void;
-}
-
 const refKind = (ref: SliceRef): string => ref.kind;
 const refId = (ref: SliceRef): string => (ref.kind === 'control' ? '' : ref.id);
 
@@ -86,8 +80,9 @@ export class SqliteSlices implements SliceStore {
     this.#file = file;
     this.#cache = new UnitRows(
       sliceKey,
-      (ref) => frozen(stateOf(this.#sliceRow(ref))),
+      (ref) => stateOf(this.#sliceRow(ref)),
       (ref, slice) => this.#writeRow(ref, slice),
+      frozen,
     );
     file.keepInUnits(this.#cache);
   }
@@ -96,14 +91,8 @@ export class SqliteSlices implements SliceStore {
    * The unit's slices, when the running code is inside the file's open unit and `ref`'s kind is
    * kept there (./unit-rows.ts: the control slice and failure domains, not hosts).
    */
-  #unitCache(ref: SliceRef): UnitSlices | undefined {
-    if (ref.kind === 'host' || !this.#file.inUnit) return undefined;
-    const cache = this.#cache;
-    return {
-      // A slice is never absent from the file's answer: one never written is version 0.
-      current: (wanted) => cache.current(wanted) as SliceState,
-      change: (changed, slice) => cache.change(changed, frozen(slice)),
-    };
+  #unitCache(ref: SliceRef): UnitRows<SliceRef, SliceState> | undefined {
+    return ref.kind !== 'host' && this.#file.inUnit ? this.#cache : undefined;
   }
 
   #sliceRow(ref: SliceRef): SliceRow | undefined {
@@ -180,7 +169,7 @@ export class SqliteSlices implements SliceStore {
     return this.#file.write('lock a slice', () => {
       const cache = this.#unitCache(ref);
       if (cache !== undefined) {
-        const slice = cache.current(ref);
+        const slice = cache.current(ref) ?? stateOf(undefined);
         if (slice.version !== expected || (slice.lock !== undefined && slice.lock !== token))
           return 'conflict';
         cache.change(ref, { ...slice, lock: token });
@@ -208,7 +197,7 @@ export class SqliteSlices implements SliceStore {
     return this.#file.write('write a locked slice', () => {
       const cache = this.#unitCache(write.ref);
       if (cache !== undefined) {
-        if (cache.current(write.ref).lock !== token) return 'conflict';
+        if (cache.current(write.ref)?.lock !== token) return 'conflict';
         cache.change(write.ref, written(write));
         return 'ok';
       }
@@ -224,7 +213,7 @@ export class SqliteSlices implements SliceStore {
       const cache = this.#unitCache(ref);
       if (cache !== undefined) {
         const slice = cache.current(ref);
-        if (slice.lock === token) cache.change(ref, { ...slice, lock: undefined });
+        if (slice !== undefined && slice.lock === token) cache.change(ref, { ...slice, lock: undefined });
         return;
       }
       this.#file

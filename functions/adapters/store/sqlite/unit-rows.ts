@@ -35,16 +35,23 @@ export class UnitRows<Key, Row> implements UnitCache {
   readonly #keyOf: (key: Key) => string;
   readonly #read: (key: Key) => Row | undefined;
   readonly #writeBack: (key: Key, row: Row) => void;
+  readonly #enter: (row: Row) => Row;
 
-  /** `read`: a row from the file (undefined: none); `writeBack`: one written to the file (inserted or replaced). */
+  /**
+   * `read`: a row from the file (undefined: none); `writeBack`: one written to the file (inserted
+   * or replaced); `enter`: what a row becomes as it enters the unit, read or changed (./slices.ts
+   * freezes its slices there).
+   */
   constructor(
     keyOf: (key: Key) => string,
     read: (key: Key) => Row | undefined,
     writeBack: (key: Key, row: Row) => void,
+    enter: (row: Row) => Row = (row) => row,
   ) {
     this.#keyOf = keyOf;
     this.#read = read;
     this.#writeBack = writeBack;
+    this.#enter = enter;
   }
 
   /** The row as the unit has it: from memory, or read from the file on its first use. */
@@ -52,14 +59,15 @@ export class UnitRows<Key, Row> implements UnitCache {
     const name = this.#keyOf(key);
     const cached = this.#rows.get(name);
     if (cached !== undefined) return cached.row;
-    const row = this.#read(key);
+    const read = this.#read(key);
+    const row = read === undefined ? undefined : this.#enter(read);
     this.#set(name, { key, row, dirty: false });
     return row;
   }
 
   /** Sets a row's new state, to be written back when the unit ends. */
   change(key: Key, row: Row): void {
-    this.#set(this.#keyOf(key), { key, row, dirty: true });
+    this.#set(this.#keyOf(key), { key, row: this.#enter(row), dirty: true });
   }
 
   savepoint(): void {
