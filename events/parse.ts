@@ -93,13 +93,63 @@ export const parseEvent = (input: unknown): ParseResult<FaultlineEvent> => {
 export const parseEventRead = (value: unknown, text: string): ParseResult<FaultlineEvent> =>
   parseMeasuredEvent(value, Buffer.byteLength(text, 'utf8'), []);
 
+const isJsonSpace = (code: number): boolean =>
+  code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+
+/**
+ * The UTF-8 size of each element of the JSON array `text` holds, as it stands in the text (from its
+ * first character to its last, the space around it left out), or undefined when `text` is not an
+ * array. `text` is JSON text that parsed: only strings, nesting and commas are followed.
+ */
+export const arrayElementBytes = (text: string): number[] | undefined => {
+  let at = 0;
+  while (at < text.length && isJsonSpace(text.charCodeAt(at))) at += 1;
+  if (text.charCodeAt(at) !== 0x5b) return undefined;
+  const sizes: number[] = [];
+  let depth = 0;
+  let first = -1;
+  let last = -1;
+  for (at += 1; at < text.length; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code === 0x22) {
+      if (first < 0) first = at;
+      // To the closing quote: a backslash escapes the character after it.
+      for (at += 1; at < text.length && text.charCodeAt(at) !== 0x22; at += 1) {
+        if (text.charCodeAt(at) === 0x5c) at += 1;
+      }
+      last = at;
+      continue;
+    }
+    if (isJsonSpace(code)) continue;
+    if (depth === 0 && (code === 0x2c || code === 0x5d)) {
+      if (first >= 0) sizes.push(Buffer.byteLength(text.slice(first, last + 1), 'utf8'));
+      first = -1;
+      if (code === 0x5d) return sizes;
+      continue;
+    }
+    if (first < 0) first = at;
+    last = at;
+    if (code === 0x7b || code === 0x5b) depth += 1;
+    else if (code === 0x7d || code === 0x5d) depth -= 1;
+  }
+  return undefined;
+};
+
 /**
  * Parses a batch (a JSON array of CloudEvents). A batch over the limits, empty, or with no valid
  * event fails whole with every issue (paths start with the event's index); otherwise the valid
  * events are returned and each invalid one is listed in `rejected` with its issues.
+ *
+ * `text`, when given, is the JSON text `input` was read from (a request body, `input` being its
+ * parse or an array of the same length): the batch and each event are then measured as they
+ * travelled, in that text, instead of being serialised again.
  */
-export const parseEventBatch = (input: unknown): BatchParseResult => {
-  const measured = measure(input);
+export const parseEventBatch = (input: unknown, text?: string): BatchParseResult => {
+  const elementBytes = text === undefined ? undefined : arrayElementBytes(text);
+  const measured =
+    text === undefined || elementBytes === undefined
+      ? measure(input)
+      : { ok: true as const, value: { value: input, bytes: Buffer.byteLength(text, 'utf8') } };
   if (!measured.ok) return measured;
   const { value, bytes } = measured.value;
   if (!Array.isArray(value)) return fail('a batch is a JSON array of CloudEvents', 'invalid_type');
@@ -123,7 +173,9 @@ export const parseEventBatch = (input: unknown): BatchParseResult => {
       });
       return;
     }
-    const size = measure(element);
+    const travelled = elementBytes?.length === value.length ? elementBytes[index] : undefined;
+    const size =
+      travelled === undefined ? measure(element) : { ok: true as const, value: { bytes: travelled } };
     const parsed = size.ok ? parseMeasuredEvent(element, size.value.bytes, [index]) : size;
     if (parsed.ok) events.push(parsed.value);
     else rejected.push({ index, issues: parsed.issues });

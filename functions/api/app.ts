@@ -57,7 +57,7 @@ export type ApiStore = Pick<
 export interface ApiDeps {
   readonly store: ApiStore;
   /** The events queue correlate consumes: events and operator commands, stamped with their sender. */
-  readonly eventsQueue: Pick<WorkQueue, 'send' | 'sendBatch'>;
+  readonly eventsQueue: Pick<WorkQueue, 'send' | 'sendMany'>;
   /** Milliseconds since the epoch; default `Date.now`. */
   readonly now?: () => number;
   /** Operator command ids; default `cmd-<uuid>`. */

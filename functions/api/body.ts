@@ -103,14 +103,21 @@ export interface JsonBodyOptions {
  * Reads and parses a JSON body: size, encoding, media type and syntax, in that order. An empty body
  * (whatever its declared type) reads as `undefined` where a body is optional.
  */
-export const readJsonBody = async (request: Request, options: JsonBodyOptions): Promise<unknown> => {
+export const readJsonBody = async (request: Request, options: JsonBodyOptions): Promise<unknown> =>
+  (await readJsonBodyText(request, options)).value;
+
+/** {@link readJsonBody}, with the text the value was read from (a caller that measures what travelled). */
+export const readJsonBodyText = async (
+  request: Request,
+  options: JsonBodyOptions,
+): Promise<{ readonly value: unknown; readonly text: string }> => {
   const text = await readBodyText(request, options.maxBytes);
   if (text.trim() === '') {
     if (options.required) throw new InvalidJsonError('the request body is empty; a JSON body is required');
-    return undefined;
+    return { value: undefined, text };
   }
   checkJsonContentType(request.headers.get('content-type') ?? undefined);
-  return parseJsonText(text);
+  return { value: parseJsonText(text), text };
 };
 
 /**

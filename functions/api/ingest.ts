@@ -28,7 +28,7 @@ import { type PlanReader, plansFor } from './plans.ts';
  * 3. stamped with `receivedat` and `sentby` (the authenticated sender, `agent:<host>` or
  *    `operator:<label>`: any value an agent put in either is replaced) and queued for correlate
  *    on the events queue, one message per event, marked with the authenticated sender
- *    (`FaultlineSender`, functions/correlate/messages.ts), ten to a batch send.
+ *    (`FaultlineSender`, functions/correlate/messages.ts), all of a request in one `sendMany`.
  *
  * The answer lists the accepted ids and the rejected indexes with their issues, and tells an
  * agent whether plans wait for it. When nothing is accepted the whole request is rejected (400)
@@ -38,7 +38,7 @@ import { type PlanReader, plansFor } from './plans.ts';
 
 export interface IngestDeps {
   readonly store: PlanReader & Pick<HostRegistry, 'getHostRecord'>;
-  readonly queue: Pick<WorkQueue, 'sendBatch'>;
+  readonly queue: Pick<WorkQueue, 'sendMany'>;
   readonly now: () => number;
   readonly log: ApiLog;
 }
@@ -55,8 +55,6 @@ export interface IngestAnswer {
 }
 
 export const INGEST_LIMITS = {
-  /** Batch sends in flight at once for one request. */
-  sendConcurrency: 4,
   /** Tries of an entry the queue failed for a reason of its own (throttling) before the request fails. */
   sendAttempts: 2,
   /** Issues listed per rejected event. */
@@ -95,8 +93,8 @@ const rejectionMessage = (issues: readonly Issue[], count: number, batch: boolea
     : `none of the ${count} events was accepted; see issues (their paths start with the event's index)`;
 };
 
-/** Step 1: the events that parse, and the others by index. */
-const parseBody = (body: unknown): Sorting => {
+/** Step 1: the events that parse, and the others by index; `text` is the body's JSON text, when read from one. */
+const parseBody = (body: unknown, text: string | undefined): Sorting => {
   if (!Array.isArray(body)) {
     if (!isObject(body)) {
       throw new EventsRejectedError(NOT_AN_OBJECT, [
@@ -116,7 +114,7 @@ const parseBody = (body: unknown): Sorting => {
       const index = issue.path[0];
       return typeof index === 'number' && screened[index] === null ? (notAnObject(index)[0] as Issue) : issue;
     });
-  const parsed = parseEventBatch(screened);
+  const parsed = parseEventBatch(screened, text);
   if (!parsed.ok) {
     throw new EventsRejectedError(rejectionMessage(parsed.issues, body.length, true), named(parsed.issues));
   }
@@ -193,57 +191,30 @@ export interface Outgoing {
   readonly message: BatchMessage;
 }
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-const inBatches = async <T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> => {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-};
-
-const chunked = <T>(items: readonly T[], size: number): T[][] => {
-  const chunks: T[][] = [];
-  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
-  return chunks;
-};
-
 /**
- * Step 3: sends the messages, ten to a batch. Answers the entries the queue refused for good
- * (`senderFault`); entries it failed for its own reasons are tried again, and if they still fail
- * the request fails with `ServiceUnavailableError`.
+ * Step 3: sends the messages (`sendMany`: one transaction on the local queue, batches of ten on
+ * SQS). Answers the entries the queue refused for good (`senderFault`); entries it failed for its
+ * own reasons are tried again, and if they still fail the request fails with
+ * `ServiceUnavailableError`.
  */
 const enqueue = async (
-  queue: Pick<WorkQueue, 'sendBatch'>,
+  queue: Pick<WorkQueue, 'sendMany'>,
   outgoing: readonly Outgoing[],
 ): Promise<Map<number, string>> => {
   const refused = new Map<number, string>();
-  let pending = [...outgoing];
+  let pending = outgoing;
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     if (attempt > INGEST_LIMITS.sendAttempts) throw new ServiceUnavailableError('queue');
+    const result = await queue.sendMany(pending.map((entry) => entry.message));
+    if (result.failed.length === 0) break;
+    const byId = new Map(pending.map((entry) => [entry.message.id, entry]));
     const failedAgain: Outgoing[] = [];
-    await inBatches(
-      chunked(pending, QUEUE_LIMITS.maxBatchEntries),
-      INGEST_LIMITS.sendConcurrency,
-      async (chunk) => {
-        const result = await queue.sendBatch(chunk.map((entry) => entry.message));
-        const byId = new Map(chunk.map((entry) => [entry.message.id, entry]));
-        for (const failure of result.failed) {
-          const entry = byId.get(failure.id);
-          if (entry === undefined) continue;
-          if (failure.senderFault) refused.set(entry.candidate.index, `${failure.code}: ${failure.message}`);
-          else failedAgain.push(entry);
-        }
-      },
-    );
+    for (const failure of result.failed) {
+      const entry = byId.get(failure.id);
+      if (entry === undefined) continue;
+      if (failure.senderFault) refused.set(entry.candidate.index, `${failure.code}: ${failure.message}`);
+      else failedAgain.push(entry);
+    }
     pending = failedAgain;
   }
   return refused;
@@ -371,15 +342,19 @@ export const judgeMadeEvents = async (
   return judge({ candidates, rejected }, principal, deps, (index) => [index]);
 };
 
-/** Parses, binds, judges against the grant, stamps and queues the events of one request. */
+/**
+ * Parses, binds, judges against the grant, stamps and queues the events of one request. `text` is
+ * the JSON text `body` was parsed from, when it was: each event is then measured as it came.
+ */
 export const ingestEvents = async (
   body: unknown,
   principal: Principal,
   deps: IngestDeps,
+  text?: string,
 ): Promise<IngestAnswer> => {
   const batch = Array.isArray(body);
   const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
-  const judged = await judge(parseBody(body), principal, deps, pathOf);
+  const judged = await judge(parseBody(body, text), principal, deps, pathOf);
 
   const noneAccepted = (rejected: readonly RejectedEvent[]): EventsRejectedError => {
     const issues = [...rejected].sort(byIndex).flatMap((entry) => entry.issues);

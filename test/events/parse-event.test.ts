@@ -1,5 +1,13 @@
+import { fc, test as property } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, LIMITS, parseEvent, parseEventBatch, parseEventRead } from '../../events/index.ts';
+import {
+  arrayElementBytes,
+  EVENT_TYPES,
+  LIMITS,
+  parseEvent,
+  parseEventBatch,
+  parseEventRead,
+} from '../../events/index.ts';
 import { example, exampleNames } from '../helpers/examples.ts';
 
 describe('events/examples', () => {
@@ -436,6 +444,27 @@ describe('parseEventBatch', () => {
     ]);
   });
 
+  it('measures each event as it stands in the text it was read from, not serialised again', () => {
+    const batch = batchOf(3);
+    // Whitespace counts where it travelled: pretty-printed, the middle event is over 64 KiB as sent,
+    // though it is under the limit once compacted.
+    batch[1] = {
+      ...batch[1],
+      padding: Array.from({ length: 5_000 }, () => 'x'.repeat(10)),
+    } as (typeof batch)[number];
+    const compact = JSON.stringify(batch);
+    expect(Buffer.byteLength(JSON.stringify(batch[1]))).toBeLessThan(LIMITS.maxEventBytes);
+    const fromCompact = parseEventBatch(JSON.parse(compact), compact);
+    expect(fromCompact.ok && fromCompact.rejected).toEqual([]);
+    const pretty = JSON.stringify(batch, null, 2);
+    const fromPretty = parseEventBatch(JSON.parse(pretty), pretty);
+    if (!fromPretty.ok) expect.fail(JSON.stringify(fromPretty.issues));
+    expect(fromPretty.rejected).toEqual([
+      { index: 1, issues: [expect.objectContaining({ path: [1], code: 'too_big' })] },
+    ]);
+    expect(fromPretty.value.map((event) => event.seq)).toEqual([0, 2]);
+  });
+
   it('rejects an element that is not an object by its index, even JSON text of an event', () => {
     const result = parseEventBatch([example('path.lost'), JSON.stringify(example('path.lost')), 7, null]);
     if (!result.ok) expect.fail(JSON.stringify(result.issues));
@@ -454,5 +483,35 @@ describe('parseEventBatch', () => {
       [0, 'seq'],
       [1, 'id'],
     ]);
+  });
+});
+
+describe('arrayElementBytes', () => {
+  const indented = (text: string, indent: number): string => text.replaceAll('\n', `\n${' '.repeat(indent)}`);
+
+  property.prop([fc.array(fc.jsonValue()), fc.integer({ min: 0, max: 4 })])(
+    'answers the UTF-8 size of each element as it stands in the array text, however it is spaced',
+    (values, indent) => {
+      const text = JSON.stringify(values, null, indent);
+      expect(arrayElementBytes(text)).toEqual(
+        values.map((value) =>
+          Buffer.byteLength(indented(JSON.stringify(value, null, indent), indent), 'utf8'),
+        ),
+      );
+    },
+  );
+
+  it('follows strings holding quotes, backslashes, brackets and commas, and astral characters', () => {
+    const values = ['a\\"],[{', { 'k"}': ['\\', '\u{1F4A5}', ',]'] }, '\ud800', 7];
+    const text = ` \n[ ${values.map((value) => JSON.stringify(value)).join(' ,\t')} ]\n`;
+    expect(arrayElementBytes(text)).toEqual(values.map((value) => Buffer.byteLength(JSON.stringify(value))));
+    expect(arrayElementBytes('[]')).toEqual([]);
+    expect(arrayElementBytes(' [ ] ')).toEqual([]);
+  });
+
+  it('answers undefined for text that is not an array', () => {
+    expect(arrayElementBytes('{"a":[1,2]}')).toBeUndefined();
+    expect(arrayElementBytes('"[1]"')).toBeUndefined();
+    expect(arrayElementBytes('[1, 2')).toBeUndefined();
   });
 });

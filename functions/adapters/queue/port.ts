@@ -41,6 +41,9 @@ export const QUEUE_LIMITS = {
   maxBatchEntryIdLength: 80,
 } as const;
 
+/** `SendMessageBatch` requests one `sendMany` keeps in flight on SQS. */
+export const SEND_MANY_IN_FLIGHT = 4;
+
 /** Names of the attributes a dead-lettering consumer adds (see {@link deadLetterMessage}). */
 export const DEAD_LETTER_ATTRIBUTES = {
   /** Why the consumer gave up on the record (zod issues, "not JSON", ...). */
@@ -165,6 +168,16 @@ export interface WorkQueue {
    * (empty, more than 10, duplicate or invalid ids) throws `BatchRejectedError`.
    */
   sendBatch(messages: readonly BatchMessage[]): Promise<SendBatchResult>;
+
+  /**
+   * Sends any number of messages, answering per entry as `sendBatch` does (ids distinct, else
+   * `BatchRejectedError`; none is a no-op). Each adapter sends them as cheaply as it can: SQS ten
+   * to a `SendMessageBatch`, {@link SEND_MANY_IN_FLIGHT} at a time (a failed request throws once
+   * those in flight settle, no new one starts, and what was sent stays sent: the caller sends the
+   * messages again, so consumers must be idempotent, as they are); the SQLite queue in one
+   * transaction.
+   */
+  sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult>;
 
   /** Receives up to `maxMessages` visible messages, hiding each for the visibility timeout. */
   receive(options?: ReceiveOptions): Promise<ReceivedMessage[]>;

@@ -113,12 +113,18 @@ export const messageRefusal = (message: OutgoingMessage, maxMessageBytes: number
   return undefined;
 };
 
-/** Why SQS would refuse a batch as a whole (its entry ids, its size), or undefined. */
-export const batchRefusal = (ids: readonly string[]): Refusal | undefined => {
+/**
+ * Why SQS would refuse a batch as a whole (its entry ids, its size), or undefined. `maxEntries` is
+ * SQS's limit, or more for a `sendMany` that the adapter splits itself.
+ */
+export const batchRefusal = (
+  ids: readonly string[],
+  maxEntries: number = QUEUE_LIMITS.maxBatchEntries,
+): Refusal | undefined => {
   if (ids.length === 0) {
     return { code: 'EmptyBatchRequest', message: 'the batch request contains no entries' };
   }
-  if (ids.length > QUEUE_LIMITS.maxBatchEntries) {
+  if (ids.length > maxEntries) {
     return {
       code: 'TooManyEntriesInBatchRequest',
       message: `a batch holds at most ${QUEUE_LIMITS.maxBatchEntries} entries (this one has ${ids.length})`,

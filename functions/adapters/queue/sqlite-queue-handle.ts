@@ -11,6 +11,7 @@ import {
   type DeleteBatchEntry,
   type DeleteBatchResult,
   type OutgoingMessage,
+  QUEUE_LIMITS,
   type QueueCounts,
   type ReceivedMessage,
   type ReceiveOptions,
@@ -101,7 +102,20 @@ export class SqliteQueue implements WorkQueue {
   }
 
   async sendBatch(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
-    const refusedBatch = batchRefusal(messages.map((message) => message.id));
+    return this.#sendAll(messages, QUEUE_LIMITS.maxBatchEntries);
+  }
+
+  /** Any number of messages in one transaction: one commit (and one wake-up) for all of them. */
+  async sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
+    if (messages.length === 0) return { successful: [], failed: [] };
+    return this.#sendAll(messages, Number.POSITIVE_INFINITY);
+  }
+
+  #sendAll(messages: readonly BatchMessage[], maxEntries: number): SendBatchResult {
+    const refusedBatch = batchRefusal(
+      messages.map((message) => message.id),
+      maxEntries,
+    );
     if (refusedBatch !== undefined) {
       throw new BatchRejectedError(this.name, refusedBatch.code, refusedBatch.message);
     }

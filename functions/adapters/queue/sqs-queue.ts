@@ -33,16 +33,18 @@ import {
   type MessageAttribute,
   type MessageAttributes,
   type OutgoingMessage,
+  QUEUE_LIMITS,
   type QueueCounts,
   type ReceivedMessage,
   type ReceiveOptions,
   type RedrivePolicy,
+  SEND_MANY_IN_FLIGHT,
   type SendBatchResult,
   type SentMessage,
   sendToDeadLetterQueue,
   type WorkQueue,
 } from './port.ts';
-import { checkReceiveOptions, checkVisibilityTimeout } from './rules.ts';
+import { batchRefusal, checkReceiveOptions, checkVisibilityTimeout } from './rules.ts';
 
 /**
  * The work queue on Amazon SQS (a standard queue). The client is passed in, built by the
@@ -221,6 +223,43 @@ export class SqsQueue implements WorkQueue {
     } catch (error) {
       throw wrap(this.name, 'batch', error);
     }
+  }
+
+  async sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
+    if (messages.length === 0) return { successful: [], failed: [] };
+    // SQS checks ids within one request only: distinct across the requests is checked here.
+    const refused = batchRefusal(
+      messages.map((message) => message.id),
+      Number.POSITIVE_INFINITY,
+    );
+    if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
+    const batches: (readonly BatchMessage[])[] = [];
+    for (let start = 0; start < messages.length; start += QUEUE_LIMITS.maxBatchEntries) {
+      batches.push(messages.slice(start, start + QUEUE_LIMITS.maxBatchEntries));
+    }
+    const results: SendBatchResult[] = [];
+    let failure: unknown;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      // After a failed request no new one starts: the caller sends again what this did not.
+      for (
+        let batch = batches[next++];
+        batch !== undefined && failure === undefined;
+        batch = batches[next++]
+      ) {
+        try {
+          results.push(await this.sendBatch(batch));
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SEND_MANY_IN_FLIGHT, batches.length) }, worker));
+    if (failure !== undefined) throw failure;
+    return {
+      successful: results.flatMap((result) => result.successful),
+      failed: results.flatMap((result) => result.failed),
+    };
   }
 
   async receive(options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {

@@ -1,5 +1,5 @@
 import { EventsAccepted, EventsRequest, LIMITS } from '../../../events/index.ts';
-import { readJsonBody } from '../body.ts';
+import { readJsonBodyText } from '../body.ts';
 import { defineRoute, type RouteGroup, routeGroup } from '../define-route.ts';
 import { type IngestDeps, ingestEvents } from '../ingest.ts';
 
@@ -40,8 +40,8 @@ export const eventRoutes = (deps: IngestDeps): RouteGroup => {
       },
     },
     async (c, { principal }) => {
-      const body = await readJsonBody(c.req.raw, { maxBytes: LIMITS.maxBatchBytes, required: true });
-      return c.json(await ingestEvents(body, principal, deps), 202);
+      const body = await readJsonBodyText(c.req.raw, { maxBytes: LIMITS.maxBatchBytes, required: true });
+      return c.json(await ingestEvents(body.value, principal, deps, body.text), 202);
     },
   );
 

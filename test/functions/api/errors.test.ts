@@ -90,7 +90,7 @@ describe('API errors', () => {
     api = await apiHarness({
       eventsQueue: {
         send: async () => Promise.reject(new QueueUnavailableError('events', 'throttled')),
-        sendBatch: async () => Promise.reject(new QueueUnavailableError('events', 'throttled')),
+        sendMany: async () => Promise.reject(new QueueUnavailableError('events', 'throttled')),
       },
     });
     await api.agentToken(AGENT_HOST);
@@ -107,7 +107,7 @@ describe('API errors', () => {
   it('tries again the entries a queue fails for its own reasons, and rejects the ones it refuses', async () => {
     const calls: string[][] = [];
     let transientLeft = 1;
-    const sendBatch = async (messages: readonly BatchMessage[]): Promise<SendBatchResult> => {
+    const sendMany = async (messages: readonly BatchMessage[]): Promise<SendBatchResult> => {
       calls.push(messages.map((message) => message.id));
       const failed = messages.flatMap((message) => {
         if (message.id === 'e1')
@@ -126,7 +126,7 @@ describe('API errors', () => {
         failed,
       };
     };
-    api = await apiHarness({ eventsQueue: { send: async () => ({ messageId: 'x' }), sendBatch } });
+    api = await apiHarness({ eventsQueue: { send: async () => ({ messageId: 'x' }), sendMany } });
     const token = await api.agentToken(AGENT_HOST);
     const events = [0, 1, 2].map(() => agentEvent('mirror.degraded', AGENT_HOST));
     const answer = await api.request('POST', '/v1/events', { token, body: events });

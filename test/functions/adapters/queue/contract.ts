@@ -184,6 +184,47 @@ export const describeQueueContract = (adapter: string, setup: QueueContractSetup
         ).rejects.toMatchObject({ code: 'batch-rejected', reason: 'BatchEntryIdsNotDistinct' });
         expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
       });
+
+      it('sends any number of messages at once, reporting the bad ones alone by id', async () => {
+        const { queue } = await harness.create({ visibilityTimeoutSeconds: 30 });
+        const messages = Array.from({ length: 25 }, (_, i) => ({
+          id: `m${i}`,
+          body: i === 13 ? 'broken \u0000 body' : `body ${i}`,
+        }));
+        const result = await queue.sendMany(messages);
+        expect(result.successful.map((s) => s.id).sort()).toEqual(
+          messages
+            .filter((m) => m.id !== 'm13')
+            .map((m) => m.id)
+            .sort(),
+        );
+        expect(result.failed).toEqual([
+          { id: 'm13', code: 'InvalidMessageContents', message: expect.any(String), senderFault: true },
+        ]);
+        const received = await receiveAll(queue, 24);
+        await nothingNow(queue);
+        const ids = new Map(result.successful.map((s) => [s.messageId, s.id]));
+        expect(received.map((m) => `${ids.get(m.messageId)}=${m.body}`).sort()).toEqual(
+          messages
+            .filter((m) => m.id !== 'm13')
+            .map((m) => `${m.id}=${m.body}`)
+            .sort(),
+        );
+        expect(await queue.sendMany([])).toEqual({ successful: [], failed: [] });
+      });
+
+      it('refuses a sendMany whose ids repeat, even ten entries apart, and sends none of it', async () => {
+        const { queue } = await harness.create({ visibilityTimeoutSeconds: 30 });
+        const messages = Array.from({ length: 12 }, (_, i) => ({
+          id: i === 11 ? 'm0' : `m${i}`,
+          body: `b${i}`,
+        }));
+        await expect(queue.sendMany(messages)).rejects.toMatchObject({
+          code: 'batch-rejected',
+          reason: 'BatchEntryIdsNotDistinct',
+        });
+        expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+      });
     });
 
     describe('visibility timeout and redelivery', () => {
