@@ -340,6 +340,8 @@ export class SqliteFile {
    */
   purgeExpired(nowMs: number): Promise<number> {
     return this.write('purge old rows', () => {
+      // Inside a unit, what it holds reaches the file first, so a row it holds is purged with its peers.
+      this.writeBack();
       let removed = 0;
       const decidedBefore = nowMs - RETENTION.decisionSeconds * 1000;
       this.statement(

@@ -17,19 +17,32 @@ type HeldIncident = {
   readonly body?: string;
 };
 
+/** An affected host's row as a unit holds it: its revision, and once written in the unit, the row serialised. */
+type HeldAffected = {
+  readonly revision: number;
+  readonly row?: AffectedHost;
+  readonly body?: string;
+};
+
+/** A timeline row a unit inserts, serialised. */
+type HeldEntry = { readonly entry: TimelineEntry; readonly body: string };
+
 /**
  * The projections as the outbox writes them on SQLite (`ProjectionWriter`): incidents and
  * affected-host rows upserted unless the stored revision is not older, timeline rows and plans
  * (with the signature of their lines) inserted once, a revoke recorded whether or not its plan is stored yet.
  *
- * Inside a unit (database.ts), incident rows are kept in the unit's rows (./unit-rows.ts) and
- * written once, as it ends: every event of a storm's batch moves its incident's count, so the
- * batch writes the row once instead of once per event. ./projection-reader.ts writes them back
- * before it reads.
+ * Inside a unit (database.ts), incident, affected-host and timeline rows are kept in the unit's
+ * rows (./unit-rows.ts) and written once, as it ends: every event of a storm's batch moves its
+ * incident's count, and a decision that changes no page of the file has nothing for its savepoint
+ * to copy to SQLite's statement journal (./slices.ts). ./projection-reader.ts, and a query of
+ * waiting hosts, write them back before they read.
  */
 export class SqliteProjectionWriter implements ProjectionWriter {
   readonly #file: SqliteFile;
   readonly #incidents: UnitRows<string, HeldIncident>;
+  readonly #affected: UnitRows<Pick<AffectedHost, 'incidentId' | 'hostId'>, HeldAffected>;
+  readonly #timeline: UnitRows<string, HeldEntry>;
 
   constructor(file: SqliteFile) {
     this.#file = file;
@@ -41,7 +54,24 @@ export class SqliteProjectionWriter implements ProjectionWriter {
           this.#writeIncident(held.incident, held.revision, held.detectedAt ?? '', held.body);
       },
     );
+    this.#affected = new UnitRows<Pick<AffectedHost, 'incidentId' | 'hostId'>, HeldAffected>(
+      (key) => `${key.incidentId}\n${key.hostId}`,
+      (key) => this.#storedAffected(key.incidentId, key.hostId),
+      (_key, held) => {
+        if (held.row !== undefined && held.body !== undefined)
+          this.#writeAffected(held.row, held.revision, held.body);
+      },
+    );
+    // Inserted once: the file's row, if there is one, wins at write-back (INSERT OR IGNORE), as it
+    // would have at once; within the unit, the first entry put under an id.
+    this.#timeline = new UnitRows<string, HeldEntry>(
+      (id) => id,
+      () => undefined,
+      (_id, held) => this.#insertTimeline(held.entry, held.body),
+    );
     file.keepInUnits(this.#incidents);
+    file.keepInUnits(this.#affected);
+    file.keepInUnits(this.#timeline);
   }
 
   /** What an incident's conditional write reads of its row in the file. */
@@ -85,37 +115,50 @@ export class SqliteProjectionWriter implements ProjectionWriter {
       );
   }
 
+  #storedAffected(incidentId: string, hostId: string): HeldAffected | undefined {
+    const row = this.#file
+      .statement<[string, string], RevisionRow>(
+        'SELECT revision FROM affected WHERE incident_id = ? AND host_id = ?',
+      )
+      .get(incidentId, hostId);
+    return row === undefined ? undefined : { revision: row.revision };
+  }
+
   async putAffectedHost(row: AffectedHost, revision: number): Promise<void> {
     await this.#file.write('write an affected host', () => {
-      const stored = this.#file
-        .statement<[string, string], RevisionRow>(
-          'SELECT revision FROM affected WHERE incident_id = ? AND host_id = ?',
-        )
-        .get(row.incidentId, row.hostId);
+      const rows = this.#file.inUnit ? this.#affected : undefined;
+      const stored =
+        rows === undefined ? this.#storedAffected(row.incidentId, row.hostId) : rows.current(row);
       if (stored !== undefined && stored.revision >= revision) return;
-      this.#file
-        .statement(
-          `INSERT INTO affected (incident_id, host_id, status, joined_at, revision, body) VALUES (?, ?, ?, ?, ?, ?)
+      const body = JSON.stringify(row);
+      if (rows === undefined) this.#writeAffected(row, revision, body);
+      else rows.change(row, { revision, row, body });
+    });
+  }
+
+  #writeAffected(row: AffectedHost, revision: number, body: string): void {
+    this.#file
+      .statement(
+        `INSERT INTO affected (incident_id, host_id, status, joined_at, revision, body) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (incident_id, host_id) DO UPDATE SET status = excluded.status, joined_at = excluded.joined_at,
              revision = excluded.revision, body = excluded.body`,
-        )
-        .run(
-          row.incidentId,
-          row.hostId,
-          row.status,
-          sortableTime(row.joinedAt),
-          revision,
-          JSON.stringify(row),
-        );
-    });
+      )
+      .run(row.incidentId, row.hostId, row.status, sortableTime(row.joinedAt), revision, body);
   }
 
   async putTimeline(entry: TimelineEntry): Promise<void> {
     await this.#file.write('write a timeline row', () => {
-      this.#file
-        .statement('INSERT OR IGNORE INTO timeline (id, incident_id, at, body) VALUES (?, ?, ?, ?)')
-        .run(entry.id, entry.incidentId, sortableTime(entry.at), JSON.stringify(entry));
+      const body = JSON.stringify(entry);
+      if (!this.#file.inUnit) this.#insertTimeline(entry, body);
+      else if (this.#timeline.current(entry.id) === undefined)
+        this.#timeline.change(entry.id, { entry, body });
     });
+  }
+
+  #insertTimeline(entry: TimelineEntry, body: string): void {
+    this.#file
+      .statement('INSERT OR IGNORE INTO timeline (id, incident_id, at, body) VALUES (?, ?, ?, ?)')
+      .run(entry.id, entry.incidentId, sortableTime(entry.at), body);
   }
 
   async putPlan(plan: Plan, linesSignature?: string): Promise<void> {

@@ -35,18 +35,18 @@ export class UnitRows<Key, Row> implements UnitCache {
   readonly #keyOf: (key: Key) => string;
   readonly #read: (key: Key) => Row | undefined;
   readonly #writeBack: (key: Key, row: Row) => void;
-  readonly #enter: (row: Row) => Row;
+  readonly #enter: (row: Row, key: Key) => Row;
 
   /**
    * `read`: a row from the file (undefined: none); `writeBack`: one written to the file (inserted
    * or replaced); `enter`: what a row becomes as it enters the unit, read or changed (./slices.ts
-   * freezes its slices there).
+   * freezes its slices there, or keeps a host's serialised).
    */
   constructor(
     keyOf: (key: Key) => string,
     read: (key: Key) => Row | undefined,
     writeBack: (key: Key, row: Row) => void,
-    enter: (row: Row) => Row = (row) => row,
+    enter: (row: Row, key: Key) => Row = (row) => row,
   ) {
     this.#keyOf = keyOf;
     this.#read = read;
@@ -60,14 +60,14 @@ export class UnitRows<Key, Row> implements UnitCache {
     const cached = this.#rows.get(name);
     if (cached !== undefined) return cached.row;
     const read = this.#read(key);
-    const row = read === undefined ? undefined : this.#enter(read);
+    const row = read === undefined ? undefined : this.#enter(read, key);
     this.#set(name, { key, row, dirty: false });
     return row;
   }
 
   /** Sets a row's new state, to be written back when the unit ends. */
   change(key: Key, row: Row): void {
-    this.#set(this.#keyOf(key), { key, row: this.#enter(row), dirty: true });
+    this.#set(this.#keyOf(key), { key, row: this.#enter(row, key), dirty: true });
   }
 
   savepoint(): void {
