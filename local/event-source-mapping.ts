@@ -1,6 +1,6 @@
 import type { QueueEvent } from '../functions/adapters/queue/batch.ts';
 import { toQueueRecord } from '../functions/adapters/queue/batch.ts';
-import { QUEUE_LIMITS, type ReceivedMessage, type WorkQueue } from '../functions/adapters/queue/port.ts';
+import type { ReceivedMessage, WorkQueue } from '../functions/adapters/queue/port.ts';
 import type { RuntimeConfig } from './config.ts';
 
 /** How long the mapping pauses after an empty receive when it does not long-poll (`waitTimeSeconds` 0). */
@@ -24,34 +24,21 @@ export const eventSourceMapping = (
     const response = await handler({ Records: messages.map((message) => toQueueRecord(message, arn)) });
     const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
     const done = messages.filter((message) => !failed.has(message.messageId));
-    for (let start = 0; start < done.length; start += QUEUE_LIMITS.maxBatchEntries) {
-      await queue.deleteBatch(
-        done
-          .slice(start, start + QUEUE_LIMITS.maxBatchEntries)
-          .map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
-      );
-    }
+    await queue.deleteMany(
+      done.map((message, index) => ({ id: `m${index}`, receiptHandle: message.receiptHandle })),
+    );
   };
   /**
-   * A batch as Lambda's poller gathers one: a receive that waits, then receives that do not,
-   * ten messages at most each (SQS's limit), until `batchSize` or the queue has no more.
+   * A batch as Lambda's poller gathers one (`receiveMany`): a receive that waits, then what is
+   * ready at once, until `batchSize` or the queue has no more.
    */
-  const receiveBatch = async (): Promise<ReceivedMessage[]> => {
-    const receive = (waitTimeSeconds: number, wanted: number) =>
-      queue.receive({
-        maxMessages: Math.min(wanted, QUEUE_LIMITS.maxReceiveMessages),
-        visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
-        waitTimeSeconds,
-        signal: controller.signal,
-      });
-    const messages = await receive(config.waitTimeSeconds, config.batchSize);
-    while (messages.length > 0 && messages.length < config.batchSize && !controller.signal.aborted) {
-      const more = await receive(0, config.batchSize - messages.length);
-      if (more.length === 0) break;
-      messages.push(...more);
-    }
-    return messages;
-  };
+  const receiveBatch = (): Promise<ReceivedMessage[]> =>
+    queue.receiveMany({
+      maxMessages: config.batchSize,
+      visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+      waitTimeSeconds: config.waitTimeSeconds,
+      signal: controller.signal,
+    });
   const loop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       try {

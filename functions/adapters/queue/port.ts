@@ -41,7 +41,7 @@ export const QUEUE_LIMITS = {
   maxBatchEntryIdLength: 80,
 } as const;
 
-/** `SendMessageBatch` requests one `sendMany` keeps in flight on SQS. */
+/** `SendMessageBatch` (or `DeleteMessageBatch`) requests one `sendMany` (`deleteMany`) keeps in flight on SQS. */
 export const SEND_MANY_IN_FLIGHT = 4;
 
 /** Names of the attributes a dead-lettering consumer adds (see {@link deadLetterMessage}). */
@@ -111,6 +111,11 @@ export interface ReceiveOptions {
   readonly waitTimeSeconds?: number;
   /** Ends a long poll early (shutdown): the receive then answers with what it has, usually nothing. */
   readonly signal?: AbortSignal;
+}
+
+/** {@link ReceiveOptions} for `receiveMany`, whose `maxMessages` may be any positive integer. */
+export interface ReceiveManyOptions extends Omit<ReceiveOptions, 'maxMessages'> {
+  readonly maxMessages: number;
 }
 
 export interface ReceivedMessage {
@@ -183,6 +188,13 @@ export interface WorkQueue {
   receive(options?: ReceiveOptions): Promise<ReceivedMessage[]>;
 
   /**
+   * Receives a batch as a Lambda poller gathers one: waits up to `waitTimeSeconds` for a first
+   * message, then takes what is ready without waiting, up to `maxMessages` (any number). SQS
+   * receives ten at a time; the SQLite queue takes what is ready in one transaction.
+   */
+  receiveMany(options: ReceiveManyOptions): Promise<ReceivedMessage[]>;
+
+  /**
    * Deletes a received message. A receipt handle that is no longer current (the message was
    * received again since) may or may not delete it (SQS may; SQLite does not): delete before the
    * visibility timeout runs out.
@@ -191,6 +203,13 @@ export interface WorkQueue {
 
   /** Deletes up to 10 received messages, answering per entry. */
   deleteBatch(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult>;
+
+  /**
+   * Deletes any number of received messages, answering per entry as `deleteBatch` does (ids
+   * distinct; none is a no-op): SQS ten to a request, {@link SEND_MANY_IN_FLIGHT} at a time; the
+   * SQLite queue in one transaction.
+   */
+  deleteMany(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult>;
 
   /**
    * Changes how long a received message stays invisible, counted from now; 0 makes it visible at

@@ -162,12 +162,16 @@ export const checkRange = (queue: string, name: string, value: number, min: numb
 export const checkVisibilityTimeout = (queue: string, seconds: number): number =>
   checkRange(queue, 'visibilityTimeoutSeconds', seconds, 0, QUEUE_LIMITS.maxVisibilityTimeoutSeconds);
 
-/** Receive options in range with their defaults applied, or `InvalidQueueRequestError`. */
+/**
+ * Receive options in range with their defaults applied, or `InvalidQueueRequestError`;
+ * `maxReceiveMessages` is SQS's limit, or more for a `receiveMany`.
+ */
 export const checkReceiveOptions = (
   queue: string,
   options: ReceiveOptions,
+  maxReceiveMessages: number = QUEUE_LIMITS.maxReceiveMessages,
 ): { maxMessages: number; waitTimeSeconds: number; visibilityTimeoutSeconds: number | undefined } => ({
-  maxMessages: checkRange(queue, 'maxMessages', options.maxMessages ?? 1, 1, QUEUE_LIMITS.maxReceiveMessages),
+  maxMessages: checkRange(queue, 'maxMessages', options.maxMessages ?? 1, 1, maxReceiveMessages),
   waitTimeSeconds: checkRange(
     queue,
     'waitTimeSeconds',

@@ -14,6 +14,7 @@ import {
   QUEUE_LIMITS,
   type QueueCounts,
   type ReceivedMessage,
+  type ReceiveManyOptions,
   type ReceiveOptions,
   type RedrivePolicy,
   type SendBatchResult,
@@ -150,9 +151,19 @@ export class SqliteQueue implements WorkQueue {
   }
 
   async receive(options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {
+    return this.#receiveWaiting(options, QUEUE_LIMITS.maxReceiveMessages);
+  }
+
+  /** What is ready, up to `maxMessages`, in one transaction (after waiting for a first one). */
+  async receiveMany(options: ReceiveManyOptions): Promise<ReceivedMessage[]> {
+    return this.#receiveWaiting(options, Number.POSITIVE_INFINITY);
+  }
+
+  async #receiveWaiting(options: ReceiveOptions, maxReceiveMessages: number): Promise<ReceivedMessage[]> {
     const { maxMessages, waitTimeSeconds, visibilityTimeoutSeconds } = checkReceiveOptions(
       this.name,
       options,
+      maxReceiveMessages,
     );
     const attempt = (): ReceivedMessage[] => this.#receiveNow(maxMessages, visibilityTimeoutSeconds);
     const first = attempt();
@@ -228,7 +239,20 @@ export class SqliteQueue implements WorkQueue {
   }
 
   async deleteBatch(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult> {
-    const refused = batchRefusal(entries.map((entry) => entry.id));
+    return this.#deleteAll(entries, QUEUE_LIMITS.maxBatchEntries);
+  }
+
+  /** Any number of received messages in one transaction. */
+  async deleteMany(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult> {
+    if (entries.length === 0) return { successful: [], failed: [] };
+    return this.#deleteAll(entries, Number.POSITIVE_INFINITY);
+  }
+
+  #deleteAll(entries: readonly DeleteBatchEntry[], maxEntries: number): DeleteBatchResult {
+    const refused = batchRefusal(
+      entries.map((entry) => entry.id),
+      maxEntries,
+    );
     if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
     return this.#store.transaction(this.name, () => {
       this.#store.config(this.name);

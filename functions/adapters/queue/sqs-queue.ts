@@ -36,6 +36,7 @@ import {
   QUEUE_LIMITS,
   type QueueCounts,
   type ReceivedMessage,
+  type ReceiveManyOptions,
   type ReceiveOptions,
   type RedrivePolicy,
   SEND_MANY_IN_FLIGHT,
@@ -227,28 +228,51 @@ export class SqsQueue implements WorkQueue {
 
   async sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
     if (messages.length === 0) return { successful: [], failed: [] };
-    // SQS checks ids within one request only: distinct across the requests is checked here.
-    const refused = batchRefusal(
-      messages.map((message) => message.id),
-      Number.POSITIVE_INFINITY,
-    );
+    this.#checkManyIds(messages.map((message) => message.id));
+    const results = await this.#inRequestsOfTen(messages, (batch) => this.sendBatch(batch));
+    return {
+      successful: results.flatMap((result) => result.successful),
+      failed: results.flatMap((result) => result.failed),
+    };
+  }
+
+  async deleteMany(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult> {
+    if (entries.length === 0) return { successful: [], failed: [] };
+    this.#checkManyIds(entries.map((entry) => entry.id));
+    const results = await this.#inRequestsOfTen(entries, (batch) => this.deleteBatch(batch));
+    return {
+      successful: results.flatMap((result) => result.successful),
+      failed: results.flatMap((result) => result.failed),
+    };
+  }
+
+  /** SQS checks ids within one request only: distinct across the requests is checked here. */
+  #checkManyIds(ids: readonly string[]): void {
+    const refused = batchRefusal(ids, Number.POSITIVE_INFINITY);
     if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
-    const batches: (readonly BatchMessage[])[] = [];
-    for (let start = 0; start < messages.length; start += QUEUE_LIMITS.maxBatchEntries) {
-      batches.push(messages.slice(start, start + QUEUE_LIMITS.maxBatchEntries));
+  }
+
+  /**
+   * `call` over `items` ten at a time, {@link SEND_MANY_IN_FLIGHT} requests in flight. After a
+   * failed request no new one starts (the caller does again what this did not), and the first
+   * failure is thrown once those in flight have settled.
+   */
+  async #inRequestsOfTen<T, R>(items: readonly T[], call: (batch: readonly T[]) => Promise<R>): Promise<R[]> {
+    const batches: (readonly T[])[] = [];
+    for (let start = 0; start < items.length; start += QUEUE_LIMITS.maxBatchEntries) {
+      batches.push(items.slice(start, start + QUEUE_LIMITS.maxBatchEntries));
     }
-    const results: SendBatchResult[] = [];
+    const results: R[] = [];
     let failure: unknown;
     let next = 0;
     const worker = async (): Promise<void> => {
-      // After a failed request no new one starts: the caller sends again what this did not.
       for (
         let batch = batches[next++];
         batch !== undefined && failure === undefined;
         batch = batches[next++]
       ) {
         try {
-          results.push(await this.sendBatch(batch));
+          results.push(await call(batch));
         } catch (error) {
           failure ??= error;
         }
@@ -256,10 +280,25 @@ export class SqsQueue implements WorkQueue {
     };
     await Promise.all(Array.from({ length: Math.min(SEND_MANY_IN_FLIGHT, batches.length) }, worker));
     if (failure !== undefined) throw failure;
-    return {
-      successful: results.flatMap((result) => result.successful),
-      failed: results.flatMap((result) => result.failed),
-    };
+    return results;
+  }
+
+  /** A receive that waits, then receives that do not, ten at most each, until `maxMessages` or none is ready. */
+  async receiveMany(options: ReceiveManyOptions): Promise<ReceivedMessage[]> {
+    const { maxMessages } = checkReceiveOptions(this.name, options, Number.POSITIVE_INFINITY);
+    const receive = (waitTimeSeconds: number | undefined, wanted: number) =>
+      this.receive({
+        ...options,
+        maxMessages: Math.min(wanted, QUEUE_LIMITS.maxReceiveMessages),
+        ...(waitTimeSeconds === undefined ? {} : { waitTimeSeconds }),
+      });
+    const messages = await receive(undefined, maxMessages);
+    while (messages.length > 0 && messages.length < maxMessages && options.signal?.aborted !== true) {
+      const more = await receive(0, maxMessages - messages.length);
+      if (more.length === 0) break;
+      messages.push(...more);
+    }
+    return messages;
   }
 
   async receive(options: ReceiveOptions = {}): Promise<ReceivedMessage[]> {

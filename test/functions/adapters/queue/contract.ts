@@ -227,6 +227,60 @@ export const describeQueueContract = (adapter: string, setup: QueueContractSetup
       });
     });
 
+    describe('many at once', () => {
+      it('receives a batch of more than ten, what was ready, each hidden for the visibility timeout', async () => {
+        const { queue } = await harness.create({ visibilityTimeoutSeconds: 30 });
+        const messages = Array.from({ length: 25 }, (_, i) => ({ id: `m${i}`, body: `body ${i}` }));
+        await queue.sendMany(messages);
+        const received: ReceivedMessage[] = [];
+        // SQS answers a receive with some of what it holds; a few rounds gather all of it.
+        for (let round = 0; round < 10 && received.length < 25; round += 1) {
+          received.push(
+            ...(await queue.receiveMany({ maxMessages: 25 - received.length, waitTimeSeconds: 1 })),
+          );
+        }
+        expect(received.map((m) => m.body).sort()).toEqual(messages.map((m) => m.body).sort());
+        expect(new Set(received.map((m) => m.receiptHandle)).size).toBe(25);
+        expect(received.every((m) => m.receiveCount === 1)).toBe(true);
+        await nothingNow(queue);
+        const capped = await harness.create({ visibilityTimeoutSeconds: 30 });
+        await capped.queue.sendMany(messages.slice(0, 12));
+        const some = await capped.queue.receiveMany({ maxMessages: 3, waitTimeSeconds: 1 });
+        expect(some.length).toBeGreaterThan(0);
+        expect(some.length).toBeLessThanOrEqual(3);
+      });
+
+      it('waits for a first message, and answers nothing once the wait is over', async () => {
+        const { queue } = await harness.create({ visibilityTimeoutSeconds: 30 });
+        expect(await queue.receiveMany({ maxMessages: 50, waitTimeSeconds: 1 })).toEqual([]);
+        const late = setTimeout(() => void queue.send({ body: 'late' }), 200);
+        try {
+          const got = await queue.receiveMany({ maxMessages: 50, waitTimeSeconds: 5 });
+          expect(got.map((m) => m.body)).toEqual(['late']);
+        } finally {
+          clearTimeout(late);
+        }
+      });
+
+      it('deletes any number of received messages, and refuses repeated ids as a whole', async () => {
+        const { queue } = await harness.create({ visibilityTimeoutSeconds: 30 });
+        await queue.sendMany(Array.from({ length: 23 }, (_, i) => ({ id: `m${i}`, body: `body ${i}` })));
+        const received = await receiveAll(queue, 23);
+        expect(received).toHaveLength(23);
+        const entries = received.map((m, i) => ({ id: `d${i}`, receiptHandle: m.receiptHandle }));
+        await expect(
+          queue.deleteMany([...entries, { id: 'd0', receiptHandle: received[1]?.receiptHandle ?? '' }]),
+        ).rejects.toMatchObject({ code: 'batch-rejected', reason: 'BatchEntryIdsNotDistinct' });
+        const deleted = await queue.deleteMany(entries);
+        expect(deleted.successful.map((entry) => entry.id).sort()).toEqual(
+          entries.map((entry) => entry.id).sort(),
+        );
+        expect(deleted.failed).toEqual([]);
+        expect(await queue.deleteMany([])).toEqual({ successful: [], failed: [] });
+        expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+      });
+    });
+
     describe('visibility timeout and redelivery', () => {
       it('delivers a message again once its visibility timeout runs out, its receive count one higher', async () => {
         const { queue } = await harness.create({ visibilityTimeoutSeconds: 1 });
