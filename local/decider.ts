@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
@@ -112,9 +113,21 @@ export type DeciderMessage =
   | { readonly kind: 'stop' }
   | { readonly kind: 'stopped' };
 
-/** The thread's entry is TypeScript, run as the CLI runs (tsx), whoever started this one. */
+/**
+ * The thread's entry. From the runtime's bundle (local/runtime-bundle.mjs, which names this module's
+ * output `main.mjs`), the thread's own bundle beside it; from the sources, decider-thread.ts run as
+ * the CLI runs it (tsx), whoever started this one.
+ */
+const BUNDLED_ENTRY = new URL('./decider-thread.mjs', import.meta.url);
 const TSX = import.meta.resolve('tsx/esm/api');
 const ENTRY = new URL('./decider-thread.ts', import.meta.url).href;
+const threadOf = (options: DeciderOptions): Worker =>
+  import.meta.url.endsWith('.mjs') && existsSync(BUNDLED_ENTRY)
+    ? new Worker(BUNDLED_ENTRY, { workerData: options, name: 'faultline-decider' })
+    : new Worker(
+        `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`,
+        { eval: true, workerData: options, name: 'faultline-decider' },
+      );
 /** How long a thread may take to come up before it counts as failed. */
 const START_TIMEOUT_MS = 30_000;
 /** The wait before starting a dead thread again: doubled after each failure, up to the maximum. */
@@ -143,10 +156,7 @@ export const startDeciderThread = async (options: DeciderOptions, log: Log): Pro
 
   const start = (): Promise<void> =>
     new Promise<void>((ready, fail) => {
-      const thread = new Worker(
-        `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`,
-        { eval: true, workerData: options, name: 'faultline-decider' },
-      );
+      const thread = threadOf(options);
       let upAt: number | undefined;
       const timeout = setTimeout(() => {
         fail(new Error(`the decider thread did not come up within ${START_TIMEOUT_MS / 1000} s`));
