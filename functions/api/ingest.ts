@@ -1,4 +1,4 @@
-import { type FaultlineEvent, type Issue, parseEvent, parseEventBatch } from '../../events/index.ts';
+import { type FaultlineEvent, type Issue, LIMITS, parseEvent, parseEventBatch } from '../../events/index.ts';
 import { type BatchMessage, QUEUE_LIMITS, type WorkQueue } from '../adapters/queue/port.ts';
 import { messageRefusal } from '../adapters/queue/rules.ts';
 import type { HostRecord, HostRegistry } from '../adapters/store/port.ts';
@@ -265,6 +265,22 @@ const judge = async (
       { ...candidate.event, receivedat: now, sentby: senderStamp(principal) },
       principal,
     );
+    // correlate measures the event as queued (stamped, and serialised as JSON writes it, numbers in
+    // full): one that fits as sent but not as queued is refused here, not dead-lettered after a 202.
+    const queuedBytes = Buffer.byteLength(message.body, 'utf8');
+    if (queuedBytes > LIMITS.maxEventBytes) {
+      rejected.push({
+        index: candidate.index,
+        issues: [
+          {
+            path: pathOf(candidate.index),
+            message: `an event may not exceed ${LIMITS.maxEventBytes} bytes as queued, with receivedat and sentby (this one is ${queuedBytes})`,
+            code: 'too_big',
+          },
+        ],
+      });
+      continue;
+    }
     const refusal = messageRefusal(message, QUEUE_LIMITS.maxMessageBytes);
     if (refusal === undefined) {
       outgoing.push({ candidate, message: { ...message, id: `e${candidate.index}` } });

@@ -127,7 +127,7 @@ export const batchRefusal = (
   if (ids.length > maxEntries) {
     return {
       code: 'TooManyEntriesInBatchRequest',
-      message: `a batch holds at most ${QUEUE_LIMITS.maxBatchEntries} entries (this one has ${ids.length})`,
+      message: `a batch holds at most ${maxEntries} entries (this one has ${ids.length})`,
     };
   }
   for (const id of ids) {

@@ -59,13 +59,13 @@ export class SqliteStore extends ComposedStore {
   /**
    * Runs `work` with every store call it makes in one SQLite transaction, committed when it ends
    * ({@link SqliteFile.unit}): the local runtime runs each correlate batch so, one commit per batch.
-   * Within it, the control slice and a failure domain's slice, once read or written in the unit,
-   * are served from memory (the same deeply frozen value to every reader, the value a caller writes
-   * frozen as it is), each conditional write is checked against them, and each changed one is
-   * written to the file once, as the unit commits (or before a query by wake time or open episode,
-   * which must see it). Decision records and incident rows are held so too: a record committed,
-   * performed and finished in the unit is written once, finished. Host slices, and every call
-   * outside a unit, read and write the file.
+   * Within it, a slice once read or written in the unit is served from memory (the control and
+   * domain slices as the same deeply frozen value to every reader, a host's as the text the file
+   * would hold, parsed on each read), each conditional write is checked against them, and each
+   * changed one is written to the file once, as the unit commits (or before a query by wake time
+   * or open episode, which must see it). Decision records and the incident, affected-host and
+   * timeline rows are held so too: a record committed, performed and finished in the unit is
+   * written once, finished. Every call outside a unit reads and writes the file.
    */
   unit<T>(work: () => Promise<T>): Promise<T> {
     return this.#file.unit('commit a batch', work);

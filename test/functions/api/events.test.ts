@@ -364,6 +364,41 @@ describe('POST /v1/events', () => {
     ]);
   });
 
+  it('refuses an event that fits 64 KiB as sent but not as queued, instead of queueing what correlate would refuse', async () => {
+    // JSON lets a number be written short (9e15); the queued event is stamped and written in full.
+    const heartbeat = agentEvent('host.heartbeat', AGENT_HOST);
+    const disk = {
+      disk: 'sdz',
+      hctl: '0:0:1:0',
+      scsiHost: 'host0',
+      driver: 'ibmvscsi',
+      sizeBytes: 1,
+      failureDomain: 'vscsi:Server-9080-M9S-SN78AB12C/vios1',
+    };
+    const textWith = (count: number): string =>
+      JSON.stringify([
+        heartbeat,
+        {
+          ...heartbeat,
+          id: `${heartbeat.id}-big`,
+          data: {
+            ...heartbeat.data,
+            disks: Array.from({ length: count }, (_, i) => ({ ...disk, disk: `dm-${i}` })),
+          },
+        },
+      ]).replaceAll('"sizeBytes":1', '"sizeBytes":9e15');
+    let count = 1;
+    while (Buffer.byteLength(textWith(count + 1)) < LIMITS.maxEventBytes) count += 1;
+    const answer = await post(textWith(count), agentToken, { 'content-type': 'application/json' });
+    expect(answer.status).toBe(202);
+    expect(answer.body.accepted).toEqual([heartbeat.id]);
+    expect(answer.body.rejected).toEqual([
+      { index: 1, issues: [expect.objectContaining({ code: 'too_big', path: [1] })] },
+    ]);
+    expect(answer.body.rejected[0].issues[0].message).toMatch(/as queued/);
+    expect((await api.drain()).map((message) => message.body.id)).toEqual([heartbeat.id]);
+  });
+
   it('answers malformed JSON, an empty body and a non-JSON type with clear errors', async () => {
     const malformed = await post('[{"specversion": "1.0",');
     expect(malformed.status).toBe(400);

@@ -17,8 +17,8 @@ import { openDomain, storeContract } from './contract.ts';
 
 /**
  * The SQLite store inside a unit (functions/adapters/store/sqlite/database.ts `SqliteFile.unit`),
- * where the unit holds the control and domain slices, the decision records and the incident rows
- * it read or wrote, and writes them back once as it commits (sqlite/unit-rows.ts): the port's contract holds unchanged, a
+ * where the unit holds the slices, the decision records and the incident, affected-host and
+ * timeline rows it read or wrote, and writes them back once as it commits (sqlite/unit-rows.ts): the port's contract holds unchanged, a
  * failed call or unit leaves nothing behind, and the file ends as the same calls leave it outside
  * a unit.
  */
@@ -135,7 +135,7 @@ const sliceRows = (path: string): unknown[] => {
 };
 
 describe('the SQLite store inside a unit', () => {
-  it('serves the control and domain slices from memory once read or written in the unit, frozen; hosts from the file', async () => {
+  it('serves the slices from memory once read or written in the unit: control and domains frozen, hosts parsed anew from their text', async () => {
     const { store, cleanup } = await tempSqliteStore();
     expect(await store.putSlice(domainWrite(0, openDomain('d1')))).toBe('ok');
     expect(await store.putSlice(hostWrite(0))).toBe('ok');
@@ -157,7 +157,7 @@ describe('the SQLite store inside a unit', () => {
         (control.value as { paused: boolean }).paused = false;
       }).toThrow(TypeError);
       expect(await store.getControl()).toEqual({ paused: true });
-      // A host slice is read from the file each time, as outside a unit.
+      // A host slice is held as its text: each read parses it anew, as a read of the file would.
       const [host] = (await store.getSlices([H1])) as [StoredSlice];
       const [hostAgain] = (await store.getSlices([H1])) as [StoredSlice];
       expect(hostAgain).toEqual(host);
@@ -233,6 +233,40 @@ describe('the SQLite store inside a unit', () => {
       { kind: 'domain', id: 'd1', version: 1 },
       { kind: 'domain', id: 'd2', version: 0, value: null, lock: 'a#1' },
       { kind: 'host', id: 'h1', version: 2 },
+    ]);
+    await cleanup();
+  });
+
+  it('takes back an affected-host or timeline row whose call failed, and writes the others as it commits', async () => {
+    const { store, path, cleanup } = await tempSqliteStore();
+    const row = {
+      incidentId: 'inc-1',
+      hostId: 'h1',
+      failureDomain: 'd1',
+      status: 'waiting',
+      joinedAt: T(1),
+      attempt: 0,
+    } as const;
+    const entry = { id: 'tln-1', incidentId: 'inc-1', at: T(1), text: 'vios2 went down' };
+    await store.unit(async () => {
+      await store.putAffectedHost(row, 1);
+      // Neither can be serialised (JSON has no BigInt): each call fails, and leaves what was there.
+      await expect(store.putAffectedHost({ ...row, attempt: 1n as never }, 2)).rejects.toMatchObject({
+        code: 'store-rejected',
+      });
+      await expect(store.putTimeline({ ...entry, text: 2n as never })).rejects.toMatchObject({
+        code: 'store-rejected',
+      });
+      await store.putAffectedHost({ ...row, status: 'planned' }, 3);
+      await store.putAffectedHost({ ...row, status: 'healthy' }, 2);
+      await store.putTimeline(entry);
+      await store.putTimeline({ ...entry, text: 'the same id again' });
+    });
+    expect(fileRows(path, 'SELECT host_id, status, revision FROM affected')).toEqual([
+      { host_id: 'h1', status: 'planned', revision: 3 },
+    ]);
+    expect(fileRows(path, 'SELECT id, body FROM timeline')).toEqual([
+      { id: 'tln-1', body: JSON.stringify(entry) },
     ]);
     await cleanup();
   });
