@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
@@ -114,18 +113,18 @@ export type DeciderMessage =
   | { readonly kind: 'stopped' };
 
 /**
- * The thread's entry. From the runtime's bundle (local/runtime-bundle.mjs, which names this module's
- * output `main.mjs`), the thread's own bundle beside it; from the sources, decider-thread.ts run as
- * the CLI runs it (tsx), whoever started this one.
+ * The thread's entry. From the runtime's bundle (local/runtime-bundle.mjs: this module is then part
+ * of `main.mjs`), the thread's own bundle beside it, which the bundle's holder keeps; from the
+ * sources, decider-thread.ts run as the CLI runs it (tsx), whoever started this one.
  */
-const BUNDLED_ENTRY = new URL('./decider-thread.mjs', import.meta.url);
+const BUNDLED = import.meta.url.endsWith('.mjs');
 const TSX = import.meta.resolve('tsx/esm/api');
-const ENTRY = new URL('./decider-thread.ts', import.meta.url).href;
+const ENTRY = new URL(BUNDLED ? './decider-thread.mjs' : './decider-thread.ts', import.meta.url);
 const threadOf = (options: DeciderOptions): Worker =>
-  import.meta.url.endsWith('.mjs') && existsSync(BUNDLED_ENTRY)
-    ? new Worker(BUNDLED_ENTRY, { workerData: options, name: 'faultline-decider' })
+  BUNDLED
+    ? new Worker(ENTRY, { workerData: options, name: 'faultline-decider' })
     : new Worker(
-        `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY)}); })`,
+        `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(ENTRY.href)}); })`,
         { eval: true, workerData: options, name: 'faultline-decider' },
       );
 /** How long a thread may take to come up before it counts as failed. */

@@ -17,4 +17,6 @@ export declare const runtimeBundle: (options: {
   readonly cacheDir?: string;
   readonly rooms?: readonly string[];
   readonly entries?: Readonly<Record<string, string>>;
+  /** Hold the bundle until this process exits: no start removes a bundle a live process holds. */
+  readonly holder?: boolean;
 }) => Promise<RuntimeBundle>;

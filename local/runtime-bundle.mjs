@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -8,9 +17,14 @@ import { join } from 'node:path';
  * beside each of them (measured idle: 170 MB under tsx, 126 MB from the bundle). The bundle is made
  * with esbuild, the project's own code only (packages stay in node_modules), into
  * `node_modules/.cache/faultline/<stamp>/`, where `<stamp>` names the sources it was made from
- * (every source file's path, size and modification time): a change to any of them makes a new one
- * on the next start; a start with nothing changed takes about 3 ms to know it. Starts that race
- * each build their own and keep the first that lands (a directory is renamed into place whole).
+ * (every source file's path, size and modification time, with package.json and tsconfig.json): a
+ * change to any of them makes a new one on the next start; a start with nothing changed takes
+ * about 3 ms to know it. Starts that race each build their own and keep the first that lands (a
+ * directory is renamed into place whole). The cache must lie inside the checkout's node_modules:
+ * the bundle imports its packages (better-sqlite3, hono, zod...) from there.
+ *
+ * A bundle a live process holds (`holder`) is never removed, so its decider thread can always be
+ * started again; of the others, the `KEPT` last used stay.
  *
  * Plain JavaScript, so that bin/faultline can run it before anything reads TypeScript.
  */
@@ -21,8 +35,11 @@ export const BUNDLED_ROOMS = ['cli', 'local', 'functions', 'events', 'probes', '
 /** The entry points, by the name of their output (`<name>.mjs`): the CLI and the decider thread. */
 export const BUNDLE_ENTRIES = { main: 'cli/main.ts', 'decider-thread': 'local/decider-thread.ts' };
 
-/** Bundles kept besides the one in use: a control plane still running an older one can restart its thread. */
+/** Bundles no live process holds that are kept, the last used first. */
 const KEPT = 4;
+/** Files outside the rooms that change what a bundle holds (the agent's version; how TypeScript is read). */
+const STAMPED_FILES = ['package.json', 'tsconfig.json'];
+const HELD_BY = 'held-by-';
 const COMPLETE = 'complete';
 const SOURCE = /\.(?:ts|mts|mjs|js|json)$/;
 
@@ -40,6 +57,9 @@ const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const sourceStamp = (root, rooms, entries, esbuildVersion) => {
   const hash = createHash('sha256');
   hash.update(`${JSON.stringify(entries)}\n${esbuildVersion}\n${readFileSync(new URL(import.meta.url))}\n`);
+  for (const file of STAMPED_FILES) {
+    if (existsSync(join(root, file))) hash.update(`${file}\0${readFileSync(join(root, file))}\n`);
+  }
   /** @param {string} dir */
   const walk = (dir) => {
     let entriesHere;
@@ -63,26 +83,56 @@ const sourceStamp = (root, rooms, entries, esbuildVersion) => {
   return hash.digest('hex').slice(0, 20);
 };
 
-/** Removes the bundles but the newest `KEPT` and `current`, and staging folders an hour old. */
+/** Whether a process with this id is alive (one that cannot be signalled by us still is). */
+const isAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM';
+  }
+};
+
+/** Whether a live process holds the bundle in `path`. */
+const isHeld = (path) =>
+  readdirSync(path).some((name) => name.startsWith(HELD_BY) && isAlive(Number(name.slice(HELD_BY.length))));
+
+/**
+ * Removes the bundles no live process holds but the `KEPT` last used, and staging folders an hour
+ * old. Best effort: another start may be removing the same folders.
+ */
 const prune = (cacheDir, current) => {
   const now = Date.now();
   const bundles = [];
   for (const entry of readdirSync(cacheDir, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name === current) continue;
     const path = join(cacheDir, entry.name);
-    const staging = entry.name.includes('.');
-    const modified = statSync(path).mtimeMs;
-    if (staging) {
-      if (now - modified > 3_600_000) rmSync(path, { recursive: true, force: true });
-    } else bundles.push({ path, modified });
+    try {
+      const modified = statSync(path).mtimeMs;
+      if (entry.name.includes('.')) {
+        if (now - modified > 3_600_000) rmSync(path, { recursive: true, force: true });
+      } else if (!isHeld(path)) bundles.push({ path, modified });
+    } catch {
+      // Gone already, or being removed by another start.
+    }
   }
   bundles.sort((a, b) => b.modified - a.modified);
   for (const old of bundles.slice(KEPT)) rmSync(old.path, { recursive: true, force: true });
 };
 
+/** Marks the bundle in `dir` as held by this process until it exits, and as used now. */
+const hold = (dir) => {
+  const marker = join(dir, `${HELD_BY}${process.pid}`);
+  writeFileSync(marker, '');
+  process.once('exit', () => rmSync(marker, { force: true }));
+  const now = new Date();
+  utimesSync(dir, now, now);
+};
+
 /**
- * The bundle of `entries` for the sources as they are now, made if there is none yet.
- * @param {{ root: string; cacheDir?: string; rooms?: readonly string[]; entries?: Readonly<Record<string, string>> }} options
+ * The bundle of `entries` for the sources as they are now, made if there is none yet; with
+ * `holder`, held by this process until it exits (see {@link prune}).
+ * @param {{ root: string; cacheDir?: string; rooms?: readonly string[]; entries?: Readonly<Record<string, string>>; holder?: boolean }} options
  * @returns {Promise<{ dir: string; built: boolean; files: Record<string, string> }>} `files`: each entry's output by name
  */
 export const runtimeBundle = async ({
@@ -90,12 +140,16 @@ export const runtimeBundle = async ({
   cacheDir = join(root, 'node_modules', '.cache', 'faultline'),
   rooms = BUNDLED_ROOMS,
   entries = BUNDLE_ENTRIES,
+  holder = false,
 }) => {
   const esbuild = await import('esbuild');
   const stamp = sourceStamp(root, rooms, entries, esbuild.version);
   const dir = join(cacheDir, stamp);
   const files = Object.fromEntries(Object.keys(entries).map((name) => [name, join(dir, `${name}.mjs`)]));
-  if (existsSync(join(dir, COMPLETE))) return { dir, built: false, files };
+  if (existsSync(join(dir, COMPLETE))) {
+    if (holder) hold(dir);
+    return { dir, built: false, files };
+  }
   const staging = `${dir}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
     await esbuild.build({
@@ -121,6 +175,11 @@ export const runtimeBundle = async ({
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  prune(cacheDir, stamp);
+  if (holder) hold(dir);
+  try {
+    prune(cacheDir, stamp);
+  } catch {
+    // A cache that cannot be pruned is no reason not to start.
+  }
   return { dir, built: true, files };
 };

@@ -55,6 +55,29 @@ describe('the runtime bundle', () => {
     expect(existsSync(first.files.main as string)).toBe(true);
   });
 
+  it('never removes a bundle a live process holds, and keeps the four last used of the others', async () => {
+    const root = fixture('prune', 'v0');
+    const edit = (version: number): void => {
+      writeFileSync(join(root, 'src', 'dep.ts'), `export const says: string = "v${version}";\n`);
+      const later = new Date(Date.now() + version * 1_000);
+      utimesSync(join(root, 'src', 'dep.ts'), later, later);
+    };
+    const held = await runtimeBundle({ ...options(root), holder: true });
+    edit(1);
+    const orphan = await runtimeBundle(options(root));
+    // Held by a process that is gone: as good as not held.
+    writeFileSync(join(orphan.dir, 'held-by-999999999'), '');
+    for (let version = 2; version <= 7; version += 1) {
+      edit(version);
+      await runtimeBundle(options(root));
+    }
+    expect(existsSync(held.files.main as string)).toBe(true);
+    expect(await saysOf(held.files.main as string)).toBe('v0');
+    expect(existsSync(orphan.dir)).toBe(false);
+    // The held one, the four last used, and the one just made.
+    expect(readdirSync(join(root, 'cache'))).toHaveLength(6);
+  });
+
   it('lets starts that race each build and all use the one that landed', async () => {
     const root = fixture('race', 'raced');
     const bundles = await Promise.all([1, 2, 3].map(() => runtimeBundle(options(root))));
