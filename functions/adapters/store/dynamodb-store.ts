@@ -21,9 +21,10 @@ import { DynamoDbTokens } from './dynamodb/tokens.ts';
  * - Slices and decision records are read with strongly consistent reads; GSI queries (waiting
  *   hosts, due wakes, open domains, incident lists) are eventually consistent in DynamoDB, which
  *   the port allows: an index only says which slices to load.
- * - A JSON payload over {@link GZIP_ABOVE_BYTES} is stored gzipped (`payloadGz`/`bodyGz`, Binary), so
- *   a host with many arrays or a decision that dispatches a wave stays far below the 400 KB item
- *   limit. An item the table still refuses is a `StoreRejectedError`.
+ * - A JSON payload over {@link GZIP_ABOVE_BYTES} (1 KB) is stored gzipped (`payloadGz`/`bodyGz`,
+ *   Binary): a host slice then costs one write unit instead of three, and a host with many arrays
+ *   or a decision that dispatches a wave stays far below the 400 KB item limit. An item the table
+ *   still refuses is a `StoreRejectedError`.
  * - A failed condition is the `conflict` answer, never an error; throttling, 5xx and network
  *   failures are `StoreUnavailableError` (retryable); the rest `StoreRejectedError`.
  *

@@ -134,6 +134,46 @@ describe('the outbox on DynamoDB', () => {
   });
 });
 
+describe('JSON payloads on DynamoDB', () => {
+  it('stores a payload over 1 KB gzipped, and reads one stored as text before, until it is written again', async () => {
+    const { tableName, store, documents } = await setUp();
+    const key = { pk: 'HOST#h1', sk: 'SLICE' };
+    const item = async () =>
+      (await documents.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item ??
+      {};
+    // A host slice of a few arrays: about 2 KB of JSON, two write units as text.
+    const arrays = Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [
+        `md${i}`,
+        {
+          array: `md${i}`,
+          members: [`sda${i}`, `sdb${i}`],
+          failureDomain: 'vscsi:Server-9080-M9S-SN78AB12C/vios2',
+        },
+      ]),
+    );
+    const value = { ...freshHost('h1'), arrays } as never;
+    const text = JSON.stringify(value);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(1024);
+    await documents.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...key, payload: text, version: 1, applied: ['dec-1'] },
+      }),
+    );
+    expect(await store.getSlices([{ kind: 'host', id: 'h1' }])).toMatchObject([{ version: 1, value }]);
+
+    expect(
+      await store.putSlice({ ref: { kind: 'host', id: 'h1' }, expected: 1, value, applied: ['dec-2'] }),
+    ).toBe('ok');
+    const written = await item();
+    expect(written.payload).toBeUndefined();
+    expect(written.payloadGz).toBeInstanceOf(Uint8Array);
+    expect((written.payloadGz as Uint8Array).byteLength).toBeLessThan(Buffer.byteLength(text) / 2);
+    expect(await store.getSlices([{ kind: 'host', id: 'h1' }])).toMatchObject([{ version: 2, value }]);
+  });
+});
+
 const D1: SliceRef = { kind: 'domain', id: 'd1' };
 const H1: SliceRef = { kind: 'host', id: 'h1' };
 const recordBefore: DecisionRecord = {
