@@ -40,6 +40,8 @@ const KEPT = 4;
 /** Files outside the rooms that change what a bundle holds (the agent's version; how TypeScript is read). */
 const STAMPED_FILES = ['package.json', 'tsconfig.json'];
 const HELD_BY = 'held-by-';
+/** Builds of this process under way (they share esbuild's service process). */
+let building = 0;
 const COMPLETE = 'complete';
 const SOURCE = /\.(?:ts|mts|mjs|js|json)$/;
 
@@ -151,6 +153,7 @@ export const runtimeBundle = async ({
     return { dir, built: false, files };
   }
   const staging = `${dir}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  building += 1;
   try {
     await esbuild.build({
       absWorkingDir: root,
@@ -174,6 +177,10 @@ export const runtimeBundle = async ({
     }
   } finally {
     rmSync(staging, { recursive: true, force: true });
+    // esbuild builds in a child process it keeps for the next build: once no build of this
+    // process is under way, it goes, or it would stay beside the control plane (about 70 MB).
+    building -= 1;
+    if (building === 0) await esbuild.stop();
   }
   if (holder) hold(dir);
   try {

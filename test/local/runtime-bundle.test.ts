@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,6 +40,21 @@ const options = (root: string) => ({
   entries: { main: 'src/main.ts' },
 });
 
+/** The command names of this process's children (Linux /proc). */
+const children = (): string[] =>
+  readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // `pid (comm) state ppid ...`: comm may hold spaces, so read after its closing parenthesis.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === process.pid ? [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))] : [];
+      } catch {
+        return [];
+      }
+    });
+
 const saysOf = async (file: string): Promise<string> =>
   ((await import(`${pathToFileURL(file).href}?${Date.now()}`)) as { says: string }).says;
 
@@ -40,6 +64,8 @@ describe('the runtime bundle', () => {
     const first = await runtimeBundle(options(root));
     expect(first.built).toBe(true);
     expect(await saysOf(first.files.main as string)).toBe('first');
+    // esbuild's service process is gone once the bundle is made: it would stay beside the control plane.
+    expect(children()).not.toContain('esbuild');
 
     const again = await runtimeBundle(options(root));
     expect(again).toMatchObject({ built: false, dir: first.dir });
@@ -82,6 +108,7 @@ describe('the runtime bundle', () => {
     const root = fixture('race', 'raced');
     const bundles = await Promise.all([1, 2, 3].map(() => runtimeBundle(options(root))));
     expect(new Set(bundles.map((bundle) => bundle.dir)).size).toBe(1);
+    expect(children()).not.toContain('esbuild');
     for (const bundle of bundles) expect(await saysOf(bundle.files.main as string)).toBe('raced');
     // No staging folder is left behind.
     expect(readdirSync(join(root, 'cache'))).toHaveLength(1);
