@@ -364,8 +364,8 @@ describe('executor safety (property)', () => {
           host.remove();
         }
       }),
-      // About one plan in fifty gets as far as mdadm: 200 runs made 9 to 14 commands, so the
-      // check below failed now and then; 600 runs make about 38.
+      // Few generated plans get as far as mdadm: runs of 200 made 9 to 14 commands, so the check
+      // below (over 10) failed now and then; 600 runs make about three times as many.
       { numRuns: 600 },
     );
     // The generators reach both sides: commands that ran, and plans that were refused; and plans
