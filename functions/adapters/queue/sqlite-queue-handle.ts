@@ -112,14 +112,17 @@ export class SqliteQueue implements WorkQueue {
     return this.#sendAll(messages, Number.POSITIVE_INFINITY);
   }
 
+  /** Throws `BatchRejectedError` as SQS would for a batch of these entry ids, `maxEntries` at most. */
+  #checkBatch(ids: readonly string[], maxEntries: number): void {
+    const refused = batchRefusal(ids, maxEntries);
+    if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
+  }
+
   #sendAll(messages: readonly BatchMessage[], maxEntries: number): SendBatchResult {
-    const refusedBatch = batchRefusal(
+    this.#checkBatch(
       messages.map((message) => message.id),
       maxEntries,
     );
-    if (refusedBatch !== undefined) {
-      throw new BatchRejectedError(this.name, refusedBatch.code, refusedBatch.message);
-    }
     const result = this.#store.transaction(this.name, () => {
       const config = this.#store.config(this.name);
       const successful: { id: string; messageId: string }[] = [];
@@ -249,11 +252,10 @@ export class SqliteQueue implements WorkQueue {
   }
 
   #deleteAll(entries: readonly DeleteBatchEntry[], maxEntries: number): DeleteBatchResult {
-    const refused = batchRefusal(
+    this.#checkBatch(
       entries.map((entry) => entry.id),
       maxEntries,
     );
-    if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
     return this.#store.transaction(this.name, () => {
       this.#store.config(this.name);
       for (const entry of entries) this.#store.statements.deleteByReceipt.run(this.name, entry.receiptHandle);

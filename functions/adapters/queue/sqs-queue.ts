@@ -226,43 +226,38 @@ export class SqsQueue implements WorkQueue {
     }
   }
 
-  async sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
-    if (messages.length === 0) return { successful: [], failed: [] };
-    this.#checkManyIds(messages.map((message) => message.id));
-    const results = await this.#inRequestsOfTen(messages, (batch) => this.sendBatch(batch));
-    return {
-      successful: results.flatMap((result) => result.successful),
-      failed: results.flatMap((result) => result.failed),
-    };
+  sendMany(messages: readonly BatchMessage[]): Promise<SendBatchResult> {
+    return this.#inRequestsOfTen(messages, (batch) => this.sendBatch(batch));
   }
 
-  async deleteMany(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult> {
-    if (entries.length === 0) return { successful: [], failed: [] };
-    this.#checkManyIds(entries.map((entry) => entry.id));
-    const results = await this.#inRequestsOfTen(entries, (batch) => this.deleteBatch(batch));
-    return {
-      successful: results.flatMap((result) => result.successful),
-      failed: results.flatMap((result) => result.failed),
-    };
-  }
-
-  /** SQS checks ids within one request only: distinct across the requests is checked here. */
-  #checkManyIds(ids: readonly string[]): void {
-    const refused = batchRefusal(ids, Number.POSITIVE_INFINITY);
-    if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
+  deleteMany(entries: readonly DeleteBatchEntry[]): Promise<DeleteBatchResult> {
+    return this.#inRequestsOfTen(entries, (batch) => this.deleteBatch(batch));
   }
 
   /**
-   * `call` over `items` ten at a time, {@link SEND_MANY_IN_FLIGHT} requests in flight. After a
-   * failed request no new one starts (the caller does again what this did not), and the first
-   * failure is thrown once those in flight have settled.
+   * `call` over `items` ten at a time, {@link SEND_MANY_IN_FLIGHT} requests in flight, their
+   * answers merged. SQS checks ids within one request only: distinct across the requests is
+   * checked here first. After a failed request no new one starts (the caller does again what this
+   * did not), and the first failure is thrown once those in flight have settled.
    */
-  async #inRequestsOfTen<T, R>(items: readonly T[], call: (batch: readonly T[]) => Promise<R>): Promise<R[]> {
+  async #inRequestsOfTen<T extends { readonly id: string }, Done>(
+    items: readonly T[],
+    call: (
+      batch: readonly T[],
+    ) => Promise<{ successful: readonly Done[]; failed: readonly BatchEntryFailure[] }>,
+  ): Promise<{ successful: Done[]; failed: BatchEntryFailure[] }> {
+    const successful: Done[] = [];
+    const failed: BatchEntryFailure[] = [];
+    if (items.length === 0) return { successful, failed };
+    const refused = batchRefusal(
+      items.map((item) => item.id),
+      Number.POSITIVE_INFINITY,
+    );
+    if (refused !== undefined) throw new BatchRejectedError(this.name, refused.code, refused.message);
     const batches: (readonly T[])[] = [];
     for (let start = 0; start < items.length; start += QUEUE_LIMITS.maxBatchEntries) {
       batches.push(items.slice(start, start + QUEUE_LIMITS.maxBatchEntries));
     }
-    const results: R[] = [];
     let failure: unknown;
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -272,7 +267,9 @@ export class SqsQueue implements WorkQueue {
         batch = batches[next++]
       ) {
         try {
-          results.push(await call(batch));
+          const result = await call(batch);
+          successful.push(...result.successful);
+          failed.push(...result.failed);
         } catch (error) {
           failure ??= error;
         }
@@ -280,7 +277,7 @@ export class SqsQueue implements WorkQueue {
     };
     await Promise.all(Array.from({ length: Math.min(SEND_MANY_IN_FLIGHT, batches.length) }, worker));
     if (failure !== undefined) throw failure;
-    return results;
+    return { successful, failed };
   }
 
   /** A receive that waits, then receives that do not, ten at most each, until `maxMessages` or none is ready. */
