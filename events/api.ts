@@ -139,6 +139,10 @@ export const TimelineEntryBody = z
     at: Rfc3339,
     hostId: z.string().optional(),
     text: z.string(),
+    kind: z
+      .enum(['down', 'up', 'canary', 'wave', 'healthy', 'halted', 'escalated', 'operator', 'resolved'])
+      .optional()
+      .describe('The moment it marks, for a time axis; other entries have none.'),
   })
   .meta({ id: 'TimelineEntry' });
 export type TimelineEntryBody = z.infer<typeof TimelineEntryBody>;

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { createWebApp } from '../../web/app.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { Store } from '../adapters/store/port.ts';
 import { newTokenSecret } from '../adapters/store/tokens.ts';
@@ -119,6 +120,10 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       throw error instanceof Error ? error : new InternalError({ cause: error });
     }
   });
+
+  // The web page (web/): its own sign-in (a cookie), so it is mounted before the bearer check;
+  // it reads and acts through this app's own routes, with the signed-in operator's token.
+  app.route('/', createWebApp({ api: (path, init) => app.request(path, init), now }));
 
   app.use('*', async (c, next) => {
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;

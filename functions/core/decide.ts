@@ -22,7 +22,8 @@ const NO_KEYS: SliceKeys = { hosts: [], domains: [], waitingOf: [], openDomains:
 export const keysFor = (input: CoreInput): SliceKeys => {
   switch (input.type) {
     case 'operator.pause':
-      return NO_KEYS;
+      // Every open domain: pausing is noted in each open incident's timeline.
+      return { ...NO_KEYS, openDomains: true };
     case 'operator.resume':
       return input.failureDomain === undefined
         ? { ...NO_KEYS, openDomains: true }

@@ -58,7 +58,7 @@ export const goDown = (
     if (episode.halted === undefined) episode.incident.status = 'awaiting-recovery';
     episode.incident.upAt = null;
     txn.touch(episode.incident);
-    timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`);
+    timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`, undefined, 'down');
     countFlap(txn, domain, episode, at);
     joinReporters(txn, domain, episode.incident.id, symptoms, at);
     recheckExposed(txn, domain, at);
@@ -89,7 +89,7 @@ export const goDown = (
     ...(options.announced === true ? { announced: true } : {}),
   };
   txn.touch(incident);
-  timeline(txn, incident.id, `${domain.failureDomain} down: ${reason}`);
+  timeline(txn, incident.id, `${domain.failureDomain} down: ${reason}`, undefined, 'down');
   joinReporters(txn, domain, incident.id, symptoms, at);
   recheckExposed(txn, domain, at);
 };
@@ -178,7 +178,7 @@ export const halt = (
   episode.halted = { at: txn.now, reason, untilResumed };
   episode.incident.status = 'halted';
   txn.touch(episode.incident);
-  timeline(txn, episode.incident.id, `halted: ${reason}`);
+  timeline(txn, episode.incident.id, `halted: ${reason}`, undefined, 'halted');
   if (!domain.maintenance)
     escalate(txn, episode.incident, `Faultline halted ${domain.failureDomain}: ${reason}`, details);
 };
@@ -202,7 +202,7 @@ export const goUp = (txn: Transaction, domain: DomainSlice, at: string, reason: 
   episode.incident.upAt = at;
   if (episode.halted === undefined) episode.incident.status = 'remediating';
   txn.touch(episode.incident);
-  timeline(txn, episode.incident.id, `${domain.failureDomain} up since ${at}: ${reason}`);
+  timeline(txn, episode.incident.id, `${domain.failureDomain} up since ${at}: ${reason}`, undefined, 'up');
 };
 
 /** Whether a symptom that happened at `at` belongs to the domain's open episode. */
@@ -354,7 +354,7 @@ export const markHealthy = (txn: Transaction, host: HostSlice, incidentId: strin
     episode.wave = Math.max(episode.wave, 1);
     txn.requestWake(domain.failureDomain);
   }
-  timeline(txn, episode.incident.id, `${host.hostId} healthy (${why})`, host.hostId);
+  timeline(txn, episode.incident.id, `${host.hostId} healthy (${why})`, host.hostId, 'healthy');
   maybeResolve(txn, domain);
 };
 

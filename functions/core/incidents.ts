@@ -1,6 +1,6 @@
 import type { Notification, Severity } from '../../events/index.ts';
 import { deriveId, timelineId } from './ids.ts';
-import type { HostSlice, Incident, TimelineEntry } from './model.ts';
+import type { HostSlice, Incident, TimelineEntry, TimelineKind } from './model.ts';
 import type { Transaction } from './transaction.ts';
 
 /**
@@ -9,7 +9,13 @@ import type { Transaction } from './transaction.ts';
  * fault and timer rules, which all page through here so that each incident pages once.
  */
 
-export const timeline = (txn: Transaction, incidentId: string, text: string, hostId?: string): void => {
+export const timeline = (
+  txn: Transaction,
+  incidentId: string,
+  text: string,
+  hostId?: string,
+  kind?: TimelineKind,
+): void => {
   const entry: TimelineEntry = {
     id: timelineId(incidentId, txn.now, hostId ?? '', text),
     incidentId,
@@ -17,6 +23,7 @@ export const timeline = (txn: Transaction, incidentId: string, text: string, hos
     text,
   };
   if (hostId !== undefined) entry.hostId = hostId;
+  if (kind !== undefined) entry.kind = kind;
   txn.emit({ type: 'timeline', entry });
 };
 
@@ -70,7 +77,7 @@ export const escalate = (
   incident.paged = true;
   txn.touch(incident);
   notify(txn, incident, 'trigger', 'escalated', 'critical', summary, details);
-  timeline(txn, incident.id, `escalated: ${summary}`);
+  timeline(txn, incident.id, `escalated: ${summary}`, undefined, 'escalated');
 };
 
 export const resolveIncident = (txn: Transaction, incident: Incident, why: string): void => {
@@ -78,7 +85,7 @@ export const resolveIncident = (txn: Transaction, incident: Incident, why: strin
   incident.status = 'resolved';
   incident.resolvedAt = txn.now;
   txn.touch(incident);
-  timeline(txn, incident.id, `resolved: ${why}`);
+  timeline(txn, incident.id, `resolved: ${why}`, undefined, 'resolved');
   if (incident.paged)
     notify(txn, incident, 'resolve', 'resolved', 'info', `Resolved: ${incident.summary} (${why})`);
 };

@@ -465,7 +465,25 @@ export type TimelineEntry = {
   at: string;
   hostId?: string;
   text: string;
+  /** The moments a reader draws on a time axis (the web page); other entries have none. */
+  kind?: TimelineKind;
 };
+
+/**
+ * What a timeline entry marks: the failure domain going down (or flapping) and coming back, the
+ * canary's plan and each wave's, a host healthy again, a halt, an escalation, an operator's
+ * action, the incident resolved.
+ */
+export type TimelineKind =
+  | 'down'
+  | 'up'
+  | 'canary'
+  | 'wave'
+  | 'healthy'
+  | 'halted'
+  | 'escalated'
+  | 'operator'
+  | 'resolved';
 
 /** Effects are data, performed from the outbox after the slices are saved. */
 export type Effect =

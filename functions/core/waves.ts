@@ -142,6 +142,7 @@ const issue = (
     episode.incident.id,
     `${wave === 0 ? 'canary' : `wave ${wave}`} plan ${id} (${mode}) for ${host.hostId}: ${plan.steps.length} steps`,
     host.hostId,
+    wave === 0 ? 'canary' : 'wave',
   );
   const { attention } = outcome.planned;
   if (attention !== undefined) {

@@ -5,23 +5,36 @@ import { resolveIncident, timeline } from '../incidents.ts';
 import type { OperatorCommand } from '../model.ts';
 import type { Transaction } from '../transaction.ts';
 
+/** An operator's action in the timeline of every open incident of a failure domain (`openDomains` loaded them). */
+const noteOnOpenIncidents = (txn: Transaction, text: string): void => {
+  for (const domain of txn.availableDomains()) {
+    const episode = openEpisode(domain);
+    if (episode !== undefined) timeline(txn, episode.incident.id, text, undefined, 'operator');
+  }
+};
+
 /** Applies an operator's command: the brakes and overrides people keep over the core. */
 export const applyOperator = (txn: Transaction, command: OperatorCommand): void => {
   switch (command.type) {
     case 'operator.pause': {
       const control = txn.writeControl();
+      const wasPaused = control.paused;
       control.paused = true;
       control.pausedAt = command.at;
+      // Each open incident's timeline says its plans stopped, and who stopped them.
+      if (!wasPaused) noteOnOpenIncidents(txn, `dispatch paused by an operator (${command.id})`);
       return;
     }
     case 'operator.resume': {
       if (command.failureDomain === undefined) {
         const control = txn.writeControl();
+        const wasPaused = control.paused;
         control.paused = false;
         delete control.pausedAt;
         for (const domain of txn.availableDomains()) {
           if (openEpisode(domain) !== undefined) txn.requestWake(domain.failureDomain);
         }
+        if (wasPaused) noteOnOpenIncidents(txn, `dispatch resumed by an operator (${command.id})`);
         return;
       }
       const domain = txn.domain(command.failureDomain);
@@ -31,7 +44,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       episode.flaps = [];
       episode.incident.status = domain.state === 'up' ? 'remediating' : 'awaiting-recovery';
       txn.touch(episode.incident);
-      timeline(txn, episode.incident.id, `resumed by an operator (${command.id})`);
+      timeline(txn, episode.incident.id, `resumed by an operator (${command.id})`, undefined, 'operator');
       txn.requestWake(domain.failureDomain);
       return;
     }
@@ -42,7 +55,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       episode.approvedWave = Math.max(episode.approvedWave, episode.canaryDone ? episode.wave : 0);
       if (command.canaryHost !== undefined && episode.dispatched === 0)
         episode.canaryHost = command.canaryHost;
-      timeline(txn, episode.incident.id, `wave ${episode.approvedWave} approved (${command.id})`);
+      timeline(txn, episode.incident.id, `wave ${episode.approvedWave} approved (${command.id})`, undefined, 'operator');
       txn.requestWake(domain.failureDomain);
       return;
     }
