@@ -30,6 +30,7 @@ h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; }
+td.when, td.host { white-space: nowrap; }
 caption { text-align: left; color: var(--muted); padding: .3rem 0; }
 form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: flex-end; margin-bottom: 1rem; }
 form.filters label, form.inline label { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }

@@ -52,6 +52,14 @@ export const momentsOf = (entries: readonly TimelineEntryBody[]): Moment[] => {
       case 'up':
         moments.push({ kind: 'up', at, label: 'up' });
         continue;
+      case 'operator':
+        // "dispatch paused by an operator (cmd-…)" reads "dispatch paused" on the axis.
+        moments.push({
+          kind: 'operator',
+          at,
+          label: entry.text.replace(/ by an operator.*$| \(cmd-[^)]*\)$/, ''),
+        });
+        continue;
       default:
         moments.push({ kind: entry.kind, at, label: entry.kind });
     }
@@ -144,7 +152,10 @@ ${ticks.map(
 ${moments.map((moment, index) => {
   const cx = x(moment.at).toFixed(1);
   const labelY = LANE_MARKS - 14 - (index % 3) * 12;
-  return html`<g><circle class="m-${moment.kind}" cx="${cx}" cy="${LANE_MARKS}" r="6"><title>${moment.label} at ${clock(moment.at)} UTC</title></circle><text x="${cx}" y="${labelY < 10 ? LANE_MARKS + 22 + (index % 3) * 12 : labelY}" text-anchor="middle">${moment.label}</text></g>`;
+  // A label near an edge of the axis runs inwards, so it is never cut off.
+  const share = (moment.at - from) / (to - from);
+  const anchor = share > 0.85 ? 'end' : share < 0.1 ? 'start' : 'middle';
+  return html`<g><circle class="m-${moment.kind}" cx="${cx}" cy="${LANE_MARKS}" r="6"><title>${moment.label} at ${clock(moment.at)} UTC</title></circle><text x="${cx}" y="${labelY < 10 ? LANE_MARKS + 22 + (index % 3) * 12 : labelY}" text-anchor="${anchor}">${moment.label}</text></g>`;
 })}
 <path class="healthy-line" d="${path}"/>
 <text x="${WIDTH - RIGHT}" y="${LANE_HEALTHY_TOP - 6}" text-anchor="end">${total} of ${incident.affectedHosts} healthy</text>

@@ -150,12 +150,12 @@ ${actions(incident, view.csrf)}
 ${timelineChart(incident, view.drawn, view.now)}
 ${view.drawnPartly ? html`<p class="muted">The chart shows the first ${view.drawn.length} entries of the timeline.</p>` : ''}
 <table><caption>Key moments</caption><thead><tr><th scope="col">When</th><th scope="col">What</th></tr></thead>
-<tbody>${moments.map((moment) => html`<tr><td>${when(new Date(moment.at).toISOString())}</td><td>${moment.label}</td></tr>`)}</tbody></table>
+<tbody>${moments.map((moment) => html`<tr><td class="when">${when(new Date(moment.at).toISOString())}</td><td>${moment.label}</td></tr>`)}</tbody></table>
 <h3>Every entry</h3>
 <table><caption>Timeline entries, oldest first</caption><thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">What</th></tr></thead>
 <tbody>${view.timeline.items.map(
     (entry) =>
-      html`<tr><td>${when(entry.at)}</td><td>${entry.hostId === undefined ? '' : html`<a href="/incidents/${encodeURIComponent(incident.id)}/hosts/${encodeURIComponent(entry.hostId)}">${entry.hostId}</a>`}</td><td>${entry.text}</td></tr>`,
+      html`<tr><td class="when">${when(entry.at)}</td><td class="host">${entry.hostId === undefined ? '' : html`<a href="/incidents/${encodeURIComponent(incident.id)}/hosts/${encodeURIComponent(entry.hostId)}">${entry.hostId}</a>`}</td><td>${entry.text}</td></tr>`,
   )}</tbody></table>
 <nav class="pager" aria-label="Pages of the timeline">${
     view.timelineCursor === undefined

@@ -58,7 +58,13 @@ export const goDown = (
     if (episode.halted === undefined) episode.incident.status = 'awaiting-recovery';
     episode.incident.upAt = null;
     txn.touch(episode.incident);
-    timeline(txn, episode.incident.id, `${domain.failureDomain} down again (${reason}): a flap`, undefined, 'down');
+    timeline(
+      txn,
+      episode.incident.id,
+      `${domain.failureDomain} down again (${reason}): a flap`,
+      undefined,
+      'down',
+    );
     countFlap(txn, domain, episode, at);
     joinReporters(txn, domain, episode.incident.id, symptoms, at);
     recheckExposed(txn, domain, at);

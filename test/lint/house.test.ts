@@ -7,7 +7,15 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const tree = productFiles(ROOT);
 
 /** Folders the commands make and git ignores, or git's own. */
-const IGNORED_FOLDERS = new Set(['.git', 'node_modules', 'dist', 'cdk.out', '.faultline', 'coverage']);
+const IGNORED_FOLDERS = new Set([
+  '.git',
+  'node_modules',
+  'dist',
+  'cdk.out',
+  '.faultline',
+  'coverage',
+  'test-results',
+]);
 
 /** The tree with `planted` added (or replacing a file of the same path). */
 const plant = (...planted: SourceFile[]): SourceFile[] => [

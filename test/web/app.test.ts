@@ -20,9 +20,11 @@ let agentToken: string;
 beforeAll(async () => {
   api = await apiHarness();
   agentToken = await api.agentToken('lnx01');
-  await putIncident(api.store, incidentRow(INCIDENT, { summary: 'vios2 is down (symptoms from 2 clients)' }), [
-    'lnx01',
-  ]);
+  await putIncident(
+    api.store,
+    incidentRow(INCIDENT, { summary: 'vios2 is down (symptoms from 2 clients)' }),
+    ['lnx01'],
+  );
   await putIncident(
     api.store,
     incidentRow(HOSTILE, {
@@ -120,7 +122,11 @@ describe('the web page', () => {
     const refusals = [
       await post('/control/pause', {}),
       await post('/control/pause', { csrf: csrfTokenOf('flt_some-other-session') }),
-      await post('/control/pause', { csrf: csrfTokenOf(OPERATOR_SECRET) }, { origin: 'https://evil.example' }),
+      await post(
+        '/control/pause',
+        { csrf: csrfTokenOf(OPERATOR_SECRET) },
+        { origin: 'https://evil.example' },
+      ),
       await post(
         `/incidents/${INCIDENT}/resolve`,
         { csrf: csrfTokenOf(OPERATOR_SECRET) },
@@ -132,7 +138,9 @@ describe('the web page', () => {
   });
 
   it('sends a revoked or unknown session back to sign in', async () => {
-    const answer = await api.app.request('/', { headers: { cookie: `${SESSION_COOKIE}=flt_not-a-token-at-all` } });
+    const answer = await api.app.request('/', {
+      headers: { cookie: `${SESSION_COOKIE}=flt_not-a-token-at-all` },
+    });
     expect(answer.status).toBe(303);
     expect(answer.headers.get('location')).toMatch(/^\/sign-in/);
   });

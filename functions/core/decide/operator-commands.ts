@@ -55,7 +55,13 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       episode.approvedWave = Math.max(episode.approvedWave, episode.canaryDone ? episode.wave : 0);
       if (command.canaryHost !== undefined && episode.dispatched === 0)
         episode.canaryHost = command.canaryHost;
-      timeline(txn, episode.incident.id, `wave ${episode.approvedWave} approved (${command.id})`, undefined, 'operator');
+      timeline(
+        txn,
+        episode.incident.id,
+        `wave ${episode.approvedWave} approved (${command.id})`,
+        undefined,
+        'operator',
+      );
       txn.requestWake(domain.failureDomain);
       return;
     }
