@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import {
+  CommandAccepted,
   DomainImpactBody,
   FailureDomain,
   type IncidentBody,
-  IncidentDetailBody,
   IncidentList,
   type SinglePointOfFailureBody,
   StatsBody,
@@ -23,11 +23,13 @@ import {
   UsageError,
 } from './operator-client.ts';
 import { HOSTS_USAGE, runHosts, runTokens, TOKENS_USAGE } from './operator-hosts.ts';
+import { wholeIncident } from './operator-incident.ts';
 import type { Streams } from './streams.ts';
 
 /**
- * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`, `incident`,
- * `stats`, `topology`, `impact`, `approve`, `pause`, `resume`, `maintenance`, `tokens create`,
+ * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`,
+ * `incident` (the whole incident, read page by page: ./operator-incident.ts), `stats`, `topology`,
+ * `impact`, `approve`, `resolve`, `pause`, `resume`, `maintenance`, `tokens create`,
  * `hosts list|register` (./operator-hosts.ts) and `announce` (./operator-announce.ts). Tables for
  * people, `--json` for scripts, `--help` for each. The control plane's URL and operator token come
  * from `--url`/`--token`, else `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up`
@@ -95,22 +97,36 @@ const spofRows = (spofs: readonly SinglePointOfFailureBody[]) =>
 const COMMON_OPTIONS = `common options: --url URL (default http://127.0.0.1:8787) --token T --data DIR (default .faultline) --help
 `;
 
-const USAGE = `usage:
-  faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--json]
-  faultline incident <id> [--json]
-  faultline stats [--since T] [--json]
-  faultline topology [--domain D] [--spof] [--json]
-  faultline impact <domain> [--json]
-  faultline approve <id> [--canary <hostId>]
-  faultline pause | resume [--domain D]
-  faultline maintenance <host|domain> on|off
-  faultline tokens create --host <hostId> [--label L] [--role hosting|control --serves <domain>...] | --operator [--label L]
-  faultline hosts list | register <hostId> --role hosting|control --serves <domain>...
-  faultline announce <domain> going-down [--reason R] | up [--booted-at T]
-${COMMON_OPTIONS}`;
+/** Each command's own usage lines (tokens, hosts and announce keep theirs beside their code). */
+const COMMAND_USAGE = {
+  incidents: `  faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--json]
+`,
+  incident: `  faultline incident <id> [--json]
+    the incident, every affected host and every row of its timeline (read page by page)
+`,
+  stats: `  faultline stats [--since T] [--json]
+`,
+  topology: `  faultline topology [--domain D] [--spof] [--json]
+`,
+  impact: `  faultline impact <domain> [--json]
+`,
+  approve: `  faultline approve <id> [--canary <hostId>] [--json]
+`,
+  resolve: `  faultline resolve <id> [--json]
+    resolves the incident by hand (a page it sent resolves too): correlate applies it in a moment
+`,
+  pause: `  faultline pause [--json]
+    stops dispatching plans, everywhere, until \`faultline resume\`
+`,
+  resume: `  faultline resume [--domain D] [--json]
+    ends the pause; with --domain, lifts that failure domain's halt instead
+`,
+  maintenance: `  faultline maintenance <host|domain> on|off [--json]
+`,
+} as const;
 
-/** The usage a command prints for --help and with a usage error: its own lines when it has them. */
-const usageOf = (command: string): string => {
+/** The usage a command prints for --help (on stdout) and with a usage error (on stderr): its own. */
+const usageOf = (command: (typeof OPERATOR_COMMANDS)[number]): string => {
   switch (command) {
     case 'hosts':
       return `${HOSTS_USAGE}${COMMON_OPTIONS}`;
@@ -119,7 +135,7 @@ const usageOf = (command: string): string => {
     case 'announce':
       return `${ANNOUNCE_USAGE}${COMMON_OPTIONS}`;
     default:
-      return USAGE;
+      return `usage:\n${COMMAND_USAGE[command]}${COMMON_OPTIONS}`;
   }
 };
 
@@ -157,6 +173,7 @@ export const OPERATOR_COMMANDS = [
   'topology',
   'impact',
   'approve',
+  'resolve',
   'pause',
   'resume',
   'maintenance',
@@ -245,25 +262,20 @@ export const runOperator = async (
       }
       case 'incident': {
         if (first === undefined || second !== undefined) return usage();
-        const path = `/v1/incidents/${encodeURIComponent(first)}`;
-        const detail = await call(connection, 'GET', path);
-        const {
-          incident,
-          timeline: timelinePage,
-          affectedHosts,
-        } = answer(IncidentDetailBody, detail, `GET ${path}`);
-        const timeline = timelinePage.items;
-        const hosts = affectedHosts.items;
+        const detail = await wholeIncident(connection, first);
+        const { incident } = detail;
+        const timeline = detail.timeline.items;
+        const hosts = detail.affectedHosts.items;
         print(detail, () =>
           [
             incidentRows([incident]),
             hosts.length === 0
               ? ''
-              : `\naffected hosts\n${table(
+              : `\naffected hosts (${hosts.length})\n${table(
                   ['HOST', 'STATUS', 'PLAN', 'REASON'],
                   hosts.map((host) => [host.hostId, host.status, host.planId ?? '-', host.reason ?? '']),
                 )}`,
-            `\ntimeline\n${table(
+            `\ntimeline (${timeline.length} ${timeline.length === 1 ? 'row' : 'rows'})\n${table(
               ['AT', 'HOST', 'WHAT'],
               timeline.map((entry) => [entry.at, entry.hostId ?? '-', entry.text]),
             )}`,
@@ -290,6 +302,7 @@ export const runOperator = async (
                 seconds(domain.timeToHeal.meanSeconds),
               ]),
             ),
+            stats.pages === undefined ? '' : `pages go to: ${stats.pages.description}\n`,
           ].join(''),
         );
         return 0;
@@ -364,10 +377,25 @@ export const runOperator = async (
         );
         return 0;
       }
+      case 'resolve': {
+        if (first === undefined || second !== undefined) return usage();
+        const path = `/v1/incidents/${encodeURIComponent(first)}/resolve`;
+        const queued = answer(CommandAccepted, await call(connection, 'POST', path, {}), `POST ${path}`);
+        print(
+          queued,
+          () =>
+            `resolving ${first}: queued as ${queued.commandId}; \`faultline incident ${first}\` shows it resolved once applied\n`,
+        );
+        return 0;
+      }
       case 'pause':
       case 'resume': {
         if (first !== undefined) return usage();
         const domain = text('domain');
+        if (command === 'pause' && domain !== undefined)
+          throw new UsageError(
+            'pause stops dispatch everywhere; --domain goes with resume, to lift one halted domain',
+          );
         const answer = await call(
           connection,
           'POST',

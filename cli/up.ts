@@ -2,22 +2,37 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseWith } from '../events/index.ts';
+import { isLogLevel } from '../functions/adapters/observability/log-entry.ts';
 import { RuntimeConfig } from '../local/config.ts';
-import { startControlPlane } from '../local/control-plane.ts';
+import { METRICS_PATH, startControlPlane } from '../local/control-plane.ts';
+import { terminalLog } from '../local/terminal-log.ts';
 import type { Streams } from './streams.ts';
 
 /**
  * `faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T]
- * [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug]`: the whole control
- * plane on one machine, until SIGINT or SIGTERM, which drain what is in flight. At `debug` it also
- * prints each decision the handlers make, one JSON line each.
+ * [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug|warn]
+ * [--metrics-listen ADDR:PORT]`: the whole control plane on one machine, until SIGINT or SIGTERM,
+ * which drain what is in flight. At `info` the terminal shows one readable line per incident change
+ * and per page (local/terminal-log.ts); at `debug` every log entry as a JSON line, each decision the
+ * handlers make included; at `warn` only warnings and errors (on stderr, as JSON lines, at every
+ * level). `GET /metrics` answers an operator token on the API's address, and anyone on
+ * `--metrics-listen`. The banner says where pages go (local/pages.ts).
  */
 
 export const UpEnvironment = z.object({ FAULTLINE_OPERATOR_TOKEN: z.string().min(16).optional() });
 export type UpEnvironment = z.infer<typeof UpEnvironment>;
 
 const USAGE =
-  'usage: faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug]\n';
+  'usage: faultline up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F] [--config faultline.json] [--log-level info|debug|warn] [--metrics-listen ADDR:PORT]\n';
+
+/** `ADDR:PORT` (an IPv6 address in brackets: `[::1]:9464`), or undefined when it is not one. */
+export const parseListenAddress = (text: string): { host: string; port: number } | undefined => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port > 65_535) return undefined;
+  return { host, port };
+};
 const DEFAULT_CONFIG_FILE = 'faultline.json';
 
 export const runUp = async (
@@ -38,6 +53,7 @@ export const runUp = async (
         'tls-key': { type: 'string' },
         config: { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
+        'metrics-listen': { type: 'string' },
       },
     });
     values = parsed.values as Record<string, string | undefined>;
@@ -51,8 +67,14 @@ export const runUp = async (
     return 2;
   }
   const logLevel = values['log-level'];
-  if (logLevel !== 'info' && logLevel !== 'debug') {
-    streams.stderr(`faultline up: --log-level is info or debug\n${USAGE}`);
+  if (!isLogLevel(logLevel) || logLevel === 'error') {
+    streams.stderr(`faultline up: --log-level is info, debug or warn\n${USAGE}`);
+    return 2;
+  }
+  const metricsListen =
+    values['metrics-listen'] === undefined ? undefined : parseListenAddress(values['metrics-listen']);
+  if (values['metrics-listen'] !== undefined && metricsListen === undefined) {
+    streams.stderr(`faultline up: --metrics-listen is ADDR:PORT, such as 127.0.0.1:9464\n${USAGE}`);
     return 2;
   }
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
@@ -87,13 +109,18 @@ export const runUp = async (
         ? undefined
         : { certFile: values['tls-cert'], keyFile: values['tls-key'] },
     logLevel,
-    log: (entry) => {
-      if (entry.level === 'error' || entry.level === 'warn') streams.stderr(`${JSON.stringify(entry)}\n`);
-      else if (logLevel === 'debug') streams.stdout(`${JSON.stringify(entry)}\n`);
-    },
+    metricsListen,
+    log: terminalLog({ level: logLevel, stdout: streams.stdout, stderr: streams.stderr }),
   });
   streams.stdout(`Faultline control plane listening on ${plane.url}\n`);
   streams.stdout(`  data: ${plane.dataDir} (${plane.databaseFile})\n`);
+  streams.stdout(`  pages go to: ${plane.pages.description}\n`);
+  streams.stdout(
+    `  metrics: ${plane.url}${METRICS_PATH} (operator token)${plane.metricsUrl === undefined ? '' : `, ${plane.metricsUrl} (no token)`}\n`,
+  );
+  streams.stdout(
+    `  log level: ${logLevel}${logLevel === 'info' ? ' (--log-level debug for every decision as JSON)' : ''}\n`,
+  );
   if (plane.mintedOperatorToken !== undefined) {
     streams.stdout(
       `  operator token (shown once; also in ${plane.dataDir}/operator-token):\n    ${plane.mintedOperatorToken}\n`,

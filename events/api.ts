@@ -231,6 +231,30 @@ const kindCounts = z.object({
   'double-fault': z.int().optional(),
 });
 
+/**
+ * Where pages go, as the runtime that answers knows it: the destinations notify may call (by name
+ * and kind, never their URLs or secrets), and the same in words. With none, pages are kept in
+ * their incident's timeline.
+ */
+export const PageRoutesBody = z
+  .object({
+    destinations: z.array(
+      z.object({
+        name: z.string(),
+        kind: z.enum(['pagerduty', 'slack', 'webhook']),
+        whileListening: z
+          .boolean()
+          .optional()
+          .describe(
+            "Sent to only while something listens at its loopback address (the demo's sink); otherwise the page is kept in its timeline.",
+          ),
+      }),
+    ),
+    description: z.string().describe('Where pages go, in words, as `faultline up` says it when it starts.'),
+  })
+  .meta({ id: 'PageRoutes' });
+export type PageRoutesBody = z.infer<typeof PageRoutesBody>;
+
 /** The answer to `GET /v1/stats`: the figures an operator reports on, overall and by failure domain. */
 export const StatsBody = z
   .object({
@@ -254,6 +278,9 @@ export const StatsBody = z
         }),
       )
       .readonly(),
+    pages: PageRoutesBody.optional().describe(
+      "Where pages go, when the runtime knows (the local runtime does; on Lambda the API does not read notify's configuration).",
+    ),
   })
   .meta({ id: 'Stats' });
 export type StatsBody = z.infer<typeof StatsBody>;

@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { TableDefinition } from './constructs/store-tables.ts';
-import { FaultlineStack, STORE_TABLE_NAME } from './faultline-stack.ts';
+import {
+  APPLICATION_LOG_LEVELS,
+  type ApplicationLogLevelName,
+  FaultlineStack,
+  STORE_TABLE_NAME,
+} from './faultline-stack.ts';
 import { applyNagSuppressions } from './nag-suppressions.ts';
 import { STORE_TABLE_FILE } from './paths.ts';
 
@@ -27,7 +32,8 @@ export const DEFAULT_STACK_NAME = 'Faultline';
  * The one CDK app: the Faultline stack, checked by cdk-nag's AwsSolutions rules (an unsuppressed
  * error fails `cdk synth`). Context:
  * - `stackName`: deploy several Faultlines to one account (default `Faultline`);
- * - `alarmTopicArn`: an SNS topic the alarms notify.
+ * - `alarmTopicArn`: an SNS topic the alarms notify;
+ * - `logLevel`: the functions' application log level (`DEBUG` adds one line per decision; default `INFO`).
  */
 export const createFaultlineApp = (
   options: FaultlineAppOptions = {},
@@ -38,10 +44,15 @@ export const createFaultlineApp = (
   });
   const stackName = contextString(app, 'stackName') ?? DEFAULT_STACK_NAME;
   const alarmTopicArn = contextString(app, 'alarmTopicArn');
+  const logLevel = contextString(app, 'logLevel')?.toUpperCase();
+  if (logLevel !== undefined && !(APPLICATION_LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new Error(`-c logLevel=${logLevel}: one of ${APPLICATION_LOG_LEVELS.join(', ')}`);
+  }
   const stack = new FaultlineStack(app, stackName, {
     description: 'Faultline: fault responder for virtualized storage fleets',
     tables: options.tables ?? STORE_TABLES,
     ...(alarmTopicArn === undefined ? {} : { alarmTopicArn }),
+    ...(logLevel === undefined ? {} : { applicationLogLevel: logLevel as ApplicationLogLevelName }),
   });
   applyNagSuppressions(stack);
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -20,6 +20,8 @@ import {
   CORRELATE_RESERVED_CONCURRENCY,
   FUNCTION_SIZING,
   LOG_RETENTION,
+  LOGGING,
+  METRIC_NAMES,
   QUEUE_CONSUMERS,
   SWEEP_GRACE_SECONDS,
   SWEEP_SCHEDULE_MINUTES,
@@ -33,7 +35,13 @@ export interface FaultlineStackProps extends StackProps {
   readonly tables: Readonly<Record<string, TableDefinition>>;
   /** An SNS topic for the alarms; none: they show in the console only. */
   readonly alarmTopicArn?: string;
+  /** The functions' application log level; default `LOGGING.applicationLogLevel` (INFO). */
+  readonly applicationLogLevel?: ApplicationLogLevelName;
 }
+
+/** The application log levels Lambda's logging controls know. */
+export const APPLICATION_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type ApplicationLogLevelName = (typeof APPLICATION_LOG_LEVELS)[number];
 
 /** The notify configuration a fresh deployment starts with: no destinations, so nothing is sent. */
 const EMPTY_NOTIFY_CONFIG = JSON.stringify({ destinations: [] });
@@ -98,6 +106,20 @@ export class FaultlineStack extends Stack {
 
     // ———————————————————————————————————————— functions
 
+    /**
+     * Every function: the CloudWatch namespace of its embedded metrics (functions/lambda/
+     * observability.ts), the stack's name, which the alarms below read; its logs' levels.
+     */
+    const metricsNamespace = this.stackName;
+    const observed = {
+      logRetention: LOG_RETENTION,
+      logLevels: {
+        application: props.applicationLogLevel ?? LOGGING.applicationLogLevel,
+        system: LOGGING.systemLogLevel,
+      },
+    } as const;
+    const metricsEnvironment = { FAULTLINE_METRICS_NAMESPACE: metricsNamespace };
+
     /** What correlate and sweep share (functions/lambda/deciding.ts): the store, the signer, notify. */
     const outboxEnvironment = {
       FAULTLINE_STORE: `dynamodb:${this.store.table(STORE_TABLE_NAME).tableName}`,
@@ -110,8 +132,9 @@ export class FaultlineStack extends Stack {
       description: 'Faultline api: the HTTP API (events, plans, incidents, control)',
       timeout: Duration.seconds(FUNCTION_SIZING.api.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.api.memoryMiB,
-      logRetention: LOG_RETENTION,
+      ...observed,
       environment: {
+        ...metricsEnvironment,
         FAULTLINE_STORE: outboxEnvironment.FAULTLINE_STORE,
         FAULTLINE_EVENTS_QUEUE_URL: this.eventsQueue.queue.queueUrl,
       },
@@ -123,8 +146,9 @@ export class FaultlineStack extends Stack {
       timeout: Duration.seconds(FUNCTION_SIZING.correlate.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.correlate.memoryMiB,
       reservedConcurrency: CORRELATE_RESERVED_CONCURRENCY,
-      logRetention: LOG_RETENTION,
+      ...observed,
       environment: {
+        ...metricsEnvironment,
         ...outboxEnvironment,
         FAULTLINE_EVENTS_DLQ_URL: this.eventsQueue.deadLetterQueue.queueUrl,
         FAULTLINE_EVENTS_MAX_RECEIVE_COUNT: String(this.eventsQueue.maxReceiveCount),
@@ -138,8 +162,11 @@ export class FaultlineStack extends Stack {
       description: 'Faultline notify: delivers notifications to PagerDuty, Slack and webhooks',
       timeout: Duration.seconds(FUNCTION_SIZING.notify.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.notify.memoryMiB,
-      logRetention: LOG_RETENTION,
+      ...observed,
       environment: {
+        ...metricsEnvironment,
+        // Where a page no destination takes is kept: its incident's timeline (functions/notify/notify.ts).
+        FAULTLINE_STORE: outboxEnvironment.FAULTLINE_STORE,
         // Until notify reads the secret itself (functions/lambda/notify.ts names
         // FAULTLINE_NOTIFY_CONFIG_SECRET_ARN as the seam), CloudFormation resolves the secret into its
         // environment at deploy time.
@@ -155,8 +182,9 @@ export class FaultlineStack extends Stack {
       description: 'Faultline sweep: fires due timers and drains the outbox, every minute',
       timeout: Duration.seconds(FUNCTION_SIZING.sweep.timeoutSeconds),
       memoryMiB: FUNCTION_SIZING.sweep.memoryMiB,
-      logRetention: LOG_RETENTION,
+      ...observed,
       environment: {
+        ...metricsEnvironment,
         ...outboxEnvironment,
         FAULTLINE_SWEEP_GRACE_SECONDS: String(SWEEP_GRACE_SECONDS),
       },
@@ -178,6 +206,7 @@ export class FaultlineStack extends Stack {
     this.store.grant(this.correlate.role, 'read-write');
     this.store.grant(this.sweep.role, 'read-write');
     this.store.grant(this.api.role, 'read-write');
+    this.store.grant(this.notify.role, 'read-write');
     this.planKey.allowSigning(this.correlate.role, 'Correlate');
     this.planKey.allowSigning(this.sweep.role, 'Sweep');
     this.notifyQueue.grantSend(this.correlate.role);
@@ -226,6 +255,7 @@ export class FaultlineStack extends Stack {
     this.alarms.watchQueue('Events', this.eventsQueue);
     this.alarms.watchQueue('Notify', this.notifyQueue);
     for (const fn of [this.correlate, this.api, this.notify, this.sweep]) this.alarms.watchFunction(fn);
+    this.alarms.watchFaultline({ namespace: metricsNamespace, ...METRIC_NAMES });
 
     // ———————————————————————————————————————— outputs (infra/README.md)
 

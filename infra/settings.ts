@@ -101,6 +101,29 @@ export const AGENT_ACCESS = {
   sessionDurationSeconds: 3_600,
 } as const;
 
+/**
+ * How the functions log (docs/architecture.md §6 "Observability"): Lambda's JSON log format, so
+ * Powertools Logger's lines are kept as the JSON objects they are and Lambda's own lines are JSON
+ * too; the application's level is `INFO` (one line per incident change and per delivery, warnings,
+ * errors), `DEBUG` on request (`-c logLevel=DEBUG`: one line per decision as well), and Lambda's
+ * own lines from `WARN` (no START/END/REPORT line per invocation: CloudWatch has those figures as
+ * metrics, and they would cost more than the function's own logs at a storm's rate).
+ */
+export const LOGGING = {
+  applicationLogLevel: 'INFO',
+  systemLogLevel: 'WARN',
+} as const;
+
+/**
+ * The metrics the functions write as CloudWatch embedded metrics (functions/adapters/observability/
+ * metric-catalogue.ts names them; a test holds these names to it): their namespace is the stack's
+ * name, so two Faultlines in one account keep theirs apart.
+ */
+export const METRIC_NAMES = {
+  eventsRejected: 'faultline_events_rejected_total',
+  ingestToVisible: 'faultline_ingest_to_visible_seconds',
+} as const;
+
 /** When the alarms fire. */
 export const ALARM_THRESHOLDS = {
   /** Any message in a DLQ needs a person: it is a reject with its reason, or a poison message. */
@@ -111,5 +134,17 @@ export const ALARM_THRESHOLDS = {
   functionErrors: 1,
   /** Throttled invocations in one five-minute period. */
   functionThrottles: 1,
+  /**
+   * Events refused in one five-minute period, by ingest (answered 400 or listed rejected) or by
+   * correlate (dead-lettered): a few happen while an agent is upgraded ahead of the control plane;
+   * ten is a producer, a grant or an agent version to fix.
+   */
+  rejectedEvents: 10,
+  /**
+   * The 99th percentile of ingest → visible over five minutes, in seconds. The cloud's path holds
+   * SQS's batching window (1 s) and a batch of 50; thirty seconds means correlate is falling behind
+   * (throttled, contended, a slow store) long before the oldest-message alarm (five minutes).
+   */
+  timeToVisibleP99Seconds: 30,
   periodMinutes: 5,
 } as const;

@@ -11,10 +11,14 @@ import { NotifyConfig } from '../functions/notify/config.ts';
 
 const Seconds = z.number().min(0.05).max(86_400);
 
-/** The local PagerDuty-format sink of `faultline demo`, where pages go until real destinations are named. */
+/**
+ * The PagerDuty-format sink `faultline demo` listens on while it runs (cli/demo/page-sink.ts).
+ * Without a `notify` section, pages go there while something listens on it, and are kept in their
+ * incident's timeline otherwise (pages.ts).
+ */
 export const LOCAL_SINK = { host: '127.0.0.1', port: 8788, path: '/v2/enqueue' } as const;
 export const LOCAL_SINK_DESTINATION = {
-  name: 'local-sink',
+  name: 'demo-sink',
   kind: 'pagerduty',
   url: `http://${LOCAL_SINK.host}:${LOCAL_SINK.port}${LOCAL_SINK.path}`,
   routingKey: 'faultlinelocalsink00000000',
@@ -48,11 +52,14 @@ export const RuntimeConfig = z.strictObject({
       waitTimeSeconds: 1,
     }),
   /**
-   * Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). Without a `notify`
-   * section, pages go in PagerDuty's format to the local sink `faultline demo` listens on
-   * (`LOCAL_SINK`): nothing leaves the machine until you name real destinations.
+   * Where pages go: PagerDuty, Slack or signed webhooks (an allow-list). `"destinations": []`:
+   * nowhere, each page is kept in its incident's timeline. Without a `notify` section, pages go
+   * in PagerDuty's format to the sink `faultline demo` listens on (`LOCAL_SINK_DESTINATION`,
+   * `demo-sink`) while the demo runs, and are kept in their incident's timeline otherwise (pages.ts):
+   * nothing leaves the machine until you name real destinations. `faultline up` and `faultline
+   * stats` say which.
    */
-  notify: NotifyConfig.default(() => NotifyConfig.parse({ destinations: [LOCAL_SINK_DESTINATION] })),
+  notify: NotifyConfig.optional(),
   /** How long `GET /v1/agents/:hostId/plans?wait=` may hold a request. */
   longPollMaxSeconds: z.int().min(0).max(60).default(20),
   /** How often agents are asked to poll for plans, with work in flight and without. */

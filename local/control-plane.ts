@@ -1,21 +1,30 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import Database from 'better-sqlite3';
+import type { PageRoutesBody } from '../events/index.ts';
+import { jsonLogLine, type LogLevel } from '../functions/adapters/observability/log-entry.ts';
 import { type SqliteQueue, SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { hashToken, newTokenSecret } from '../functions/adapters/store/tokens.ts';
 import { createApp } from '../functions/api/app.ts';
+import { authenticate, requireOperator } from '../functions/api/auth.ts';
+import { errorBody, STATUS_BY_CODE } from '../functions/api/error-response.ts';
+import { ApiError, InternalError } from '../functions/api/errors.ts';
+import type { NotifyConfig } from '../functions/notify/config.ts';
 import { createHandler as createNotify } from '../functions/notify/create-handler.ts';
 import { SqliteDeliveryLog } from '../functions/notify/sqlite-delivery-log.ts';
 import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';
 import { handlerLogOf, startDeciderThread } from './decider.ts';
 import { eventSourceMapping } from './event-source-mapping.ts';
+import { pageRoutesOf, whileListening } from './pages.ts';
+import { PROMETHEUS_CONTENT_TYPE, PrometheusMetrics, type QueueReading } from './prometheus-metrics.ts';
 
 /**
  * The whole control plane on one machine (docs/architecture.md §2, `faultline up`): the same handlers as on
@@ -27,6 +36,13 @@ import { eventSourceMapping } from './event-source-mapping.ts';
  * correlate batch is one store transaction, committed before its messages are deleted. Stopping drains what is in
  * flight; starting again resumes from the files with nothing lost (a batch cut off mid-way comes
  * back after its visibility timeout, and every handler is idempotent).
+ *
+ * Observability (docs/architecture.md §6): `GET /metrics` on this server answers the Prometheus
+ * text of this control plane's metrics (prometheus-metrics.ts) to an operator token; with
+ * `metricsListen`, a second plain HTTP server answers it there to anyone (for a Prometheus on the
+ * same host or network). It is served here, ahead of the API's app, not by the app: the app is the
+ * Lambda's too, where metrics are CloudWatch's. Logs go to `log`, the handlers' `debug` lines only
+ * at `logLevel` debug. Pages with no destination are kept in their incident's timeline (pages.ts).
  */
 
 export type ControlPlaneOptions = {
@@ -38,8 +54,10 @@ export type ControlPlaneOptions = {
   operatorToken?: string | undefined;
   tls?: { certFile: string; keyFile: string } | undefined;
   log?: (entry: Readonly<Record<string, unknown>>) => void;
-  /** `debug` also logs each decision the handlers make (one JSON line each); default `info`. */
-  logLevel?: 'info' | 'debug' | undefined;
+  /** The lowest level the handlers log: `debug` also logs each decision they make; default `info`. */
+  logLevel?: LogLevel | undefined;
+  /** Also serve `GET /metrics`, without a token, on this address. */
+  metricsListen?: { host: string; port: number } | undefined;
 };
 
 export type ControlPlane = {
@@ -49,8 +67,48 @@ export type ControlPlane = {
   queuesFile: string;
   /** Set when this start minted the operator token (first start): show it once. */
   mintedOperatorToken: string | undefined;
+  /** Where pages go (pages.ts), as the start banner and `faultline stats` say it. */
+  pages: PageRoutesBody;
+  /** `http://<metricsListen>/metrics`, when `metricsListen` was given. */
+  metricsUrl: string | undefined;
+  /** What `GET /metrics` reads. */
+  metrics: PrometheusMetrics;
   store: SqliteStore;
   stop: () => Promise<void>;
+};
+
+/** Where the Prometheus text is served. */
+export const METRICS_PATH = '/metrics';
+
+const hostOf = (address: AddressInfo): string =>
+  address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+/** A JSON error answer, as the API gives them. */
+const errorAnswer = (error: unknown): Response => {
+  const known = error instanceof ApiError ? error : new InternalError({ cause: error });
+  return new Response(JSON.stringify(errorBody(known)), {
+    status: STATUS_BY_CODE[known.code],
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  });
+};
+
+/** The Prometheus text, or 405 for a method other than GET and HEAD. */
+const metricsAnswer = async (request: Request, metrics: PrometheusMetrics): Promise<Response> => {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } });
+  }
+  const text = await metrics.text();
+  return new Response(request.method === 'HEAD' ? null : text, {
+    status: 200,
+    headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },
+  });
+};
+
+/** Whether a request's URL is `/metrics` (with or without a query), cheaply: every request asks. */
+const isMetricsPath = (url: string): boolean => {
+  const at = url.indexOf(METRICS_PATH);
+  if (at < 0) return false;
+  return new URL(url).pathname === METRICS_PATH;
 };
 
 export { DATA_FILES, QUEUES } from './data-files.ts';
@@ -122,8 +180,8 @@ const ensureOperatorToken = async (
 };
 
 export const startControlPlane = async (options: ControlPlaneOptions): Promise<ControlPlane> => {
-  const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
-  const debug = options.logLevel === 'debug';
+  const log = options.log ?? ((entry) => console.log(jsonLogLine(entry, new Date(), 'runtime')));
+  const logLevel = options.logLevel ?? 'info';
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const databaseFile = join(dataDir, DATA_FILES.database);
@@ -146,20 +204,51 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     ...visibility,
     redrive: redrive(QUEUES.notifyDeadLetter),
   });
-  queues.queue(QUEUES.eventsDeadLetter);
+  const eventsDeadLetter = queues.queue(QUEUES.eventsDeadLetter);
   const notifyDeadLetter = queues.queue(QUEUES.notifyDeadLetter);
   const deliveryDb = new Database(queuesFile);
   const deliveryLog = new SqliteDeliveryLog(deliveryDb, {}, true);
   const signer = new LocalPlanSigner({ dataDir });
   writeFileSync(join(dataDir, DATA_FILES.planPublicKey), await signer.publicKeyPem());
 
-  const notifyHandler = createNotify({
-    loadConfig: async () => config.notify,
-    deliveryLog,
-    deadLetterQueue: notifyDeadLetter,
-    sourceQueue: QUEUES.notify,
-    log: handlerLogOf(log, debug)('notify'),
-  });
+  // The queues' depth and the age of their oldest message, read at each scrape: the counts
+  // through the queue port, the age from the adapter's message table (by its age index) over a
+  // read-only connection of this thread's own.
+  const queuesReader = new Database(queuesFile, { readonly: true });
+  const oldestSentAt = queuesReader.prepare<[string], { sent_at: number | null }>(
+    'SELECT MIN(sent_at) AS sent_at FROM work_queue_messages WHERE queue = ?',
+  );
+  const watched: readonly SqliteQueue[] = [events, notify, eventsDeadLetter, notifyDeadLetter];
+  const readQueues = async (): Promise<QueueReading[]> => {
+    const now = Date.now();
+    return Promise.all(
+      watched.map(async (queue) => {
+        const counts = await queue.counts();
+        const sentAt = oldestSentAt.get(queue.name)?.sent_at ?? null;
+        return {
+          queue: queue.name,
+          visible: counts.visible,
+          inFlight: counts.inFlight,
+          delayed: counts.delayed,
+          oldestAgeSeconds: sentAt === null ? 0 : Math.max(0, now - sentAt) / 1000,
+        };
+      }),
+    );
+  };
+  const metrics = new PrometheusMetrics({ collectQueues: readQueues });
+
+  const notifyOver = (notifyConfig: NotifyConfig) =>
+    createNotify({
+      loadConfig: async () => notifyConfig,
+      deliveryLog,
+      deadLetterQueue: notifyDeadLetter,
+      sourceQueue: QUEUES.notify,
+      log: handlerLogOf(log, logLevel)('notify'),
+      timeline: store,
+      metrics,
+    });
+  const notifyHandler = config.notify === undefined ? whileListening(notifyOver) : notifyOver(config.notify);
+  const pages = pageRoutesOf(config.notify);
   const now = new Date().toISOString();
   const mintedOperatorToken = await ensureOperatorToken(store, dataDir, options.operatorToken, now);
 
@@ -168,7 +257,19 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     eventsQueue: events.withSender(API_SENDER),
     longPoll: { maxWaitSeconds: config.longPollMaxSeconds, intervalMs: 250 },
     pollSeconds: config.pollSeconds,
+    metrics,
+    pages,
   });
+  // `GET /metrics` to an operator token, ahead of the app; everything else is the app's.
+  const fetchOrMetrics = async (request: Request): Promise<Response> => {
+    if (!isMetricsPath(request.url)) return app.fetch(request);
+    try {
+      requireOperator(await authenticate(request.headers.get('authorization') ?? undefined, store));
+    } catch (error) {
+      return errorAnswer(error);
+    }
+    return metricsAnswer(request, metrics);
+  };
   const tls =
     options.tls === undefined
       ? undefined
@@ -176,7 +277,7 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   const server = await new Promise<ReturnType<typeof serve>>((ready, fail) => {
     const started = serve(
       {
-        fetch: app.fetch,
+        fetch: fetchOrMetrics,
         hostname: options.listen,
         port: options.port,
         ...(tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls }),
@@ -186,9 +287,45 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     started.once('error', fail);
   });
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://${hostOf(address)}:${address.port}`;
   writeFileSync(join(dataDir, DATA_FILES.url), `${url}\n`);
+  const closeServer = (): Promise<void> => new Promise<void>((done) => server.close(() => done()));
+
+  // The Prometheus text without a token, on an address of its own, when asked for.
+  let metricsServer: HttpServer | undefined;
+  let metricsUrl: string | undefined;
+  if (options.metricsListen !== undefined) {
+    const { host: metricsHost, port: metricsPort } = options.metricsListen;
+    const opened = serve({
+      fetch: (request: Request) =>
+        new URL(request.url).pathname === METRICS_PATH
+          ? metricsAnswer(request, metrics)
+          : new Response('only /metrics here\n', { status: 404, headers: { 'content-type': 'text/plain' } }),
+      hostname: metricsHost,
+      port: metricsPort,
+      createServer: createHttpServer,
+    }) as HttpServer;
+    try {
+      await new Promise<void>((ready, fail) => {
+        if (opened.listening) ready();
+        opened.once('listening', () => ready());
+        opened.once('error', fail);
+      });
+    } catch (error) {
+      await closeServer();
+      queuesReader.close();
+      throw error;
+    }
+    metricsServer = opened;
+    metricsUrl = `http://${hostOf(opened.address() as AddressInfo)}:${(opened.address() as AddressInfo).port}${METRICS_PATH}`;
+  }
+  const closeMetricsServer = (): Promise<void> =>
+    metricsServer === undefined
+      ? Promise.resolve()
+      : new Promise<void>((done) => {
+          metricsServer?.closeAllConnections();
+          metricsServer?.close(() => done());
+        });
 
   const notifyMapping = eventSourceMapping(
     notify,
@@ -199,30 +336,35 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
   );
   // correlate and sweep decide in a thread of their own (decider.ts): ingest keeps acknowledging
   // on this one while they use the other core.
-  const decider = await startDeciderThread({ dataDir, databaseFile, queuesFile, config, debug }, log).catch(
-    async (error: unknown) => {
-      await new Promise<void>((done) => server.close(() => done()));
-      await notifyMapping.stop();
-      queues.close();
-      deliveryLog.close();
-      await store.close();
-      throw error;
-    },
-  );
+  const decider = await startDeciderThread(
+    { dataDir, databaseFile, queuesFile, config, logLevel },
+    log,
+    (samples) => metrics.apply(samples),
+  ).catch(async (error: unknown) => {
+    await Promise.all([closeServer(), closeMetricsServer()]);
+    await notifyMapping.stop();
+    queues.close();
+    queuesReader.close();
+    deliveryLog.close();
+    await store.close();
+    throw error;
+  });
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      await new Promise<void>((done) => server.close(() => done()));
+      await Promise.all([closeServer(), closeMetricsServer()]);
       await Promise.all([notifyMapping.stop(), decider.stop()]);
       queues.close();
+      queuesReader.close();
       deliveryLog.close();
       await store.close();
     })();
     return stopped;
   };
+  // The terminal's banner says as much (cli/up.ts); the JSON log keeps it at debug.
   log({
-    level: 'info',
+    level: 'debug',
     service: 'runtime',
     message: 'control plane up',
     url,
@@ -232,5 +374,16 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
       .digest('hex')
       .slice(0, 16),
   });
-  return { url, dataDir, databaseFile, queuesFile, mintedOperatorToken, store, stop };
+  return {
+    url,
+    dataDir,
+    databaseFile,
+    queuesFile,
+    mintedOperatorToken,
+    pages,
+    metricsUrl,
+    metrics,
+    store,
+    stop,
+  };
 };

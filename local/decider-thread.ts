@@ -2,7 +2,10 @@ import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type DeciderMessage, type DeciderOptions, startDecider } from './decider.ts';
 
-/** The decider thread's entry (decider.ts, `startDeciderThread`): its logs go to the control plane. */
+/**
+ * The decider thread's entry (decider.ts, `startDeciderThread`): its logs, and its metrics after
+ * each batch, go to the control plane's thread.
+ */
 
 const port = parentPort;
 if (port === null) throw new Error('decider-thread.ts runs in a worker thread (startDeciderThread)');
@@ -25,7 +28,11 @@ const post = (message: DeciderMessage): void => {
   }
 };
 
-const decider = startDecider(workerData as DeciderOptions, (entry) => post({ kind: 'log', entry }));
+const decider = startDecider(
+  workerData as DeciderOptions,
+  (entry) => post({ kind: 'log', entry }),
+  (samples) => post({ kind: 'metrics', samples }),
+);
 port.on('message', (message: DeciderMessage) => {
   if (message.kind !== 'stop') return;
   decider

@@ -1,4 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import { type LogLevel, levelOf, passes } from '../functions/adapters/observability/log-entry.ts';
+import { MetricsBuffer } from '../functions/adapters/observability/metrics-buffer.ts';
+import type { MetricSample } from '../functions/adapters/observability/metrics-port.ts';
 import { SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
@@ -26,8 +29,8 @@ export interface DeciderOptions {
   readonly databaseFile: string;
   readonly queuesFile: string;
   readonly config: RuntimeConfig;
-  /** Log the handlers' per-decision `debug` lines too. */
-  readonly debug: boolean;
+  /** The lowest level logged: `debug` logs the handlers' per-decision lines too. */
+  readonly logLevel: LogLevel;
 }
 
 type Log = (entry: Readonly<Record<string, unknown>>) => void;
@@ -38,21 +41,30 @@ export interface Decider {
 }
 
 /**
- * What a handler logs, named after it (`service`): its per-decision `debug` lines only at
- * `--log-level debug`. Both threads of the runtime log their handlers so.
+ * What a handler logs, named after it (`service`), from `level` up: its per-decision `debug` lines
+ * only at `--log-level debug`. Both threads of the runtime log their handlers so; the entries
+ * below the level never leave the thread.
  */
 export const handlerLogOf =
-  (log: Log, debug: boolean) =>
+  (log: Log, level: LogLevel) =>
   (service: string): Log =>
   (entry) => {
-    if (entry.level === 'debug' && !debug) return;
+    if (!passes(levelOf(entry), level)) return;
     log({ service, ...entry });
   };
 
-/** Runs correlate and sweep in this thread. */
-export const startDecider = (options: DeciderOptions, log: Log): Decider => {
+/**
+ * Runs correlate and sweep in this thread. Their metrics are added up over each batch and each
+ * sweep, then handed to `publishMetrics` (the thread that serves `/metrics`).
+ */
+export const startDecider = (
+  options: DeciderOptions,
+  log: Log,
+  publishMetrics: (samples: readonly MetricSample[]) => void = () => undefined,
+): Decider => {
   const { config } = options;
-  const handlerLog = handlerLogOf(log, options.debug);
+  const handlerLog = handlerLogOf(log, options.logLevel);
+  const metrics = new MetricsBuffer(publishMetrics);
   const store = new SqliteStore({ path: options.databaseFile });
   const queues = SqliteQueueStore.open(options.queuesFile);
   const events = queues.queue(QUEUES.events);
@@ -71,6 +83,7 @@ export const startDecider = (options: DeciderOptions, log: Log): Decider => {
     deadLetterQueue: queues.queue(QUEUES.eventsDeadLetter),
     sourceQueue: QUEUES.events,
     log: handlerLog('correlate'),
+    metrics,
   });
   const sweep = createSweep({
     settings: { core: config.core, graceSeconds: 30, finishLimit: 500, tickLimit: 500 },
@@ -78,6 +91,7 @@ export const startDecider = (options: DeciderOptions, log: Log): Decider => {
     signer,
     notifyQueue: notify,
     log: handlerLog('sweep'),
+    metrics,
   });
   // Each correlate batch is one store transaction (one commit), committed before its messages
   // are deleted from the queue: a crash mid-batch loses nothing, the batch comes back.
@@ -109,6 +123,7 @@ export const startDecider = (options: DeciderOptions, log: Log): Decider => {
 export type DeciderMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly entry: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'metrics'; readonly samples: readonly MetricSample[] }
   | { readonly kind: 'stop' }
   | { readonly kind: 'stopped' };
 
@@ -145,7 +160,11 @@ export interface DeciderThread extends Decider {
  * visibility timeout (each death uses up one receive of that batch). `stop` answers at once when
  * no thread is up, after a start in progress has ended otherwise.
  */
-export const startDeciderThread = async (options: DeciderOptions, log: Log): Promise<DeciderThread> => {
+export const startDeciderThread = async (
+  options: DeciderOptions,
+  log: Log,
+  applyMetrics: (samples: readonly MetricSample[]) => void = () => undefined,
+): Promise<DeciderThread> => {
   let stopping = false;
   let live: Worker | undefined;
   let starting: Promise<void> | undefined;
@@ -163,6 +182,7 @@ export const startDeciderThread = async (options: DeciderOptions, log: Log): Pro
       }, START_TIMEOUT_MS);
       thread.on('message', (message: DeciderMessage) => {
         if (message.kind === 'log') log(message.entry);
+        else if (message.kind === 'metrics') applyMetrics(message.samples);
         else if (message.kind === 'ready') {
           clearTimeout(timeout);
           upAt = Date.now();

@@ -1,5 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { PageRoutesBody } from '../../events/index.ts';
 import { createWebApp } from '../../web/app.ts';
+import type { Metrics } from '../adapters/observability/metrics-port.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { Store } from '../adapters/store/port.ts';
 import { newTokenSecret } from '../adapters/store/tokens.ts';
@@ -73,6 +75,10 @@ export interface ApiDeps {
   readonly pollSeconds?: Partial<PollSeconds>;
   /** The version shown in `/openapi.json`. */
   readonly version?: string;
+  /** Ingest's counters (events accepted and rejected); none by default. `GET /metrics` is the runtime's, not this app's. */
+  readonly metrics?: Metrics;
+  /** Where pages go, for `GET /v1/stats`, where the runtime knows it (the local one does). */
+  readonly pages?: PageRoutesBody;
 }
 
 const DEFAULT_VERSION = '0.1.0';
@@ -136,7 +142,8 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
   });
 
   // The groups in the order `/openapi.json` lists their routes.
-  routes.mount(app, '/v1/events', eventRoutes({ store, queue: deps.eventsQueue, now, log }));
+  const { metrics } = deps;
+  routes.mount(app, '/v1/events', eventRoutes({ store, queue: deps.eventsQueue, now, log, metrics }));
   routes.mount(
     app,
     '/v1/agents',
@@ -145,10 +152,10 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       now,
       longPoll: deps.longPoll,
       poll: { ...POLL_SECONDS, ...deps.pollSeconds },
-      collect: { store, queue: deps.eventsQueue, now, log },
+      collect: { store, queue: deps.eventsQueue, now, log, metrics },
     }),
   );
-  routes.mount(app, '/v1', incidentRoutes({ store }));
+  routes.mount(app, '/v1', incidentRoutes({ store, pages: deps.pages }));
   routes.mount(app, '/v1', topologyRoutes({ store }));
   routes.mount(
     app,

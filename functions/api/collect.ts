@@ -15,7 +15,7 @@ import type { EventDraft } from '../../probes/event-draft.ts';
 import type { CollectMark, CollectRecord, CollectStore } from '../adapters/store/port.ts';
 import type { Principal } from './auth.ts';
 import { InvalidRequestError, ServiceUnavailableError } from './errors.ts';
-import { type IngestDeps, judgeMadeEvents, queueJudged } from './ingest.ts';
+import { countIngested, type IngestDeps, judgeMadeEvents, queueJudged } from './ingest.ts';
 
 /**
  * The sh agent's collect (`POST /v1/agents/:hostId/collect`, docs/architecture.md §2 "Platforms"
@@ -243,6 +243,7 @@ export const collectFromHost = async (
       if (written === 'conflict') continue;
     }
     const answer = await queueJudged(judged, principal, deps);
+    countIngested(deps.metrics, answer.accepted.length, answer.rejected);
     return {
       outcome: where.outcome,
       events: events.flatMap((event) => {

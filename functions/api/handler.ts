@@ -12,7 +12,7 @@ import { InternalError } from './errors.ts';
  * or built when the module loads (`apiFromEnv` reads the environment then). If that fails — an
  * invalid environment — the request is answered 500 with the usual error body, the cause is
  * logged (with `log`, or the dependencies' own logger once they exist), and the next request
- * tries again.
+ * tries again. The app's metrics are flushed after each request (on Lambda: its EMF lines).
  */
 
 export type ApiHandler = (event: LambdaEvent, context?: LambdaContext) => Promise<APIGatewayProxyResult>;
@@ -33,12 +33,14 @@ const failure = (): APIGatewayProxyResult => {
 
 export const createHandler = (deps: ApiDeps | (() => ApiDeps), log: ApiLog = jsonLog): ApiHandler => {
   let served: ApiHandler | undefined;
+  let metrics: ApiDeps['metrics'];
   return async (event, context) => {
     if (served === undefined) {
       let resolved: ApiDeps | undefined;
       try {
         resolved = typeof deps === 'function' ? deps() : deps;
         served = handle(createApp(resolved));
+        metrics = resolved.metrics;
       } catch (error) {
         (resolved?.log ?? log)({
           level: 'error',
@@ -48,7 +50,12 @@ export const createHandler = (deps: ApiDeps | (() => ApiDeps), log: ApiLog = jso
         return failure();
       }
     }
-    return served(event, context);
+    try {
+      return await served(event, context);
+    } finally {
+      // Buffered metrics (EMF on Lambda) are written once the request is answered.
+      metrics?.flush();
+    }
   };
 };
 

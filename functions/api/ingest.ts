@@ -1,4 +1,5 @@
 import { type FaultlineEvent, type Issue, LIMITS, parseEvent, parseEventBatch } from '../../events/index.ts';
+import type { Metrics } from '../adapters/observability/metrics-port.ts';
 import { type BatchMessage, QUEUE_LIMITS, type WorkQueue } from '../adapters/queue/port.ts';
 import { messageRefusal } from '../adapters/queue/rules.ts';
 import type { HostRecord, HostRegistry } from '../adapters/store/port.ts';
@@ -34,6 +35,10 @@ import { type PlanReader, plansFor } from './plans.ts';
  * agent whether plans wait for it. When nothing is accepted the whole request is rejected (400)
  * with every issue. Queueing is at least once: when the queue fails part-way the request fails
  * (503) and the agent sends the batch again; correlate ignores an event id it already applied.
+ *
+ * Each request is counted once, at its end (`faultline_events_accepted_total` and
+ * `faultline_events_rejected_total` by reason code, {@link rejectionReason}): a request of 500
+ * events costs two or three counter increments, not 500.
  */
 
 export interface IngestDeps {
@@ -41,6 +46,8 @@ export interface IngestDeps {
   readonly queue: Pick<WorkQueue, 'sendMany'>;
   readonly now: () => number;
   readonly log: ApiLog;
+  /** Events accepted and rejected, counted once per request; none when absent. */
+  readonly metrics?: Metrics | undefined;
 }
 
 export interface RejectedEvent {
@@ -238,6 +245,41 @@ const pendingPlans = async (principal: Principal, deps: IngestDeps, now: string)
 
 const byIndex = (a: RejectedEvent, b: RejectedEvent): number => a.index - b.index;
 
+/** The reason codes of `faultline_events_rejected_total{stage="ingest"}`, from an issue's code. */
+const REASON_OF_CODE: Readonly<Record<string, string>> = {
+  'sender-mismatch': 'sender',
+  'role-not-granted': 'not-granted',
+  'domain-not-granted': 'not-granted',
+  'queue-refused': 'queue-refused',
+  too_big: 'too-big',
+};
+
+/** Why an event was rejected, as a small set of codes: its first issue's, else `invalid` (the contract). */
+export const rejectionReason = (issues: readonly Issue[]): string =>
+  REASON_OF_CODE[issues[0]?.code ?? ''] ?? 'invalid';
+
+/** Counts one request's events: `accepted` of them, and the rejected by reason. */
+export const countIngested = (
+  metrics: Metrics | undefined,
+  accepted: number,
+  rejected: readonly RejectedEvent[],
+): void => {
+  if (metrics === undefined) return;
+  metrics.count('eventsAccepted', { stage: 'ingest' }, accepted);
+  if (rejected.length === 0) return;
+  const byReason = new Map<string, number>();
+  for (const entry of rejected) {
+    const reason = rejectionReason(entry.issues);
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  }
+  for (const [reason, count] of byReason) metrics.count('eventsRejected', { stage: 'ingest', reason }, count);
+};
+
+/** Counts a request refused whole (400): `count` events, for the reason of its first issue. */
+const countRefused = (metrics: Metrics | undefined, error: EventsRejectedError, count: number): void => {
+  metrics?.count('eventsRejected', { stage: 'ingest', reason: rejectionReason(error.issues ?? []) }, count);
+};
+
 /**
  * Events judged for one request: those to queue, stamped (`receivedat`, `sentby`) and addressed,
  * and the others by index with their issues.
@@ -370,9 +412,18 @@ export const ingestEvents = async (
 ): Promise<IngestAnswer> => {
   const batch = Array.isArray(body);
   const pathOf = (index: number): (string | number)[] => (batch ? [index] : []);
-  const judged = await judge(parseBody(body, text), principal, deps, pathOf);
+  let sorting: Sorting;
+  try {
+    sorting = parseBody(body, text);
+  } catch (error) {
+    if (error instanceof EventsRejectedError)
+      countRefused(deps.metrics, error, batch ? Math.max(1, (body as unknown[]).length) : 1);
+    throw error;
+  }
+  const judged = await judge(sorting, principal, deps, pathOf);
 
   const noneAccepted = (rejected: readonly RejectedEvent[]): EventsRejectedError => {
+    countIngested(deps.metrics, 0, rejected);
     const issues = [...rejected].sort(byIndex).flatMap((entry) => entry.issues);
     return new EventsRejectedError(
       rejectionMessage(issues, batch ? (body as unknown[]).length : 1, batch),
@@ -382,5 +433,6 @@ export const ingestEvents = async (
   if (judged.outgoing.length === 0) throw noneAccepted(judged.rejected);
   const answer = await queueJudged(judged, principal, deps, pathOf);
   if (answer.accepted.length === 0) throw noneAccepted(answer.rejected);
+  countIngested(deps.metrics, answer.accepted.length, answer.rejected);
   return answer;
 };

@@ -1,3 +1,4 @@
+import type { Metrics } from '../adapters/observability/metrics-port.ts';
 import type { WorkQueue } from '../adapters/queue/port.ts';
 import type { PlanSigner } from '../adapters/signer/port.ts';
 import type { HostRegistry, OutboxStore, ProjectionWriter, SliceStore } from '../adapters/store/port.ts';
@@ -26,5 +27,8 @@ export interface CorrelateDeps {
   readonly sourceQueue?: string;
   /** The wall clock (ms): the core's `now`. */
   readonly clock?: () => number;
+  /** One structured entry per line: `level` (debug, info, warn, error), `message` and fields. */
   readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+  /** Counted per batch and flushed at its end (../adapters/observability/); none by default. */
+  readonly metrics?: Metrics;
 }

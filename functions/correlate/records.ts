@@ -39,11 +39,17 @@ export type ParsedRecord =
       /** An agent's event sent straight to SQS that must be judged against its host's grant first. */
       readonly checkGrant: boolean;
     }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly code: RefusalCode };
+
+/**
+ * Why a record was refused, as a code a metric may carry: it is not an event or a command
+ * (`invalid`), or its sender may not send it (`sender`).
+ */
+export type RefusalCode = 'invalid' | 'sender';
 
 const MAX_REASON_ISSUES = 8;
 
-const refuse = (reason: string): ParsedRecord => ({ ok: false, reason });
+const refuse = (reason: string, code: RefusalCode = 'invalid'): ParsedRecord => ({ ok: false, reason, code });
 
 const isTrusted = (senderId: string | undefined, policy: SenderPolicy): boolean =>
   senderId !== undefined &&
@@ -83,7 +89,7 @@ const sentAt = (record: QueueRecord): string | undefined => {
 /** Parses one record and binds it to its sender; a refusal carries the reason for the DLQ. */
 export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRecord => {
   const sender = senderOf(record, policy);
-  if (typeof sender === 'string') return refuse(sender);
+  if (typeof sender === 'string') return refuse(sender, 'sender');
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -92,7 +98,7 @@ export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRe
   }
   const type = typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
   if (typeof type === 'string' && type.startsWith('operator.')) {
-    if (sender.kind !== 'operator') return refuse(`${type} is accepted only from an operator`);
+    if (sender.kind !== 'operator') return refuse(`${type} is accepted only from an operator`, 'sender');
     const command = OperatorCommand.safeParse(body);
     if (!command.success) {
       return refuse(
@@ -107,7 +113,7 @@ export const parseRecord = (record: QueueRecord, policy: SenderPolicy): ParsedRe
   if (!parsed.ok) return refuse(`not a Faultline event: ${issuesText(parsed.issues)}`);
   let event = parsed.value;
   if (sender.kind === 'agent' && event.hostid !== sender.hostId) {
-    return refuse(`hostid ${event.hostid} is not its sender ${sender.hostId}`);
+    return refuse(`hostid ${event.hostid} is not its sender ${sender.hostId}`, 'sender');
   }
   const stampedByApi = isTrusted(record.attributes.SenderId, policy);
   const received = sentAt(record);

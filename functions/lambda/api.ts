@@ -2,6 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsQueue } from '../adapters/queue/sqs-queue.ts';
 import type { ApiDeps } from '../api/app.ts';
 import { type Env, httpUrl, parseEnv, regionOf } from './environment.ts';
+import { lambdaObservability } from './observability.ts';
 import { StoreEnv, storeFrom, storeSettings } from './store.ts';
 
 /**
@@ -12,14 +13,17 @@ import { StoreEnv, storeFrom, storeSettings } from './store.ts';
  * - `FAULTLINE_EVENTS_QUEUE_URL`: the events queue correlate consumes.
  *
  * Long polling of plans is off: Lambda never holds a request open (docs/architecture.md §6).
+ * Logs and metrics: ./observability.ts (the metrics are written after each request).
  */
 const ApiEnv = StoreEnv.extend({ FAULTLINE_EVENTS_QUEUE_URL: httpUrl() });
 
-export const apiFromEnv =
-  (env: Env = process.env): (() => ApiDeps) =>
-  () => {
+export const apiFromEnv = (env: Env = process.env): (() => ApiDeps) => {
+  const { log, metrics } = lambdaObservability('api', env);
+  return () => {
     const parsed = parseEnv(ApiEnv, env, 'api');
     return {
+      log,
+      metrics,
       store: storeFrom(storeSettings(parsed)),
       eventsQueue: new SqsQueue({
         client: new SQSClient(regionOf(parsed.AWS_REGION)),
@@ -27,3 +31,4 @@ export const apiFromEnv =
       }),
     };
   };
+};

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CorrelateDeps } from '../correlate/deps.ts';
 import { DecidingEnv, decidingResources, decidingSettings } from './deciding.ts';
 import { type Env, httpUrl, lazySender, once, parseEnv, sqsClient } from './environment.ts';
+import { lambdaObservability } from './observability.ts';
 
 /**
  * correlate's composition root on Lambda: its dependencies from its environment, validated once
@@ -14,6 +15,7 @@ import { type Env, httpUrl, lazySender, once, parseEnv, sqsClient } from './envi
  *   record is bound to its own SenderId.
  * - `FAULTLINE_EVENTS_MAX_RECEIVE_COUNT`: the events queue's `maxReceiveCount` (default 3).
  * - `FAULTLINE_TICK_LIMIT`: timers fired after each batch (default 100).
+ * Logs and metrics: ./observability.ts.
  */
 const CorrelateEnv = DecidingEnv.extend({
   FAULTLINE_EVENTS_DLQ_URL: httpUrl(),
@@ -35,7 +37,10 @@ export const correlateFromEnv = (env: Env = process.env): CorrelateDeps => {
     tickLimit: parsed().FAULTLINE_TICK_LIMIT,
   }));
   const sqs = sqsClient(shared);
+  const { log, metrics } = lambdaObservability('correlate', env);
   return {
+    log,
+    metrics,
     get settings() {
       return settings();
     },

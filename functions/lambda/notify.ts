@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Store } from '../adapters/store/port.ts';
 import { parseNotifyConfig } from '../notify/config.ts';
 import { type DeliveryLog, InMemoryDeliveryLog } from '../notify/delivery-log.ts';
 import type { NotifyDeps } from '../notify/deps.ts';
@@ -14,9 +15,11 @@ import {
   problemsOf,
   sqsClient,
 } from './environment.ts';
+import { lambdaObservability } from './observability.ts';
+import { StoreEnv, storeFrom, storeSettings } from './store.ts';
 
 /**
- * notify's composition root on Lambda (it has no store): its dependencies from its environment,
+ * notify's composition root on Lambda: its dependencies from its environment,
  * read and validated once, on the first batch; an invalid environment fails every batch with a
  * `NotifyConfigError` naming each problem (as the destinations' own problems are), until fixed.
  * - `FAULTLINE_NOTIFY_CONFIG`: the destinations as JSON (functions/notify/config.ts), secrets
@@ -26,9 +29,13 @@ import {
  * - `FAULTLINE_NOTIFY_DLQ_URL`: the notify queue's dead-letter queue.
  * - `FAULTLINE_NOTIFY_DELIVERY_LOG`: `memory` (default: delivered-once only within a warm Lambda)
  *   or `sqlite:<path>`.
+ * - `FAULTLINE_STORE` (and `FAULTLINE_DYNAMODB_ENDPOINT`, store.ts): optional; the store whose
+ *   timelines keep the pages no destination takes (none configured). Without it such a page is
+ *   only logged.
  * - `AWS_REGION`: set by Lambda.
+ * Logs and metrics: ./observability.ts.
  */
-const NotifyEnv = z.object({
+const NotifyEnv = StoreEnv.partial({ FAULTLINE_STORE: true }).extend({
   FAULTLINE_NOTIFY_CONFIG: z.string().min(1, 'FAULTLINE_NOTIFY_CONFIG is required: the destinations as JSON'),
   FAULTLINE_NOTIFY_DLQ_URL: httpUrl(),
   FAULTLINE_NOTIFY_DELIVERY_LOG: z
@@ -45,12 +52,27 @@ const notifySettings = (env: Env) => {
     deadLetterQueueUrl: parsed.data.FAULTLINE_NOTIFY_DLQ_URL,
     deliveryLog: parsed.data.FAULTLINE_NOTIFY_DELIVERY_LOG,
     region: parsed.data.AWS_REGION,
+    store:
+      parsed.data.FAULTLINE_STORE === undefined
+        ? undefined
+        : storeSettings({ ...parsed.data, FAULTLINE_STORE: parsed.data.FAULTLINE_STORE }),
   };
 };
 
 export const notifyFromEnv = (env: Env = process.env): NotifyDeps => {
   const settings = once(() => notifySettings(env));
+  const store = once((): Store | undefined => {
+    const where = settings().store;
+    return where === undefined ? undefined : storeFrom(where);
+  });
+  const { log, metrics } = lambdaObservability('notify', env);
   return {
+    log,
+    metrics,
+    // Read on the first page that needs it, when the environment has been read (never at import).
+    get timeline() {
+      return store();
+    },
     loadConfig: async () => settings().config,
     deadLetterQueue: lazySender(sqsClient(settings), () => settings().deadLetterQueueUrl),
     deliveryLog: lazy((): DeliveryLog => {

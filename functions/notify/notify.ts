@@ -3,7 +3,10 @@ import {
   Notification as NotificationSchema,
   type Severity,
 } from '../../events/notification.ts';
+import type { Metrics } from '../adapters/observability/metrics-port.ts';
 import { type RecordOutcome, recordOk, rejectRecord, retryRecord } from '../adapters/queue/batch.ts';
+import type { ProjectionWriter } from '../adapters/store/port.ts';
+import { timelineId } from '../core/ids.ts';
 import {
   type Destination,
   type Destinations,
@@ -24,13 +27,28 @@ import { deliveryRequest } from './requests.ts';
  * way a later try may fix (429, 5xx, network, a concurrent delivery): the record comes back, and
  * only the destinations still missing it are sent to; `reject` when one refused it for good
  * (another 4xx): the record goes to the DLQ with the reason, since trying again would fail again.
+ *
+ * **No destination configured** (or none the allow-list lets notify call): the page is kept in its
+ * incident's timeline instead, as an entry saying what would have been sent and why it was not,
+ * and the record is acknowledged: nothing is retried, nothing goes to the DLQ. The entry's id is
+ * derived from the notification's, so a redelivered record keeps it once.
+ *
+ * Each delivery is one log line (`info` when delivered or kept, with a `message` that reads as a
+ * sentence; `warn` for a retry, `error` for a refusal) and one `faultline_deliveries_total`.
  */
 
 export interface NotifierDeps extends HttpDeps {
   readonly deliveryLog: DeliveryLog;
   /** One structured line per delivery, for the logs. */
   readonly log: (entry: Readonly<Record<string, unknown>>) => void;
+  /** Where a page no destination can take is kept; without it such a page is only logged. */
+  readonly timeline: Pick<ProjectionWriter, 'putTimeline'> | undefined;
+  readonly metrics: Metrics;
 }
+
+/** What a page says in a sentence: `trigger (critical): <summary>`. */
+export const pageText = (notification: Notification): string =>
+  `${notification.action}${notification.action === 'trigger' ? ` (${notification.severity})` : ''}: ${notification.summary}`;
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2, critical: 3 };
 const LEASE_MARGIN_MS = 5_000;
@@ -69,15 +87,18 @@ const deliverTo = async (
     claim = await deps.deliveryLog.claim(key, { now: deps.now(), leaseMs: leaseMsFor(destinations.retry) });
   } catch (error) {
     const detail = `delivery log: ${(error as Error).message}`;
-    deps.log({ ...base, outcome: 'retry', detail });
+    deps.log({ level: 'warn', ...base, outcome: 'retry', detail });
+    deps.metrics.count('deliveries', { destination: destination.name, outcome: 'retry' });
     return { kind: 'retry', destination: destination.name, detail };
   }
   if (claim.status === 'delivered') {
-    deps.log({ ...base, outcome: 'already-delivered' });
+    deps.log({ level: 'debug', ...base, outcome: 'already-delivered' });
+    deps.metrics.count('deliveries', { destination: destination.name, outcome: 'already-delivered' });
     return { kind: 'done' };
   }
   if (claim.status === 'in-progress') {
-    deps.log({ ...base, outcome: 'retry', detail: 'another consumer is delivering it' });
+    deps.log({ level: 'warn', ...base, outcome: 'retry', detail: 'another consumer is delivering it' });
+    deps.metrics.count('deliveries', { destination: destination.name, outcome: 'retry' });
     return { kind: 'retry', destination: destination.name, detail: 'another consumer is delivering it' };
   }
   const result: DeliveryResult = await deliverWithRetry(
@@ -87,7 +108,17 @@ const deliverTo = async (
     deps,
   );
   if (result.kind === 'delivered') {
-    deps.log({ ...base, outcome: 'delivered', status: result.status, attempts: result.attempts });
+    deps.log({
+      level: 'info',
+      message: `paged ${destination.name} (${destination.kind}): ${pageText(notification)}`,
+      incident: notification.incidentId,
+      change: 'paged',
+      ...base,
+      outcome: 'delivered',
+      status: result.status,
+      attempts: result.attempts,
+    });
+    deps.metrics.count('deliveries', { destination: destination.name, outcome: 'delivered' });
     try {
       await deps.deliveryLog.markDelivered(key, { now: deps.now() });
     } catch (error) {
@@ -97,11 +128,16 @@ const deliverTo = async (
     return { kind: 'done' };
   }
   deps.log({
+    level: result.retryable ? 'warn' : 'error',
     ...base,
     outcome: result.retryable ? 'retry' : 'reject',
     status: result.status,
     attempts: result.attempts,
     detail: result.detail,
+  });
+  deps.metrics.count('deliveries', {
+    destination: destination.name,
+    outcome: result.retryable ? 'retry' : 'rejected',
   });
   try {
     await deps.deliveryLog.release(key, claim.token);
@@ -127,13 +163,17 @@ export const deliverNotification = async (
   destinations: Destinations,
   deps: NotifierDeps,
 ): Promise<RecordOutcome> => {
+  if (destinations.allowed.length === 0) return keepInTimeline(notification, destinations, deps);
   const targets = destinations.allowed.filter((destination) => wants(destination, notification));
   if (targets.length === 0) {
     deps.log({
+      level: 'debug',
       notificationId: notification.id,
       incidentId: notification.incidentId,
       outcome: 'no-destination',
+      detail: "no destination wants it (each one's actions or minSeverity)",
     });
+    deps.metrics.count('deliveries', { destination: 'none', outcome: 'filtered' });
   }
   const outcomes = await Promise.all(
     targets.map((destination) => deliverTo(notification, destination, destinations, deps)),
@@ -142,6 +182,48 @@ export const deliverNotification = async (
   if (retries.length > 0) return retryRecord(describe(retries));
   const rejects = outcomes.filter((outcome) => outcome.kind === 'reject');
   if (rejects.length > 0) return rejectRecord(`refused by ${describe(rejects)}`);
+  return recordOk;
+};
+
+/** Why no destination took a page, in words, for its timeline entry and the log. */
+const whyNotSent = (destinations: Destinations): string =>
+  destinations.blocked.length === 0
+    ? 'no destination is configured'
+    : `no destination may be called (${destinations.blocked.map((destination) => destination.name).join(', ')} not on the allow-list)`;
+
+/** The timeline entry that keeps a page no destination took. */
+export const keptPageEntry = (notification: Notification, destinations: Destinations) => ({
+  id: timelineId(notification.incidentId, notification.id, 'kept'),
+  incidentId: notification.incidentId,
+  at: notification.time,
+  text: `page not sent, ${whyNotSent(destinations)}: it would have sent ${pageText(notification)}`,
+});
+
+/** A page with nowhere to go: kept in its incident's timeline, and acknowledged. */
+const keepInTimeline = async (
+  notification: Notification,
+  destinations: Destinations,
+  deps: NotifierDeps,
+): Promise<RecordOutcome> => {
+  const base = { notificationId: notification.id, incident: notification.incidentId };
+  if (deps.timeline !== undefined) {
+    try {
+      await deps.timeline.putTimeline(keptPageEntry(notification, destinations));
+    } catch (error) {
+      const detail = `keeping the page in the timeline: ${(error as Error).message}`;
+      deps.log({ level: 'warn', ...base, outcome: 'retry', detail });
+      deps.metrics.count('deliveries', { destination: 'none', outcome: 'retry' });
+      return retryRecord(detail);
+    }
+  }
+  deps.log({
+    level: 'info',
+    message: `page kept in the timeline (${whyNotSent(destinations)}): ${pageText(notification)}`,
+    change: 'paged',
+    ...base,
+    outcome: 'kept',
+  });
+  deps.metrics.count('deliveries', { destination: 'none', outcome: 'kept' });
   return recordOk;
 };
 

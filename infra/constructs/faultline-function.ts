@@ -1,6 +1,12 @@
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  type ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  type SystemLogLevel,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -19,6 +25,11 @@ export interface FaultlineFunctionProps {
   /** What the function's composition root (functions/lambda/) validates: the only configuration it gets. */
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
+  /** The levels Lambda keeps (its advanced logging controls; Powertools Logger obeys the application's). */
+  readonly logLevels: {
+    readonly application: `${ApplicationLogLevel}`;
+    readonly system: `${SystemLogLevel}`;
+  };
   readonly reservedConcurrency?: number;
 }
 
@@ -47,7 +58,7 @@ const COMMON_ENVIRONMENT = {
  * One Faultline function: `functions/<name>/handler.ts` bundled by the local esbuild (never
  * Docker) into one ESM file with the pinned AWS SDK inside, on Node.js 22 for arm64, with its own
  * execution role (only what it is granted, plus writing its own log group) and its own log group
- * with a retention.
+ * with a retention, in Lambda's JSON log format at the levels it is given.
  */
 export class FaultlineFunction extends Construct {
   readonly name: FunctionName;
@@ -81,6 +92,9 @@ export class FaultlineFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: props.logLevels.application as ApplicationLogLevel,
+      systemLogLevelV2: props.logLevels.system as SystemLogLevel,
       environment: { ...COMMON_ENVIRONMENT, ...props.environment },
       ...(props.reservedConcurrency === undefined
         ? {}

@@ -4,6 +4,7 @@ import {
   ComparisonOperator,
   type IAlarmAction,
   type IMetric,
+  Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
@@ -15,7 +16,18 @@ export interface AlarmThresholds {
   readonly oldestMessageAgeSeconds: number;
   readonly functionErrors: number;
   readonly functionThrottles: number;
+  readonly rejectedEvents: number;
+  readonly timeToVisibleP99Seconds: number;
   readonly periodMinutes: number;
+}
+
+/** Faultline's own metrics, as the functions write them (CloudWatch embedded metrics). */
+export interface FaultlineMetrics {
+  readonly namespace: string;
+  /** `faultline_events_rejected_total`, published per function under the `service` dimension. */
+  readonly eventsRejected: string;
+  /** `faultline_ingest_to_visible_seconds`, written by correlate. */
+  readonly ingestToVisible: string;
 }
 
 export interface OperationalAlarmsProps {
@@ -26,8 +38,10 @@ export interface OperationalAlarmsProps {
 
 /**
  * The alarms an operator of Faultline needs, applied the same way to every queue and function:
- * a message in a DLQ, a work queue falling behind (the age of its oldest message), a function
- * failing whole invocations, and a function throttled. Missing data is fine (an idle queue).
+ * a message in a DLQ (its depth), a work queue falling behind (the age of its oldest message), a
+ * function failing whole invocations, and a function throttled; and on Faultline's own metrics
+ * (`watchFaultline`): events refused, at ingest and by correlate, and the time from ingest to an
+ * event's effect being visible. Missing data is fine (an idle queue, no event refused).
  */
 export class OperationalAlarms extends Construct {
   readonly alarms: Alarm[] = [];
@@ -68,6 +82,38 @@ export class OperationalAlarms extends Construct {
       description: `Faultline ${fn.name}: invocations throttled`,
       metric: fn.function.metricThrottles({ period, statistic: 'Sum' }),
       threshold: thresholds.functionThrottles,
+    });
+  }
+
+  /** Alarms on Faultline's own metrics: rejects at ingest and in correlate, and time to visible (p99). */
+  watchFaultline(metrics: FaultlineMetrics): void {
+    const { thresholds } = this.#props;
+    const period = Duration.minutes(thresholds.periodMinutes);
+    const ofService = (metricName: string, service: string, statistic: string): Metric =>
+      new Metric({
+        namespace: metrics.namespace,
+        metricName,
+        dimensionsMap: { service },
+        period,
+        statistic,
+      });
+    this.#alarm('IngestRejects', {
+      description:
+        'Faultline api: events refused at ingest (faultline_events_rejected_total by reason: an agent, a producer or a grant to fix)',
+      metric: ofService(metrics.eventsRejected, 'api', 'Sum'),
+      threshold: thresholds.rejectedEvents,
+    });
+    this.#alarm('CorrelateRejects', {
+      description:
+        'Faultline correlate: events dead-lettered with their reason (faultline_events_rejected_total by reason)',
+      metric: ofService(metrics.eventsRejected, 'correlate', 'Sum'),
+      threshold: thresholds.rejectedEvents,
+    });
+    this.#alarm('TimeToVisible', {
+      description:
+        'Faultline correlate: the 99th percentile from ingest to visible is too long (correlate falls behind)',
+      metric: ofService(metrics.ingestToVisible, 'correlate', 'p99'),
+      threshold: thresholds.timeToVisibleP99Seconds,
     });
   }
 

@@ -1,5 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../functions/adapters/observability/metric-catalogue.ts';
 import { STORE_TABLE } from '../../functions/adapters/store/dynamodb-table.ts';
 import { apiFromEnv } from '../../functions/lambda/api.ts';
 import { correlateFromEnv } from '../../functions/lambda/correlate.ts';
@@ -8,8 +12,9 @@ import { sweepFromEnv } from '../../functions/lambda/sweep.ts';
 import { CERTIFICATE_CN } from '../../infra/constructs/agent-access.ts';
 import type { FaultlineFunction } from '../../infra/constructs/faultline-function.ts';
 import { STORE_READ_ACTIONS, STORE_WRITE_ACTIONS } from '../../infra/constructs/store-tables.ts';
+import { createFaultlineApp } from '../../infra/faultline-app.ts';
 import { STORE_TABLE_NAME } from '../../infra/faultline-stack.ts';
-import { QUEUE_SETTINGS } from '../../infra/settings.ts';
+import { ALARM_THRESHOLDS, LOGGING, METRIC_NAMES, QUEUE_SETTINGS } from '../../infra/settings.ts';
 import {
   actionCovers,
   type BuiltFaultline,
@@ -438,6 +443,50 @@ describe('the functions’ configuration', () => {
     const variables = variablesOf(built.stack.notify);
     expect(variables.FAULTLINE_NOTIFY_DLQ_URL).toEqual(ref(built.stack.notifyQueue.deadLetterQueue));
     expect(variables.FAULTLINE_NOTIFY_CONFIG_SECRET_ARN).toEqual(ref(built.stack.notifyConfig));
+    // The store whose timelines keep the pages no destination takes.
+    expect(variables.FAULTLINE_STORE).toEqual({
+      'Fn::Join': ['', ['dynamodb:', ref(built.stack.store.table(STORE_TABLE_NAME))]],
+    });
+    expect(notifyFromEnv(lambdaEnvironment(built.stack.notify)).timeline).toBeDefined();
+  });
+
+  it('gives every function the stack’s name as the namespace of its embedded metrics', () => {
+    for (const fn of [built.stack.correlate, built.stack.api, built.stack.notify, built.stack.sweep]) {
+      expect(variablesOf(fn).FAULTLINE_METRICS_NAMESPACE).toBe(built.stack.stackName);
+    }
+  });
+});
+
+describe('the functions’ logs', () => {
+  it('uses Lambda’s JSON log format on every function, the application at INFO and Lambda’s own lines from WARN', () => {
+    const functions = resourcesOfType(resources, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(4);
+    for (const [, fn] of functions) {
+      expect(fn.Properties?.LoggingConfig).toEqual({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: LOGGING.applicationLogLevel,
+        SystemLogLevel: LOGGING.systemLogLevel,
+        LogGroup: expect.anything(),
+      });
+    }
+    expect(LOGGING.applicationLogLevel).toBe('INFO');
+  });
+
+  it('takes the application log level from the logLevel context, and refuses one Lambda does not know', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'faultline-infra-debug-'));
+    try {
+      const { stack } = createFaultlineApp({ outdir, context: { logLevel: 'debug' } });
+      expect(stack.correlate.function.node.defaultChild).toBeDefined();
+      const template = Template.fromStack(stack);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'DEBUG', SystemLogLevel: 'WARN' },
+      });
+      expect(() => createFaultlineApp({ outdir, context: { logLevel: 'verbose' } })).toThrow(
+        /logLevel=VERBOSE/,
+      );
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -510,7 +559,7 @@ describe('the functions’ permissions', () => {
     );
   });
 
-  it('lets notify consume notifications, dead-letter them and read its configuration, and no more', () => {
+  it('lets notify consume notifications, dead-letter them, read its configuration and keep pages in the store, and no more', () => {
     const { stack } = built;
     expect(permissionsOf(stack.notify)).toEqual(
       [
@@ -518,6 +567,7 @@ describe('the functions’ permissions', () => {
         ...consume(stack.notifyQueue.queue),
         ...send(stack.notifyQueue.deadLetterQueue),
         ...on(id(stack.notifyConfig), ['secretsmanager:GetSecretValue']),
+        ...store(),
       ].sort(),
     );
   });
@@ -556,16 +606,39 @@ describe('the functions’ permissions', () => {
 });
 
 describe('the alarms', () => {
-  /** `metric on resource` for every alarm, the resource by logical id. */
+  /**
+   * `metric on resource` for every alarm, the resource by logical id; for Faultline's own metrics,
+   * `metric service=<function> <statistic> ≥ <threshold>` in the stack's namespace.
+   */
   const alarms = () =>
     resourcesOfType(resources, 'AWS::CloudWatch::Alarm').map(([, alarm]) => {
       const properties = alarm.Properties ?? {};
-      const dimensions = properties.Dimensions as { Value: unknown }[];
+      const dimensions = properties.Dimensions as { Name: string; Value: unknown }[];
       expect(dimensions).toHaveLength(1);
       expect(properties.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
       expect(properties.Threshold).toEqual(expect.any(Number));
-      return `${String(properties.MetricName)} ${referencedId(dimensions[0]?.Value) ?? ''}`;
+      if (String(properties.Namespace).startsWith('AWS/'))
+        return `${String(properties.MetricName)} ${referencedId(dimensions[0]?.Value) ?? ''}`;
+      expect(properties.Namespace).toBe(built.stack.stackName);
+      const statistic = String(properties.ExtendedStatistic ?? properties.Statistic);
+      return `${String(properties.MetricName)} ${dimensions[0]?.Name}=${String(dimensions[0]?.Value)} ${statistic} ≥ ${String(properties.Threshold)}`;
     });
+
+  it('watches the events refused at ingest and by correlate, and the time from ingest to visible', () => {
+    const rejects = ALARM_THRESHOLDS.rejectedEvents;
+    expect(alarms()).toEqual(
+      expect.arrayContaining([
+        `faultline_events_rejected_total service=api Sum ≥ ${rejects}`,
+        `faultline_events_rejected_total service=correlate Sum ≥ ${rejects}`,
+        `faultline_ingest_to_visible_seconds service=correlate p99 ≥ ${ALARM_THRESHOLDS.timeToVisibleP99Seconds}`,
+      ]),
+    );
+  });
+
+  it('names the metrics the functions write, as their catalogue names them', () => {
+    expect(METRICS.eventsRejected.name).toBe(METRIC_NAMES.eventsRejected);
+    expect(METRICS.ingestToVisible.name).toBe(METRIC_NAMES.ingestToVisible);
+  });
 
   it('watches each DLQ’s depth and each work queue’s oldest message', () => {
     for (const workQueue of [built.stack.eventsQueue, built.stack.notifyQueue]) {

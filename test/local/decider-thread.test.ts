@@ -22,7 +22,7 @@ const startIn = async (entries: Record<string, unknown>[]): Promise<DeciderThrea
       databaseFile: join(dataDir, DATA_FILES.database),
       queuesFile: join(dataDir, DATA_FILES.queues),
       config: RuntimeConfig.parse({}),
-      debug: false,
+      logLevel: 'info',
     },
     (entry) => entries.push({ ...entry }),
   );

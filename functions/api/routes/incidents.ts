@@ -7,6 +7,7 @@ import {
   IncidentIdParams,
   IncidentList,
   IncidentListQuery,
+  type PageRoutesBody,
   StatsBody,
   StatsQuery,
   type TimelineEntryBody,
@@ -37,6 +38,8 @@ export interface IncidentRoutesDeps {
     ProjectionReader,
     'listIncidents' | 'getIncident' | 'listTimeline' | 'listAffectedHosts' | 'stats'
   >;
+  /** Where pages go, added to `GET /v1/stats` when the runtime knows it. */
+  readonly pages?: PageRoutesBody | undefined;
 }
 
 const DEFAULT_INCIDENT_PAGE = 50;
@@ -71,7 +74,7 @@ const defined = <T extends Record<string, unknown>>(value: T): { [K in keyof T]:
   };
 
 /** The incidents group: `GET /v1/incidents`, `GET /v1/incidents/:id` and `GET /v1/stats`. */
-export const incidentRoutes = ({ store }: IncidentRoutesDeps): RouteGroup => {
+export const incidentRoutes = ({ store, pages }: IncidentRoutesDeps): RouteGroup => {
   const group = routeGroup();
 
   defineRoute(
@@ -154,7 +157,10 @@ export const incidentRoutes = ({ store }: IncidentRoutesDeps): RouteGroup => {
         200: { description: 'The figures', content: { 'application/json': { schema: StatsBody } } },
       },
     },
-    async (c, { query }) => c.json(await store.stats(defined(query)), 200),
+    async (c, { query }) => {
+      const stats = await store.stats(defined(query));
+      return c.json(pages === undefined ? stats : { ...stats, pages }, 200);
+    },
   );
 
   return group;
