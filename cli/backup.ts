@@ -11,17 +11,29 @@ import type { Streams } from './streams.ts';
  * files, consistent while the control plane keeps running: the store into `<file>`, and the queues
  * with notify's delivery log into `<file>.queues` (restore them as `faultline.db` and `queues.db`).
  */
+const USAGE = `usage: faultline backup <file> [--data .faultline]
+  an online backup of the running control plane's store into <file>, its queues into <file>.queues
+`;
+
 export const runBackup = async (args: readonly string[], streams: Streams): Promise<number> => {
-  let parsed: { values: { data?: string | undefined }; positionals: string[] };
+  let parsed: { values: { data?: string | undefined; help?: boolean | undefined }; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...args], allowPositionals: true, options: { data: { type: 'string' } } });
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: { data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (error) {
-    streams.stderr(`faultline backup: ${(error as Error).message}\n`);
+    streams.stderr(`faultline backup: ${(error as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (parsed.values.help === true) {
+    streams.stdout(USAGE);
+    return 0;
   }
   const [file, ...extra] = parsed.positionals;
   if (file === undefined || extra.length > 0) {
-    streams.stderr('usage: faultline backup <file> [--data .faultline]\n');
+    streams.stderr(USAGE);
     return 2;
   }
   const database = join(parsed.values.data ?? '.faultline', DATA_FILES.database);

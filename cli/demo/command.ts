@@ -2,11 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { LOCAL_SINK } from '../../local/config.ts';
+import { issuesText, parseWith } from '../../events/index.ts';
+import { LOCAL_SINK, RuntimeConfig } from '../../local/config.ts';
 import { DemoError } from '../../sim/errors.ts';
 import { DATA_FILES, DEFAULT_DATA, DEFAULT_URL } from '../operator.ts';
 import type { Streams } from '../streams.ts';
 import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
+import type { StabilityTimings } from './stability-countdown.ts';
 
 /**
  * `faultline demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3] [--single-clients 1]`: a
@@ -14,14 +16,20 @@ import { DEMO_DEFAULTS, runFleetDemo } from './run-demo.ts';
  * fleet (sim/). `--single-clients 0` leaves out the one-client layout (a client alone on two
  * hosting partitions that run no agent), as `--ldoms-guests 0` leaves out the LDoms guests.
  * The control plane is found as the operator commands find it: `--url`/`--token`, else
- * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`.
+ * `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up` keeps in `--data`. Its timings
+ * (for the countdown while a domain waits to be stable) come from `--config`, else
+ * `./faultline.json` when present, as `faultline up` reads them, else the defaults.
  */
 
-const USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--ldoms-guests ${DEMO_DEFAULTS.ldomsGuests}] [--multipath-hosts ${DEMO_DEFAULTS.multipathHosts}]
+export const DEMO_USAGE = `usage: faultline demo [--clients ${DEMO_DEFAULTS.clients}] [--ldoms-guests ${DEMO_DEFAULTS.ldomsGuests}] [--multipath-hosts ${DEMO_DEFAULTS.multipathHosts}]
        [--single-clients ${DEMO_DEFAULTS.singleClients}]
-       [--url URL] [--token T] [--data DIR]
+       [--url URL] [--token T] [--data DIR] [--config faultline.json]
        [--sink-port ${LOCAL_SINK.port}] [--outage-seconds ${DEMO_DEFAULTS.outageSeconds}] [--timeout ${DEMO_DEFAULTS.timeoutSeconds}]
+  a simulated fleet on the running control plane (\`faultline up\`) heals a VIOS IPL, an LDoms service
+  domain reboot, a SAN port and a lone client's server, with no operator in the loop
+  --config: the file \`faultline up\` read (./faultline.json when present): its stability period, for the countdown
 `;
+const DEFAULT_CONFIG_FILE = 'faultline.json';
 
 export const DemoEnvironment = z.object({
   FAULTLINE_URL: z.url().optional(),
@@ -52,12 +60,35 @@ const Arguments = z.object({
 const readIfPresent = (path: string): string | undefined =>
   existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
 
-export const runDemo = async (args: readonly string[], streams: Streams): Promise<number> => {
+/** The control plane's timings the countdown needs, from its `faultline.json`; a reason when it cannot be read. */
+const timingsOf = (file: string | undefined): { timings?: StabilityTimings; refused?: string } => {
+  const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (path === undefined) return {};
+  let input: unknown;
+  try {
+    input = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return { refused: `cannot read ${path}: ${(error as Error).message}` };
+  }
+  const config = parseWith(RuntimeConfig, input);
+  if (!config.ok) return { refused: `${path}: ${issuesText(config.issues)}` };
+  const { stabilitySeconds, pathReinstateDelaySeconds, runbooks } = config.value.core;
+  return { timings: { stabilitySeconds, pathReinstateDelaySeconds, runbooks } };
+};
+
+/** `faultline demo`; `stop` ends it early (its output's reader went away), its fleet cleaned up. */
+export const runDemo = async (
+  args: readonly string[],
+  streams: Streams,
+  stop?: AbortSignal,
+): Promise<number> => {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
       args: [...args],
       options: {
+        help: { type: 'boolean', short: 'h' },
+        config: { type: 'string' },
         clients: { type: 'string' },
         'ldoms-guests': { type: 'string' },
         'multipath-hosts': { type: 'string' },
@@ -71,8 +102,12 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
       },
     }).values;
   } catch (error) {
-    streams.stderr(`faultline demo: ${(error as Error).message}\n${USAGE}`);
+    streams.stderr(`faultline demo: ${(error as Error).message}\n${DEMO_USAGE}`);
     return 2;
+  }
+  if (values.help === true) {
+    streams.stdout(DEMO_USAGE);
+    return 0;
   }
   const text = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
   const parsed = Arguments.safeParse({
@@ -86,8 +121,13 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
   });
   if (!parsed.success) {
     streams.stderr(
-      `faultline demo: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}\n${USAGE}`,
+      `faultline demo: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}\n${DEMO_USAGE}`,
     );
+    return 2;
+  }
+  const { timings, refused } = timingsOf(text('config'));
+  if (refused !== undefined) {
+    streams.stderr(`faultline demo: ${refused}\n`);
     return 2;
   }
   const env = DemoEnvironment.parse(process.env);
@@ -114,6 +154,8 @@ export const runDemo = async (args: readonly string[], streams: Streams): Promis
       timeoutSeconds: parsed.data.timeout,
       tty: process.stdout.isTTY === true,
       write: streams.stdout,
+      ...(timings === undefined ? {} : { timings }),
+      ...(stop === undefined ? {} : { stop }),
     });
   } catch (error) {
     streams.stderr(`faultline demo: ${(error as Error).message}\n`);

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { SinglePointOfFailureBody } from '../../events/index.ts';
 import { SimClient } from '../../sim/client.ts';
 import { SERVICE_DOMAINS, SimControlDomain, vdiskDomain } from '../../sim/control-domain.ts';
-import { ControlPlane, type IncidentSummary, type Stats } from '../../sim/control-plane-client.ts';
+import { ControlPlane, type IncidentSummary } from '../../sim/control-plane-client.ts';
 import { DemoError } from '../../sim/errors.ts';
 import { DEMO_SYSTEM, vscsiDomain } from '../../sim/managed-system.ts';
 import { SIM_AGENT_INTERVALS, type SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
@@ -22,6 +22,8 @@ import {
 } from './side-scenario.ts';
 import { runSingleClientScenario, SINGLE_CLIENT_PARTITIONS, singleClient } from './single-client.ts';
 import { SPOF_CLIENT, SPOF_PARTITION, spofClient, spofLine, spofListed, spofTrouble } from './spof-client.ts';
+import type { StabilityTimings } from './stability-countdown.ts';
+import { detectText, healText, incidentTimes } from './time-to-heal.ts';
 import { VARIANT_STORY, variantClients, variantLine, variantViosClients } from './variant-clients.ts';
 
 /**
@@ -46,7 +48,7 @@ import { VARIANT_STORY, variantClients, variantLine, variantViosClients } from '
  * vios2's outage with the plain clients.
  *
  * The operator token registers the servers with their grants and mints every agent token before
- * anything runs; after that the demo only reads with it (incidents, topology, stats): every event
+ * anything runs; after that the demo only reads with it (incidents, topology): every event
  * comes from an agent with its own token. The demo ends when every incident is resolved and every
  * simulated host is healthy, or fails with the reason at its deadline; `cleanup` then stops every
  * agent together, servers and clients alike, as `systemctl stop` does (no shutdown, nothing
@@ -91,6 +93,13 @@ export type DemoOptions = {
   timeoutSeconds: number;
   tty: boolean;
   write: (text: string) => void;
+  /**
+   * The control plane's stability period, path reinstate delay and runbook modes, for the countdown
+   * while a domain that is back waits to be stable; the defaults of docs/architecture.md §5 otherwise.
+   */
+  timings?: StabilityTimings;
+  /** Aborted to stop the demo early (its output's reader went away): the fleet is cleaned up. */
+  stop?: AbortSignal;
 };
 
 export type { SideIncident };
@@ -106,10 +115,9 @@ export type DemoResult = {
   singlePointsOfFailure: SinglePointOfFailureBody[];
   /** Every page the sink received. */
   sinkPages: Page[];
-  /** vios2 down → incident opened, and vios2 back → incident resolved, in seconds. */
-  timeToDetectSeconds: number;
-  timeToHealSeconds: number;
-  stats: Stats | undefined;
+  /** The vios2 outage's time to detect and time to heal, in seconds, as the control plane counts them (./time-to-heal.ts). */
+  timeToDetectSeconds: number | null;
+  timeToHealSeconds: number | null;
   wallSeconds: number;
 };
 
@@ -155,8 +163,6 @@ const readPlanKey = (options: DemoOptions): string => {
 };
 
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
-const tenths = (value: number | null | undefined): number | null =>
-  value === null || value === undefined ? null : Math.round(value * 10) / 10;
 const clockTime = (at: number): string => new Date(at).toISOString().slice(11, 19);
 
 export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
@@ -181,10 +187,13 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
   const storageHosts: SimStorageHost[] = [];
   const singleClientHosts: SimClient[] = [];
   const servers: SimulatedServer[] = [];
-  const view = new LiveView(options.write, options.tty, vios2Clients, () => [
-    ...storageHosts,
-    ...singleClientHosts,
-  ]);
+  const view = new LiveView(
+    options.write,
+    options.tty,
+    vios2Clients,
+    () => [...storageHosts, ...singleClientHosts],
+    options.timings === undefined ? {} : { timings: options.timings },
+  );
   const deadline = started + options.timeoutSeconds * 1000;
 
   const waves = new Map<number, string[]>();
@@ -405,6 +414,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     };
 
     const say = (line: string) => view.say(line);
+    const watch = (incident: IncidentSummary, hasPaths: boolean) => view.watch(incident, hasPaths);
     const side: SideScenarioSetup = {
       storageHosts,
       controlDomain,
@@ -413,6 +423,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       outageSeconds: options.outageSeconds,
       until,
       say,
+      watch,
     };
     const sideRuns = Promise.all([
       runSideScenario('ldoms-guest', side).then((incident) => (incident === undefined ? [] : [incident])),
@@ -424,12 +435,12 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         outageSeconds: options.outageSeconds,
         until,
         say,
+        watch,
       }),
     ]).then((runs) => runs.flat());
     // Awaited once vios2's outage is healed; a failure meanwhile is not left unhandled.
     sideRuns.catch(() => undefined);
 
-    const downAt = Date.now();
     const announced = await vios2.shutdown();
     view.say(`vios2 shuts down: rc.shutdown runs faultline-agent announce going-down: ${announced.message}`);
     await Promise.all(vios2Clients().map((client) => client.remoteDown()));
@@ -442,7 +453,6 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     );
     view.incident = opened;
     view.say(`incident ${opened.id} OPENED: ${opened.kind} of ${opened.failureDomain} (${opened.status})`);
-    const openedAt = Date.parse(opened.openedAt);
 
     const affected = await until('every client in the incident', async () => {
       const detail = await controlPlane.incident(opened.id);
@@ -468,7 +478,6 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     await Promise.all(vios2Clients().map((client) => client.remoteBack()));
     vios2.configure();
     await vios2.checkNow();
-    const backAt = Date.now();
     view.say(
       "vios2 configured its virtual devices (lsmap: every target Available): its agent lists its domain and announces ipl.completed; the clients' disks answer again after a rescan",
     );
@@ -478,15 +487,20 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       const detail = await controlPlane.incident(opened.id);
       view.incident = detail.incident;
       const current = detail.incident;
+      view.watch(current, false);
       if (current.status !== lastStatus) {
-        view.say(`incident ${current.id} is ${current.status}${current.escalated ? ' (escalated)' : ''}`);
+        // Resolved is said below, once every client is healthy too.
+        if (current.status !== 'resolved')
+          view.say(`incident ${current.id} is ${current.status}${current.escalated ? ' (escalated)' : ''}`);
         lastStatus = current.status;
       }
       if (current.status === 'halted') throw haltedError(current);
       if (current.status !== 'resolved') return undefined;
       return vios2Clients().every((client) => client.isHealthy()) ? current : undefined;
     });
-    const resolvedAt = Date.parse(resolved.resolvedAt ?? new Date().toISOString());
+    view.say(
+      `incident ${resolved.id} RESOLVED: ${resolved.failureDomain}, ${vios2Clients().length} clients healthy; ${healText(resolved)}`,
+    );
     const sideIncidents = await sideRuns;
     const singlePointsOfFailure = await spofListed(controlPlane, until);
 
@@ -506,7 +520,6 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
         await delay(DEMO_DEFAULTS.pollMs);
       }
     }
-    const stats = await tolerant(() => controlPlane.stats());
     const unhealthy = vios2Clients()
       .filter((client) => !client.isHealthy())
       .map((client) => client.hostId);
@@ -521,9 +534,8 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       sideIncidents,
       singlePointsOfFailure,
       sinkPages: [...sink.pages],
-      timeToDetectSeconds: seconds(openedAt - downAt),
-      timeToHealSeconds: seconds(resolvedAt - backAt),
-      stats,
+      timeToDetectSeconds: incidentTimes(resolved).detectSeconds,
+      timeToHealSeconds: incidentTimes(resolved).healSeconds,
       wallSeconds: seconds(Date.now() - started),
     };
   };
@@ -557,33 +569,48 @@ const replicaNote = (host: SimulatedAgentHost): string | undefined => {
   return `${host.hostId}: replicas re-created (${recreated})`;
 };
 
-/** The closing summary. */
+const plural = (count: number, one: string, many = `${one}s`): string =>
+  `${count} ${count === 1 ? one : many}`;
+
+/** The plans an incident's own hosts ran: each host is in one of the demo's incidents. */
+const plansRun = (hosts: readonly SimulatedAgentHost[]): number =>
+  hosts.reduce((sum, host) => sum + host.plansAdmitted.length, 0);
+
+/**
+ * The closing summary: each incident with its own hosts, the plans they ran, and its time to detect
+ * and time to heal (./time-to-heal.ts: the figures of the live view's RESOLVED lines and of
+ * `faultline stats`), then the mean and the longest time to heal of the demo's incidents.
+ */
 export const summaryLines = (
   result: DemoResult,
   { clients, variantClients }: Pick<DemoRun, 'clients' | 'variantClients'>,
 ): string[] => {
-  const hosts = [...clients, ...variantClients, ...result.sideIncidents.flatMap((side) => side.hosts)];
-  const plans = hosts.reduce((sum, client) => sum + client.plansAdmitted.length, 0);
+  const vios2Hosts = [...clients, ...variantClients];
+  const hosts = [...vios2Hosts, ...result.sideIncidents.flatMap((side) => side.hosts)];
   const servedAgain = hosts.reduce((sum, client) => sum + client.plansServedAgain, 0);
   const triggers = result.sinkPages.filter((page) => page.event_action === 'trigger').length;
   const resolves = result.sinkPages.filter((page) => page.event_action === 'resolve').length;
+  const times = (incident: IncidentSummary) => `${detectText(incident)}, ${healText(incident)}`;
   const sideLines = result.sideIncidents.map((side) => {
     const commands = side.hosts.flatMap((host) =>
       host.actions().map((argv) => `${host.hostId}: ${argv.join(' ')}`),
     );
     const notes = side.hosts.flatMap((host) => replicaNote(host) ?? []);
-    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${side.hosts.length} ${SIDE_HOSTS[side.scenario]} healthy; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}${notes.map((note) => `; ${note}`).join('')}`;
+    return `incident ${side.incident.id} RESOLVED: ${side.incident.failureDomain}, ${side.hosts.length} ${SIDE_HOSTS[side.scenario]} healed by ${plural(plansRun(side.hosts), 'plan')}; ${times(side.incident)}; ran ${commands.length === 0 ? 'nothing' : commands.join(', ')}${notes.map((note) => `; ${note}`).join('')}`;
   });
-  const stat = (value: number | null | undefined) => {
-    const shown = tenths(value);
-    return shown === null ? '-' : `${shown} s`;
-  };
+  const heals = [result.incident, ...result.sideIncidents.map((side) => side.incident)].flatMap(
+    (incident) => incidentTimes(incident).healSeconds ?? [],
+  );
+  const tenths = (value: number) => Math.round(value * 10) / 10;
   return [
-    `incident ${result.incident.id} RESOLVED: ${result.incident.affectedHosts} hosts healed, ${plans} plans run (each once)`,
-    `time to detect ${result.timeToDetectSeconds} s (vios2 down → incident open); time to heal ${result.timeToHealSeconds} s (vios2 serving again → resolved)`,
+    `incident ${result.incident.id} RESOLVED: ${result.incident.failureDomain}, ${plural(vios2Hosts.length, 'host')} healed by ${plural(plansRun(vios2Hosts), 'plan')} (each run once); ${times(result.incident)}`,
     ...(variantClients.length === 0 ? [] : [variantLine(variantClients)]),
-    `control plane stats: time to detect ${stat(result.stats?.timeToDetect?.meanSeconds)}, time to heal ${stat(result.stats?.timeToHeal?.meanSeconds)}`,
     ...sideLines,
+    ...(heals.length === 0
+      ? []
+      : [
+          `time to heal, from the control plane seeing the server back to the incident resolved (as \`faultline stats\` counts it): mean ${tenths(heals.reduce((sum, value) => sum + value, 0) / heals.length)} s, longest ${Math.max(...heals)} s, over these ${plural(heals.length, 'incident')}`,
+        ]),
     ...(result.singlePointsOfFailure.length === 0 ? [] : [spofLine(result.singlePointsOfFailure)]),
     'no operator in the loop: the servers announced themselves with their own tokens; the operator token only registered them and read',
     `pages at the sink: ${triggers} trigger, ${resolves} resolve; demo wall time ${result.wallSeconds} s`,
@@ -591,11 +618,21 @@ export const summaryLines = (
   ];
 };
 
-/** Runs the demo to its end: 0 when healed, the error's exit code otherwise. */
+/** Runs the demo to its end: 0 when healed, the error's exit code otherwise (1 when stopped early). */
 export const runFleetDemo = async (options: DemoOptions): Promise<number> => {
   const demo = await startDemo(options);
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (options.stop?.aborted) resolve('stopped');
+    options.stop?.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  // Once stopped, what the run still waits for fails at its deadline, with nobody waiting.
+  demo.done.catch(() => undefined);
   try {
-    const result = await demo.done;
+    const result = await Promise.race([demo.done, stopped]);
+    if (result === 'stopped') {
+      demo.view.stop();
+      return 1;
+    }
     demo.view.close(summaryLines(result, demo));
     return 0;
   } catch (error) {

@@ -4,6 +4,7 @@ import type { ControlPlane, IncidentSummary } from '../../sim/control-plane-clie
 import { DemoError } from '../../sim/errors.ts';
 import type { SimulatedAgentHost } from '../../sim/simulated-agent-host.ts';
 import type { SimStorageHost, StorageHostKind } from '../../sim/storage-host.ts';
+import { healText } from './time-to-heal.ts';
 
 /**
  * The demo's side scenarios (run-demo.ts), beside vios2's outage: the LDoms guests lose the
@@ -35,6 +36,8 @@ export type SideScenarioSetup = {
   outageSeconds: number;
   until: Until;
   say: (line: string) => void;
+  /** The incident as last polled, for the live view's stability countdown; `hasPaths`: its hosts lost paths. */
+  watch: (incident: IncidentSummary, hasPaths: boolean) => void;
 };
 
 /**
@@ -89,11 +92,12 @@ export const runSideScenario = async (
   }
   const resolved = await until(`the incident of ${failureDomain} resolved`, async () => {
     const current = (await controlPlane.incident(opened.id)).incident;
+    setup.watch(current, kind === 'multipath');
     if (current.status === 'halted') throw haltedError(current);
     if (current.status !== 'resolved' || !hosts.every((host) => host.isHealthy())) return undefined;
     return current;
   });
-  say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}`);
+  say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}; ${healText(resolved)}`);
   return { scenario: kind, incident: resolved, hosts };
 };
 

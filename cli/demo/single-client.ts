@@ -1,8 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { SimClient, type SimClientOptions } from '../../sim/client.ts';
-import type { ControlPlane } from '../../sim/control-plane-client.ts';
+import type { ControlPlane, IncidentSummary } from '../../sim/control-plane-client.ts';
 import { type ManagedSystem, vscsiDomain } from '../../sim/managed-system.ts';
 import { haltedError, type SideIncident, type Until } from './side-scenario.ts';
+import { healText } from './time-to-heal.ts';
 
 /**
  * The demo's one-client layout, the seed's own (docs/architecture.md §1, §5.3): one Linux partition
@@ -59,6 +60,8 @@ export type SingleClientSetup = {
   outageSeconds: number;
   until: Until;
   say: (line: string) => void;
+  /** The incident as last polled, for the live view's stability countdown. */
+  watch: (incident: IncidentSummary, hasPaths: boolean) => void;
 };
 
 /** One single client's outage: viosb goes, the outage of one host opens, viosb is back, it heals. */
@@ -82,10 +85,13 @@ const runOne = async (client: SimClient, index: number, setup: SingleClientSetup
   );
   const resolved = await until(`the incident of ${failureDomain} resolved`, async () => {
     const current = (await controlPlane.incident(opened.id)).incident;
+    setup.watch(current, false);
     if (current.status === 'halted') throw haltedError(current);
     return current.status === 'resolved' && client.isHealthy() ? current : undefined;
   });
-  say(`incident ${resolved.id} RESOLVED: ${resolved.failureDomain}, ${client.hostId} healthy`);
+  say(
+    `incident ${resolved.id} RESOLVED: ${resolved.failureDomain}, ${client.hostId} healthy; ${healText(resolved)}`,
+  );
   return { scenario: 'single-client', incident: resolved, hosts: [client] };
 };
 

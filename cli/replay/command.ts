@@ -74,24 +74,28 @@ export const describeReplay = (output: ReplayOutput): string => {
   return `${lines.join('\n')}\n`;
 };
 
-const USAGE = 'usage: faultline replay <events.ndjson> [--json] [--until <time>] [--config faultline.json]\n';
+const USAGE = `usage: faultline replay <events.ndjson> [--json] [--until <time>] [--config faultline.json]
+  recorded events (and operator commands) through the core, with no I/O; --json prints the
+  incidents, plans and notifications, keys sorted; --until fires the timers due by then
+`;
 
 export const runReplay = async (args: readonly string[], streams: Streams): Promise<number> => {
-  let parsed: ReturnType<
-    typeof parseArgs<{
-      options: { json: { type: 'boolean' }; until: { type: 'string' }; config: { type: 'string' } };
-      allowPositionals: true;
-    }>
-  >;
+  const options = {
+    json: { type: 'boolean' },
+    until: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { json: { type: 'boolean' }, until: { type: 'string' }, config: { type: 'string' } },
-      allowPositionals: true,
-    });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true });
   } catch (error) {
     streams.stderr(`faultline replay: ${(error as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (parsed.values.help === true) {
+    streams.stdout(USAGE);
+    return 0;
   }
   const [file, ...extra] = parsed.positionals;
   if (file === undefined || extra.length > 0) {

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DemoRun, startDemo, summaryLines } from '../../../cli/demo/run-demo.ts';
 import { SINGLE_CLIENT_PARTITIONS, singleClientSystem } from '../../../cli/demo/single-client.ts';
 import { SPOF_CLIENT } from '../../../cli/demo/spof-client.ts';
+import { healText, incidentTimes } from '../../../cli/demo/time-to-heal.ts';
 import { VARIANT_CLIENTS } from '../../../cli/demo/variant-clients.ts';
+import { RuntimeConfig } from '../../../local/config.ts';
 import { vscsiDomain } from '../../../sim/managed-system.ts';
 import { SimVios } from '../../../sim/vios.ts';
 import {
@@ -61,6 +63,8 @@ let plane: FaultlineUp | undefined;
 let url = '';
 let sinkPort = 0;
 let demo: DemoRun | undefined;
+/** The control plane's core timings, as the demo reads them from the same file. */
+let core: RuntimeConfig['core'] | undefined;
 
 const start = async (port = 0): Promise<void> => {
   plane = await startFaultlineUp({ dataDir: planeDir, configFile, port });
@@ -91,13 +95,12 @@ const watchOperatorRequests = (token: string): OperatorRequest[] => {
 
 beforeAll(async () => {
   sinkPort = await freePort();
-  writeConfigFile(
-    configFile,
-    quickHealingConfig({
-      maxPlansInFlight: 8,
-      notify: pagerDutyAt('demo-sink', `http://127.0.0.1:${sinkPort}/v2/enqueue`),
-    }),
-  );
+  const config = quickHealingConfig({
+    maxPlansInFlight: 8,
+    notify: pagerDutyAt('demo-sink', `http://127.0.0.1:${sinkPort}/v2/enqueue`),
+  });
+  writeConfigFile(configFile, config);
+  core = RuntimeConfig.parse(config).core;
   await start();
 });
 
@@ -146,6 +149,7 @@ describe('faultline demo', () => {
       timeoutSeconds: 600,
       tty: false,
       write: (text) => lines.push(text),
+      ...(core === undefined ? {} : { timings: core }),
     });
     // startDemo returns once every host is registered and its agent started: registration is over.
     const registration = operatorRequests.length;
@@ -302,6 +306,25 @@ describe('faultline demo', () => {
     );
     expect(summary).toContain('ldg01: replicas re-created (3 on c0d1s7)');
 
+    // One time to heal per incident, the control plane's own: the live view's RESOLVED line says
+    // the figure the summary says, and each incident counts its own hosts and plans.
+    const story = lines.join('');
+    expect(story).not.toContain('\x1b');
+    const incidentsOfDemo = [result.incident, ...result.sideIncidents.map((side) => side.incident)];
+    for (const incident of incidentsOfDemo) {
+      const heal = healText(incident);
+      expect(heal, incident.id).toMatch(/^time to heal \d+(\.\d)? s \(up /);
+      expect(story, incident.id).toMatch(
+        new RegExp(`incident ${incident.id} RESOLVED: .*; ${heal.replace(/[()]/g, '\\$&')}\n`),
+      );
+      expect(summary, incident.id).toContain(heal);
+    }
+    expect(result.timeToHealSeconds).toBe(incidentTimes(result.incident).healSeconds);
+    expect(summary).toContain(`${VIOS2_CLIENTS} hosts healed by ${VIOS2_CLIENTS} plans (each run once)`);
+    expect(summary).toContain('3 multipath hosts healed by 1 plan;');
+    expect(summary).toContain('1 LDoms guest(s) healed by 1 plan;');
+    expect(summary).not.toContain('control plane stats');
+
     // The operator commands show it.
     const incidents = JSON.parse(await cli('incidents', '--json')) as { incidents: { id: string }[] };
     const outages = incidents.incidents.filter((incident) => incident.id === result.incident.id);
@@ -320,6 +343,11 @@ describe('faultline demo', () => {
     expect(stats.timeToDetect.count).toBeGreaterThanOrEqual(1);
     expect(stats.timeToHeal.count).toBeGreaterThanOrEqual(1);
     expect(stats.timeToHeal.meanSeconds).not.toBeNull();
+    // The demo's incidents are the only ones of this control plane: the summary's mean is the stats'.
+    const heals = incidentsOfDemo.map((incident) => incidentTimes(incident).healSeconds ?? Number.NaN);
+    expect(stats.timeToHeal.count).toBe(heals.length);
+    const summaryMean = Number(/time to heal, .*: mean ([\d.]+) s/.exec(summary)?.[1]);
+    expect(Math.abs(summaryMean - (stats.timeToHeal.meanSeconds ?? Number.NaN))).toBeLessThanOrEqual(0.1);
 
     // The topology lists the vios1-only client's arrays, and only them, as single points of failure;
     // vios2 going down now would cost its 42 clients a half each, and that client nothing.
