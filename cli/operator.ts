@@ -97,9 +97,14 @@ const spofRows = (spofs: readonly SinglePointOfFailureBody[]) =>
 const COMMON_OPTIONS = `common options: --url URL (default http://127.0.0.1:8787) --token T --data DIR (default .faultline) --help
 `;
 
+/** A value as one word of a shell command line: quoted unless it is plainly safe. */
+const shellWord = (value: string): string =>
+  /^[A-Za-z0-9_.:/@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+
 /** Each command's own usage lines (tokens, hosts and announce keep theirs beside their code). */
 const COMMAND_USAGE = {
-  incidents: `  faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--json]
+  incidents: `  faultline incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--cursor C] [--json]
+    newest first, a page at a time (50 unless --limit); the last line says how to ask for the next
 `,
   incident: `  faultline incident <id> [--json]
     the incident, every affected host and every row of its timeline (read page by page)
@@ -206,6 +211,7 @@ export const runOperator = async (
         since: { type: 'string' },
         until: { type: 'string' },
         limit: { type: 'string' },
+        cursor: { type: 'string' },
         canary: { type: 'string' },
         operator: { type: 'boolean' },
         spof: { type: 'boolean' },
@@ -250,14 +256,22 @@ export const runOperator = async (
       case 'incidents': {
         if (first !== undefined) return usage();
         const query = new URLSearchParams();
-        for (const key of ['status', 'domain', 'host', 'since', 'until', 'limit']) {
+        const asked: string[] = [];
+        for (const key of ['status', 'domain', 'host', 'since', 'until', 'limit', 'cursor']) {
           const value = text(key);
-          if (value !== undefined) query.set(key, value);
+          if (value === undefined) continue;
+          query.set(key, value);
+          if (key !== 'cursor') asked.push(`--${key} ${shellWord(value)}`);
         }
         const path = `/v1/incidents${query.size > 0 ? `?${query}` : ''}`;
         const page = await call(connection, 'GET', path);
-        const { incidents } = answer(IncidentList, page, `GET ${path}`);
-        print(page, () => (incidents.length === 0 ? 'no incidents\n' : incidentRows(incidents)));
+        const { incidents, cursor } = answer(IncidentList, page, `GET ${path}`);
+        // Not every incident fits a page: the last line says so, and how to read on.
+        const more =
+          cursor === null
+            ? ''
+            : `more incidents: faultline incidents ${[...asked, `--cursor ${shellWord(cursor)}`].join(' ')}\n`;
+        print(page, () => (incidents.length === 0 ? 'no incidents\n' : `${incidentRows(incidents)}${more}`));
         return 0;
       }
       case 'incident': {

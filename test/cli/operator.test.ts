@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runOperator } from '../../cli/operator.ts';
 import { type ApiHarness, apiHarness, OPERATOR_SECRET } from '../helpers/api-harness.ts';
+import { incidentRow, putIncident } from '../helpers/api-incidents.ts';
 import { member, mirror, mirroredClient, storage, VIOS1, VIOS2 } from '../helpers/api-topology.ts';
 
 /** `faultline topology` and `faultline impact` against the API served on loopback, as an operator runs them. */
@@ -97,5 +98,69 @@ describe('faultline topology and impact', () => {
     const refused = await run('impact', ['vios2']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('params.id');
+  });
+});
+
+/** `faultline incidents`: a page at a time, and its last line says how to read the next. */
+describe('faultline incidents', () => {
+  let api: ApiHarness;
+  let server: ReturnType<typeof serve>;
+  let url: string;
+
+  beforeEach(async () => {
+    api = await apiHarness();
+    for (let index = 0; index < 3; index += 1) {
+      await putIncident(
+        api.store,
+        incidentRow(`inc-page0000000000000${index}`, {
+          openedAt: `2026-11-22T03:0${index}:00.000Z`,
+          failureDomain: 'vscsi:Server-9080-M9S-SN78AB12C/vios2',
+        }),
+      );
+    }
+    await new Promise<void>((resolve) => {
+      server = serve({ fetch: api.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve());
+    });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await api.close();
+  });
+
+  const incidents = async (args: string[]): Promise<string> => {
+    let stdout = '';
+    const code = await runOperator(
+      'incidents',
+      [...args, '--url', url, '--token', OPERATOR_SECRET],
+      {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: () => undefined,
+      },
+      {},
+    );
+    expect(code).toBe(0);
+    return stdout;
+  };
+
+  it('says how to read the next page, with the same filters, until the last one', async () => {
+    const first = await incidents(['--limit', '2', '--status', 'remediating']);
+    expect(first).toContain('inc-page00000000000002');
+    expect(first).not.toContain('inc-page00000000000000');
+    const hint = first.trim().split('\n').at(-1) ?? '';
+    expect(hint).toMatch(/^more incidents: faultline incidents --status remediating --limit 2 --cursor \S+$/);
+    const cursor = hint.slice(hint.lastIndexOf(' ') + 1);
+    const second = await incidents(['--limit', '2', '--status', 'remediating', '--cursor', cursor]);
+    expect(second).toContain('inc-page00000000000000');
+    expect(second).not.toContain('more incidents');
+  });
+
+  it('keeps a failure domain filter on the next page', async () => {
+    const first = await incidents(['--limit', '1', '--domain', 'vscsi:Server-9080-M9S-SN78AB12C/vios2']);
+    expect(first.trim().split('\n').at(-1)).toMatch(
+      /^more incidents: faultline incidents --domain vscsi:Server-9080-M9S-SN78AB12C\/vios2 --limit 1 --cursor /,
+    );
   });
 });
