@@ -13,7 +13,15 @@ import {
 import { ApiAnswerError, ApiClient, type ApiRequest } from './api-client.ts';
 import { REFRESH_SCRIPT, STYLESHEET } from './assets.ts';
 import { type Fragment, page, type Shell } from './layout.ts';
-import { csrfTokenOf, isCsrfTokenOf, isSameOrigin, SESSION_COOKIE, SESSION_SECONDS } from './session.ts';
+import {
+  csrfTokenOf,
+  flashQuery,
+  isCsrfTokenOf,
+  isFlashOf,
+  isSameOrigin,
+  SESSION_COOKIE,
+  SESSION_SECONDS,
+} from './session.ts';
 import {
   errorView,
   hostView,
@@ -109,14 +117,14 @@ export const createWebApp = (deps: WebDeps): Hono => {
   ) => {
     const client = new ApiClient(deps.api, token);
     const health = await client.get(HealthBody, '/v1/health');
-    const done = c.req.query('done');
-    const failed = c.req.query('failed');
+    // A line about the last action, shown only if this session's own redirect made it: a link
+    // crafted elsewhere cannot put words on the page.
+    const said = c.req.query('said');
+    const error = c.req.query('error') === '1';
     const flash =
-      failed !== undefined
-        ? { text: failed, error: true }
-        : done !== undefined
-          ? { text: done, error: false }
-          : shell.flash;
+      said !== undefined && isFlashOf(token, said, error, c.req.query('seal'))
+        ? { text: said, error }
+        : shell.flash;
     const csrf = csrfTokenOf(token);
     return respond(c, page({ ...shell, flash, paused: health.paused, csrf }, body(csrf)));
   };
@@ -249,11 +257,11 @@ export const createWebApp = (deps: WebDeps): Hono => {
       await send(new ApiClient(deps.api, acted.token), acted.form);
     } catch (error) {
       if (error instanceof ApiAnswerError && error.status !== 401 && error.status !== 403) {
-        return c.redirect(`${target}${separator}failed=${encodeURIComponent(error.message)}`, 303);
+        return c.redirect(`${target}${separator}${flashQuery(acted.token, error.message, true)}`, 303);
       }
       return failure(c, error, 'Refused');
     }
-    return c.redirect(`${target}${separator}done=${encodeURIComponent(done)}`, 303);
+    return c.redirect(`${target}${separator}${flashQuery(acted.token, done, false)}`, 303);
   };
 
   web.post('/sign-out', async (c) => {

@@ -14,6 +14,38 @@ export const SESSION_SECONDS = 12 * 60 * 60;
 
 const CSRF_PURPOSE = 'faultline web page: a form of this session';
 
+const FLASH_PURPOSE = 'faultline web page: a line about the last action';
+
+const sealOf = (sessionToken: string, text: string, error: boolean): string =>
+  createHmac('sha256', sessionToken)
+    .update(`${FLASH_PURPOSE}\u0000${error ? 'error' : 'done'}\u0000${text}`)
+    .digest('base64url');
+
+/**
+ * The query of a redirect that shows a line about the action just taken (`said`, `error`), sealed
+ * with an HMAC of the session's token: the page shows the line only with its seal, so a link made
+ * elsewhere cannot make the page say something (a fake "session expired, sign in at …").
+ */
+export const flashQuery = (sessionToken: string, text: string, error: boolean): string =>
+  new URLSearchParams({
+    said: text,
+    ...(error ? { error: '1' } : {}),
+    seal: sealOf(sessionToken, text, error),
+  }).toString();
+
+/** Whether a line and its seal came from this session's own redirect. */
+export const isFlashOf = (
+  sessionToken: string,
+  text: string,
+  error: boolean,
+  seal: string | undefined,
+): boolean => {
+  if (seal === undefined) return false;
+  const expected = Buffer.from(sealOf(sessionToken, text, error));
+  const given = Buffer.from(seal);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+};
+
 /** The CSRF token of a session: the same for each form of it, unguessable without the session's token. */
 export const csrfTokenOf = (sessionToken: string): string =>
   createHmac('sha256', sessionToken).update(CSRF_PURPOSE).digest('base64url');

@@ -112,7 +112,10 @@ describe('the web page', () => {
     await api.drain();
     const answer = await post('/control/pause', { csrf: csrfTokenOf(OPERATOR_SECRET) });
     expect(answer.status).toBe(303);
-    expect(answer.headers.get('location')).toMatch(/^\/\?done=/);
+    const location = answer.headers.get('location') ?? '';
+    expect(location).toMatch(/^\/\?said=/);
+    // The line the redirect asks for is shown to the session that made it.
+    expect(await (await get(location)).text()).toContain('Pause queued');
     const queued = await api.drain();
     expect(queued.map((message) => message.body.type)).toEqual(['operator.pause']);
   });
@@ -135,6 +138,13 @@ describe('the web page', () => {
     ];
     expect(refusals.map((answer) => answer.status)).toEqual([403, 403, 403, 403]);
     expect(await api.drain()).toEqual([]);
+  });
+
+  it('shows no line a link made elsewhere asks for: only its own redirects, sealed for the session', async () => {
+    const crafted = `/?said=${encodeURIComponent('Session expired: sign in again at evil.example')}&error=1&seal=AAAA`;
+    expect(await (await get(crafted)).text()).not.toContain('evil.example');
+    const unsealed = `/?said=${encodeURIComponent('Session expired: sign in again at evil.example')}`;
+    expect(await (await get(unsealed)).text()).not.toContain('evil.example');
   });
 
   it('sends a revoked or unknown session back to sign in', async () => {
