@@ -114,6 +114,7 @@ export const runUp = async (
   });
   streams.stdout(`Faultline control plane listening on ${plane.url}\n`);
   streams.stdout(`  data: ${plane.dataDir} (${plane.databaseFile})\n`);
+  streams.stdout(`  web page: ${plane.url}/ (sign in with the operator token)\n`);
   streams.stdout(`  pages go to: ${plane.pages.description}\n`);
   streams.stdout(
     `  metrics: ${plane.url}${METRICS_PATH} (operator token)${plane.metricsUrl === undefined ? '' : `, ${plane.metricsUrl} (no token)`}\n`,

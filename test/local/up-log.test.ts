@@ -100,6 +100,7 @@ describe('faultline up on a terminal', () => {
     const incident = opened[1] ?? '';
     const output = plane.stdout();
     expect(output).toMatch(/pages go to: nowhere: kept in each incident's timeline/);
+    expect(output).toMatch(/ {2}web page: http:\/\/127\.0\.0\.1:\d+\/ \(sign in with the operator token\)/);
     expect(output).toContain(`  ${incident}  vscsi:Server-9080-M9S-SN78AB12C/vios2 down: `);
     const lines = output.split('\n').filter((line) => line.trim().length > 0);
     expect(lines.filter(isJson)).toEqual([]);
