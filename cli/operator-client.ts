@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { issuesText, parseWith } from '../events/index.ts';
+import { printable } from '../local/terminal-log.ts';
 
 /**
  * What every operator command shares (docs/architecture.md §6): where the control plane is and
@@ -132,8 +133,12 @@ export const answer = <S extends z.ZodType>(schema: S, value: unknown, what: str
 const pad = (text: string, width: number): string =>
   text.length >= width ? text : text + ' '.repeat(width - text.length);
 
-/** A plain table: a header, then one row per item, columns as wide as their widest cell. */
-export const table = (header: readonly string[], rows: readonly (readonly string[])[]): string => {
+/**
+ * A plain table: a header, then one row per item, columns as wide as their widest cell; each cell
+ * {@link printable}, so a control character an agent sent is shown, never obeyed.
+ */
+export const table = (header: readonly string[], unsafeRows: readonly (readonly string[])[]): string => {
+  const rows = unsafeRows.map((row) => row.map(printable));
   const widths = header.map((title, index) =>
     Math.max(title.length, ...rows.map((row) => (row[index] ?? '').length)),
   );

@@ -30,7 +30,7 @@ import { join } from 'node:path';
  */
 
 /** The folders a bundle's sources come from: whatever `cli/main.ts` may import. */
-export const BUNDLED_ROOMS = ['cli', 'local', 'functions', 'events', 'probes', 'sim', 'agent'];
+export const BUNDLED_ROOMS = ['cli', 'local', 'functions', 'web', 'events', 'probes', 'sim', 'agent'];
 
 /** The entry points, by the name of their output (`<name>.mjs`): the CLI and the decider thread. */
 export const BUNDLE_ENTRIES = { main: 'cli/main.ts', 'decider-thread': 'local/decider-thread.ts' };

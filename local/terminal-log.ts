@@ -27,15 +27,24 @@ export interface TerminalLogOptions {
   readonly now?: () => Date;
 }
 
-const clock = (at: Date): string => at.toTimeString().slice(0, 8);
+/** The time of a line, in UTC as everywhere else Faultline shows a time (the page, the CLI). */
+const clock = (at: Date): string => at.toISOString().slice(11, 19);
+
+/**
+ * Text as a terminal shows it, never as it obeys it: every control character (C0, DEL, C1) written
+ * as `\xNN`. What agents and operators send (a reason, a host's text) reaches these lines, and an
+ * escape sequence in it must not clear the screen or forge a line.
+ */
+export const printable = (text: string): string =>
+  text.replace(/\p{Cc}/gu, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 /** The readable line of an info entry: an incident change, or the runtime's own news. */
 export const readableLine = (entry: Readonly<Record<string, unknown>>, at: Date): string => {
   const { message, service, fields } = splitEntry(entry);
   const incident = typeof fields.incident === 'string' ? fields.incident : undefined;
   if (incident !== undefined && typeof fields.change === 'string')
-    return `${clock(at)}  ${incident}  ${message}`;
-  return `${clock(at)}  ${service ?? 'faultline'}: ${message}`;
+    return `${clock(at)}  ${printable(incident)}  ${printable(message)}`;
+  return `${clock(at)}  ${printable(service ?? 'faultline')}: ${printable(message)}`;
 };
 
 export const terminalLog = (options: TerminalLogOptions): Log => {

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import {
   HealthBody,
@@ -64,6 +65,8 @@ const CHART_PAGES = 20;
 const REFRESH_SECONDS = 10;
 /** The window of the time-to-heal chart. */
 const STATS_DAYS = 30;
+/** The largest form the page takes (a token, a CSRF token, a few fields): it is read before anything else. */
+const MAX_FORM_BYTES = 16 * 1024;
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
@@ -82,9 +85,20 @@ const utc = (value: string | undefined): string | undefined =>
     ? `${value.length === 16 ? `${value}:00` : value}Z`
     : undefined;
 
-/** A path of this page to go back to after signing in: only a path of this site. */
-const localPath = (value: string | undefined): string =>
-  value?.startsWith('/') === true && !value.startsWith('//') && !value.includes('\\') ? value : '/';
+/**
+ * A path of this page to go back to after signing in: only a path of this site, as a browser
+ * would read it (it drops tabs and new lines, and reads `\` as `/`), else the list.
+ */
+const localPath = (value: string | undefined): string => {
+  if (value === undefined || !value.startsWith('/') || /[\p{Cc}\\]/u.test(value)) return '/';
+  try {
+    const base = new URL('http://page.invalid/');
+    const resolved = new URL(value, base);
+    return resolved.origin === base.origin ? `${resolved.pathname}${resolved.search}` : '/';
+  } catch {
+    return '/';
+  }
+};
 
 const isHttps = (c: Context): boolean =>
   c.req.header('x-forwarded-proto') === 'https' || new URL(c.req.url).protocol === 'https:';
@@ -93,10 +107,23 @@ export const createWebApp = (deps: WebDeps): Hono => {
   const now = deps.now ?? Date.now;
   const web = new Hono();
 
-  const respond = (c: Context, body: Fragment, status: 200 | 400 | 401 | 403 | 404 | 502 = 200) => {
+  const respond = (c: Context, body: Fragment, status: 200 | 400 | 401 | 403 | 404 | 413 | 502 = 200) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
     return c.html(body, status);
   };
+
+  const formLimit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: (c) =>
+      respond(
+        c,
+        page(
+          { title: 'Refused', current: undefined, paused: undefined, csrf: undefined },
+          errorView('Refused', `A form of this page is at most ${MAX_FORM_BYTES} bytes.`),
+        ),
+        413,
+      ),
+  });
 
   const session = (c: Context): string | undefined => {
     const token = getCookie(c, SESSION_COOKIE);
@@ -170,7 +197,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
     ),
   );
 
-  web.post('/sign-in', async (c) => {
+  web.post('/sign-in', formLimit, async (c) => {
     const form = await c.req.parseBody();
     const next = localPath(typeof form.next === 'string' ? form.next : undefined);
     const again = (message: string, status: 400 | 401 | 403) =>
@@ -264,14 +291,14 @@ export const createWebApp = (deps: WebDeps): Hono => {
     return c.redirect(`${target}${separator}${flashQuery(acted.token, done, false)}`, 303);
   };
 
-  web.post('/sign-out', async (c) => {
+  web.post('/sign-out', formLimit, async (c) => {
     const acted = await acting(c);
     if ('refused' in acted) return acted.refused;
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) });
     return c.redirect('/sign-in', 303);
   });
 
-  web.post('/control/pause', (c) =>
+  web.post('/control/pause', formLimit, (c) =>
     command(
       c,
       '/',
@@ -279,7 +306,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
       'Pause queued: no new plan goes out until you resume.',
     ),
   );
-  web.post('/control/resume', (c) =>
+  web.post('/control/resume', formLimit, (c) =>
     command(
       c,
       '/',
@@ -294,7 +321,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
       'Resume queued.',
     ),
   );
-  web.post('/maintenance', (c) =>
+  web.post('/maintenance', formLimit, (c) =>
     command(
       c,
       '/',
@@ -307,7 +334,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
       'Maintenance change queued.',
     ),
   );
-  web.post('/incidents/:id/approve', (c) => {
+  web.post('/incidents/:id/approve', formLimit, (c) => {
     const id = c.req.param('id');
     return command(
       c,
@@ -316,7 +343,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
       'Approval queued: the next wave goes out once correlate applies it.',
     );
   });
-  web.post('/incidents/:id/resolve', (c) => {
+  web.post('/incidents/:id/resolve', formLimit, (c) => {
     const id = c.req.param('id');
     return command(
       c,

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_ENTRIES, runtimeBundle } from '../../local/runtime-bundle.mjs';
+import { BUNDLE_ENTRIES, BUNDLED_ROOMS, runtimeBundle } from '../../local/runtime-bundle.mjs';
+import { ROOM_IMPORTS, type Room } from '../lint/house-rules.ts';
 
 /**
  * `faultline up` runs from a bundle of the sources (local/runtime-bundle.mjs, bin/faultline), made
@@ -162,5 +163,21 @@ describe('the runtime bundle', () => {
       child.kill('SIGTERM');
       await exited;
     }
+  });
+});
+
+describe("the bundle's stamp", () => {
+  it('covers every folder the CLI may reach through the house rules (a change there makes a new bundle)', () => {
+    const reached = new Set<Room>(['cli']);
+    for (let grown = true; grown; ) {
+      grown = false;
+      for (const room of [...reached])
+        for (const next of ROOM_IMPORTS[room])
+          if (!reached.has(next)) {
+            reached.add(next);
+            grown = true;
+          }
+    }
+    expect([...BUNDLED_ROOMS].sort()).toEqual([...reached].sort());
   });
 });

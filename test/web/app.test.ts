@@ -80,10 +80,23 @@ describe('the web page', () => {
   });
 
   it('never sends a signed-in operator off the site after signing in', async () => {
-    for (const next of ['https://evil.example/', '//evil.example/', '/\\evil.example']) {
+    for (const next of [
+      'https://evil.example/',
+      '//evil.example/',
+      '/\\evil.example',
+      '/\t/evil.example/x',
+      '/\n/evil.example/x',
+      '/%0a/x\r\nSet-Cookie: a=b',
+    ]) {
       const answer = await post('/sign-in', { token: OPERATOR_SECRET, next });
       expect(answer.headers.get('location'), next).toBe('/');
     }
+  });
+
+  it('refuses a form larger than any of its own before reading it whole', async () => {
+    const answer = await post('/sign-in', { token: 'a'.repeat(200_000), next: '/' });
+    expect(answer.status).toBe(413);
+    expect(answer.headers.get('set-cookie')).toBeNull();
   });
 
   it('lists the incidents with the filters, and shows what the store holds escaped', async () => {
