@@ -255,6 +255,31 @@ export const PageRoutesBody = z
   .meta({ id: 'PageRoutes' });
 export type PageRoutesBody = z.infer<typeof PageRoutesBody>;
 
+const secondsBetween = (
+  from: string | null | undefined,
+  to: string | null | undefined,
+): number | undefined => {
+  if (from === undefined || from === null || to === undefined || to === null) return undefined;
+  const value = (Date.parse(to) - Date.parse(from)) / 1000;
+  return Number.isFinite(value) ? Math.max(0, value) : undefined;
+};
+
+/**
+ * One incident's time to detect (`detectedAt − (downAt ?? openedAt)`) and time to heal
+ * (`resolvedAt − (upAt ?? openedAt)`: from the server back, or from the opening when it never went
+ * down), in seconds: the figures `GET /v1/stats` averages, and every place that shows one
+ * incident's (the web page, the demo) shows the same.
+ */
+export const incidentDurations = (
+  incident: Pick<IncidentBody, 'openedAt' | 'resolvedAt' | 'downAt' | 'upAt'> & {
+    readonly detectedAt?: string;
+  },
+): { detect?: number; heal?: number } => {
+  const detect = secondsBetween(incident.downAt ?? incident.openedAt, incident.detectedAt);
+  const heal = secondsBetween(incident.upAt ?? incident.openedAt, incident.resolvedAt);
+  return { ...(detect === undefined ? {} : { detect }), ...(heal === undefined ? {} : { heal }) };
+};
+
 /** The answer to `GET /v1/stats`: the figures an operator reports on, overall and by failure domain. */
 export const StatsBody = z
   .object({

@@ -1,11 +1,12 @@
 import { html } from 'hono/html';
-import type {
-  AffectedHostBody,
-  IncidentBody,
-  IncidentList,
-  StatsBody,
-  TimelineEntryBody,
-  TopologyBody,
+import {
+  type AffectedHostBody,
+  type IncidentBody,
+  type IncidentList,
+  incidentDurations,
+  type StatsBody,
+  type TimelineEntryBody,
+  type TopologyBody,
 } from '../events/index.ts';
 import type { SignedPlan } from './api-client.ts';
 import { formatDuration, healChart, momentsOf, timelineChart } from './charts.ts';
@@ -123,14 +124,10 @@ ${actionForm(`/incidents/${id}/resolve`, csrf, 'Resolve by hand', { style: 'dang
 export const incidentView = (view: IncidentPage): Fragment => {
   const { incident } = view;
   const moments = momentsOf(view.drawn);
-  const detect =
-    incident.downAt === undefined
-      ? null
-      : (Date.parse(incident.detectedAt) - Date.parse(incident.downAt)) / 1000;
-  const heal =
-    incident.resolvedAt === null
-      ? null
-      : (Date.parse(incident.resolvedAt) - Date.parse(incident.openedAt)) / 1000;
+  // The same figures `GET /v1/stats` (and so the time-to-heal page) averages.
+  const durations = incidentDurations(incident);
+  const detect = durations.detect ?? null;
+  const heal = durations.heal ?? null;
   return html`<h1>${incident.summary}</h1>
 <dl class="facts">
 <dt>Status</dt><dd>${statusBadge(incident.status)}${incident.escalated ? html` <span class="status s-halted">escalated</span>` : ''}${incident.paged ? ' (paged)' : ''}</dd>

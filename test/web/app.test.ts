@@ -12,6 +12,7 @@ import { incidentRow, putIncident } from '../helpers/api-incidents.ts';
 
 const INCIDENT = 'inc-web0000000000000001';
 const HOSTILE = 'inc-web0000000000000002';
+const HEALED = 'inc-web0000000000000003';
 const ORIGIN = 'http://localhost';
 
 let api: ApiHarness;
@@ -34,6 +35,20 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => api.close());
+
+beforeAll(async () => {
+  await putIncident(
+    api.store,
+    incidentRow(HEALED, {
+      failureDomain: 'vscsi:Server-9080-M9S-SN78AB12C/vios1',
+      status: 'resolved',
+      openedAt: '2026-11-22T03:00:00.000Z',
+      downAt: '2026-11-22T03:00:00.000Z',
+      upAt: '2026-11-22T03:20:00.000Z',
+      resolvedAt: '2026-11-22T03:22:00.000Z',
+    }),
+  );
+});
 
 const cookie = `${SESSION_COOKIE}=${OPERATOR_SECRET}`;
 
@@ -107,7 +122,9 @@ describe('the web page', () => {
     expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     const filtered = await (await get(`/?status=resolved`)).text();
     expect(filtered).not.toContain(INCIDENT);
-    expect(filtered).toContain('No incident matches.');
+    expect(filtered).toContain(HEALED);
+    const none = await (await get(`/?status=halted`)).text();
+    expect(none).toContain('No incident matches.');
   });
 
   it('shows one incident with its timeline drawn, its hosts and its actions', async () => {
@@ -119,6 +136,15 @@ describe('the web page', () => {
     expect(page).toContain(`action="/incidents/${INCIDENT}/approve"`);
     expect(page).toContain(`name="csrf" value="${csrfTokenOf(OPERATOR_SECRET)}"`);
     expect((await get('/incidents/inc-web0000000000000404')).status).toBe(404);
+  });
+
+  it("shows an incident's time to heal as the time-to-heal page counts it: from its server back", async () => {
+    const incident = await (await get(`/incidents/${HEALED}`)).text();
+    expect(incident).toContain('<dt>Time to heal</dt><dd>2.0 min</dd>');
+    const stats = await (await get('/stats')).text();
+    expect(stats).toMatch(
+      /vscsi:Server-9080-M9S-SN78AB12C\/vios1<\/a><\/td>(<td>[^<]*<\/td>){4}<td>2\.0 min<\/td>/,
+    );
   });
 
   it('queues an action sent with the CSRF token from this origin', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Plan } from '../../../events/index.ts';
+import { incidentDurations as durationsOf, type Plan } from '../../../events/index.ts';
 import type { Incident } from '../../core/index.ts';
 import { StoreRejectedError } from '../errors.ts';
 import type { DurationStats, IncidentQuery, IncidentRecord, IncidentStats } from './port.ts';
@@ -89,24 +89,15 @@ export const matchesQuery = (incident: Incident, query: IncidentQuery): boolean 
   return true;
 };
 
-const seconds = (from: string | null | undefined, to: string | null | undefined): number | undefined => {
-  if (from === undefined || from === null || to === undefined || to === null) return undefined;
-  const value = (Date.parse(to) - Date.parse(from)) / 1000;
-  return Number.isFinite(value) ? Math.max(0, value) : undefined;
-};
-
 const durations = (values: readonly number[]): DurationStats => ({
   count: values.length,
   meanSeconds: values.length === 0 ? null : values.reduce((sum, value) => sum + value, 0) / values.length,
   maxSeconds: values.length === 0 ? null : Math.max(...values),
 });
 
-/** Time to detect and time to heal of one incident (see `DomainStats`). */
-export const incidentDurations = (incident: IncidentRecord): { detect?: number; heal?: number } => {
-  const detect = seconds(incident.downAt ?? incident.openedAt, incident.detectedAt);
-  const heal = seconds(incident.upAt ?? incident.openedAt, incident.resolvedAt);
-  return { ...(detect === undefined ? {} : { detect }), ...(heal === undefined ? {} : { heal }) };
-};
+/** Time to detect and time to heal of one incident (see `DomainStats`): the contract's own rule. */
+export const incidentDurations = (incident: IncidentRecord): { detect?: number; heal?: number } =>
+  durationsOf(incident);
 
 /** Aggregates incidents opened in a window into `IncidentStats`. */
 export const computeStats = (
