@@ -6,8 +6,9 @@ export const USAGE = `usage: faultline <command> [options]
 
 commands:
   up [--listen 127.0.0.1] [--port 8787] [--data .faultline] [--operator-token T] [--tls-cert F --tls-key F]
+     [--config faultline.json] [--log-level info|debug|warn] [--metrics-listen ADDR:PORT]
   demo [--clients 40] [--ldoms-guests 1] [--multipath-hosts 3]
-  incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--json]
+  incidents [--status S] [--domain D] [--host H] [--since T] [--until T] [--limit N] [--cursor C] [--json]
   incident <id> [--json]
   stats [--json]
   topology [--domain D] [--spof] [--json]

@@ -33,6 +33,10 @@ export const parseListenAddress = (text: string): { host: string; port: number }
   if (host === undefined || !Number.isInteger(port) || port > 65_535) return undefined;
   return { host, port };
 };
+/** Whether an address is this machine's own (127.0.0.0/8, ::1, localhost). */
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
 const DEFAULT_CONFIG_FILE = 'faultline.json';
 
 export const runUp = async (
@@ -119,6 +123,11 @@ export const runUp = async (
   streams.stdout(
     `  metrics: ${plane.url}${METRICS_PATH} (operator token)${plane.metricsUrl === undefined ? '' : `, ${plane.metricsUrl} (no token)`}\n`,
   );
+  if (metricsListen !== undefined && !isLoopback(metricsListen.host)) {
+    streams.stderr(
+      `faultline up: warning: ${plane.metricsUrl} serves /metrics with no token on ${metricsListen.host}, beyond this machine; keep it behind a firewall or listen on 127.0.0.1\n`,
+    );
+  }
   streams.stdout(
     `  log level: ${logLevel}${logLevel === 'info' ? ' (--log-level debug for every decision as JSON)' : ''}\n`,
   );

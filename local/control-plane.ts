@@ -259,6 +259,8 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
     pollSeconds: config.pollSeconds,
     metrics,
     pages,
+    // Its warnings and errors go where the handlers' do: stderr, as JSON lines.
+    log: handlerLogOf(log, logLevel)('api'),
   });
   // `GET /metrics` to an operator token, ahead of the app; everything else is the app's.
   const fetchOrMetrics = async (request: Request): Promise<Response> => {

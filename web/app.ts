@@ -24,6 +24,7 @@ import {
   SESSION_SECONDS,
 } from './session.ts';
 import {
+  continueView,
   errorView,
   hostView,
   incidentListView,
@@ -132,6 +133,17 @@ export const createWebApp = (deps: WebDeps): Hono => {
 
   const toSignIn = (c: Context) => {
     const next = `${new URL(c.req.url).pathname}${new URL(c.req.url).search}`;
+    // A link followed from another site (a page in PagerDuty or Slack) comes without the
+    // SameSite=Strict cookie even when signed in: one click on this site's own link sends it.
+    if (c.req.method === 'GET' && c.req.header('sec-fetch-site') === 'cross-site') {
+      return respond(
+        c,
+        page(
+          { title: 'Continue', current: undefined, paused: undefined, csrf: undefined },
+          continueView(localPath(next)),
+        ),
+      );
+    }
     return c.redirect(`/sign-in?next=${encodeURIComponent(next)}`, 303);
   };
 
@@ -370,6 +382,10 @@ export const createWebApp = (deps: WebDeps): Hono => {
     if (filters.host !== undefined) query.set('host', filters.host);
     const since = utc(filters.since);
     const until = utc(filters.until);
+    const unread = [
+      ...(filters.since !== undefined && since === undefined ? ['since'] : []),
+      ...(filters.until !== undefined && until === undefined ? ['until'] : []),
+    ];
     if (since !== undefined) query.set('since', since);
     if (until !== undefined) query.set('until', until);
     if (cursor !== undefined) query.set('cursor', cursor);
@@ -382,6 +398,13 @@ export const createWebApp = (deps: WebDeps): Hono => {
           title: 'Incidents',
           current: 'incidents',
           refreshSeconds: cursor === undefined ? REFRESH_SECONDS : undefined,
+          flash:
+            unread.length === 0
+              ? undefined
+              : {
+                  text: `Not filtered by ${unread.join(' or ')}: a time is YYYY-MM-DDTHH:MM, in UTC.`,
+                  error: true,
+                },
         },
         () => incidentListView(list, filters, cursor !== undefined),
       );

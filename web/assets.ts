@@ -2,7 +2,8 @@
  * The page's only stylesheet and script, served by the app itself (no CDN, nothing to build). The
  * script only refreshes: every page works without it. It reloads a page that asks for it
  * (`data-refresh` on `<body>`, seconds) while the tab is visible and no form field has focus, so
- * an operator typing a filter or about to press a button is never interrupted.
+ * an operator typing a filter or about to press a button is never interrupted; the reload drops
+ * the line about the last action from the address, so it is said once.
  */
 
 export const STYLESHEET = `
@@ -73,7 +74,11 @@ export const REFRESH_SCRIPT = `
   setInterval(function () {
     var active = document.activeElement;
     var typing = active && /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(active.tagName);
-    if (document.visibilityState === 'visible' && !typing) location.reload();
+    if (document.visibilityState !== 'visible' || typing) return;
+    // The line about the last action is said once: a refresh drops it from the address.
+    var url = new URL(location.href);
+    ['said', 'error', 'seal'].forEach(function (name) { url.searchParams.delete(name); });
+    location.replace(url.toString());
   }, seconds * 1000);
 })();
 `;

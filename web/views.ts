@@ -287,5 +287,10 @@ ${message === undefined ? '' : html`<p class="flash error" role="alert">${messag
 <p><button type="submit" class="primary">Sign in</button></p>
 </form></div>`;
 
+/** What a link from another site leads to: one click on this site's own link, which sends the sign-in. */
+export const continueView = (path: string): Fragment => html`<h1>Open this page of Faultline</h1>
+<p>You followed a link from another site. Your browser keeps this page's sign-in from such links; follow this one to open it.</p>
+<p><a href="${path}">Continue to ${path}</a></p>`;
+
 export const errorView = (title: string, detail: string): Fragment =>
   html`<h1>${title}</h1><p>${detail}</p><p><a href="/">Back to the incidents</a></p>`;

@@ -210,6 +210,11 @@ describe('the web page in a browser', () => {
       expect(await shown(page.getByRole('heading', { level: 1 }))).toBe(opened.summary);
       await press(page, 'Approve the next wave');
       expect(await shown(page.locator('p.flash'))).toContain('Approval queued');
+      // axe-core on the open incident's page, its action forms and the line about the approval on it.
+      const checked = await withScript.newPage();
+      await accessible(checked, '/sign-in');
+      await signIn(checked, operatorToken);
+      await accessible(checked, `/incidents/${encodeURIComponent(opened.id)}`);
 
       // vios2 comes back; while paused, no client gets a plan.
       await vios2.ipl();
@@ -275,9 +280,6 @@ describe('the web page in a browser', () => {
         expect(existsSync(join(SCREENSHOTS, shot)), shot).toBe(true);
 
       // Every page, checked by axe-core in a browser with JavaScript.
-      const checked = await withScript.newPage();
-      await accessible(checked, '/sign-in');
-      await signIn(checked, operatorToken);
       for (const path of [
         '/',
         `/incidents/${encodeURIComponent(opened.id)}`,

@@ -186,6 +186,21 @@ describe('the web page', () => {
     expect(await (await get(unsealed)).text()).not.toContain('evil.example');
   });
 
+  it('answers a link followed from another site (no SameSite=Strict cookie) with one click on its own link', async () => {
+    const answer = await api.app.request(`/incidents/${INCIDENT}`, {
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toContain(
+      `<a href="/incidents/${INCIDENT}">Continue to /incidents/${INCIDENT}</a>`,
+    );
+  });
+
+  it('says so when a time filter cannot be read, instead of dropping it silently', async () => {
+    const page = await (await get('/?since=yesterday')).text();
+    expect(page).toContain('Not filtered by since: a time is YYYY-MM-DDTHH:MM, in UTC.');
+  });
+
   it('sends a revoked or unknown session back to sign in', async () => {
     const answer = await api.app.request('/', {
       headers: { cookie: `${SESSION_COOKIE}=flt_not-a-token-at-all` },
