@@ -13,8 +13,8 @@ const Seconds = z.number().min(0.05).max(86_400);
 
 /**
  * The PagerDuty-format sink `faultline demo` listens on while it runs (cli/demo/page-sink.ts).
- * Without a `notify` section, pages go there while something listens on it, and are kept in their
- * incident's timeline otherwise (pages.ts).
+ * Without a `notify` section, pages go there while a running demo has it registered in the data
+ * folder, and are kept in their incident's timeline otherwise (pages.ts).
  */
 export const LOCAL_SINK = { host: '127.0.0.1', port: 8788, path: '/v2/enqueue' } as const;
 export const LOCAL_SINK_DESTINATION = {

@@ -247,7 +247,8 @@ export const startControlPlane = async (options: ControlPlaneOptions): Promise<C
       timeline: store,
       metrics,
     });
-  const notifyHandler = config.notify === undefined ? whileListening(notifyOver) : notifyOver(config.notify);
+  const notifyHandler =
+    config.notify === undefined ? whileListening(notifyOver, dataDir) : notifyOver(config.notify);
   const pages = pageRoutesOf(config.notify);
   const now = new Date().toISOString();
   const mintedOperatorToken = await ensureOperatorToken(store, dataDir, options.operatorToken, now);

@@ -1,4 +1,7 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
 import type { PageRoutesBody } from '../events/index.ts';
 import type { BatchResponse, QueueEvent } from '../functions/adapters/queue/batch.ts';
 import { type NotifyConfig, parseNotifyConfig, resolveDestinations } from '../functions/notify/config.ts';
@@ -11,11 +14,12 @@ import { LOCAL_SINK, LOCAL_SINK_DESTINATION } from './config.ts';
  * - `notify.destinations` in faultline.json: those destinations (by name and kind), and nowhere
  *   else; `"destinations": []`: nowhere, each page kept in its incident's timeline
  *   (functions/notify/notify.ts);
- * - no `notify` section: the sink `faultline demo` listens on (`demo-sink`, PagerDuty's format on
- *   127.0.0.1:8788) while a demo runs, so the demo shows its pages arriving; when nothing listens
- *   there, the page is kept in its incident's timeline instead, acknowledged, never retried into
- *   the dead-letter queue. notify looks before each batch ({@link whileListening}); a sink that
- *   goes away between the look and the send costs one retry, after which the page is kept.
+ * - no `notify` section: the sink of a running `faultline demo` (`demo-sink`, PagerDuty's format on
+ *   loopback), which the demo registers in the data folder ({@link DEMO_SINK_FILE}) while it runs,
+ *   so the demo shows its pages arriving; with no demo registered (or its sink not listening),
+ *   the page is kept in its incident's timeline instead, acknowledged, never retried into the
+ *   dead-letter queue. notify looks before each batch ({@link whileListening}); a sink that goes
+ *   away between the look and the send costs one retry, after which the page is kept.
  */
 
 /** Where pages go, kept in the timeline, in words. */
@@ -29,7 +33,7 @@ export const pageRoutesOf = (notify: NotifyConfig | undefined): PageRoutesBody =
   if (notify === undefined) {
     return {
       destinations: [{ name: LOCAL_SINK_DESTINATION.name, kind: 'pagerduty', whileListening: true }],
-      description: `${describeDestination(LOCAL_SINK_DESTINATION)} at ${LOCAL_SINK_DESTINATION.url} while \`faultline demo\` runs; otherwise ${NOWHERE} (name destinations under "notify" in faultline.json to page people)`,
+      description: `${describeDestination(LOCAL_SINK_DESTINATION)}, the sink a running \`faultline demo\` registers in the data folder; otherwise ${NOWHERE} (name destinations under "notify" in faultline.json to page people)`,
     };
   }
   const { allowed, blocked } = resolveDestinations(notify);
@@ -62,29 +66,79 @@ export const listening = (host: string, port: number): Promise<boolean> =>
     socket.once('error', () => done(false));
   });
 
-/** The demo's sink as notify reaches it: its destination, and where to look whether it listens. */
-export interface DemoSink {
-  readonly destination: Readonly<Record<string, unknown>> & { readonly name: string; readonly url: string };
-  readonly host: string;
-  readonly port: number;
-}
+/**
+ * The file `faultline demo` writes in the control plane's data folder while its sink listens
+ * (`{"port": N, "pid": P}`, mode 0600), and removes when it stops. Only the operator who owns the
+ * data folder can write it: a process that merely listens on a port of this machine gets no page.
+ */
+export const DEMO_SINK_FILE = 'demo-sink.json';
 
-const DEMO_SINK: DemoSink = {
-  destination: LOCAL_SINK_DESTINATION,
-  host: LOCAL_SINK.host,
-  port: LOCAL_SINK.port,
+const DemoSinkRegistration = z.strictObject({
+  port: z.int().min(1).max(65_535),
+  pid: z.int().min(1),
+});
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (not the demo's own, then, but alive).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 };
 
+/** The port of the demo's sink, when a demo that is still running registered one in `dataDir`. */
+export const registeredDemoSink = (dataDir: string): number | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, DEMO_SINK_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const registration = DemoSinkRegistration.safeParse(parsed);
+  return registration.success && isAlive(registration.data.pid) ? registration.data.port : undefined;
+};
+
+/** Registers the demo's sink in `dataDir` (`faultline demo`); answers how to take it back. */
+export const registerDemoSink = (dataDir: string, port: number): (() => void) => {
+  const file = join(dataDir, DEMO_SINK_FILE);
+  writeFileSync(file, `${JSON.stringify({ port, pid: process.pid })}\n`, { mode: 0o600 });
+  return () => rmSync(file, { force: true });
+};
+
+/** The demo sink's destination on `port`: PagerDuty's format, on loopback. */
+const demoSinkDestination = (port: number) => ({
+  ...LOCAL_SINK_DESTINATION,
+  url: `http://${LOCAL_SINK.host}:${port}${LOCAL_SINK.path}`,
+});
+
 /**
- * notify over the demo's sink: each batch goes to the sink while it listens, and to no
- * destination (the timeline) otherwise. `make` builds notify over one configuration; both share
- * the delivery log, so a page is delivered once whichever took it.
+ * notify over the demo's sink: each batch goes to the sink a running demo registered in
+ * `dataDir` while it listens, and to no destination (the timeline) otherwise. `make` builds
+ * notify over one configuration; all share the delivery log, so a page is delivered once
+ * whichever took it.
  */
 export const whileListening = (
   make: (config: NotifyConfig) => NotifyHandler,
-  sink: DemoSink = DEMO_SINK,
+  dataDir: string,
 ): NotifyHandler => {
-  const toSink = make(parseNotifyConfig({ destinations: [sink.destination] }));
   const kept = make(parseNotifyConfig({ destinations: [] }));
-  return async (event) => ((await listening(sink.host, sink.port)) ? toSink(event) : kept(event));
+  const toSink = new Map<number, NotifyHandler>();
+  return async (event) => {
+    const port = registeredDemoSink(dataDir);
+    if (port === undefined || !(await listening(LOCAL_SINK.host, port))) return kept(event);
+    let handler = toSink.get(port);
+    if (handler === undefined) {
+      handler = make(parseNotifyConfig({ destinations: [demoSinkDestination(port)] }));
+      toSink.set(port, handler);
+    }
+    return handler(event);
+  };
 };

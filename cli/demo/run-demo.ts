@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SinglePointOfFailureBody } from '../../events/index.ts';
+import { registerDemoSink } from '../../local/pages.ts';
 import { SimClient } from '../../sim/client.ts';
 import { SERVICE_DOMAINS, SimControlDomain, vdiskDomain } from '../../sim/control-domain.ts';
 import { ControlPlane, type IncidentSummary } from '../../sim/control-plane-client.ts';
@@ -220,6 +221,8 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
       `page ${page.event_action.toUpperCase()} at the sink: ${page.payload?.summary ?? page.dedup_key ?? ''}`,
     ),
   );
+  // Registered in the control plane's data folder: only then do its pages come here (local/pages.ts).
+  const unregisterSink = registerDemoSink(options.dataDir, Number(new URL(sink.url).port));
   const agentHosts = (): SimulatedAgentHost[] => [
     ...vios2Clients(),
     ...spofClients,
@@ -235,6 +238,7 @@ export const startDemo = async (options: DemoOptions): Promise<DemoRun> => {
     const everyone = [...servers, ...agentHosts()];
     await Promise.all(everyone.map((host) => host.stop().catch(() => undefined)));
     for (const host of everyone) host.remove();
+    unregisterSink();
     await sink.close();
   };
 

@@ -1,12 +1,19 @@
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startPageSink } from '../../cli/demo/page-sink.ts';
 import { type SqliteQueue, SqliteQueueStore } from '../../functions/adapters/queue/sqlite-queue.ts';
 import { SqliteStore } from '../../functions/adapters/store/sqlite-store.ts';
-import { parseNotifyConfig } from '../../functions/notify/config.ts';
+import { type NotifyConfig, parseNotifyConfig } from '../../functions/notify/config.ts';
 import { createHandler as createNotify } from '../../functions/notify/create-handler.ts';
 import { SqliteDeliveryLog } from '../../functions/notify/sqlite-delivery-log.ts';
-import { LOCAL_SINK_DESTINATION } from '../../local/config.ts';
-import { NOWHERE, pageRoutesOf, whileListening } from '../../local/pages.ts';
+import {
+  DEMO_SINK_FILE,
+  NOWHERE,
+  pageRoutesOf,
+  registerDemoSink,
+  whileListening,
+} from '../../local/pages.ts';
 import { event, INCIDENT_ID, notification, record, resolved } from '../functions/notify/notifications.ts';
 import { temporaryFolder } from '../helpers/queue-files.ts';
 
@@ -21,7 +28,7 @@ describe('where pages go', () => {
     const demo = pageRoutesOf(undefined);
     expect(demo.destinations).toEqual([{ name: 'demo-sink', kind: 'pagerduty', whileListening: true }]);
     expect(demo.description).toContain(
-      `demo-sink (pagerduty) at ${LOCAL_SINK_DESTINATION.url} while \`faultline demo\` runs`,
+      'demo-sink (pagerduty), the sink a running `faultline demo` registers in the data folder',
     );
     expect(demo.description).toContain(`otherwise ${NOWHERE}`);
     expect(pageRoutesOf(parseNotifyConfig({ destinations: [] }))).toEqual({
@@ -68,29 +75,46 @@ describe('notify over the demo sink', () => {
     folder.remove();
   });
 
-  it('pages the sink while it listens, and keeps the page in the timeline, acknowledged, once it is gone', async () => {
+  const notifyOver = (config: NotifyConfig) =>
+    createNotify({
+      loadConfig: async () => config,
+      deliveryLog,
+      deadLetterQueue: deadLetters,
+      timeline: store,
+      log: () => undefined,
+    });
+
+  const timelineTexts = async (): Promise<string[]> =>
+    (await store.listTimeline(INCIDENT_ID)).items.map((entry) => entry.text);
+
+  it('pages the sink a running demo registered while it listens, and keeps the page in the timeline, acknowledged, once it is gone', async () => {
     const sink = await startPageSink(0, '127.0.0.1');
-    const port = Number(new URL(sink.url).port);
-    const handle = whileListening(
-      (config) =>
-        createNotify({
-          loadConfig: async () => config,
-          deliveryLog,
-          deadLetterQueue: deadLetters,
-          timeline: store,
-          log: () => undefined,
-        }),
-      { destination: { ...LOCAL_SINK_DESTINATION, url: sink.url }, host: '127.0.0.1', port },
-    );
+    const unregister = registerDemoSink(folder.path, Number(new URL(sink.url).port));
+    expect(statSync(join(folder.path, DEMO_SINK_FILE)).mode & 0o777).toBe(0o600);
+    const handle = whileListening(notifyOver, folder.path);
     expect(await handle(event(record(notification())))).toEqual({ batchItemFailures: [] });
     expect(sink.pages.map((page) => [page.event_action, page.dedup_key])).toEqual([['trigger', INCIDENT_ID]]);
+    unregister();
     await sink.close();
 
     expect(await handle(event(record(resolved())))).toEqual({ batchItemFailures: [] });
-    const timeline = (await store.listTimeline(INCIDENT_ID)).items.map((entry) => entry.text);
-    expect(timeline).toEqual([
+    expect(await timelineTexts()).toEqual([
       'page not sent, no destination is configured: it would have sent resolve: every mirror is in sync again',
     ]);
     expect(await deadLetters.receive({ maxMessages: 10 })).toEqual([]);
+  });
+
+  it('sends nothing to a process that merely listens where a demo would, with no demo registered', async () => {
+    const stranger = await startPageSink(0, '127.0.0.1');
+    // A registration left by a demo that is gone names a pid no process has.
+    writeFileSync(
+      join(folder.path, DEMO_SINK_FILE),
+      JSON.stringify({ port: Number(new URL(stranger.url).port), pid: 2 ** 22 + 7 }),
+    );
+    const handle = whileListening(notifyOver, folder.path);
+    expect(await handle(event(record(notification())))).toEqual({ batchItemFailures: [] });
+    expect(stranger.pages).toEqual([]);
+    expect(await timelineTexts()).toHaveLength(1);
+    await stranger.close();
   });
 });
