@@ -206,7 +206,8 @@ export class FaultlineStack extends Stack {
     this.store.grant(this.correlate.role, 'read-write');
     this.store.grant(this.sweep.role, 'read-write');
     this.store.grant(this.api.role, 'read-write');
-    this.store.grant(this.notify.role, 'read-write');
+    // notify writes only the timeline rows of pages kept for want of a destination.
+    this.store.grantIncidentTimelineWrites(this.notify.role);
     this.planKey.allowSigning(this.correlate.role, 'Correlate');
     this.planKey.allowSigning(this.sweep.role, 'Sweep');
     this.notifyQueue.grantSend(this.correlate.role);

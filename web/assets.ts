@@ -9,7 +9,7 @@
 export const STYLESHEET = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #57606a; --bg: #ffffff; --panel: #f6f8fa;
   --line: #d0d7de; --link: #0550ae; --focus: #bf3989;
-  --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --info: #0969da; --off: #6e7781; }
+  --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --info: #0969da; --off: #57606a; }
 @media (prefers-color-scheme: dark) {
   :root { --fg: #e6edf3; --muted: #9da7b3; --bg: #0d1117; --panel: #161b22; --line: #30363d;
     --link: #79c0ff; --focus: #ff7bd5; --ok: #3fb950; --warn: #d29922; --bad: #f85149; --info: #58a6ff; --off: #8b949e; }

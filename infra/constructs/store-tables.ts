@@ -116,6 +116,21 @@ export class StoreTables extends Construct {
   }
 
   /**
+   * Grants only new items of incidents' partitions (`PutItem` where the partition key starts
+   * `INCIDENT#`): what notify needs to keep a page with no destination in its incident's timeline.
+   * No read, no other partition (tokens, plans, slices), no index.
+   */
+  grantIncidentTimelineWrites(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [...this.tables.values()].map((table) => table.tableArn),
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['INCIDENT#*'] } },
+      }),
+    );
+  }
+
+  /**
    * Grants item-level access to every table and exactly its indexes (named one by one: no
    * `index/*`). No scans, no batch writes, no table management, no streams.
    */

@@ -559,7 +559,7 @@ describe('the functions’ permissions', () => {
     );
   });
 
-  it('lets notify consume notifications, dead-letter them, read its configuration and keep pages in the store, and no more', () => {
+  it('lets notify consume notifications, dead-letter them, read its configuration and keep pages in incidents’ timelines, and no more', () => {
     const { stack } = built;
     expect(permissionsOf(stack.notify)).toEqual(
       [
@@ -567,9 +567,18 @@ describe('the functions’ permissions', () => {
         ...consume(stack.notifyQueue.queue),
         ...send(stack.notifyQueue.deadLetterQueue),
         ...on(id(stack.notifyConfig), ['secretsmanager:GetSecretValue']),
-        ...store(),
+        ...on(id(stack.store.table(STORE_TABLE_NAME)), ['dynamodb:PutItem']),
       ].sort(),
     );
+    // Only new items of incidents' partitions: no token, plan or slice.
+    const storeWrites = JSON.stringify(
+      Object.values(resources).filter(
+        (resource) =>
+          resource.Type === 'AWS::IAM::Policy' &&
+          JSON.stringify(resource.Properties?.Roles ?? []).includes(logicalIdOf(stack.notify.role)),
+      ),
+    );
+    expect(storeWrites).toContain('"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["INCIDENT#*"]}');
   });
 
   it('grants the store exactly the calls the DynamoDB adapter makes', () => {
