@@ -1,7 +1,7 @@
 import { isFaultlineError } from '../../events/faultline-error.ts';
 import type { FaultlineEvent } from '../../events/index.ts';
 import { noMetrics } from '../adapters/observability/metrics-port.ts';
-import { type EngineStore, observedProjections } from '../adapters/observability/observed-projections.ts';
+import { observedProjections } from '../adapters/observability/observed-projections.ts';
 import {
   type BatchResponse,
   processBatch,
@@ -86,29 +86,9 @@ export const createHandler = (deps: CorrelateDeps): ((event: QueueEvent) => Prom
   const log = deps.log ?? jsonLog;
   const metrics = deps.metrics ?? noMetrics;
   const clock = deps.clock ?? Date.now;
-  // The store the engine writes through, told of each incident change; made on the first
-  // invocation, as the rest is (on Lambda the store itself is made then).
-  let observed: EngineStore | undefined;
-  // `deps.settings` is read on the first invocation, not now: on Lambda that validates the environment.
-  const runtime = engineOnFirstUse(
-    {
-      get settings() {
-        return deps.settings;
-      },
-      get store() {
-        observed ??= observedProjections(deps.store, { metrics, log });
-        return observed;
-      },
-      get signer() {
-        return deps.signer;
-      },
-      get notifyQueue() {
-        return deps.notifyQueue;
-      },
-    },
-    clock,
-    log,
-  );
+  // `deps.settings` and `deps.store` are read on the first invocation, not now: on Lambda that
+  // validates the environment. The engine writes through a store told of each incident change.
+  const runtime = engineOnFirstUse(deps, clock, log, (store) => observedProjections(store, { metrics, log }));
 
   return async (event) => {
     const { engine, settings } = runtime();

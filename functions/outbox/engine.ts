@@ -438,6 +438,8 @@ export const engineOnFirstUse = <Settings extends { readonly core: CoreConfig }>
   deps: Pick<EngineDeps, 'store' | 'signer' | 'notifyQueue'> & { readonly settings: Settings },
   clock: () => number,
   log: (entry: Readonly<Record<string, unknown>>) => void,
+  /** What the engine writes through instead of the store itself (one that counts and tells what it writes). */
+  observe: (store: EngineDeps['store']) => EngineDeps['store'] = (store) => store,
 ): (() => { engine: DecisionEngine; settings: Settings }) => {
   let made: { engine: DecisionEngine; settings: Settings } | undefined;
   return () => {
@@ -446,7 +448,7 @@ export const engineOnFirstUse = <Settings extends { readonly core: CoreConfig }>
       made = {
         settings,
         engine: new DecisionEngine({
-          store,
+          store: observe(store),
           signer,
           notifyQueue,
           config: settings.core,

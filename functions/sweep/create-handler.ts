@@ -1,5 +1,5 @@
 import { type Metrics, noMetrics } from '../adapters/observability/metrics-port.ts';
-import { type EngineStore, observedProjections } from '../adapters/observability/observed-projections.ts';
+import { observedProjections } from '../adapters/observability/observed-projections.ts';
 import type { ProjectionReader } from '../adapters/store/port.ts';
 import type { IncidentKind, IncidentStatus } from '../core/index.ts';
 import { engineOnFirstUse } from '../outbox/engine.ts';
@@ -73,27 +73,9 @@ export const createHandler = (deps: SweepDeps): ((event?: unknown) => Promise<Sw
   const log = deps.log ?? jsonLog;
   const metrics = deps.metrics ?? noMetrics;
   const clock = deps.clock ?? Date.now;
-  let observed: EngineStore | undefined;
-  // `deps.settings` is read on the first invocation, not now: on Lambda that validates the environment.
-  const runtime = engineOnFirstUse(
-    {
-      get settings() {
-        return deps.settings;
-      },
-      get store() {
-        observed ??= observedProjections(deps.store, { metrics, log });
-        return observed;
-      },
-      get signer() {
-        return deps.signer;
-      },
-      get notifyQueue() {
-        return deps.notifyQueue;
-      },
-    },
-    clock,
-    log,
-  );
+  // `deps.settings` and `deps.store` are read on the first invocation, not now: on Lambda that
+  // validates the environment. The engine writes through a store told of each incident change.
+  const runtime = engineOnFirstUse(deps, clock, log, (store) => observedProjections(store, { metrics, log }));
 
   return async () => {
     try {
