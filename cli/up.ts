@@ -5,6 +5,7 @@ import { parseWith } from '../events/index.ts';
 import { isLogLevel } from '../functions/adapters/observability/log-entry.ts';
 import { RuntimeConfig } from '../local/config.ts';
 import { METRICS_PATH, startControlPlane } from '../local/control-plane.ts';
+import { DataFolderInUseError } from '../local/data-folder-lock.ts';
 import { terminalLog } from '../local/terminal-log.ts';
 import type { Streams } from './streams.ts';
 
@@ -102,7 +103,7 @@ export const runUp = async (
     return 2;
   }
   const operatorToken = values['operator-token'] ?? env.FAULTLINE_OPERATOR_TOKEN;
-  const plane = await startControlPlane({
+  const starting = startControlPlane({
     listen: values.listen ?? '127.0.0.1',
     port,
     dataDir: values.data ?? '.faultline',
@@ -116,6 +117,14 @@ export const runUp = async (
     metricsListen,
     log: terminalLog({ level: logLevel, stdout: streams.stdout, stderr: streams.stderr }),
   });
+  let plane: Awaited<typeof starting>;
+  try {
+    plane = await starting;
+  } catch (error) {
+    if (!(error instanceof DataFolderInUseError)) throw error;
+    streams.stderr(`faultline up: ${error.message}\n`);
+    return 1;
+  }
   streams.stdout(`Faultline control plane listening on ${plane.url}\n`);
   streams.stdout(`  data: ${plane.dataDir} (${plane.databaseFile})\n`);
   streams.stdout(`  web page: ${plane.url}/ (sign in with the operator token)\n`);

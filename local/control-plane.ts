@@ -21,6 +21,7 @@ import { createHandler as createNotify } from '../functions/notify/create-handle
 import { SqliteDeliveryLog } from '../functions/notify/sqlite-delivery-log.ts';
 import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';
+import { lockDataFolder } from './data-folder-lock.ts';
 import { handlerLogOf, startDeciderThread } from './decider.ts';
 import { eventSourceMapping } from './event-source-mapping.ts';
 import { pageRoutesOf, whileListening } from './pages.ts';
@@ -179,11 +180,32 @@ const ensureOperatorToken = async (
   return token;
 };
 
+/**
+ * Starts the control plane on its data folder, which it holds alone while it runs
+ * (./data-folder-lock.ts): a second start on the same folder fails with `DataFolderInUseError`.
+ */
 export const startControlPlane = async (options: ControlPlaneOptions): Promise<ControlPlane> => {
-  const log = options.log ?? ((entry) => console.log(jsonLogLine(entry, new Date(), 'runtime')));
-  const logLevel = options.logLevel ?? 'info';
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataFolder(dataDir);
+  try {
+    const plane = await startOnLockedFolder(options, dataDir);
+    return {
+      ...plane,
+      stop: async () => {
+        await plane.stop();
+        unlock();
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+};
+
+const startOnLockedFolder = async (options: ControlPlaneOptions, dataDir: string): Promise<ControlPlane> => {
+  const log = options.log ?? ((entry) => console.log(jsonLogLine(entry, new Date(), 'runtime')));
+  const logLevel = options.logLevel ?? 'info';
   const databaseFile = join(dataDir, DATA_FILES.database);
   const { config } = options;
 
