@@ -27,7 +27,8 @@ export class DataFolderInUseError extends Error {
   }
 }
 
-const isAlive = (pid: number): boolean => {
+/** Whether a process of that pid exists (EPERM: it does, under another user). */
+export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;

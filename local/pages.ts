@@ -6,6 +6,7 @@ import type { PageRoutesBody } from '../events/index.ts';
 import type { BatchResponse, QueueEvent } from '../functions/adapters/queue/batch.ts';
 import { type NotifyConfig, parseNotifyConfig, resolveDestinations } from '../functions/notify/config.ts';
 import { LOCAL_SINK, LOCAL_SINK_DESTINATION } from './config.ts';
+import { isAlive } from './data-folder-lock.ts';
 
 /**
  * Where the local runtime's pages go, said in the start banner of `faultline up` and in
@@ -77,16 +78,6 @@ const DemoSinkRegistration = z.strictObject({
   port: z.int().min(1).max(65_535),
   pid: z.int().min(1),
 });
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user (not the demo's own, then, but alive).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** The port of the demo's sink, when a demo that is still running registered one in `dataDir`. */
 export const registeredDemoSink = (dataDir: string): number | undefined => {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ApiError, type Plan } from '../events/index.ts';
+import { ApiError } from '../events/index.ts';
 
 /**
  * How the page reads and acts: through the HTTP API itself, in the same process (the API app's own
@@ -8,8 +8,6 @@ import { ApiError, type Plan } from '../events/index.ts';
  * (an agent's token gets 403 here as anywhere), their validation and their answers, parsed with
  * the contract's schemas (events/api.ts).
  */
-
-export type SignedPlan = Plan;
 
 /** The API in this process: the app's `request`, as `fetch` would be called. */
 export type ApiRequest = (path: string, init: RequestInit) => Response | Promise<Response>;

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import {
   HealthBody,
+  type IncidentBody,
   IncidentDetailBody,
   IncidentList,
   PlansResponse,
@@ -68,6 +69,28 @@ const REFRESH_SECONDS = 10;
 const STATS_DAYS = 30;
 /** The largest form the page takes (a token, a CSRF token, a few fields): it is read before anything else. */
 const MAX_FORM_BYTES = 16 * 1024;
+
+/**
+ * An incident with its timeline read page by page (1,000 entries each) up to {@link CHART_PAGES}
+ * pages: what the chart draws and a host's page filters. `partly`: the timeline goes on past them.
+ */
+const wholeTimeline = async (
+  client: ApiClient,
+  path: string,
+): Promise<{ incident: IncidentBody; entries: TimelineEntryBody[]; partly: boolean }> => {
+  const first = await client.get(IncidentDetailBody, `${path}?limit=1000`);
+  const entries = [...first.timeline.items];
+  let next = first.timeline.cursor;
+  for (let pages = 1; next !== null && pages < CHART_PAGES; pages += 1) {
+    const more = await client.get(
+      IncidentDetailBody,
+      `${path}?limit=1000&timelineCursor=${encodeURIComponent(next)}`,
+    );
+    entries.push(...more.timeline.items);
+    next = more.timeline.cursor;
+  }
+  return { incident: first.incident, entries, partly: next !== null };
+};
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
@@ -422,22 +445,11 @@ export const createWebApp = (deps: WebDeps): Hono => {
     const client = new ApiClient(deps.api, token);
     const path = `/v1/incidents/${encodeURIComponent(id)}`;
     try {
-      const first = await client.get(IncidentDetailBody, `${path}?limit=1000`);
-      const drawn: TimelineEntryBody[] = [...first.timeline.items];
-      let next = first.timeline.cursor;
-      for (let pages = 1; next !== null && pages < CHART_PAGES; pages += 1) {
-        const more = await client.get(
-          IncidentDetailBody,
-          `${path}?limit=1000&timelineCursor=${encodeURIComponent(next)}`,
-        );
-        drawn.push(...more.timeline.items);
-        next = more.timeline.cursor;
-      }
+      const { incident, entries: drawn, partly } = await wholeTimeline(client, path);
       const listing = new URLSearchParams({ limit: String(DETAIL_PAGE) });
       if (timelineCursor !== undefined) listing.set('timelineCursor', timelineCursor);
       if (hostsCursor !== undefined) listing.set('hostsCursor', hostsCursor);
       const shown = await client.get(IncidentDetailBody, `${path}?${listing}`);
-      const incident = first.incident;
       return await render(
         c,
         token,
@@ -453,7 +465,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
           incidentView({
             incident,
             drawn,
-            drawnPartly: next !== null,
+            drawnPartly: partly,
             timeline: shown.timeline,
             hosts: shown.affectedHosts,
             timelineCursor,
@@ -475,21 +487,13 @@ export const createWebApp = (deps: WebDeps): Hono => {
     const client = new ApiClient(deps.api, token);
     const path = `/v1/incidents/${encodeURIComponent(id)}`;
     try {
-      let detail = await client.get(IncidentDetailBody, `${path}?limit=1000`);
-      const entries = detail.timeline.items.filter((entry) => entry.hostId === hostId);
-      for (let pages = 1; detail.timeline.cursor !== null && pages < CHART_PAGES; pages += 1) {
-        detail = await client.get(
-          IncidentDetailBody,
-          `${path}?limit=1000&timelineCursor=${encodeURIComponent(detail.timeline.cursor)}`,
-        );
-        entries.push(...detail.timeline.items.filter((entry) => entry.hostId === hostId));
-      }
+      const { incident, entries } = await wholeTimeline(client, path);
       const plans = await client.get(PlansResponse, `/v1/agents/${encodeURIComponent(hostId)}/plans`);
       return await render(c, token, { title: `${hostId} in ${id}`, current: 'incidents' }, () =>
         hostView(
-          detail.incident,
+          incident,
           hostId,
-          entries,
+          entries.filter((entry) => entry.hostId === hostId),
           plans.plans.filter((plan) => plan.incidentId === id),
         ),
       );

@@ -9,6 +9,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 
 export const SESSION_COOKIE = 'faultline_session';
+
+/** Whether a text sent is the one expected, compared in constant time. */
+const sameText = (sent: string, expected: string): boolean => {
+  const given = Buffer.from(sent);
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+};
 /** How long a sign-in lasts (seconds): a working day. */
 export const SESSION_SECONDS = 12 * 60 * 60;
 
@@ -40,10 +47,7 @@ export const isFlashOf = (
   error: boolean,
   seal: string | undefined,
 ): boolean => {
-  if (seal === undefined) return false;
-  const expected = Buffer.from(sealOf(sessionToken, text, error));
-  const given = Buffer.from(seal);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return seal !== undefined && sameText(seal, sealOf(sessionToken, text, error));
 };
 
 /** The CSRF token of a session: the same for each form of it, unguessable without the session's token. */
@@ -52,10 +56,7 @@ export const csrfTokenOf = (sessionToken: string): string =>
 
 /** Whether a form's CSRF token is its session's (compared in constant time). */
 export const isCsrfTokenOf = (sessionToken: string, sent: string | undefined): boolean => {
-  if (sent === undefined) return false;
-  const expected = Buffer.from(csrfTokenOf(sessionToken));
-  const given = Buffer.from(sent);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sent !== undefined && sameText(sent, csrfTokenOf(sessionToken));
 };
 
 /**

@@ -4,11 +4,11 @@ import {
   type IncidentBody,
   type IncidentList,
   incidentDurations,
+  type Plan,
   type StatsBody,
   type TimelineEntryBody,
   type TopologyBody,
 } from '../events/index.ts';
-import type { SignedPlan } from './api-client.ts';
 import { formatDuration, healChart, momentsOf, timelineChart } from './charts.ts';
 import { actionForm, type Fragment, statusBadge } from './layout.ts';
 
@@ -191,7 +191,7 @@ export const hostView = (
   incident: IncidentBody,
   hostId: string,
   entries: readonly TimelineEntryBody[],
-  plans: readonly SignedPlan[],
+  plans: readonly Plan[],
 ): Fragment => html`<h1>${hostId} in ${incident.summary}</h1>
 <p><a href="/incidents/${encodeURIComponent(incident.id)}">Back to the incident</a></p>
 <h2>Its timeline</h2>
