@@ -19,6 +19,8 @@ commands:
   resume
   maintenance <host|domain> on|off
   tokens create --host <hostId> [--label L] [--role hosting|control --serves <domain>...] | --operator [--label L]
+  tokens list [--json]
+  tokens revoke <id>
   hosts list [--json]
   hosts register <hostId> --role hosting|control --serves <domain>...
   announce <domain> going-down|up [--booted-at T] [--reason R]

@@ -162,4 +162,6 @@ export interface CommandContext {
   readonly flag: (name: string) => boolean;
   /** Prints `value` as JSON with `--json`, else what `human` writes. */
   readonly print: (value: unknown, human: () => string) => void;
+  /** Tells the operator something beside the answer (on stderr), so stdout stays the answer alone. */
+  readonly note: (text: string) => void;
 }

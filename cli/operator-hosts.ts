@@ -6,17 +6,15 @@ import {
   issuesText,
   parseWith,
   ServerRole,
-  TokenCreated,
 } from '../events/index.ts';
 import { answer, type CommandContext, call, table, UsageError } from './operator-client.ts';
 
 /**
  * The operator commands that say who the servers are (docs/architecture.md §3 "Sender binding",
- * §6): `faultline hosts list`, `faultline hosts register <id> --role hosting|control --serves
- * <domain>...`, and `faultline tokens create --host <id> [--label L] [--role R --serves D...]`,
- * which registers the host with the same grant before minting its token. A grant lives on the
- * host record: its agent may then heartbeat with that role and announce those domains; every
- * host not registered is a client.
+ * §6): `faultline hosts list` and `faultline hosts register <id> --role hosting|control --serves
+ * <domain>...`; `faultline tokens create` (./operator-tokens.ts) takes the same grant. A grant
+ * lives on the host record: its agent may then heartbeat with that role and announce those
+ * domains; every host not registered is a client.
  */
 
 export const HOSTS_USAGE = `usage:
@@ -25,14 +23,8 @@ export const HOSTS_USAGE = `usage:
     --serves takes one or several failure domains (vscsi:<system>/<partition>, vdisk:<control>/<service domain>)
 `;
 
-export const TOKENS_USAGE = `usage:
-  faultline tokens create --host <hostId> [--label L] [--role hosting|control --serves <domain>...] [--json]
-  faultline tokens create --operator [--label L] [--json]
-    with --role and --serves the host is registered as a server with that grant (as \`faultline hosts register\`)
-`;
-
 /** The grant of a command line, checked here so that a typo is a usage error, not a 400. */
-const grantOf = (context: CommandContext): { role: ServerRole; serves: string[] } | undefined => {
+export const grantOf = (context: CommandContext): { role: ServerRole; serves: string[] } | undefined => {
   const role = context.text('role');
   const serves = [...context.list('serves')];
   if (role === undefined && serves.length === 0) return undefined;
@@ -49,7 +41,7 @@ const grantOf = (context: CommandContext): { role: ServerRole; serves: string[] 
   return { role: parsedRole.data, serves };
 };
 
-const hostIdOf = (value: string | undefined, what: string): string => {
+export const hostIdOf = (value: string | undefined, what: string): string => {
   if (value === undefined) throw new UsageError(`${what} needs a host id`);
   const parsed = parseWith(HostId, value);
   if (!parsed.ok)
@@ -95,32 +87,4 @@ export const runHosts = async (context: CommandContext): Promise<number> => {
     return 0;
   }
   throw new UsageError(verb === undefined ? 'hosts needs list or register' : `unknown hosts command ${verb}`);
-};
-
-/** `faultline tokens create`. */
-export const runTokens = async (context: CommandContext): Promise<number> => {
-  const [verb, ...rest] = context.positionals;
-  if (verb !== 'create')
-    throw new UsageError(verb === undefined ? 'tokens needs create' : `unknown tokens command ${verb}`);
-  if (rest.length > 0) throw new UsageError(`unexpected ${rest.join(' ')}`);
-  const host = context.text('host');
-  const operator = context.flag('operator');
-  if ((host === undefined) === !operator)
-    throw new UsageError('tokens create needs either --host <hostId> or --operator');
-  const label = context.text('label');
-  const labelled = label === undefined ? {} : { label };
-  const grant = grantOf(context);
-  if (operator && grant !== undefined)
-    throw new UsageError('--role and --serves grant a host, not an operator token');
-  const body =
-    host === undefined
-      ? { kind: 'operator', ...labelled }
-      : { kind: 'agent', hostId: hostIdOf(host, '--host'), ...labelled, ...grant };
-  const minted = answer(
-    TokenCreated,
-    await call(context.connection, 'POST', '/v1/tokens', body),
-    'POST /v1/tokens',
-  );
-  context.print(minted, () => `${minted.token}\n`);
-  return 0;
 };

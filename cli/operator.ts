@@ -22,15 +22,17 @@ import {
   table,
   UsageError,
 } from './operator-client.ts';
-import { HOSTS_USAGE, runHosts, runTokens, TOKENS_USAGE } from './operator-hosts.ts';
+import { HOSTS_USAGE, runHosts } from './operator-hosts.ts';
 import { wholeIncident } from './operator-incident.ts';
+import { runTokens, TOKENS_USAGE } from './operator-tokens.ts';
 import type { Streams } from './streams.ts';
 
 /**
  * The operator commands of docs/architecture.md §6 against a running control plane: `incidents`,
  * `incident` (the whole incident, read page by page: ./operator-incident.ts), `stats`, `topology`,
- * `impact`, `approve`, `resolve`, `pause`, `resume`, `maintenance`, `tokens create`,
- * `hosts list|register` (./operator-hosts.ts) and `announce` (./operator-announce.ts). Tables for
+ * `impact`, `approve`, `resolve`, `pause`, `resume`, `maintenance`, `tokens create|list|revoke`
+ * (./operator-tokens.ts), `hosts list|register` (./operator-hosts.ts) and `announce`
+ * (./operator-announce.ts). Tables for
  * people, `--json` for scripts, `--help` for each. The control plane's URL and operator token come
  * from `--url`/`--token`, else `FAULTLINE_URL`/`FAULTLINE_TOKEN`, else the files `faultline up`
  * writes in its data folder (./operator-client.ts).
@@ -245,6 +247,7 @@ export const runOperator = async (
     list: (key) => (key === 'serves' ? serves : []),
     flag: (key) => values[key] === true,
     print,
+    note: (text) => streams.stderr(text),
   };
   const [first, second, ...rest] = positionals;
   const usage = () => {

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { parseWith } from '../events/index.ts';
 import { isLogLevel } from '../functions/adapters/observability/log-entry.ts';
 import { RuntimeConfig } from '../local/config.ts';
-import { METRICS_PATH, startControlPlane } from '../local/control-plane.ts';
+import { METRICS_PATH, OperatorTokenNotKnownError, startControlPlane } from '../local/control-plane.ts';
 import { DataFolderInUseError } from '../local/data-folder-lock.ts';
+import { DataFolderIncompleteError } from '../local/data-folder-start.ts';
 import { terminalLog } from '../local/terminal-log.ts';
 import type { Streams } from './streams.ts';
 
@@ -18,6 +19,12 @@ import type { Streams } from './streams.ts';
  * handlers make included; at `warn` only warnings and errors (on stderr, as JSON lines, at every
  * level). `GET /metrics` answers an operator token on the API's address, and anyone on
  * `--metrics-listen`. The banner says where pages go (local/pages.ts).
+ *
+ * The data folder (local/data-folder-start.ts): a start on a new (or empty, or absent) folder makes
+ * a new plan-signing key and operator token, and says so loudly, in the banner and on stderr,
+ * since agents configured with another key refuse every plan until given the new public key. A
+ * folder holding the database without the key, or the key without the database, is refused (exit
+ * 1, the reason and what to do on stderr), as is a folder another `faultline up` holds.
  */
 
 export const UpEnvironment = z.object({ FAULTLINE_OPERATOR_TOKEN: z.string().min(16).optional() });
@@ -121,12 +128,29 @@ export const runUp = async (
   try {
     plane = await starting;
   } catch (error) {
-    if (!(error instanceof DataFolderInUseError)) throw error;
+    const refusal = [DataFolderInUseError, DataFolderIncompleteError, OperatorTokenNotKnownError];
+    if (!(error instanceof Error) || !refusal.some((kind) => error instanceof kind)) throw error;
     streams.stderr(`faultline up: ${error.message}\n`);
     return 1;
   }
+  if (plane.dataFolder === 'new') {
+    const made =
+      plane.mintedOperatorToken === undefined
+        ? 'a new plan-signing key'
+        : 'a new plan-signing key and a new operator token';
+    streams.stderr(
+      `faultline up: warning: ${plane.dataDir} held no control plane, so this start made ${made} (key fingerprint ${plane.planKeyFingerprint}). Agents configured with another plan key refuse every plan until given ${plane.planPublicKeyFile}, and agent tokens minted elsewhere are not known here. If this folder held a control plane before, stop now and restore it from its backup.\n`,
+    );
+  }
   streams.stdout(`Faultline control plane listening on ${plane.url}\n`);
   streams.stdout(`  data: ${plane.dataDir} (${plane.databaseFile})\n`);
+  if (plane.dataFolder === 'new') {
+    streams.stdout(
+      `  NEW DATA FOLDER: a new plan-signing key (fingerprint ${plane.planKeyFingerprint})${plane.mintedOperatorToken === undefined ? '' : ' and a new operator token'} were made.\n    Give every agent the new public key, ${plane.planPublicKeyFile}: until then they refuse its plans.\n`,
+    );
+  } else {
+    streams.stdout(`  plan key: ${plane.planPublicKeyFile} (fingerprint ${plane.planKeyFingerprint})\n`);
+  }
   streams.stdout(`  web page: ${plane.url}/ (sign in with the operator token)\n`);
   streams.stdout(`  pages go to: ${plane.pages.description}\n`);
   streams.stdout(

@@ -123,6 +123,13 @@ export const IncidentBody = z
     resource: z.string().optional().describe('The array or path of a local or double-fault incident.'),
     summary: z.string(),
     paged: z.boolean(),
+    notificationSequence: z
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'How many notifications it has made: the `sequence` of its latest (notify keeps each destination in that order).',
+      ),
     downAt: Rfc3339.optional(),
     upAt: Rfc3339.nullable().optional(),
     detectedAt: Rfc3339.describe('When Faultline opened it: time to detect is detectedAt − downAt.'),
@@ -459,9 +466,21 @@ export const CommandAccepted = z
 
 // ————————————————————————————————————————————— tokens
 
-const TokenLabel = z
+/**
+ * What a token is known by in lists, logs and the timeline (`resumed by <label> (tok-…, cmd-…)`): it is
+ * printed to terminals and pages, so it holds no control or markup characters.
+ */
+export const TokenLabel = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,63}$/, 'letters, digits, space and . _ @ : - (at most 64)');
+
+/**
+ * A token's id: `tok-` and the first 16 hex digits of the SHA-256 of its stored hash. Derived, so
+ * stable and never stored; not the secret, nor the hash the store looks the secret up by.
+ */
+export const TokenId = z
+  .string()
+  .regex(/^tok-[0-9a-f]{16}$/, 'not a token id (tok- and 16 hex digits, from faultline tokens list)');
 
 /** The failure domains a server is granted: at least one, each once. */
 const GrantedDomains = z
@@ -525,6 +544,7 @@ export const TokenRequest = z.union([
 export const TokenCreated = z
   .object({
     token: z.string().describe('The secret: shown once, stored only as its SHA-256.'),
+    id: TokenId.describe('What `GET /v1/tokens` lists it by and `DELETE /v1/tokens/:id` revokes it by.'),
     kind: z.enum(['agent', 'operator']),
     hostId: HostId.optional(),
     label: z.string().optional(),
@@ -532,9 +552,61 @@ export const TokenCreated = z
   })
   .meta({ id: 'TokenCreated' });
 
+/** A token as listed: who it is for and when it was made, never its secret or its hash. */
+export const TokenSummary = z
+  .object({
+    id: TokenId,
+    kind: z.enum(['agent', 'operator']),
+    hostId: HostId.optional().describe('The host an agent token is bound to.'),
+    label: z.string().optional(),
+    createdAt: Rfc3339,
+  })
+  .meta({ id: 'TokenSummary' });
+export type TokenSummary = z.infer<typeof TokenSummary>;
+
+/** The query of `GET /v1/tokens`. */
+export const TokenListQuery = z.strictObject({
+  limit: QueryInt(1, 1000).optional().describe('Default 500.'),
+  cursor: Cursor.optional(),
+});
+
+/** The answer to `GET /v1/tokens`: one page, oldest first, and the cursor of the next. */
+export const TokenList = z
+  .object({
+    tokens: z.array(TokenSummary),
+    cursor: z.string().nullable().describe('The next page, or null when this is the last.'),
+  })
+  .meta({ id: 'TokenList' });
+export type TokenList = z.infer<typeof TokenList>;
+
+/** The path parameters of `DELETE /v1/tokens/:id`. */
+export const TokenIdParams = z.strictObject({ id: TokenId });
+
 // ————————————————————————————————————————————— health
 
-/** The answer to `GET /v1/health`: for load balancers and monitors, without a token. */
-export const HealthBody = z
-  .object({ status: z.literal('ok'), paused: z.boolean(), time: Rfc3339 })
-  .meta({ id: 'Health' });
+export const HEALTH_STATES = ['ok', 'degraded', 'unavailable'] as const;
+
+/** One part the control plane depends on: whether it is well, and if not, why, in a few words. */
+export const HealthPart = z.object({
+  ok: z.boolean(),
+  detail: z.string().optional().describe('Why it is not well: a short phrase, never a path'),
+});
+export type HealthPart = z.infer<typeof HealthPart>;
+
+/**
+ * The answer to `GET /v1/health`, for load balancers and monitors, without a token. `status`: `ok`; `degraded` (it answers, slowly or with one of
+ * its parts restarting: events are still acknowledged); `unavailable` (an event posted now would
+ * not be acknowledged: 503). `queue` is there where the runtime answers for its queue (the local
+ * one: a file of its own); on Lambda the queue is SQS's, whose own failures answer 503 on ingest.
+ */
+export const ServiceHealth = z
+  .object({
+    status: z.enum(HEALTH_STATES),
+    paused: z.boolean().optional().describe('The global pause; absent when the store did not answer'),
+    time: Rfc3339,
+    store: HealthPart,
+    queue: HealthPart.optional(),
+    correlation: HealthPart.optional(),
+  })
+  .meta({ id: 'ServiceHealth' });
+export type ServiceHealth = z.infer<typeof ServiceHealth>;

@@ -4,7 +4,9 @@ import { Identifier, Rfc3339 } from './names.ts';
 /**
  * A page or message the core decided to send (an effect), as correlate hands it to the notify
  * queue. Delivery is keyed by `id`, derived from the incident and the reason, so a notification
- * redelivered or re-enqueued after a crash is sent at most once per destination.
+ * redelivered or re-enqueued after a crash is sent at most once per destination. `sequence` orders
+ * one incident's notifications, so that each destination gets them in the order the core made
+ * them (docs/architecture.md §6): notify drops an action older than one it already delivered there.
  */
 
 export const NotificationAction = z.enum(['trigger', 'acknowledge', 'resolve']);
@@ -30,6 +32,14 @@ export const Notification = z.object({
   dedupKey: Identifier,
   severity: Severity,
   summary: z.string().min(1).max(1024),
+  /**
+   * Where it stands among its incident's notifications: 1 for the first, one more for each next
+   * one. A trigger retried late is dropped once a notification with a higher sequence (its
+   * resolve) reached the destination, rather than sent after it. Absent on a record enqueued
+   * before notifications were ordered: such a record ranks before every sequenced one of its
+   * incident (all were made after it), so it is delivered once unless one of those already was.
+   */
+  sequence: z.int().positive().optional(),
   /** What a person needs to act: the failure domain, the hosts affected, what Faultline changed. */
   details: z.record(z.string().max(64), DetailValue).optional(),
 });

@@ -7,6 +7,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { AgentAccess } from './constructs/agent-access.ts';
+import { DeliveryLogTable } from './constructs/delivery-log-table.ts';
 import { FaultlineFunction } from './constructs/faultline-function.ts';
 import { FaultlineHttpApi } from './constructs/faultline-http-api.ts';
 import { OperationalAlarms } from './constructs/operational-alarms.ts';
@@ -22,6 +23,7 @@ import {
   LOG_RETENTION,
   LOGGING,
   METRIC_NAMES,
+  NOTIFY_CONFIG_CACHE_SECONDS,
   QUEUE_CONSUMERS,
   SWEEP_GRACE_SECONDS,
   SWEEP_SCHEDULE_MINUTES,
@@ -48,14 +50,16 @@ const EMPTY_NOTIFY_CONFIG = JSON.stringify({ destinations: [] });
 
 /**
  * Faultline on AWS (docs/architecture.md §2): the events and notify queues with their DLQs, the store's
- * tables, correlate, api, notify and sweep, the HTTP API, the sweep schedule, the plans' signing
- * key, the notify configuration secret, the agents' access through IAM Roles Anywhere, and the
- * alarms. infra/README.md says how to deploy it and point agents at it.
+ * tables, notify's delivery log, correlate, api, notify and sweep, the HTTP API, the sweep
+ * schedule, the plans' signing key, the notify configuration secret (which notify reads at run
+ * time: no secret is ever in a function's environment), the agents' access through IAM Roles
+ * Anywhere, and the alarms. infra/README.md says how to deploy it and point agents at it.
  */
 export class FaultlineStack extends Stack {
   readonly eventsQueue: WorkQueue;
   readonly notifyQueue: WorkQueue;
   readonly store: StoreTables;
+  readonly deliveryLog: DeliveryLogTable;
   readonly planKey: PlanSigningKey;
   readonly notifyConfig: Secret;
   readonly correlate: FaultlineFunction;
@@ -78,12 +82,6 @@ export class FaultlineStack extends Stack {
       allowedPattern: '^-----BEGIN CERTIFICATE-----[\\s\\S]+-----END CERTIFICATE-----\\s*$',
       constraintDescription: 'a PEM certificate (-----BEGIN CERTIFICATE----- ...)',
     });
-    const notifyConfigVersion = new CfnParameter(this, 'NotifyConfigVersionId', {
-      type: 'String',
-      default: '',
-      description:
-        'VersionId of the notify configuration secret to deploy (empty: its current version). Set it after put-secret-value so notify picks the new destinations up.',
-    });
 
     // ———————————————————————————————————————— queues and store
 
@@ -96,6 +94,7 @@ export class FaultlineStack extends Stack {
       batchingWindow: Duration.seconds(QUEUE_CONSUMERS.notify.maxBatchingWindowSeconds),
     });
     this.store = new StoreTables(this, 'Store', { definitions: props.tables });
+    this.deliveryLog = new DeliveryLogTable(this, 'DeliveryLog');
     this.planKey = new PlanSigningKey(this, 'PlanSigningKey');
 
     this.notifyConfig = new Secret(this, 'NotifyConfig', {
@@ -167,14 +166,16 @@ export class FaultlineStack extends Stack {
         ...metricsEnvironment,
         // Where a page no destination takes is kept: its incident's timeline (functions/notify/notify.ts).
         FAULTLINE_STORE: outboxEnvironment.FAULTLINE_STORE,
-        // Until notify reads the secret itself (functions/lambda/notify.ts names
-        // FAULTLINE_NOTIFY_CONFIG_SECRET_ARN as the seam), CloudFormation resolves the secret into its
-        // environment at deploy time.
-        FAULTLINE_NOTIFY_CONFIG: SecretValue.secretsManager(this.notifyConfig.secretArn, {
-          versionId: notifyConfigVersion.valueAsString,
-        }).unsafeUnwrap(),
+        // The secret's ARN only: notify reads the value at run time, cached for a few minutes, so it
+        // is never in the environment (readable with lambda:GetFunctionConfiguration) and a
+        // put-secret-value takes effect with no deployment (functions/lambda/notify.ts).
         FAULTLINE_NOTIFY_CONFIG_SECRET_ARN: this.notifyConfig.secretArn,
+        FAULTLINE_NOTIFY_CONFIG_CACHE_SECONDS: String(NOTIFY_CONFIG_CACHE_SECONDS),
         FAULTLINE_NOTIFY_DLQ_URL: this.notifyQueue.deadLetterQueue.queueUrl,
+        // A delivery's lease ends before the queue may hand the record to another consumer.
+        FAULTLINE_NOTIFY_VISIBILITY_TIMEOUT_SECONDS: String(this.notifyQueue.visibilityTimeout.toSeconds()),
+        // Durable across instances and cold starts: a redelivered record never pages twice.
+        FAULTLINE_NOTIFY_DELIVERY_LOG: `dynamodb:${this.deliveryLog.table.tableName}`,
       },
     });
     this.sweep = new FaultlineFunction(this, 'Sweep', {
@@ -208,6 +209,7 @@ export class FaultlineStack extends Stack {
     this.store.grant(this.api.role, 'read-write');
     // notify writes only the timeline rows of pages kept for want of a destination.
     this.store.grantIncidentTimelineWrites(this.notify.role);
+    this.deliveryLog.grantDeliveries(this.notify.role);
     this.planKey.allowSigning(this.correlate.role, 'Correlate');
     this.planKey.allowSigning(this.sweep.role, 'Sweep');
     this.notifyQueue.grantSend(this.correlate.role);

@@ -17,10 +17,14 @@ export const FUNCTION_SIZING = {
   /** Behind API Gateway, whose integration timeout is 30 s; no request holds a connection open. */
   api: { timeoutSeconds: 10, memoryMiB: 512 },
   /**
-   * notify retries a destination in place (backoff, `Retry-After` up to 30 s, 10 s per request);
-   * a batch of a few records to several destinations must fit, with room to spare.
+   * notify retries a destination in place (backoff, `Retry-After` up to 30 s, 10 s per request):
+   * one record's worst case under the default retry policy, a 135 s lease
+   * (functions/notify/notify.ts `leaseMsFor`), plus the 5 s it keeps to record the delivery and
+   * answer, and a few seconds waiting in place for a lane in flight, must fit in one invocation,
+   * so that its last try is not cut off. A batch of several slow records need not: notify ends
+   * every lease before the timeout and hands back the records it has no time left for.
    */
-  notify: { timeoutSeconds: 120, memoryMiB: 256 },
+  notify: { timeoutSeconds: 150, memoryMiB: 256 },
   /** Runs every minute; it must end before the next tick is due. */
   sweep: { timeoutSeconds: 55, memoryMiB: 512 },
 } as const;
@@ -79,6 +83,14 @@ export const QUEUE_SETTINGS = {
  * early is harmless but enqueues its notifications twice; functions/sweep/handler.ts).
  */
 export const SWEEP_GRACE_SECONDS = 2 * FUNCTION_SIZING.correlate.timeoutSeconds;
+
+/**
+ * How long notify uses the configuration it read from its secret before reading it again
+ * (functions/lambda/notify-config-secret.ts): a rotation (`put-secret-value`) reaches every warm
+ * notify within this time, and a busy notify reads the secret about once per instance per 5 minutes,
+ * a few cents a month.
+ */
+export const NOTIFY_CONFIG_CACHE_SECONDS = 300;
 
 /** Schedules (docs/architecture.md §2: sweep fires the core's timers and drains the outbox every minute). */
 export const SWEEP_SCHEDULE_MINUTES = 1;

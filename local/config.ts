@@ -57,7 +57,9 @@ export const RuntimeConfig = z.strictObject({
    * in PagerDuty's format to the sink `faultline demo` listens on (`LOCAL_SINK_DESTINATION`,
    * `demo-sink`) while the demo runs, and are kept in their incident's timeline otherwise (pages.ts):
    * nothing leaves the machine until you name real destinations. `faultline up` and `faultline
-   * stats` say which.
+   * stats` say which. `notify.publicUrl` (this machine's URL as people reach it, e.g. the one
+   * `faultline up` prints) makes PagerDuty triggers and Slack and webhook messages link each
+   * incident's page; the demo's sink gets `faultline up`'s own URL.
    */
   notify: NotifyConfig.optional(),
   /** How long `GET /v1/agents/:hostId/plans?wait=` may hold a request. */

@@ -9,6 +9,7 @@ import { createHandler as createCorrelate } from '../functions/correlate/create-
 import { createHandler as createSweep } from '../functions/sweep/create-handler.ts';
 import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, QUEUES } from './data-files.ts';
+import { type DataFolderIdentity, DataFolderWatch, faultReason } from './data-folder-watch.ts';
 import { eventSourceMapping } from './event-source-mapping.ts';
 
 /**
@@ -31,6 +32,12 @@ export interface DeciderOptions {
   readonly config: RuntimeConfig;
   /** The lowest level logged: `debug` logs the handlers' per-decision lines too. */
   readonly logLevel: LogLevel;
+  /**
+   * The folder and files as the control plane opened them (./data-folder-watch.ts): a decider
+   * started later (after its thread died) still compares the paths with these, not with whatever
+   * they name by then. Taken from the paths at its own start when absent.
+   */
+  readonly identity?: DataFolderIdentity;
 }
 
 type Log = (entry: Readonly<Record<string, unknown>>) => void;
@@ -70,6 +77,18 @@ export const startDecider = (
   const events = queues.queue(QUEUES.events);
   const notify = queues.queue(QUEUES.notify);
   const signer = new LocalPlanSigner({ dataDir: options.dataDir });
+  // The key is read now, while it is the one the control plane started with: the signer would
+  // make a new one on its first plan if the file were gone by then.
+  signer
+    .publicKeyPem()
+    .catch((error: Error) => log({ level: 'error', service: 'runtime', message: error.message }));
+  // Nothing is received, decided or deleted while the data folder is not the one opened: what
+  // correlate and sweep would write would go where no later start finds it.
+  const watch = new DataFolderWatch(options, options.identity);
+  const holdWhile = (): string | undefined => {
+    const fault = watch.check();
+    return fault === undefined ? undefined : faultReason(fault, watch);
+  };
   const correlate = createCorrelate({
     settings: {
       core: config.core,
@@ -101,11 +120,12 @@ export const startDecider = (
     config.queues,
     `arn:faultline:local:${QUEUES.events}`,
     log,
+    { holdWhile },
   );
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepTimer = setInterval(() => {
     sweeping = sweeping
-      .then(() => sweep())
+      .then(() => (holdWhile() === undefined ? sweep() : undefined))
       .catch((error: Error) => log({ level: 'error', service: 'sweep', message: error.message }));
   }, config.sweepIntervalSeconds * 1000);
   return {

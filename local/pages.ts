@@ -4,8 +4,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { PageRoutesBody } from '../events/index.ts';
 import type { BatchResponse, QueueEvent } from '../functions/adapters/queue/batch.ts';
-import { type NotifyConfig, parseNotifyConfig, resolveDestinations } from '../functions/notify/config.ts';
+import {
+  type NotifyConfig,
+  PublicUrl,
+  parseNotifyConfig,
+  resolveDestinations,
+} from '../functions/notify/config.ts';
 import { LOCAL_SINK, LOCAL_SINK_DESTINATION } from './config.ts';
+import { DATA_FILES } from './data-files.ts';
 import { isAlive } from './data-folder-lock.ts';
 
 /**
@@ -111,10 +117,25 @@ const demoSinkDestination = (port: number) => ({
 });
 
 /**
+ * This control plane's own URL, which `faultline up` writes to the data folder once it listens
+ * (before notify takes its first batch): the demo's pages link their incident's page under it.
+ */
+const ownUrl = (dataDir: string): string | undefined => {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, DATA_FILES.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = PublicUrl.safeParse(text.trim());
+  return parsed.success ? parsed.data : undefined;
+};
+
+/**
  * notify over the demo's sink: each batch goes to the sink a running demo registered in
  * `dataDir` while it listens, and to no destination (the timeline) otherwise. `make` builds
  * notify over one configuration; all share the delivery log, so a page is delivered once
- * whichever took it.
+ * whichever took it. The sink's triggers link the incident's page on this control plane.
  */
 export const whileListening = (
   make: (config: NotifyConfig) => NotifyHandler,
@@ -127,7 +148,13 @@ export const whileListening = (
     if (port === undefined || !(await listening(LOCAL_SINK.host, port))) return kept(event);
     let handler = toSink.get(port);
     if (handler === undefined) {
-      handler = make(parseNotifyConfig({ destinations: [demoSinkDestination(port)] }));
+      const publicUrl = ownUrl(dataDir);
+      handler = make(
+        parseNotifyConfig({
+          ...(publicUrl === undefined ? {} : { publicUrl }),
+          destinations: [demoSinkDestination(port)],
+        }),
+      );
       toSink.set(port, handler);
     }
     return handler(event);

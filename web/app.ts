@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import {
-  HealthBody,
   type IncidentBody,
   IncidentDetailBody,
   IncidentList,
   PlansResponse,
+  ServiceHealth,
   StatsBody,
   type TimelineEntryBody,
   TopologyBody,
@@ -178,7 +178,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
     body: (csrf: string) => Fragment,
   ) => {
     const client = new ApiClient(deps.api, token);
-    const health = await client.get(HealthBody, '/v1/health');
+    const health = await client.get(ServiceHealth, '/v1/health');
     // A line about the last action, shown only if this session's own redirect made it: a link
     // crafted elsewhere cannot put words on the page.
     const said = c.req.query('said');
@@ -188,7 +188,7 @@ export const createWebApp = (deps: WebDeps): Hono => {
         ? { text: said, error }
         : shell.flash;
     const csrf = csrfTokenOf(token);
-    return respond(c, page({ ...shell, flash, paused: health.paused, csrf }, body(csrf)));
+    return respond(c, page({ ...shell, flash, paused: health.paused ?? false, csrf }, body(csrf)));
   };
 
   /** What a page does with a refusal of the API: sign in again, or say what went wrong. */

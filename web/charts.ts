@@ -53,11 +53,12 @@ export const momentsOf = (entries: readonly TimelineEntryBody[]): Moment[] => {
         moments.push({ kind: 'up', at, label: 'up' });
         continue;
       case 'operator':
-        // "dispatch paused by an operator (cmd-…)" reads "dispatch paused" on the axis.
+        // "dispatch paused by an operator (cmd-…)" reads "dispatch paused" on the axis, and
+        // "dispatch paused by alice (tok-…, cmd-…)" reads "dispatch paused by alice".
         moments.push({
           kind: 'operator',
           at,
-          label: entry.text.replace(/ by an operator.*$| \(cmd-[^)]*\)$/, ''),
+          label: entry.text.replace(/ by an operator.*$| \((?:tok-[0-9a-f]{16}, )?cmd-[^)]*\)$/, ''),
         });
         continue;
       default:

@@ -1,13 +1,15 @@
 import type { EventSpool } from '../spool/event-spool.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import type { EventPublisher } from './event-publisher.ts';
-import { type RetrySchedule, retryDelayMs } from './retry-schedule.ts';
+import { nextAttemptDelayMs, type RetrySchedule } from './retry-schedule.ts';
 
 /**
  * Drains the spool into the publisher, in order: take the oldest pending events, publish them,
  * acknowledge the delivered (or rejected) prefix, repeat. When the target cannot be reached the
  * events stay spooled and the next attempt waits on the retry schedule (exponential, jittered);
- * new events do not cut the wait short, so a fleet does not hammer a queue that is down. Events
+ * new events do not cut the wait short, so a fleet does not hammer a queue that is down; a target
+ * that says how long to wait (429 or 503 with `Retry-After`: the control plane's rate limit) is
+ * not tried again sooner, and its events stay spooled meanwhile. Events
  * settled out of order (a later one taken while an earlier one failed) are remembered, and not
  * sent again, until everything before them is settled and the acknowledgement covers them; after
  * a restart the cloud's dedup by id absorbs any that are sent twice.
@@ -30,8 +32,13 @@ export type DeliveryStatus = {
   rejectedEvents: number;
 };
 
-/** The result of one pass over the spool: `drained`, or `failed` with the reason. */
-export type DeliveryPass = { outcome: 'drained' } | { outcome: 'failed'; reason: string };
+/**
+ * The result of one pass over the spool: `drained`, or `failed` with the reason (and how long the
+ * target asked to be left alone, when it said).
+ */
+export type DeliveryPass =
+  | { outcome: 'drained' }
+  | { outcome: 'failed'; reason: string; retryAfterMs?: number };
 
 export class EventDelivery {
   /** Settled (delivered or rejected) but not yet acknowledged, by id: their seq. */
@@ -116,7 +123,9 @@ export class EventDelivery {
       const firstFailure = report.failed[0];
       if (firstFailure !== undefined || done.size === 0) {
         const reason = firstFailure?.reason ?? 'the target answered for none of the events';
-        return { outcome: 'failed', reason };
+        return report.retryAfterMs === undefined
+          ? { outcome: 'failed', reason }
+          : { outcome: 'failed', reason, retryAfterMs: report.retryAfterMs };
       }
     }
   }
@@ -135,7 +144,12 @@ export class EventDelivery {
       if (pass.outcome === 'failed') {
         this.state.consecutiveFailures += 1;
         this.state.lastFailure = pass.reason;
-        const delayMs = retryDelayMs(schedule, this.state.consecutiveFailures, this.random());
+        const delayMs = nextAttemptDelayMs(
+          schedule,
+          this.state.consecutiveFailures,
+          this.random(),
+          pass.retryAfterMs,
+        );
         const stats = this.options.spool.stats();
         const fields = {
           target: publisher.target,

@@ -29,6 +29,11 @@ export type PublishReport = {
   failed: FailedEvent[];
   /** The API said plans wait for this host: the plan runner should poll now. */
   plansPending?: boolean;
+  /**
+   * The target asked not to be sent anything for this long (a 429 or 503 with `Retry-After`: the
+   * control plane's rate limit): the next attempt waits at least this, the events stay spooled.
+   */
+  retryAfterMs?: number;
 };
 
 /** Every event failed for the same reason (the target is unreachable). */

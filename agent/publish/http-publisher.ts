@@ -8,6 +8,7 @@ import type { AgentLog } from '../state/agent-log.ts';
 import { allFailed, type EventPublisher, type PublishReport, type RejectedEvent } from './event-publisher.ts';
 import type { OutboundEvent } from './outbound-event.ts';
 import type { Transport } from './proxy-tunnel.ts';
+import { retryAfterMs } from './retry-schedule.ts';
 
 /**
  * Publishing to the control plane's `POST /v1/events` (§6) with the host's agent token: a JSON
@@ -16,7 +17,9 @@ import type { Transport } from './proxy-tunnel.ts';
  * events are logged with their issues and dropped: sending them again cannot succeed. A 5xx, a
  * network error, a timeout, 408, 425 and 429 leave the events in the spool to be tried again, and
  * so do 401, 403 and 404: they mean this host's token or URL is wrong, which an operator fixes
- * without the events being at fault, so dropping them would lose faults for a typo.
+ * without the events being at fault, so dropping them would lose faults for a typo. A 429 (the
+ * control plane's per-token rate limit) or 503 carries `Retry-After`: the report passes it on, and
+ * delivery waits at least that long before the next attempt (./delivery.ts).
  */
 
 /** Answers that leave the events in the spool. */
@@ -51,7 +54,7 @@ export type HttpPublisherOptions = {
   log: AgentLog;
 };
 
-type Answer = { status: number; body: string };
+type Answer = { status: number; body: string; retryAfter?: string | undefined };
 
 export class HttpEventPublisher implements EventPublisher {
   readonly target: string;
@@ -92,7 +95,8 @@ export class HttpEventPublisher implements EventPublisher {
           status,
         });
       }
-      return allFailed(events, reason);
+      const wait = retryAfterMs(answer.retryAfter, Date.now());
+      return { ...allFailed(events, reason), ...(wait === undefined ? {} : { retryAfterMs: wait }) };
     }
     if (status >= 400) {
       return { delivered: [], rejected: rejectAll(events, reason, error?.error.issues ?? []), failed: [] };
@@ -154,7 +158,11 @@ export class HttpEventPublisher implements EventPublisher {
             if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
           });
           response.once('end', () =>
-            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+            resolve({
+              status: response.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+              retryAfter: response.headers['retry-after'],
+            }),
           );
           response.once('error', reject);
         },

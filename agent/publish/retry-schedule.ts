@@ -19,3 +19,35 @@ export const retryDelayMs = (schedule: RetrySchedule, failures: number, random: 
   const jitter = Math.min(Math.max(random, 0), 1);
   return Math.round(ceiling / 2 + (ceiling / 2) * jitter);
 };
+
+/** The longest `Retry-After` honoured: a larger one (a misconfigured proxy) waits this long, then tries. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * The delay before the next attempt: the schedule's, or longer when the target said to wait
+ * (`Retry-After`, capped at {@link MAX_RETRY_AFTER_MS}): a rate-limited agent never comes back
+ * sooner than it was asked to.
+ */
+export const nextAttemptDelayMs = (
+  schedule: RetrySchedule,
+  failures: number,
+  random: number,
+  retryAfterMs?: number,
+): number => {
+  const scheduled = retryDelayMs(schedule, failures, random);
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0) return scheduled;
+  return Math.max(scheduled, Math.min(Math.ceil(retryAfterMs), MAX_RETRY_AFTER_MS));
+};
+
+/**
+ * A `Retry-After` header in milliseconds (RFC 9110 §10.2.3: delta-seconds or an HTTP date, the
+ * date measured against `now`), or undefined when absent or unreadable.
+ */
+export const retryAfterMs = (header: string | undefined, now: number): number | undefined => {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (!/^[A-Za-z]{3}, /.test(value)) return undefined;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+};

@@ -73,6 +73,9 @@ BOOT_GRACE_SECONDS=120
 ISSUE_SKEW_SECONDS=86400
 # Ledger records older than this are pruned: such a plan is refused by its issue time anyway.
 LEDGER_RETENTION_DAYS=30
+# The longest Retry-After honoured: a longer one is cut to it, and a kept post-after further
+# ahead than this was written before the clock stepped back (NTP), so it is dropped.
+RETRY_AFTER_MAX_SECONDS=3600
 
 # ---------------------------------------------------------------------------------------------
 # Output
@@ -1110,12 +1113,14 @@ http_setup() {
 }
 
 # http_call METHOD URL BODY_FILE OUT_FILE TIMEOUT: sets HTTP_STATUS; false when no answer came.
+# The answer's headers land in $WORK/http.headers (curl -D) or $WORK/http.err (wget -S).
 http_call() {
   HTTP_STATUS=
   : >"$4"
+  : >"$WORK/http.headers"
   if [ "$HTTP_TOOL" = curl ]; then
     if [ "$1" = POST ]; then
-      hc_status=$(curl -sS -K "$HTTP_CONF" --max-time "$5" -o "$4" -w '%{http_code}' \
+      hc_status=$(curl -sS -K "$HTTP_CONF" --max-time "$5" -o "$4" -w '%{http_code}' -D "$WORK/http.headers" \
         -H 'Content-Type: text/plain; charset=utf-8' --data-binary "@$3" "$2" </dev/null 2>"$WORK/http.err")
     else
       hc_status=$(curl -sS -K "$HTTP_CONF" --max-time "$5" -o "$4" -w '%{http_code}' \
@@ -1137,12 +1142,35 @@ http_call() {
   esac
 }
 
+# The seconds of the last answer's Retry-After (delta-seconds only, at most an hour), or nothing.
+retry_after() {
+  awk -v max="$RETRY_AFTER_MAX_SECONDS" '{ sub(/\r$/, "") } tolower($1) == "retry-after:" { v = $2 }
+    END { if (v ~ /^[0-9]+$/) { v = v + 0; if (v > max + 0) v = max + 0; print v } }' "$WORK/http.headers" "$WORK/http.err" 2>/dev/null
+}
+
 # Posts the spooled bodies in seq order, each removed once accepted. The first that cannot be
 # delivered stops the flush, so nothing newer overtakes it (the control plane keeps only a body
 # newer than the last it took). A body the control plane rejects as malformed (400, 413, 415,
-# 422) is moved aside to rejected/ (the last ten are kept), so it cannot block the spool.
+# 422) is moved aside to rejected/ (the last ten are kept), so it cannot block the spool. A 429
+# (the control plane's per-token rate limit) or 503 with Retry-After keeps the body and holds
+# every post until then ($STATE/post-after, seconds since the epoch): collects made meanwhile,
+# plan progress included, wait in the spool and go first, in order, once it has passed. The time
+# is absolute and outlives a restart, so a clock stepped back (NTP on an LPAR that ran ahead)
+# would stretch the wait by the step: one further ahead than any Retry-After honoured cannot have
+# been asked for, and is dropped rather than leaving the host silent, heartbeats and all.
 flush_spool() {
   [ -n "$HTTP_TOOL" ] || return 1
+  if [ -s "$STATE/post-after" ]; then
+    fs_after=$(awk 'NR == 1 && /^[0-9]+$/ { print; exit }' "$STATE/post-after")
+    fs_now=$(now_epoch)
+    if [ -n "$fs_after" ] && num_ge "$fs_after" "$fs_now" "$((RETRY_AFTER_MAX_SECONDS + 1))"; then
+      say "dropped a Retry-After wait until $(format_time "$fs_after"), further ahead than ${RETRY_AFTER_MAX_SECONDS} s: the clock was stepped back since it was set"
+    elif [ -n "$fs_after" ] && ! num_ge "$fs_now" "$fs_after"; then
+      say "the control plane asked to wait until $(format_time "$fs_after") (Retry-After): collects kept in the spool"
+      return 1
+    fi
+    rm -f "$STATE/post-after"
+  fi
   lock_take "$STATE/flush.lock" "$1" || return 1
   fs_url="$CFG_API_URL/v1/agents/$CFG_HOST_ID/collect"
   fs_ok=0
@@ -1167,7 +1195,14 @@ flush_spool() {
       done
       ;;
     *)
-      say "collect ${fs_file##*/} not taken ($HTTP_STATUS): kept in the spool"
+      fs_wait=
+      case $HTTP_STATUS in 429 | 503) fs_wait=$(retry_after) ;; esac
+      if [ -n "$fs_wait" ]; then
+        awk -v a="$(now_epoch)" -v b="$fs_wait" 'BEGIN { printf "%.0f\n", a + b }' >"$STATE/post-after"
+        say "collect ${fs_file##*/} not taken ($HTTP_STATUS): kept in the spool; posting again in $fs_wait s (Retry-After)"
+      else
+        say "collect ${fs_file##*/} not taken ($HTTP_STATUS): kept in the spool"
+      fi
       fs_ok=1
       break
       ;;
@@ -1569,7 +1604,31 @@ verify_signature() {
   command -v openssl >/dev/null 2>&1 || return 1
   openssl base64 -d -A -in "$1.sig" -out "$1.der" </dev/null >/dev/null 2>&1 || return 1
   [ -s "$1.der" ] || return 1
+  low_s "$1.der" || return 1
   openssl dgst -sha256 -verify "$CFG_PLAN_KEY" -signature "$1.der" "$1.lines" </dev/null >/dev/null 2>&1
+}
+
+# One canonical form per plan (events/signing.ts): an ECDSA signature (r, s) has a twin (r, n - s)
+# that verifies as well, so the control plane signs only with s in the low half (s <= n/2 of
+# P-256) and this agent refuses the other, as the Node agent does. `openssl asn1parse` prints the
+# DER as a SEQUENCE of two INTEGERs, each in hex without leading zeros; awk compares s with n/2 as
+# strings of equal length (hex digits sort as their values in the C locale), as no shell or awk
+# here holds a 256-bit number. OpenSSL's own verify refuses a DER that is not minimal.
+P256_HALF_ORDER=7FFFFFFF800000007FFFFFFFFFFFFFFFDE737D56D38BCF4279DCE5617E3192A8
+low_s() {
+  openssl asn1parse -inform DER -in "$1" </dev/null 2>/dev/null | awk -v half="$P256_HALF_ORDER" '
+    { lines++ }
+    lines == 1 { if ($0 !~ /d=0/ || $0 !~ /SEQUENCE/) bad = 1; next }
+    /d=1/ && /prim: *INTEGER/ { integers++; value = $0; sub(/^.*:/, "", value); if (integers == 2) s = value; next }
+    { bad = 1 }
+    END {
+      if (bad || lines != 3 || integers != 2) exit 1
+      s = toupper(s)
+      sub(/^0+/, "", s)
+      if (s == "" || s ~ /[^0-9A-F]/ || length(s) > length(half)) exit 1
+      if (length(s) < length(half)) exit 0
+      exit !((s "") <= (half ""))
+    }'
 }
 
 admit_and_run() {

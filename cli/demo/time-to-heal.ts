@@ -24,13 +24,14 @@ const clock = (at: string): string => new Date(at).toISOString().slice(11, 19);
 
 /** The API's answer as the store's record it was read from (the answer's optional keys may hold undefined). */
 const recordOf = (incident: IncidentSummary): IncidentRecord => {
-  const { hostId, resource, downAt, upAt, ...always } = incident;
+  const { hostId, resource, downAt, upAt, notificationSequence, ...always } = incident;
   return {
     ...always,
     ...(hostId === undefined ? {} : { hostId }),
     ...(resource === undefined ? {} : { resource }),
     ...(downAt === undefined ? {} : { downAt }),
     ...(upAt === undefined ? {} : { upAt }),
+    ...(notificationSequence === undefined ? {} : { notificationSequence }),
   };
 };
 

@@ -11,6 +11,7 @@ import { type ApiEnv, RouteTable } from './define-route.ts';
 import { type ApiLog, errorResponse } from './error-response.ts';
 import { InternalError, MethodNotAllowedError, NotFoundError } from './errors.ts';
 import { type LongPollOptions, POLL_SECONDS, type PollSeconds } from './plans.ts';
+import { IngestRateLimit, type IngestRateLimitOptions } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { controlRoutes } from './routes/control.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -50,6 +51,8 @@ export type ApiStore = Pick<
   | 'getControl'
   | 'getToken'
   | 'putToken'
+  | 'listTokens'
+  | 'deleteToken'
   | 'getHostRecord'
   | 'putHostRecord'
   | 'listHostRecords'
@@ -79,6 +82,11 @@ export interface ApiDeps {
   readonly metrics?: Metrics;
   /** Where pages go, for `GET /v1/stats`, where the runtime knows it (the local one does). */
   readonly pages?: PageRoutesBody;
+  /**
+   * The per-token ingest rate limit (./rate-limit.ts), one set of buckets for a token's events and
+   * its collects; the defaults of `INGEST_RATE_LIMITS` otherwise.
+   */
+  readonly rateLimit?: Partial<IngestRateLimitOptions>;
 }
 
 const DEFAULT_VERSION = '0.1.0';
@@ -143,7 +151,12 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
 
   // The groups in the order `/openapi.json` lists their routes.
   const { metrics } = deps;
-  routes.mount(app, '/v1/events', eventRoutes({ store, queue: deps.eventsQueue, now, log, metrics }));
+  const rateLimit = new IngestRateLimit(deps.rateLimit, now);
+  routes.mount(
+    app,
+    '/v1/events',
+    eventRoutes({ store, queue: deps.eventsQueue, now, log, metrics, rateLimit }),
+  );
   routes.mount(
     app,
     '/v1/agents',
@@ -152,7 +165,7 @@ export const createApp = (deps: ApiDeps): OpenAPIHono<ApiEnv> => {
       now,
       longPoll: deps.longPoll,
       poll: { ...POLL_SECONDS, ...deps.pollSeconds },
-      collect: { store, queue: deps.eventsQueue, now, log, metrics },
+      collect: { store, queue: deps.eventsQueue, now, log, metrics, rateLimit },
     }),
   );
   routes.mount(app, '/v1', incidentRoutes({ store, pages: deps.pages }));

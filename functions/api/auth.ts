@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { StoredToken, TokenStore } from '../adapters/store/port.ts';
-import { hashToken } from '../adapters/store/tokens.ts';
+import { hashToken, tokenIdOf } from '../adapters/store/tokens.ts';
 import type { AuthenticatedSender } from '../correlate/messages.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
@@ -14,8 +14,11 @@ import { ForbiddenError, UnauthorizedError } from './errors.ts';
  * plans, and nothing else. An operator token may do everything.
  */
 
-/** Who a request is from: an agent (bound to its host) or an operator (by its token's label). */
-export type Principal = AuthenticatedSender;
+/**
+ * Who a request is from: an agent (bound to its host) or an operator (by its token's label), and
+ * the id of the token it came with (so `DELETE /v1/tokens/:id` can tell a token revoking itself).
+ */
+export type Principal = AuthenticatedSender & { readonly tokenId: string };
 
 /** The label an operator token without one is known by (in logs and in the queue's sender stamp). */
 export const DEFAULT_OPERATOR_LABEL = 'operator';
@@ -42,8 +45,8 @@ const sameHash = (stored: string, computed: string): boolean =>
 /** The principal a stored token names. */
 export const principalOf = (token: StoredToken): Principal =>
   token.kind === 'agent'
-    ? { kind: 'agent', hostId: token.hostId }
-    : { kind: 'operator', label: token.label ?? DEFAULT_OPERATOR_LABEL };
+    ? { kind: 'agent', hostId: token.hostId, tokenId: tokenIdOf(token.hash) }
+    : { kind: 'operator', label: token.label ?? DEFAULT_OPERATOR_LABEL, tokenId: tokenIdOf(token.hash) };
 
 /** Authenticates an Authorization header against the token store, or throws `UnauthorizedError`. */
 export const authenticate = async (

@@ -173,12 +173,17 @@ const standing = (
   return { outcome: 'older' };
 };
 
-/** The events a collect makes, judged, remembered and queued (see the module's comment). */
+/**
+ * The events a collect makes, judged, remembered and queued (see the module's comment). `charge`
+ * is given the number of events the collect makes (one when it makes none) before anything is
+ * remembered or queued, once: the rate limit (./rate-limit.ts) refuses it there by throwing.
+ */
 export const collectFromHost = async (
   hostId: string,
   text: string,
   principal: Principal,
   deps: CollectDeps,
+  charge: (events: number) => void = () => undefined,
 ): Promise<CollectAnswer> => {
   const parsed = parseCollectBody(text);
   if (!parsed.ok) throw new InvalidRequestError('the collect does not parse; see issues', parsed.issues);
@@ -188,11 +193,18 @@ export const collectFromHost = async (
 
   // A conflict means another collect of this host was written meanwhile: read it again, and this
   // one is then older or the same. A few tries, so a host posting in a tight loop cannot starve it.
+  let charged = false;
+  const chargeOnce = (events: number): void => {
+    if (charged) return;
+    charge(events);
+    charged = true;
+  };
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     const stored = await deps.store.getCollect(hostId);
     const kept = readKept(stored, hostId, deps);
     const where = standing(stored, kept, body.host, digest);
     if (where.outcome === 'older') {
+      chargeOnce(1);
       return {
         outcome: 'older',
         events: [],
@@ -219,6 +231,7 @@ export const collectFromHost = async (
         },
       ]);
     }
+    chargeOnce(made.drafts.length);
     const events = made.drafts.map((draft, index) => sealed(hostId, body.host, draft, index, where.firstSeq));
     const judged = await judgeMadeEvents(events, principal, deps);
     if (where.outcome === 'new') {

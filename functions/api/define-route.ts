@@ -53,7 +53,7 @@ export interface RouteSpec<
   Query extends z.ZodObject | undefined,
   Body extends z.ZodType | undefined,
 > {
-  readonly method: 'get' | 'post' | 'put';
+  readonly method: 'get' | 'post' | 'put' | 'delete';
   /** The OpenAPI path: `/v1/incidents/{id}`. */
   readonly path: string;
   /** The Hono path when it differs from the OpenAPI one (a parameter that may hold `/`). */
@@ -190,7 +190,8 @@ export const defineRoute = <
         : 'The body is not JSON by its Content-Type.',
     );
   }
-  responses[503] = errorAnswer('The store or the queue is unavailable; try again shortly.');
+  // A route may answer its 503 with its own body (health does).
+  responses[503] ??= errorAnswer('The store or the queue is unavailable; try again shortly.');
 
   app.openAPIRegistry.registerPath({
     method: spec.method,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -12,6 +13,7 @@ import {
   InvalidRequestError,
   MethodNotAllowedError,
   NotFoundError,
+  RateLimitedError,
   ServiceUnavailableError,
   UnauthorizedError,
 } from './errors.ts';
@@ -31,6 +33,7 @@ export const STATUS_BY_CODE = {
   'invalid-request': 400,
   'events-rejected': 400,
   conflict: 409,
+  'rate-limited': 429,
   unavailable: 503,
   internal: 500,
 } as const satisfies Record<ApiErrorCode, ContentfulStatusCode>;
@@ -91,28 +94,51 @@ const describeCause = (error: unknown): Record<string, unknown> => {
   return { detail: String(cause) };
 };
 
-/** The JSON body of an error (events/api-error.ts). */
-export const errorBody = (error: ApiError): ApiErrorBody => {
+/**
+ * The JSON body of an error (events/api-error.ts). Only an {@link ApiError}'s own message is
+ * shown, and an internal error's is fixed: `errorId` (the id of its log line) is added to it.
+ */
+export const errorBody = (error: ApiError, errorId?: string): ApiErrorBody => {
   const issues: Issue[] | undefined =
     error.issues === undefined || error.issues.length === 0
       ? undefined
       : error.issues.slice(0, MAX_ERROR_ISSUES);
+  const message =
+    error instanceof InternalError && errorId !== undefined
+      ? `${error.message} with error id ${errorId}`
+      : error.message;
   return {
-    error: { code: error.code, message: error.message, ...(issues === undefined ? {} : { issues }) },
+    error: { code: error.code, message, ...(issues === undefined ? {} : { issues }) },
   };
 };
 
 /**
- * The answer to a failed request, and its log line when the failure is the server's: the status
- * from {@link STATUS_BY_CODE}, `WWW-Authenticate` on 401, `Allow` on 405, `Retry-After` on 503.
+ * The id of one server-side failure, in its log line and in the 500 answer: what a caller quotes
+ * and an operator greps the logs for (the cause's text stays in the log).
  */
-export const errorResponse = (c: Context, thrown: unknown, log: ApiLog): Response => {
+export const newErrorId = (): string => `err-${randomUUID()}`;
+
+/**
+ * The answer to a failed request, and its log line when the failure is the server's: the status
+ * from {@link STATUS_BY_CODE}, `WWW-Authenticate` on 401, `Allow` on 405, `Retry-After` on 429 and
+ * 503. A 5xx is logged with its cause under an `errorId` that a 500's answer names; a 4xx answers
+ * its own message, written for the caller.
+ */
+export const errorResponse = (
+  c: Context,
+  thrown: unknown,
+  log: ApiLog,
+  newId: () => string = newErrorId,
+): Response => {
   const error = toApiError(thrown);
   const status = STATUS_BY_CODE[error.code];
+  let errorId: string | undefined;
   if (status >= 500) {
+    errorId = newId();
     log({
       level: 'error',
       msg: 'request failed',
+      errorId,
       method: c.req.method,
       path: c.req.path,
       code: error.code,
@@ -129,7 +155,8 @@ export const errorResponse = (c: Context, thrown: unknown, log: ApiLog): Respons
   }
   if (error instanceof MethodNotAllowedError) c.header('Allow', error.allowed.join(', '));
   if (status === 503) c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+  if (error instanceof RateLimitedError) c.header('Retry-After', String(error.retryAfterSeconds));
   c.header('Cache-Control', 'no-store');
   c.header('X-Content-Type-Options', 'nosniff');
-  return c.json(errorBody(error), status);
+  return c.json(errorBody(error, errorId), status);
 };

@@ -20,6 +20,7 @@ export const API_ERROR_CODES = [
   'invalid-request',
   'events-rejected',
   'conflict',
+  'rate-limited',
   'unavailable',
   'internal',
 ] as const;
@@ -131,6 +132,25 @@ export class ConflictError extends ApiError {
   readonly retryable = false;
 }
 
+/**
+ * A token over its ingest rate limit (./rate-limit.ts): answered 429 with `Retry-After`; the same
+ * request succeeds once that many seconds have passed (agents keep the events spooled meanwhile).
+ */
+export class RateLimitedError extends ApiError {
+  readonly code = 'rate-limited' as const;
+  readonly retryable = true;
+  constructor(
+    /** Whole seconds until the token's bucket holds what the request costs. */
+    readonly retryAfterSeconds: number,
+    /** What the request costs, in events. */
+    readonly events: number,
+  ) {
+    super(
+      `this token is over its ingest rate limit; send again in ${retryAfterSeconds} s (Retry-After), nothing of this request was taken`,
+    );
+  }
+}
+
 /** What the API depends on. */
 export type Dependency = 'store' | 'queue' | 'configuration';
 
@@ -146,11 +166,17 @@ export class ServiceUnavailableError extends ApiError {
   }
 }
 
-/** Anything else that failed on the server's side; the caller sees only this, the logs see the cause. */
+/** The fixed message of every 500: nothing of the cause reaches the caller. */
+export const INTERNAL_ERROR_MESSAGE = 'the request failed on the server; the error is logged';
+
+/**
+ * Anything else that failed on the server's side; the caller sees only the fixed message and the
+ * error id of the log line that holds the cause (./error-response.ts), never the cause's text.
+ */
 export class InternalError extends ApiError {
   readonly code = 'internal' as const;
   readonly retryable = false;
   constructor(options?: ErrorOptions) {
-    super('the request failed on the server; the error is logged', undefined, options);
+    super(INTERNAL_ERROR_MESSAGE, undefined, options);
   }
 }

@@ -1,4 +1,11 @@
-import { type FaultlineEvent, type Issue, LIMITS, parseEvent, parseEventBatch } from '../../events/index.ts';
+import {
+  type FaultlineEvent,
+  type Issue,
+  LIMITS,
+  parseEvent,
+  parseEventBatch,
+  parseEventRead,
+} from '../../events/index.ts';
 import type { Metrics } from '../adapters/observability/metrics-port.ts';
 import { type BatchMessage, QUEUE_LIMITS, type WorkQueue } from '../adapters/queue/port.ts';
 import { messageRefusal } from '../adapters/queue/rules.ts';
@@ -7,8 +14,9 @@ import { grantIssues, needsGrant } from '../correlate/grants.ts';
 import { eventMessage, senderStamp } from '../correlate/messages.ts';
 import type { Principal } from './auth.ts';
 import type { ApiLog } from './error-response.ts';
-import { EventsRejectedError, ServiceUnavailableError } from './errors.ts';
+import { EventsRejectedError, RateLimitedError, ServiceUnavailableError } from './errors.ts';
 import { type PlanReader, plansFor } from './plans.ts';
+import type { IngestRateLimit, RateLimitKey } from './rate-limit.ts';
 
 /**
  * Ingest (`POST /v1/events`, docs/architecture.md §3 and §6): one CloudEvent or a batch, already read within
@@ -38,7 +46,10 @@ import { type PlanReader, plansFor } from './plans.ts';
  *
  * Each request is counted once, at its end (`faultline_events_accepted_total` and
  * `faultline_events_rejected_total` by reason code, {@link rejectionReason}): a request of 500
- * events costs two or three counter increments, not 500.
+ * events costs two or three counter increments, not 500. A request over its token's rate limit
+ * (./rate-limit.ts, {@link chargeRateLimit}) is refused whole with 429 before any of this, its
+ * events counted as rejected for `rate-limited` (one for a request refused before its body was
+ * read).
  */
 
 export interface IngestDeps {
@@ -48,7 +59,36 @@ export interface IngestDeps {
   readonly log: ApiLog;
   /** Events accepted and rejected, counted once per request; none when absent. */
   readonly metrics?: Metrics | undefined;
+  /**
+   * The per-token rate limit (./rate-limit.ts), shared by the routes given the same one; each
+   * route makes its own with the defaults when absent.
+   */
+  readonly rateLimit?: IngestRateLimit | undefined;
 }
+
+/**
+ * Takes a request's `events` from its token's bucket (./rate-limit.ts), or refuses it: 429, the
+ * events counted as rejected for `rate-limited`.
+ */
+export const chargeRateLimit = (
+  rateLimit: IngestRateLimit,
+  who: RateLimitKey,
+  events: number | 'admit',
+  metrics: Metrics | undefined,
+): void => {
+  try {
+    if (events === 'admit') rateLimit.admit(who);
+    else rateLimit.take(who, events);
+  } catch (error) {
+    if (error instanceof RateLimitedError) {
+      metrics?.count('eventsRejected', { stage: 'ingest', reason: 'rate-limited' }, error.events);
+    }
+    throw error;
+  }
+};
+
+/** What a request body costs in events: a batch's length, one for a single event (or an empty batch). */
+export const eventsIn = (body: unknown): number => (Array.isArray(body) ? Math.max(1, body.length) : 1);
 
 export interface RejectedEvent {
   readonly index: number;
@@ -108,7 +148,9 @@ const parseBody = (body: unknown, text: string | undefined): Sorting => {
         { path: [], message: `${NOT_AN_OBJECT}; a batch is a JSON array of them`, code: 'invalid_type' },
       ]);
     }
-    const parsed = parseEvent(body);
+    // Measured from the text it came as, when there is one: re-serialising a deeply nested value
+    // can overflow the stack, whose message is no reason to give a caller.
+    const parsed = text === undefined ? parseEvent(body) : parseEventRead(body, text);
     if (!parsed.ok)
       throw new EventsRejectedError(rejectionMessage(parsed.issues, 1, false), capped(parsed.issues));
     return { candidates: [{ index: 0, event: parsed.value }], rejected: [] };

@@ -6,7 +6,9 @@ import type { Transaction } from './transaction.ts';
 /**
  * Incidents and their pages (docs/architecture.md §5.3, 5.9, 5.10): the timeline, the first page,
  * the one escalation, the resolve, and the local fault's incident. Shared by the episode, double
- * fault and timer rules, which all page through here so that each incident pages once.
+ * fault and timer rules, which all page through here so that each incident pages once, and so
+ * that its notifications are numbered in the order they are made (`sequence`, §6: notify never
+ * sends a destination an action older than one it already delivered there).
  */
 
 export const timeline = (
@@ -36,6 +38,10 @@ const notify = (
   summary: string,
   details: Notification['details'] = {},
 ): void => {
+  // Counted on the incident, so a later decision (another batch, another slice) continues from it.
+  const sequence = (incident.notificationSequence ?? 0) + 1;
+  incident.notificationSequence = sequence;
+  txn.touch(incident);
   txn.emit({
     type: 'notify',
     notification: {
@@ -45,6 +51,7 @@ const notify = (
       action,
       dedupKey: incident.id,
       severity,
+      sequence,
       summary: summary.slice(0, 1024),
       details: { kind: incident.kind, failureDomain: incident.failureDomain, ...details },
     },

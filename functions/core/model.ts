@@ -11,6 +11,8 @@ import {
   type PathState,
   type ReplicaReport,
   Rfc3339,
+  TokenId,
+  TokenLabel,
   type UnsignedPlan,
 } from '../../events/index.ts';
 
@@ -133,6 +135,12 @@ export type Incident = {
   summary: string;
   /** Whether a trigger was sent, so that its resolve is sent once and only then. */
   paged: boolean;
+  /**
+   * The `sequence` of the incident's latest notification (its count of notifications so far): the
+   * next one carries this plus one, so that notify keeps each destination's pages in the order they
+   * were made. Absent until the first one, and on an incident saved before notifications had it.
+   */
+  notificationSequence?: number;
   downAt?: string;
   upAt?: string | null;
 };
@@ -502,13 +510,28 @@ export type ChangedSlices = {
 };
 export type Decision = { slices: ChangedSlices; effects: Effect[] };
 
-/** Operator commands, applied through the core like events so that replay sees them too. */
+/**
+ * Who sent an operator command, as the API stamped it. A label is free text that any operator
+ * may give a token they mint, so it names no one on its own; the token's id (`TokenId`, derived
+ * from the stored hash) does, and is stamped beside it. The label is absent when the stored one
+ * fails `TokenLabel`. Commands queued before ids were stamped carry the bare label, older ones
+ * nothing. The id sits inside `by`, not beside it, so that a reader of the queue (correlate, whose
+ * schema is this strict one) takes one schema change for every command type.
+ */
+const OperatorSender = z.strictObject({ tokenId: TokenId, label: TokenLabel.optional() });
+const OperatorName = z.union([OperatorSender, TokenLabel]).optional();
+
+/**
+ * Operator commands, applied through the core like events so that replay sees them too. `by` says
+ * which operator token sent it (`OperatorSender`), for the timeline.
+ */
 export const OperatorCommand = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('operator.pause'), id: Identifier, at: Rfc3339 }),
+  z.strictObject({ type: z.literal('operator.pause'), id: Identifier, at: Rfc3339, by: OperatorName }),
   z.strictObject({
     type: z.literal('operator.resume'),
     id: Identifier,
     at: Rfc3339,
+    by: OperatorName,
     /** With a domain, lifts that domain's halt; without, ends the global pause. */
     failureDomain: FailureDomain.optional(),
   }),
@@ -516,6 +539,7 @@ export const OperatorCommand = z.discriminatedUnion('type', [
     type: z.literal('operator.approve'),
     id: Identifier,
     at: Rfc3339,
+    by: OperatorName,
     incidentId: Identifier,
     failureDomain: FailureDomain,
     canaryHost: HostId.optional(),
@@ -524,6 +548,7 @@ export const OperatorCommand = z.discriminatedUnion('type', [
     type: z.literal('operator.resolve'),
     id: Identifier,
     at: Rfc3339,
+    by: OperatorName,
     incidentId: Identifier,
     failureDomain: FailureDomain.optional(),
     hostId: HostId.optional(),
@@ -532,6 +557,7 @@ export const OperatorCommand = z.discriminatedUnion('type', [
     type: z.literal('operator.maintenance'),
     id: Identifier,
     at: Rfc3339,
+    by: OperatorName,
     target: z.enum(['host', 'domain']),
     name: z.union([HostId, FailureDomain]),
     on: z.boolean(),

@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsQueue } from '../adapters/queue/sqs-queue.ts';
 import type { ApiDeps } from '../api/app.ts';
-import { type Env, httpUrl, parseEnv, regionOf } from './environment.ts';
+import { awsClientConfig, type Env, httpUrl, parseEnv } from './environment.ts';
 import { lambdaObservability } from './observability.ts';
 import { StoreEnv, storeFrom, storeSettings } from './store.ts';
 
@@ -26,7 +26,8 @@ export const apiFromEnv = (env: Env = process.env): (() => ApiDeps) => {
       metrics,
       store: storeFrom(storeSettings(parsed)),
       eventsQueue: new SqsQueue({
-        client: new SQSClient(regionOf(parsed.AWS_REGION)),
+        // Sends only (SendMessage, SendMessageBatch): the timeouts of every AWS client fit them.
+        client: new SQSClient(awsClientConfig(parsed.AWS_REGION)),
         queueUrl: parsed.FAULTLINE_EVENTS_QUEUE_URL,
       }),
     };

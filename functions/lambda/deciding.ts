@@ -5,7 +5,15 @@ import { KmsPlanSigner } from '../adapters/signer/kms-plan-signer.ts';
 import { LocalPlanSigner } from '../adapters/signer/local-plan-signer.ts';
 import type { PlanSigner } from '../adapters/signer/port.ts';
 import { CoreConfig } from '../core/index.ts';
-import { afterColon, httpUrl, lazy, lazySender, prefixed, problemsOf, regionOf } from './environment.ts';
+import {
+  afterColon,
+  awsClientConfig,
+  httpUrl,
+  lazy,
+  lazySender,
+  prefixed,
+  problemsOf,
+} from './environment.ts';
 import { RuntimeConfigError } from './errors.ts';
 import { StoreEnv, type StoreSettings, storeFrom, storeSettings } from './store.ts';
 
@@ -59,9 +67,11 @@ export const decidingSettings = (parsed: z.infer<typeof DecidingEnv>, what: stri
   core: coreConfig(parsed.FAULTLINE_CORE_CONFIG, what),
 });
 
+// KMS `Sign` is one short call: the timeouts of every AWS client (environment.ts) keep a hung one
+// from holding the batch whose plan it signs.
 const signerFrom = ({ signer, region }: DecidingSettings): PlanSigner =>
   signer.kind === 'kms'
-    ? new KmsPlanSigner({ client: new KMSClient(regionOf(region)), keyId: signer.keyId })
+    ? new KmsPlanSigner({ client: new KMSClient(awsClientConfig(region)), keyId: signer.keyId })
     : new LocalPlanSigner({ dataDir: signer.dataDir });
 
 /** The store, the plan signer and the notify queue, each made on first use. */

@@ -59,9 +59,52 @@ export const lazy = <T extends object>(make: () => T): T => {
 export const regionOf = (region: string | undefined): { region?: string } =>
   region === undefined ? {} : { region };
 
+/** How long one attempt of an AWS call may take to connect, and in all. */
+export interface AwsHttpTimeouts {
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * The timeouts of every AWS client the functions make on Lambda (Secrets Manager, DynamoDB, KMS,
+ * SQS). The SDK's HTTP handler has none by default: an endpoint that accepts the connection and
+ * never answers (a brownout, a connection black-holed on the way) would hold the batch until
+ * Lambda's own timeout ends the invocation, and every batch after it on a secret's refresh. Every
+ * call made on Lambda is short: `GetSecretValue`, DynamoDB item writes and page reads, KMS `Sign`
+ * and SQS sends (no function receives from SQS on Lambda, where the event source mapping polls,
+ * so none long-polls). A TCP connect in the region takes milliseconds and an answer well under a
+ * second, so 2 s and 5 s only end attempts that would not finish; the SDK's retries (a
+ * `TimeoutError` is transient: 3 attempts, 4 for DynamoDB) then try on a new connection, which is
+ * what ends a stale or black-holed one. A call that hangs on every attempt gives up within about
+ * 20 s: inside the timeouts of notify (150 s), sweep and correlate; the API's (10 s) ends first,
+ * but only when the service is down for every attempt, and a single hung attempt still leaves
+ * time for the retry that succeeds.
+ */
+export const AWS_HTTP_TIMEOUTS: AwsHttpTimeouts = { connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000 };
+
+/**
+ * The options of an AWS client in `region` with `timeouts`: the SDK makes its `NodeHttpHandler`
+ * from them (`NodeHttpHandler.create`), so no @smithy package is imported here.
+ */
+export const awsClientConfig = (
+  region: string | undefined,
+  timeouts: AwsHttpTimeouts = AWS_HTTP_TIMEOUTS,
+) => ({
+  ...regionOf(region),
+  requestHandler: {
+    connectionTimeout: timeouts.connectionTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    // @smithy/node-http-handler 4 only logs a warning when requestTimeout passes, and keeps waiting,
+    // unless told to throw (requestTimeout long acted as a socket idle timeout, and it kept that default).
+    throwOnRequestTimeout: true,
+  },
+});
+
 /** One SQS client per function, shared by its queues, made on first use. */
-export const sqsClient = (settings: () => { readonly region: string | undefined }): (() => SQSClient) =>
-  once(() => new SQSClient(regionOf(settings().region)));
+export const sqsClient = (
+  settings: () => { readonly region: string | undefined },
+  timeouts: AwsHttpTimeouts = AWS_HTTP_TIMEOUTS,
+): (() => SQSClient) => once(() => new SQSClient(awsClientConfig(settings().region, timeouts)));
 
 /** A queue that only sends, made on its first message. */
 export const lazySender = (sqs: () => SQSClient, queueUrl: () => string): Pick<WorkQueue, 'send'> => {

@@ -16,3 +16,23 @@ export class RuntimeConfigError extends FaultlineError<'config-invalid'> {
     super(problems.length === 0 ? message : `${message}: ${problems.join('; ')}`, options);
   }
 }
+
+/**
+ * A secret a function reads at run time (notify's configuration) could not be read: named by its
+ * ARN and the service's error name (`AccessDeniedException`, `ResourceNotFoundException`,
+ * `ThrottlingException`...), never by its value. Retryable: a throttle or an outage passes, and a
+ * fixed permission or a restored secret is read on the next try.
+ */
+export class SecretUnavailableError extends FaultlineError<'secret-unavailable'> {
+  readonly code = 'secret-unavailable' as const;
+  readonly retryable = true;
+  constructor(
+    readonly secretArn: string,
+    /** The service's (or the network's) error name. */
+    readonly errorName: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { DynamoDbStore } from '../adapters/store/dynamodb-store.ts';
 import type { Store } from '../adapters/store/port.ts';
 import { SqliteStore } from '../adapters/store/sqlite-store.ts';
-import { afterColon, httpUrl, prefixed, regionOf } from './environment.ts';
+import {
+  AWS_HTTP_TIMEOUTS,
+  type AwsHttpTimeouts,
+  afterColon,
+  awsClientConfig,
+  httpUrl,
+  prefixed,
+} from './environment.ts';
 
 /**
  * The store of the functions that have one (api, correlate, sweep), from:
@@ -34,15 +41,23 @@ export const storeSettings = (parsed: z.infer<typeof StoreEnv>): StoreSettings =
   region: parsed.AWS_REGION,
 });
 
-/** The store the settings name: DynamoDB in the cloud, or one SQLite file. */
-export const storeFrom = (settings: StoreSettings): Store => {
-  const { store, dynamodbEndpoint, region } = settings;
-  if (store.kind === 'sqlite') return new SqliteStore({ path: store.path });
-  return new DynamoDbStore({
-    client: new DynamoDBClient({
-      ...regionOf(region),
-      ...(dynamodbEndpoint === undefined ? {} : { endpoint: dynamodbEndpoint }),
-    }),
-    tableName: store.table,
+/**
+ * A DynamoDB client in the function's region, or on `FAULTLINE_DYNAMODB_ENDPOINT` (an emulator),
+ * with the timeouts every AWS client has on Lambda (environment.ts): the store of every function
+ * and notify's delivery log use it, so a hung call fails its batch instead of holding it.
+ */
+export const dynamoDbClientOf = (
+  settings: Pick<StoreSettings, 'dynamodbEndpoint' | 'region'>,
+  timeouts: AwsHttpTimeouts = AWS_HTTP_TIMEOUTS,
+): DynamoDBClient =>
+  new DynamoDBClient({
+    ...awsClientConfig(settings.region, timeouts),
+    ...(settings.dynamodbEndpoint === undefined ? {} : { endpoint: settings.dynamodbEndpoint }),
   });
+
+/** The store the settings name: DynamoDB in the cloud, or one SQLite file. */
+export const storeFrom = (settings: StoreSettings, timeouts: AwsHttpTimeouts = AWS_HTTP_TIMEOUTS): Store => {
+  const { store } = settings;
+  if (store.kind === 'sqlite') return new SqliteStore({ path: store.path });
+  return new DynamoDbStore({ client: dynamoDbClientOf(settings, timeouts), tableName: store.table });
 };

@@ -14,10 +14,16 @@ import { NotifyConfigError } from './errors.ts';
  *
  * URLs are `https:`; plain `http:` only to a loopback address (the local runtime's webhook sink).
  *
+ * `publicUrl`, when given, is where people reach Faultline's web page: a PagerDuty trigger then
+ * `links` the incident's page (`<publicUrl>/incidents/<id>`, web/app.ts), a Slack message shows
+ * the link, and a webhook body carries it as `incidentUrl`. notify never calls it, so it is not on
+ * the allow-list and may be plain http (an operator console on an internal name).
+ *
  * Secrets (PagerDuty routing keys, Slack webhook URLs, webhook signing secrets) sit in this
- * configuration. The local runtime reads it from its config file; in the cloud its composition root
- * (functions/lambda/notify.ts) reads it from the environment today and is the one place that will read it
- * from Secrets Manager instead.
+ * configuration. The local runtime reads it from its config file; in the cloud its composition
+ * root (functions/lambda/notify.ts) reads it from Secrets Manager at run time, cached for a few
+ * minutes, so it is never in the function's environment and a rotation takes effect within the
+ * cache time.
  */
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -126,9 +132,27 @@ export const RetryPolicy = z.strictObject({
 });
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 
+/**
+ * Faultline's web page as people reach it: http(s), no credentials, no query or fragment (the
+ * incident's path is appended to it). Kept without a trailing slash.
+ */
+export const PublicUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((text) => {
+    const url = new URL(text);
+    return url.username === '' && url.password === '';
+  }, 'the public URL carries no user name or password')
+  .refine((text) => {
+    const url = new URL(text);
+    return url.search === '' && url.hash === '';
+  }, 'the public URL has no query or fragment: the incident page path is appended to it')
+  .transform((text) => new URL(text).href.replace(/\/+$/, ''));
+
 export const NotifyConfig = z
   .strictObject({
     destinations: z.array(Destination).max(50),
+    /** Where people reach Faultline's web page; see the module doc. */
+    publicUrl: PublicUrl.optional(),
     /** Exact URLs notify may call; see the module doc. */
     allowList: z.array(DestinationUrl).max(100).optional(),
     retry: RetryPolicy.default(RetryPolicy.parse({})),
@@ -140,9 +164,15 @@ export const NotifyConfig = z
 export type NotifyConfig = z.infer<typeof NotifyConfig>;
 export type NotifyConfigInput = z.input<typeof NotifyConfig>;
 
+/**
+ * A destination as notify calls it: with the configuration's `publicUrl`, which its messages link
+ * the incident's page under (requests.ts).
+ */
+export type ResolvedDestination = Destination & { readonly publicUrl?: string };
+
 /** The configuration as notify uses it: the destinations it may call, and those it refused. */
 export interface Destinations {
-  readonly allowed: readonly Destination[];
+  readonly allowed: readonly ResolvedDestination[];
   /** Configured, but not on the allow-list: never called. */
   readonly blocked: readonly Destination[];
   /** Exactly the URLs the HTTP layer may call. */
@@ -174,8 +204,14 @@ export const parseNotifyConfig = (input: unknown): NotifyConfig => {
 /** Splits the destinations into those on the allow-list and those not. */
 export const resolveDestinations = (config: NotifyConfig): Destinations => {
   const allowList = new Set(config.allowList ?? config.destinations.map((destination) => destination.url));
+  const { publicUrl } = config;
   return {
-    allowed: config.destinations.filter((destination) => allowList.has(destination.url)),
+    allowed: config.destinations
+      .filter((destination) => allowList.has(destination.url))
+      .map(
+        (destination): ResolvedDestination =>
+          publicUrl === undefined ? destination : { ...destination, publicUrl },
+      ),
     blocked: config.destinations.filter((destination) => !allowList.has(destination.url)),
     allowList,
     retry: config.retry,

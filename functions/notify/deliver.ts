@@ -29,6 +29,11 @@ export type DeliveryResult =
       readonly status: number | undefined;
       readonly attempts: number;
       readonly detail: string;
+      /**
+       * True when a try got no answer (a timeout, a connection lost): the destination may have
+       * taken that request and may still act on it, so the delivery is not known to have failed.
+       */
+      readonly unanswered: boolean;
     };
 
 type Attempt =
@@ -77,11 +82,7 @@ const readDetail = async (response: Response): Promise<string> => {
   }
 };
 
-const attemptOnce = async (
-  request: DeliveryRequest,
-  policy: RetryPolicy,
-  deps: HttpDeps,
-): Promise<Attempt> => {
+const attemptOnce = async (request: DeliveryRequest, timeoutMs: number, deps: HttpDeps): Promise<Attempt> => {
   let response: Response;
   try {
     response = await deps.fetch(request.url, {
@@ -89,7 +90,7 @@ const attemptOnce = async (
       headers: request.headers,
       body: request.body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(policy.timeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -110,18 +111,47 @@ const attemptOnce = async (
   return { kind: 'permanent', status, detail: described };
 };
 
+/** What bounds one delivery's tries besides its policy. */
+export interface DeliveryLimits {
+  /** The end of the delivery's lease (ms since the epoch): no try starts or runs past it. */
+  readonly deadline: number;
+  /** Asked before each wait for a retry: a reason stops the tries there (a newer action waits). */
+  readonly handOver?: () => Promise<string | undefined>;
+}
+
 /**
  * Posts `build(now)` (built again for every try, so a webhook signature is always fresh) until it
- * is delivered, fails for good, or the tries run out.
+ * is delivered, fails for good, or the tries run out, all before `limits.deadline`: the end of the
+ * delivery's lease (notify.ts). No try starts at or after it, each try is cut off by it, and a
+ * wait that would end past it ends the tries instead: the delivery fails retryably and the queue
+ * delivers the record again. Past its lease, another consumer may hold the claim, and a try then
+ * could page twice. `limits.handOver` may end the tries the same way. A failure says whether a try
+ * went unanswered (`unanswered`): its claim is then kept to the end of its lease, not given back
+ * (notify.ts), since the destination may still act on that request. A refused connection counts
+ * too: fetch does not tell it apart from one lost after the request was sent.
  */
 export const deliverWithRetry = async (
   build: (now: number) => DeliveryRequest,
   allowList: ReadonlySet<string>,
   policy: RetryPolicy,
   deps: HttpDeps,
+  limits: DeliveryLimits,
 ): Promise<DeliveryResult> => {
+  const { deadline } = limits;
+  let unanswered = false;
   for (let attempt = 1; ; attempt += 1) {
-    const request = build(deps.now());
+    const startAt = deps.now();
+    if (startAt >= deadline) {
+      return {
+        kind: 'failed',
+        retryable: true,
+        status: undefined,
+        attempts: attempt - 1,
+        detail: 'its delivery lease ended before a try could start; the queue delivers it again',
+        unanswered,
+      };
+    }
+    const request = build(startAt);
     if (!allowList.has(normalise(request.url))) {
       return {
         kind: 'failed',
@@ -129,9 +159,10 @@ export const deliverWithRetry = async (
         status: undefined,
         attempts: attempt - 1,
         detail: 'the URL is not on the allow-list; nothing was sent',
+        unanswered,
       };
     }
-    const result = await attemptOnce(request, policy, deps);
+    const result = await attemptOnce(request, Math.min(policy.timeoutMs, deadline - startAt), deps);
     if (result.kind === 'delivered') return { kind: 'delivered', status: result.status, attempts: attempt };
     if (result.kind === 'permanent') {
       return {
@@ -140,9 +171,17 @@ export const deliverWithRetry = async (
         status: result.status,
         attempts: attempt,
         detail: result.detail,
+        unanswered,
       };
     }
-    const failed = { kind: 'failed', retryable: true, status: result.status, attempts: attempt } as const;
+    if (result.status === undefined) unanswered = true;
+    const failed = {
+      kind: 'failed',
+      retryable: true,
+      status: result.status,
+      attempts: attempt,
+      unanswered,
+    } as const;
     if (attempt >= policy.maxAttempts) {
       return { ...failed, detail: `${result.detail} (after ${attempt} tries)` };
     }
@@ -152,6 +191,15 @@ export const deliverWithRetry = async (
         detail: `${result.detail} (Retry-After ${Math.ceil(result.retryAfterMs / 1_000)} s is longer than this consumer waits)`,
       };
     }
-    await deps.sleep(Math.max(result.retryAfterMs ?? 0, backoffMs(attempt, policy, deps.random)));
+    const waitMs = Math.max(result.retryAfterMs ?? 0, backoffMs(attempt, policy, deps.random));
+    const handOver = await limits.handOver?.();
+    if (handOver !== undefined) return { ...failed, detail: `${result.detail} (${handOver})` };
+    if (deps.now() + waitMs >= deadline) {
+      return {
+        ...failed,
+        detail: `${result.detail} (its delivery lease ends before the next try; the queue delivers it again)`,
+      };
+    }
+    await deps.sleep(waitMs);
   }
 };

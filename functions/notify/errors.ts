@@ -6,7 +6,11 @@
 
 import { FaultlineError } from '../../events/faultline-error.ts';
 
-export const NOTIFY_ERROR_CODES = ['notify-config-invalid', 'delivery-log-unavailable'] as const;
+export const NOTIFY_ERROR_CODES = [
+  'notify-config-invalid',
+  'delivery-log-unavailable',
+  'delivery-log-rejected',
+] as const;
 export type NotifyErrorCode = (typeof NOTIFY_ERROR_CODES)[number];
 
 /** The base of every notify error: one of `NOTIFY_ERROR_CODES`, retryable or not. */
@@ -26,11 +30,26 @@ export class NotifyConfigError extends NotifyError {
   }
 }
 
-/** The delivery log could not be read or written (a locked or unwritable SQLite file). */
+/**
+ * The delivery log could not be read or written now: a locked or unwritable SQLite file; DynamoDB
+ * throttling, a 5xx or no answer; a lane so contended that its conditional writes kept losing.
+ */
 export class DeliveryLogUnavailableError extends NotifyError {
   readonly code = 'delivery-log-unavailable' as const;
   readonly retryable = true;
   constructor(message: string, options?: ErrorOptions) {
     super(`delivery log unavailable: ${message}`, options);
+  }
+}
+
+/**
+ * The delivery log refused a request that will fail the same way again: its DynamoDB table is
+ * missing, notify may not use it, or it will not take the item. Fixed by deployment, not by waiting.
+ */
+export class DeliveryLogRejectedError extends NotifyError {
+  readonly code = 'delivery-log-rejected' as const;
+  readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(`delivery log refused: ${message}`, options);
   }
 }

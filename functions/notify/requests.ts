@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { canonicalJson } from '../../events/canonical-json.ts';
 import type { Notification, NotificationAction } from '../../events/notification.ts';
-import type { Destination, PagerDutyDestination, WebhookDestination } from './config.ts';
+import type { PagerDutyDestination, ResolvedDestination, WebhookDestination } from './config.ts';
 
 /**
  * The HTTP request each kind of destination gets for a notification. Pure: the time is passed in.
@@ -38,10 +38,28 @@ const failureDomainOf = (notification: Notification): string | undefined => {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 };
 
+/**
+ * The incident's page on Faultline's web page (web/app.ts `GET /incidents/:id`) under `publicUrl`
+ * (kept without a trailing slash by config.ts), or undefined without one.
+ */
+export const incidentPageUrl = (publicUrl: string | undefined, incidentId: string): string | undefined =>
+  publicUrl === undefined ? undefined : `${publicUrl}/incidents/${encodeURIComponent(incidentId)}`;
+
+/**
+ * What the page is about, as PagerDuty's `payload.component`: the resource the core names in its
+ * details (`md0`, `map:mpatha`, a path), arrays by their bare name as §3 names them; else, for an
+ * outage, which concerns every array its failure domain serves, the failure domain.
+ */
+export const componentOf = (notification: Notification): string | undefined => {
+  const resource = notification.details?.resource;
+  if (typeof resource === 'string' && resource.length > 0) return resource.replace(/^array:/, '');
+  return failureDomainOf(notification);
+};
+
 /** The Events API v2 body for a notification. */
 export const pagerDutyEvent = (
   notification: Notification,
-  destination: PagerDutyDestination,
+  destination: PagerDutyDestination & Pick<ResolvedDestination, 'publicUrl'>,
 ): Record<string, unknown> => {
   const base = {
     routing_key: destination.routingKey,
@@ -50,6 +68,9 @@ export const pagerDutyEvent = (
   };
   if (notification.action !== 'trigger') return base;
   const failureDomain = failureDomainOf(notification);
+  const component = componentOf(notification);
+  const incidentPage = incidentPageUrl(destination.publicUrl, notification.incidentId);
+  const clientUrl = destination.clientUrl ?? destination.publicUrl;
   return {
     ...base,
     payload: {
@@ -57,6 +78,7 @@ export const pagerDutyEvent = (
       source: destination.source ?? failureDomain ?? 'faultline',
       severity: notification.severity,
       timestamp: notification.time,
+      ...(component === undefined ? {} : { component }),
       ...(failureDomain === undefined ? {} : { group: failureDomain }),
       class: 'storage',
       custom_details: {
@@ -66,7 +88,10 @@ export const pagerDutyEvent = (
       },
     },
     client: 'Faultline',
-    ...(destination.clientUrl === undefined ? {} : { client_url: destination.clientUrl }),
+    ...(clientUrl === undefined ? {} : { client_url: clientUrl }),
+    ...(incidentPage === undefined
+      ? {}
+      : { links: [{ href: incidentPage, text: `Faultline incident ${notification.incidentId}` }] }),
   };
 };
 
@@ -90,9 +115,17 @@ const cut = (text: string, max: number): string => (text.length <= max ? text : 
 const detailText = (value: string | number | boolean | string[]): string =>
   Array.isArray(value) ? value.join(', ') : String(value);
 
-/** The Slack message (text fallback and blocks) for a notification. */
-export const slackMessage = (notification: Notification): Record<string, unknown> => {
+/** A Slack mrkdwn link: `<url|text>`; `|` cannot stand in its URL, so it is percent-encoded. */
+const slackLink = (url: string, text: string): string =>
+  `<${escapeSlack(url.replace(/\|/g, '%7C'))}|${escapeSlack(text)}>`;
+
+/** The Slack message (text fallback and blocks) for a notification, linking its incident's page when there is one. */
+export const slackMessage = (
+  notification: Notification,
+  destination: Pick<ResolvedDestination, 'publicUrl'> = {},
+): Record<string, unknown> => {
   const look = ACTION_LOOK[notification.action];
+  const incidentPage = incidentPageUrl(destination.publicUrl, notification.incidentId);
   const title = `${look.verb} (${notification.severity}): ${notification.summary}`;
   const fields = [
     `*Incident*\n\`${notification.incidentId}\``,
@@ -123,6 +156,14 @@ export const slackMessage = (notification: Notification): Record<string, unknown
         },
       },
       { type: 'section', fields },
+      ...(incidentPage === undefined
+        ? []
+        : [
+            {
+              type: 'section',
+              text: { type: 'mrkdwn', text: slackLink(incidentPage, 'Open the incident in Faultline') },
+            },
+          ]),
       {
         type: 'context',
         elements: [{ type: 'mrkdwn', text: `Faultline notification \`${notification.id}\`` }],
@@ -137,10 +178,11 @@ export const webhookSignature = (secret: string, unixSeconds: number, body: stri
 
 const webhookRequest = (
   notification: Notification,
-  destination: WebhookDestination,
+  destination: WebhookDestination & Pick<ResolvedDestination, 'publicUrl'>,
   now: number,
 ): DeliveryRequest => {
-  const body = canonicalJson(notification);
+  const incidentUrl = incidentPageUrl(destination.publicUrl, notification.incidentId);
+  const body = canonicalJson(incidentUrl === undefined ? notification : { ...notification, incidentUrl });
   return {
     url: destination.url,
     headers: {
@@ -154,7 +196,7 @@ const webhookRequest = (
 
 /** The request for `destination`; `now` (ms) timestamps webhook signatures. */
 export const deliveryRequest = (
-  destination: Destination,
+  destination: ResolvedDestination,
   notification: Notification,
   now: number,
 ): DeliveryRequest => {
@@ -169,7 +211,7 @@ export const deliveryRequest = (
       return {
         url: destination.url,
         headers: JSON_HEADERS,
-        body: JSON.stringify(slackMessage(notification)),
+        body: JSON.stringify(slackMessage(notification, destination)),
       };
     case 'webhook':
       return webhookRequest(notification, destination, now);

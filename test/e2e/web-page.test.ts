@@ -260,9 +260,9 @@ describe('the web page in a browser', () => {
       expect(moments).toContain('canary: ');
       expect(moments).toContain('wave 1: ');
       const entries = await shown(page.getByRole('table', { name: 'Timeline entries, oldest first' }));
-      expect(entries).toContain('dispatch paused by an operator');
+      expect(entries).toContain('dispatch paused by local operator');
       expect(entries).toContain('wave 0 approved');
-      expect(entries).toContain('dispatch resumed by an operator');
+      expect(entries).toContain('dispatch resumed by local operator');
       await page.screenshot({ path: join(SCREENSHOTS, 'incident.png'), fullPage: true });
       // Its head and its timeline at a glance: what docs/web-incident.png shows.
       await page.screenshot({

@@ -23,7 +23,7 @@ export type RecordedRequest = {
   headers: IncomingMessage['headers'];
   body: string;
 };
-export type ApiAnswer = { status: number; body?: unknown };
+export type ApiAnswer = { status: number; body?: unknown; headers?: Record<string, string> };
 export type ApiHandler = (request: RecordedRequest) => ApiAnswer;
 
 export type EventsApi = { url: string; requests: RecordedRequest[]; stop: () => Promise<void> };
@@ -53,7 +53,7 @@ const serve =
       };
       requests.push(recorded);
       const answer = handler(recorded);
-      response.writeHead(answer.status, { 'content-type': 'application/json' });
+      response.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
       response.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
     });
   };

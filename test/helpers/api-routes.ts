@@ -4,7 +4,7 @@
  */
 
 export interface RouteCase {
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The OpenAPI path, as `/openapi.json` lists it. */
   readonly template: string;
   /** A concrete path for the agent host `AGENT_HOST`. */
@@ -15,6 +15,8 @@ export interface RouteCase {
 
 export const AGENT_HOST = 'lnxclient07.example.net';
 export const INCIDENT_ID = 'inc-2c9e7b41a0d35f86';
+/** A well-formed token id no stored token has: revoking it is a 404, so walking the routes revokes nothing. */
+export const UNKNOWN_TOKEN_ID = 'tok-0000000000000000';
 
 export const ROUTES: readonly RouteCase[] = [
   { method: 'POST', template: '/v1/events', path: '/v1/events', access: 'authenticated', body: [] },
@@ -64,6 +66,13 @@ export const ROUTES: readonly RouteCase[] = [
     body: { on: true },
   },
   { method: 'POST', template: '/v1/tokens', path: '/v1/tokens', access: 'operator', body: { hostId: 'h2' } },
+  { method: 'GET', template: '/v1/tokens', path: '/v1/tokens', access: 'operator' },
+  {
+    method: 'DELETE',
+    template: '/v1/tokens/{id}',
+    path: `/v1/tokens/${UNKNOWN_TOKEN_ID}`,
+    access: 'operator',
+  },
   { method: 'GET', template: '/v1/hosts', path: '/v1/hosts', access: 'operator' },
   {
     method: 'PUT',

@@ -65,6 +65,8 @@ export type FaultlineUp = {
   readonly url: string;
   /** What it wrote to stderr so far: its warnings and errors, one JSON line each. */
   stderr(): string;
+  /** What it wrote to stdout so far: the banner, then its log at `info`. */
+  stdout(): string;
   /** SIGTERM (it drains what is in flight) and wait for the exit; nothing when already gone. */
   stop(): Promise<void>;
 };
@@ -80,19 +82,20 @@ export const startFaultlineUp = async (options: {
     ['up', '--port', String(options.port ?? 0), '--data', options.dataDir, '--config', options.configFile],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Read all along, from the start (a first start warns on stderr before it listens), so a long
+  // run never fills the pipe.
+  let errors = '';
+  child.stderr?.on('data', (chunk) => {
+    errors += chunk;
+  });
+  let out = '';
   const url = await new Promise<string>((ready, fail) => {
-    let out = '';
     child.stdout?.on('data', (chunk) => {
       out += chunk;
       const match = out.match(/listening on (http:\/\/\S+)/);
       if (match?.[1]) ready(match[1]);
     });
-    child.once('exit', (code) => fail(new Error(`faultline up exited ${code}: ${out}`)));
-  });
-  // Read all along, so a long run never fills the pipe.
-  let errors = '';
-  child.stderr?.on('data', (chunk) => {
-    errors += chunk;
+    child.once('exit', (code) => fail(new Error(`faultline up exited ${code}: ${out}${errors}`)));
   });
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -100,7 +103,7 @@ export const startFaultlineUp = async (options: {
     child.kill('SIGTERM');
     await exited;
   };
-  return { child, url, stderr: () => errors, stop };
+  return { child, url, stderr: () => errors, stdout: () => out, stop };
 };
 
 /** The operator CLI, as a person runs it, against the control plane at `url` with data in `dataDir`. */

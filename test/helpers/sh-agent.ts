@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -14,7 +14,13 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type PlanStep, planLines, signedPlanLines, type UnsignedPlan } from '../../events/index.ts';
+import {
+  type PlanStep,
+  planLines,
+  signCanonical,
+  signedPlanLines,
+  type UnsignedPlan,
+} from '../../events/index.ts';
 import { ldomsLayout } from '../../sim/fake-host/fake-ldm.mjs';
 import type { FakeModel } from '../../sim/fake-host/host-model.mjs';
 import { saveServerModel } from '../../sim/fake-host/server-model.mjs';
@@ -341,9 +347,9 @@ export const shPlan = (
   };
 };
 
-/** A signature as the control plane makes it: base64 DER ECDSA P-256 over exactly `text`. */
+/** A signature as the control plane makes it: base64 DER ECDSA P-256 over exactly `text`, low S. */
 export const signText = (text: string, privateKey: KeyObject): string =>
-  sign('sha256', Buffer.from(text, 'utf8'), privateKey).toString('base64');
+  signCanonical(Buffer.from(text, 'utf8'), privateKey).toString('base64');
 
 /** One plan in lines with its signature line, as the route serves it. */
 export const signedLines = (plan: UnsignedPlan, privateKey: KeyObject): string =>
@@ -370,6 +376,12 @@ export type ControlPlaneStub = {
   setPlans: (text: string) => void;
   /** While down, every request gets 503. */
   setDown: (down: boolean) => void;
+  /**
+   * While set, every collect gets the control plane's rate-limit answer: 429 with `Retry-After` of
+   * this many seconds (functions/api/rate-limit.ts), and is counted in `refusedCollects`.
+   */
+  setRateLimited: (retryAfterSeconds: number | undefined) => void;
+  refusedCollects: number;
   close: () => Promise<void>;
 };
 
@@ -388,9 +400,14 @@ const readBody = (request: IncomingMessage): Promise<string> =>
 export const startControlPlaneStub = async (hostId: string): Promise<ControlPlaneStub> => {
   let plans = '';
   let down = false;
+  let rateLimited: number | undefined;
   const stub: Omit<ControlPlaneStub, 'url' | 'close'> = {
     collects: [],
     plansServed: 0,
+    refusedCollects: 0,
+    setRateLimited: (seconds) => {
+      rateLimited = seconds;
+    },
     setPlans: (text) => {
       plans = text;
     },
@@ -413,6 +430,14 @@ export const startControlPlaneStub = async (hostId: string): Promise<ControlPlan
       }
       const url = new URL(request.url ?? '/', 'http://stub');
       if (request.method === 'POST' && url.pathname === `/v1/agents/${hostId}/collect`) {
+        if (rateLimited !== undefined) {
+          stub.refusedCollects += 1;
+          response.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(rateLimited) });
+          response.end(
+            '{"error":{"code":"rate-limited","message":"this token is over its ingest rate limit"}}',
+          );
+          return;
+        }
         stub.collects.push({
           body,
           authorization: request.headers.authorization,

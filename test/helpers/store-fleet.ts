@@ -1,9 +1,10 @@
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { inputTime, MemoryWorld } from '../../cli/replay/memory-world.ts';
 import {
   type FaultlineEvent,
   type Notification,
   type Plan,
+  signCanonical,
   signPlan,
   type UnsignedPlan,
 } from '../../events/index.ts';
@@ -39,7 +40,7 @@ export const testSigner = (): PlanSigner & { readonly publicKey: KeyObject; read
       return signPlan(plan, privateKey);
     },
     async signLines(lines: string): Promise<string> {
-      return sign('sha256', Buffer.from(lines, 'utf8'), privateKey).toString('base64');
+      return signCanonical(Buffer.from(lines, 'utf8'), privateKey).toString('base64');
     },
     async publicKeyPem() {
       return publicKey.export({ type: 'spki', format: 'pem' }).toString();

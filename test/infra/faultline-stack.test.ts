@@ -10,11 +10,22 @@ import { correlateFromEnv } from '../../functions/lambda/correlate.ts';
 import { notifyFromEnv } from '../../functions/lambda/notify.ts';
 import { sweepFromEnv } from '../../functions/lambda/sweep.ts';
 import { CERTIFICATE_CN } from '../../infra/constructs/agent-access.ts';
+import { DELIVERY_LOG_ACTIONS, DELIVERY_LOG_TABLE } from '../../infra/constructs/delivery-log-table.ts';
 import type { FaultlineFunction } from '../../infra/constructs/faultline-function.ts';
 import { STORE_READ_ACTIONS, STORE_WRITE_ACTIONS } from '../../infra/constructs/store-tables.ts';
 import { createFaultlineApp } from '../../infra/faultline-app.ts';
 import { STORE_TABLE_NAME } from '../../infra/faultline-stack.ts';
-import { ALARM_THRESHOLDS, LOGGING, METRIC_NAMES, QUEUE_SETTINGS } from '../../infra/settings.ts';
+import {
+  ALARM_THRESHOLDS,
+  LOGGING,
+  METRIC_NAMES,
+  NOTIFY_CONFIG_CACHE_SECONDS,
+  QUEUE_SETTINGS,
+} from '../../infra/settings.ts';
+import {
+  type FakeSecretsManager,
+  startFakeSecretsManager,
+} from '../functions/lambda/fake-secrets-manager.ts';
 import {
   actionCovers,
   type BuiltFaultline,
@@ -24,6 +35,7 @@ import {
   identityStatements,
   logicalIdOf,
   referencedId,
+  type resolveValue,
   resourcesOfType,
   type Statement,
   type TemplateResource,
@@ -31,15 +43,20 @@ import {
 
 let built: BuiltFaultline;
 let resources: Readonly<Record<string, TemplateResource>>;
+let secretsManager: FakeSecretsManager;
 
-beforeAll(() => {
+beforeAll(async () => {
   // The api's fromEnv builds SDK clients, which warn once that Node 20 support ends (TOOLCHAIN.md).
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   built = buildFaultline();
   resources = built.resources;
+  secretsManager = await startFakeSecretsManager();
 });
 
-afterAll(() => built?.dispose());
+afterAll(async () => {
+  built?.dispose();
+  await secretsManager?.close();
+});
 
 const propertiesOf = (id: string): Record<string, unknown> => {
   const resource = resources[id];
@@ -164,7 +181,9 @@ describe('the store', () => {
   });
 
   it('creates one table per definition of the DynamoDB adapter, with its keys, indexes and TTL', () => {
-    const tables = resourcesOfType(resources, 'AWS::DynamoDB::Table');
+    const tables = resourcesOfType(resources, 'AWS::DynamoDB::Table').filter(
+      ([id]) => id !== logicalIdOf(built.stack.deliveryLog.table),
+    );
     const definitions = Object.entries(built.stack.store.definitions);
     expect(tables).toHaveLength(definitions.length);
     for (const [name, definition] of definitions) {
@@ -209,6 +228,45 @@ describe('the store', () => {
       expect(table.DeletionPolicy).toBe('Retain');
       expect(table.UpdateReplacePolicy).toBe('Retain');
     }
+  });
+});
+
+describe('notify’s delivery log', () => {
+  it('is a table of its own keyed by pk alone, whose items DynamoDB’s TTL removes after expiresAt', () => {
+    const table = propertiesOf(logicalIdOf(built.stack.deliveryLog.table));
+    expect(table.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(table.AttributeDefinitions).toEqual([{ AttributeName: 'pk', AttributeType: 'S' }]);
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(DELIVERY_LOG_TABLE).toEqual({ partitionKey: 'pk', timeToLiveAttribute: 'expiresAt' });
+    expect(table.GlobalSecondaryIndexes).toBeUndefined();
+    // On demand, point-in-time recovery, encrypted and retained: 'the store' checks every table.
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(logicalIdOf(built.stack.deliveryLog.table)).not.toBe(
+      logicalIdOf(built.stack.store.table(STORE_TABLE_NAME)),
+    );
+  });
+
+  it('grants exactly the item calls the DynamoDB adapter makes', () => {
+    const source = readFileSync(
+      new URL('../../functions/notify/dynamodb-delivery-log.ts', import.meta.url),
+      'utf8',
+    );
+    const ACTION_OF_COMMAND: Record<string, string> = {
+      Get: 'dynamodb:GetItem',
+      Put: 'dynamodb:PutItem',
+      Update: 'dynamodb:UpdateItem',
+      Delete: 'dynamodb:DeleteItem',
+    };
+    const used = [...source.matchAll(/new (\w+)Command\(/g)].map((match) => {
+      const action = ACTION_OF_COMMAND[match[1] ?? ''];
+      if (action === undefined)
+        throw new Error(
+          `the delivery log calls ${match[1]}Command: grant it, or refuse to, in infra/constructs/delivery-log-table.ts`,
+        );
+      return action;
+    });
+    expect([...new Set(used)].sort()).toEqual([...DELIVERY_LOG_ACTIONS].sort());
   });
 });
 
@@ -436,18 +494,34 @@ describe('the functions’ configuration', () => {
     expect(variables.FAULTLINE_EVENTS_QUEUE_URL).toEqual(ref(built.stack.eventsQueue.queue));
   });
 
-  it('gives notify an environment its fromEnv accepts: its DLQ and the configuration secret', async () => {
-    await expect(notifyFromEnv(lambdaEnvironment(built.stack.notify)).loadConfig()).resolves.toMatchObject({
-      destinations: [],
-    });
+  it('gives notify an environment its fromEnv accepts, with the configuration secret as deployed: its ARN, never its value', async () => {
+    const environment = lambdaEnvironment(built.stack.notify);
+    // The secret as the stack creates it, at the ARN the environment names, on a Secrets Manager
+    // endpoint on loopback: notify reads it at run time.
+    const initialValue = propertiesOf(logicalIdOf(built.stack.notifyConfig)).SecretString as string;
+    secretsManager.create('NotifyConfig', initialValue, environment.FAULTLINE_NOTIFY_CONFIG_SECRET_ARN);
+    const deps = notifyFromEnv(environment, { secretsManager: secretsManager.client() });
+    await expect(deps.loadConfig()).resolves.toMatchObject({ destinations: [] });
     const variables = variablesOf(built.stack.notify);
-    expect(variables.FAULTLINE_NOTIFY_DLQ_URL).toEqual(ref(built.stack.notifyQueue.deadLetterQueue));
     expect(variables.FAULTLINE_NOTIFY_CONFIG_SECRET_ARN).toEqual(ref(built.stack.notifyConfig));
+    expect(variables).not.toHaveProperty('FAULTLINE_NOTIFY_CONFIG');
+    expect(variables.FAULTLINE_NOTIFY_CONFIG_CACHE_SECONDS).toBe(String(NOTIFY_CONFIG_CACHE_SECONDS));
+    expect(variables.FAULTLINE_NOTIFY_DLQ_URL).toEqual(ref(built.stack.notifyQueue.deadLetterQueue));
     // The store whose timelines keep the pages no destination takes.
     expect(variables.FAULTLINE_STORE).toEqual({
       'Fn::Join': ['', ['dynamodb:', ref(built.stack.store.table(STORE_TABLE_NAME))]],
     });
-    expect(notifyFromEnv(lambdaEnvironment(built.stack.notify)).timeline).toBeDefined();
+    expect(deps.timeline).toBeDefined();
+  });
+
+  it('names notify’s delivery log table, and the notify queue’s visibility timeout as the template sets it', () => {
+    const variables = variablesOf(built.stack.notify);
+    expect(variables.FAULTLINE_NOTIFY_DELIVERY_LOG).toEqual({
+      'Fn::Join': ['', ['dynamodb:', ref(built.stack.deliveryLog.table)]],
+    });
+    const visibility = propertiesOf(logicalIdOf(built.stack.notifyQueue.queue)).VisibilityTimeout as number;
+    expect(variables.FAULTLINE_NOTIFY_VISIBILITY_TIMEOUT_SECONDS).toBe(String(visibility));
+    expect(notifyFromEnv(lambdaEnvironment(built.stack.notify)).visibilityTimeoutMs).toBe(visibility * 1000);
   });
 
   it('gives every function the stack’s name as the namespace of its embedded metrics', () => {
@@ -559,7 +633,7 @@ describe('the functions’ permissions', () => {
     );
   });
 
-  it('lets notify consume notifications, dead-letter them, read its configuration and keep pages in incidents’ timelines, and no more', () => {
+  it('lets notify consume notifications, dead-letter them, read its configuration, keep its delivery log and keep pages in incidents’ timelines, and no more', () => {
     const { stack } = built;
     expect(permissionsOf(stack.notify)).toEqual(
       [
@@ -568,6 +642,7 @@ describe('the functions’ permissions', () => {
         ...send(stack.notifyQueue.deadLetterQueue),
         ...on(id(stack.notifyConfig), ['secretsmanager:GetSecretValue']),
         ...on(id(stack.store.table(STORE_TABLE_NAME)), ['dynamodb:PutItem']),
+        ...on(id(stack.deliveryLog.table), DELIVERY_LOG_ACTIONS),
       ].sort(),
     );
     // Only new items of incidents' partitions: no token, plan or slice.
@@ -611,6 +686,46 @@ describe('the functions’ permissions', () => {
       }),
     );
     expect([...used].sort()).toEqual([...STORE_READ_ACTIONS, ...STORE_WRITE_ACTIONS].sort());
+  });
+});
+
+describe('the secrets', () => {
+  const functionEnvironments = (): [string, unknown][] =>
+    resourcesOfType(resources, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn.Properties?.Environment]);
+
+  it('has CloudFormation resolve no secret into any function’s environment', () => {
+    const environments = functionEnvironments();
+    expect(environments).toHaveLength(4);
+    for (const [, environment] of environments) {
+      const text = JSON.stringify(environment ?? {});
+      expect(text).not.toContain('{{resolve:secretsmanager');
+      expect(text).not.toContain('{{resolve:ssm-secure');
+    }
+  });
+
+  it('puts no secret’s value in any function’s environment, each variable resolved as deployed', () => {
+    const template = built.template.toJSON() as Parameters<typeof resolveValue>[1];
+    const secretValues = resourcesOfType(resources, 'AWS::SecretsManager::Secret').map(
+      ([, secret]) => secret.Properties?.SecretString,
+    );
+    expect(secretValues.length).toBeGreaterThan(0);
+    for (const [id] of functionEnvironments()) {
+      for (const value of Object.values(environmentOf(id, template))) {
+        for (const secret of secretValues) {
+          expect(typeof secret).toBe('string');
+          expect(value).not.toContain(secret as string);
+        }
+      }
+    }
+  });
+
+  it('lets notify alone read the notify configuration secret', () => {
+    const readers = identityStatements(resources)
+      .filter(({ statement }) =>
+        statement.actions.some((action) => actionCovers(action, 'secretsmanager:GetSecretValue')),
+      )
+      .flatMap(({ roleIds }) => roleIds);
+    expect(readers).toEqual([logicalIdOf(built.stack.notify.role)]);
   });
 });
 

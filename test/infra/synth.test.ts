@@ -173,7 +173,7 @@ describe('cdk synth', () => {
     }
     expect(notify).toEqual({
       code: 'notify-config-invalid',
-      problems: expect.arrayContaining([expect.stringMatching(/^FAULTLINE_NOTIFY_CONFIG: /)]),
+      problems: expect.arrayContaining([expect.stringMatching(/^FAULTLINE_NOTIFY_CONFIG_SECRET_ARN: /)]),
     });
   });
 

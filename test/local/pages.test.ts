@@ -7,6 +7,7 @@ import { SqliteStore } from '../../functions/adapters/store/sqlite-store.ts';
 import { type NotifyConfig, parseNotifyConfig } from '../../functions/notify/config.ts';
 import { createHandler as createNotify } from '../../functions/notify/create-handler.ts';
 import { SqliteDeliveryLog } from '../../functions/notify/sqlite-delivery-log.ts';
+import { DATA_FILES } from '../../local/data-files.ts';
 import {
   DEMO_SINK_FILE,
   NOWHERE,
@@ -102,6 +103,27 @@ describe('notify over the demo sink', () => {
       'page not sent, no destination is configured: it would have sent resolve: every mirror is in sync again',
     ]);
     expect(await deadLetters.receive({ maxMessages: 10 })).toEqual([]);
+  });
+
+  it('links each trigger to the incident’s page on this control plane, whose URL `faultline up` wrote in the data folder', async () => {
+    writeFileSync(join(folder.path, DATA_FILES.url), 'http://127.0.0.1:8787\n');
+    const sink = await startPageSink(0, '127.0.0.1');
+    const unregister = registerDemoSink(folder.path, Number(new URL(sink.url).port));
+    const handle = whileListening(notifyOver, folder.path);
+    expect(await handle(event(record(notification())))).toEqual({ batchItemFailures: [] });
+    expect(sink.pages).toEqual([
+      expect.objectContaining({
+        event_action: 'trigger',
+        links: [
+          {
+            href: `http://127.0.0.1:8787/incidents/${INCIDENT_ID}`,
+            text: `Faultline incident ${INCIDENT_ID}`,
+          },
+        ],
+      }),
+    ]);
+    unregister();
+    await sink.close();
   });
 
   it('sends nothing to a process that merely listens where a demo would, with no demo registered', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
 import { SqliteQueueStore } from '../../functions/adapters/queue/sqlite-queue.ts';
+import { LocalPlanSigner } from '../../functions/adapters/signer/local-plan-signer.ts';
 import { RuntimeConfig } from '../../local/config.ts';
 import { DATA_FILES, QUEUES, startControlPlane } from '../../local/control-plane.ts';
 
@@ -21,6 +22,8 @@ it('moves the messages an older data folder queued in the store file into the qu
   const old = SqliteQueueStore.open(join(data, DATA_FILES.database));
   await old.queue(QUEUES.notifyDeadLetter).send({ body: '{"kept":true}' });
   old.close();
+  // Such a folder had its plan-signing key beside the database (a start refuses one without it).
+  await new LocalPlanSigner({ dataDir: data }).publicKeyPem();
 
   const plane = await startControlPlane({
     listen: '127.0.0.1',

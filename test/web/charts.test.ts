@@ -34,6 +34,7 @@ const TIMELINE: TimelineEntryBody[] = [
   entry('2026-11-22T03:06:31.000Z', 'wave 1 plan pln-3 (execute) for h3: 11 steps', 'wave', 'h3'),
   entry('2026-11-22T03:07:00.000Z', 'h2 healthy (mirror.healthy)', 'healthy', 'h2'),
   entry('2026-11-22T03:07:10.000Z', 'wave 0 approved (cmd-2)', 'operator'),
+  entry('2026-11-22T03:08:00.000Z', 'dispatch resumed by alice (tok-0123456789abcdef, cmd-3)', 'operator'),
 ];
 
 const incident: IncidentBody = {
@@ -62,6 +63,7 @@ describe("an incident's timeline chart", () => {
       'canary: h1',
       'wave 1: 2 plans',
       'wave 0 approved',
+      'dispatch resumed by alice',
     ]);
     expect(healthySteps(TIMELINE)).toEqual([
       Date.parse('2026-11-22T03:06:30.000Z'),
@@ -75,7 +77,7 @@ describe("an incident's timeline chart", () => {
     expect(svg.match(/<circle class="m-canary"/g)).toHaveLength(1);
     expect(svg).toContain('2 of 3 healthy');
     expect(svg).toContain(
-      '<desc id="tl-desc">6 moments from 03:00:00 to 03:10:00 UTC; 2 of 3 hosts healthy again',
+      '<desc id="tl-desc">7 moments from 03:00:00 to 03:10:00 UTC; 2 of 3 hosts healthy again',
     );
   });
 

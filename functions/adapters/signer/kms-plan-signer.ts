@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import {
   GetPublicKeyCommand,
   type GetPublicKeyCommandOutput,
@@ -6,7 +6,13 @@ import {
   SignCommand,
 } from '@aws-sdk/client-kms';
 import type { Plan, UnsignedPlan } from '../../../events/plan.ts';
-import { PLAN_SIGNING_ALGORITHM, signPlanWith, verifyPlan } from '../../../events/signing.ts';
+import {
+  lowSSignature,
+  PLAN_SIGNING_ALGORITHM,
+  signPlanWith,
+  verifyCanonical,
+  verifyPlan,
+} from '../../../events/signing.ts';
 import {
   AdapterError,
   isTransientSdkError,
@@ -26,6 +32,10 @@ import type { PlanSigner } from './port.ts';
  * signed as a DIGEST: its SHA-256 computed here, which is exactly what KMS computes for a RAW
  * message, so the signature is the same kind and verifies the same way. A plan's lines for the sh
  * agent (`signLines`) are signed the same way, over their bytes.
+ *
+ * KMS returns either of an ECDSA signature's two forms, `(r, s)` or `(r, n − s)`, about half the
+ * time each; the agents accept only the low-S one (events/signing.ts: one canonical form per
+ * plan), so every signature KMS returns is normalised to low S here, plan and lines alike.
  *
  * Every signature is checked against the key's public key before the plan leaves (one
  * `GetPublicKey`, cached): a key of the wrong spec or a misconfigured key id fails here, loudly,
@@ -66,7 +76,7 @@ export class KmsPlanSigner implements PlanSigner {
   }
 
   async sign(plan: UnsignedPlan): Promise<Plan> {
-    const signed = await signPlanWith(plan, (bytes) => this.#signBytes(bytes));
+    const signed = await signPlanWith(plan, (bytes) => this.#signLowS(bytes));
     if (!verifyPlan(signed, await this.publicKeyPem())) {
       throw new SignerKeyInvalidError(
         `KMS key ${this.keyId} returned a signature its own public key does not verify`,
@@ -78,19 +88,26 @@ export class KmsPlanSigner implements PlanSigner {
   /** A plan's lines (events/plan-lines.ts), signed as bytes the same way and checked the same way. */
   async signLines(lines: string): Promise<string> {
     const bytes = Buffer.from(lines, 'utf8');
-    const signature = await this.#signBytes(bytes);
-    let verified: boolean;
-    try {
-      verified = verify('sha256', bytes, await this.publicKeyPem(), signature);
-    } catch {
-      verified = false;
-    }
-    if (!verified) {
+    const signature = await this.#signLowS(bytes);
+    if (!verifyCanonical(bytes, signature, await this.publicKeyPem())) {
       throw new SignerKeyInvalidError(
         `KMS key ${this.keyId} returned a signature of plan lines its own public key does not verify`,
       );
     }
-    return Buffer.from(signature).toString('base64');
+    return signature.toString('base64');
+  }
+
+  /** KMS's signature of `bytes` in the low-S form (KMS returns either form). */
+  async #signLowS(bytes: Uint8Array): Promise<Buffer> {
+    const signature = await this.#signBytes(bytes);
+    try {
+      return lowSSignature(signature);
+    } catch (error) {
+      throw new SignerKeyInvalidError(
+        `KMS key ${this.keyId} returned a signature that is not DER ECDSA P-256`,
+        { cause: error },
+      );
+    }
   }
 
   async #signBytes(bytes: Uint8Array): Promise<Uint8Array> {

@@ -4,12 +4,11 @@ import {
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
-  sign,
 } from 'node:crypto';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Plan, UnsignedPlan } from '../../../events/plan.ts';
-import { signPlan } from '../../../events/signing.ts';
+import { signCanonical, signPlan } from '../../../events/signing.ts';
 import { AdapterError, messageOf, SignerKeyInvalidError, SignerUnavailableError } from '../errors.ts';
 import type { PlanSigner } from './port.ts';
 
@@ -21,6 +20,10 @@ import type { PlanSigner } from './port.ts';
  * starting at once end up with the same one. After that it is reused: replacing or deleting it
  * means every agent must be given the new public key. A key file readable by group or others is
  * refused, as ssh refuses such a key: fix it with `chmod 600`.
+ *
+ * Node's `crypto.sign` returns the high-S form of an ECDSA signature about half the time; plans
+ * and their lines are signed through events/signing.ts, which keeps only the low-S form the agents
+ * accept.
  */
 export interface LocalPlanSignerOptions {
   /** The local runtime's data folder (`faultline up --data`). */
@@ -65,8 +68,9 @@ export class LocalPlanSigner implements PlanSigner {
     return signPlan(plan, await this.#privateKey());
   }
 
+  /** A plan's lines, signed low-S like the JSON plan (events/signing.ts: one canonical form). */
   async signLines(lines: string): Promise<string> {
-    return sign('sha256', Buffer.from(lines, 'utf8'), await this.#privateKey()).toString('base64');
+    return signCanonical(Buffer.from(lines, 'utf8'), await this.#privateKey()).toString('base64');
   }
 
   async publicKeyPem(): Promise<string> {

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { StoreUnavailableError, sdkErrorName } from '../errors.ts';
 import { ComposedStore } from './composed-store.ts';
 import { DynamoDbCollects } from './dynamodb/collects.ts';
 import { DynamoDbHosts } from './dynamodb/hosts.ts';
@@ -9,6 +10,7 @@ import { DynamoDbProjectionWriter } from './dynamodb/projection-writer.ts';
 import { DynamoDbSlices } from './dynamodb/slices.ts';
 import { TableClient } from './dynamodb/table-client.ts';
 import { DynamoDbTokens } from './dynamodb/tokens.ts';
+import type { StoreHealth } from './port.ts';
 
 /**
  * The store on DynamoDB, one table laid out as dynamodb-table.ts describes (its TSDoc has the
@@ -34,6 +36,9 @@ import { DynamoDbTokens } from './dynamodb/tokens.ts';
 
 export { GZIP_ABOVE_BYTES } from './dynamodb/items.ts';
 
+/** DynamoDB's names for a request refused for the rate, not for what it asked. */
+const THROTTLED = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/;
+
 export interface DynamoDbStoreOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
@@ -58,6 +63,29 @@ export class DynamoDbStore extends ComposedStore {
       collects: new DynamoDbCollects(table),
     });
     this.tableName = options.tableName;
+  }
+
+  /**
+   * One strongly consistent read of the control item (the same read `GET /v1/health` makes for the
+   * pause): it proves the table exists and answers this function's role, at one read unit (the
+   * item is far below 4 KB). It does not write: DynamoDB has no cheap way to ask whether a write would succeed (no
+   * write test without a write), and a write that fails answers 503 itself. Throttling is
+   * `degraded` (writes are retried), any other failure `unavailable`; the SDK's text goes to the
+   * logs through the error, never into the answer.
+   */
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.getControl();
+      return { status: 'ok' };
+    } catch (error) {
+      if (error instanceof StoreUnavailableError && THROTTLED.test(sdkErrorName(error.cause)))
+        return { status: 'degraded', detail: 'the table is throttling requests' };
+      return {
+        status: 'unavailable',
+        detail:
+          error instanceof StoreUnavailableError ? 'the table did not answer' : 'the table refused the read',
+      };
+    }
   }
 
   async close(): Promise<void> {

@@ -469,6 +469,24 @@ export interface CollectStore {
   putCollect(record: CollectRecord, expected: CollectMark | undefined): Promise<WriteOutcome>;
 }
 
+// ————————————————————————————————————————————— health
+
+/**
+ * What a store says of itself to `GET /v1/health`, which anyone may call and monitors poll: whether
+ * it can take writes now, and if not, why. The check is cheap (a few file-system calls, or one
+ * read), so polling it costs next to nothing; `detail` is a short phrase for an unauthenticated
+ * caller, never a path, an SQL text or an SDK message (those go to the logs).
+ *
+ * - `ok`: it answers and takes writes.
+ * - `degraded`: it answers, slowly or throttled; writes may wait or be retried.
+ * - `unavailable`: it cannot take writes (its file deleted, replaced or unwritable, the disk
+ *   refused the last write, the table did not answer): an acknowledgement now would be a lie.
+ */
+export interface StoreHealth {
+  readonly status: 'ok' | 'degraded' | 'unavailable';
+  readonly detail?: string;
+}
+
 // ————————————————————————————————————————————— the whole store
 
 /** One store: DynamoDB in the cloud (./dynamodb-store.ts), one SQLite file locally (./sqlite-store.ts). */
@@ -485,6 +503,11 @@ export interface Store
    * the backend has no TTL of its own (SQLite; sweep calls it). DynamoDB's TTL does it itself.
    */
   purgeExpired?(nowMs: number): Promise<number>;
+  /**
+   * The store's own state for `GET /v1/health` ({@link StoreHealth}). Optional: a store without
+   * one is judged by whether reading the control slice succeeds.
+   */
+  health?(): Promise<StoreHealth>;
   /** Releases the connection or the file. */
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { ComposedStore } from './composed-store.ts';
+import type { StoreHealth } from './port.ts';
 import { SqliteCollects } from './sqlite/collects.ts';
 import { SqliteFile } from './sqlite/database.ts';
 import { SqliteHosts } from './sqlite/hosts.ts';
@@ -77,6 +78,15 @@ export class SqliteStore extends ComposedStore {
    */
   backup(file: string): Promise<void> {
     return this.#file.backup(file);
+  }
+
+  /**
+   * Whether the file can take writes ({@link SqliteFile.health}): still the file opened (not
+   * deleted or replaced under the running process), writable, and its last write not refused by
+   * the file or the disk. No SQL runs: `GET /v1/health` is polled.
+   */
+  async health(): Promise<StoreHealth> {
+    return this.#file.health();
   }
 
   async close(): Promise<void> {

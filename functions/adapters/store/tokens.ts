@@ -12,3 +12,13 @@ export const hashToken = (secret: string): string =>
 
 /** A new secret: `flt_` and 32 random bytes, base64url (the prefix lets secret scanners find leaks). */
 export const newTokenSecret = (): string => `flt_${randomBytes(32).toString('base64url')}`;
+
+/** How many hex digits of the hash of the hash name a token. */
+const TOKEN_ID_DIGITS = 16;
+
+/**
+ * The id a token is listed and revoked by (`tok-` and 16 hex digits), from its stored hash: a hash
+ * of the hash, so it is neither the secret nor the key a lookup takes, and the same on every store.
+ */
+export const tokenIdOf = (hash: string): string =>
+  `tok-${createHash('sha256').update(hash, 'utf8').digest('hex').slice(0, TOKEN_ID_DIGITS)}`;

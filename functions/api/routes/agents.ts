@@ -4,6 +4,7 @@ import { requireHost } from '../auth.ts';
 import { readCollectBody } from '../body.ts';
 import { CollectAnswer, type CollectDeps, collectFromHost } from '../collect.ts';
 import { defineRoute, errorAnswer, type RouteGroup, routeGroup } from '../define-route.ts';
+import { chargeRateLimit } from '../ingest.ts';
 import {
   nextPollSeconds,
   type PollSeconds,
@@ -11,6 +12,7 @@ import {
   type WaitForPlansDeps,
   waitForPlans,
 } from '../plans.ts';
+import { IngestRateLimit, RATE_LIMITED_ANSWER } from '../rate-limit.ts';
 
 /**
  * The agents route group, mounted at `/v1/agents`: what a host's agent reads about itself (its
@@ -47,6 +49,7 @@ const PLAN_LINES_EXAMPLE = [
 /** The agents group: `GET /v1/agents/:hostId/plans` and `POST /v1/agents/:hostId/collect`. */
 export const agentRoutes = (deps: AgentRoutesDeps): RouteGroup => {
   const group = routeGroup();
+  const rateLimit = deps.collect.rateLimit ?? new IngestRateLimit({}, deps.collect.now);
 
   defineRoute(
     group,
@@ -127,12 +130,19 @@ export const agentRoutes = (deps: AgentRoutesDeps): RouteGroup => {
           content: { 'application/json': { schema: CollectAnswer } },
         },
         403: errorAnswer('An agent token posting for another host.'),
+        429: RATE_LIMITED_ANSWER,
       },
     },
     async (c, { params, principal }) => {
       requireHost(principal, params.hostId);
+      // The token's rate limit (../rate-limit.ts): admitted before the body is read, charged the
+      // events the collect makes before any is remembered or queued.
+      const who = rateLimit.keyOf(principal);
+      const { metrics } = deps.collect;
+      chargeRateLimit(rateLimit, who, 'admit', metrics);
       const text = await readCollectBody(c.req.raw, LIMITS.maxBatchBytes);
-      return c.json(await collectFromHost(params.hostId, text, principal, deps.collect), 202);
+      const charge = (events: number): void => chargeRateLimit(rateLimit, who, events, metrics);
+      return c.json(await collectFromHost(params.hostId, text, principal, deps.collect, charge), 202);
     },
   );
 

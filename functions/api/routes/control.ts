@@ -9,7 +9,7 @@ import {
   ResumeBody,
 } from '../../../events/index.ts';
 import type { ProjectionReader } from '../../adapters/store/port.ts';
-import { DEFAULT_OPERATOR_LABEL, type Principal } from '../auth.ts';
+import type { Principal } from '../auth.ts';
 import {
   approveCommand,
   type CommandDeps,
@@ -39,9 +39,6 @@ export interface ControlRoutesDeps {
   readonly store: Pick<ProjectionReader, 'getIncident'>;
   readonly commands: CommandDeps;
 }
-
-const operatorLabel = (principal: Principal): string =>
-  principal.kind === 'operator' ? principal.label : DEFAULT_OPERATOR_LABEL;
 
 const accepted = (description: string) => ({
   202: { description, content: { 'application/json': { schema: CommandAccepted } } },
@@ -75,7 +72,7 @@ export const controlRoutes = ({ store, commands }: ControlRoutesDeps): RouteGrou
     input: CommandInput,
     principal: Principal,
   ): Promise<Response> => {
-    const command = await queueCommand(commands, input, operatorLabel(principal));
+    const command = await queueCommand(commands, input, principal);
     return c.json({ commandId: command.id, type: command.type }, 202);
   };
 

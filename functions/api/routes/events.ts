@@ -1,16 +1,20 @@
 import { EventsAccepted, EventsRequest, LIMITS } from '../../../events/index.ts';
 import { readJsonBodyText } from '../body.ts';
 import { defineRoute, type RouteGroup, routeGroup } from '../define-route.ts';
-import { type IngestDeps, ingestEvents } from '../ingest.ts';
+import { chargeRateLimit, eventsIn, type IngestDeps, ingestEvents } from '../ingest.ts';
+import { IngestRateLimit, RATE_LIMITED_ANSWER } from '../rate-limit.ts';
 
 /**
  * The events route group, mounted at `/v1/events`: agents (and operators) post CloudEvents, which
- * ../ingest.ts parses, binds to their sender, judges against its host's grant and queues for correlate.
+ * ../ingest.ts parses, binds to their sender, judges against its host's grant and queues for correlate,
+ * within the token's rate limit (../rate-limit.ts): admitted before the body is read, charged its
+ * events once it is.
  */
 
 /** The events group: `POST /v1/events`. */
 export const eventRoutes = (deps: IngestDeps): RouteGroup => {
   const group = routeGroup();
+  const rateLimit = deps.rateLimit ?? new IngestRateLimit({}, deps.now);
 
   defineRoute(
     group,
@@ -37,10 +41,14 @@ export const eventRoutes = (deps: IngestDeps): RouteGroup => {
           description: 'At least one event was accepted; the others are listed by index with their issues.',
           content: { 'application/json': { schema: EventsAccepted } },
         },
+        429: RATE_LIMITED_ANSWER,
       },
     },
     async (c, { principal }) => {
+      const who = rateLimit.keyOf(principal);
+      chargeRateLimit(rateLimit, who, 'admit', deps.metrics);
       const body = await readJsonBodyText(c.req.raw, { maxBytes: LIMITS.maxBatchBytes, required: true });
+      chargeRateLimit(rateLimit, who, eventsIn(body.value), deps.metrics);
       return c.json(await ingestEvents(body.value, principal, deps, body.text), 202);
     },
   );

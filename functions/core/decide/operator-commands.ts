@@ -5,6 +5,21 @@ import { resolveIncident, timeline } from '../incidents.ts';
 import type { OperatorCommand } from '../model.ts';
 import type { Transaction } from '../transaction.ts';
 
+/**
+ * Who acted and by which command, as the timeline names them: the label of the operator token
+ * that sent it, then the token's id, which tells apart two tokens given the same label (a label is
+ * free text, so anyone minting a token may call it "alice"): `alice (tok-…, cmd-…)`. The id comes
+ * after the label so that "resumed by alice" still reads as a phrase. A token whose label failed
+ * the check is "an operator (tok-…, cmd-…)"; a command queued before ids were stamped reads
+ * `alice (cmd-…)`, and one queued before labels, `an operator (cmd-…)`.
+ */
+const actor = (command: OperatorCommand): string => {
+  const { by } = command;
+  if (by === undefined) return `an operator (${command.id})`;
+  if (typeof by === 'string') return `${by} (${command.id})`;
+  return `${by.label ?? 'an operator'} (${by.tokenId}, ${command.id})`;
+};
+
 /** An operator's action in the timeline of every open incident of a failure domain (`openDomains` loaded them). */
 const noteOnOpenIncidents = (txn: Transaction, text: string): void => {
   for (const domain of txn.availableDomains()) {
@@ -22,7 +37,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       control.paused = true;
       control.pausedAt = command.at;
       // Each open incident's timeline says its plans stopped, and who stopped them.
-      if (!wasPaused) noteOnOpenIncidents(txn, `dispatch paused by an operator (${command.id})`);
+      if (!wasPaused) noteOnOpenIncidents(txn, `dispatch paused by ${actor(command)}`);
       return;
     }
     case 'operator.resume': {
@@ -34,7 +49,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
         for (const domain of txn.availableDomains()) {
           if (openEpisode(domain) !== undefined) txn.requestWake(domain.failureDomain);
         }
-        if (wasPaused) noteOnOpenIncidents(txn, `dispatch resumed by an operator (${command.id})`);
+        if (wasPaused) noteOnOpenIncidents(txn, `dispatch resumed by ${actor(command)}`);
         return;
       }
       const domain = txn.domain(command.failureDomain);
@@ -44,7 +59,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       episode.flaps = [];
       episode.incident.status = domain.state === 'up' ? 'remediating' : 'awaiting-recovery';
       txn.touch(episode.incident);
-      timeline(txn, episode.incident.id, `resumed by an operator (${command.id})`, undefined, 'operator');
+      timeline(txn, episode.incident.id, `resumed by ${actor(command)}`, undefined, 'operator');
       txn.requestWake(domain.failureDomain);
       return;
     }
@@ -58,7 +73,7 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       timeline(
         txn,
         episode.incident.id,
-        `wave ${episode.approvedWave} approved (${command.id})`,
+        `wave ${episode.approvedWave} approved by ${actor(command)}`,
         undefined,
         'operator',
       );
@@ -69,19 +84,19 @@ export const applyOperator = (txn: Transaction, command: OperatorCommand): void 
       if (command.failureDomain !== undefined) {
         const domain = txn.domain(command.failureDomain);
         if (domain.episode?.incident.id === command.incidentId) {
-          resolveDomainEpisode(txn, domain, `resolved by an operator (${command.id})`);
+          resolveDomainEpisode(txn, domain, `resolved by ${actor(command)}`);
         }
       }
       if (command.hostId !== undefined) {
         const host = txn.host(command.hostId);
         for (const [resource, fault] of Object.entries(host.localFaults)) {
           if (fault.incident?.id !== command.incidentId) continue;
-          resolveIncident(txn, { ...fault.incident }, `resolved by an operator (${command.id})`);
+          resolveIncident(txn, { ...fault.incident }, `resolved by ${actor(command)}`);
           delete host.localFaults[resource];
         }
         for (const [resource, incident] of Object.entries(host.doubleFaults)) {
           if (incident.id !== command.incidentId) continue;
-          resolveIncident(txn, { ...incident }, `resolved by an operator (${command.id})`);
+          resolveIncident(txn, { ...incident }, `resolved by ${actor(command)}`);
           delete host.doubleFaults[resource];
         }
       }

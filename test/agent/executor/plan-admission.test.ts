@@ -1,8 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, verify } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Plan, signPlan } from '../../../events/index.ts';
+import { type Plan, planSigningBytes, signPlan } from '../../../events/index.ts';
+import { highSTwin } from '../../helpers/ecdsa-forms.ts';
 import { type FakeHost, fakeMdClient } from '../../helpers/fake-host.ts';
 import { fastPathPlan, KEYS, LAYOUT, lastProgress, type Run, runOn } from './harness.ts';
 
@@ -50,6 +51,15 @@ describe('plan admission', () => {
       steps: [...plan.steps, { action: 'md.fail', array: 'md0', member: 'sda1' }],
     };
     expectRefused(fake, await runOn(fake, tampered, { raw: true }), 'bad-signature', plan.id);
+  });
+
+  it('refuses the high-S twin of a valid signature, which plain crypto.verify accepts (bad-signature)', async () => {
+    const fake = host();
+    const plan = signPlan(fastPathPlan(fake), KEYS.privateKey);
+    const twin = highSTwin(Buffer.from(plan.signature, 'base64'));
+    expect(verify('sha256', planSigningBytes(plan), KEYS.publicKey, twin)).toBe(true);
+    const highS: Plan = { ...plan, signature: twin.toString('base64') };
+    expectRefused(fake, await runOn(fake, highS, { raw: true }), 'bad-signature', plan.id);
   });
 
   it('refuses a plan for another host (wrong-host)', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventDelivery } from '../../../agent/publish/delivery.ts';
 import type { EventPublisher, PublishReport } from '../../../agent/publish/event-publisher.ts';
 import type { OutboundEvent } from '../../../agent/publish/outbound-event.ts';
@@ -40,6 +40,10 @@ const setup = (script: Parameters<typeof scriptedPublisher>[0], maxEvents?: numb
   });
   return { spool, delivery, calls, log, plans };
 };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('EventDelivery', () => {
   it('acknowledges the delivered prefix and does not send a later delivered event twice', async () => {
@@ -122,6 +126,39 @@ describe('EventDelivery', () => {
       'still cannot deliver events',
       'target reachable again; spool delivered',
     ]);
+  });
+
+  it('keeps the events of a 429 spooled and tries again no sooner than its Retry-After', async () => {
+    vi.useFakeTimers();
+    const rateLimited = (events: readonly OutboundEvent[]): PublishReport => ({
+      delivered: [],
+      rejected: [],
+      failed: events.map((event) => ({ id: event.id, reason: '429 rate-limited' })),
+      retryAfterMs: 30_000,
+    });
+    const { spool, delivery, calls } = setup([rateLimited]);
+    spool.append(symptoms(3));
+    expect(await delivery.deliverPending()).toEqual({
+      outcome: 'failed',
+      reason: '429 rate-limited',
+      retryAfterMs: 30_000,
+    });
+    expect(spool.stats().pendingEvents).toBe(3);
+
+    // In the background: the schedule of `setup` (1 to 5 ms) is far shorter than the 30 s asked.
+    const next = setup([rateLimited]);
+    next.spool.append(symptoms(3));
+    next.delivery.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(next.calls).toHaveLength(1);
+    expect(next.spool.stats().pendingEvents).toBe(3);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(next.calls).toHaveLength(2);
+    expect(next.spool.stats().pendingEvents).toBe(0);
+    await next.delivery.stop();
+    expect(calls).toHaveLength(1);
   });
 
   it('stops promptly while idle, leaving nothing behind', async () => {

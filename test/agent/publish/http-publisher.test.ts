@@ -167,6 +167,26 @@ describe('HttpEventPublisher', () => {
     ]);
   });
 
+  it('keeps the events on a 429 of the rate limit and passes on its Retry-After', async () => {
+    answer = () => ({
+      status: 429,
+      headers: { 'retry-after': '7' },
+      body: { error: { code: 'rate-limited', message: 'this token is over its ingest rate limit' } },
+    });
+    const { publisher } = publisherFor(api.url, createTransport({ connectTimeoutMs: 2000 }));
+    const events = symptoms(2);
+    const report = await publisher.publish(events);
+    expect(report).toEqual({
+      delivered: [],
+      rejected: [],
+      failed: events.map((event) => ({
+        id: event.id,
+        reason: '429 rate-limited: this token is over its ingest rate limit',
+      })),
+      retryAfterMs: 7000,
+    });
+  });
+
   it('keeps the events and logs an error when the token is refused, since no event is at fault', async () => {
     answer = () => ({ status: 401, body: { error: { code: 'unauthorized', message: 'bad token' } } });
     const { publisher, log } = publisherFor(api.url, createTransport({ connectTimeoutMs: 2000 }));

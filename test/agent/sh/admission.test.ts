@@ -1,9 +1,11 @@
+import { verify } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planLines } from '../../../events/index.ts';
 import type { FakeModel } from '../../../sim/fake-host/host-model.mjs';
+import { highSTwin, isHighS } from '../../helpers/ecdsa-forms.ts';
 import {
   type ControlPlaneStub,
   DASH,
@@ -54,6 +56,26 @@ const REPAIR = [
 ];
 
 describe.each(SHELLS)('plan admission under $name', (shell) => {
+  it('refuses the high-S twin of a valid signature (bad-signature), which plain openssl verifies, and runs the low-S original', async () => {
+    const { agent, stub } = await agentOn();
+    const plan = shPlan(GUEST, RUNBOOK);
+    const lines = planLines(plan);
+    const low = Buffer.from(signText(lines, agent.privateKey), 'base64');
+    const high = highSTwin(low);
+    expect(isHighS(low)).toBe(false);
+    expect(verify('sha256', Buffer.from(lines, 'utf8'), agent.privateKey, high)).toBe(true);
+    stub.setPlans(`${lines}sig\t${high.toString('base64')}\n`);
+    await agent.run(shell, ['run', '--once']);
+    expect(progressOf(stub.collects, plan.id)).toEqual(['0 disk.probe refused bad-signature']);
+    expect(agent.host.actions()).toEqual([]);
+
+    // The same plan under its low-S signature is the one the agent admits.
+    const again = shPlan(GUEST, RUNBOOK);
+    stub.setPlans(signedLines(again, agent.privateKey));
+    await agent.run(shell, ['run', '--once']);
+    expect(agent.host.actions()).toEqual(REPAIR);
+  });
+
   it('refuses a changed byte, another host, an expired plan, another boot, an action it cannot run and a plan that does not parse, each with its code', async () => {
     const { agent, stub } = await agentOn();
     const tampered = shPlan(GUEST, RUNBOOK);

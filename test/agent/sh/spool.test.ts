@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeModel } from '../../../sim/fake-host/host-model.mjs';
@@ -79,6 +79,54 @@ describe.each(SHELLS)('the spool under $name', (shell) => {
     expect(up.stderr).toContain('announced going-down');
     expect(sectionText(stub.collects.at(-1)?.body ?? '', 'announce')).toBe('going-down\n');
   });
+
+  it('keeps its bodies on a 429 and posts nothing until its Retry-After has passed, then all of them in order', async () => {
+    const { agent, stub } = await agentOn();
+    stub.setRateLimited(120);
+    const { stderr } = await agent.run(shell, ['run', '--once']);
+    expect(stub.refusedCollects, stderr).toBe(1);
+    expect(agent.spooled()).toHaveLength(1);
+    const postAfter = join(agent.stateDir, 'post-after');
+    const until = Number(readFileSync(postAfter, 'utf8'));
+    expect(until - Date.now() / 1000).toBeGreaterThan(100);
+
+    // The limit is lifted at once, but the agent was told to wait: it holds its posts.
+    stub.setRateLimited(undefined);
+    await agent.run(shell, ['run', '--once']);
+    expect(stub.refusedCollects).toBe(1);
+    expect(stub.collects).toEqual([]);
+    expect(agent.spooled()).toHaveLength(2);
+
+    // As if the 120 s had passed: everything goes, oldest first.
+    writeFileSync(postAfter, `${Math.floor(Date.now() / 1000) - 1}\n`);
+    await agent.run(shell, ['run', '--once']);
+    expect(agent.spooled()).toEqual([]);
+    const seqs = stub.collects.map((collect) => seqOf(collect.body));
+    expect(seqs).toHaveLength(3);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
+
+  it('drops a post-after further ahead than the longest Retry-After, as after its clock was stepped back, and posts at once', async () => {
+    const { agent, stub } = await agentOn();
+    const postAfter = join(agent.stateDir, 'post-after');
+    const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+    // Within the hour a Retry-After may ask for, the wait is kept.
+    writeFileSync(postAfter, `${nowSeconds() + 3000}\n`);
+    await agent.run(shell, ['run', '--once']);
+    expect(stub.collects).toEqual([]);
+    expect(agent.spooled()).toHaveLength(1);
+
+    // Written on a clock two hours ahead, then stepped back: no answer asked for that.
+    writeFileSync(postAfter, `${nowSeconds() + 2 * 3600}\n`);
+    const { stderr } = await agent.run(shell, ['run', '--once']);
+    expect(stderr).toContain('dropped a Retry-After wait');
+    expect(existsSync(postAfter)).toBe(false);
+    expect(agent.spooled()).toEqual([]);
+    const seqs = stub.collects.map((collect) => seqOf(collect.body));
+    expect(seqs).toHaveLength(2);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
 });
 
 describe('the spool', () => {
@@ -110,6 +158,16 @@ describe('the spool', () => {
     writeFileSync(agent.tokenPath, 'fl_agent_another_token_0000000000\n');
     await agent.run(DASH, ['run', '--once']);
     expect(stub.collects).toEqual([]);
+    expect(agent.spooled()).toHaveLength(1);
+  });
+
+  it("reads a 429's Retry-After through wget as through curl", async () => {
+    const { agent, stub } = await agentOn();
+    agent.configure({ apiUrl: stub.url, httpClient: 'wget' });
+    stub.setRateLimited(90);
+    const { stderr } = await agent.run(DASH, ['run', '--once']);
+    expect(stub.refusedCollects, stderr).toBe(1);
+    expect(stderr).toContain('posting again in 90 s (Retry-After)');
     expect(agent.spooled()).toHaveLength(1);
   });
 

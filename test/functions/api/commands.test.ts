@@ -1,9 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { OutgoingMessage } from '../../../functions/adapters/queue/port.ts';
+import { hashToken, tokenIdOf } from '../../../functions/adapters/store/tokens.ts';
+import { queueCommand } from '../../../functions/api/commands.ts';
 import { OperatorCommand } from '../../../functions/core/index.ts';
+import { parseSenderStamp, SENDER_ATTRIBUTE } from '../../../functions/correlate/messages.ts';
 import { API_NOW, type ApiHarness, apiHarness, OPERATOR_SECRET } from '../../helpers/api-harness.ts';
 import { incidentRow, putIncident, VIOS2 } from '../../helpers/api-incidents.ts';
 
 const token = OPERATOR_SECRET;
+const OPS = { tokenId: tokenIdOf(hashToken(OPERATOR_SECRET)), label: 'ops' };
 const AT = new Date(API_NOW).toISOString();
 
 describe('operator commands', () => {
@@ -38,6 +43,7 @@ describe('operator commands', () => {
       type: 'operator.approve',
       id: 'cmd-1',
       at: AT,
+      by: OPS,
       incidentId: 'inc-1',
       failureDomain: VIOS2,
     });
@@ -79,6 +85,7 @@ describe('operator commands', () => {
       type: 'operator.resolve',
       id: 'cmd-1',
       at: AT,
+      by: OPS,
       incidentId: 'inc-outage',
       failureDomain: VIOS2,
     });
@@ -87,9 +94,35 @@ describe('operator commands', () => {
       type: 'operator.resolve',
       id: 'cmd-2',
       at: AT,
+      by: OPS,
       incidentId: 'inc-local',
       hostId: 'lnxclient07.example.net',
     });
+  });
+
+  it("names the sending operator token's label in the command, for the timeline", async () => {
+    const minted = await api.request('POST', '/v1/tokens', {
+      token,
+      body: { kind: 'operator', label: 'alice@ops' },
+    });
+    expect((await api.request('POST', '/v1/control/pause', { token: minted.body.token })).status).toBe(202);
+    const [queued] = await api.drain();
+    expect(queued?.sender).toEqual({ kind: 'operator', label: 'alice@ops' });
+    expect(OperatorCommand.parse(queued?.body)).toMatchObject({
+      type: 'operator.pause',
+      by: { tokenId: tokenIdOf(hashToken(minted.body.token)), label: 'alice@ops' },
+    });
+
+    // A label stored before labels were checked is left out rather than failing the command; the id stays.
+    await api.store.putToken({
+      hash: hashToken('flt_legacy'),
+      kind: 'operator',
+      label: '<b>',
+      createdAt: AT,
+    });
+    expect((await api.request('POST', '/v1/control/pause', { token: 'flt_legacy' })).status).toBe(202);
+    const [legacy] = await api.drain();
+    expect(OperatorCommand.parse(legacy?.body).by).toEqual({ tokenId: tokenIdOf(hashToken('flt_legacy')) });
   });
 
   it('queues pause, resume and a domain resume', async () => {
@@ -97,9 +130,9 @@ describe('operator commands', () => {
       commandId: 'cmd-1',
       type: 'operator.pause',
     });
-    expect(await queuedCommand()).toEqual({ type: 'operator.pause', id: 'cmd-1', at: AT });
+    expect(await queuedCommand()).toEqual({ type: 'operator.pause', id: 'cmd-1', at: AT, by: OPS });
     expect((await api.request('POST', '/v1/control/resume', { token })).status).toBe(202);
-    expect(await queuedCommand()).toEqual({ type: 'operator.resume', id: 'cmd-2', at: AT });
+    expect(await queuedCommand()).toEqual({ type: 'operator.resume', id: 'cmd-2', at: AT, by: OPS });
     expect(
       (await api.request('POST', '/v1/control/resume', { token, body: { failureDomain: VIOS2 } })).status,
     ).toBe(202);
@@ -107,6 +140,7 @@ describe('operator commands', () => {
       type: 'operator.resume',
       id: 'cmd-3',
       at: AT,
+      by: OPS,
       failureDomain: VIOS2,
     });
     const bad = await api.request('POST', '/v1/control/resume', { token, body: { failureDomain: 'vios2' } });
@@ -126,6 +160,7 @@ describe('operator commands', () => {
       type: 'operator.maintenance',
       id: 'cmd-1',
       at: AT,
+      by: OPS,
       target: 'host',
       name: 'lnxclient07.example.net',
       on: true,
@@ -153,5 +188,65 @@ describe('operator commands', () => {
       expect(answer.body.error.issues.length).toBeGreaterThan(0);
     }
     expect(await api.drain()).toEqual([]);
+  });
+});
+
+describe('queueCommand', () => {
+  /** A queue that keeps what it is sent, and deps whose clock and ids are fixed. */
+  const recording = () => {
+    const sent: OutgoingMessage[] = [];
+    const deps = {
+      queue: {
+        send: async (message: OutgoingMessage) => {
+          sent.push(message);
+          return { messageId: `m-${sent.length}` };
+        },
+      },
+      now: () => API_NOW,
+      newId: () => 'cmd-1',
+    };
+    return { sent, deps };
+  };
+  const ALICE_ID = tokenIdOf(hashToken('flt_alice'));
+  const IMPOSTOR_ID = tokenIdOf(hashToken('flt_impostor'));
+
+  it("stamps the sending token's id beside its label, so two tokens labelled alike stay apart", async () => {
+    const { sent, deps } = recording();
+    const alice = await queueCommand(
+      deps,
+      { type: 'operator.pause' },
+      { kind: 'operator', label: 'alice', tokenId: ALICE_ID },
+    );
+    const impostor = await queueCommand(
+      deps,
+      { type: 'operator.pause' },
+      { kind: 'operator', label: 'alice', tokenId: IMPOSTOR_ID },
+    );
+    expect(alice).toEqual({
+      type: 'operator.pause',
+      id: 'cmd-1',
+      at: AT,
+      by: { tokenId: ALICE_ID, label: 'alice' },
+    });
+    expect(impostor.by).toEqual({ tokenId: IMPOSTOR_ID, label: 'alice' });
+    expect(ALICE_ID).not.toBe(IMPOSTOR_ID);
+    // What correlate reads off the queue: the same command, and the label in the sender stamp.
+    const [message] = sent;
+    expect(OperatorCommand.parse(JSON.parse(message?.body ?? ''))).toEqual(alice);
+    const stamp = message?.attributes?.[SENDER_ATTRIBUTE];
+    expect(parseSenderStamp(stamp?.type === 'String' ? stamp.value : undefined)).toEqual({
+      kind: 'operator',
+      label: 'alice',
+    });
+  });
+
+  it('keeps the token id when the stored label fails the check', async () => {
+    const { deps } = recording();
+    const legacy = await queueCommand(
+      deps,
+      { type: 'operator.resume' },
+      { kind: 'operator', label: '<b>', tokenId: ALICE_ID },
+    );
+    expect(legacy.by).toEqual({ tokenId: ALICE_ID });
   });
 });

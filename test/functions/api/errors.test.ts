@@ -67,7 +67,12 @@ describe('API errors', () => {
       const answer = await harness.request('GET', '/v1/stats', { token: OPERATOR_SECRET });
       expect(answer.status).toBe(500);
       expect(answer.body).toEqual({
-        error: { code: 'internal', message: 'the request failed on the server; the error is logged' },
+        error: {
+          code: 'internal',
+          message: expect.stringMatching(
+            /^the request failed on the server; the error is logged with error id err-/,
+          ),
+        },
       });
       expect(answer.text).not.toContain('SQLITE');
       expect(harness.logs).toHaveLength(1);

@@ -9,7 +9,8 @@ import { AGENT_HOST } from '../../helpers/api-routes.ts';
 
 /** 2,000 in the suite; the benchmark sets FAULTLINE_API_FUZZ_RUNS=100000. */
 const RUNS = Number(process.env.FAULTLINE_API_FUZZ_RUNS ?? 2000);
-const KNOWN_STATUSES = new Set([200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 415]);
+/** 429: the ingest rate limit (functions/api/rate-limit.ts), a refusal with its reason like the others. */
+const KNOWN_STATUSES = new Set([200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 415, 429]);
 /** The web page (web/) answers HTML or sends to its sign-in: never a 5xx either. */
 const WEB_STATUSES = new Set([200, 303, 400, 401, 403, 404]);
 const isWebPage = (response: Response): boolean =>

@@ -168,6 +168,15 @@ describe('plans in lines', () => {
     expect(collect.responses['202'].content['application/json'].schema).toEqual({
       $ref: '#/components/schemas/CollectAnswer',
     });
-    expect(Object.keys(collect.responses).sort()).toEqual(['202', '400', '401', '403', '413', '415', '503']);
+    expect(Object.keys(collect.responses).sort()).toEqual([
+      '202',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '429',
+      '503',
+    ]);
   });
 });

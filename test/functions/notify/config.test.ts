@@ -81,4 +81,58 @@ describe('notify configuration', () => {
   it('refuses text that is not JSON', () => {
     expect(() => parseNotifyConfig('{destinations')).toThrow(NotifyConfigError);
   });
+
+  it('takes a public URL for the incidents’ pages, kept without a trailing slash, and hands it to each allowed destination', () => {
+    const config = parseNotifyConfig({
+      publicUrl: 'https://faultline.example.com/ops/',
+      destinations: [
+        { kind: 'pagerduty', name: 'pagerduty', routingKey: ROUTING_KEY },
+        { kind: 'slack', name: 'slack', url: 'https://hooks.slack.com/services/T0/B0/x' },
+      ],
+      allowList: [PAGERDUTY_EVENTS_URL],
+    });
+    expect(config.publicUrl).toBe('https://faultline.example.com/ops');
+    const destinations = resolveDestinations(config);
+    expect(destinations.allowed).toEqual([
+      expect.objectContaining({ name: 'pagerduty', publicUrl: 'https://faultline.example.com/ops' }),
+    ]);
+    // notify never calls it: it does not join the allow-list.
+    expect([...destinations.allowList]).toEqual([PAGERDUTY_EVENTS_URL]);
+  });
+
+  it('leaves the destinations as they are without a public URL', () => {
+    const destinations = resolveDestinations(
+      parseNotifyConfig({
+        destinations: [{ kind: 'pagerduty', name: 'pagerduty', routingKey: ROUTING_KEY }],
+      }),
+    );
+    expect(destinations.allowed[0]).not.toHaveProperty('publicUrl');
+  });
+
+  it('accepts a plain http public URL on an internal name, which people open and notify never calls', () => {
+    expect(parseNotifyConfig({ publicUrl: 'http://faultline.corp:8787', destinations: [] }).publicUrl).toBe(
+      'http://faultline.corp:8787',
+    );
+  });
+
+  it('refuses a public URL with credentials, a query or a fragment, or not http(s), naming the field', () => {
+    const problemsOf = (publicUrl: string): readonly string[] => {
+      try {
+        parseNotifyConfig({ publicUrl, destinations: [] });
+      } catch (error) {
+        return (error as NotifyConfigError).problems;
+      }
+      throw new Error(`${publicUrl} was accepted`);
+    };
+    expect(problemsOf('https://admin:pw@faultline.example.com')).toEqual([
+      expect.stringMatching(/^publicUrl: .*user name or password/),
+    ]);
+    expect(problemsOf('https://faultline.example.com/?tab=incidents')).toEqual([
+      expect.stringMatching(/^publicUrl: .*no query or fragment/),
+    ]);
+    expect(problemsOf('https://faultline.example.com/#incidents')).toEqual([
+      expect.stringMatching(/^publicUrl: .*no query or fragment/),
+    ]);
+    expect(problemsOf('ftp://faultline.example.com')).toEqual([expect.stringMatching(/^publicUrl: /)]);
+  });
 });

@@ -138,6 +138,8 @@ describe('notify handler', () => {
             source: 'vscsi:p10-a/vios2',
             severity: 'critical',
             timestamp: '2025-03-01T12:03:00.000Z',
+            // An outage concerns every array its failure domain serves (requests.ts componentOf).
+            component: 'vscsi:p10-a/vios2',
             group: 'vscsi:p10-a/vios2',
             class: 'storage',
             custom_details: {
@@ -153,6 +155,15 @@ describe('notify handler', () => {
       ]);
       expect(sent[0]?.url).toBe(`${PAGERDUTY}/v2/enqueue`);
       expect(sent[0]?.headers['content-type']).toBe('application/json');
+    });
+
+    it('delivers on a queue with a short visibility timeout (2 s), where the usual shortest lease does not fit', async () => {
+      nock(PAGERDUTY)
+        .post('/v2/enqueue')
+        .reply(202, (_uri, body) => accepted(body as { dedup_key?: string }));
+      const { handle, sent } = harness(pagerDutyOnly, { visibilityTimeoutMs: 2_000 });
+      expect(await handle(event(record(notification())))).toEqual({ batchItemFailures: [] });
+      expect(sent.map((request) => request.url)).toEqual([`${PAGERDUTY}/v2/enqueue`]);
     });
 
     it('acknowledges and resolves the same alert with the same dedup_key, without a payload', async () => {
@@ -481,6 +492,30 @@ describe('notify handler', () => {
       });
       config = { destinations: [{ kind: 'slack', name: 'slack', url: `${SLACK}${SLACK_PATH}` }] };
       expect(await handle(event(record(notification())))).toEqual({ batchItemFailures: [] });
+    });
+
+    it('sends to the destinations of the configuration loadConfig answers for each batch (a rotated secret)', async () => {
+      const before = parseNotifyConfig({
+        destinations: [{ kind: 'slack', name: 'slack', url: `${SLACK}${SLACK_PATH}` }],
+      });
+      const after = parseNotifyConfig({
+        destinations: [{ kind: 'slack', name: 'slack', url: `${SLACK}/services/rotated` }],
+      });
+      let current = before;
+      nock(SLACK).post(SLACK_PATH).reply(200, 'ok');
+      nock(SLACK).post('/services/rotated').reply(200, 'ok');
+      const { handle, sent } = harness(pagerDutyOnly, { loadConfig: async () => current });
+      expect(await handle(event(record(notification({ id: 'ntf-before' }))))).toEqual({
+        batchItemFailures: [],
+      });
+      current = after;
+      expect(await handle(event(record(notification({ id: 'ntf-after' }))))).toEqual({
+        batchItemFailures: [],
+      });
+      expect(sent.map((request) => request.url)).toEqual([
+        `${SLACK}${SLACK_PATH}`,
+        `${SLACK}/services/rotated`,
+      ]);
     });
   });
 });

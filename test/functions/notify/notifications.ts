@@ -12,6 +12,7 @@ export const notification = (overrides: Partial<Notification> = {}): Notificatio
   action: 'trigger',
   dedupKey: INCIDENT_ID,
   severity: 'critical',
+  sequence: 1,
   summary: 'vios2 on p10-a is down: 40 clients run on one mirror half',
   details: {
     failureDomain: 'vscsi:p10-a/vios2',
@@ -25,6 +26,7 @@ export const acknowledged = (): Notification =>
   notification({
     id: `ntf-${INCIDENT_ID}-acknowledge`,
     action: 'acknowledge',
+    sequence: 2,
     summary: 'remediation started',
   });
 
@@ -32,16 +34,17 @@ export const resolved = (): Notification =>
   notification({
     id: `ntf-${INCIDENT_ID}-resolve`,
     action: 'resolve',
+    sequence: 3,
     summary: 'every mirror is in sync again',
   });
 
-let sequence = 0;
+let messages = 0;
 
 /** An SQS record carrying `body` (a notification, or any text for malformed records). */
 export const record = (body: Notification | string, messageId?: string): QueueRecord => {
-  sequence += 1;
+  messages += 1;
   return {
-    messageId: messageId ?? `msg-${sequence}`,
+    messageId: messageId ?? `msg-${messages}`,
     body: typeof body === 'string' ? body : JSON.stringify(body),
     attributes: {
       ApproximateReceiveCount: '1',

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AdapterError, messageOf, StoreRejectedError, StoreUnavailableError } from '../../errors.ts';
+import type { StoreHealth } from '../port.ts';
 import { RETENTION } from '../projection.ts';
 
 /**
@@ -132,6 +134,51 @@ const BLOCKING_BUSY_MS = 20;
  */
 const PAGE_SIZE = 16_384;
 
+/**
+ * A file's identity: its device and inode, as text (inode numbers may pass 2^53 on some file
+ * systems). Two paths name the same file exactly when their identities are equal.
+ */
+export const fileIdentityOf = (path: string): string | undefined => {
+  const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return stats === undefined ? undefined : `${stats.dev}:${stats.ino}`;
+};
+
+/**
+ * Why the file at `path` is no longer the one opened as `identity`, or undefined while it is.
+ * better-sqlite3 keeps writing to the inode it opened after the file is unlinked or renamed over,
+ * and every commit then goes where no later start will find it: the store refuses to write, and
+ * says so, instead.
+ */
+export const orphanedFile = (path: string, identity: string): 'deleted' | 'replaced' | undefined => {
+  const now = fileIdentityOf(path);
+  if (now === undefined) return 'deleted';
+  return now === identity ? undefined : 'replaced';
+};
+
+/**
+ * SQLite's failures that mean the file cannot take writes until someone acts (a permission, the
+ * disk, the file itself), by the prefix of their code, with the short phrase health gives for each.
+ */
+const STORAGE_FAILURES: readonly (readonly [prefix: string, phrase: string])[] = [
+  ['SQLITE_READONLY', 'the file is read-only'],
+  ['SQLITE_FULL', 'the disk is full'],
+  ['SQLITE_IOERR', 'the disk refused a write'],
+  ['SQLITE_CANTOPEN', 'the file cannot be opened'],
+  ['SQLITE_CORRUPT', 'the file is corrupt'],
+  ['SQLITE_NOTADB', 'the file is not a database'],
+  ['SQLITE_PERM', 'the file may not be written'],
+];
+
+/**
+ * The phrase of a storage failure (see {@link STORAGE_FAILURES}), or undefined for any other error:
+ * SQLite's own failure, of any SQLite file (the local runtime's queue file too).
+ */
+export const storageFailureOf = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string') return undefined;
+  return STORAGE_FAILURES.find(([prefix]) => code.startsWith(prefix))?.[1];
+};
+
 /** A busy or locked file is `store-unavailable` (retryable); anything else SQLite refuses, `store-rejected`. */
 const wrap = (what: string, error: unknown): AdapterError => {
   if (error instanceof AdapterError) return error;
@@ -159,9 +206,16 @@ export class SqliteFile {
   /** How long a write waits for another connection's lock before it fails `store-unavailable`. */
   readonly #busyTimeoutMs: number;
 
+  /** The file's path, and its identity when it was opened (none in memory). */
+  readonly #path: string;
+  readonly #identity: string | undefined;
+  /** Why the last write failed, while it stays the last (a later write that commits clears it). */
+  #lastWriteFailure: string | undefined;
+
   /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
   constructor(path: string, busyTimeoutMs: number) {
     this.#busyTimeoutMs = busyTimeoutMs;
+    this.#path = path;
     try {
       this.db = new Database(path);
       // A new file only (a file's page size is fixed once it has tables): 16 KiB pages hold a host
@@ -180,6 +234,55 @@ export class SqliteFile {
     } catch (error) {
       throw wrap(`cannot open the store ${path}`, error);
     }
+    this.#identity = this.db.memory ? undefined : fileIdentityOf(path);
+  }
+
+  /**
+   * Throws `store-unavailable` when the file at the path is no longer the one this connection
+   * writes (deleted, or another renamed over it): one `stat`, before each write outside a unit and
+   * before a unit begins and commits.
+   */
+  #checkNotOrphaned(what: string): void {
+    if (this.#identity === undefined) return;
+    const orphaned = orphanedFile(this.#path, this.#identity);
+    if (orphaned === undefined) return;
+    throw new StoreUnavailableError(
+      `${what}: the database file ${this.#path} was ${orphaned} while this process had it open; nothing more is written to it (stop faultline up, put the file back or restore a backup, and start again)`,
+    );
+  }
+
+  /** Remembers how a write ended, for {@link health}: its storage failure, or none once one commits. */
+  #noteWrite(error: unknown): void {
+    this.#lastWriteFailure =
+      error === undefined ? undefined : (storageFailureOf(error) ?? this.#lastWriteFailure);
+  }
+
+  /**
+   * Whether this file can take writes now, cheaply (a `stat` and an `access` call, no SQL): the file
+   * at the path is still the one opened, it is writable, the connection is not read-only, and the
+   * last write did not fail for a reason of the file or the disk (read-only, full, I/O error).
+   * A file busy with another writer's lock is not unhealthy: the write waits.
+   */
+  health(): StoreHealth {
+    if (this.#identity === undefined) return { status: 'ok' };
+    const orphaned = orphanedFile(this.#path, this.#identity);
+    if (orphaned !== undefined) return { status: 'unavailable', detail: `the database file was ${orphaned}` };
+    try {
+      accessSync(this.#path, fsConstants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return {
+        status: 'unavailable',
+        detail:
+          code === 'EROFS'
+            ? 'the database file is on a read-only file system'
+            : 'the database file is not writable',
+      };
+    }
+    if (this.db.readonly) return { status: 'unavailable', detail: 'the database file was opened read-only' };
+    if (this.#lastWriteFailure !== undefined)
+      return { status: 'unavailable', detail: `the last write failed: ${this.#lastWriteFailure}` };
+    return { status: 'ok' };
   }
 
   /** The prepared statement of `sql`, prepared on its first use and kept. */
@@ -213,18 +316,26 @@ export class SqliteFile {
   /**
    * Runs `work` in one `BEGIN IMMEDIATE` transaction, errors wrapped. Inside a {@link unit} it is
    * a savepoint of the unit's transaction, and when it throws the unit's caches are taken back to
-   * what they held before it; outside one, it waits until the open unit has ended.
+   * what they held before it; outside one, it waits until the open unit has ended, and refuses
+   * (`store-unavailable`) when the file is no longer at its path.
    */
   async write<T>(what: string, work: () => T): Promise<T> {
     await this.#outsideUnits();
     try {
       this.#transaction ??= this.db.transaction((inner: () => unknown) => inner());
       const transaction = this.#transaction;
-      if (!this.inUnit)
-        return await this.#whenFree(
-          () => transaction.immediate(work) as T,
+      if (!this.inUnit) {
+        // Looked at just before each attempt: a wait for another writer's lock may be long.
+        const result = await this.#whenFree(
+          () => {
+            this.#checkNotOrphaned(what);
+            return transaction.immediate(work) as T;
+          },
           () => this.#outsideUnits(),
         );
+        this.#noteWrite(undefined);
+        return result;
+      }
       for (const cache of this.#caches) cache.savepoint();
       try {
         const result = this.#transaction.immediate(work) as T;
@@ -235,6 +346,7 @@ export class SqliteFile {
         throw error;
       }
     } catch (error) {
+      this.#noteWrite(error);
       throw wrap(what, error);
     }
   }
@@ -283,8 +395,10 @@ export class SqliteFile {
     this.#openUnit = unit;
     try {
       try {
+        this.#checkNotOrphaned(what);
         await this.#whenFree(() => this.db.exec('BEGIN IMMEDIATE'));
       } catch (error) {
+        this.#noteWrite(error);
         throw wrap(what, error);
       }
       let result: T;
@@ -296,11 +410,16 @@ export class SqliteFile {
       }
       try {
         for (const cache of this.#caches) cache.writeBack();
+        // The file may have gone while the unit ran: its work is rolled back, not committed where
+        // no one will find it, and the caller (correlate's batch) keeps its messages for later.
+        this.#checkNotOrphaned(what);
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.#noteWrite(error);
         throw wrap(what, error);
       }
+      this.#noteWrite(undefined);
       return result;
     } finally {
       for (const cache of this.#caches) cache.clear();

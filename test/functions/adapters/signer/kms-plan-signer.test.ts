@@ -14,6 +14,7 @@ import {
   KMS_MAX_RAW_MESSAGE_BYTES,
   KmsPlanSigner,
 } from '../../../../functions/adapters/signer/kms-plan-signer.ts';
+import { highSTwin, isHighS, lowSTwin } from '../../../helpers/ecdsa-forms.ts';
 import { example } from '../../../helpers/examples.ts';
 
 const REGION = 'eu-west-1';
@@ -58,6 +59,10 @@ const P256_SIGNING_KEY: FakeKeyDescription = {
  * KMS on its JSON 1.1 protocol, signing with a real P-256 key. A DIGEST request is answered by
  * finding, among `known`, the message whose SHA-256 it is (Node signs messages, not digests): the
  * signature is then exactly the one KMS would return.
+ *
+ * Like the real KMS (`Sign` with `ECDSA_SHA_256` does not normalise `s`: about half its
+ * signatures are in the high half, `s > n/2`), it answers high-S about half the time: here every
+ * other signature, so a test of the low-S normalisation sees both forms for sure.
  */
 const fakeKms = (
   key: KeyObject,
@@ -67,7 +72,10 @@ const fakeKms = (
     description?: FakeKeyDescription;
     signature?: (message: Buffer) => Buffer;
   } = {},
+  /** Every signature the fake answered, in the form it answered it. */
+  answered: Buffer[] = [],
 ): void => {
+  let signed = 0;
   nock(KMS)
     .persist()
     .post('/')
@@ -98,7 +106,11 @@ const fakeKms = (
       if (original === undefined) {
         return [400, { __type: 'ValidationException', message: 'digest of no known message' }, JSON_11];
       }
-      const signature = options.signature?.(original) ?? sign('sha256', original, key);
+      signed += 1;
+      const plain = sign('sha256', original, key);
+      const signature =
+        options.signature?.(original) ?? (signed % 2 === 0 ? highSTwin(plain) : lowSTwin(plain));
+      answered.push(signature);
       return [
         200,
         { KeyId: KEY_ID, SigningAlgorithm: 'ECDSA_SHA_256', Signature: signature.toString('base64') },
@@ -210,6 +222,33 @@ describe('KmsPlanSigner', () => {
     expect(verify('sha256', bytes, await signer.publicKeyPem(), Buffer.from(signature, 'base64'))).toBe(true);
     const [request] = requests.filter((r) => r.target === 'TrentService.Sign');
     expect(request?.body).toMatchObject({ Message: bytes.toString('base64'), MessageType: 'RAW' });
+  });
+
+  it('hands out only low-S signatures, plans and lines alike, though KMS answers high-S half the time', async () => {
+    const answered: Buffer[] = [];
+    fakeKms(privateKey, [], {}, answered);
+    const signer = new KmsPlanSigner({ client, keyId: KEY_ID });
+    const publicKeyPem = await signer.publicKeyPem();
+    for (let attempt = 1; attempt <= 24; attempt += 1) {
+      const plan = { ...unsignedPlan(), attempt };
+      const signed = await signer.sign(plan);
+      const planSignature = Buffer.from(signed.signature, 'base64');
+      expect(isHighS(planSignature)).toBe(false);
+      expect(verifyPlan(signed, publicKeyPem)).toBe(true);
+      const lines = Buffer.from(await signer.signLines(planLines(plan)), 'base64');
+      expect(isHighS(lines)).toBe(false);
+      expect(verify('sha256', Buffer.from(planLines(plan), 'utf8'), publicKeyPem, lines)).toBe(true);
+    }
+    // The fake did answer high-S: the normalisation, not luck, made them all low.
+    expect(answered).toHaveLength(48);
+    expect(answered.filter((signature) => isHighS(signature))).toHaveLength(24);
+  });
+
+  it('refuses a KMS answer that is not a DER ECDSA signature', async () => {
+    fakeKms(privateKey, [], { signature: () => Buffer.from('not a signature') });
+    const signer = new KmsPlanSigner({ client, keyId: KEY_ID });
+    await expect(signer.sign(unsignedPlan())).rejects.toBeInstanceOf(SignerKeyInvalidError);
+    await expect(signer.signLines(planLines(unsignedPlan()))).rejects.toBeInstanceOf(SignerKeyInvalidError);
   });
 
   it('refuses to hand out a lines signature its key does not verify', async () => {

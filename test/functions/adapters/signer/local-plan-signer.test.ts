@@ -10,6 +10,7 @@ import {
   LocalPlanSigner,
   PLAN_SIGNING_KEY_FILE,
 } from '../../../../functions/adapters/signer/local-plan-signer.ts';
+import { isHighS } from '../../../helpers/ecdsa-forms.ts';
 import { example } from '../../../helpers/examples.ts';
 import { temporaryFolder } from '../../../helpers/queue-files.ts';
 
@@ -48,6 +49,22 @@ describe('LocalPlanSigner', () => {
     const publicKey = await signer.publicKeyPem();
     expect(verify('sha256', Buffer.from(lines, 'utf8'), publicKey, signature)).toBe(true);
     expect(verify('sha256', Buffer.from(`${lines} `, 'utf8'), publicKey, signature)).toBe(false);
+  });
+
+  it('signs plans and their lines only in the low-S form, over many plans', async () => {
+    const signer = new LocalPlanSigner({ dataDir });
+    const publicKey = await signer.publicKeyPem();
+    // Node's crypto.sign answers high-S about half the time: 64 signatures would show one
+    // unless the signer normalises (the chance that none is high is 2^-64).
+    for (let attempt = 1; attempt <= 32; attempt += 1) {
+      const plan = { ...unsignedPlan(), attempt };
+      const signed = await signer.sign(plan);
+      expect(isHighS(Buffer.from(signed.signature, 'base64'))).toBe(false);
+      expect(verifyPlan(signed, publicKey)).toBe(true);
+      const lines = Buffer.from(await signer.signLines(planLines(plan)), 'base64');
+      expect(isHighS(lines)).toBe(false);
+      expect(verify('sha256', Buffer.from(planLines(plan), 'utf8'), publicKey, lines)).toBe(true);
+    }
   });
 
   it('reuses the key it created, across restarts', async () => {

@@ -491,6 +491,24 @@ export const storeContract = (name: string, make: () => Promise<StoreFixture>): 
         expect(await store.getToken('a'.repeat(64))).toBeUndefined();
         expect(await store.listTokens()).toEqual([operator]);
       });
+
+      it('lists every token oldest first (ties by hash), whatever order they were stored in', async () => {
+        const hex = (n: number) => n.toString(16).padStart(64, '0');
+        const tokens = Array.from({ length: 40 }, (_, n) => ({
+          hash: hex(n),
+          kind: 'agent' as const,
+          hostId: `h${n}`,
+          // Two tokens a second: each pair shares its creation time.
+          createdAt: T(Math.floor(n / 2)),
+        }));
+        for (const token of [...tokens].reverse()) expect(await store.putToken(token)).toBe('ok');
+        expect(await store.listTokens()).toEqual(tokens);
+        // Revoking a token twice, or one never stored, changes nothing else.
+        await store.deleteToken(hex(7));
+        await store.deleteToken(hex(7));
+        await store.deleteToken('f'.repeat(64));
+        expect(await store.listTokens()).toEqual(tokens.filter((token) => token.hash !== hex(7)));
+      });
     });
 
     describe('the host registry', () => {
