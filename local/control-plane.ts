@@ -34,7 +34,13 @@ import type { RuntimeConfig } from './config.ts';
 import { API_SENDER, DATA_FILES, QUEUES } from './data-files.ts';
 import { lockDataFolder } from './data-folder-lock.ts';
 import { type DataFolderState, inspectDataFolder } from './data-folder-start.ts';
-import { DataFolderLostError, DataFolderWatch, faultForOperator, faultReason } from './data-folder-watch.ts';
+import {
+  DataFolderLostError,
+  DataFolderWatch,
+  faultForOperator,
+  faultReason,
+  StoreWritesFailingError,
+} from './data-folder-watch.ts';
 import { type DeciderThread, handlerLogOf, startDeciderThread } from './decider.ts';
 import { eventSourceMapping } from './event-source-mapping.ts';
 import { pageRoutesOf, whileListening } from './pages.ts';
@@ -67,6 +73,9 @@ import { PROMETHEUS_CONTENT_TYPE, PrometheusMetrics, type QueueReading } from '.
  *   (./data-folder-watch.ts): a request that writes is checked before the app sees it and again
  *   before its answer leaves (503 with `DataFolderLostError` when a file went meanwhile), correlate
  *   and sweep hold (./decider.ts), notify holds, and the log says it once at `error`.
+ * - While correlate's writes to the database fail for a reason of the file or the disk (its thread
+ *   reports it: ./decider.ts), correlate receives nothing, a request that writes gets 503
+ *   (`StoreWritesFailingError`) and health says so, until a probe write commits again.
  * - `GET /v1/health` is answered here, ahead of the app, like `/metrics`: only this runtime knows
  *   its queue file and its decider thread. It says, with the store's own check
  *   (`SqliteStore.health`), whether an event posted now would be acknowledged durably; 503 when
@@ -128,9 +137,11 @@ const HEALTH_PATH = '/v1/health';
  *   stalled client (slowloris) holds a socket no longer than that; an agent sends its headers at
  *   once. Longer than `keepAliveTimeout`, as Node advises, so a request that begins on a kept-alive
  *   socket just before it would close is not cut.
- * - `requestTimeout` 60 s: the longest the whole request may take to arrive, body included: a
- *   1 MiB batch over a slow link (about 17 KiB/s) still gets in; a body trickled slower is cut.
- *   It counts only the receiving, not the answer, so a long poll is not affected.
+ * - `requestTimeout` 300 s: the longest the whole request may take to arrive, body included: a
+ *   1 MiB batch over a slow link (down to about 3.5 KiB/s, 28 kbit/s) still gets in. It is a
+ *   backstop only: a body trickled a byte now and then is cut by the socket timeout below (idle
+ *   in either direction), so a generous bound here refuses no honest agent on a poor link. It
+ *   counts only the receiving, not the answer, so a long poll is not affected.
  * - `keepAliveTimeout` 10 s: an idle kept-alive socket closes after that. Longer than the active
  *   poll (5 s) and the default undici client's own idle timeout (4 s), so an agent with work in
  *   flight reuses its connection and never races the server's close; far shorter than the idle
@@ -144,7 +155,7 @@ const HEALTH_PATH = '/v1/health';
  */
 export const SERVER_TIMEOUTS = {
   headersTimeoutMs: 20_000,
-  requestTimeoutMs: 60_000,
+  requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 10_000,
   socketMarginMs: 30_000,
   checkEveryMs: 5_000,
@@ -174,6 +185,8 @@ const hostOf = (address: AddressInfo): string =>
  * operator must restart the control plane, so a tight retry only adds load.
  */
 const DATA_FOLDER_LOST_RETRY_SECONDS = 30;
+/** How long a sender refused while the database refuses writes should wait: the decider probes each second. */
+const STORE_WRITES_FAILING_RETRY_SECONDS = 5;
 
 /** A JSON error answer, as the API gives them. */
 const errorAnswer = (error: unknown): Response => {
@@ -185,7 +198,9 @@ const errorAnswer = (error: unknown): Response => {
       'cache-control': 'no-store',
       ...(known instanceof DataFolderLostError
         ? { 'retry-after': String(DATA_FOLDER_LOST_RETRY_SECONDS) }
-        : {}),
+        : known instanceof StoreWritesFailingError
+          ? { 'retry-after': String(STORE_WRITES_FAILING_RETRY_SECONDS) }
+          : {}),
     },
   });
 };
@@ -438,10 +453,15 @@ const startOnLockedFolder = async (options: ControlPlaneOptions, dataDir: string
   });
   // Health, as this runtime knows it: the store's own check, the queue file's, the decider's.
   let decider: DeciderThread | undefined;
+  // Why correlate's last write to the database failed, for a reason of the file or the disk, as
+  // its thread reports it (undefined once a write commits again): see decider.ts.
+  let deciderStorageFailure: string | undefined;
   const storeHealth = async (): Promise<StoreHealth> => {
     const fault = watch.check();
     if (fault?.part === 'folder' || fault?.part === 'database')
       return { status: 'unavailable', detail: faultReason(fault, watch) };
+    if (deciderStorageFailure !== undefined)
+      return { status: 'unavailable', detail: `correlate's writes fail: ${deciderStorageFailure}` };
     return store.health();
   };
   const queueHealth = (): StoreHealth => {
@@ -500,6 +520,8 @@ const startOnLockedFolder = async (options: ControlPlaneOptions, dataDir: string
     if (isReadOnly(request.method)) return fetchOrMetrics(request);
     const before = watch.check();
     if (before !== undefined) return errorAnswer(new DataFolderLostError(before, watch));
+    if (deciderStorageFailure !== undefined)
+      return errorAnswer(new StoreWritesFailingError(deciderStorageFailure));
     const answer = await fetchOrMetrics(request);
     // A refusal acknowledged nothing; a success or a redirect (the web page's forms) did.
     if (answer.status >= 400) return answer;
@@ -600,6 +622,9 @@ const startOnLockedFolder = async (options: ControlPlaneOptions, dataDir: string
     { dataDir, databaseFile, queuesFile, config, logLevel, identity: watch.identity },
     log,
     (samples) => metrics.apply(samples),
+    (failure) => {
+      deciderStorageFailure = failure;
+    },
   ).catch(async (error: unknown) => {
     clearInterval(watchTimer);
     await Promise.all([closeServer(), closeMetricsServer()]);

@@ -1,6 +1,6 @@
 import { renameSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileIdentityOf } from '../functions/adapters/store/sqlite/database.ts';
+import { fileIdentityOf, howGone, INACCESSIBLE } from '../functions/adapters/store/sqlite/database.ts';
 import { ApiError } from '../functions/api/errors.ts';
 
 /**
@@ -8,14 +8,20 @@ import { ApiError } from '../functions/api/errors.ts';
  * writing to a file's inode after the file is unlinked or another is renamed over it, and commits
  * there as happily as before: a data folder deleted under `faultline up` once took 1,200 events
  * with 202 into files no later start could find (issue #18). So the runtime notes the identity
- * (device and inode) of the folder, the store's file and the queues' file when it opens them, and
- * compares it with what the paths name now (three `stat` calls, a few microseconds):
+ * (device and inode) of the folder, the store's file and the queues' file, and of each file's `-wal`
+ * and `-shm`, when it opens them, and compares it with what the paths name now (seven `stat` calls,
+ * a few microseconds). The journals count as much as their files: a deleted `-wal` takes with it
+ * every commit not yet checkpointed, and SQLite goes on appending to the unlinked one; while any
+ * connection is open SQLite keeps its `-wal` and `-shm` at their paths, the same files, through
+ * every checkpoint (it deletes them only when the last connection closes), so one that changed
+ * went:
  *
  * - before and after every request that writes (the API's answer is replaced by 503 when a file
  *   went while the request ran: an event is acknowledged only once it is in the file the path
  *   still names);
- * - before each correlate batch is received, and before its messages are deleted (the decider
- *   thread's own watch: ./decider.ts), and before each sweep;
+ * - before each correlate batch is received, just before each of the decider's store commits
+ *   (inside the transaction: a fault during a batch rolls it back), and before its messages are
+ *   deleted (the decider thread's own watch: ./decider.ts), and before each sweep;
  * - on a one-second timer, so the log says it once, at `error`, even when nothing writes.
  *
  * A fault is kept once seen: from then on nothing is acknowledged until an operator restarts the
@@ -49,24 +55,29 @@ export interface DataFolderPaths {
   readonly queuesFile: string;
 }
 
-/** Which part went, and how. */
+/** Which part went, and how: the file itself, or its journal (`journal` set) when only that went. */
 export interface DataFolderFault {
   readonly part: Part;
-  readonly how: 'deleted' | 'replaced';
+  readonly how: 'deleted' | 'replaced' | 'inaccessible';
+  readonly journal?: (typeof JOURNAL_SUFFIXES)[number];
 }
+
+type FilePart = Exclude<Part, 'folder'>;
+const FILE_PARTS: readonly FilePart[] = ['database', 'queues'];
 
 /** The identity of the folder and its two files now; they must exist (the runtime has just opened them). */
 export const identityOf = (paths: DataFolderPaths): DataFolderIdentity => {
   const of = (path: string): string => {
     const identity = fileIdentityOf(path);
-    if (identity === undefined) throw new Error(`${path} is missing right after it was opened`);
+    if (identity === undefined || identity === INACCESSIBLE)
+      throw new Error(`${path} is missing, or cannot be looked at, right after it was opened`);
     return identity;
   };
   const journals: Record<string, string> = {};
   for (const file of [paths.databaseFile, paths.queuesFile])
     for (const suffix of JOURNAL_SUFFIXES) {
       const identity = fileIdentityOf(`${file}${suffix}`);
-      if (identity !== undefined) journals[`${file}${suffix}`] = identity;
+      if (identity !== undefined && identity !== INACCESSIBLE) journals[`${file}${suffix}`] = identity;
     }
   return {
     folder: of(paths.dataDir),
@@ -99,16 +110,28 @@ export class DataFolderWatch {
     return this.#fault;
   }
 
-  /** Looks at the paths (three `stat` calls) unless a fault was already seen; answers the fault. */
+  /** Looks at the paths (seven `stat` calls) unless a fault was already seen; answers the fault. */
   check(): DataFolderFault | undefined {
-    if (this.#fault !== undefined) return this.#fault;
+    this.#fault ??= this.#look()[0];
+    return this.#fault;
+  }
+
+  /** Every part that is not as opened now, the folder first, then each file before its journals. */
+  #look(): DataFolderFault[] {
+    const faults: DataFolderFault[] = [];
     for (const part of PARTS) {
-      const now = fileIdentityOf(this.#paths[part]);
-      if (now === this.#identity[part]) continue;
-      this.#fault = { part, how: now === undefined ? 'deleted' : 'replaced' };
-      return this.#fault;
+      const how = howGone(fileIdentityOf(this.#paths[part]), this.#identity[part]);
+      if (how !== undefined) faults.push({ part, how });
     }
-    return undefined;
+    for (const part of FILE_PARTS)
+      for (const journal of JOURNAL_SUFFIXES) {
+        // A journal absent at the open (a file not in WAL mode) is not watched.
+        const opened = this.#identity.journals[`${this.#paths[part]}${journal}`];
+        if (opened === undefined) continue;
+        const how = howGone(fileIdentityOf(`${this.#paths[part]}${journal}`), opened);
+        if (how !== undefined) faults.push({ part, how, journal });
+      }
+    return faults;
   }
 
   /** The path of a part, for the operator's messages (logs and the terminal; never an HTTP answer). */
@@ -117,31 +140,39 @@ export class DataFolderWatch {
   }
 
   /**
-   * Once the files are closed: renames the journals of a file that went (deleted or replaced) to
-   * `<name>.orphaned-<time>`, those still the ones opened, so the next start does not replay them
-   * into another file. Answers the new paths.
+   * Once the files are closed: renames the journals of each file that went, or whose other journal
+   * went, to `<name>.orphaned-<time>`, those still the ones opened, so the next start does not
+   * replay them into another file. Every part is looked at again, not only the first fault seen:
+   * the queue file may have gone after the database did. Answers the new paths.
    */
   setAsideJournals(now: Date): string[] {
-    const fault = this.#fault;
-    if (fault === undefined || fault.part === 'folder') return [];
+    const gone = new Set(
+      [...this.#look(), ...(this.#fault === undefined ? [] : [this.#fault])].map((fault) => fault.part),
+    );
     const stamp = now.toISOString().replaceAll(':', '-');
     const setAside: string[] = [];
-    for (const suffix of JOURNAL_SUFFIXES) {
-      const journal = `${this.#paths[fault.part]}${suffix}`;
-      const opened = this.#identity.journals[journal];
-      if (opened === undefined || fileIdentityOf(journal) !== opened) continue;
-      renameSync(journal, `${journal}.orphaned-${stamp}`);
-      setAside.push(`${journal}.orphaned-${stamp}`);
+    for (const part of FILE_PARTS) {
+      if (!gone.has(part)) continue;
+      for (const suffix of JOURNAL_SUFFIXES) {
+        const journal = `${this.#paths[part]}${suffix}`;
+        const opened = this.#identity.journals[journal];
+        if (opened === undefined || fileIdentityOf(journal) !== opened) continue;
+        renameSync(journal, `${journal}.orphaned-${stamp}`);
+        setAside.push(`${journal}.orphaned-${stamp}`);
+      }
     }
     return setAside;
   }
 }
 
 /** A part's name as an unauthenticated caller may read it: the file's name, never its path. */
-const nameOf = (fault: DataFolderFault, watch: DataFolderWatch): string =>
-  fault.part === 'folder'
-    ? 'data folder'
-    : `${fault.part === 'database' ? 'database' : 'queue'} file (${basename(watch.pathOf(fault.part))})`;
+const nameOf = (fault: DataFolderFault, watch: DataFolderWatch): string => {
+  if (fault.part === 'folder') return 'data folder';
+  const file = `${fault.part === 'database' ? 'database' : 'queue'} file`;
+  const name = basename(watch.pathOf(fault.part));
+  if (fault.journal === undefined) return `${file} (${name})`;
+  return `${file}'s ${fault.journal === '-wal' ? 'write-ahead log' : 'shared-memory index'} (${name}${fault.journal})`;
+};
 
 /** The short reason health gives: `the database file (faultline.db) was replaced`. */
 export const faultReason = (fault: DataFolderFault, watch: DataFolderWatch): string =>
@@ -149,7 +180,7 @@ export const faultReason = (fault: DataFolderFault, watch: DataFolderWatch): str
 
 /** What an operator reads in the log: what went, where, what it means and what to do. */
 export const faultForOperator = (fault: DataFolderFault, watch: DataFolderWatch): string =>
-  `the ${fault.part === 'folder' ? 'data folder' : `${fault.part} file`} ${watch.pathOf(fault.part)} was ${fault.how} while faultline up ran: it now answers 503 to every write and acknowledges nothing more (what it would write could not be found by any later start). Stop it, put the data folder back as it was (or restore it from a backup made with faultline backup), and start it again; agents resend what got 503.`;
+  `the ${fault.part === 'folder' ? 'data folder' : `${fault.part} file${fault.journal === undefined ? '' : `'s journal`}`} ${watch.pathOf(fault.part)}${fault.journal ?? ''} was ${fault.how} while faultline up ran: it now answers 503 to every write and acknowledges nothing more (what it would write could not be found by any later start). Stop it, put the data folder back as it was (or restore it from a backup made with faultline backup), and start it again; agents resend what got 503.`;
 
 /**
  * The answer to a write while the data folder is not whole: 503, saying what went and what to do,
@@ -168,5 +199,24 @@ export class DataFolderLostError extends ApiError {
       `${faultReason(fault, watch)} while the control plane ran, so it acknowledges nothing more: an operator must stop faultline up, put the data folder back (or restore it from a backup) and start it again; send this again then`,
     );
     this.name = 'DataFolderLostError';
+  }
+}
+
+/**
+ * The answer to a write while correlate's writes to the database fail for a reason of the file or
+ * the disk (read-only, full, corrupt, locked by another process): 503. The queue file may still take
+ * the event, but what it holds would only wait for writes that fail, each receive counted, until
+ * the dead-letter queue took it; the sender keeps it instead and sends it again once health is ok.
+ * Retryable: it ends by itself when a write commits again (the decider probes each second).
+ */
+export class StoreWritesFailingError extends ApiError {
+  readonly code = 'unavailable' as const;
+  readonly retryable = true;
+
+  constructor(readonly failure: string) {
+    super(
+      `the database refuses writes (${failure}), so the control plane acknowledges nothing until it takes them again; send this again later`,
+    );
+    this.name = 'StoreWritesFailingError';
   }
 }

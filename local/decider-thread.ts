@@ -32,6 +32,7 @@ const decider = startDecider(
   workerData as DeciderOptions,
   (entry) => post({ kind: 'log', entry }),
   (samples) => post({ kind: 'metrics', samples }),
+  (failure) => post({ kind: 'storage', failure }),
 );
 port.on('message', (message: DeciderMessage) => {
   if (message.kind !== 'stop') return;

@@ -1,9 +1,11 @@
 import { Worker } from 'node:worker_threads';
+import { StoreUnavailableError } from '../functions/adapters/errors.ts';
 import { type LogLevel, levelOf, passes } from '../functions/adapters/observability/log-entry.ts';
 import { MetricsBuffer } from '../functions/adapters/observability/metrics-buffer.ts';
 import type { MetricSample } from '../functions/adapters/observability/metrics-port.ts';
 import { SqliteQueueStore } from '../functions/adapters/queue/sqlite-queue.ts';
 import { LocalPlanSigner } from '../functions/adapters/signer/local-plan-signer.ts';
+import { storageFailureOf } from '../functions/adapters/store/sqlite/database.ts';
 import { SqliteStore } from '../functions/adapters/store/sqlite-store.ts';
 import { createHandler as createCorrelate } from '../functions/correlate/create-handler.ts';
 import { createHandler as createSweep } from '../functions/sweep/create-handler.ts';
@@ -42,6 +44,9 @@ export interface DeciderOptions {
 
 type Log = (entry: Readonly<Record<string, unknown>>) => void;
 
+/** How often the decider tries a write while its store's writes fail, to learn when they commit again. */
+const STORE_PROBE_MS = 1000;
+
 export interface Decider {
   /** Stops receiving and sweeping, waits for the batch in hand, then closes the files. */
   stop(): Promise<void>;
@@ -68,27 +73,78 @@ export const startDecider = (
   options: DeciderOptions,
   log: Log,
   publishMetrics: (samples: readonly MetricSample[]) => void = () => undefined,
+  reportStorage: (failure: string | undefined) => void = () => undefined,
 ): Decider => {
   const { config } = options;
   const handlerLog = handlerLogOf(log, options.logLevel);
   const metrics = new MetricsBuffer(publishMetrics);
-  const store = new SqliteStore({ path: options.databaseFile });
+  // Nothing is received, decided or deleted while the data folder is not the one opened: what
+  // correlate and sweep would write would go where no later start finds it. (The watch is made once
+  // both files are open: without the control plane's identity it takes theirs.)
+  let watch: DataFolderWatch | undefined;
+  const folderFault = (): string | undefined => {
+    const fault = watch?.check();
+    return fault === undefined || watch === undefined ? undefined : faultReason(fault, watch);
+  };
+  // And no store commit is made then either, the queue file's fault too: a unit whose outbox sent a
+  // page into a queue file that went meanwhile is rolled back, not recorded as sent.
+  const store = new SqliteStore({ path: options.databaseFile, commitGuard: folderFault });
+  // While the store's writes fail for a reason of the file or the disk (read-only, full, corrupt,
+  // held by another writer), correlate receives nothing: every batch would fail, and each receive
+  // would count towards the dead-letter queue. The control plane's thread hears of it (ingest
+  // answers 503, health says why); a probe write each second ends it once a write commits again.
+  let storageFailure: string | undefined;
+  const noteStorage = (failure: string | undefined): void => {
+    // A data folder that went is its own fault, held for good and said by the control plane's watch.
+    if (failure === storageFailure || (failure !== undefined && folderFault() !== undefined)) return;
+    if (failure !== undefined && storageFailure === undefined)
+      log({
+        level: 'error',
+        service: 'runtime',
+        message: `the database refuses correlate's writes: ${failure}`,
+      });
+    if (failure === undefined)
+      log({ level: 'info', service: 'runtime', message: 'the database takes writes again' });
+    storageFailure = failure;
+    reportStorage(failure);
+  };
+  /** The storage failure an error of a write shows, if any (a logic refusal is none). */
+  const storageFailureIn = (error: unknown): string | undefined =>
+    storageFailureOf((error as Error | undefined)?.cause) ??
+    (error instanceof StoreUnavailableError ? error.message : undefined);
+  /** After a batch or a sweep: what the store's own check says of its last write. */
+  const noteStoreHealth = async (): Promise<void> => {
+    const health = await store.health();
+    if (health.status === 'unavailable') noteStorage(health.detail ?? 'the database is unavailable');
+  };
+  let probing: Promise<void> | undefined;
+  const probeTimer = setInterval(() => {
+    if (storageFailure === undefined || probing !== undefined || folderFault() !== undefined) return;
+    probing = store
+      .probeWrite()
+      .then(async () => {
+        const health = await store.health();
+        noteStorage(health.status === 'unavailable' ? (health.detail ?? storageFailure) : undefined);
+      })
+      .catch((error: unknown) => noteStorage(storageFailureIn(error) ?? storageFailure))
+      .finally(() => {
+        probing = undefined;
+      });
+  }, STORE_PROBE_MS);
+  const holdWhile = (): string | undefined =>
+    folderFault() ??
+    (storageFailure === undefined ? undefined : `the database refuses writes: ${storageFailure}`);
   const queues = SqliteQueueStore.open(options.queuesFile);
   const events = queues.queue(QUEUES.events);
   const notify = queues.queue(QUEUES.notify);
-  const signer = new LocalPlanSigner({ dataDir: options.dataDir });
-  // The key is read now, while it is the one the control plane started with: the signer would
-  // make a new one on its first plan if the file were gone by then.
+  watch = new DataFolderWatch(options, options.identity);
+  const signer = new LocalPlanSigner({ dataDir: options.dataDir, createIfMissing: false });
+  // The main thread made or read the key before this thread started; this signer never makes one
+  // (a key gone now means the folder went under the control plane), and reads it now, while it is
+  // the one the control plane started with.
   signer
     .publicKeyPem()
     .catch((error: Error) => log({ level: 'error', service: 'runtime', message: error.message }));
-  // Nothing is received, decided or deleted while the data folder is not the one opened: what
-  // correlate and sweep would write would go where no later start finds it.
-  const watch = new DataFolderWatch(options, options.identity);
-  const holdWhile = (): string | undefined => {
-    const fault = watch.check();
-    return fault === undefined ? undefined : faultReason(fault, watch);
-  };
   const correlate = createCorrelate({
     settings: {
       core: config.core,
@@ -116,7 +172,16 @@ export const startDecider = (
   // are deleted from the queue: a crash mid-batch loses nothing, the batch comes back.
   const mapping = eventSourceMapping(
     events,
-    (batch) => store.unit(() => correlate(batch)),
+    async (batch) => {
+      try {
+        const response = await store.unit(() => correlate(batch));
+        await noteStoreHealth();
+        return response;
+      } catch (error) {
+        noteStorage(storageFailureIn(error) ?? storageFailure);
+        throw error;
+      }
+    },
     config.queues,
     `arn:faultline:local:${QUEUES.events}`,
     log,
@@ -125,12 +190,21 @@ export const startDecider = (
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweepTimer = setInterval(() => {
     sweeping = sweeping
-      .then(() => (holdWhile() === undefined ? sweep() : undefined))
+      .then(async () => {
+        if (holdWhile() !== undefined) return;
+        await sweep().catch((error: unknown) => {
+          noteStorage(storageFailureIn(error) ?? storageFailure);
+          throw error;
+        });
+        await noteStoreHealth();
+      })
       .catch((error: Error) => log({ level: 'error', service: 'sweep', message: error.message }));
   }, config.sweepIntervalSeconds * 1000);
   return {
     stop: async () => {
       clearInterval(sweepTimer);
+      clearInterval(probeTimer);
+      await probing;
       await mapping.stop();
       await sweeping;
       queues.close();
@@ -144,6 +218,8 @@ export type DeciderMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly entry: Readonly<Record<string, unknown>> }
   | { readonly kind: 'metrics'; readonly samples: readonly MetricSample[] }
+  /** The decider's store writes fail for a reason of the file or the disk (`failure`), or no longer do. */
+  | { readonly kind: 'storage'; readonly failure: string | undefined }
   | { readonly kind: 'stop' }
   | { readonly kind: 'stopped' };
 
@@ -184,6 +260,7 @@ export const startDeciderThread = async (
   options: DeciderOptions,
   log: Log,
   applyMetrics: (samples: readonly MetricSample[]) => void = () => undefined,
+  applyStorage: (failure: string | undefined) => void = () => undefined,
 ): Promise<DeciderThread> => {
   let stopping = false;
   let live: Worker | undefined;
@@ -203,6 +280,7 @@ export const startDeciderThread = async (
       thread.on('message', (message: DeciderMessage) => {
         if (message.kind === 'log') log(message.entry);
         else if (message.kind === 'metrics') applyMetrics(message.samples);
+        else if (message.kind === 'storage') applyStorage(message.failure);
         else if (message.kind === 'ready') {
           clearTimeout(timeout);
           upAt = Date.now();
@@ -221,6 +299,8 @@ export const startDeciderThread = async (
           return;
         }
         if (live === thread) live = undefined;
+        // The next thread finds out again, from its own first write.
+        applyStorage(undefined);
         if (stopping) return;
         // A thread that ran a while was well: the next failure waits the first delay again.
         if (Date.now() - upAt >= RESTART_DELAY_MS.max) failures = 0;

@@ -33,6 +33,13 @@ afterAll(async () => {
 });
 
 describe("the local runtime's HTTP server", () => {
+  it('gives a 1 MiB batch time to arrive over a 56 kbit/s link', () => {
+    // The socket's idle timeout cuts a trickled body; the request timeout must not cut a slow honest one.
+    const oneMiBAt56kbitMs = ((1024 * 1024 * 8) / 56_000) * 1000;
+    expect(SERVER_TIMEOUTS.requestTimeoutMs).toBeGreaterThanOrEqual(oneMiBAt56kbitMs);
+    expect(SERVER_TIMEOUTS.requestTimeoutMs).toBe(300_000);
+  });
+
   it(
     'answers 408 and closes the socket of a request whose headers never end',
     async () => {

@@ -303,6 +303,87 @@ describe('a control plane whose storage fails under it', () => {
     });
   }, 60_000);
 
+  it("acknowledges nothing once its queue file's write-ahead log is deleted, and says which file", async () => {
+    // SQLite goes on appending to the unlinked -wal: without the journal checks every commit after
+    // the rm got 202 and was gone at the next open after an unclean stop.
+    const plane = await start(join(folder, 'queue-wal-deleted'));
+    const before = hostsNamed('before-wal-delete', 3);
+    expect((await postWave(plane, before)).get(202)).toEqual(before);
+    await untilStored(plane, before);
+    rmSync(`${plane.queuesFile}-wal`);
+    const refused = await postHeartbeat(plane, 'after-wal-delete.example.net');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error?.message).toContain(
+      `the queue file's write-ahead log (${DATA_FILES.queues}-wal) was deleted while the control plane ran`,
+    );
+    expect(await health(plane)).toMatchObject({
+      status: 503,
+      body: {
+        status: 'unavailable',
+        queue: {
+          ok: false,
+          detail: `the queue file's write-ahead log (${DATA_FILES.queues}-wal) was deleted`,
+        },
+      },
+    });
+  }, 60_000);
+
+  it('answers 503 while correlate cannot write the database, holds its events, and loses none', async () => {
+    // Only the database refuses (its -wal immutable: every commit fails) while the queue file takes
+    // writes: without the decider's report ingest kept answering 202 and health ok, and each
+    // failed batch used up a receive until the events went to the dead-letter queue.
+    const dataDir = join(folder, 'database-unwritable');
+    const plane = await start(dataDir);
+    const before = hostsNamed('before-db-unwritable', 3);
+    expect((await postWave(plane, before)).get(202)).toEqual(before);
+    await untilStored(plane, before);
+
+    execFileSync('chattr', ['+i', `${plane.databaseFile}-wal`]);
+    immutable.push(`${plane.databaseFile}-wal`);
+    // Queued, then refused by the database when correlate commits it: the report follows.
+    const queued = 'queued-while-db-unwritable.example.net';
+    expect((await postHeartbeat(plane, queued)).status).toBe(202);
+    const unhealthy = await until(
+      'health to say the database refuses writes',
+      async () => {
+        const answer = await health(plane);
+        return answer.status === 503 ? answer : undefined;
+      },
+      60,
+    );
+    expect(unhealthy.body).toMatchObject({
+      status: 'unavailable',
+      store: { ok: false, detail: expect.stringContaining("correlate's writes fail") },
+      queue: { ok: true },
+    });
+    const during = hostsNamed('during-db-unwritable', 3);
+    const refused = await postHeartbeat(plane, during[0] as string);
+    expect(refused).toMatchObject({ status: 503, retryAfter: '5', body: { error: { code: 'unavailable' } } });
+    expect(refused.body.error?.message).toContain('the database refuses writes');
+    expect((await postWave(plane, during.slice(1))).get(503)).toEqual(during.slice(1));
+
+    // Recovery: the file takes writes again; the decider's probe sees it, and what got 503 is sent again.
+    for (const file of immutable.splice(0)) execFileSync('chattr', ['-i', file]);
+    await until(
+      'health to be ok again',
+      async () => ((await health(plane)).status === 200 ? true : undefined),
+      60,
+    );
+    expect((await postWave(plane, during)).get(202)).toEqual(during);
+    await untilStored(plane, [...before, queued, ...during]);
+    const queues = new Database(plane.queuesFile, { readonly: true });
+    try {
+      const deadLettered = queues
+        .prepare<[string], { count: number }>(
+          'SELECT COUNT(*) AS count FROM work_queue_messages WHERE queue = ?',
+        )
+        .get('events-dlq');
+      expect(deadLettered?.count).toBe(0);
+    } finally {
+      queues.close();
+    }
+  }, 120_000);
+
   it('acknowledges nothing once its database file is replaced, and correlates nothing into the old one', async () => {
     const dataDir = join(folder, 'replaced');
     const backup = join(folder, 'replaced-backup');

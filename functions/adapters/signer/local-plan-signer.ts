@@ -30,6 +30,13 @@ export interface LocalPlanSignerOptions {
   readonly dataDir: string;
   /** Default `plan-signing-key.pem`. */
   readonly fileName?: string;
+  /**
+   * Whether a missing key is made (default true: the start of a new data folder). A signer that
+   * only signs for a control plane already started passes false: a key file gone by then means the
+   * folder was deleted or damaged under it, and making a new key (and the folder again) would leave
+   * every agent refusing every plan, and the next start a key beside no database.
+   */
+  readonly createIfMissing?: boolean;
 }
 
 export const PLAN_SIGNING_KEY_FILE = 'plan-signing-key.pem';
@@ -57,10 +64,12 @@ const wrapFs = (what: string, error: unknown): AdapterError => {
 export class LocalPlanSigner implements PlanSigner {
   readonly keyPath: string;
   readonly #dataDir: string;
+  readonly #createIfMissing: boolean;
   #key: Promise<KeyObject> | undefined;
 
   constructor(options: LocalPlanSignerOptions) {
     this.#dataDir = options.dataDir;
+    this.#createIfMissing = options.createIfMissing ?? true;
     this.keyPath = join(options.dataDir, options.fileName ?? PLAN_SIGNING_KEY_FILE);
   }
 
@@ -96,6 +105,12 @@ export class LocalPlanSigner implements PlanSigner {
       return await this.#read();
     } catch (error) {
       if (codeOf(error) !== 'ENOENT') throw wrapFs(`cannot read ${this.keyPath}`, error);
+      if (!this.#createIfMissing) {
+        throw new SignerKeyInvalidError(
+          `${this.keyPath} is gone: the data folder changed under the running control plane; no new key is made`,
+          { cause: error },
+        );
+      }
     }
     await this.#create();
     try {

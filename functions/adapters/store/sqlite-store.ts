@@ -26,6 +26,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** The wall clock, for `finished_at` (ms). */
   readonly clock?: () => number;
+  /** Why no write may commit now (see `SqliteFileOptions.commitGuard`). */
+  readonly commitGuard?: () => string | undefined;
 }
 
 /** The store on one SQLite file; also what `faultline backup` copies and sweep purges. */
@@ -34,7 +36,11 @@ export class SqliteStore extends ComposedStore {
   readonly #file: SqliteFile;
 
   constructor(options: SqliteStoreOptions) {
-    const file = new SqliteFile(options.path, options.busyTimeoutMs ?? 5000);
+    const file = new SqliteFile(
+      options.path,
+      options.busyTimeoutMs ?? 5000,
+      options.commitGuard === undefined ? {} : { commitGuard: options.commitGuard },
+    );
     const slices = new SqliteSlices(file);
     super({
       slices,
@@ -87,6 +93,18 @@ export class SqliteStore extends ComposedStore {
    */
   async health(): Promise<StoreHealth> {
     return this.#file.health();
+  }
+
+  /**
+   * Makes one write, a real commit that changes nothing (the header's `user_version` set to what it
+   * is), so a caller that stopped after a storage failure learns whether writes commit again; its
+   * success clears the failure {@link health} reports. Throws as any write does.
+   */
+  async probeWrite(): Promise<void> {
+    await this.#file.write('probe a write', () => {
+      const version = this.#file.db.pragma('user_version', { simple: true }) as number;
+      this.#file.db.pragma(`user_version = ${version}`);
+    });
   }
 
   async close(): Promise<void> {

@@ -139,9 +139,18 @@ const PAGE_SIZE = 16_384;
  * systems). Two paths name the same file exactly when their identities are equal.
  */
 export const fileIdentityOf = (path: string): string | undefined => {
-  const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return stats === undefined ? undefined : `${stats.dev}:${stats.ino}`;
+  try {
+    const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return stats === undefined ? undefined : `${stats.dev}:${stats.ino}`;
+  } catch {
+    // EACCES, ELOOP, EIO...: a path that cannot be looked at is not the file opened either, and a
+    // throw here would escape the watch's timer and end the process instead of refusing writes.
+    return INACCESSIBLE;
+  }
 };
+
+/** The identity {@link fileIdentityOf} answers for a path it cannot look at: equal to no file's. */
+export const INACCESSIBLE = 'inaccessible';
 
 /**
  * Why the file at `path` is no longer the one opened as `identity`, or undefined while it is.
@@ -149,10 +158,20 @@ export const fileIdentityOf = (path: string): string | undefined => {
  * and every commit then goes where no later start will find it: the store refuses to write, and
  * says so, instead.
  */
-export const orphanedFile = (path: string, identity: string): 'deleted' | 'replaced' | undefined => {
-  const now = fileIdentityOf(path);
-  if (now === undefined) return 'deleted';
-  return now === identity ? undefined : 'replaced';
+export const orphanedFile = (
+  path: string,
+  identity: string,
+): 'deleted' | 'replaced' | 'inaccessible' | undefined => howGone(fileIdentityOf(path), identity);
+
+/** How a file whose identity is `now` differs from the one opened as `opened`, or undefined when it is the same. */
+export const howGone = (
+  now: string | undefined,
+  opened: string,
+): 'deleted' | 'replaced' | 'inaccessible' | undefined => {
+  // First: a path that could not be looked at when it was opened either is no proof it is the same.
+  if (now === INACCESSIBLE) return 'inaccessible';
+  if (now === opened) return undefined;
+  return now === undefined ? 'deleted' : 'replaced';
 };
 
 /**
@@ -188,6 +207,19 @@ const wrap = (what: string, error: unknown): AdapterError => {
   return new StoreRejectedError(`${what}: ${messageOf(error)}`, { cause: error });
 };
 
+/** The journals SQLite keeps beside a file in WAL mode. */
+const JOURNAL_SUFFIXES = ['-wal', '-shm'] as const;
+
+export interface SqliteFileOptions {
+  /**
+   * Why no commit may be made now, or undefined when one may, asked inside each transaction just
+   * before it commits (a reason rolls it back, `store-unavailable`). The local runtime's decider
+   * refuses while any part of its data folder went (the queue file too): a unit whose outbox sent
+   * a page into a deleted queue file must not then record the page as sent.
+   */
+  readonly commitGuard?: () => string | undefined;
+}
+
 /** The open database file that every SQLite sub-port runs its statements in. */
 export class SqliteFile {
   /** The connection, for statements run inside {@link write} or {@link read}. */
@@ -209,13 +241,22 @@ export class SqliteFile {
   /** The file's path, and its identity when it was opened (none in memory). */
   readonly #path: string;
   readonly #identity: string | undefined;
+  /**
+   * The `-wal` and `-shm` as opened, by path: SQLite keeps both at their paths, the same files,
+   * while any connection is open (it deletes them when the last one closes), so one deleted or
+   * replaced took with it what the file's commits wrote there, and what the next commits write.
+   */
+  readonly #journals: readonly (readonly [path: string, identity: string])[];
+  /** Why no commit may be made now, besides this file's own identity (see {@link SqliteFileOptions}). */
+  readonly #commitGuard: (() => string | undefined) | undefined;
   /** Why the last write failed, while it stays the last (a later write that commits clears it). */
   #lastWriteFailure: string | undefined;
 
   /** Opens (or creates) the file in WAL mode and creates the tables that are missing. */
-  constructor(path: string, busyTimeoutMs: number) {
+  constructor(path: string, busyTimeoutMs: number, options: SqliteFileOptions = {}) {
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#path = path;
+    this.#commitGuard = options.commitGuard;
     try {
       this.db = new Database(path);
       // A new file only (a file's page size is fixed once it has tables): 16 KiB pages hold a host
@@ -235,6 +276,14 @@ export class SqliteFile {
       throw wrap(`cannot open the store ${path}`, error);
     }
     this.#identity = this.db.memory ? undefined : fileIdentityOf(path);
+    this.#journals = this.db.memory
+      ? []
+      : JOURNAL_SUFFIXES.flatMap((suffix) => {
+          const identity = fileIdentityOf(`${path}${suffix}`);
+          return identity === undefined || identity === INACCESSIBLE
+            ? []
+            : [[`${path}${suffix}`, identity] as const];
+        });
   }
 
   /**
@@ -243,12 +292,33 @@ export class SqliteFile {
    * before a unit begins and commits.
    */
   #checkNotOrphaned(what: string): void {
-    if (this.#identity === undefined) return;
-    const orphaned = orphanedFile(this.#path, this.#identity);
+    const orphaned = this.#orphaned();
     if (orphaned === undefined) return;
     throw new StoreUnavailableError(
-      `${what}: the database file ${this.#path} was ${orphaned} while this process had it open; nothing more is written to it (stop faultline up, put the file back or restore a backup, and start again)`,
+      `${what}: ${orphaned} while this process had it open; nothing more is written to it (stop faultline up, put the file back or restore a backup, and start again)`,
     );
+  }
+
+  /** What of the file went (it, or its `-wal` or `-shm`), as a phrase, or undefined while none did. */
+  #orphaned(): string | undefined {
+    if (this.#identity === undefined) return undefined;
+    const orphaned = orphanedFile(this.#path, this.#identity);
+    if (orphaned !== undefined) return `the database file ${this.#path} was ${orphaned}`;
+    for (const [journal, identity] of this.#journals) {
+      const gone = orphanedFile(journal, identity);
+      if (gone !== undefined) return `the database file's journal ${journal} was ${gone}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Just before a commit, inside its transaction (a throw rolls it back): the file and its journals
+   * are still the ones opened, and the caller's guard allows it.
+   */
+  #checkCommit(what: string): void {
+    this.#checkNotOrphaned(what);
+    const refused = this.#commitGuard?.();
+    if (refused !== undefined) throw new StoreUnavailableError(`${what}: ${refused}`);
   }
 
   /** Remembers how a write ended, for {@link health}: its storage failure, or none once one commits. */
@@ -267,6 +337,14 @@ export class SqliteFile {
     if (this.#identity === undefined) return { status: 'ok' };
     const orphaned = orphanedFile(this.#path, this.#identity);
     if (orphaned !== undefined) return { status: 'unavailable', detail: `the database file was ${orphaned}` };
+    for (const [journal, identity] of this.#journals) {
+      const gone = orphanedFile(journal, identity);
+      if (gone !== undefined)
+        return {
+          status: 'unavailable',
+          detail: `the database file's ${journal.endsWith('-wal') ? 'write-ahead log' : 'shared-memory index'} was ${gone}`,
+        };
+    }
     try {
       accessSync(this.#path, fsConstants.W_OK);
     } catch (error) {
@@ -329,7 +407,13 @@ export class SqliteFile {
         const result = await this.#whenFree(
           () => {
             this.#checkNotOrphaned(what);
-            return transaction.immediate(work) as T;
+            return transaction.immediate(() => {
+              const result = work();
+              // What the work did (an outbox's effect sent to another file) may need the whole
+              // folder: looked at again last, so a fault during the work rolls it back.
+              this.#checkCommit(what);
+              return result;
+            }) as T;
           },
           () => this.#outsideUnits(),
         );
@@ -412,7 +496,7 @@ export class SqliteFile {
         for (const cache of this.#caches) cache.writeBack();
         // The file may have gone while the unit ran: its work is rolled back, not committed where
         // no one will find it, and the caller (correlate's batch) keeps its messages for later.
-        this.#checkNotOrphaned(what);
+        this.#checkCommit(what);
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');

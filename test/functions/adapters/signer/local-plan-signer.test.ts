@@ -1,5 +1,5 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UnsignedPlan } from '../../../../events/plan.ts';
@@ -40,6 +40,16 @@ describe('LocalPlanSigner', () => {
     expect(publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(verifyPlan(plan, publicKey)).toBe(true);
     expect({ ...plan, signature: undefined }).toEqual({ ...unsignedPlan(), signature: undefined });
+  });
+
+  it('makes no key, and no folder, when told not to: a key gone under a running control plane is an error', async () => {
+    const signer = new LocalPlanSigner({ dataDir, createIfMissing: false });
+    await expect(signer.sign(unsignedPlan())).rejects.toBeInstanceOf(SignerKeyInvalidError);
+    await expect(signer.publicKeyPem()).rejects.toThrow(/is gone: .* no new key is made/);
+    expect(existsSync(dataDir)).toBe(false);
+    const made = new LocalPlanSigner({ dataDir });
+    const publicKey = await made.publicKeyPem();
+    expect(await signer.publicKeyPem()).toBe(publicKey);
   });
 
   it("signs a plan's lines over exactly their bytes with the same key", async () => {
