@@ -4,7 +4,7 @@
  * and plan signing. Pure: no I/O.
  */
 export * from './api.ts';
-export { ApiError } from './api-error.ts';
+export { ApiError, retryAfterMs } from './api-error.ts';
 export { canonicalJson } from './canonical-json.ts';
 export * from './event-types.ts';
 export { jsonSchemas } from './json-schema.ts';

@@ -1,14 +1,13 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
-import { type Issue, LIMITS } from '../../events/index.ts';
+import { type Issue, LIMITS, retryAfterMs } from '../../events/index.ts';
 import type { ResolvedApiTarget } from '../config.ts';
 import { AGENT_VERSION } from '../detect/heartbeat.ts';
 import type { AgentLog } from '../state/agent-log.ts';
 import { allFailed, type EventPublisher, type PublishReport, type RejectedEvent } from './event-publisher.ts';
 import type { OutboundEvent } from './outbound-event.ts';
 import type { Transport } from './proxy-tunnel.ts';
-import { retryAfterMs } from './retry-schedule.ts';
 
 /**
  * Publishing to the control plane's `POST /v1/events` (§6) with the host's agent token: a JSON

@@ -38,16 +38,3 @@ export const nextAttemptDelayMs = (
   if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0) return scheduled;
   return Math.max(scheduled, Math.min(Math.ceil(retryAfterMs), MAX_RETRY_AFTER_MS));
 };
-
-/**
- * A `Retry-After` header in milliseconds (RFC 9110 §10.2.3: delta-seconds or an HTTP date, the
- * date measured against `now`), or undefined when absent or unreadable.
- */
-export const retryAfterMs = (header: string | undefined, now: number): number | undefined => {
-  if (header === undefined) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  if (!/^[A-Za-z]{3}, /.test(value)) return undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-};

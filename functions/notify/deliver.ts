@@ -1,3 +1,4 @@
+import { retryAfterMs } from '../../events/index.ts';
 import type { RetryPolicy } from './config.ts';
 import type { DeliveryRequest } from './requests.ts';
 
@@ -48,17 +49,6 @@ const HTTP_SERVER_ERROR = 500;
 const HTTP_OK_MIN = 200;
 const HTTP_OK_MAX = 299;
 
-/** `Retry-After` in milliseconds from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export const parseRetryAfter = (value: string | null, now: number): number | undefined => {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1_000;
-  // Every HTTP-date form (IMF-fixdate, RFC 850, asctime) starts with the day's name.
-  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-};
-
 /** The wait before try `attempt + 1`: an exponential cap, half of it fixed and half jittered. */
 export const backoffMs = (attempt: number, policy: RetryPolicy, random: () => number): number => {
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -104,7 +94,7 @@ const attemptOnce = async (request: DeliveryRequest, timeoutMs: number, deps: Ht
     return {
       kind: 'retryable',
       status,
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), deps.now()),
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after'), deps.now()),
       detail: described,
     };
   }

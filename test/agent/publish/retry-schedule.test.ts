@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_RETRY_AFTER_MS,
   nextAttemptDelayMs,
-  retryAfterMs,
   retryDelayMs,
 } from '../../../agent/publish/retry-schedule.ts';
+import { retryAfterMs } from '../../../events/index.ts';
 
 const schedule = { initialMs: 1000, maxMs: 300_000 };
 

@@ -1,25 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import { retryAfterMs } from '../../../events/index.ts';
 import { RetryPolicy } from '../../../functions/notify/config.ts';
-import { backoffMs, deliverWithRetry, parseRetryAfter } from '../../../functions/notify/deliver.ts';
+import { backoffMs, deliverWithRetry } from '../../../functions/notify/deliver.ts';
 import type { DeliveryRequest } from '../../../functions/notify/requests.ts';
 
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
 
-describe('parseRetryAfter', () => {
+describe('retryAfterMs', () => {
   it('reads delta-seconds', () => {
-    expect(parseRetryAfter('120', NOW)).toBe(120_000);
-    expect(parseRetryAfter(' 0 ', NOW)).toBe(0);
+    expect(retryAfterMs('120', NOW)).toBe(120_000);
+    expect(retryAfterMs(' 0 ', NOW)).toBe(0);
   });
 
   it('reads an HTTP date, and a date in the past as no wait', () => {
-    expect(parseRetryAfter('Sat, 01 Mar 2025 12:00:30 GMT', NOW)).toBe(30_000);
-    expect(parseRetryAfter('Sat, 01 Mar 2025 11:00:00 GMT', NOW)).toBe(0);
+    expect(retryAfterMs('Sat, 01 Mar 2025 12:00:30 GMT', NOW)).toBe(30_000);
+    expect(retryAfterMs('Sat, 01 Mar 2025 11:00:00 GMT', NOW)).toBe(0);
   });
 
   it('ignores an absent or unreadable header', () => {
-    expect(parseRetryAfter(null, NOW)).toBeUndefined();
-    expect(parseRetryAfter('soon', NOW)).toBeUndefined();
-    expect(parseRetryAfter('-5', NOW)).toBeUndefined();
+    expect(retryAfterMs(null, NOW)).toBeUndefined();
+    expect(retryAfterMs('soon', NOW)).toBeUndefined();
+    expect(retryAfterMs('-5', NOW)).toBeUndefined();
   });
 });
 
